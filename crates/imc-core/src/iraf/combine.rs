@@ -1,0 +1,229 @@
+//! Combining a line (icaverage, icmedian) and the sigma image (icsigma).
+
+use super::line::{Combine, Ctx, DFlag, LineBuf};
+use super::work::Work;
+
+/// Average or sum of slots 1..n (IRAF `ic_average`). `doblank = false` leaves pixels
+/// without values untouched (IRAF's grow pass).
+pub fn average<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool) {
+    let doavg = c.combine == Combine::Average;
+    let blank = T::from_f32(c.blank);
+    let nimg = b.nimg;
+    match b.dflag {
+        DFlag::None => {
+            if doblank {
+                b.avg.iter_mut().for_each(|a| *a = blank);
+            }
+        }
+        DFlag::All => {
+            for x in 0..b.w {
+                let n1 = b.n[x];
+                let v = &b.v[x * nimg..x * nimg + n1];
+                let id = &b.id[x * nimg..x * nimg + n1];
+                if c.dowts && doavg {
+                    // weights sum to one on lines without exclusions: no division
+                    let mut sum = v[0] * T::from_f32(c.wts[id[0] as usize - 1]);
+                    for j in 1..n1 {
+                        sum = sum + v[j] * T::from_f32(c.wts[id[j] as usize - 1]);
+                    }
+                    b.avg[x] = sum;
+                } else {
+                    let mut sum = v[0];
+                    for &q in &v[1..n1] {
+                        sum = sum + q;
+                    }
+                    b.avg[x] = if doavg { sum / T::from_usize(n1) } else { sum };
+                }
+            }
+        }
+        DFlag::Mix => {
+            for x in 0..b.w {
+                let n1 = b.n[x];
+                if n1 == 0 {
+                    if doblank {
+                        b.avg[x] = blank;
+                    }
+                    continue;
+                }
+                let v = &b.v[x * nimg..x * nimg + n1];
+                let id = &b.id[x * nimg..x * nimg + n1];
+                if c.dowts && doavg {
+                    let mut wt = c.wts[id[0] as usize - 1];
+                    let mut sum = v[0] * T::from_f32(wt);
+                    let mut sumwt = wt;
+                    for j in 1..n1 {
+                        wt = c.wts[id[j] as usize - 1];
+                        sum = sum + v[j] * T::from_f32(wt);
+                        sumwt += wt;
+                    }
+                    if sumwt > 0.0 {
+                        b.avg[x] = sum / T::from_f32(sumwt);
+                    } else {
+                        let mut sum = v[0];
+                        for &q in &v[1..n1] {
+                            sum = sum + q;
+                        }
+                        b.avg[x] = sum / T::from_usize(n1);
+                    }
+                } else {
+                    let mut sum = v[0];
+                    for &q in &v[1..n1] {
+                        sum = sum + q;
+                    }
+                    b.avg[x] = if doavg { sum / T::from_usize(n1) } else { sum };
+                }
+            }
+        }
+    }
+}
+
+/// IRAF's in-place Wirth selection of the `j`-th smallest (1-based) of `d`.
+fn wirth<T: Work>(d: &mut [T], j: usize) -> T {
+    let (mut lo, mut up) = (1usize, d.len());
+    while lo < up {
+        let temp = d[j - 1];
+        let (mut lo1, mut up1) = (lo, up);
+        loop {
+            while d[lo1 - 1] < temp {
+                lo1 += 1;
+            }
+            while temp < d[up1 - 1] {
+                up1 -= 1;
+            }
+            if lo1 <= up1 {
+                d.swap(lo1 - 1, up1 - 1);
+                lo1 += 1;
+                up1 -= 1;
+            }
+            if lo1 > up1 {
+                break;
+            }
+        }
+        if up1 < j {
+            lo = lo1;
+        }
+        if j < lo1 {
+            up = up1;
+        }
+    }
+    d[j - 1]
+}
+
+/// Median of slots 1..n (IRAF `ic_median`). `sorted`: the data were sorted at gather time
+/// (mclip), so the middle slots are read directly.
+pub fn median<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool, sorted: bool) {
+    let blank = T::from_f32(c.blank);
+    let two = T::from_f32(2.0);
+    let nimg = b.nimg;
+    if b.dflag == DFlag::None {
+        if doblank {
+            b.avg.iter_mut().for_each(|a| *a = blank);
+        }
+        return;
+    }
+    let medavg = !c.lmedian;
+    for x in 0..b.w {
+        let n1 = b.n[x];
+        let d = &mut b.v[x * nimg..x * nimg + n1];
+        if sorted {
+            if n1 == 0 {
+                if doblank {
+                    b.avg[x] = blank;
+                }
+                continue;
+            }
+            let j1 = n1 / 2 + 1;
+            // lmedian only changes the even case when more than two remain; with two
+            // sorted values IRAF then reads slot 2 (the larger one).
+            if n1 % 2 == 0 && (medavg || n1 > 2) {
+                b.avg[x] = (d[j1 - 1] + d[n1 / 2 - 1]) / two;
+            } else {
+                b.avg[x] = d[j1 - 1];
+            }
+            continue;
+        }
+        if n1 > 3 {
+            let j = ((n1 + 1) / 2).clamp(1, n1);
+            let mut m = wirth(d, j);
+            if n1 % 2 == 0 && (medavg || n1 > 2) {
+                let j2 = (((n1 + 1) / 2).min(n1) + 1).max(1);
+                let m2 = wirth(d, j2);
+                m = (m + m2) / two;
+            }
+            b.avg[x] = m;
+        } else if n1 == 3 {
+            let (v1, v2, v3) = (d[0], d[1], d[2]);
+            b.avg[x] = if v1 < v2 {
+                if v2 < v3 {
+                    v2
+                } else if v1 < v3 {
+                    v3
+                } else {
+                    v1
+                }
+            } else if v2 > v3 {
+                v2
+            } else if v1 > v3 {
+                v3
+            } else {
+                v1
+            };
+        } else if n1 == 2 {
+            b.avg[x] = if medavg {
+                (d[0] + d[1]) / two
+            } else if d[1] < d[0] {
+                d[1]
+            } else {
+                d[0]
+            };
+        } else if n1 == 1 {
+            b.avg[x] = d[0];
+        } else if doblank {
+            b.avg[x] = blank;
+        }
+    }
+}
+
+/// Sigma of slots 1..n about the output value (IRAF `ic_sigma`).
+pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
+    let blank = T::from_f32(c.blank);
+    let nimg = b.nimg;
+    let dowts = c.dowts && c.combine != Combine::Median && c.combine != Combine::LMedian;
+    for x in 0..b.w {
+        let n1 = b.n[x];
+        if b.dflag == DFlag::None || n1 == 0 {
+            out[x] = blank;
+            continue;
+        }
+        let v = &b.v[x * nimg..x * nimg + n1];
+        let id = &b.id[x * nimg..x * nimg + n1];
+        let a = b.avg[x];
+        if dowts {
+            let sigcor: f32 = if n1 > 1 { n1 as f32 / (n1 - 1) as f32 } else { 1.0 };
+            let mut wt = c.wts[id[0] as usize - 1];
+            let q = v[0] - a;
+            let mut s = q * q * T::from_f32(wt);
+            let mut sw = wt;
+            for j in 1..n1 {
+                wt = c.wts[id[j] as usize - 1];
+                let q = v[j] - a;
+                s = s + q * q * T::from_f32(wt);
+                sw += wt;
+            }
+            out[x] = if b.dflag == DFlag::All {
+                (s * T::from_f32(sigcor)).sqrt()
+            } else {
+                (s / T::from_f32(sw) * T::from_f32(sigcor)).sqrt()
+            };
+        } else {
+            let sigcor: f32 = if n1 > 1 { 1.0 / (n1 - 1) as f32 } else { 1.0 };
+            let q = v[0] - a;
+            let mut s = q * q;
+            for &val in &v[1..n1] {
+                let q = val - a;
+                s = s + q * q;
+            }
+            out[x] = (s * T::from_f32(sigcor)).sqrt();
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! One image line in IRAF's working layout, and the run-wide constants every stage reads.
+//!
+//! Pixel-major slots: pixel `x` owns `v[x*N .. x*N+N]` and `id[x*N ..]`; its first `n[x]`
+//! slots hold the values still in play (IRAF's `d[1..n]`), in the order IRAF's data
+//! movement leaves them. Ids are 1-based image numbers (0 = no image), as IRAF keeps them.
+
+use super::work::Work;
+
+/// IRAF's line data flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DFlag {
+    /// No value of the line was excluded (every pixel has N values).
+    All,
+    /// Nothing is left anywhere in the line.
+    None,
+    /// Anything else.
+    Mix,
+}
+
+/// Combining operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Combine {
+    /// Mean (weighted when weights differ).
+    Average,
+    /// Median (mean of the middle pair for even counts).
+    Median,
+    /// Median, lower value when exactly two remain.
+    LMedian,
+    /// Sum (weights ignored).
+    Sum,
+}
+
+/// Rejection algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reject {
+    /// No rejection.
+    None,
+    /// Drop `nlow` lowest and `nhigh` highest.
+    MinMax,
+    /// Sigma clipping with the sample sigma.
+    SigClip,
+    /// Sigma clipping with a Poisson-model sigma per line.
+    AvSigClip,
+    /// Sigma clipping with the CCD noise model.
+    CcdClip,
+    /// `CcdClip` rejecting only high values.
+    CrReject,
+    /// Percentile clipping.
+    PClip,
+}
+
+/// IRAF's MAX_REAL (INDEF sigma limits and one-sided thresholds).
+pub const MAX_REAL: f32 = 0.99e37;
+/// Add-back tie tolerance (in sigma units).
+pub const TOL: f32 = 0.001;
+
+/// Run-wide constants (derived once from the parameters).
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub nimg: usize,
+    pub combine: Combine,
+    /// `combine` folded: LMedian -> Median for the algorithms (IRAF `combine=MEDIAN`).
+    pub comb_median: bool,
+    pub lmedian: bool,
+    pub comb_sum: bool,
+    pub reject: Reject,
+    pub mclip: bool,
+    pub nkeep: i32,
+    pub lsig: f32,
+    pub hsig: f32,
+    /// minmax fractions.
+    pub flow: f32,
+    pub fhigh: f32,
+    /// pclip rank offset (integer-valued).
+    pub pc: f32,
+    /// ccdclip noise table per image: (var0, gain, snoise).
+    pub noise: Vec<(f32, f32, f32)>,
+    pub scales: Vec<f32>,
+    pub zeros: Vec<f32>,
+    pub wts: Vec<f32>,
+    /// Transform values (`doscale || dozero`).
+    pub doscale: bool,
+    pub doscale1: bool,
+    pub dowts: bool,
+    pub thresh: Option<(f32, f32)>,
+    pub blank: f32,
+    pub grow: f32,
+    /// Compact median-centred survivors (combine != median or grow).
+    pub compact: bool,
+    /// IRAF's `keepids` (always true here: the rejection mask is always produced).
+    pub keepids: bool,
+    /// Exposure per image for the exposure mask, and its integer encoding.
+    pub exps: Vec<f32>,
+    pub ezero: f32,
+    pub escale: f32,
+}
+
+impl Ctx {
+    /// IRAF maxkeep for a pixel with `n` values.
+    #[inline]
+    pub fn maxkeep(&self, n: usize) -> usize {
+        if self.nkeep < 0 {
+            (n as i64 + self.nkeep as i64).max(0) as usize
+        } else {
+            (self.nkeep as usize).min(n)
+        }
+    }
+}
+
+/// Working buffers of one line (reused across lines by one thread).
+pub struct LineBuf<T: Work> {
+    pub nimg: usize,
+    pub w: usize,
+    pub v: Vec<T>,
+    pub id: Vec<u16>,
+    pub n: Vec<usize>,
+    pub avg: Vec<T>,
+    pub dflag: DFlag,
+    pub docombine: bool,
+    /// Per-pixel scratch, 1-based (len N + 2).
+    pub resid: Vec<f32>,
+    pub wbuf: Vec<f32>,
+    pub wbuf_t: Vec<T>,
+    /// Per-pixel scratch of the line (avsigclip centres / sums).
+    pub line_a: Vec<T>,
+    pub line_s: Vec<T>,
+}
+
+impl<T: Work> LineBuf<T> {
+    pub fn new(nimg: usize, w: usize) -> Self {
+        LineBuf {
+            nimg,
+            w,
+            v: vec![T::ZERO; nimg * w],
+            id: vec![0; nimg * w],
+            n: vec![0; w],
+            avg: vec![T::ZERO; w],
+            dflag: DFlag::All,
+            docombine: true,
+            resid: vec![0.0; nimg + 2],
+            wbuf: vec![0.0; nimg + 2],
+            wbuf_t: vec![T::ZERO; nimg + 2],
+            line_a: vec![T::ZERO; w],
+            line_s: vec![T::ZERO; w],
+        }
+    }
+
+    /// The slots of pixel `x` (all N of them).
+    #[inline]
+    pub fn pix(&mut self, x: usize) -> (&mut [T], &mut [u16]) {
+        let s = x * self.nimg;
+        let e = s + self.nimg;
+        (&mut self.v[s..e], &mut self.id[s..e])
+    }
+
+    /// IRAF: a D_ALL line becomes D_MIX once any pixel lost a value.
+    pub fn finish_flag(&mut self, nin: usize) {
+        if self.dflag == DFlag::All && self.n.iter().any(|&k| k != nin) {
+            self.dflag = DFlag::Mix;
+        }
+    }
+}

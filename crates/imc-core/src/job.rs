@@ -1,0 +1,271 @@
+//! The kernel-side description of one combine: method, rejectors, normalisation, outputs.
+
+use crate::error::{Error, Result};
+
+/// The final combine method applied to the surviving samples of each output element.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Method {
+    Mean,
+    Median,
+    LMedian,
+    Sum,
+    Min,
+    Max,
+    /// Variance with `ddof` delta degrees of freedom (NaN when n <= ddof).
+    Variance { ddof: u32 },
+    /// Weighted mean with the job's weights.
+    WAvg,
+    /// Quantile q in [0, 1] with linear interpolation.
+    Quantile { q: f64 },
+}
+
+impl Method {
+    /// Parse a canonical method name (aliases are resolved in Python).
+    pub fn parse(name: &str, ddof: u32, q: Option<f64>) -> Result<Self> {
+        Ok(match name {
+            "mean" => Method::Mean,
+            "median" => Method::Median,
+            "lmedian" => Method::LMedian,
+            "sum" => Method::Sum,
+            "min" => Method::Min,
+            "max" => Method::Max,
+            "variance" => Method::Variance { ddof },
+            "wavg" => Method::WAvg,
+            "quantile" => {
+                let q = q.ok_or_else(|| Error::param("q", "quantile needs q in [0, 1]"))?;
+                if !(0.0..=1.0).contains(&q) {
+                    return Err(Error::param("q", format!("must be in [0, 1]; got {q}")));
+                }
+                Method::Quantile { q }
+            }
+            other => {
+                return Err(Error::param(
+                    "method",
+                    format!("unknown combine method {other:?}; expected mean, median, lmedian, sum, min, max, variance, wavg or quantile"),
+                ))
+            }
+        })
+    }
+}
+
+/// Clipping centre.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Centre {
+    Mean,
+    Median,
+    LMedian,
+}
+
+impl Centre {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "mean" => Ok(Centre::Mean),
+            "median" => Ok(Centre::Median),
+            "lmedian" => Ok(Centre::LMedian),
+            other => Err(Error::param("cenfunc", format!("unknown centre {other:?}; expected mean, median or lmedian"))),
+        }
+    }
+}
+
+/// Spread estimator for sigma clipping.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Spread {
+    /// Standard deviation about the mean with `ddof` (NumPy/astropy std).
+    Std,
+    /// 1.4826 * median absolute deviation about the median (astropy mad_std).
+    Mad,
+    /// sqrt(sum (x - c)^2 / (n - 1)) about the clipping centre c (IRAF).
+    Iraf,
+}
+
+impl Spread {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "std" => Ok(Spread::Std),
+            "mad" => Ok(Spread::Mad),
+            "iraf" => Ok(Spread::Iraf),
+            other => Err(Error::param("stdfunc", format!("unknown spread {other:?}; expected std, mad or iraf"))),
+        }
+    }
+}
+
+/// What to do when a pass would reject more than nkeep/maxrej allow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// >= 0: keep at least this many; < 0: reject at most -nkeep (IRAF).
+    pub nkeep: i64,
+    /// Reject at most this many (None = no limit).
+    pub maxrej: Option<u64>,
+    /// true: undo the whole offending pass; false: IRAF least-deviant add-back.
+    pub revert: bool,
+}
+
+/// Noise model of CCD clipping (IRAF ccdclip/crreject).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Noise {
+    pub rdnoise: f64,
+    /// e-/ADU
+    pub gain: f64,
+    pub snoise: f64,
+    pub sigscale: f64,
+}
+
+/// One rejection algorithm with its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejector {
+    SigClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, spread: Spread, ddof: u32, limits: Limits },
+    CcdClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, noise: Noise, limits: Limits },
+    LinearClip { low_scale: f64, low: f64, upp_scale: f64, upp: f64, maxiters: u32, cen: Centre, limits: Limits },
+    MinMax { n_min: f64, n_max: f64 },
+    PClip { frac: f64, sigma_lo: f64, sigma_hi: f64, nkeep: i64 },
+}
+
+/// Which optional outputs to produce.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Want {
+    pub mask: bool,
+    pub sample_flags: bool,
+    pub std: bool,
+    pub low: bool,
+    pub upp: bool,
+    pub nit: bool,
+    pub output_flags: bool,
+    pub nused: bool,
+}
+
+impl Want {
+    pub fn set(&mut self, name: &str) -> Result<()> {
+        match name {
+            "mask" => self.mask = true,
+            "sample_flags" => self.sample_flags = true,
+            "std" => self.std = true,
+            "low" => self.low = true,
+            "upp" => self.upp = true,
+            "nit" => self.nit = true,
+            "output_flags" => self.output_flags = true,
+            "nused" => self.nused = true,
+            "data" => {}
+            other => return Err(Error::param("want", format!("unknown output {other:?}"))),
+        }
+        Ok(())
+    }
+
+    /// Whether any per-element rejection diagnostic is wanted.
+    pub fn any_diag(&self) -> bool {
+        self.std || self.low || self.upp || self.nit || self.output_flags
+    }
+}
+
+/// A validated combine job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub method: Method,
+    pub rejectors: Vec<Rejector>,
+    /// Inclusive keep range on raw values.
+    pub thresholds: Option<(f64, f64)>,
+    /// value' = (value - zero[i]) / scale[i]
+    pub zero: Option<Vec<f64>>,
+    pub scale: Option<Vec<f64>>,
+    pub weights: Option<Vec<f64>>,
+    /// Fill for elements without samples; None = NaN (sum: 0).
+    pub blank: Option<f64>,
+    pub want: Want,
+}
+
+impl Job {
+    /// A job with only a method (no rejection, no normalisation).
+    pub fn simple(method: Method) -> Self {
+        Job { method, rejectors: vec![], thresholds: None, zero: None, scale: None, weights: None, blank: None, want: Want::default() }
+    }
+
+    /// Check vector lengths and values against the number of frames.
+    pub fn validate(&self, n: usize) -> Result<()> {
+        let check = |name: &'static str, v: &Option<Vec<f64>>| -> Result<()> {
+            if let Some(v) = v {
+                if v.len() != n {
+                    return Err(Error::param(name, format!("needs {n} values (one per frame); got {}", v.len())));
+                }
+                if v.iter().any(|x| !x.is_finite()) {
+                    return Err(Error::param(name, "values must be finite"));
+                }
+            }
+            Ok(())
+        };
+        check("zero", &self.zero)?;
+        check("scale", &self.scale)?;
+        check("weights", &self.weights)?;
+        if let Some(s) = &self.scale {
+            if s.iter().any(|&x| x == 0.0) {
+                return Err(Error::param("scale", "values must be non-zero"));
+            }
+        }
+        if let Some((lo, hi)) = self.thresholds {
+            if lo.is_nan() || hi.is_nan() {
+                return Err(Error::param("thresholds", "must not be NaN"));
+            }
+            if lo > hi {
+                return Err(Error::param("thresholds", format!("lower bound {lo} is above upper bound {hi}")));
+            }
+        }
+        if self.method == Method::WAvg && self.weights.is_none() {
+            return Err(Error::param("weights", "method 'wavg' needs weights"));
+        }
+        for r in &self.rejectors {
+            r.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl Rejector {
+    /// Parameter checks shared by every entry point.
+    pub fn validate(&self) -> Result<()> {
+        let sig = |lo: f64, hi: f64| -> Result<()> {
+            if lo.is_nan() || hi.is_nan() || lo < 0.0 || hi < 0.0 {
+                return Err(Error::param("sigma", format!("must be non-negative numbers; got ({lo}, {hi})")));
+            }
+            Ok(())
+        };
+        match self {
+            Rejector::SigClip { sigma_lo, sigma_hi, .. } => sig(*sigma_lo, *sigma_hi),
+            Rejector::CcdClip { sigma_lo, sigma_hi, noise, .. } => {
+                sig(*sigma_lo, *sigma_hi)?;
+                if !(noise.gain.is_finite() && noise.gain > 0.0) {
+                    return Err(Error::param("gain", format!("must be finite and > 0; got {}", noise.gain)));
+                }
+                if !(noise.rdnoise.is_finite() && noise.rdnoise >= 0.0) {
+                    return Err(Error::param("rdnoise", format!("must be finite and >= 0; got {}", noise.rdnoise)));
+                }
+                if !(noise.snoise.is_finite() && noise.snoise >= 0.0) {
+                    return Err(Error::param("snoise", format!("must be finite and >= 0; got {}", noise.snoise)));
+                }
+                if !(noise.sigscale.is_finite() && noise.sigscale >= 0.0) {
+                    return Err(Error::param("sigscale", format!("must be finite and >= 0; got {}", noise.sigscale)));
+                }
+                Ok(())
+            }
+            Rejector::LinearClip { low_scale, low, upp_scale, upp, .. } => {
+                for (name, v) in [("low_scale", low_scale), ("low", low), ("upp_scale", upp_scale), ("upp", upp)] {
+                    if !v.is_finite() || *v < 0.0 {
+                        return Err(Error::param(name, format!("must be finite and >= 0; got {v}")));
+                    }
+                }
+                Ok(())
+            }
+            Rejector::MinMax { n_min, n_max } => {
+                for (name, v) in [("n_min", n_min), ("n_max", n_max)] {
+                    if !v.is_finite() || *v < 0.0 {
+                        return Err(Error::param(name, format!("must be finite and >= 0; got {v}")));
+                    }
+                }
+                Ok(())
+            }
+            Rejector::PClip { frac, sigma_lo, sigma_hi, .. } => {
+                if !frac.is_finite() || *frac == 0.0 {
+                    return Err(Error::param("frac", format!("must be finite and non-zero; got {frac}")));
+                }
+                sig(*sigma_lo, *sigma_hi)
+            }
+        }
+    }
+}

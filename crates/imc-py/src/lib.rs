@@ -1,0 +1,217 @@
+//! `imcombiners._core`: thin PyO3 bindings over `imc-core`.
+//!
+//! Only argument conversion lives here: NumPy arrays -> borrowed slices, Python dicts ->
+//! `Job`, dtype dispatch, releasing the GIL while kernels run, turning errors into
+//! ValueError and any Rust panic into RuntimeError (never a crash of the interpreter).
+
+mod convert;
+mod iraf;
+
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use imc_core::driver::{self, Outputs};
+use imc_core::frames::Frames;
+use imc_core::real::{Input, Real};
+
+pub(crate) use convert::{core_err, guarded};
+
+/// Borrow every frame (and mask) as slices of one input type.
+fn borrow_all<'py, T: numpy::Element + Input>(
+    frames: &Bound<'py, PyList>,
+) -> PyResult<Option<Vec<PyReadonlyArray1<'py, T>>>> {
+    let first = frames.get_item(0)?;
+    if first.extract::<PyReadonlyArray1<'py, T>>().is_err() {
+        return Ok(None);
+    }
+    let mut v = Vec::with_capacity(frames.len());
+    for (i, f) in frames.iter().enumerate() {
+        let a = f.extract::<PyReadonlyArray1<'py, T>>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "frames[{i}]: every frame must be a 1-D array of the same dtype as frames[0]"
+            ))
+        })?;
+        v.push(a);
+    }
+    Ok(Some(v))
+}
+
+fn slices<'a, T: numpy::Element>(arrays: &'a [PyReadonlyArray1<'_, T>], what: &str) -> PyResult<Vec<&'a [T]>> {
+    arrays
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.as_slice().map_err(|_| PyValueError::new_err(format!("{what}[{i}] must be C-contiguous")))
+        })
+        .collect()
+}
+
+fn pack<'py, O: Real + numpy::Element>(py: Python<'py>, out: Outputs<O>) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("data", PyArray1::from_vec(py, out.data))?;
+    if let Some(v) = out.mask {
+        d.set_item("mask", PyArray1::from_vec(py, v))?;
+    }
+    if let Some(v) = out.sample_flags {
+        d.set_item("sample_flags", PyArray1::from_vec(py, v))?;
+    }
+    for (name, v) in [("std", out.std), ("low", out.low), ("upp", out.upp)] {
+        if let Some(v) = v {
+            d.set_item(name, PyArray1::from_vec(py, v))?;
+        }
+    }
+    if let Some(v) = out.nit {
+        d.set_item("nit", PyArray1::from_vec(py, v))?;
+    }
+    if let Some(v) = out.output_flags {
+        d.set_item("output_flags", PyArray1::from_vec(py, v))?;
+    }
+    if let Some(v) = out.nused {
+        d.set_item("nused", PyArray1::from_vec(py, v))?;
+    }
+    Ok(d)
+}
+
+fn run_typed<'py, T, O>(
+    py: Python<'py>,
+    arrays: Vec<PyReadonlyArray1<'py, T>>,
+    masks: &Option<Vec<PyReadonlyArray1<'py, bool>>>,
+    job: &imc_core::job::Job,
+    threads: usize,
+) -> PyResult<Bound<'py, PyDict>>
+where
+    T: numpy::Element + Input,
+    O: Real + numpy::Element,
+{
+    let data = slices(&arrays, "frames")?;
+    let mk = match masks {
+        Some(m) => Some(slices(m, "masks")?),
+        None => None,
+    };
+    let frames = Frames::new(data, mk).map_err(core_err)?;
+    let out = py.detach(|| guarded(|| driver::run::<T, O>(&frames, job, threads)))?;
+    pack(py, out)
+}
+
+/// Combine N frames along the frame axis.
+///
+/// Parameters
+/// ----------
+/// frames : list of 1-D C-contiguous arrays (uint8, uint16, int16, int32, float32, float64),
+///     one per frame, all of one dtype and length.
+/// masks : list of 1-D bool arrays or None (True = bad sample).
+/// job : dict describing the combine (see docs/design.md).
+/// threads : int, 0 = all cores, 1 = the calling thread only.
+#[pyfunction]
+#[pyo3(signature = (frames, masks, job, threads=0))]
+fn run<'py>(
+    py: Python<'py>,
+    frames: &Bound<'py, PyList>,
+    masks: Option<&Bound<'py, PyList>>,
+    job: &Bound<'py, PyDict>,
+    threads: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    if frames.is_empty() {
+        return Err(PyValueError::new_err("frames: at least one frame is required"));
+    }
+    let job = convert::job_from_dict(job)?;
+    let masks: Option<Vec<PyReadonlyArray1<'py, bool>>> = match masks {
+        Some(m) => Some(
+            m.iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    a.extract::<PyReadonlyArray1<'py, bool>>()
+                        .map_err(|_| PyTypeError::new_err(format!("masks[{i}] must be a 1-D bool array")))
+                })
+                .collect::<PyResult<_>>()?,
+        ),
+        None => None,
+    };
+    macro_rules! dispatch {
+        ($t:ty => $o:ty) => {
+            if let Some(a) = borrow_all::<$t>(frames)? {
+                return run_typed::<$t, $o>(py, a, &masks, &job, threads);
+            }
+        };
+    }
+    dispatch!(f32 => f32);
+    dispatch!(f64 => f64);
+    dispatch!(u16 => f32);
+    dispatch!(i16 => f32);
+    dispatch!(u8 => f32);
+    dispatch!(i32 => f64);
+    let dt = frames.get_item(0)?.getattr("dtype").map(|d| d.to_string()).unwrap_or_else(|_| "?".into());
+    Err(PyTypeError::new_err(format!(
+        "frames: dtype {dt} is not supported; use uint8, uint16, int16, int32, float32 or float64 (cast explicitly)"
+    )))
+}
+
+/// Grow a (N, *spatial) bool mask by `radius` pixels within each frame.
+#[pyfunction]
+fn grow_mask<'py>(py: Python<'py>, mask: PyReadonlyArrayDyn<'py, bool>, radius: f64) -> PyResult<Bound<'py, PyAny>> {
+    let shape = mask.shape().to_vec();
+    if shape.len() < 2 {
+        return Err(PyValueError::new_err("mask: must have shape (N, *spatial) with at least 2 dimensions"));
+    }
+    let data = mask.as_slice().map_err(|_| PyValueError::new_err("mask must be C-contiguous"))?;
+    let grown = py.detach(|| guarded(|| imc_core::grow::grow_mask(data, shape[0], &shape[1..], radius)))?;
+    let arr = PyArray1::from_vec(py, grown);
+    Ok(arr.reshape(shape)?.into_any())
+}
+
+/// One named statistic of a frame's valid samples (NaN when none).
+#[pyfunction]
+#[pyo3(signature = (frame, mask, name, lo=f64::NEG_INFINITY, hi=f64::INFINITY, sigma_lo=3.0, sigma_hi=3.0, maxiters=5))]
+#[allow(clippy::too_many_arguments)]
+fn frame_stat<'py>(
+    py: Python<'py>,
+    frame: &Bound<'py, PyAny>,
+    mask: Option<PyReadonlyArray1<'py, bool>>,
+    name: &str,
+    lo: f64,
+    hi: f64,
+    sigma_lo: f64,
+    sigma_hi: f64,
+    maxiters: u32,
+) -> PyResult<f64> {
+    let mk = match &mask {
+        Some(m) => Some(m.as_slice().map_err(|_| PyValueError::new_err("mask must be C-contiguous"))?),
+        None => None,
+    };
+    macro_rules! dispatch {
+        ($t:ty) => {
+            if let Ok(a) = frame.extract::<PyReadonlyArray1<'py, $t>>() {
+                let s = a.as_slice().map_err(|_| PyValueError::new_err("frame must be C-contiguous"))?;
+                return py.detach(|| {
+                    guarded(|| imc_core::stats::frame_stat(s, mk, name, lo, hi, sigma_lo, sigma_hi, maxiters))
+                });
+            }
+        };
+    }
+    dispatch!(f32);
+    dispatch!(f64);
+    dispatch!(u16);
+    dispatch!(i16);
+    dispatch!(u8);
+    dispatch!(i32);
+    Err(PyTypeError::new_err("frame: must be a 1-D array of uint8, uint16, int16, int32, float32 or float64"))
+}
+
+/// Raise a Rust panic on purpose (tests check that it becomes a Python exception).
+#[pyfunction]
+fn _panic_for_tests() -> PyResult<()> {
+    guarded(|| -> imc_core::Result<()> { panic!("deliberate panic for tests") })
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(grow_mask, m)?)?;
+    m.add_function(wrap_pyfunction!(frame_stat, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    iraf::register(m)?;
+    Ok(())
+}

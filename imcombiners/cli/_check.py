@@ -1,0 +1,94 @@
+"""Check FITS inputs from their headers before any pixel is read.
+
+Why: a run over hundreds of files should fail in a second with one clear line
+("input 'x.fits' has shape (512, 512), expected (1024, 1024) like 'a.fits'"), not
+after minutes inside Dask with a traceback. Headers are read by
+:func:`imcombiners.io.fits.probe`, the same function the engine uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._errors import CLIError
+
+__all__ = ["InputInfo", "inspect_inputs"]
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """What the headers say about the inputs."""
+
+    paths: list[str]
+    frames: list  # imcombiners.io.fits.FitsFrame per input
+    shape: tuple[int, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.paths)
+
+    @property
+    def hdus(self) -> list[int]:
+        return [f.hdu for f in self.frames]
+
+    @property
+    def dtypes(self) -> list[str]:
+        return [str(f.dtype) for f in self.frames]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all inputs as delivered (after BZERO/BSCALE)."""
+        import math
+
+        return sum(math.prod(f.shape) * f.dtype.itemsize for f in self.frames)
+
+
+def _parse_hdu(hdu: str | int | None) -> int | str | None:
+    if hdu is None or isinstance(hdu, int):
+        return hdu
+    return int(hdu) if hdu.lstrip("-").isdigit() else hdu
+
+
+def inspect_inputs(paths: list[str], hdu: str | int | None = None) -> InputInfo:
+    """Read every input's header and check shape and pixel type.
+
+    Parameters
+    ----------
+    paths : list of str
+        FITS files (existence already checked).
+    hdu : str or int, optional
+        HDU index or EXTNAME; default the first HDU with image data (so tile-compressed
+        files, whose image is in extension 1, work without options).
+
+    Raises
+    ------
+    CLIError
+        Unreadable file, no image, differing shapes, or 64-bit integer pixels (which
+        no supported workspace holds exactly: convert them first).
+    """
+    from imcombiners.io.fits import probe
+
+    want = _parse_hdu(hdu)
+    frames = []
+    for path in paths:
+        try:
+            frame = probe(path, want)
+        except (KeyError, IndexError):
+            raise CLIError(f"input '{path}' has no HDU {hdu!r}") from None
+        except (OSError, ValueError, TypeError) as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CLIError(f"cannot read FITS image '{path}': {msg}") from None
+        if frame.bitpix == 64:
+            kind = "uint64" if frame.bzero == 2**63 else "int64"
+            raise CLIError(
+                f"input '{path}' has unsupported pixel type {kind} (BITPIX=64): it cannot be "
+                "combined exactly; convert it to float64 or int32 first"
+            )
+        if frames and frame.shape != frames[0].shape:
+            raise CLIError(
+                f"input '{path}' has shape {frame.shape}, expected {frames[0].shape} like '{paths[0]}'"
+            )
+        frames.append(frame)
+    if not frames:
+        raise CLIError("no input images given")
+    return InputInfo(paths=list(paths), frames=frames, shape=frames[0].shape)

@@ -1,0 +1,121 @@
+"""Command-line rejection options (IRAF names) -> rejector dataclasses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._errors import CLIError
+
+__all__ = ["build_rejectors", "parse_factor"]
+
+
+def build_rejectors(reject: str, p: dict[str, Any]) -> list:
+    """Make the rejector list for ``--reject`` and the IRAF-named options.
+
+    Parameters
+    ----------
+    reject : str
+        none, sigclip, avsigclip, ccdclip, crreject (ccdclip, high side only),
+        linearclip, minmax or pclip.
+    p : dict
+        Option values: lsigma, hsigma, mclip, maxiters, nkeep, maxrej, nlow, nhigh,
+        rdnoise, gain, snoise, sigscale, pclip, low_scale, low, upp_scale, upp, grow,
+        stdfunc, revert_on_nkeep. Missing keys take the library defaults.
+
+    Returns
+    -------
+    list of imcombiners rejectors (empty for ``none``).
+
+    Raises
+    ------
+    CLIError
+        When the library refuses a value (the library's message, on one line).
+    """
+    from imcombiners import _rejectors as R
+
+    reject = reject.lower()
+    if reject == "none":
+        return []
+    sigma = (float(p.get("lsigma", 3.0)), float(p.get("hsigma", 3.0)))
+    centre = "median" if p.get("mclip", True) else "mean"
+    grow = p.get("grow") or None
+    common: dict[str, Any] = {"nkeep": int(p.get("nkeep", 1)), "grow": grow}
+    iterative = dict(common, maxrej=p.get("maxrej"))
+    if p.get("revert_on_nkeep") is not None:
+        iterative["revert_on_nkeep"] = bool(p["revert_on_nkeep"])
+    if p.get("maxiters") is not None:
+        iterative["maxiters"] = int(p["maxiters"])
+    try:
+        if reject == "sigclip":
+            kw = dict(iterative, sigma=sigma, cenfunc=centre)
+            if p.get("stdfunc"):
+                kw["stdfunc"] = p["stdfunc"]
+            return [R.SigClip(**kw)]
+        if reject in ("ccdclip", "crreject"):
+            return [R.CcdClip(**iterative, sigma=sigma, cenfunc=centre,
+                              rdnoise=float(p.get("rdnoise", 0.0)), gain=float(p.get("gain", 1.0)),
+                              snoise=float(p.get("snoise", 0.0)),
+                              sigscale=float(p.get("sigscale", 0.1)), high_only=reject == "crreject")]
+        if reject == "avsigclip":
+            return [R.AvSigClip(**common, sigma=sigma, cenfunc=centre,
+                                sigscale=float(p.get("sigscale", 0.1)))]
+        if reject == "linearclip":
+            return [R.LinearClip(**iterative, cenfunc=centre,
+                                 low_scale=float(p.get("low_scale", 1.0)), low=float(p.get("low", 0.0)),
+                                 upp_scale=float(p.get("upp_scale", 1.0)), upp=float(p.get("upp", 0.0)))]
+        if reject == "minmax":
+            return [R.MinMaxClip(n_min=_count(p.get("nlow", 1)), n_max=_count(p.get("nhigh", 1)), grow=grow)]
+        if reject == "pclip":
+            return [R.PClip(frac=float(p.get("pclip", -0.5)), sigma=sigma, **common)]
+    except (TypeError, ValueError) as exc:
+        raise CLIError(f"--reject {reject}: {exc}") from None
+    raise CLIError(
+        f"--reject: unknown algorithm '{reject}' (accepted: none, sigclip, avsigclip, ccdclip, "
+        "crreject, linearclip, minmax, pclip)"
+    )
+
+
+def _count(value: Any) -> int | float:
+    v = float(value)
+    return int(v) if v == int(v) and v >= 1 or v == 0 else v
+
+
+def parse_factor(option: str, text: str | None, n: int) -> Any:
+    """``--zero/--scale/--weight`` value -> library argument.
+
+    ``none`` -> None; a statistic name -> that name; ``'1,2,3'`` -> list of N floats;
+    ``@file`` -> list of N floats (one or more per line, ``#`` comments).
+    """
+    if text is None:
+        return None
+    t = text.strip()
+    low = t.lower()
+    if low in ("", "none"):
+        return None
+    names = ("mean", "median", "mode", "sigclip_mean", "sigclip_median", "exposure")
+    if low in names:
+        return low
+    if t.startswith("!") and len(t) > 1:
+        return t  # header keyword (IRAF syntax); the library reads it
+    words: list[str]
+    if t.startswith("@"):
+        from pathlib import Path
+
+        path = Path(t[1:])
+        if not path.is_file():
+            raise CLIError(f"{option}: file not found: '{path}'")
+        words = [w for line in path.read_text().splitlines() for w in line.split("#", 1)[0].split()]
+    else:
+        words = [w for w in t.replace(",", " ").split()]
+    try:
+        values = [float(w) for w in words]
+    except ValueError:
+        raise CLIError(
+            f"{option}: expected none, {', '.join(names)}, !KEYWORD, numbers 'v1,v2,...' or @file; "
+            f"got '{text}'"
+        ) from None
+    if len(values) == 1:
+        return values[0] if option == "--zero" else [values[0]] * n
+    if len(values) != n:
+        raise CLIError(f"{option}: {len(values)} values given for {n} input images")
+    return values
