@@ -128,6 +128,8 @@ def prepare_frames(
                 mask = _as_mask_array(mask, data.shape, mask_name) | own
         stack = data
 
+    if isinstance(stack, np.generic):
+        stack = np.asarray(stack)
     if isinstance(stack, np.ndarray):
         frames_in, spatial, dtype = _split_ndarray(stack, name)
     elif isinstance(stack, (list, tuple)):

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any
 
@@ -269,17 +271,26 @@ def _iraf_mode(a: np.ndarray) -> float:
 StatOf = Callable[[int, Any], float]
 
 
-def _resolve_one(value: Any, n: int, param: str, stat_of: StatOf) -> tuple[np.ndarray | None, bool]:
+def _per_frame(stat_of: StatOf, n: int, spec: Any, parallel: bool) -> np.ndarray:
+    if parallel and n > 1 and (os.cpu_count() or 1) > 1:
+        # The Rust statistics release the GIL, so frames run on all cores.
+        with ThreadPoolExecutor(max_workers=min(n, os.cpu_count() or 1)) as pool:
+            return np.array(list(pool.map(lambda i: stat_of(i, spec), range(n))), dtype=np.float64)
+    return np.array([stat_of(i, spec) for i in range(n)], dtype=np.float64)
+
+
+def _resolve_one(value: Any, n: int, param: str, stat_of: StatOf, parallel: bool = False) -> tuple[np.ndarray | None, bool]:
     """Numbers for one of zero/scale/weights and whether they form a per-frame vector."""
     if value is None:
         return None, False
     if isinstance(value, str):
         stat = canonical_statistic(value, param)
-        out = np.array([stat_of(i, stat) for i in range(n)], dtype=np.float64)
+        out = _per_frame(stat_of, n, stat, parallel)
         _check_values(out, param, source=f"statistic {stat!r}")
         return out, True
     if callable(value):
-        out = np.array([stat_of(i, value) for i in range(n)], dtype=np.float64)
+        # User callables run one frame at a time (they need not be thread-safe).
+        out = _per_frame(stat_of, n, value, False)
         _check_values(out, param, source="callable")
         return out, True
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
@@ -327,6 +338,7 @@ def resolve_normalisation(
     *,
     stat_of: StatOf,
     relative: bool = True,
+    parallel: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Resolve zero, scale and weights to float64 vectors of length ``n`` (or None).
 
@@ -343,15 +355,18 @@ def resolve_normalisation(
         on the raw (un-normalised) frames.
     relative
         Make vectors relative to the first frame (see module doc).
+    parallel
+        Compute named statistics of different frames in threads (``stat_of`` must be
+        thread-safe; callables given by the user always run sequentially).
 
     Returns
     -------
     (zero, scale, weights)
         float64 arrays of shape ``(n,)`` or None. ``value' = (value - zero) / scale``.
     """
-    z, z_vec = _resolve_one(zero, n, "zero", stat_of)
-    s, s_vec = _resolve_one(scale, n, "scale", stat_of)
-    w, _ = _resolve_one(weights, n, "weights", stat_of)
+    z, z_vec = _resolve_one(zero, n, "zero", stat_of, parallel)
+    s, s_vec = _resolve_one(scale, n, "scale", stat_of, parallel)
+    w, _ = _resolve_one(weights, n, "weights", stat_of, parallel)
     if relative and s is not None and s_vec:
         s = s / s[0]
     if relative and z is not None and z_vec:

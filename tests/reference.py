@@ -214,13 +214,23 @@ def centre(x: np.ndarray, cenfunc: str) -> float:
 
 
 class Judge:
-    """Comparisons that remember whether any decision was a near tie."""
+    """Comparisons that remember whether any decision was a near tie.
 
-    def __init__(self, rtol: float):
+    ``exact=True`` when every operand of the comparisons is computed by the same
+    correctly rounded operations in any faithful implementation (order statistics,
+    MAD, the noise model at a median centre): then even an exact tie is decided the
+    same way everywhere and nothing is fragile.  Means and standard deviations depend
+    on the summation order, so comparisons against them are judged with ``rtol``.
+    """
+
+    def __init__(self, rtol: float, exact: bool = False):
         self.rtol = rtol
+        self.exact = exact
         self.fragile = False
 
     def _near(self, a: float, b: float, scale: float) -> None:
+        if self.exact:
+            return
         if math.isfinite(a) and math.isfinite(b):
             ref = max(abs(a), abs(b), abs(scale), 1e-300)
             if abs(a - b) <= self.rtol * ref:
@@ -286,8 +296,8 @@ def add_back(keys: list[float], tols: list[float], need: int, judge: Judge) -> l
     last = keys[chosen[-1]]
     for i in order[need:]:
         gap = keys[i] - last
-        if math.isfinite(gap):
-            judge._near(gap, tols[i], 0.0)  # a gap right at the tolerance is fragile
+        if math.isfinite(gap):  # a key right at the tie limit is fragile
+            judge._near(keys[i], last + tols[i], keys[i])
         if gap <= tols[i]:
             chosen.append(i)
             last = keys[i]
@@ -416,10 +426,18 @@ def sigclip_element(x: np.ndarray, fid: np.ndarray, r: SigClip, judge: Judge) ->
                     revert=r.revert_on_nkeep, min_n=2, bounds_of=bounds_of, judge=judge)
 
 
+#: IRAF's floor on the read-noise variance: 1e4 / MAX_REAL with MAX_REAL = 0.99e37.
+CCD_VAR_FLOOR = 1e4 / 0.99e37
+
+
 def ccd_sigma(level: float, r: CcdClip) -> float:
-    """IRAF noise model sqrt((rdnoise/gain)^2 + I/gain + (snoise*I)^2) at I = max(0, level)."""
+    """IRAF noise model sqrt(var0 + I/gain + (snoise*I)^2) at I = max(0, level).
+
+    CHOICE (iraf.md 6.4): var0 = max((rdnoise/gain)^2, 1e4/0.99e37), so sigma > 0 always.
+    """
     i = max(0.0, level)
-    return math.sqrt((r.rdnoise / r.gain) ** 2 + i / r.gain + (r.snoise * i) ** 2)
+    var0 = max((r.rdnoise / r.gain) ** 2, CCD_VAR_FLOOR)
+    return math.sqrt(var0 + i / r.gain + (r.snoise * i) ** 2)
 
 
 def doscale1(r: CcdClip, scale: np.ndarray | None) -> bool:
@@ -435,8 +453,7 @@ def ccdclip_element(x, fid, r: CcdClip, scale, zero, judge: Judge) -> Outcome:
     With the Poisson correction, sigma_i = model(max(0, S_i*c + Z_i)) / S_i (Z in raw
     units, i.e. value' = (value - Z_i)/S_i); otherwise sigma = model(max(0, c)) for all.
     CHOICEs: std = model(max(0, c)) (sigma at the centre, S = 1); low/upp = c -/+ sigma*std
-    with that centre sigma; high_only: no low-side test and low = -inf;
-    no floor on the model (rdnoise = 0 and c <= 0 give sigma 0, which clips every x != c).
+    with that centre sigma; high_only: no low-side test and low = -inf.
     """
     lo_s, hi_s = _pair(r.sigma)
     corr = doscale1(r, scale)
@@ -494,8 +511,12 @@ def linearclip_element(x, fid, r: LinearClip, judge: Judge) -> Outcome:
 
 
 def minmax_fraction(count: float, nframes: int) -> float:
-    """IRAF: counts >= 1 become fractions of N; values < 1 already are fractions."""
-    return count / nframes if count >= 1 else float(count)
+    """IRAF: counts >= 1 become fractions of N; values < 1 already are fractions.
+
+    CHOICE: a count >= 1 is truncated to an integer first (1.5 -> 1), like IRAF's integer
+    nlow/nhigh parameters.
+    """
+    return math.trunc(count) / nframes if count >= 1 else float(count)
 
 
 def minmax_element(x, fid, r: MinMaxClip, nframes: int) -> Outcome:
@@ -626,6 +647,17 @@ def grow_mask(mask: np.ndarray, radius: float | None) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
+def order_statistics_only(rej) -> bool:
+    """True when a rejector's decisions use no sum (see :class:`Judge`)."""
+    if isinstance(rej, (MinMaxClip, PClip)):
+        return True
+    if isinstance(rej, SigClip):
+        return rej.cenfunc != "mean" and rej.stdfunc == "mad"
+    if isinstance(rej, (CcdClip, LinearClip)):
+        return rej.cenfunc != "mean"
+    return False
+
+
 @dataclass
 class TwinResult:
     data: np.ndarray  # (*spatial) float64
@@ -638,6 +670,7 @@ class TwinResult:
     output_flags: np.ndarray
     nused: np.ndarray
     fragile: np.ndarray  # (*spatial) bool
+    magnitude: np.ndarray  # (*spatial) max |value| of the valid samples (for tolerances)
     workspace: np.dtype = field(default=np.dtype(np.float64))
 
 
@@ -724,6 +757,7 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
 
     out_flags = np.zeros(spatial, dtype=np.uint8)
     out_flags[excluded.any(axis=0)] |= O_PREMASKED
+    magnitude = np.where(excluded, 0.0, np.abs(np.where(excluded, 0.0, values))).max(axis=0, initial=0.0)
     std = np.full(spatial, np.nan)
     low = np.full(spatial, np.nan)
     upp = np.full(spatial, np.nan)
@@ -737,7 +771,7 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
             sl = (slice(None),) + e
             ok = ~excluded[sl]
             x, fid = values[sl][ok], fids[ok]
-            judge = Judge(rtol)
+            judge = Judge(rtol, exact=order_statistics_only(rej))
             if isinstance(rej, SigClip):
                 o = sigclip_element(x, fid, rej, judge)
             elif isinstance(rej, CcdClip):
@@ -762,6 +796,8 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
             flags[grown] = F_GROW
             excluded |= grown
             out_flags[grown.any(axis=0)] |= O_GROW
+            # a fragile element's rejections may differ, and so may what they grow into
+            fragile |= grow_mask(fragile[None], radius)[0]
 
     data = np.empty(spatial, dtype=np.float64)
     nused = np.zeros(spatial, dtype=np.int64)
@@ -776,4 +812,5 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
             data[e] = final_value(x, None if wv is None else wv[ok], method, ddof, q)
 
     return TwinResult(data=data, mask=excluded, sample_flags=flags, std=std, low=low, upp=upp,
-                      nit=nit, output_flags=out_flags, nused=nused, fragile=fragile, workspace=ws)
+                      nit=nit, output_flags=out_flags, nused=nused, fragile=fragile,
+                      magnitude=magnitude, workspace=ws)

@@ -88,11 +88,13 @@ REJECTION PARAMETERS
     rejected one in the same frame.
 
 DIAGNOSTICS
-    --diagnostics DIR writes DIR/nrej.fits (number of samples
-    not used per pixel: rejected, masked or outside thresholds), DIR/sigma.fits
-    (standard deviation of the samples used), DIR/nused.fits, DIR/flags.fits
-    (output flags: 1 masked input, 2 maxiters hit, 4 nkeep hit, 8 maxrej hit,
-    16 grow). --products chooses a subset.
+    --diagnostics DIR writes DIR/nrej.fits (number of samples not used per pixel:
+    rejected, masked or outside thresholds), DIR/nused.fits (samples used),
+    DIR/std.fits (the spread sigma-type rejectors clipped with, last pass),
+    DIR/flags.fits (output flags: 1 masked input, 2 maxiters hit, 4 nkeep hit,
+    8 maxrej hit, 16 grow). --products chooses among nrej, nused, std, flags, low,
+    upp (clipping bounds), nit (passes) and mask (N planes, 1 = sample excluded).
+    With a .zarr OUTPUT the diagnostics are arrays of the same zarr group.
 
 EXIT STATUS
     0 success; 1 the run failed; 2 bad input (message on one line); 130 interrupted.
@@ -147,9 +149,10 @@ PARAMETERS
     sigmas, rejmasks, nrejmasks, expmasks    optional output images ("")
     logfile    STDOUT (default), a file, or "" for no log
 
-    IRAF parameters for features imcombiners does not provide (offsets, masktype,
-    maskvalue, project, outlimits, headers, bpmasks, outtype other than real) are
-    refused unless left at their defaults.
+    outtype accepts real (default) or double. IRAF parameters for features
+    imcombiners does not provide (offsets, masktype, maskvalue, project, outlimits,
+    headers, bpmasks) are refused unless left at their defaults. This form reads
+    the images into memory; use 'combine' for stacks larger than memory.
 """
 
 IMCOMBINE_EPILOG = """\
@@ -158,7 +161,7 @@ EXIT STATUS
 
 EXAMPLES
     imcombiners imcombine @in.lis master.fits combine=median reject=sigclip lsigma=3
-    imcombiners imcombine 'flat*.fits' flat.fits comb=average rej=ccdclip \\
+    imcombiners imcombine 'flat*.fits' flat.fits comb=average reject=ccdclip \\
         rdnoise=4.5 gain=1.6 scale=mode sigmas=flat_sigma.fits
 """
 

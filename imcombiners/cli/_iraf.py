@@ -57,14 +57,15 @@ def _int(name: str, text: str) -> int:
     return int(value)
 
 
-def _noise(name: str, text: str) -> float:
+def _noise(name: str, text: str) -> float | str:
+    # IRAF accepts a number or the name of a header keyword holding it (per image).
     try:
         return float(text)
     except ValueError:
-        raise CLIError(
-            f"{name}: expected a number, got '{text}' (header keywords are not supported "
-            "for rdnoise/gain/snoise; give the value)"
-        ) from None
+        t = text.strip()
+        if not t.replace("-", "_").replace("_", "a").isalnum():
+            raise CLIError(f"{name}: expected a number or a header keyword, got '{text}'") from None
+        return t
 
 
 def _factor(name: str, text: str) -> str | list[float]:
@@ -128,7 +129,7 @@ IRAF_PARAMETERS: dict[str, _Param] = {
     "combine": _Param(_choice(*_COMBINES), "average", "kw", "type of combine operation"),
     "reject": _Param(_choice(*_REJECTS), "none", "kw", "type of rejection"),
     "project": _Param(parse_bool, False, "fixed", "project highest dimension of input images"),
-    "outtype": _Param(_choice("real", "double", "none", ""), "real", "fixed", "output image pixel type"),
+    "outtype": _Param(_choice("real", "double", "none", ""), "real", "kw", "output image pixel type"),
     "outlimits": _Param(_string, "", "fixed", "output limits"),
     "offsets": _Param(_string, "none", "fixed", "input image offsets"),
     "masktype": _Param(_string, "none", "fixed", "mask type"),
@@ -161,7 +162,6 @@ _FIXED_OK = {
     "bpmasks": {""},
     "imcmb": {"$I", "$i"},
     "project": {False},
-    "outtype": {"real", "none", ""},
     "outlimits": {""},
     "offsets": {"none", ""},
     "masktype": {"none", ""},

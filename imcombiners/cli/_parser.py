@@ -14,15 +14,17 @@ __all__ = ["build_parser", "METHODS", "REJECTS", "FACTOR_NAMES"]
 METHODS = ("mean", "average", "median", "lmedian", "sum", "min", "max", "variance", "wavg")
 REJECTS = ("none", "sigclip", "avsigclip", "ccdclip", "crreject", "linearclip", "minmax", "pclip")
 FACTOR_NAMES = ("none", "mean", "median", "mode", "sigclip_mean", "sigclip_median", "exposure")
-PRODUCTS = ("nrej", "sigma", "nused", "flags", "low", "upp", "nit", "mask")
-DEFAULT_PRODUCTS = ("nrej", "sigma", "nused", "flags")
+PRODUCTS = ("nrej", "nused", "std", "flags", "low", "upp", "nit", "mask")
+DEFAULT_PRODUCTS = ("nrej", "nused", "std", "flags")
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (our exit-status contract) instead of usage dumps."""
 
     def error(self, message: str) -> NoReturn:  # noqa: D102
-        raise CLIError(f"{message} (see '{self.prog} --help')")
+        err = CLIError(f"{message} (see '{self.prog} --help')")
+        err.prog = self.prog  # type: ignore[attr-defined]
+        raise err
 
 
 class _ManFormatter(argparse.RawDescriptionHelpFormatter):
@@ -67,10 +69,10 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
                    help="ignore samples above HI (raw values)")
     g.add_argument("--zero", default="none", metavar="HOW",
                    help="additive offset per frame: none, mean, median, mode, sigclip_mean, "
-                   "sigclip_median, numbers 'z1,z2,...' or @file (default: none)")
+                   "sigclip_median, !KEYWORD (header), numbers 'z1,z2,...' or @file (default: none)")
     g.add_argument("--scale", default="none", metavar="HOW",
-                   help="multiplicative scale per frame, same choices as --zero plus "
-                   "exposure (default: none)")
+                   help="divide each frame by this, same choices as --zero plus exposure "
+                   "(EXPTIME relative to the first image) (default: none)")
     g.add_argument("--weight", default="none", metavar="HOW",
                    help="weights for mean/wavg, same choices as --scale (default: none)")
     g.add_argument("--statsec", default=None, metavar="SECTION",
@@ -92,6 +94,11 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
                    help="keep at least N samples (N<0: reject at most -N) (1)")
     r.add_argument("--maxrej", type=int, default=None, metavar="N",
                    help="reject at most N samples per pixel")
+    r.add_argument("--stdfunc", choices=("std", "mad", "iraf"), default=None,
+                   help="sigclip spread: std (default), mad (robust) or iraf (about the centre)")
+    r.add_argument("--addback", dest="revert_on_nkeep", action="store_false", default=None,
+                   help="when nkeep/maxrej would be broken, restore the least deviant samples "
+                   "(IRAF) instead of undoing the whole pass")
     r.add_argument("--nlow", type=float, default=1, metavar="N", help="minmax: low samples (1)")
     r.add_argument("--nhigh", type=float, default=1, metavar="N", help="minmax: high samples (1)")
     r.add_argument("--rdnoise", type=float, default=0.0, metavar="E", help="ccdclip: read noise, e- (0)")
@@ -146,22 +153,23 @@ def build_parser() -> argparse.ArgumentParser:
                      formatter_class=_ManFormatter, usage=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"imcombiners {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.subparsers = sub.choices  # type: ignore[attr-defined]  # for errors about extras
 
     kw = dict(formatter_class=_ManFormatter, add_help=False)
-    c = sub.add_parser("combine", help="combine images", description=_help.COMBINE_DESCRIPTION,
+    c = sub.add_parser("combine", prog="imcombiners combine", help="combine images", description=_help.COMBINE_DESCRIPTION,
                        epilog=_help.COMBINE_EPILOG, usage="imcombiners combine INPUTS... -o OUTPUT [options]", **kw)
     _add_inputs(c, output=True)
     _add_combine_options(c)
     _add_run_options(c)
     _add_common(c)
 
-    pl = sub.add_parser("plan", help="dry run", description=_help.PLAN_DESCRIPTION,
+    pl = sub.add_parser("plan", prog="imcombiners plan", help="dry run", description=_help.PLAN_DESCRIPTION,
                         usage="imcombiners plan INPUTS... [options]", **kw)
     _add_inputs(pl, output=False)
     _add_combine_options(pl)
     _add_common(pl)
 
-    i = sub.add_parser("imcombine", help="IRAF task form", description=_help.IMCOMBINE_DESCRIPTION,
+    i = sub.add_parser("imcombine", prog="imcombiners imcombine", help="IRAF task form", description=_help.IMCOMBINE_DESCRIPTION,
                        epilog=_help.IMCOMBINE_EPILOG,
                        usage="imcombiners imcombine INPUT OUTPUT [name=value ...]", **kw)
     i.add_argument("params", nargs=argparse.REMAINDER, metavar="INPUT OUTPUT [name=value ...]",
@@ -172,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     g.add_argument("-h", "--help", action="help", help="show this page and exit")
 
-    d = sub.add_parser("demo", help="synthetic demo", description=_help.DEMO_DESCRIPTION,
+    d = sub.add_parser("demo", prog="imcombiners demo", help="synthetic demo", description=_help.DEMO_DESCRIPTION,
                        usage="imcombiners demo [options]", **kw)
     g = d.add_argument_group("OPTIONS")
     g.add_argument("--dir", default="imcombiners-demo", metavar="DIR",

@@ -80,11 +80,28 @@ def _count(value: Any) -> int | float:
     return int(v) if v == int(v) and v >= 1 or v == 0 else v
 
 
-def parse_factor(option: str, text: str | None, n: int) -> Any:
+def header_values(option: str, keyword: str, paths: list[str], hdus: list[Any]) -> list[float]:
+    """One number per input from a header keyword (IRAF's ``!KEYWORD``, ``exposure``)."""
+    from astropy.io import fits
+
+    values = []
+    for path, hdu in zip(paths, hdus):
+        value = fits.getheader(path, hdu).get(keyword)
+        try:
+            values.append(float(value))
+        except (TypeError, ValueError):
+            raise CLIError(f"{option}: input '{path}' has no numeric {keyword} keyword") from None
+    return values
+
+
+def parse_factor(option: str, text: str | None, n: int, *, paths: list[str] | None = None,
+                 hdus: list[Any] | None = None) -> Any:
     """``--zero/--scale/--weight`` value -> library argument.
 
     ``none`` -> None; a statistic name -> that name; ``'1,2,3'`` -> list of N floats;
-    ``@file`` -> list of N floats (one or more per line, ``#`` comments).
+    ``@file`` -> list of N floats (one or more per line, ``#`` comments); ``!KEYWORD``
+    -> the keyword's value in each input header; ``exposure`` -> ``EXPTIME`` (for
+    ``--scale``, relative to the first image, so the master keeps its units).
     """
     if text is None:
         return None
@@ -92,11 +109,21 @@ def parse_factor(option: str, text: str | None, n: int) -> Any:
     low = t.lower()
     if low in ("", "none"):
         return None
-    names = ("mean", "median", "mode", "sigclip_mean", "sigclip_median", "exposure")
+    names = ("mean", "median", "mode", "sigclip_mean", "sigclip_median")
     if low in names:
         return low
-    if t.startswith("!") and len(t) > 1:
-        return t  # header keyword (IRAF syntax); the library reads it
+    if low == "exposure" or (t.startswith("!") and len(t) > 1):
+        if option == "--zero" and low == "exposure":
+            raise CLIError("--zero: 'exposure' is for --scale and --weight")
+        if paths is None:
+            raise CLIError(f"{option}: header values need FITS inputs")
+        key = "EXPTIME" if low == "exposure" else t[1:].upper()
+        values = header_values(option, key, paths, hdus or [None] * len(paths))
+        if low == "exposure" and option == "--scale":
+            if values[0] == 0:
+                raise CLIError(f"--scale exposure: the first image has {key} = 0")
+            values = [v / values[0] for v in values]
+        return values
     words: list[str]
     if t.startswith("@"):
         from pathlib import Path
@@ -111,7 +138,8 @@ def parse_factor(option: str, text: str | None, n: int) -> Any:
         values = [float(w) for w in words]
     except ValueError:
         raise CLIError(
-            f"{option}: expected none, {', '.join(names)}, !KEYWORD, numbers 'v1,v2,...' or @file; "
+            f"{option}: expected none, {', '.join(names)}, exposure, !KEYWORD, numbers 'v1,v2,...' "
+            "or @file; "
             f"got '{text}'"
         ) from None
     if len(values) == 1:

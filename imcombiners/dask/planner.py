@@ -3,8 +3,8 @@
 The memory model (docs/memory.md has the long version)::
 
     peak RSS  ~=  baseline                         (interpreter + libraries, measured)
-               +  result held in memory            (only when computing to NumPy: 2x, the
-                                                    chunks plus their concatenation)
+               +  result held in memory            (only when computing to NumPy; the
+                                                    streaming sinks hold none)
                +  threads * per_task               (tiles being combined at once)
 
     per_task  =  safety * pixels_with_halo * (N * (input itemsize + mask input)
@@ -240,7 +240,8 @@ def make_plan(
         n, in_itemsize, work_itemsize, list(outputs), mask_input, grow_stages
     )
     npix = math.prod(spatial)
-    result = 2 * kept * npix if result_in_memory else 0
+    # compute() fills preallocated arrays tile by tile: the result is held once
+    result = kept * npix if result_in_memory else 0
     notes: list[str] = []
 
     def per_task(t: Sequence[int]) -> int:

@@ -593,8 +593,10 @@ class FitsRegionTarget:
         bitpix, bzero = _bitpix_for(np.dtype(self.dtype))
         disk = np.dtype(_BITPIX_DISK[bitpix])
         if bzero:
-            unsigned = disk.str.replace("i", "u")
-            raw = np.ascontiguousarray(value.astype(unsigned) ^ np.array(bzero, unsigned)).view(disk)
+            # stored = value - BZERO, i.e. the top bit flipped, then big-endian bytes
+            unsigned = np.dtype(disk.str.replace("i", "u")).newbyteorder("=")
+            flipped = value.astype(unsigned) ^ np.array(bzero, unsigned)
+            raw = np.ascontiguousarray(flipped, dtype=flipped.dtype.newbyteorder(">")).view(disk)
         else:
             raw = np.ascontiguousarray(value, dtype=disk)
         flat = raw.reshape(-1).view(np.uint8)

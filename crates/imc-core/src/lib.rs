@@ -8,6 +8,7 @@ pub mod error;
 pub mod real;
 pub mod frames;
 pub mod select;
+pub mod network;
 pub mod reduce;
 pub mod job;
 pub mod reject;

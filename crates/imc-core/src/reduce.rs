@@ -1,18 +1,35 @@
-//! Final combine of one output element's surviving samples (frame order, f64 maths).
+//! Final combine of one output element's survivors.
+//!
+//! Order statistics come from the sorted survivors; sums (mean, sum, weighted mean,
+//! variance) run over the survivors in frame order with f64 accumulators, so every path
+//! that selects the same survivors produces the same bits.
 
 use crate::job::Method;
+use crate::reject::median_sorted;
 use crate::select;
 
-/// Combine `xs` (survivors in frame order, with frame ids `ids`).
-///
-/// `weights` are per frame (indexed by id). Returns NaN when nothing is left (0 for sum);
-/// the driver substitutes `blank` where asked.
-pub fn combine(method: Method, xs: &[f64], ids: &[u32], weights: Option<&[f64]>, scratch: &mut Vec<f64>) -> f64 {
-    let n = xs.len();
+impl Method {
+    /// Whether the value is a sum over survivors in frame order (else: an order statistic).
+    #[inline]
+    pub fn uses_frame_order(self) -> bool {
+        matches!(self, Method::Mean | Method::Sum | Method::WAvg | Method::Variance { .. })
+    }
+}
+
+/// Combine one element. `sorted`: survivors ascending; `xs`/`ids`: survivors in frame
+/// order with their frame indices (only read for frame-order methods). Returns NaN when
+/// nothing is left (0 for sum); the caller substitutes `blank`.
+#[inline]
+pub fn finish(method: Method, sorted: &[f64], xs: &[f64], ids: &[u32], weights: Option<&[f64]>) -> f64 {
     match method {
         Method::Sum => xs.iter().fold(0.0, |s, &x| s + x),
-        _ if n == 0 => f64::NAN,
-        Method::Mean => xs.iter().fold(0.0, |s, &x| s + x) / n as f64,
+        Method::Mean => {
+            if xs.is_empty() {
+                f64::NAN
+            } else {
+                xs.iter().fold(0.0, |s, &x| s + x) / xs.len() as f64
+            }
+        }
         Method::WAvg => {
             let w = weights.unwrap_or(&[]);
             let (mut sw, mut swx) = (0.0, 0.0);
@@ -24,19 +41,14 @@ pub fn combine(method: Method, xs: &[f64], ids: &[u32], weights: Option<&[f64]>,
             // Weights that sum to zero leave the element undefined.
             if sw == 0.0 { f64::NAN } else { swx / sw }
         }
-        Method::Min => xs.iter().copied().fold(f64::INFINITY, f64::min),
-        Method::Max => xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         Method::Variance { ddof } => variance(xs, ddof),
-        Method::Median | Method::LMedian | Method::Quantile { .. } => {
-            scratch.clear();
-            scratch.extend_from_slice(xs);
-            match method {
-                Method::Median => select::median(scratch),
-                Method::LMedian => select::lmedian(scratch),
-                Method::Quantile { q } => select::quantile(scratch, q),
-                _ => unreachable!(),
-            }
+        Method::Median => median_sorted(sorted),
+        Method::LMedian => {
+            if sorted.is_empty() { f64::NAN } else { sorted[(sorted.len() - 1) / 2] }
         }
+        Method::Quantile { q } => select::quantile_sorted(sorted, q),
+        Method::Min => sorted.first().copied().unwrap_or(f64::NAN),
+        Method::Max => sorted.last().copied().unwrap_or(f64::NAN),
     }
 }
 
@@ -57,25 +69,26 @@ mod tests {
 
     #[test]
     fn basic_methods() {
-        let xs = [1.0, 2.0, 4.0, 9.0];
+        let xs = [4.0, 1.0, 9.0, 2.0];
         let ids = [0, 1, 2, 3];
-        let mut s = vec![];
-        assert_eq!(combine(Method::Mean, &xs, &ids, None, &mut s), 4.0);
-        assert_eq!(combine(Method::Median, &xs, &ids, None, &mut s), 3.0);
-        assert_eq!(combine(Method::LMedian, &xs, &ids, None, &mut s), 2.0);
-        assert_eq!(combine(Method::Sum, &xs, &ids, None, &mut s), 16.0);
-        assert_eq!(combine(Method::Min, &xs, &ids, None, &mut s), 1.0);
-        assert_eq!(combine(Method::Max, &xs, &ids, None, &mut s), 9.0);
-        assert_eq!(combine(Method::Variance { ddof: 0 }, &xs, &ids, None, &mut s), 9.5);
+        let sorted = [1.0, 2.0, 4.0, 9.0];
+        let f = |m| finish(m, &sorted, &xs, &ids, None);
+        assert_eq!(f(Method::Mean), 4.0);
+        assert_eq!(f(Method::Median), 3.0);
+        assert_eq!(f(Method::LMedian), 2.0);
+        assert_eq!(f(Method::Sum), 16.0);
+        assert_eq!(f(Method::Min), 1.0);
+        assert_eq!(f(Method::Max), 9.0);
+        assert_eq!(f(Method::Variance { ddof: 0 }), 9.5);
         let w = [1.0, 1.0, 0.0, 2.0];
-        assert_eq!(combine(Method::WAvg, &xs, &ids, Some(&w), &mut s), 21.0 / 4.0);
+        assert_eq!(finish(Method::WAvg, &sorted, &xs, &ids, Some(&w)), 9.0 / 4.0);
     }
 
     #[test]
     fn empty() {
-        let mut s = vec![];
-        assert_eq!(combine(Method::Sum, &[], &[], None, &mut s), 0.0);
-        assert!(combine(Method::Mean, &[], &[], None, &mut s).is_nan());
+        assert_eq!(finish(Method::Sum, &[], &[], &[], None), 0.0);
+        assert!(finish(Method::Mean, &[], &[], &[], None).is_nan());
+        assert!(finish(Method::Median, &[], &[], &[], None).is_nan());
         assert!(variance(&[1.0], 1).is_nan());
     }
 }

@@ -63,11 +63,16 @@ pub fn lmedian(buf: &mut [f64]) -> f64 {
 
 /// Quantile with NumPy's default ('linear') interpolation, q in [0, 1]. NaN when empty.
 pub fn quantile(buf: &mut [f64], q: f64) -> f64 {
+    sort(buf);
+    quantile_sorted(buf, q)
+}
+
+/// Quantile of already sorted values ('linear' interpolation), NaN when empty.
+pub fn quantile_sorted(buf: &[f64], q: f64) -> f64 {
     let n = buf.len();
     if n == 0 {
         return f64::NAN;
     }
-    sort(buf);
     let pos = q * (n - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = (lo + 1).min(n - 1);

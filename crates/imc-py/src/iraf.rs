@@ -1,7 +1,318 @@
-//! Bindings of the IRAF-exact engine (placeholder until the IRAF work lands).
+//! Bindings of the IRAF-exact engine (`imc_core::iraf`), used by `imcombiners.imcombine`.
+//!
+//! * `iraf_combine(frames, masks, shape, params, want, double, threads=0)` -> dict
+//! * `iraf_stats(frame, mask, shape, section, lthreshold, hthreshold, sorted)` -> (mode, median, mean)
+//! * `iraf_factors(scale, zero, weight, ncombine)` -> dict (IRAF's normalisation)
 
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use imc_core::iraf::{self, Combine, Factors, Params, Pixel, Reject, Source, Want, Work};
+
+use crate::{core_err, guarded};
+
+fn bad(key: &str, v: &Bound<'_, PyAny>) -> PyErr {
+    let shown = v.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into());
+    PyValueError::new_err(format!("{key}: invalid value {shown}"))
+}
+
+fn req<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    match d.get_item(key)? {
+        Some(v) => v.extract::<T>().map_err(|_| bad(key, &v)),
+        None => Err(PyValueError::new_err(format!("params: missing key {key:?}"))),
+    }
+}
+
+fn opt<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
+    match d.get_item(key)? {
+        Some(v) if !v.is_none() => Ok(Some(v.extract::<T>().map_err(|_| bad(key, &v))?)),
+        _ => Ok(None),
+    }
+}
+
+fn parse_combine(s: &str) -> PyResult<Combine> {
+    Ok(match s {
+        "average" => Combine::Average,
+        "median" => Combine::Median,
+        "lmedian" => Combine::LMedian,
+        "sum" => Combine::Sum,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "combine: unknown {s:?}; use average, median, lmedian or sum"
+            )))
+        }
+    })
+}
+
+fn parse_reject(s: &str) -> PyResult<Reject> {
+    Ok(match s {
+        "none" => Reject::None,
+        "minmax" => Reject::MinMax,
+        "sigclip" => Reject::SigClip,
+        "avsigclip" => Reject::AvSigClip,
+        "ccdclip" => Reject::CcdClip,
+        "crreject" => Reject::CrReject,
+        "pclip" => Reject::PClip,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "reject: unknown {s:?}; use none, minmax, sigclip, avsigclip, ccdclip, crreject or pclip"
+            )))
+        }
+    })
+}
+
+fn params_from_dict(d: &Bound<'_, PyDict>) -> PyResult<Params> {
+    let combine = parse_combine(&req::<String>(d, "combine")?)?;
+    let reject = parse_reject(&req::<String>(d, "reject")?)?;
+    let factors = Factors {
+        scales: req(d, "scales")?,
+        zeros: req(d, "zeros")?,
+        wts: req(d, "wts")?,
+        doscale: req(d, "doscale")?,
+        dozero: req(d, "dozero")?,
+        dowts: req(d, "dowts")?,
+        warnings: Vec::new(),
+    };
+    Ok(Params {
+        combine,
+        reject,
+        nlow: req(d, "nlow")?,
+        nhigh: req(d, "nhigh")?,
+        nkeep: req(d, "nkeep")?,
+        mclip: req(d, "mclip")?,
+        lsigma: opt(d, "lsigma")?,
+        hsigma: opt(d, "hsigma")?,
+        rdnoise: req(d, "rdnoise")?,
+        gain: req(d, "gain")?,
+        snoise: req(d, "snoise")?,
+        sigscale: req(d, "sigscale")?,
+        pclip: req(d, "pclip")?,
+        grow: req(d, "grow")?,
+        lthreshold: opt(d, "lthreshold")?,
+        hthreshold: opt(d, "hthreshold")?,
+        blank: req(d, "blank")?,
+        factors,
+        exposures: req(d, "exposures")?,
+    })
+}
+
+fn slices<'a, T: numpy::Element>(arrays: &'a [PyReadonlyArray1<'_, T>], what: &str) -> PyResult<Vec<&'a [T]>> {
+    arrays
+        .iter()
+        .enumerate()
+        .map(|(i, a)| a.as_slice().map_err(|_| PyValueError::new_err(format!("{what}[{i}] must be C-contiguous"))))
+        .collect()
+}
+
+fn borrow_all<'py, P: numpy::Element>(frames: &Bound<'py, PyList>) -> PyResult<Option<Vec<PyReadonlyArray1<'py, P>>>> {
+    if frames.get_item(0)?.extract::<PyReadonlyArray1<'py, P>>().is_err() {
+        return Ok(None);
+    }
+    let mut v = Vec::with_capacity(frames.len());
+    for (i, f) in frames.iter().enumerate() {
+        v.push(f.extract::<PyReadonlyArray1<'py, P>>().map_err(|_| {
+            PyTypeError::new_err(format!("frames[{i}]: every frame must be a 1-D array of the dtype of frames[0]"))
+        })?);
+    }
+    Ok(Some(v))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_typed<'py, P, T>(
+    py: Python<'py>,
+    arrays: &[PyReadonlyArray1<'py, P>],
+    masks: &Option<Vec<PyReadonlyArray1<'py, bool>>>,
+    shape: &[usize],
+    p: &Params,
+    want: Want,
+    threads: usize,
+) -> PyResult<Bound<'py, PyDict>>
+where
+    P: numpy::Element + Pixel,
+    T: numpy::Element + Work,
+{
+    let data = slices(arrays, "frames")?;
+    let mk = match masks {
+        Some(m) => Some(slices(m, "masks")?),
+        None => None,
+    };
+    let out = py.detach(|| guarded(|| iraf::imcombine::<P, T>(&data, mk.as_deref(), shape, p, want, threads)))?;
+    let d = PyDict::new(py);
+    d.set_item("output", PyArray1::from_vec(py, out.output))?;
+    if let Some(v) = out.sigma {
+        d.set_item("sigma", PyArray1::from_vec(py, v))?;
+    }
+    if let Some(v) = out.rejmask {
+        d.set_item("rejmask", PyArray1::from_vec(py, v))?;
+    }
+    if let Some(v) = out.nrej {
+        d.set_item("nrejmask", PyArray1::from_vec(py, v))?;
+    }
+    if let Some(v) = out.expmask {
+        d.set_item("expmask", PyArray1::from_vec(py, v))?;
+    }
+    d.set_item("maskscal", out.maskscal)?;
+    d.set_item("maskzero", out.maskzero)?;
+    Ok(d)
+}
+
+/// Combine N frames exactly as IRAF imcombine.
+///
+/// Parameters
+/// ----------
+/// frames : list of N 1-D C-contiguous arrays of one dtype (uint8, uint16, int16, int32,
+///     float32, float64) and length M = prod(shape).
+/// masks : list of N 1-D bool arrays (True = bad) or None.
+/// shape : spatial shape (lines run along the last axis).
+/// params : dict of validated parameters and normalised factors (see imcombiners/iraf.py).
+/// want : list of extra outputs among "sigma", "rejmask", "nrejmask", "expmask".
+/// double : bool, True = IRAF's double path (float64 working type).
+/// threads : int, 0 = all cores.
+#[pyfunction]
+#[pyo3(signature = (frames, masks, shape, params, want, double, threads=0))]
+#[allow(clippy::too_many_arguments)]
+fn iraf_combine<'py>(
+    py: Python<'py>,
+    frames: &Bound<'py, PyList>,
+    masks: Option<&Bound<'py, PyList>>,
+    shape: Vec<usize>,
+    params: &Bound<'py, PyDict>,
+    want: Vec<String>,
+    double: bool,
+    threads: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    if frames.is_empty() {
+        return Err(PyValueError::new_err("images: at least one image is required"));
+    }
+    let p = params_from_dict(params)?;
+    let mut w = Want::default();
+    for name in &want {
+        match name.as_str() {
+            "sigma" => w.sigma = true,
+            "rejmask" => w.rejmask = true,
+            "nrejmask" => w.nrej = true,
+            "expmask" => w.expmask = true,
+            _ => return Err(PyValueError::new_err(format!("want: unknown output {name:?}"))),
+        }
+    }
+    let masks: Option<Vec<PyReadonlyArray1<'py, bool>>> = match masks {
+        Some(m) => Some(
+            m.iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    a.extract::<PyReadonlyArray1<'py, bool>>()
+                        .map_err(|_| PyTypeError::new_err(format!("masks[{i}] must be a 1-D bool array")))
+                })
+                .collect::<PyResult<_>>()?,
+        ),
+        None => None,
+    };
+    macro_rules! dispatch {
+        ($t:ty) => {
+            if let Some(a) = borrow_all::<$t>(frames)? {
+                return if double {
+                    run_typed::<$t, f64>(py, &a, &masks, &shape, &p, w, threads)
+                } else {
+                    run_typed::<$t, f32>(py, &a, &masks, &shape, &p, w, threads)
+                };
+            }
+        };
+    }
+    dispatch!(f32);
+    dispatch!(f64);
+    dispatch!(u16);
+    dispatch!(i16);
+    dispatch!(u8);
+    dispatch!(i32);
+    let dt = frames.get_item(0)?.getattr("dtype").map(|d| d.to_string()).unwrap_or_else(|_| "?".into());
+    Err(PyTypeError::new_err(format!(
+        "images: dtype {dt} is not supported; use uint8, uint16, int16, int32, float32 or float64 (cast explicitly)"
+    )))
+}
+
+/// IRAF image statistics (mode, median, mean) of one frame on its subsampled grid.
+#[pyfunction]
+#[pyo3(signature = (frame, mask, shape, section, lthreshold, hthreshold, sorted))]
+#[allow(clippy::too_many_arguments)]
+fn iraf_stats<'py>(
+    py: Python<'py>,
+    frame: &Bound<'py, PyAny>,
+    mask: Option<PyReadonlyArray1<'py, bool>>,
+    shape: Vec<usize>,
+    section: Option<Vec<(i64, i64)>>,
+    lthreshold: Option<f32>,
+    hthreshold: Option<f32>,
+    sorted: bool,
+) -> PyResult<(f32, f32, f32)> {
+    let mk = match &mask {
+        Some(m) => Some(m.as_slice().map_err(|_| PyValueError::new_err("mask must be C-contiguous"))?),
+        None => None,
+    };
+    let need = iraf::StatNeed { sorted };
+    macro_rules! dispatch {
+        ($t:ty) => {
+            if let Ok(a) = frame.extract::<PyReadonlyArray1<'py, $t>>() {
+                let s = a.as_slice().map_err(|_| PyValueError::new_err("frame must be C-contiguous"))?;
+                return py.detach(|| {
+                    guarded(|| iraf::image_stats(s, mk, &shape, section.as_deref(), lthreshold, hthreshold, need))
+                });
+            }
+        };
+    }
+    dispatch!(f32);
+    dispatch!(f64);
+    dispatch!(u16);
+    dispatch!(i16);
+    dispatch!(u8);
+    dispatch!(i32);
+    Err(PyTypeError::new_err("frame: must be a 1-D array of uint8, uint16, int16, int32, float32 or float64"))
+}
+
+fn source(s: &str, what: &str) -> PyResult<Source> {
+    Ok(match s {
+        "none" => Source::None,
+        "stat" => Source::Stat,
+        "file" => Source::File,
+        _ => return Err(PyValueError::new_err(format!("{what}: unknown source {s:?}"))),
+    })
+}
+
+/// IRAF's normalisation of raw scale / zero / weight values.
+///
+/// Each of scale, zero, weight is `(source, values)` with source "none", "stat" (image
+/// statistic or exposure) or "file" (listed numbers or header keyword).
+#[pyfunction]
+fn iraf_factors<'py>(
+    py: Python<'py>,
+    scale: (String, Vec<f32>),
+    zero: (String, Vec<f32>),
+    weight: (String, Vec<f32>),
+    ncombine: Vec<f32>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let f = iraf::normalise(
+        (source(&scale.0, "scale")?, &scale.1),
+        (source(&zero.0, "zero")?, &zero.1),
+        (source(&weight.0, "weight")?, &weight.1),
+        &ncombine,
+    )
+    .map_err(core_err)?;
+    let d = PyDict::new(py);
+    d.set_item("scales", f.scales)?;
+    d.set_item("zeros", f.zeros)?;
+    d.set_item("wts", f.wts)?;
+    d.set_item("doscale", f.doscale)?;
+    d.set_item("dozero", f.dozero)?;
+    d.set_item("dowts", f.dowts)?;
+    d.set_item("warnings", f.warnings)?;
+    Ok(d)
+}
+
+/// Add the IRAF functions to `imcombiners._core`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(iraf_combine, m)?)?;
+    m.add_function(wrap_pyfunction!(iraf_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(iraf_factors, m)?)?;
     Ok(())
 }

@@ -133,13 +133,19 @@ fn addback_sorted_ends(
 
 /// Move the survivors of a median-centred clip to slots 1..n1 the way IRAF does (copying
 /// from slot max(nl, n1+1) onward into the first min(n1, nl-1) slots).
+/// With grow the ids are swapped instead of copied, so the rejected images stay in the
+/// slots after n1 where the grow step looks for them.
 #[inline]
-fn compact_sorted<T: Work>(v: &mut [T], id: &mut [u16], nl: usize, n1: usize) {
+fn compact_sorted<T: Work>(v: &mut [T], id: &mut [u16], nl: usize, n1: usize, grow: bool) {
     if n1 > 0 && nl > 1 {
         let mut j = nl.max(n1 + 1);
         for l in 1..=n1.min(nl - 1) {
             v[l - 1] = v[j - 1];
-            id[l - 1] = id[j - 1];
+            if grow {
+                id.swap(l - 1, j - 1);
+            } else {
+                id[l - 1] = id[j - 1];
+            }
             j += 1;
         }
     }
@@ -499,7 +505,7 @@ fn msigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         let (nl2, _nh2, n1b) = addback_sorted_ends(resid, nl, nh, n1, maxkeep, ntot, n2);
         b.n[x] = n1b;
         if c.compact {
-            compact_sorted(v, id, nl2, n1b);
+            compact_sorted(v, id, nl2, n1b, c.grow >= 1.0);
         }
         if c.comb_median {
             b.avg[x] = med;
@@ -761,7 +767,7 @@ fn mavsigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         }
         b.n[x] = n1;
         if c.compact {
-            compact_sorted(v, id, nl, n1);
+            compact_sorted(v, id, nl, n1, c.grow >= 1.0);
         }
         if c.comb_median {
             b.avg[x] = med;
@@ -911,7 +917,7 @@ fn mccdclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         let (nl2, _, n1b) = addback_sorted_ends(resid, nl, nh, n1, maxkeep, ntot, n2);
         b.n[x] = n1b;
         if c.compact {
-            compact_sorted(v, id, nl2, n1b);
+            compact_sorted(v, id, nl2, n1b, c.grow >= 1.0);
         }
         if c.comb_median {
             b.avg[x] = med;
@@ -1018,7 +1024,7 @@ fn pclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
             b.avg[x] = med;
         }
         if nl > 1 && c.compact {
-            compact_sorted(v, id, nl, n4);
+            compact_sorted(v, id, nl, n4, c.grow >= 1.0);
         }
     }
     b.docombine = !c.comb_median;

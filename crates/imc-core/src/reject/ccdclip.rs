@@ -5,7 +5,7 @@
 //! sample's sigma is evaluated at its own frame's raw level and brought to normalised
 //! units: I_i = max(0, scale_i * c + zero_i), sigma_i = sigma(I_i) / scale_i.
 
-use super::{centre, iterate, Diag, Prepared, Work};
+use super::{centre, iterate, Diag, Pass, Prepared, Win};
 use crate::job::{Centre, Limits, Noise};
 
 /// IRAF's floor on the read-noise variance (1e4 / MAX_REAL), keeps sigma > 0.
@@ -19,7 +19,7 @@ fn sigma_at(noise: &Noise, var0: f64, level: f64) -> f64 {
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn apply(
-    w: &mut Work,
+    w: &mut Win<'_>,
     prep: &Prepared,
     sigma_lo: f64,
     sigma_hi: f64,
@@ -28,29 +28,35 @@ pub(super) fn apply(
     noise: &Noise,
     limits: &Limits,
 ) -> Diag {
-    let var0 = ((noise.rdnoise / noise.gain).powi(2)).max(VAR_FLOOR);
-    iterate(w, maxiters, limits, |w| {
-        let c = centre(&w.xs, cen, &mut w.s1);
-        if !c.is_finite() {
-            return None;
+    let var0 = (noise.rdnoise / noise.gain).powi(2).max(VAR_FLOOR);
+    let a = w.a;
+    let ids = w.ids;
+    let per_image = prep.per_image_noise && ids.is_some();
+    let sigma_k = move |k: usize, p: &Pass| -> f64 {
+        if per_image {
+            let f = ids.map(|ids| ids[k] as usize).unwrap_or(0);
+            let sc = prep.scales[f];
+            sigma_at(noise, var0, sc * p.centre + prep.zeros[f]) / sc.abs()
+        } else {
+            p.std
         }
-        let s_ref = sigma_at(noise, var0, c);
-        let n = w.n();
-        w.lo.clear();
-        w.hi.clear();
-        w.resid.clear();
-        for j in 0..n {
-            let s = if prep.per_image_noise {
-                let f = w.ids[j] as usize;
-                let sc = prep.scales[f];
-                sigma_at(noise, var0, sc * c + prep.zeros[f]) / sc.abs()
-            } else {
-                s_ref
-            };
-            w.lo.push(c - sigma_lo * s);
-            w.hi.push(c + sigma_hi * s);
-            w.resid.push((w.xs[j] - c).abs() / s);
-        }
-        Some((s_ref, c - sigma_lo * s_ref, c + sigma_hi * s_ref))
-    })
+    };
+    iterate(
+        w,
+        maxiters,
+        limits,
+        |w| {
+            let c = centre(w.vals(), cen);
+            if !c.is_finite() {
+                return None;
+            }
+            let s = sigma_at(noise, var0, c);
+            Some(Pass { centre: c, std: s, low: c - sigma_lo * s, upp: c + sigma_hi * s })
+        },
+        |k, p| {
+            let s = sigma_k(k, p);
+            (a[k] > p.centre + sigma_hi * s) as i8 - (a[k] < p.centre - sigma_lo * s) as i8
+        },
+        sigma_k,
+    )
 }

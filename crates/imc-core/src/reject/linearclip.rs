@@ -1,11 +1,11 @@
 //! Linear clipping: keep low_scale*c - low <= x <= upp_scale*c + upp around the centre c.
 
-use super::{centre, iterate, Diag, Work};
+use super::{centre, iterate, Diag, Pass, Win};
 use crate::job::{Centre, Limits};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn apply(
-    w: &mut Work,
+    w: &mut Win<'_>,
     low_scale: f64,
     low: f64,
     upp_scale: f64,
@@ -14,16 +14,20 @@ pub(super) fn apply(
     cen: Centre,
     limits: &Limits,
 ) -> Diag {
-    let mut d = iterate(w, maxiters, limits, |w| {
-        let c = centre(&w.xs, cen, &mut w.s1);
-        if !c.is_finite() {
-            return None;
-        }
-        let (lo, hi) = (low_scale * c - low, upp_scale * c + upp);
-        // No spread: residuals are plain distances from the centre.
-        super::sigclip::fill_uniform(w, c, 1.0, lo, hi);
-        Some((f64::NAN, lo, hi))
-    });
-    d.std = f64::NAN;
-    d
+    let a = w.a;
+    iterate(
+        w,
+        maxiters,
+        limits,
+        |w| {
+            let c = centre(w.vals(), cen);
+            if !c.is_finite() {
+                return None;
+            }
+            Some(Pass { centre: c, std: f64::NAN, low: low_scale * c - low, upp: upp_scale * c + upp })
+        },
+        |k, p| (a[k] > p.upp) as i8 - (a[k] < p.low) as i8,
+        // No spread: add-back orders by plain distance from the centre.
+        |_, _| 1.0,
+    )
 }

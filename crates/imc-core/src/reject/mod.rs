@@ -1,9 +1,11 @@
-//! Library rejection algorithms, applied per output element to its valid samples.
+//! Library rejection algorithms, applied per output element to its sorted valid samples.
 //!
-//! Every algorithm works on a [`Work`] buffer holding the surviving samples of one output
-//! element in frame order (`xs`, with frame ids `ids`). Rejection compacts the survivors
-//! stably, so a later mean sums them in frame order: the fused path, the mask path and
-//! the out-of-core path therefore give identical bits.
+//! Each algorithm narrows a window `[lo, hi)` of the element's samples sorted by
+//! (value, frame index): survivors are always a contiguous run of the sorted samples.
+//! The sorted value sequence of an element is unique, so every path (per-element with
+//! frame ids, vectorised sorting networks without ids, out-of-core tiles) computes the
+//! same centres, spreads and windows, bit for bit. Among equal values at a window edge,
+//! the (value, frame index) order decides which frames are rejected.
 
 mod ccdclip;
 mod linearclip;
@@ -12,7 +14,6 @@ mod pclip;
 mod sigclip;
 
 use crate::job::{Centre, Limits, Rejector};
-use crate::select;
 
 /// Output-flag bits (per output element).
 pub mod oflag {
@@ -49,70 +50,38 @@ impl Default for Diag {
     }
 }
 
-/// Reusable per-thread buffers for one output element.
-#[derive(Default)]
-pub struct Work {
-    /// Surviving values, in frame order.
-    pub xs: Vec<f64>,
-    /// Frame index of each surviving value.
-    pub ids: Vec<u32>,
-    /// Frame ids rejected by algorithms (appended; the driver turns them into flags).
-    pub rejected: Vec<u32>,
-    // Scratch.
-    pub(crate) s1: Vec<f64>,
-    pub(crate) s2: Vec<f64>,
-    pub(crate) lo: Vec<f64>,
-    pub(crate) hi: Vec<f64>,
-    pub(crate) resid: Vec<f64>,
-    pub(crate) cand: Vec<usize>,
-    pub(crate) pairs: Vec<(f64, u32)>,
-    pub(crate) reject: Vec<bool>,
+/// The sorted samples of one element and the current survivor window.
+pub struct Win<'a> {
+    /// Values sorted ascending (all finite).
+    pub a: &'a [f64],
+    /// Frame index of each sorted value, when known (needed by per-image noise models).
+    pub ids: Option<&'a [u32]>,
+    pub lo: usize,
+    pub hi: usize,
 }
 
-impl Work {
-    pub fn with_capacity(n: usize) -> Self {
-        let mut w = Work::default();
-        w.xs.reserve(n);
-        w.ids.reserve(n);
-        w.rejected.reserve(n);
-        w
-    }
-
-    /// Start a new element.
-    pub fn clear(&mut self) {
-        self.xs.clear();
-        self.ids.clear();
-        self.rejected.clear();
-    }
-
-    /// Number of survivors.
+impl Win<'_> {
     #[inline]
     pub fn n(&self) -> usize {
-        self.xs.len()
+        self.hi - self.lo
     }
+    #[inline]
+    pub fn vals(&self) -> &[f64] {
+        &self.a[self.lo..self.hi]
+    }
+}
 
-    /// Remove the samples flagged in `self.reject` (stable), recording their ids.
-    pub(crate) fn compact(&mut self) {
-        let mut k = 0;
-        for j in 0..self.xs.len() {
-            if self.reject[j] {
-                self.rejected.push(self.ids[j]);
-            } else {
-                self.xs[k] = self.xs[j];
-                self.ids[k] = self.ids[j];
-                k += 1;
-            }
-        }
-        self.xs.truncate(k);
-        self.ids.truncate(k);
-    }
+/// Scratch reused across elements.
+#[derive(Default)]
+pub struct Scratch {
+    pub(crate) s1: Vec<f64>,
 }
 
 /// Per-rejector data derived once per job (not per element).
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub rejector: Rejector,
-    /// Per-frame scale and zero in raw units (value = scale * value' + zero).
+    /// Per-frame scale and zero in raw units (raw = scale * value' + zero).
     pub scales: Vec<f64>,
     pub zeros: Vec<f64>,
     /// CcdClip: evaluate the noise at each frame's own raw level (IRAF "doscale1").
@@ -141,8 +110,8 @@ impl Prepared {
         match rejector {
             Rejector::CcdClip { noise, .. } => {
                 // IRAF: only a scale spread beyond `sigscale` switches to per-image noise.
-                p.per_image_noise = noise.sigscale > 0.0
-                    && p.scales.iter().any(|s| (s - 1.0).abs() > noise.sigscale);
+                p.per_image_noise =
+                    noise.sigscale > 0.0 && p.scales.iter().any(|s| (s - 1.0).abs() > noise.sigscale);
             }
             Rejector::PClip { frac, .. } => p.pclip_offset = pclip::rank_offset(*frac, n),
             Rejector::MinMax { n_min, n_max } => {
@@ -155,11 +124,16 @@ impl Prepared {
         p
     }
 
-    /// Apply to one element's survivors.
-    pub fn apply(&self, w: &mut Work) -> Diag {
+    /// Whether this rejector needs the frame index of every sorted sample.
+    pub fn needs_ids(&self) -> bool {
+        self.per_image_noise
+    }
+
+    /// Narrow the window of one element.
+    pub fn apply(&self, w: &mut Win<'_>, s: &mut Scratch) -> Diag {
         match &self.rejector {
             Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen, spread, ddof, limits } => {
-                sigclip::apply(w, *sigma_lo, *sigma_hi, *maxiters, *cen, *spread, *ddof, limits)
+                sigclip::apply(w, s, *sigma_lo, *sigma_hi, *maxiters, *cen, *spread, *ddof, limits)
             }
             Rejector::CcdClip { sigma_lo, sigma_hi, maxiters, cen, noise, limits } => {
                 ccdclip::apply(w, self, *sigma_lo, *sigma_hi, *maxiters, *cen, noise, limits)
@@ -175,36 +149,38 @@ impl Prepared {
     }
 }
 
-/// Centre of the survivors.
-pub(crate) fn centre(xs: &[f64], cen: Centre, scratch: &mut Vec<f64>) -> f64 {
-    match cen {
-        Centre::Mean => mean(xs),
-        Centre::Median | Centre::LMedian => {
-            scratch.clear();
-            scratch.extend_from_slice(xs);
-            if cen == Centre::Median {
-                select::median(scratch)
-            } else {
-                select::lmedian(scratch)
-            }
-        }
-    }
-}
-
-/// Sequential mean (frame order), NaN when empty.
+/// Centre of the sorted survivors.
 #[inline]
-pub(crate) fn mean(xs: &[f64]) -> f64 {
-    if xs.is_empty() {
+pub(crate) fn centre(v: &[f64], cen: Centre) -> f64 {
+    let n = v.len();
+    if n == 0 {
         return f64::NAN;
     }
-    let mut s = 0.0;
-    for &x in xs {
-        s += x;
+    match cen {
+        Centre::Mean => sum(v) / n as f64,
+        Centre::Median => median_sorted(v),
+        Centre::LMedian => v[(n - 1) / 2],
     }
-    s / xs.len() as f64
 }
 
-/// Smallest number of survivors this rejector must leave, from the count at its start.
+/// Median of sorted values (mean of the middle pair for even n).
+#[inline]
+pub fn median_sorted(v: &[f64]) -> f64 {
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+    }
+}
+
+/// Sequential sum.
+#[inline]
+pub(crate) fn sum(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |s, &x| s + x)
+}
+
+/// Smallest number of survivors a rejector must leave, from the count at its start.
 pub(crate) fn keep_count(nkeep: i64, n0: usize) -> usize {
     if nkeep >= 0 {
         (nkeep as usize).min(n0)
@@ -213,14 +189,26 @@ pub(crate) fn keep_count(nkeep: i64, n0: usize) -> usize {
     }
 }
 
-/// One iterative clipping loop shared by SigClip, CcdClip and LinearClip.
+/// What one pass of an iterative clip proposes.
+pub(crate) struct Pass {
+    pub centre: f64,
+    pub std: f64,
+    pub low: f64,
+    pub upp: f64,
+}
+
+/// The iterative clipping loop shared by SigClip, CcdClip and LinearClip.
 ///
-/// `bounds` fills `w.lo`, `w.hi` (per-sample inclusive keep range) and `w.resid` scale
-/// (|x - c| / scale orders add-back), returning `(std, low, upp)` for diagnostics, or
-/// `None` when the spread is undefined (the loop then stops).
-pub(crate) fn iterate<F>(w: &mut Work, maxiters: u32, limits: &Limits, mut bounds: F) -> Diag
+/// `pass` computes the centre and limits from the current window, or `None` when they
+/// are undefined (the loop stops). `sigma_of(k)` gives the residual scale of sorted
+/// sample k (for per-sample noise models), and `side(k, pass)` whether sample k is below
+/// (-1), inside (0) or above (+1) its keep range. Rejection walks inward from both ends and stops at the first
+/// kept sample of each side, so survivors stay contiguous.
+pub(crate) fn iterate<P, R, S>(w: &mut Win<'_>, maxiters: u32, limits: &Limits, mut pass: P, side: R, sigma_of: S) -> Diag
 where
-    F: FnMut(&mut Work) -> Option<(f64, f64, f64)>,
+    P: FnMut(&Win<'_>) -> Option<Pass>,
+    R: Fn(usize, &Pass) -> i8,
+    S: Fn(usize, &Pass) -> f64,
 {
     let mut d = Diag::default();
     let n0 = w.n();
@@ -229,33 +217,30 @@ where
         Some(m) => (n0 - keep).min(m.min(n0 as u64) as usize),
         None => n0 - keep,
     };
-    for pass in 1..=maxiters {
-        let n = w.n();
-        if n == 0 {
+    for it in 1..=maxiters {
+        if w.n() == 0 {
             break;
         }
-        let Some((std, low, upp)) = bounds(w) else { break };
+        let Some(p) = pass(w) else { break };
+        debug_assert!(w.lo <= w.hi && w.hi <= w.a.len());
         d.nit = d.nit.saturating_add(1);
-        d.std = std;
-        d.low = low;
-        d.upp = upp;
-        w.reject.clear();
-        w.cand.clear();
-        for j in 0..n {
-            let x = w.xs[j];
-            let r = x < w.lo[j] || x > w.hi[j];
-            w.reject.push(r);
-            if r {
-                w.cand.push(j);
-            }
+        d.std = p.std;
+        d.low = p.low;
+        d.upp = p.upp;
+        let (mut lo, mut hi) = (w.lo, w.hi);
+        while lo < hi && side(lo, &p) < 0 {
+            lo += 1;
         }
-        let k = w.cand.len();
+        while hi > lo && side(hi - 1, &p) > 0 {
+            hi -= 1;
+        }
+        let k = (lo - w.lo) + (w.hi - hi);
         if k == 0 {
             break;
         }
-        let done = n0 - n;
+        let done = n0 - w.n();
         if done + k > allowed {
-            if n - k < keep {
+            if w.n() - k < keep {
                 d.flags |= oflag::NKEEP;
             }
             if let Some(m) = limits.maxrej {
@@ -263,39 +248,56 @@ where
                     d.flags |= oflag::MAXREJ;
                 }
             }
-            if limits.revert {
-                // Undo the whole pass.
-                break;
+            if !limits.revert {
+                let resid = |j: usize| (w.a[j] - p.centre).abs() / sigma_of(j, &p);
+                let (l2, h2) = add_back(w.lo, w.hi, lo, hi, allowed - done, resid);
+                w.lo = l2;
+                w.hi = h2;
             }
-            add_back(w, allowed - done);
-            w.compact();
             break;
         }
-        w.compact();
-        if pass == maxiters {
+        w.lo = lo;
+        w.hi = hi;
+        if it == maxiters {
             d.flags |= oflag::MAXITERS;
         }
     }
     d
 }
 
-/// IRAF-style add-back: of this pass's candidates, reject only the `budget` most deviant;
-/// the least deviant are restored, together with any whose residual ties the last
-/// restored one within 0.001 (so slightly more than needed may come back).
-pub(crate) fn add_back(w: &mut Work, budget: usize) {
+/// IRAF-style add-back on a sorted window: of the samples just rejected at both ends
+/// (window was [lo0, hi0), proposed [lo, hi)), reject at most `budget`; restore the least
+/// deviant first, plus any whose residual ties the last restored one within 0.001.
+pub(crate) fn add_back(lo0: usize, hi0: usize, mut lo: usize, mut hi: usize, budget: usize, resid: impl Fn(usize) -> f64) -> (usize, usize) {
     const TOL: f64 = 0.001;
-    let k = w.cand.len();
-    let restore = k - budget.min(k);
-    if restore == 0 {
-        return;
-    }
-    let resid = &w.resid;
-    let mut order: Vec<usize> = w.cand.clone();
-    order.sort_by(|&a, &b| resid[a].total_cmp(&resid[b]).then(a.cmp(&b)));
-    let last = resid[order[restore - 1]];
-    for (pos, &j) in order.iter().enumerate() {
-        if pos < restore || (resid[j] - last).abs() <= TOL {
-            w.reject[j] = false;
+    let proposed = (lo - lo0) + (hi0 - hi);
+    let mut restore = proposed.saturating_sub(budget);
+    let mut last = f64::NEG_INFINITY;
+    // A sample exactly at the centre of a zero spread has residual 0/0: treat it as 0.
+    let resid = |j: usize| {
+        let r = resid(j);
+        if r.is_nan() { 0.0 } else { r }
+    };
+    while restore > 0 && (lo > lo0 || hi < hi0) {
+        let rl = if lo > lo0 { resid(lo - 1) } else { f64::INFINITY };
+        let rh = if hi < hi0 { resid(hi) } else { f64::INFINITY };
+        // Ties go to the high side, as IRAF does.
+        if hi < hi0 && (lo == lo0 || rh <= rl) {
+            hi += 1;
+            last = rh;
+        } else {
+            lo -= 1;
+            last = rl;
         }
+        restore -= 1;
     }
+    // Values tied with the last restored one come back too.
+    while lo > lo0 && (resid(lo - 1) - last).abs() <= TOL {
+        lo -= 1;
+    }
+    while hi < hi0 && (resid(hi) - last).abs() <= TOL {
+        hi += 1;
+    }
+    debug_assert!(lo0 <= lo && lo <= hi && hi <= hi0);
+    (lo, hi)
 }

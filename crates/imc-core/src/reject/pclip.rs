@@ -2,7 +2,7 @@
 //! between the median and the sample `p` ranks away from it; a single pass with
 //! non-strict (>=) comparisons.
 
-use super::{add_back, keep_count, oflag, Diag, Work};
+use super::{add_back, keep_count, oflag, Diag, Win};
 
 /// IRAF's conversion of `pclip` to a rank offset, fixed from the stack size N.
 pub(super) fn rank_offset(frac: f64, n: usize) -> i64 {
@@ -16,7 +16,7 @@ pub(super) fn rank_offset(frac: f64, n: usize) -> i64 {
     }
 }
 
-pub(super) fn apply(w: &mut Work, p: i64, sigma_lo: f64, sigma_hi: f64, nkeep: i64) -> Diag {
+pub(super) fn apply(w: &mut Win<'_>, p: i64, sigma_lo: f64, sigma_hi: f64, nkeep: i64) -> Diag {
     let n = w.n();
     let mut d = Diag::default();
     let keep = keep_count(nkeep, n);
@@ -24,54 +24,38 @@ pub(super) fn apply(w: &mut Work, p: i64, sigma_lo: f64, sigma_hi: f64, nkeep: i
         return d;
     }
     d.nit = 1;
-    w.pairs.clear();
-    w.pairs.extend(w.xs.iter().copied().zip(w.ids.iter().copied()));
-    w.pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let a = |k1: usize| w.pairs[k1 - 1].0; // 1-based access
+    let (lo0, hi0) = (w.lo, w.hi);
+    let a = w.a;
+    let at = |k1: usize| a[lo0 + k1 - 1]; // 1-based within the window
     let m = 1 + n / 2;
-    let med = if n % 2 == 1 { a(m) } else { 0.5 * (a(m - 1) + a(m)) };
+    let med = if n % 2 == 1 { at(m) } else { 0.5 * (at(m - 1) + at(m)) };
     let slot = if p < 0 {
         let base = if n % 2 == 0 { m as i64 - 1 } else { m as i64 };
         (base + p).max(1) as usize
     } else {
         ((m as i64 + p) as usize).min(n)
     };
-    let sigma = p.signum() as f64 * (a(slot) - med);
+    let sigma = p.signum() as f64 * (at(slot) - med);
     d.low = med - sigma_lo * sigma;
     d.upp = med + sigma_hi * sigma;
     if !(sigma > 0.0) {
         return d;
     }
-    // Residuals in sorted order; reject from each end while the residual reaches the limit.
-    let mut nl = 0;
-    while nl < n && (med - a(nl + 1)) / sigma >= sigma_lo {
-        nl += 1;
+    let (mut lo, mut hi) = (lo0, hi0);
+    while lo < hi && (med - a[lo]) / sigma >= sigma_lo {
+        lo += 1;
     }
-    let mut nh = 0;
-    while nl + nh < n && (a(n - nh) - med) / sigma >= sigma_hi {
-        nh += 1;
+    while hi > lo && (a[hi - 1] - med) / sigma >= sigma_hi {
+        hi -= 1;
     }
-    if nl + nh == 0 {
-        return d;
-    }
-    // Map sorted positions back to positions in xs (ids are increasing in xs).
-    w.reject.clear();
-    w.reject.resize(n, false);
-    w.resid.clear();
-    w.resid.resize(n, 0.0);
-    w.cand.clear();
-    for k in (0..nl).chain(n - nh..n) {
-        let (v, id) = w.pairs[k];
-        let j = w.ids.binary_search(&id).unwrap_or(0);
-        w.reject[j] = true;
-        w.resid[j] = (v - med).abs() / sigma;
-        w.cand.push(j);
-    }
-    if n - (nl + nh) < keep {
+    if hi - lo < keep {
         d.flags |= oflag::NKEEP;
-        add_back(w, n - keep);
+        let (l2, h2) = add_back(lo0, hi0, lo, hi, n - keep, |j| (a[j] - med).abs() / sigma);
+        lo = l2;
+        hi = h2;
     }
-    w.compact();
+    w.lo = lo;
+    w.hi = hi;
     d
 }
 
@@ -90,14 +74,9 @@ mod tests {
 
     #[test]
     fn clips_both_ends() {
-        let v = [970.0, 1002.0, 1003.0, 1004.0, 1005.0, 1006.0, 1012.0];
-        let mut w = Work::with_capacity(7);
-        w.xs.extend_from_slice(&v);
-        w.ids.extend(0..7);
-        let p = rank_offset(0.25, 7);
-        apply(&mut w, p, 3.0, 3.0, 1);
-        let mut r = w.rejected.clone();
-        r.sort();
-        assert_eq!(r, vec![0, 6]);
+        let a = [970.0, 1002.0, 1003.0, 1004.0, 1005.0, 1006.0, 1012.0];
+        let mut w = Win { a: &a, ids: None, lo: 0, hi: 7 };
+        apply(&mut w, rank_offset(0.25, 7), 3.0, 3.0, 1);
+        assert_eq!((w.lo, w.hi), (1, 6));
     }
 }

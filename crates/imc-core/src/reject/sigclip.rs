@@ -1,15 +1,48 @@
 //! Sigma clipping about a centre (mean, median or lower median) with a data spread.
 
-use super::{centre, iterate, mean, Diag, Work};
+use super::{centre, iterate, sum, Diag, Pass, Scratch, Win};
 use crate::job::{Centre, Limits, Spread};
 use crate::select;
 
 /// astropy's `mad_std` factor: 1 / Phi^-1(3/4).
-const MAD_TO_STD: f64 = 1.482602218505602;
+pub const MAD_TO_STD: f64 = 1.482602218505602;
+
+/// Spread of sorted values `v` about their own statistics.
+pub(crate) fn spread_of(v: &[f64], c: f64, spread: Spread, ddof: u32, s: &mut Scratch) -> Option<f64> {
+    let n = v.len();
+    let out = match spread {
+        Spread::Std => {
+            if n <= ddof as usize {
+                return None;
+            }
+            let m = sum(v) / n as f64;
+            let ss = v.iter().fold(0.0, |acc, &x| acc + (x - m) * (x - m));
+            (ss / (n - ddof as usize) as f64).sqrt()
+        }
+        Spread::Iraf => {
+            if n < 2 {
+                return None;
+            }
+            let ss = v.iter().fold(0.0, |acc, &x| acc + (x - c) * (x - c));
+            (ss / (n - 1) as f64).sqrt()
+        }
+        Spread::Mad => {
+            if n == 0 {
+                return None;
+            }
+            let med = super::median_sorted(v);
+            s.s1.clear();
+            s.s1.extend(v.iter().map(|&x| (x - med).abs()));
+            MAD_TO_STD * select::median(&mut s.s1)
+        }
+    };
+    Some(out)
+}
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn apply(
-    w: &mut Work,
+    w: &mut Win<'_>,
+    s: &mut Scratch,
     sigma_lo: f64,
     sigma_hi: f64,
     maxiters: u32,
@@ -18,109 +51,79 @@ pub(super) fn apply(
     ddof: u32,
     limits: &Limits,
 ) -> Diag {
-    iterate(w, maxiters, limits, |w| {
-        let n = w.n();
-        let c = centre(&w.xs, cen, &mut w.s1);
-        let s = match spread {
-            Spread::Std => {
-                if n <= ddof as usize {
-                    return None;
-                }
-                let m = mean(&w.xs);
-                let ss: f64 = w.xs.iter().map(|&x| (x - m) * (x - m)).sum();
-                (ss / (n - ddof as usize) as f64).sqrt()
+    let a = w.a;
+    iterate(
+        w,
+        maxiters,
+        limits,
+        |w| {
+            let v = w.vals();
+            let c = centre(v, cen);
+            let sd = spread_of(v, c, spread, ddof, s)?;
+            if !(sd.is_finite() && c.is_finite()) {
+                return None;
             }
-            Spread::Iraf => {
-                if n < 2 {
-                    return None;
-                }
-                let ss: f64 = w.xs.iter().map(|&x| (x - c) * (x - c)).sum();
-                (ss / (n - 1) as f64).sqrt()
-            }
-            Spread::Mad => {
-                w.s2.clear();
-                w.s2.extend_from_slice(&w.xs);
-                let med = select::median(&mut w.s2);
-                for v in w.s2.iter_mut() {
-                    *v = (*v - med).abs();
-                }
-                MAD_TO_STD * select::median(&mut w.s2)
-            }
-        };
-        if !s.is_finite() || !c.is_finite() {
-            return None;
-        }
-        let (low, upp) = (c - sigma_lo * s, c + sigma_hi * s);
-        fill_uniform(w, c, s, low, upp);
-        Some((s, low, upp))
-    })
-}
-
-/// Same keep range for every sample; residuals in units of `s`.
-pub(super) fn fill_uniform(w: &mut Work, c: f64, s: f64, low: f64, upp: f64) {
-    let n = w.n();
-    w.lo.clear();
-    w.hi.clear();
-    w.resid.clear();
-    w.lo.resize(n, low);
-    w.hi.resize(n, upp);
-    let inv = if s > 0.0 { 1.0 / s } else { f64::INFINITY };
-    w.resid.extend(w.xs.iter().map(|&x| {
-        let d = (x - c).abs();
-        if d == 0.0 { 0.0 } else { d * inv }
-    }));
+            Some(Pass { centre: c, std: sd, low: c - sigma_lo * sd, upp: c + sigma_hi * sd })
+        },
+        |k, p| (a[k] > p.upp) as i8 - (a[k] < p.low) as i8,
+        |_, p| p.std,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reject::Work;
+    use crate::reject::oflag;
 
-    fn work(v: &[f64]) -> Work {
-        let mut w = Work::with_capacity(v.len());
-        w.xs.extend_from_slice(v);
-        w.ids.extend(0..v.len() as u32);
-        w
+    fn run(v: &[f64], lim: Limits, sig: f64, it: u32, cen: Centre) -> (Vec<f64>, Diag) {
+        let mut a = v.to_vec();
+        select::sort(&mut a);
+        let mut w = Win { a: &a, ids: None, lo: 0, hi: a.len() };
+        let mut s = Scratch::default();
+        let d = apply(&mut w, &mut s, sig, sig, it, cen, Spread::Std, 0, &lim);
+        (w.vals().to_vec(), d)
     }
 
     const FREE: Limits = Limits { nkeep: 0, maxrej: None, revert: true };
 
     #[test]
     fn rejects_outlier_median_std() {
-        let mut w = work(&[10.0, 10.5, 9.5, 10.2, 9.8, 100.0, 10.1, 9.9]);
-        let d = apply(&mut w, 3.0, 3.0, 5, Centre::Median, Spread::Std, 0, &FREE);
-        assert_eq!(w.rejected, vec![5]);
-        assert_eq!(w.n(), 7);
+        let (kept, d) = run(&[10.0, 10.5, 9.5, 10.2, 9.8, 100.0, 10.1, 9.9], FREE, 3.0, 5, Centre::Median);
+        assert_eq!(kept.len(), 7);
+        assert!(!kept.contains(&100.0));
         assert!(d.nit >= 2);
         assert_eq!(d.flags, 0);
     }
 
     #[test]
     fn nkeep_revert_undoes_pass() {
-        // sigma 0 rejects everything but values equal to the centre.
-        let mut w = work(&[1.0, 2.0, 3.0, 4.0]);
         let lim = Limits { nkeep: 3, maxrej: None, revert: true };
-        let d = apply(&mut w, 0.0, 0.0, 5, Centre::Mean, Spread::Std, 0, &lim);
-        assert_eq!(w.n(), 4);
-        assert_eq!(d.flags & super::super::oflag::NKEEP, super::super::oflag::NKEEP);
+        let (kept, d) = run(&[1.0, 2.0, 3.0, 4.0], lim, 0.0, 5, Centre::Mean);
+        assert_eq!(kept.len(), 4);
+        assert_eq!(d.flags & oflag::NKEEP, oflag::NKEEP);
     }
 
     #[test]
     fn nkeep_addback_restores_least_deviant() {
-        let mut w = work(&[1.0, 2.0, 3.0, 10.0]);
         let lim = Limits { nkeep: 2, maxrej: None, revert: false };
-        // centre mean 4, everything deviates with sigma 0 -> keep the two closest (3, then 2 vs 1...)
-        apply(&mut w, 0.0, 0.0, 1, Centre::Mean, Spread::Std, 0, &lim);
-        assert_eq!(w.xs, vec![2.0, 3.0]);
+        // Mean 4: residuals 3, 2, 1, 6 -> keep 3 then 2.
+        let (kept, _) = run(&[1.0, 2.0, 3.0, 10.0], lim, 0.0, 1, Centre::Mean);
+        assert_eq!(kept, vec![2.0, 3.0]);
     }
 
     #[test]
     fn maxrej_limits() {
-        let mut w = work(&[0.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 25.0]);
         let lim = Limits { nkeep: 0, maxrej: Some(1), revert: false };
-        let d = apply(&mut w, 1.0, 1.0, 5, Centre::Median, Spread::Std, 0, &lim);
-        assert_eq!(w.n(), 9);
-        assert_eq!(w.rejected, vec![9]);
-        assert_eq!(d.flags & super::super::oflag::MAXREJ, super::super::oflag::MAXREJ);
+        let (kept, d) = run(&[0.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 25.0], lim, 1.0, 5, Centre::Median);
+        assert_eq!(kept.len(), 9);
+        assert!(!kept.contains(&25.0));
+        assert_eq!(d.flags & oflag::MAXREJ, oflag::MAXREJ);
+    }
+
+    #[test]
+    fn maxiters_flag() {
+        let (_, d) = run(&[0.0, 50.0, 99.0, 100.0, 100.0, 101.0, 150.0, 1000.0], FREE, 1.0, 1, Centre::Median);
+        assert_eq!(d.flags & oflag::MAXITERS, oflag::MAXITERS);
+        assert_eq!(d.nit, 1);
     }
 }

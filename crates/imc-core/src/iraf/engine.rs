@@ -1,0 +1,362 @@
+//! The line loop: gather (masks, thresholds, scaling, compaction, sort), reject, combine,
+//! outputs; IRAF's second pass for `grow`. Lines run in parallel (rayon); each line's
+//! result depends only on that line (and, with grow, on the first-pass marks), never on
+//! the thread count.
+
+use rayon::prelude::*;
+
+use super::combine::{average, median, sigma};
+use super::line::{Combine, Ctx, DFlag, LineBuf};
+use super::reject::reject_line;
+use super::sort::sort2;
+use super::work::{Pixel, Work};
+
+/// What the caller wants computed besides the combined image.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Want {
+    pub sigma: bool,
+    pub rejmask: bool,
+    pub nrej: bool,
+    pub expmask: bool,
+}
+
+/// Borrowed input stack: N frames of `lines * w` pixels (+ optional masks, true = bad).
+pub struct Stack<'a, P: Pixel> {
+    pub frames: &'a [&'a [P]],
+    pub masks: Option<&'a [&'a [bool]]>,
+    /// Pixels per line (last spatial axis).
+    pub w: usize,
+    /// Lines per plane (second-to-last spatial axis; 1 for 1-D data).
+    pub h: usize,
+    /// Number of lines in total (planes * h).
+    pub lines: usize,
+}
+
+/// Raw engine results (frame-major rejection mask).
+pub struct EngineOut<T> {
+    pub output: Vec<T>,
+    pub sigma: Option<Vec<T>>,
+    /// `(N, M)` frame-major, true = not used.
+    pub rejmask: Option<Vec<bool>>,
+    pub nrej: Option<Vec<i32>>,
+    pub expmask: Option<Vec<i32>>,
+}
+
+/// Read line `y` into the buffer (IRAF `ic_gdata`).
+fn gather<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
+    let nimg = b.nimg;
+    let w = b.w;
+    let off = y * w;
+    b.n.iter_mut().for_each(|k| *k = 0);
+    let mut nexcl = 0usize;
+    for (i, frame) in st.frames.iter().enumerate() {
+        let row = &frame[off..off + w];
+        let mrow = st.masks.map(|m| &m[i][off..off + w]);
+        let (sc, zr) = (T::from_f32(c.scales[i]), T::from_f32(-c.zeros[i]));
+        for x in 0..w {
+            let p = row[x];
+            let mut bad = !p.finite() || mrow.is_some_and(|m| m[x]);
+            let raw = p.to_f64();
+            if !bad {
+                if let Some((lo, hi)) = c.thresh {
+                    let a = raw as f32;
+                    bad = a < lo || a > hi;
+                }
+            }
+            if bad {
+                nexcl += 1;
+                continue;
+            }
+            let mut val = T::from_f64(raw);
+            if c.doscale {
+                val = val / sc + zr;
+            }
+            let k = b.n[x];
+            b.v[x * nimg + k] = val;
+            b.id[x * nimg + k] = (i + 1) as u16;
+            b.n[x] = k + 1;
+        }
+    }
+    b.dflag = if nexcl == 0 {
+        DFlag::All
+    } else if nexcl == nimg * w {
+        DFlag::None
+    } else {
+        DFlag::Mix
+    };
+    for x in 0..w {
+        let n1 = b.n[x];
+        let s = x * nimg;
+        b.id[s + n1..s + nimg].iter_mut().for_each(|q| *q = 0);
+        if c.mclip && n1 > 1 {
+            sort2(&mut b.v[s..s + n1], &mut b.id[s..s + n1]);
+        }
+    }
+}
+
+fn do_combine<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool) {
+    match c.combine {
+        Combine::Average | Combine::Sum => average(b, c, doblank),
+        Combine::Median | Combine::LMedian => median(b, c, doblank, c.mclip),
+    }
+}
+
+/// Per-line outputs, written into line-major slices.
+struct LineOut<'a, T> {
+    out: &'a mut [T],
+    sig: Option<&'a mut [T]>,
+    /// `(N, w)` for this line, true = used.
+    used: Option<&'a mut [bool]>,
+    nrej: Option<&'a mut [i32]>,
+    exp: Option<&'a mut [i32]>,
+}
+
+fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
+    let nimg = b.nimg;
+    let w = b.w;
+    o.out.copy_from_slice(&b.avg);
+    if let Some(s) = o.sig {
+        sigma(b, c, s);
+    }
+    if let Some(u) = o.used {
+        u.iter_mut().for_each(|q| *q = false);
+        for x in 0..w {
+            for j in 0..b.n[x] {
+                let k = b.id[x * nimg + j] as usize;
+                if k > 0 {
+                    u[(k - 1) * w + x] = true;
+                }
+            }
+        }
+    }
+    if let Some(r) = o.nrej {
+        for x in 0..w {
+            r[x] = (nimg - b.n[x]) as i32;
+        }
+    }
+    if let Some(e) = o.exp {
+        for x in 0..w {
+            let mut exp = 0.0f32;
+            for j in 0..b.n[x] {
+                let k = b.id[x * nimg + j] as usize - 1;
+                if c.wts[k] > 0.0 {
+                    exp += c.exps[k];
+                }
+            }
+            e[x] = nint((exp - c.ezero) / c.escale);
+        }
+    }
+}
+
+/// Fortran NINT (round half away from zero).
+#[inline]
+fn nint(x: f32) -> i32 {
+    x.round() as i32
+}
+
+/// Run the whole combine.
+pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T> {
+    let nimg = c.nimg;
+    let w = st.w;
+    let m = st.lines * w;
+    let mut output = vec![T::ZERO; m];
+    let mut sig = if want.sigma { Some(vec![T::ZERO; m]) } else { None };
+    // line-major (lines, N, w) used-mask, transposed to frame-major at the end
+    let mut used = if want.rejmask { Some(vec![false; m * nimg]) } else { None };
+    let mut nrej = if want.nrej { Some(vec![0i32; m]) } else { None };
+    let mut exp = if want.expmask { Some(vec![0i32; m]) } else { None };
+    let grow = c.grow >= 1.0;
+
+    // First pass. With grow we also collect the rejected (image, x) of every line.
+    let mut rejected: Vec<Vec<(u16, u32)>> = if grow { vec![Vec::new(); st.lines] } else { Vec::new() };
+    // With grow: did the rejection routine itself write the output line (IRAF then
+    // writes it even when the combine step is skipped)?
+    let mut routine_wrote: Vec<bool> = if grow { vec![false; st.lines] } else { Vec::new() };
+    {
+        let out_it = output.par_chunks_mut(w);
+        let sig_it = opt_chunks(&mut sig, w, st.lines);
+        let used_it = opt_chunks(&mut used, w * nimg, st.lines);
+        let nrej_it = opt_chunks(&mut nrej, w, st.lines);
+        let exp_it = opt_chunks(&mut exp, w, st.lines);
+        let rej_it = if grow {
+            rejected.iter_mut().zip(routine_wrote.iter_mut()).map(Some).collect::<Vec<_>>()
+        } else {
+            (0..st.lines).map(|_| None).collect()
+        };
+        out_it
+            .zip(sig_it)
+            .zip(used_it)
+            .zip(nrej_it)
+            .zip(exp_it)
+            .zip(rej_it)
+            .enumerate()
+            .for_each_init(
+                || LineBuf::<T>::new(nimg, w),
+                |b, (y, (((((out, sg), us), nr), ex), mut rj))| {
+                    gather(b, c, st, y);
+                    reject_line(b, c);
+                    if let Some((_, wrote)) = rj.as_mut() {
+                        **wrote = !b.docombine;
+                    }
+                    if b.docombine {
+                        do_combine(b, c, true);
+                    }
+                    if let Some((list, _)) = rj {
+                        for x in 0..w {
+                            for j in b.n[x]..nimg {
+                                let k = b.id[x * nimg + j];
+                                if k > 0 {
+                                    list.push((k, x as u32));
+                                }
+                            }
+                        }
+                    }
+                    write_outputs(b, c, LineOut { out, sig: sg, used: us, nrej: nr, exp: ex });
+                },
+            );
+    }
+
+    if grow && rejected.iter().any(|r| !r.is_empty()) {
+        let marks = grow_marks(&rejected, c, st);
+        let pass1 = output.clone();
+        // IRAF's output line buffer at the end of the first pass: the last line it wrote.
+        // Once a line has grown rejections, later first-pass lines are combined only when
+        // nkeep > 0 (the rejection routine may still have written its own output).
+        let mut last_written = 0usize;
+        let mut pms_set = false;
+        for y in 0..st.lines {
+            if routine_wrote[y] || !pms_set || c.nkeep > 0 {
+                last_written = y;
+            }
+            pms_set |= !rejected[y].is_empty();
+        }
+        let mut unwritten = vec![false; m];
+        let out_it = output.par_chunks_mut(w);
+        let sig_it = opt_chunks(&mut sig, w, st.lines);
+        let used_it = opt_chunks(&mut used, w * nimg, st.lines);
+        let nrej_it = opt_chunks(&mut nrej, w, st.lines);
+        let exp_it = opt_chunks(&mut exp, w, st.lines);
+        out_it
+            .zip(sig_it)
+            .zip(used_it)
+            .zip(nrej_it)
+            .zip(exp_it)
+            .zip(unwritten.par_chunks_mut(w))
+            .enumerate()
+            .for_each_init(
+                || LineBuf::<T>::new(nimg, w),
+                |b, (y, (((((out, sg), us), nr), ex), unw))| {
+                    gather(b, c, st, y);
+                    // remove every marked value (the last slot fills the hole)
+                    for k in 0..nimg {
+                        let mrow = &marks[(k * st.lines + y) * w..(k * st.lines + y + 1) * w];
+                        for x in 0..w {
+                            if !mrow[x] {
+                                continue;
+                            }
+                            let s = x * nimg;
+                            let n1 = b.n[x];
+                            for j in 0..n1 {
+                                if b.id[s + j] as usize == k + 1 {
+                                    if j + 1 < n1 {
+                                        b.v[s + j] = b.v[s + n1 - 1];
+                                        b.id[s + j] = b.id[s + n1 - 1];
+                                    }
+                                    b.n[x] = n1 - 1;
+                                    b.dflag = DFlag::Mix;
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    let keep_pass1 = c.nkeep > 0 && b.n.iter().any(|&k| (k as i64) < c.nkeep as i64);
+                    if keep_pass1 {
+                        b.avg.copy_from_slice(&pass1[y * w..(y + 1) * w]);
+                    } else {
+                        // Pixels left without a value keep what IRAF's output buffer held
+                        // (filled in sequentially below).
+                        for x in 0..w {
+                            unw[x] = b.dflag == DFlag::None || b.n[x] == 0;
+                        }
+                    }
+                    do_combine(b, c, false);
+                    write_outputs(b, c, LineOut { out, sig: sg, used: us, nrej: nr, exp: ex });
+                },
+            );
+        let mut carry: Vec<T> = pass1[last_written * w..(last_written + 1) * w].to_vec();
+        for y in 0..st.lines {
+            let row = &mut output[y * w..(y + 1) * w];
+            let unw = &unwritten[y * w..(y + 1) * w];
+            for x in 0..w {
+                if unw[x] {
+                    row[x] = carry[x];
+                } else {
+                    carry[x] = row[x];
+                }
+            }
+        }
+    }
+
+    // (lines, N, w) -> (N, lines*w), true = rejected
+    let rejmask = used.map(|u| {
+        let mut r = vec![false; nimg * m];
+        r.par_chunks_mut(m).enumerate().for_each(|(k, plane)| {
+            for y in 0..st.lines {
+                let src = &u[(y * nimg + k) * w..(y * nimg + k + 1) * w];
+                let dst = &mut plane[y * w..(y + 1) * w];
+                for x in 0..w {
+                    dst[x] = !src[x];
+                }
+            }
+        });
+        r
+    });
+    EngineOut { output, sigma: sig, rejmask, nrej, expmask: exp }
+}
+
+fn opt_chunks<'a, U: Send + 'a>(v: &'a mut Option<Vec<U>>, size: usize, lines: usize) -> Vec<Option<&'a mut [U]>> {
+    match v {
+        Some(v) => v.chunks_mut(size).map(Some).collect(),
+        None => (0..lines).map(|_| None).collect(),
+    }
+}
+
+/// IRAF `ic_grow`: mark, in the same image, every pixel within `grow` (a disc of
+/// dx² + dy² <= grow², same plane) of a rejected value. Layout `(N, lines, w)`.
+fn grow_marks<P: Pixel>(rejected: &[Vec<(u16, u32)>], c: &Ctx, st: &Stack<P>) -> Vec<bool> {
+    let nimg = c.nimg;
+    let w = st.w;
+    let h = st.h;
+    let igrow = c.grow as usize;
+    let grow2 = c.grow * c.grow;
+    let mut marks = vec![false; nimg * st.lines * w];
+    for (y, list) in rejected.iter().enumerate() {
+        let row = y % h;
+        let plane0 = y - row;
+        for &(k, x) in list {
+            let k = k as usize - 1;
+            let x = x as usize;
+            for l in 0..=igrow {
+                let i2 = grow2 - (l * l) as f32;
+                for dx in 0..=igrow {
+                    if ((dx * dx) as f32) > i2 {
+                        continue;
+                    }
+                    for (yy, ok) in [(row.wrapping_sub(l), row >= l), (row + l, l > 0 && row + l < h)] {
+                        if !ok {
+                            continue;
+                        }
+                        let base = (k * st.lines + plane0 + yy) * w;
+                        if x >= dx {
+                            marks[base + x - dx] = true;
+                        }
+                        if x + dx < w {
+                            marks[base + x + dx] = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    marks
+}

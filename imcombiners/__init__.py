@@ -1,0 +1,74 @@
+"""imcombiners: combine image stacks along axis 0 with pixel rejection.
+
+Rust kernels behind four ways in:
+
+* :class:`Combiner` -- ``Combiner(stack).combine("median", rejectors=[SigClip()])``,
+  or chained: ``.threshold().zero_scale().reject().combine()``;
+* :func:`ndcombine` -- the same in one call with IRAF-style names;
+* :mod:`imcombiners.kernels` -- plain functions of arrays (``import imcombiners.kernels as imck``);
+* :func:`imcombine` -- IRAF IMCOMBINE's parameters and results (IRAF-exact engine).
+
+Stacks are ``(N, *spatial)`` arrays or lists of equally shaped frames; results are
+``*spatial``. NaN/inf samples are always masked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import kernels
+from ._combiner import CombineResult, Combiner, Step
+from ._ndcombine import ndcombine
+from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
+from ._validate import InsufficientMemoryError
+from .flags import OutputFlags, SampleFlags
+from .offsets import place_into_padded
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imcombiners")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+__version__ = _version()
+
+__all__ = [
+    "Combiner",
+    "CombineResult",
+    "Step",
+    "ndcombine",
+    "imcombine",
+    "Rejector",
+    "SigClip",
+    "CcdClip",
+    "AvSigClip",
+    "LinearClip",
+    "MinMaxClip",
+    "PClip",
+    "SampleFlags",
+    "OutputFlags",
+    "InsufficientMemoryError",
+    "kernels",
+    "place_into_padded",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # imcombine lives in .iraf, which loads the IRAF engine: import it on first use only.
+    if name == "imcombine":
+        try:
+            from .iraf import imcombine
+        except ImportError as exc:
+            raise AttributeError(f"imcombiners.imcombine is not available: {exc}") from exc
+        globals()["imcombine"] = imcombine
+        return imcombine
+    raise AttributeError(f"module 'imcombiners' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"imcombine"})

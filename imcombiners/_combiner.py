@@ -1,0 +1,461 @@
+"""``Combiner``: the standard and the chained way to combine a stack.
+
+Standard use is one call::
+
+    out = Combiner(stack).combine("median", scale="median", rejectors=[SigClip(3)])
+
+Chained use keeps state between steps (accumulated mask, normalisation, history)::
+
+    cmb = Combiner(stack).threshold(0, 60000).zero_scale(scale="median")
+    cmb.reject(SigClip(3)).reject(MinMaxClip(0, 1))
+    res = cmb.combine("median", diagnostics="simple")
+
+The input is never modified (even with ``copy=False``): thresholds and rejections are
+masks, and zero/scale are applied by the kernel while it reads the samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._frames import FrameSet, prepare_frames
+from ._job import Job, run_job
+from ._rejectors import Rejector
+from ._stats import frame_statistic, parse_statsec, resolve_normalisation
+from ._validate import as_thresholds, canonical_method, check_diagnostics
+
+__all__ = ["Combiner", "CombineResult", "Step"]
+
+_ALL_DIAG = frozenset({"mask", "std", "low", "upp", "nit", "output_flags", "nused"})
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """Diagnostics of one step: a chained call or one rejector of a combine.
+
+    Attributes
+    ----------
+    kind
+        ``"threshold"``, ``"zero_scale"`` or ``"reject"``.
+    rejector
+        The rejector of a ``"reject"`` step (with the ``grow`` actually used), else None.
+    params
+        Parameters of the step (thresholds; resolved zero/scale vectors).
+    nrej
+        ``*spatial`` uint16: samples newly excluded by this step at each element (for a
+        reject step: algorithm rejections plus grow, plus NaN/threshold exclusions first
+        seen by this step).
+    std, low, upp, nit, output_flags
+        ``*spatial`` rejection diagnostics of a reject step (``std`` is None for
+        algorithms without a spread), else None.
+    sample_flags
+        Stage-local ``(N, *spatial)`` uint8 flags when the step asked for ``"full"``
+        (samples excluded by earlier steps carry PREVIOUS), else None.
+    """
+
+    kind: str
+    rejector: Rejector | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    nrej: np.ndarray | None = None
+    std: np.ndarray | None = None
+    low: np.ndarray | None = None
+    upp: np.ndarray | None = None
+    nit: np.ndarray | None = None
+    output_flags: np.ndarray | None = None
+    sample_flags: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class CombineResult:
+    """The combined image and its diagnostics (``diagnostics="simple"`` or ``"full"``).
+
+    Attributes
+    ----------
+    data
+        ``*spatial`` combined image.
+    mask
+        ``(N, *spatial)`` bool: every sample excluded from ``data`` (input mask, NaN/inf,
+        thresholds, rejections, grow).
+    low, upp
+        ``*spatial`` clipping bounds of the last evaluated pass of the last rejector
+        (retained extremes for MinMaxClip); None without rejection.
+    std
+        ``*spatial`` spread of the last pass (sigma at the centre for CcdClip); None
+        without rejection or for algorithms without a spread (LinearClip, MinMaxClip, PClip).
+    nit
+        ``*spatial`` uint8 passes evaluated by the last rejector; None without rejection.
+    output_flags
+        ``*spatial`` uint8 :class:`~imcombiners.OutputFlags`, OR over all rejectors.
+    nused
+        ``*spatial`` number of samples that made each output value.
+    sample_flags
+        ``(N, *spatial)`` uint8 :class:`~imcombiners.SampleFlags` (``"full"`` only).
+    history
+        Steps (:class:`Step`) of the chain so far followed by one per rejector of this call.
+    zero, scale, weights
+        Per-frame vectors used (None when not used).
+    """
+
+    data: np.ndarray
+    mask: np.ndarray
+    low: np.ndarray | None
+    upp: np.ndarray | None
+    std: np.ndarray | None
+    nit: np.ndarray | None
+    output_flags: np.ndarray
+    nused: np.ndarray
+    sample_flags: np.ndarray | None = None
+    history: tuple[Step, ...] = ()
+    zero: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    weights: np.ndarray | None = None
+
+
+def _as_rejectors(rejectors: Any) -> tuple[Rejector, ...]:
+    if rejectors is None:
+        return ()
+    if isinstance(rejectors, Rejector):
+        return (rejectors,)
+    if isinstance(rejectors, (list, tuple)):
+        for r in rejectors:
+            if not isinstance(r, Rejector) or type(r) is Rejector:
+                raise TypeError(
+                    "rejectors must be a Rejector or a sequence of them (SigClip, CcdClip, AvSigClip, "
+                    f"LinearClip, MinMaxClip, PClip); got an item {r!r}"
+                )
+        return tuple(rejectors)
+    raise TypeError(f"rejectors must be None, a Rejector or a sequence of Rejectors; got {rejectors!r}")
+
+
+def _step_from(raw: dict[str, Any], rejector: Rejector) -> Step:
+    return Step(
+        kind="reject",
+        rejector=rejector,
+        params={"grow": rejector.grow_radius},
+        nrej=raw["nrej"],
+        std=raw["std"] if rejector.has_spread else None,
+        low=raw["low"],
+        upp=raw["upp"],
+        nit=raw["nit"],
+        output_flags=raw["output_flags"],
+        sample_flags=raw.get("sample_flags"),
+    )
+
+
+class Combiner:
+    """Combine a stack of frames along axis 0, optionally step by step.
+
+    Parameters
+    ----------
+    stack
+        ``(N, *spatial)`` ndarray (any layout or byte order) or a list/tuple of N equally
+        shaped arrays. dtypes: uint8, uint16, int16 (float32 results), int32 (float64),
+        float32, float64; anything else raises ``TypeError`` (cast explicitly).
+    mask
+        Bool array of the stack's shape (True = bad), a list of N frame masks, or one
+        frame-shaped mask shared by all frames. NaN and +/-inf are always masked.
+    copy
+        Keep private copies of the frames and mask. Not needed for safety (the input is
+        never written); use it when you will modify the arrays while the Combiner lives.
+    """
+
+    def __init__(self, stack: Any, mask: Any = None, *, copy: bool = False) -> None:
+        self._fs: FrameSet = prepare_frames(stack, mask, copy=copy)
+        self._acc: tuple[np.ndarray, ...] | None = self._fs.masks
+        self._chained = False
+        self._zero: np.ndarray | None = None
+        self._scale: np.ndarray | None = None
+        self._history: list[Step] = []
+        self._sample_flags: np.ndarray | None = None
+
+    # ----------------------------------------------------------------- properties
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Stack shape ``(N, *spatial)``."""
+        return self._fs.shape
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames N."""
+        return self._fs.n
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Input dtype (native byte order)."""
+        return self._fs.dtype
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """Accumulated ``(N, *spatial)`` bool mask (input mask + chained steps), or None.
+
+        NaN/inf samples appear here once a rejection step has run.
+        """
+        if self._acc is None:
+            return None
+        return np.stack(self._acc).reshape(self._fs.shape)
+
+    @property
+    def history(self) -> tuple[Step, ...]:
+        """Diagnostics of every chained step so far."""
+        return tuple(self._history)
+
+    @property
+    def sample_flags(self) -> np.ndarray | None:
+        """Stage-local sample flags of the last step run with ``diagnostics="full"``."""
+        return self._sample_flags
+
+    @property
+    def zero(self) -> np.ndarray | None:
+        """Per-frame zero set by :meth:`zero_scale` (None if not set)."""
+        return self._zero
+
+    @property
+    def scale(self) -> np.ndarray | None:
+        """Per-frame scale set by :meth:`zero_scale` (None if not set)."""
+        return self._scale
+
+    def __repr__(self) -> str:
+        n_masked = 0 if self._acc is None else int(sum(int(a.sum()) for a in self._acc))
+        return (
+            f"Combiner(N={self._fs.n}, spatial={self._fs.spatial}, dtype={self._fs.dtype.name}, "
+            f"n_masked={n_masked}, steps={len(self._history)})"
+        )
+
+    # ----------------------------------------------------------------- helpers
+
+    def _stat_of(self, thresholds: tuple[float, float] | None, statsec: Any):
+        fs, acc = self._fs, self._acc
+
+        def stat_of(i: int, spec: Any) -> float:
+            m = None if acc is None else acc[i].reshape(fs.spatial)
+            return frame_statistic(fs.frame(i), m, spec, thresholds=thresholds, statsec=statsec)
+
+        return stat_of
+
+    def _previous(self) -> tuple[np.ndarray, ...] | None:
+        """Samples of the accumulated mask that earlier steps (not the input mask) excluded."""
+        if not self._chained or self._acc is None:
+            return None
+        if self._fs.masks is None:
+            return self._acc
+        return tuple(a & ~b for a, b in zip(self._acc, self._fs.masks))
+
+    def _frames(self) -> FrameSet:
+        return self._fs.with_masks(self._acc)
+
+    # ----------------------------------------------------------------- chained steps
+
+    def threshold(self, lo: float | None = -math.inf, hi: float | None = math.inf) -> Combiner:
+        """Exclude samples whose raw value is outside ``[lo, hi]`` (inclusive keep range).
+
+        Thresholds always apply to raw (un-normalised) values, whatever the order of the
+        chained calls. Returns ``self``.
+        """
+        lo_, hi_ = as_thresholds((lo, hi), "threshold (lo, hi)")
+        fs = self._fs
+        new_acc = []
+        nrej = np.zeros(fs.m, np.uint16)
+        for i in range(fs.n):
+            f = fs.frames[i]
+            with np.errstate(invalid="ignore"):
+                out = (f < lo_) | (f > hi_)
+            prev = None if self._acc is None else self._acc[i]
+            nrej += out if prev is None else (out & ~prev)
+            new_acc.append(out if prev is None else (out | prev))
+        self._acc = tuple(new_acc)
+        self._chained = True
+        self._history.append(Step("threshold", params={"thresholds": (lo_, hi_)}, nrej=nrej.reshape(fs.spatial)))
+        return self
+
+    def zero_scale(
+        self,
+        zero: Any = None,
+        scale: Any = None,
+        *,
+        statsec: Any = None,
+        relative: bool = True,
+    ) -> Combiner:
+        """Set the per-frame normalisation ``value' = (value - zero) / scale``.
+
+        Statistics are taken on the raw frames over the current valid samples (input
+        mask, thresholds and earlier rejections excluded). May be called once. Returns
+        ``self``. See :mod:`imcombiners._stats` for the accepted forms.
+        """
+        if self._zero is not None or self._scale is not None:
+            raise ValueError("zero_scale: the normalisation is already set for this Combiner; create a new one to change it")
+        parse_statsec(statsec, self._fs.spatial)
+        z, s, _ = resolve_normalisation(
+            self._fs.n, zero, scale, None, stat_of=self._stat_of(None, statsec), relative=relative, parallel=True
+        )
+        self._zero, self._scale = z, s
+        self._chained = True
+        self._history.append(Step("zero_scale", params={"zero": z, "scale": s, "statsec": statsec}))
+        return self
+
+    def reject(self, rejector: Rejector, grow: float | None = None, diagnostics: str | None = "simple") -> Combiner:
+        """Apply one rejector to the current survivors and keep the result.
+
+        Parameters
+        ----------
+        rejector
+            A :class:`~imcombiners.Rejector` instance.
+        grow
+            Override of the rejector's ``grow`` radius.
+        diagnostics
+            ``"simple"`` (None is the same) or ``"full"`` (also stage-local
+            ``sample_flags``, kept in :attr:`sample_flags` and in the step).
+
+        Returns ``self``; the step's diagnostics are appended to :attr:`history`.
+        """
+        if not isinstance(rejector, Rejector) or type(rejector) is Rejector:
+            raise TypeError(
+                "reject() expects a Rejector (SigClip, CcdClip, AvSigClip, LinearClip, MinMaxClip, "
+                f"PClip); got {rejector!r}"
+            )
+        level = check_diagnostics(diagnostics) or "simple"
+        if grow is not None:
+            rejector = rejector.replace(grow=grow)
+        want = set(_ALL_DIAG)
+        if level == "full":
+            want.add("sample_flags")
+        job = Job("mean", rejectors=(rejector,), zero=self._zero, scale=self._scale, want=frozenset(want))
+        res = run_job(
+            self._frames(), None, job, split_steps=True,
+            previous=self._previous() if level == "full" else None,
+        )
+        step = _step_from(res["steps"][0], rejector)
+        n, m = self._fs.n, self._fs.m
+        self._acc = tuple(np.ascontiguousarray(res["mask"]).reshape(n, m))
+        self._chained = True
+        self._history.append(step)
+        if level == "full":
+            self._sample_flags = step.sample_flags
+        return self
+
+    # ----------------------------------------------------------------- combine
+
+    def combine(
+        self,
+        method: str = "mean",
+        *,
+        thresholds: Any = None,
+        zero: Any = None,
+        scale: Any = None,
+        weights: Any = None,
+        rejectors: Any = None,
+        diagnostics: str | None = None,
+        ddof: int = 0,
+        blank: float | None = None,
+        statsec: Any = None,
+        q: float | None = None,
+        relative: bool = True,
+    ) -> np.ndarray | CombineResult:
+        """Combine the frames (after any chained steps) and return the image.
+
+        Order: thresholds (inclusive keep range on raw values) -> zero/scale -> each
+        rejector in turn (each sees the survivors of the previous ones) -> ``method`` over
+        the survivors. The Combiner's state is not changed.
+
+        Parameters
+        ----------
+        method
+            mean|average|avg, median|med, lmedian|lmed (lower middle), sum|summation,
+            min|minimum, max|maximum, variance|var, wavg|weighted_average (needs
+            ``weights``), quantile (needs ``q``).
+        thresholds
+            ``(lo, hi)`` keep range on raw values (None for one side = unbounded).
+        zero, scale, weights
+            None, a number, a length-N sequence, a callable on a masked frame or a
+            statistic name (mean, median, mode, sigclip_mean, sigclip_median). ``weights``
+            turn ``mean`` into a weighted mean.
+        rejectors
+            A :class:`~imcombiners.Rejector` or a sequence of them.
+        diagnostics
+            None: return only the image (fastest: one fused kernel call). ``"simple"``:
+            a :class:`CombineResult`. ``"full"``: also ``sample_flags``.
+        ddof
+            Delta degrees of freedom of ``variance``.
+        blank
+            Value where no sample is left (default NaN; ``sum`` gives 0).
+        statsec
+            Region of the statistics (tuple of slices or IRAF ``"[x1:x2,y1:y2]"``).
+        q
+            Quantile in [0, 1] for ``method="quantile"``.
+        relative
+            Make zero/scale vectors relative to the first frame (IRAF convention).
+
+        Returns
+        -------
+        numpy.ndarray or CombineResult
+            Integer input keeps its dtype for lmedian/min/max when nothing is masked,
+            thresholded, normalised, weighted or rejected; otherwise float32 (uint8,
+            uint16, int16, float32 input) or float64 (int32, float64 input).
+        """
+        method = canonical_method(method)
+        level = check_diagnostics(diagnostics)
+        rejs = _as_rejectors(rejectors)
+        thr = as_thresholds(thresholds)
+        if weights is not None and method == "mean":
+            method = "wavg"
+        if weights is not None and method != "wavg":
+            raise ValueError(f"weights can only be used with mean/wavg; got method {method!r}")
+        if method == "wavg" and weights is None:
+            raise ValueError("weights: method 'wavg' needs weights (one per frame or a statistic name)")
+        if (zero is not None or scale is not None) and (self._zero is not None or self._scale is not None):
+            # Relative zeros depend on the scales, so both must be resolved together.
+            raise ValueError(
+                "zero/scale: the normalisation was already set by zero_scale(); give both zero and "
+                "scale there, not to combine()"
+            )
+        parse_statsec(statsec, self._fs.spatial)
+        z, s, w = resolve_normalisation(
+            self._fs.n, zero, scale, weights, stat_of=self._stat_of(thr, statsec), relative=relative, parallel=True
+        )
+        z = self._zero if z is None else z
+        s = self._scale if s is None else s
+
+        want: set[str] = set()
+        if level is not None:
+            want |= _ALL_DIAG
+            if level == "full":
+                want.add("sample_flags")
+        job = Job(method, rejectors=rejs, thresholds=thr, zero=z, scale=s, weights=w,
+                  ddof=ddof, q=q, blank=blank, want=frozenset(want))
+        if level is None:
+            return run_job(self._frames(), None, job)["data"]
+
+        res = run_job(
+            self._frames(), None, job, split_steps=bool(rejs),
+            previous=self._previous() if level == "full" else None,
+        )
+        steps = tuple(_step_from(raw, raw["rejector"]) for raw in res.get("steps", ()))
+        last = rejs[-1] if rejs else None
+        return CombineResult(
+            data=res["data"],
+            mask=res["mask"],
+            low=res.get("low") if last else None,
+            upp=res.get("upp") if last else None,
+            std=res.get("std") if last is not None and last.has_spread else None,
+            nit=res.get("nit") if last else None,
+            output_flags=res["output_flags"],
+            nused=res["nused"],
+            sample_flags=res.get("sample_flags"),
+            history=tuple(self._history) + steps,
+            zero=z,
+            scale=s,
+            weights=w,
+        )
+
+    def variance(self, ddof: int = 0, *, blank: float | None = None) -> np.ndarray:
+        """Variance of the surviving samples (after the chained steps) along axis 0.
+
+        ``sum((x - mean)**2) / (n - ddof)`` over the valid, normalised samples; NaN where
+        ``n <= ddof``. ``ddof=0`` matches ``numpy.nanvar`` and ``combine("variance")``.
+        """
+        return self.combine("variance", ddof=ddof, blank=blank)
+

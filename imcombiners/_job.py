@@ -1,0 +1,428 @@
+"""One validated combine job and the function that runs it through the Rust kernel.
+
+Every public entry point (Combiner, ndcombine, kernels, the Dask engine) ends here:
+``run_job(frames, masks, job)`` gathers, rejects and combines with ``_core.run``. A
+rejector with ``grow`` needs the spatial neighbourhood of its rejections, which the
+per-element kernel cannot see, so such a rejector runs as its own kernel call followed by
+``_core.grow_mask``; every other rejector runs fused in one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._frames import FrameSet, prepare_frames
+from ._rejectors import KERNEL_KINDS, Rejector
+from ._validate import (
+    as_blank,
+    as_float,
+    as_int,
+    as_thresholds,
+    canonical_method,
+    check_memory,
+    workspace_dtype,
+)
+from .flags import OutputFlags, SampleFlags
+
+__all__ = ["Job", "OUTPUTS", "run_job", "result_dtype", "load_core"]
+
+#: Optional outputs a job can ask for (``data`` is always produced).
+OUTPUTS = frozenset({"mask", "sample_flags", "std", "low", "upp", "nit", "output_flags", "nused"})
+_PER_SAMPLE = frozenset({"mask", "sample_flags"})
+_REJ_DIAG = ("std", "low", "upp", "nit")
+_INTEGER_EXACT = frozenset({"lmedian", "min", "max"})
+
+
+def load_core() -> Any:
+    """Import the compiled kernel module with a helpful message when it is missing."""
+    try:
+        from . import _core
+    except ImportError as exc:  # pragma: no cover - depends on the build
+        raise ImportError(
+            "imcombiners._core (the compiled Rust kernels) cannot be imported; build it with "
+            "`pip install -e . --no-build-isolation` or install a wheel"
+        ) from exc
+    return _core
+
+
+def _vector(value: Any, name: str) -> np.ndarray | None:
+    if value is None:
+        return None
+    arr = np.array(value, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; got {arr.tolist()}")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """A validated, resolved description of one combine.
+
+    Parameters
+    ----------
+    method
+        Combine method (aliases accepted, stored canonical): mean, median, lmedian, sum,
+        min, max, variance, wavg or quantile.
+    rejectors
+        Rejectors applied in turn (each sees the survivors of the previous ones).
+    thresholds
+        Inclusive keep range on raw values, or None.
+    zero, scale
+        Per-frame numbers (length N) or None: ``value' = (value - zero) / scale``.
+    weights
+        Per-frame weights (length N) for ``wavg``, or None.
+    ddof
+        Delta degrees of freedom of ``variance``.
+    q
+        Quantile in [0, 1] for ``quantile``.
+    blank
+        Output value where no sample is left; None = NaN (sum: 0).
+    want
+        Optional outputs (subset of :data:`OUTPUTS`).
+    """
+
+    method: str
+    rejectors: tuple[Rejector, ...] = ()
+    thresholds: tuple[float, float] | None = None
+    zero: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    ddof: int = 0
+    q: float | None = None
+    blank: float | None = None
+    want: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "method", canonical_method(self.method))
+        rejectors = (self.rejectors,) if isinstance(self.rejectors, Rejector) else tuple(self.rejectors)
+        for r in rejectors:
+            if not isinstance(r, Rejector) or type(r) is Rejector:
+                raise TypeError(
+                    "rejectors must be Rejector instances (SigClip, CcdClip, AvSigClip, LinearClip, "
+                    f"MinMaxClip, PClip); got {r!r}"
+                )
+        set_(self, "rejectors", rejectors)
+        set_(self, "thresholds", as_thresholds(self.thresholds))
+        set_(self, "zero", _vector(self.zero, "zero"))
+        set_(self, "scale", _vector(self.scale, "scale"))
+        set_(self, "weights", _vector(self.weights, "weights"))
+        if self.scale is not None and np.any(self.scale == 0):
+            raise ValueError(f"scale must be non-zero; got {self.scale.tolist()}")
+        set_(self, "ddof", as_int(self.ddof, "ddof", min=0))
+        if self.method == "quantile":
+            if self.q is None:
+                raise ValueError("q: method 'quantile' needs q, a number in [0, 1]")
+            q = as_float(self.q, "q", min=0.0)
+            if q > 1:
+                raise ValueError(f"q must be in [0, 1]; got {q}")
+            set_(self, "q", q)
+        elif self.q is not None:
+            raise ValueError(f"q is only used by method 'quantile'; got method {self.method!r}")
+        if self.method == "wavg" and self.weights is None:
+            raise ValueError("weights: method 'wavg' needs weights (one per frame)")
+        if self.weights is not None and self.method != "wavg":
+            raise ValueError(f"weights can only be used with mean/wavg; got method {self.method!r}")
+        set_(self, "blank", as_blank(self.blank))
+        want = frozenset(self.want)
+        unknown = want - OUTPUTS - {"data"}
+        if unknown:
+            raise ValueError(f"want: unknown outputs {sorted(unknown)}; expected some of {sorted(OUTPUTS)}")
+        set_(self, "want", want - {"data"})
+
+    @property
+    def is_pure(self) -> bool:
+        """True when nothing but the method is asked (no rejection or normalisation)."""
+        return not (self.rejectors or self.thresholds or self.zero is not None
+                    or self.scale is not None or self.weights is not None)
+
+    def check_n(self, n: int) -> None:
+        """Check the per-frame vectors against the number of frames."""
+        for name in ("zero", "scale", "weights"):
+            v = getattr(self, name)
+            if v is not None and v.size != n:
+                raise ValueError(f"{name} must have one value per frame ({n}); got {v.size}")
+
+    def kernel_dict(
+        self,
+        *,
+        rejectors: Sequence[Rejector],
+        thresholds: tuple[float, float] | None,
+        want: frozenset[str],
+        line: int,
+        final: bool,
+    ) -> dict[str, Any]:
+        """The ``job`` dictionary of one ``_core.run`` call (one stage of the job)."""
+
+        def seq(v: np.ndarray | None) -> list[float] | None:
+            return None if v is None else [float(x) for x in v]
+
+        return {
+            # Non-final stages only need the mask; their data output is discarded.
+            "method": self.method if final else "mean",
+            "ddof": self.ddof,
+            "q": self.q if final else None,
+            "thresholds": thresholds,
+            "zero": seq(self.zero),
+            "scale": seq(self.scale),
+            "weights": seq(self.weights) if final else None,
+            "blank": self.blank,
+            "rejectors": [r.to_kernel_dict() for r in rejectors],
+            "want": sorted(want),
+            "line": line,
+        }
+
+
+def result_dtype(job: Job, dtype: np.dtype, *, masked: bool) -> np.dtype:
+    """dtype of ``data`` for an input dtype.
+
+    Integer input keeps its dtype for lmedian/min/max when the job is pure and there is no
+    mask (every output is then one of the input samples); everything else is the float
+    workspace (float32 for uint8/uint16/int16/float32, float64 for int32/float64).
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu" and job.method in _INTEGER_EXACT and job.is_pure and not masked:
+        return dtype.newbyteorder("=")
+    return workspace_dtype(dtype)
+
+
+def _estimate_bytes(fs: FrameSet, job: Job, staged: int) -> int:
+    n, m = fs.n, fs.m
+    ws = fs.workspace.itemsize
+    total = m * ws  # data
+    for name in job.want:
+        if name in _PER_SAMPLE:
+            total += n * m
+        elif name in ("std", "low", "upp"):
+            total += m * ws
+        else:
+            total += m * 4
+    # Each grow/split stage holds its mask and flags plus the accumulated mask.
+    total += staged * 3 * n * m
+    return total
+
+
+def _reject_kinds_supported(job: Job, core: Any) -> None:
+    kinds = frozenset(getattr(core, "REJECTORS", KERNEL_KINDS))
+    for r in job.rejectors:
+        if r.kind not in kinds:
+            raise NotImplementedError(
+                f"{type(r).__name__} ({r.kind!r}) is not available in the library kernel yet; "
+                f"available: {', '.join(sorted(kinds))}"
+                + ("; for IRAF avsigclip use imcombiners.imcombine(..., reject='avsigclip')" if r.kind == "avsigclip" else "")
+            )
+
+
+def _plan(rejectors: tuple[Rejector, ...], split_steps: bool) -> tuple[list[tuple[tuple[Rejector, ...], float | None]], tuple[Rejector, ...]]:
+    """Split the chain into intermediate stages (rejectors, grow) and the final rejectors."""
+    stages: list[tuple[tuple[Rejector, ...], float | None]] = []
+    pending: list[Rejector] = []
+    for i, r in enumerate(rejectors):
+        grow = r.grow_radius
+        last = i == len(rejectors) - 1
+        if grow is not None or (split_steps and not last):
+            if pending:
+                stages.append((tuple(pending), None))
+                pending = []
+            stages.append(((r,), grow))
+        else:
+            pending.append(r)
+    return stages, tuple(pending)
+
+
+def run_job(
+    frames: Any,
+    masks: Any,
+    job: Job,
+    *,
+    threads: int = 0,
+    split_steps: bool = False,
+    previous: Sequence[np.ndarray] | None = None,
+    check_mem: bool = True,
+) -> dict[str, Any]:
+    """Run a job over N frames.
+
+    Parameters
+    ----------
+    frames
+        A :class:`~imcombiners._frames.FrameSet`, an ``(N, *spatial)`` array or a sequence
+        of N equally shaped arrays (views of a stack or a list; never stacked).
+    masks
+        None or N bool arrays (True = bad). With a FrameSet, None keeps its masks.
+    job
+        The :class:`Job`.
+    threads
+        0 = all cores (rayon's pool), k = exactly k threads (Dask tasks pass 1).
+    split_steps
+        Run every rejector as its own kernel call and return per-step diagnostics under
+        ``"steps"`` (used by the diagnostics modes; the image is identical).
+    previous
+        N bool arrays marking samples of ``masks`` that earlier chained steps excluded:
+        in ``sample_flags`` they carry PREVIOUS (32) instead of INPUT_MASK (1).
+    check_mem
+        Apply the in-memory guard (:func:`~imcombiners._validate.check_memory`).
+
+    Returns
+    -------
+    dict
+        ``"data"`` (``*spatial``) and the outputs in ``job.want``: ``mask`` and
+        ``sample_flags`` shaped ``(N, *spatial)``; ``std``, ``low``, ``upp``, ``nit``,
+        ``output_flags``, ``nused`` shaped ``*spatial`` (std/low/upp/nit describe the last
+        rejector and are absent without rejectors). With ``split_steps``, ``"steps"`` holds
+        one dict per rejector: ``rejector``, ``std``, ``low``, ``upp``, ``nit``,
+        ``output_flags``, ``nrej`` (samples newly excluded by the step, uint16) and
+        ``sample_flags`` (stage-local, when wanted).
+    """
+    if isinstance(frames, FrameSet):
+        fs = frames if masks is None else prepare_frames(frames, masks)
+    else:
+        fs = prepare_frames(frames if isinstance(frames, np.ndarray) else list(frames), masks)
+    job.check_n(fs.n)
+    core = load_core()
+    _reject_kinds_supported(job, core)
+
+    stages, final_rejectors = _plan(job.rejectors, split_steps)
+    plan = [(r, g, False) for r, g in stages] + [(final_rejectors, None, True)]
+    last_rej_stage = max((k for k, (r, _, _) in enumerate(plan) if r), default=-1)
+    if check_mem:
+        check_memory(_estimate_bytes(fs, job, len(plan) - 1 + int(split_steps)), what="this in-memory combine")
+
+    n, m, spatial = fs.n, fs.m, fs.spatial
+    line = spatial[-1] if spatial else 0
+    want_flags = "sample_flags" in job.want
+    want_of = "output_flags" in job.want or split_steps
+    diag = frozenset(_REJ_DIAG)
+    input_flat = None  # the masks given to this run, flat; only built when needed
+    in_prev = None if previous is None else np.concatenate([np.asarray(p, bool).reshape(-1) for p in previous])
+
+    acc: tuple[np.ndarray, ...] | None = fs.masks
+    thresholds = job.thresholds
+    merged_sf: np.ndarray | None = None
+    merged_of: np.ndarray | None = None
+    rej_diag: dict[str, np.ndarray] = {}
+    steps: list[dict[str, Any]] = []
+    res: dict[str, np.ndarray] = {}
+
+    for k, (rejs, grow, final) in enumerate(plan):
+        want = set(job.want) if final else {"mask"}
+        if not final and (grow is not None or want_flags):
+            want.add("sample_flags")
+        if want_of:
+            want.add("output_flags")
+        if rejs and split_steps:
+            want |= diag | {"mask"}
+        if k == last_rej_stage:
+            want |= diag & job.want
+        if not rejs:
+            want -= diag
+        acc_before = acc
+        if m == 0:
+            res = _empty(fs, frozenset(want | {"data"}))
+        else:
+            d = job.kernel_dict(rejectors=rejs, thresholds=thresholds, want=frozenset(want), line=line, final=final)
+            res = dict(core.run(list(fs.frames), None if acc is None else list(acc), d, int(threads)))
+
+        if grow is not None:
+            _apply_grow(core, res, grow, n, m, spatial)
+
+        sf, of = res.get("sample_flags"), res.get("output_flags")
+        if want_flags and sf is not None:
+            part = sf if k == 0 else (sf & np.uint8(SampleFlags.ALGORITHM | SampleFlags.GROW))
+            merged_sf = part.copy() if merged_sf is None else (merged_sf | part)
+        if "output_flags" in job.want and of is not None:
+            part = of if k == 0 else (of & np.uint8(0xFF ^ int(OutputFlags.PREMASKED)))
+            merged_of = part.copy() if merged_of is None else (merged_of | part)
+
+        if rejs and split_steps:
+            before = None if acc_before is None else np.concatenate(acc_before)
+            step: dict[str, Any] = {"rejector": rejs[-1]}
+            for name in _REJ_DIAG:
+                step[name] = _shape(res.get(name), spatial)
+            step["output_flags"] = _shape(of, spatial)
+            new = res["mask"] if before is None else (res["mask"] & ~before)
+            step["nrej"] = new.reshape(n, m).sum(axis=0, dtype=np.uint16).reshape(spatial)
+            if want_flags and sf is not None:
+                earlier = in_prev
+                if k > 0 and before is not None:
+                    if input_flat is None and fs.masks is not None:
+                        input_flat = np.concatenate(fs.masks)
+                    e = before if input_flat is None else (before & ~input_flat)
+                    earlier = e if earlier is None else (earlier | e)
+                step["sample_flags"] = _mark_previous(sf, earlier).reshape(n, *spatial)
+            steps.append(step)
+        if k == last_rej_stage:
+            rej_diag = {name: res[name] for name in _REJ_DIAG if name in res}
+        if not final:
+            acc = tuple(res["mask"].reshape(n, m))
+            thresholds = None  # later stages see the threshold exclusions through the mask
+
+    out: dict[str, Any] = {}
+    data = res["data"].reshape(spatial)
+    dt = result_dtype(job, fs.dtype, masked=fs.masks is not None)
+    out["data"] = data if data.dtype == dt else data.astype(dt)
+    for name in job.want:
+        if name == "mask":
+            out["mask"] = res["mask"].reshape(n, *spatial)
+        elif name == "sample_flags":
+            sf = merged_sf if merged_sf is not None else res["sample_flags"]
+            out["sample_flags"] = _mark_previous(sf, in_prev).reshape(n, *spatial)
+        elif name == "output_flags":
+            of = merged_of if merged_of is not None else res["output_flags"]
+            out["output_flags"] = of.reshape(spatial)
+        elif name in diag:
+            if name in rej_diag:
+                out[name] = rej_diag[name].reshape(spatial)
+        else:
+            out[name] = res[name].reshape(spatial)
+    if split_steps:
+        out["steps"] = steps
+    return out
+
+
+def _apply_grow(core: Any, res: dict[str, np.ndarray], radius: float, n: int, m: int, spatial: tuple[int, ...]) -> None:
+    """Grow this stage's own rejections (ALGORITHM bit) and update mask and flags in place."""
+    mask_out = res["mask"]
+    seed = (res["sample_flags"] & np.uint8(SampleFlags.ALGORITHM)) != 0
+    if not seed.any():
+        return
+    grown = np.asarray(core.grow_mask(np.ascontiguousarray(seed.reshape(n, *spatial)), float(radius))).reshape(-1)
+    added = grown & ~mask_out
+    res["mask"] = mask_out | grown
+    if added.any():
+        res["sample_flags"] = res["sample_flags"] | (added.astype(np.uint8) * np.uint8(SampleFlags.GROW))
+        if "output_flags" in res:
+            hit = added.reshape(n, m).any(axis=0)
+            res["output_flags"] = res["output_flags"] | (hit.astype(np.uint8) * np.uint8(OutputFlags.GROW))
+
+
+def _mark_previous(sf: np.ndarray, earlier: np.ndarray | None) -> np.ndarray:
+    """Flags with INPUT_MASK replaced by PREVIOUS where ``earlier`` is True."""
+    if earlier is None or not earlier.any():
+        return sf
+    out = sf.copy()
+    out[earlier] = (out[earlier] & np.uint8(0xFF ^ int(SampleFlags.INPUT_MASK))) | np.uint8(SampleFlags.PREVIOUS)
+    return out
+
+
+def _shape(a: np.ndarray | None, spatial: tuple[int, ...]) -> np.ndarray | None:
+    return None if a is None else a.reshape(spatial)
+
+
+def _empty(fs: FrameSet, want: frozenset[str]) -> dict[str, np.ndarray]:
+    ws = fs.workspace
+    out: dict[str, np.ndarray] = {}
+    for name in want:
+        if name == "data" or name in ("std", "low", "upp"):
+            out[name] = np.empty(0, ws)
+        elif name == "mask":
+            out[name] = np.empty(0, bool)
+        elif name == "nused":
+            out[name] = np.empty(0, np.int32)
+        else:
+            out[name] = np.empty(0, np.uint8)
+    return out
+

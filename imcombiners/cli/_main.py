@@ -1,0 +1,242 @@
+"""Dispatch of the console script and its error/exit-status contract."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from typing import Any, Sequence
+
+from ._errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
+from ._parser import PRODUCTS, build_parser, parse_memory, parse_size, stderr_is_terminal
+
+__all__ = ["main"]
+
+
+def _say(args: Any, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text, flush=True)
+
+
+def _progress_wanted(args: Any) -> bool:
+    if getattr(args, "quiet", False):
+        return False
+    if args.progress is None:
+        return stderr_is_terminal()
+    return bool(args.progress)
+
+
+def _combine_params(args: Any) -> dict[str, Any]:
+    keys = ("lsigma", "hsigma", "mclip", "maxiters", "nkeep", "maxrej", "nlow", "nhigh", "rdnoise",
+            "gain", "snoise", "sigscale", "pclip", "low_scale", "low", "upp_scale", "upp", "grow",
+            "stdfunc", "revert_on_nkeep")
+    return {k: getattr(args, k) for k in keys}
+
+
+def _thresholds(args: Any) -> tuple[float, float] | None:
+    lo, hi = args.lthreshold, args.hthreshold
+    if lo is None and hi is None:
+        return None
+    lo = float("-inf") if lo is None else lo
+    hi = float("inf") if hi is None else hi
+    if lo > hi:
+        raise CLIError(f"--lthreshold ({lo}) is greater than --hthreshold ({hi})")
+    return (lo, hi)
+
+
+def _job_from_args(args: Any) -> dict[str, Any]:
+    """Everything ``combine`` and ``plan`` share: inputs checked, options resolved."""
+    from ._check import inspect_inputs
+    from ._inputs import expand_inputs
+    from ._rejection import build_rejectors, parse_factor
+
+    paths = expand_inputs(args.inputs)
+    info = inspect_inputs(paths, args.hdu)
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers must be at least 1, got {args.workers}")
+    return dict(
+        info=info,
+        method=args.method,
+        rejectors=build_rejectors(args.reject, _combine_params(args)),
+        reject=args.reject,
+        params=_combine_params(args),
+        thresholds=_thresholds(args),
+        zero=parse_factor("--zero", args.zero, info.n, paths=paths, hdus=info.hdus),
+        scale=parse_factor("--scale", args.scale, info.n, paths=paths, hdus=info.hdus),
+        weights=parse_factor("--weight", args.weight, info.n, paths=paths, hdus=info.hdus),
+        statsec=args.statsec,
+        blank=args.blank,
+        memory_limit=parse_memory(args.memory_limit),
+        scheduler=args.scheduler,
+        workers=args.workers,
+    )
+
+
+def _products(args: Any) -> dict[str, str]:
+    if not args.diagnostics:
+        return {}
+    names = [p.strip() for p in args.products.split(",") if p.strip()]
+    bad = [p for p in names if p not in PRODUCTS]
+    if bad:
+        raise CLIError(f"--products: unknown product '{bad[0]}' (accepted: {', '.join(PRODUCTS)})")
+    os.makedirs(args.diagnostics, exist_ok=True)
+    return {p: os.path.join(args.diagnostics, f"{p}.fits") for p in names}
+
+
+def _refuse_existing(paths: Sequence[str], overwrite: bool) -> None:
+    if overwrite:
+        return
+    for p in paths:
+        if p and os.path.exists(p):
+            raise CLIError(f"output '{p}' exists (use --overwrite to replace it)")
+
+
+def cmd_combine(args: Any) -> int:
+    job = _job_from_args(args)
+    products = _products(args)
+    _refuse_existing([args.output, *products.values(), args.preview or ""], args.overwrite)
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise CLIError(f"output directory does not exist: '{out_dir}'")
+    info = job.pop("info")
+    from ._engine import combine_to_files  # after the checks: bad input fails fast
+
+    t0 = time.perf_counter()
+    outcome = combine_to_files(
+        info, args.output, products=products, preview=args.preview, dtype=args.dtype,
+        progress=_progress_wanted(args), overwrite=args.overwrite, **job,
+    )
+    dt = time.perf_counter() - t0
+    shape = "x".join(str(s) for s in info.shape)
+    _say(args, f"wrote {args.output} ({shape}, {info.n} images combined) in {dt:.1f} s")
+    for name, path in outcome.products.items():
+        _say(args, f"  {name:8s} {path}")
+    if args.preview:
+        _say(args, f"  preview  {args.preview}")
+    return EXIT_OK
+
+
+def cmd_plan(args: Any) -> int:
+    job = _job_from_args(args)
+    info = job.pop("info")
+    from ._engine import plan_text
+
+    print(plan_text(info, **job))
+    return EXIT_OK
+
+
+def cmd_imcombine(args: Any) -> int:
+    from ._iraf import parse_iraf_call
+
+    if not args.params:
+        raise CLIError("usage: imcombiners imcombine INPUT OUTPUT [name=value ...]")
+    call = parse_iraf_call(args.params)
+    _refuse_existing([call.output, *call.products.values()], args.overwrite)
+    from ._engine import run_imcombine
+
+    t0 = time.perf_counter()
+    run_imcombine(call, overwrite=args.overwrite, quiet=args.quiet)
+    if call.logfile != "STDOUT":
+        _say(args, f"wrote {call.output} in {time.perf_counter() - t0:.1f} s")
+    return EXIT_OK
+
+
+def cmd_demo(args: Any) -> int:
+    from imcombiners.demo import DEFAULT_SEED, run_demo
+
+    shape = parse_size(args.size)
+    if args.frames < 6:
+        raise CLIError(f"--frames must be at least 6, got {args.frames}")
+    t0 = time.perf_counter()
+    res = run_demo(
+        args.dir, n_frames=args.frames, shape=shape, dtype=args.dtype,
+        memory_limit=parse_memory(args.memory_limit),
+        seed=DEFAULT_SEED if args.seed is None else args.seed,
+        progress=_progress_wanted(args), log=lambda s: _say(args, s),
+    )
+    total = time.perf_counter() - t0
+    _say(args, "")
+    _say(args, f"master image        {res.master}")
+    _say(args, f"rejection map       {res.nrej}")
+    _say(args, f"quick-look PNG      {res.preview}")
+    _say(args, f"raw frames          {os.path.dirname(res.raw_frames[0])}/ ({len(res.raw_frames)} files)")
+    _say(args, f"total time          {total:.1f} s")
+    return EXIT_OK
+
+
+def _imcombine_flags(args: Any, extras: list[str]) -> list[str]:
+    """Options may follow IRAF's name=value list; take them out of the parameters."""
+    flags = {"-f": "overwrite", "--overwrite": "overwrite", "-q": "quiet", "--quiet": "quiet",
+             "--traceback": "traceback"}
+    kept = []
+    for token in list(args.params) + list(extras):
+        if token in flags:
+            setattr(args, flags[token], True)
+        elif token in ("-h", "--help"):
+            raise SystemExit(_print_help("imcombine"))
+        else:
+            kept.append(token)
+    args.params = kept
+    return []
+
+
+def _print_help(command: str) -> int:
+    build_parser().subparsers[command].print_help()
+    return 0
+
+
+_COMMANDS = {"combine": cmd_combine, "plan": cmd_plan, "imcombine": cmd_imcombine, "demo": cmd_demo}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    first = text.splitlines()[0]
+    return first if len(text.splitlines()) == 1 else first + " ..."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the console script; returns the exit status (0 ok, 1 failed, 2 bad input).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    prog = "imcombiners"
+    want_tb = "--traceback" in argv
+    try:
+        args, extras = parser.parse_known_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        prog = f"imcombiners {args.command}"
+        if args.command == "imcombine":
+            extras = _imcombine_flags(args, extras)
+        if extras:
+            parser.subparsers[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
+        return _COMMANDS[args.command](args)
+    except CLIError as exc:
+        if want_tb:
+            traceback.print_exc()
+        print(f"{getattr(exc, 'prog', prog)}: error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, TypeError, FileNotFoundError, MemoryError) as exc:
+        # The library validates parameters with clear messages: those are bad input.
+        if want_tb:
+            traceback.print_exc()
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into a line
+        if want_tb:
+            traceback.print_exc()
+        print(f"{prog}: error: {type(exc).__name__}: {_one_line(exc)} (rerun with --traceback "
+              "for details)", file=sys.stderr)
+        return EXIT_FAILURE

@@ -1,0 +1,196 @@
+"""Streaming outputs: zarr groups and multi-extension FITS files.
+
+Every tile task reads, combines and writes its own region, so no output is ever
+held whole in memory and a killed worker's tiles are simply recomputed and
+rewritten (region writes are idempotent).  Outputs go to a temporary name and
+are renamed atomically when complete: a failed run never leaves a product
+under the final name.
+
+zarr is the primary format (safe for concurrent writes when each task owns
+whole chunks: the arrays are chunked exactly like the tiles).  FITS is written
+into a preallocated file through picklable region targets, which also works on
+``dask.distributed`` process workers sharing the filesystem (astropy's own dask
+writer writes zeros there).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from imcombiners.io.atomic import commit, discard, temporary_sibling
+
+if TYPE_CHECKING:  # pragma: no cover
+    from imcombiners.dask.engine import LazyCombine
+
+__all__ = ["write_zarr", "write_fits", "EXTNAMES"]
+
+#: FITS extension name of each output (the image is the primary HDU).
+EXTNAMES = {
+    "mask": "MASK", "sample_flags": "SAMPFLAG", "std": "STD", "low": "LOW", "upp": "UPP",
+    "nit": "NIT", "output_flags": "OUTFLAGS", "nused": "NUSED",
+}
+
+
+def _outputs(result: LazyCombine, outputs: Sequence[str] | None) -> list[str]:
+    names = list(result.out_dtypes) if outputs is None else list(outputs)
+    unknown = [n for n in names if n not in result.out_dtypes]
+    if unknown:
+        raise ValueError(f"outputs: {unknown} were not computed; available: {sorted(result.out_dtypes)}")
+    if "data" in names:
+        names.remove("data")
+        names.insert(0, "data")
+    return names
+
+
+def _shape_of(result: LazyCombine, name: str) -> tuple[int, ...]:
+    from imcombiners.dask.engine import PER_SAMPLE
+
+    return ((result.n,) + result.spatial) if name in PER_SAMPLE else result.spatial
+
+
+def _fill(dtype: np.dtype) -> Any:
+    return np.nan if np.dtype(dtype).kind == "f" else 0
+
+
+def write_zarr(result: LazyCombine, store: Any, *, outputs: Sequence[str] | None = None,
+               overwrite: bool = False, progress: Any = None, compressors: Any = "default",
+               atomic: bool = True) -> Any:
+    """Stream the outputs of a combine into a zarr group.
+
+    Parameters
+    ----------
+    result : LazyCombine
+        From :func:`imcombiners.dask.combine`.
+    store : str, path or zarr store
+        A directory path (written under a temporary name and renamed when
+        complete if ``atomic``) or any zarr store/group (written in place).
+    outputs : sequence of str, optional
+        Which outputs (default: all computed).
+    overwrite : bool
+        Replace an existing group.
+    progress : bool or callable
+        Progress bar / ``callable(done, total)`` per finished tile.
+    compressors : optional
+        Passed to zarr (``"default"``: zarr's default; None: uncompressed).
+    atomic : bool
+        Write a path under a temporary name first.
+
+    Returns
+    -------
+    zarr.Group
+        The written group (reopened at the final location).
+
+    Notes
+    -----
+    Arrays are named after the outputs (``data``, ``mask``, ...), chunked like the
+    tiles (per-sample outputs: one frame per chunk), carry ``dimension_names``
+    (``frame``, ``y``, ``x``) for xarray, and the group carries the provenance
+    in its attributes.
+    """
+    import zarr
+
+    names = _outputs(result, outputs)
+    is_path = isinstance(store, (str, os.PathLike))
+    if is_path:
+        final = os.fspath(store)
+        if os.path.exists(final) and not overwrite:
+            raise FileExistsError(f"{final!r} exists; pass overwrite=True to replace it")
+        target = temporary_sibling(final) if atomic else final
+    else:
+        final = target = store
+    try:
+        group = zarr.open_group(target, mode="w")
+        group.attrs.update({"imcombiners": result.provenance})
+        tile = tuple(max(c) for c in result.plan.chunks)
+        spatial_dims = ["y", "x"][-len(result.spatial):] if len(result.spatial) <= 2 else [
+            f"dim_{k}" for k in range(len(result.spatial))]
+        arrays = {}
+        for name in names:
+            dtype = np.dtype(result.out_dtypes[name])
+            store_dtype = np.uint8 if dtype == bool else dtype
+            shape = _shape_of(result, name)
+            per_sample = len(shape) == len(result.spatial) + 1
+            chunks = ((1,) + tile) if per_sample else tile
+            dims = (["frame"] + spatial_dims) if per_sample else spatial_dims
+            kw: dict[str, Any] = {"name": name, "shape": shape, "chunks": chunks, "dtype": store_dtype,
+                                  "fill_value": _fill(dtype)}
+            if compressors != "default":
+                kw["compressors"] = compressors
+            if hasattr(group, "create_array"):
+                kw["dimension_names"] = dims
+                arr = group.create_array(**kw, overwrite=True)
+            else:  # zarr 2
+                kw.pop("compressors", None)
+                arr = group.create_dataset(**kw, overwrite=True)
+                arr.attrs["_ARRAY_DIMENSIONS"] = dims
+            arrays[name] = _BoolAsUint8(arr) if dtype == bool else arr
+        result._run_writes(arrays, progress)
+    except BaseException:
+        if is_path and atomic:
+            discard(target)
+        raise
+    if is_path and atomic:
+        commit(target, final, overwrite=overwrite)
+    return zarr.open_group(final, mode="r") if is_path else group
+
+
+class _BoolAsUint8:
+    """Write bool tiles into a uint8 zarr array (portable across zarr versions/readers)."""
+
+    def __init__(self, arr: Any) -> None:
+        self.arr = arr
+
+    def __setitem__(self, key: Any, value: np.ndarray) -> None:
+        self.arr[key] = np.asarray(value, dtype=np.uint8)
+
+    def __reduce__(self):
+        return (_BoolAsUint8, (self.arr,))
+
+
+def write_fits(result: LazyCombine, path: str | os.PathLike[str], *,
+               outputs: Sequence[str] | None = None, overwrite: bool = False,
+               progress: Any = None) -> str:
+    """Stream the outputs of a combine into one multi-extension FITS file.
+
+    The primary HDU holds the combined image with the provenance cards
+    (``NCOMBINE``, ``IMCMBnnn``, ``IMCPARAM``, ``IMCZ/S/Wnnnn``, ``IMCVERS``);
+    each diagnostic is an image extension (``MASK`` with N planes, ``NUSED``,
+    ``STD``, ``LOW``, ``UPP``, ``NIT``, ``OUTFLAGS``, ``SAMPFLAG``).  The file is
+    preallocated under a temporary name, written region by region by the tile
+    tasks, flushed and renamed.
+
+    Returns
+    -------
+    str
+        The final path.
+    """
+    from imcombiners.io.fits import HduSpec, create_fits
+    from imcombiners.io.provenance import provenance_cards
+
+    final = os.fspath(path)
+    if os.path.exists(final) and not overwrite:
+        raise FileExistsError(f"{final!r} exists; pass overwrite=True to replace it")
+    names = _outputs(result, outputs)
+    if names[0] != "data":
+        raise ValueError("to_fits needs the 'data' output (it is the primary HDU)")
+    cards = tuple(provenance_cards(result.provenance))
+    specs = []
+    for name in names:
+        dtype = np.dtype(result.out_dtypes[name])
+        dtype = np.dtype(np.uint8) if dtype == bool else dtype
+        specs.append(HduSpec("PRIMARY" if name == "data" else EXTNAMES.get(name, name.upper()[:8]),
+                             _shape_of(result, name), dtype, cards if name == "data" else ()))
+    tmp = temporary_sibling(final)
+    try:
+        targets = create_fits(tmp, specs)
+        by_output = {name: targets[spec.name] for name, spec in zip(names, specs)}
+        result._run_writes(by_output, progress)
+        commit(tmp, final, overwrite=overwrite)
+    except BaseException:
+        discard(tmp)
+        raise
+    return final

@@ -1,0 +1,404 @@
+"""Stack sources: small picklable readers of ``(N, *window)`` blocks.
+
+A source knows the stack's shape and dtype and reads one spatial window of all
+N frames into one preallocated, C-contiguous, native-endian buffer (the fused
+reader: one task reads its window from every file, no per-frame tasks, no
+concatenation copy).  Sources hold paths or cheaply-pickled handles (zarr),
+never the data, so graphs stay small on ``dask.distributed``.
+
+* :class:`FramesSource` — N frames given separately: FITS files
+  (:class:`~imcombiners.io.fits.FitsFrame`), raw binary files / memmaps
+  (:class:`RawFrame`), in-memory arrays (:class:`ArrayFrame`); optional integer
+  offsets place frames of different shapes without building the padded stack
+  (a tile reads only the frames that overlap it).
+* :class:`StackArraySource` — one ``(N, *spatial)`` array-like (zarr array,
+  memmap file, ndarray) read with a single slice per tile.
+
+Dask arrays and xarray objects do not need a source: the engine uses their
+blocks directly (see :mod:`imcombiners.dask.engine`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from imcombiners.io.fits import FitsFrame, _contiguous_runs, _normalise_window, _pread_into, probe
+
+__all__ = [
+    "StackSource",
+    "FramesSource",
+    "StackArraySource",
+    "RawFrame",
+    "ArrayFrame",
+    "KERNEL_DTYPES",
+    "workspace_dtype",
+    "fill_dtype",
+]
+
+#: dtypes the kernels take as input.
+KERNEL_DTYPES = frozenset(
+    np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64)
+)
+
+
+def workspace_dtype(dtype: np.dtype) -> np.dtype:
+    """Workspace (output) dtype for an input dtype: float64 for int32/float64, else float32."""
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float64) if dtype in (np.dtype(np.int32), np.dtype(np.float64)) else np.dtype(np.float32)
+
+
+def fill_dtype(dtype: np.dtype) -> np.dtype:
+    """dtype able to hold a NaN fill for frames not covering a pixel (offsets)."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind == "f" else workspace_dtype(dtype)
+
+
+def _native(dtype: Any) -> np.dtype:
+    return np.dtype(dtype).newbyteorder("=")
+
+
+def _check_kernel_dtype(dtype: np.dtype, what: str) -> np.dtype:
+    dtype = _native(dtype)
+    if dtype == np.dtype(bool) and what == "mask":
+        return dtype
+    if what == "mask":
+        return dtype
+    if dtype not in KERNEL_DTYPES:
+        raise TypeError(
+            f"{what} dtype {dtype} is not supported (uint8, uint16, int16, int32, float32, "
+            "float64); cast explicitly"
+        )
+    return dtype
+
+
+# --------------------------------------------------------------------------
+# single frames
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """A C-ordered array stored in a binary file (e.g. an ``np.memmap``).
+
+    Read with positioned reads, not a memory map, so pages do not accumulate in
+    the process's resident memory.
+    """
+
+    path: str
+    offset: int
+    shape: tuple[int, ...]
+    disk_dtype: str
+
+    @property
+    def dtype(self) -> np.dtype:
+        return _native(self.disk_dtype)
+
+    def read(self, window=None, out=None):
+        win = _normalise_window(self.shape, window)
+        wshape = tuple(len(range(s.start, s.stop, s.step)) for s in win)
+        if out is None:
+            out = np.empty(wshape, self.dtype)
+        if 0 in wshape:
+            return out
+        disk = np.dtype(self.disk_dtype)
+        last = win[-1]
+        read_win = win[:-1] + (slice(last.start, last.stop, 1),)
+        rshape = tuple(len(range(s.start, s.stop, s.step)) for s in read_win)
+        raw = np.empty(rshape, disk)
+        flat = raw.reshape(-1).view(np.uint8)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            pos = 0
+            for elem_offset, count in _contiguous_runs(self.shape, read_win):
+                nbytes = count * disk.itemsize
+                _pread_into(fd, flat[pos : pos + nbytes], self.offset + elem_offset * disk.itemsize)
+                pos += nbytes
+        finally:
+            os.close(fd)
+        out[...] = raw[..., :: last.step] if last.step != 1 else raw
+        return out
+
+    @classmethod
+    def from_memmap(cls, mm: np.memmap) -> RawFrame | None:
+        """Describe an ``np.memmap`` by file + offset (None if it is not C-contiguous)."""
+        import mmap as _mmap
+
+        fname = getattr(mm, "filename", None)
+        buf = getattr(mm, "_mmap", None)
+        if fname is None or buf is None or not mm.flags.c_contiguous:
+            return None
+        try:
+            start = np.frombuffer(buf, np.uint8).__array_interface__["data"][0]
+        except Exception:
+            return None
+        # the mapping starts at the offset rounded down to the allocation granularity
+        mapped_at = int(mm.offset) - int(mm.offset) % _mmap.ALLOCATIONGRANULARITY
+        offset = mapped_at + int(mm.__array_interface__["data"][0] - start)
+        return cls(os.fspath(fname), offset, tuple(mm.shape), mm.dtype.str)
+
+
+@dataclass(frozen=True, eq=False)
+class ArrayFrame:
+    """An array-like frame already in memory (or a zarr/h5py frame)."""
+
+    array: Any
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return _native(self.array.dtype)
+
+    def read(self, window=None, out=None):
+        win = _normalise_window(self.shape, window)
+        block = self.array[win]
+        if out is None:
+            return np.ascontiguousarray(block, dtype=self.dtype)
+        out[...] = block
+        return out
+
+
+def as_frame(obj: Any, hdu: int | str | None = None) -> Any:
+    """Turn one input frame (path, memmap, array) into a frame reader."""
+    if isinstance(obj, (FitsFrame, RawFrame, ArrayFrame)):
+        return obj
+    if isinstance(obj, (str, os.PathLike)):
+        return probe(obj, hdu)
+    if isinstance(obj, np.memmap):
+        raw = RawFrame.from_memmap(obj)
+        if raw is not None:
+            return raw
+    if hasattr(obj, "shape") and hasattr(obj, "dtype") and hasattr(obj, "__getitem__"):
+        return ArrayFrame(obj)
+    raise TypeError(
+        f"cannot read a frame from {type(obj).__name__}; give a FITS path, a NumPy array/memmap "
+        "or a zarr array"
+    )
+
+
+# --------------------------------------------------------------------------
+# stacks
+# --------------------------------------------------------------------------
+
+
+class StackSource:
+    """Interface of a stack source (documentation base class).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(N, *spatial)``.
+    dtype : numpy.dtype
+        dtype of the blocks :meth:`read` returns.
+    names : list of str or None
+        Input names for provenance (file names).
+    align : tuple of int
+        Preferred tile multiples per spatial axis (storage chunks).
+    token : str
+        Deterministic identity for dask key names.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    names: list[str] | None = None
+    align: tuple[int, ...] = ()
+    token: str = ""
+    #: bytes per sample actually read from storage (for I/O accounting)
+    disk_itemsize: int = 0
+    #: extra copies of a tile held while reading (zarr keeps decoded chunk buffers
+    #: next to the assembled block: measured ~1x the tile); planner multiplies by it
+    read_overhead: float = 0.0
+
+    @property
+    def nframes(self) -> int:
+        return self.shape[0]
+
+    def read(self, window: Sequence[slice]) -> np.ndarray:  # pragma: no cover - interface
+        """Return ``(N, *window)`` C-contiguous native-endian samples."""
+        raise NotImplementedError
+
+    def read_frame(self, i: int, window: Sequence[slice] | None = None) -> np.ndarray:  # pragma: no cover
+        """Return frame ``i`` (a window of it, steps allowed), padded as in :meth:`read`."""
+        raise NotImplementedError
+
+
+def _overlap(win: tuple[slice, ...], off: Sequence[int], shape: Sequence[int]):
+    """Part of a padded-frame window covered by a frame placed at ``off``.
+
+    Returns (window in frame coordinates, index into the output block) or None.
+    Steps are honoured (the frame window keeps the grid of the padded window).
+    """
+    fwin, dst = [], []
+    for s, o, n in zip(win, off, shape):
+        # padded index p = s.start + k*s.step (k = 0..len-1) lies in [o, o+n)
+        length = len(range(s.start, s.stop, s.step))
+        k0 = max(0, -(-(o - s.start) // s.step))
+        k1 = min(length, -(-(o + n - s.start) // s.step))
+        if k1 <= k0:
+            return None
+        start = s.start + k0 * s.step - o
+        fwin.append(slice(start, start + (k1 - k0 - 1) * s.step + 1, s.step))
+        dst.append(slice(k0, k1))
+    return tuple(fwin), tuple(dst)
+
+
+class FramesSource(StackSource):
+    """N separately stored frames read window by window into one buffer.
+
+    Parameters
+    ----------
+    frames : sequence
+        Frame readers or objects :func:`as_frame` accepts (FITS paths, memmaps,
+        arrays, zarr arrays).
+    offsets : sequence of sequence of int, optional
+        Integer position of each frame's first pixel in the output grid
+        (NumPy axis order), as in :func:`imcombiners.offsets.place_into_padded`.
+        The output grid spans all placed frames; uncovered samples are NaN
+        (the dtype becomes floating).  A tile reads only overlapping frames.
+    hdu : int or str, optional
+        HDU to read from FITS paths.
+    fill : float
+        Value of uncovered samples (NaN = masked).
+    """
+
+    def __init__(self, frames: Sequence[Any], offsets: Sequence[Sequence[int]] | None = None,
+                 hdu: int | str | None = None, fill: float = np.nan) -> None:
+        self.frames = [as_frame(f, hdu) for f in frames]
+        if not self.frames:
+            raise ValueError("inputs: need at least one frame")
+        shapes = [tuple(f.shape) for f in self.frames]
+        dtypes = {f.dtype for f in self.frames}
+        dtype = np.result_type(*dtypes) if len(dtypes) > 1 else dtypes.pop()
+        self.names = [f.path for f in self.frames] if all(hasattr(f, "path") for f in self.frames) else None
+        if offsets is None:
+            if len(set(shapes)) != 1:
+                raise ValueError(
+                    f"inputs: frames have different shapes {sorted(set(shapes))}; give offsets= "
+                    "to place them"
+                )
+            self.offsets = None
+            spatial = shapes[0]
+            self.dtype = _check_kernel_dtype(dtype, "input")
+        else:
+            if len({len(s) for s in shapes}) != 1:
+                raise ValueError("inputs: frames must have the same number of axes")
+            from imcombiners.offsets import padded_layout  # the in-memory layout, shared
+
+            offs, spatial = padded_layout(shapes, offsets)
+            self.offsets = [tuple(int(v) for v in o) for o in offs]
+            self.dtype = _check_kernel_dtype(fill_dtype(dtype), "input")
+        self.fill = fill
+        self.shape = (len(self.frames),) + tuple(spatial)
+        self.disk_itemsize = max(getattr(f, "disk_itemsize", np.dtype(f.dtype).itemsize) for f in self.frames)
+        self.align = self._align()
+        from dask.base import tokenize
+
+        self.token = tokenize(
+            [(getattr(f, "path", None), getattr(f, "hdu", None), f.shape, str(f.dtype),
+              getattr(f, "data_offset", getattr(f, "offset", None)),
+              id(f.array) if isinstance(f, ArrayFrame) else None) for f in self.frames],
+            self.offsets, str(self.dtype),
+        )
+
+    def _align(self) -> tuple[int, ...]:
+        nd = len(self.shape) - 1
+        align = [1] * nd
+        if self.offsets is None:
+            for f in self.frames:
+                ts = getattr(f, "tile_shape", None)
+                if getattr(f, "compressed", False) and ts:
+                    align = [max(a, int(t)) for a, t in zip(align, ts)]
+        return tuple(align)
+
+    def read(self, window: Sequence[slice]) -> np.ndarray:
+        win = _normalise_window(self.shape[1:], window)
+        wshape = tuple(len(range(s.start, s.stop, s.step)) for s in win)
+        out = np.empty((self.shape[0],) + wshape, self.dtype)
+        for i in range(self.shape[0]):
+            self._read_into(i, win, out[i])
+        return out
+
+    def read_frame(self, i: int, window: Sequence[slice] | None = None) -> np.ndarray:
+        win = _normalise_window(self.shape[1:], window)
+        wshape = tuple(len(range(s.start, s.stop, s.step)) for s in win)
+        out = np.empty(wshape, self.dtype)
+        self._read_into(i, win, out)
+        return out
+
+    def _read_into(self, i: int, win: tuple[slice, ...], out: np.ndarray) -> None:
+        frame = self.frames[i]
+        if self.offsets is None:
+            frame.read(win, out=out)
+            return
+        ov = _overlap(win, self.offsets[i], frame.shape)
+        if ov is None:
+            out[...] = self.fill
+            return
+        fwin, dst = ov
+        if any(d.start != 0 or d.stop != n for d, n in zip(dst, out.shape)):
+            out[...] = self.fill
+        frame.read(fwin, out=out[dst])
+
+    def covering(self, window: Sequence[slice]) -> list[int]:
+        """Indices of the frames overlapping a window (all frames without offsets)."""
+        if self.offsets is None:
+            return list(range(self.shape[0]))
+        win = _normalise_window(self.shape[1:], window)
+        return [i for i in range(self.shape[0])
+                if _overlap(win, self.offsets[i], self.frames[i].shape) is not None]
+
+
+class StackArraySource(StackSource):
+    """One ``(N, *spatial)`` array-like: a zarr array, a memmap file, an ndarray.
+
+    Zarr arrays pickle by store location and memmaps are re-read by path, so
+    graphs stay small.  Plain ndarrays are embedded (fine on threads; the engine
+    turns them into dask arrays when a distributed client is active).
+    """
+
+    def __init__(self, array: Any) -> None:
+        if len(getattr(array, "shape", ())) < 2:
+            raise ValueError("inputs: a stack needs shape (N, *spatial) with at least one spatial axis")
+        self.shape = tuple(int(s) for s in array.shape)
+        self.dtype = _check_kernel_dtype(array.dtype, "input")
+        self.names = None
+        raw = RawFrame.from_memmap(array) if isinstance(array, np.memmap) else None
+        self._reader: Any = raw if raw is not None else array
+        self.read_overhead = 0.0 if (raw is not None or isinstance(array, np.ndarray)) else 1.0
+        chunks = getattr(array, "chunks", None)
+        self.align = tuple(int(c) for c in chunks[1:]) if isinstance(chunks, tuple) and chunks and isinstance(chunks[0], int) else ()
+        self.disk_itemsize = np.dtype(array.dtype).itemsize
+        from dask.base import tokenize
+
+        if raw is not None:
+            self.token = tokenize("raw", raw)
+        elif isinstance(array, np.ndarray):
+            self.token = tokenize("ndarray", id(array), array.shape, array.dtype.str)
+        else:
+            self.token = tokenize("array", type(array).__name__, getattr(array, "store", None),
+                                  getattr(array, "path", None), self.shape, str(array.dtype))
+
+    def read(self, window: Sequence[slice]) -> np.ndarray:
+        win = (slice(None),) + _normalise_window(self.shape[1:], window)
+        if isinstance(self._reader, RawFrame):
+            return self._reader.read(win)
+        return np.ascontiguousarray(self._reader[win], dtype=self.dtype)
+
+    def read_frame(self, i: int, window: Sequence[slice] | None = None) -> np.ndarray:
+        win = (slice(i, i + 1),) + _normalise_window(self.shape[1:], window)
+        if isinstance(self._reader, RawFrame):
+            return self._reader.read(win)[0]
+        return np.ascontiguousarray(self._reader[win][0], dtype=self.dtype)
+
+
+def frame_bytes(source: StackSource) -> int:
+    """Bytes of one whole frame as read (stats pass sizing)."""
+    return math.prod(source.shape[1:]) * np.dtype(source.dtype).itemsize

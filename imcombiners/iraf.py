@@ -1,0 +1,510 @@
+"""IRAF IMCOMBINE-compatible entry point.
+
+:func:`imcombine` takes IRAF's parameter names and defaults and reproduces IRAF 2.17
+``images.immatch.imcombine`` bit for bit on the real (float32) and double code paths:
+the same image statistics, factor normalisation, rejection algorithms (with their
+quirks), combining arithmetic and optional products. See ``docs/iraf.md`` for the
+parameter mapping and ``docs/iraf-differences.md`` for the few deliberate differences.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._frames import prepare_frames
+
+__all__ = ["ImcombineResult", "imcombine"]
+
+_COMBINES = ("average", "median", "lmedian", "sum")
+_REJECTS = ("none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip")
+_STATS = ("mode", "median", "mean")
+_MAX_REAL = 0.99e37  # IRAF's MAX_REAL (INDEF thresholds)
+
+
+@dataclass(frozen=True, eq=False)
+class ImcombineResult:
+    """Products of :func:`imcombine` (IRAF's output images).
+
+    Attributes
+    ----------
+    output : ndarray, ``*spatial``
+        The combined image (float32 for ``outtype="real"``, float64 for ``"double"``).
+    sigma : ndarray, ``*spatial``
+        IRAF's sigma image: scatter of the combined values about the output value
+        (``blank`` where nothing was combined).
+    rejmask : ndarray of bool, ``(N, *spatial)``
+        True where a sample was not used (masked, non-finite, outside the thresholds,
+        rejected, or grown), like IRAF's ``rejmasks``.
+    nrejmask : ndarray of int32, ``*spatial``
+        Number of samples not used per pixel (IRAF's ``nrejmasks``).
+    expmask : ndarray of int32, ``*spatial``
+        IRAF's exposure mask: total exposure of the used images, stored as
+        ``round((E - maskzero) / maskscal)`` (the number of images used when no
+        ``expname`` is given).
+    scale, zero, weight : ndarray of float32, ``(N,)``
+        Factors actually used: a pixel ``v`` of image ``i`` is combined as
+        ``v / scale[i] - zero[i]``; ``weight`` sums to 1.
+    maskscal, maskzero : float
+        Encoding of ``expmask`` (IRAF's MASKSCAL / MASKZERO).
+    warnings : tuple of str
+        Conditions IRAF warns about (e.g. non-positive scale factors).
+    """
+
+    output: np.ndarray
+    sigma: np.ndarray
+    rejmask: np.ndarray
+    nrejmask: np.ndarray
+    expmask: np.ndarray
+    scale: np.ndarray
+    zero: np.ndarray
+    weight: np.ndarray
+    maskscal: float
+    maskzero: float
+    warnings: tuple[str, ...] = ()
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _is_paths(images: Any) -> bool:
+    return (
+        isinstance(images, (list, tuple))
+        and len(images) > 0
+        and all(isinstance(p, (str, os.PathLike)) for p in images)
+    )
+
+
+def _read_fits(paths: Sequence[Any]) -> tuple[list[np.ndarray], list[Mapping[str, Any]]]:
+    from astropy.io import fits
+
+    data, headers = [], []
+    for p in paths:
+        with fits.open(os.fspath(p), memmap=False) as hdul:
+            hdu = next((h for h in hdul if getattr(h, "data", None) is not None), None)
+            if hdu is None:
+                raise ValueError(f"images: {os.fspath(p)!r} has no image data")
+            data.append(np.asarray(hdu.data))
+            headers.append(hdu.header.copy())
+    return data, headers
+
+
+def _float(name: str, value: Any, *, allow_none: bool = False, allow_nan: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    v = float(value)
+    if math.isnan(v) and not allow_nan:
+        raise ValueError(f"{name} must not be NaN")
+    return v
+
+
+def _nonneg(name: str, value: Any, *, allow_none: bool = False) -> float | None:
+    v = _float(name, value, allow_none=allow_none)
+    if v is not None and not (v >= 0 and math.isfinite(v)):
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    return v
+
+
+def _header_value(headers: Sequence[Mapping[str, Any]] | None, i: int, key: str, default: Any = None) -> Any:
+    if headers is None or headers[i] is None:
+        return default
+    h = headers[i]
+    for k in (key, key.upper(), key.lower()):
+        if k in h:
+            return h[k]
+    return default
+
+
+def _keyword_values(name: str, key: str, headers: Sequence[Mapping[str, Any]] | None, n: int) -> list[float]:
+    vals = []
+    for i in range(n):
+        v = _header_value(headers, i, key)
+        if v is None:
+            raise ValueError(f"{name}: header keyword {key!r} not found for image {i}")
+        try:
+            vals.append(float(v))
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: header keyword {key!r} of image {i} is not a number ({v!r})") from None
+    return vals
+
+
+def _parse_statsec(statsec: Any, spatial: tuple[int, ...]) -> list[tuple[int, int]] | None:
+    """IRAF section ``[x1:x2,y1:y2]`` (1-based inclusive, x = last axis) -> limits."""
+    if statsec is None:
+        return None
+    if not isinstance(statsec, str):
+        raise TypeError(f"statsec must be a string like '[x1:x2,y1:y2]' or None; got {statsec!r}")
+    s = statsec.strip()
+    for mod in ("input", "output", "overlap"):  # only meaningful with offsets
+        if s.lower().startswith(mod):
+            s = s[len(mod):].strip()
+    if s == "":
+        return None
+    m = re.fullmatch(r"\[(.*)\]", s)
+    if not m:
+        raise ValueError(f"statsec must look like '[x1:x2,y1:y2]' (1-based, inclusive); got {statsec!r}")
+    parts = [p.strip() for p in m.group(1).split(",")]
+    nd = len(spatial)
+    if len(parts) > nd:
+        raise ValueError(f"statsec {statsec!r} has {len(parts)} axes but the images have {nd}")
+    out = []
+    for d, p in enumerate(parts):
+        length = spatial[nd - 1 - d]
+        if p == "*":
+            out.append((1, length))
+            continue
+        mm = re.fullmatch(r"(-?\d+)(?::(-?\d+))?(?::\d+)?", p)
+        if not mm:
+            raise ValueError(f"statsec: cannot parse axis {d + 1} {p!r} of {statsec!r}")
+        a = int(mm.group(1))
+        b = int(mm.group(2)) if mm.group(2) is not None else a
+        if max(a, b) < 1 or min(a, b) > length:
+            raise ValueError(f"statsec: axis {d + 1} range {a}:{b} lies outside the image (1..{length})")
+        out.append((a, b))
+    return out
+
+
+def _read_list_file(name: str, path: str, n: int) -> list[float]:
+    with open(path) as fh:
+        vals = []
+        for line in fh:
+            tok = line.split()
+            if tok:
+                vals.append(float(tok[0]))
+    if len(vals) < n:
+        raise ValueError(f"{name}: {path!r} lists {len(vals)} values for {n} images")
+    return vals[:n]
+
+
+def _noise_values(name: str, value: Any, headers: Sequence[Mapping[str, Any]] | None, n: int) -> list[float]:
+    """rdnoise / gain / snoise: a number, N numbers, or a header keyword."""
+    if isinstance(value, str):
+        key = value[1:] if value.startswith("!") else value
+        try:
+            return [float(key)] * n
+        except ValueError:
+            return _keyword_values(name, key, headers, n)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return [float(value)] * n
+    vals = np.asarray(value, dtype=float).ravel()
+    if vals.size != n:
+        raise ValueError(f"{name}: give one number, {n} numbers or a header keyword; got {vals.size} values")
+    return [float(v) for v in vals]
+
+
+# ----------------------------------------------------------------------------- factors
+
+
+def _resolve_factors(
+    fs: Any,
+    scale: Any,
+    zero: Any,
+    weight: Any,
+    statsec: Any,
+    expname: str | None,
+    headers: Sequence[Mapping[str, Any]] | None,
+    thresholds: tuple[float | None, float | None],
+) -> dict[str, Any]:
+    n = fs.n
+    specs = {"scale": scale, "zero": zero, "weight": weight}
+    stat_kinds = {k: v for k, v in specs.items() if isinstance(v, str) and v.lower() in _STATS}
+    stats = None
+    if stat_kinds:
+        section = _parse_statsec(statsec, fs.spatial)
+        needs_sort = any(v.lower() in ("mode", "median") for v in stat_kinds.values())
+        lo, hi = thresholds
+        if lo is not None or hi is not None:
+            lo = -_MAX_REAL if lo is None else lo
+            hi = _MAX_REAL if hi is None else hi
+        stats = []
+        for i in range(n):
+            try:
+                stats.append(_core.iraf_stats(fs.frames[i], None if fs.masks is None else fs.masks[i],
+                                              list(fs.spatial), section, lo, hi, needs_sort))
+            except ValueError as e:
+                raise ValueError(f"statsec: image {i}: {e}") from None
+
+    def resolve(name: str, spec: Any) -> tuple[str, list[float]]:
+        if isinstance(spec, str):
+            s = spec.strip()
+            low = s.lower()
+            if low == "none":
+                return "none", []
+            if low in _STATS:
+                idx = _STATS.index(low)
+                return "stat", [float(st[idx]) for st in stats]
+            if low == "exposure":
+                if name == "zero":
+                    raise ValueError("zero: 'exposure' is not allowed (use it for scale or weight)")
+                key = expname or ""
+                vals = []
+                for i in range(n):
+                    v = _header_value(headers, i, key, 0.0) if key else 0.0
+                    vals.append(max(0.001, float(v)))
+                return "stat", vals
+            if s.startswith("!"):
+                return "file", _keyword_values(name, s[1:], headers, n)
+            if s.startswith("@"):
+                return "file", _read_list_file(name, s[1:], n)
+            raise ValueError(
+                f"{name}: unknown {spec!r}; use 'none', 'mode', 'median', 'mean'"
+                + (", 'exposure'" if name != "zero" else "")
+                + ", '!KEYWORD', '@file' or a sequence of N numbers"
+            )
+        try:
+            vals = np.asarray(spec, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected a name or a sequence of {n} numbers; got {spec!r}") from None
+        if vals.size != n:
+            raise ValueError(f"{name}: {vals.size} values given for {n} images")
+        if not np.all(np.isfinite(vals)):
+            raise ValueError(f"{name}: values must be finite")
+        return "file", [float(v) for v in vals]
+
+    resolved = {k: resolve(k, v) for k, v in specs.items()}
+    ncombine = []
+    for i in range(n):
+        v = _header_value(headers, i, "NCOMBINE", 1)
+        try:
+            ncombine.append(float(v))
+        except (TypeError, ValueError):
+            ncombine.append(1.0)
+    return _core.iraf_factors(resolved["scale"], resolved["zero"], resolved["weight"], ncombine)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def imcombine(
+    images: Any,
+    *,
+    combine: str = "average",
+    reject: str = "none",
+    nlow: float = 1,
+    nhigh: float = 1,
+    nkeep: int = 1,
+    mclip: bool = True,
+    lsigma: float | None = 3.0,
+    hsigma: float | None = 3.0,
+    rdnoise: Any = 0.0,
+    gain: Any = 1.0,
+    snoise: Any = 0.0,
+    sigscale: float = 0.1,
+    pclip: float = -0.5,
+    grow: float = 0.0,
+    lthreshold: float | None = None,
+    hthreshold: float | None = None,
+    zero: Any = "none",
+    scale: Any = "none",
+    weight: Any = "none",
+    statsec: str | None = None,
+    expname: str | None = None,
+    blank: float = 0.0,
+    masks: Any = None,
+    headers: Sequence[Mapping[str, Any]] | None = None,
+    outtype: str | None = None,
+    threads: int = 0,
+) -> ImcombineResult:
+    """Combine images exactly as IRAF ``imcombine`` (IRAF 2.17 names and defaults).
+
+    Parameters
+    ----------
+    images : ndarray (N, *spatial), list of N arrays, or list of N FITS paths
+        The input images. With paths, the first HDU holding data is read and its header
+        serves ``!KEYWORD``, ``exposure``/``expname``, NCOMBINE and keyword noise
+        parameters. Accepted dtypes: uint8, uint16, int16, int32, float32, float64.
+        Non-finite values are treated as masked (IRAF would read them as 0).
+    combine : {"average", "median", "lmedian", "sum"}
+    reject : {"none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip"}
+    nlow, nhigh : int or float
+        minmax: number of lowest / highest values removed (integers, IRAF), or fractions
+        of the images in [0, 1) (this library's extension; IRAF's CL truncates them).
+    nkeep : int
+        Minimum number of values kept (>= 0) or maximum number rejected (< 0).
+    mclip : bool
+        Median (True) or mean (False) as the clipping centre.
+    lsigma, hsigma : float or None
+        Clipping limits in sigma units (None = INDEF, no limit).
+    rdnoise, gain, snoise : float, sequence of N floats, or header keyword name
+        CCD noise model of ccdclip/crreject (electrons, electrons per ADU, fraction).
+    sigscale : float
+        Tolerance for the Poisson sigma correction of scaled images (0 disables it).
+    pclip : float
+        pclip rank parameter (|pclip| < 1: fraction of N/2; must be nonzero).
+    grow : float
+        Radius (pixels) of the second-pass rejection around rejected values.
+    lthreshold, hthreshold : float or None
+        Raw values below / above are excluded (inclusive limits kept; None = INDEF).
+    zero, scale, weight : str or sequence of N numbers
+        "none", "mode", "median", "mean", "exposure" (scale/weight), "!KEYWORD", "@file",
+        or N numbers with IRAF's @file meaning (listed scales multiply the images,
+        listed zeros are added and not made relative, listed weights are relative).
+    statsec : str or None
+        IRAF section ``"[x1:x2,y1:y2]"`` (1-based inclusive, x = last axis) for the
+        statistics.
+    expname : str or None
+        Header keyword holding the exposure time (for ``exposure`` and ``expmask``).
+    blank : float
+        Output (and sigma) value where no value is left.
+    masks : array-like (N, *spatial) or list, optional
+        Bad-pixel masks, nonzero = bad.
+    headers : sequence of N mappings, optional
+        Header keywords per image when ``images`` are arrays.
+    outtype : {None, "real", "double"}
+        "real": float32 output (float64 input is still combined in float64, as IRAF);
+        "double": combine and return float64. None: float32 for uint8/uint16/int16/float32
+        input, float64 for int32/float64.
+    threads : int
+        0 = all cores, k = k threads (results never depend on it).
+
+    Returns
+    -------
+    ImcombineResult
+    """
+    # --- images
+    if _is_paths(images):
+        data, fits_headers = _read_fits(images)
+        if headers is None:
+            headers = fits_headers
+        images = data
+    fs = prepare_frames(images, masks, name="images", mask_name="masks")
+    n = fs.n
+    if headers is not None:
+        headers = list(headers)
+        if len(headers) != n:
+            raise ValueError(f"headers: {len(headers)} headers given for {n} images")
+
+    # --- names
+    if not isinstance(combine, str) or combine.lower() not in _COMBINES:
+        raise ValueError(f"combine: unknown {combine!r}; use one of {', '.join(_COMBINES)}")
+    combine = combine.lower()
+    if not isinstance(reject, str) or reject.lower() not in _REJECTS:
+        raise ValueError(f"reject: unknown {reject!r}; use one of {', '.join(_REJECTS)}")
+    reject = reject.lower()
+    if outtype not in (None, "real", "double"):
+        raise ValueError(f"outtype: use None, 'real' or 'double'; got {outtype!r}")
+
+    # --- numbers
+    counts = {}
+    for name, v in (("nlow", nlow), ("nhigh", nhigh)):
+        f = _nonneg(name, v)
+        if f >= 1 and f != int(f):
+            raise ValueError(f"{name}: counts (>= 1) must be integers, fractions must be < 1; got {v!r}")
+        counts[name] = f
+    if reject == "minmax":
+        nf = float(np.float32(n))
+
+        def _k(f: float) -> int:
+            frac = np.float32(f) if f < 1 else np.float32(np.float32(f) / np.float32(nf))
+            return int(np.float32(frac * np.float32(nf)))
+
+        if _k(counts["nlow"]) + _k(counts["nhigh"]) >= n:
+            raise ValueError(
+                f"nlow, nhigh: together they must remove fewer than the {n} images "
+                f"(nlow={nlow!r}, nhigh={nhigh!r})"
+            )
+    if isinstance(nkeep, bool) or not isinstance(nkeep, numbers.Integral):
+        raise TypeError(f"nkeep must be an integer; got {nkeep!r}")
+    if not isinstance(mclip, (bool, np.bool_)):
+        raise TypeError(f"mclip must be True or False; got {mclip!r}")
+    ls = _nonneg("lsigma", lsigma, allow_none=True)
+    hs = _nonneg("hsigma", hsigma, allow_none=True)
+    sigscale = _nonneg("sigscale", sigscale)
+    grow = _nonneg("grow", grow)
+    pclip = _float("pclip", pclip)
+    if not math.isfinite(pclip) or pclip == 0:
+        raise ValueError(f"pclip must be a finite nonzero number; got {pclip!r}")
+    blank = _float("blank", blank, allow_nan=True)
+    lth = _float("lthreshold", lthreshold, allow_none=True)
+    hth = _float("hthreshold", hthreshold, allow_none=True)
+    if lth is not None and hth is not None and lth > hth:
+        raise ValueError(f"lthreshold ({lth}) must not exceed hthreshold ({hth})")
+    rn = _noise_values("rdnoise", rdnoise, headers, n)
+    gn = _noise_values("gain", gain, headers, n)
+    sn = _noise_values("snoise", snoise, headers, n)
+    for name, vals in (("rdnoise", rn), ("snoise", sn)):
+        if any(not (v >= 0 and math.isfinite(v)) for v in vals):
+            raise ValueError(f"{name} must be finite and >= 0; got {vals}")
+    if any(not (v > 0 and math.isfinite(v)) for v in gn):
+        raise ValueError(f"gain must be finite and > 0 (electrons per ADU); got {gn}")
+    if expname is not None and not isinstance(expname, str):
+        raise TypeError(f"expname must be a header keyword name or None; got {expname!r}")
+
+    # --- factors and exposures
+    fac = _resolve_factors(fs, scale, zero, weight, statsec, expname, headers, (lth, hth))
+    exposures = []
+    for i in range(n):
+        v = _header_value(headers, i, expname, None) if expname else None
+        try:
+            exposures.append(1.0 if v is None else float(v))
+        except (TypeError, ValueError):
+            exposures.append(1.0)
+
+    # --- working type
+    double = outtype == "double" or fs.dtype == np.float64 or (fs.dtype == np.int32 and outtype != "real")
+    if outtype == "real":
+        out_dtype = np.dtype(np.float32)
+    elif outtype == "double":
+        out_dtype = np.dtype(np.float64)
+    else:
+        out_dtype = np.dtype(np.float64 if double else np.float32)
+
+    params = {
+        "combine": combine,
+        "reject": reject,
+        "nlow": counts["nlow"],
+        "nhigh": counts["nhigh"],
+        "nkeep": int(nkeep),
+        "mclip": bool(mclip),
+        "lsigma": ls,
+        "hsigma": hs,
+        "rdnoise": rn,
+        "gain": gn,
+        "snoise": sn,
+        "sigscale": sigscale,
+        "pclip": pclip,
+        "grow": grow,
+        "lthreshold": lth,
+        "hthreshold": hth,
+        "blank": blank,
+        "scales": fac["scales"],
+        "zeros": fac["zeros"],
+        "wts": fac["wts"],
+        "doscale": fac["doscale"],
+        "dozero": fac["dozero"],
+        "dowts": fac["dowts"],
+        "exposures": exposures,
+    }
+    res = _core.iraf_combine(
+        list(fs.frames),
+        None if fs.masks is None else list(fs.masks),
+        list(fs.spatial),
+        params,
+        ["sigma", "rejmask", "nrejmask", "expmask"],
+        bool(double),
+        int(threads),
+    )
+    spatial = fs.spatial
+    return ImcombineResult(
+        output=res["output"].astype(out_dtype, copy=False).reshape(spatial),
+        sigma=res["sigma"].astype(out_dtype, copy=False).reshape(spatial),
+        rejmask=res["rejmask"].reshape((n, *spatial)),
+        nrejmask=res["nrejmask"].reshape(spatial),
+        expmask=res["expmask"].reshape(spatial),
+        scale=np.asarray(fac["scales"], dtype=np.float32),
+        zero=np.asarray(fac["zeros"], dtype=np.float32),
+        weight=np.asarray(fac["wts"], dtype=np.float32),
+        maskscal=float(res["maskscal"]),
+        maskzero=float(res["maskzero"]),
+        warnings=tuple(fac["warnings"]),
+    )

@@ -1,0 +1,212 @@
+"""Direct kernels: plain functions of arrays (``import imcombiners.kernels as imck``).
+
+No object is kept between calls and validation is minimal (the dtype policy and the
+rejector parameters are still checked, because the Rust side needs them right).
+
+* Combines: :func:`mean`, :func:`median`, :func:`lmedian`, :func:`sum`, :func:`min`,
+  :func:`max`, :func:`variance`, :func:`wavg`, :func:`quantile` -> ``*spatial`` array.
+  ``lmedian``, ``min`` and ``max`` of an integer stack without mask keep its dtype.
+* For every rejection ``X`` in sigclip, ccdclip, linearclip, minmax, pclip:
+
+  - ``X(stack, mask=None, **params)`` -> ``(mask_rej, std, low, upp, nit, output_flags)``,
+    where ``mask_rej`` (``(N, *spatial)`` bool) holds every sample excluded at the end of
+    the step (input mask and NaN/inf included, like IRAF's rejection masks) and ``std`` is
+    None for linearclip, minmax and pclip;
+  - ``X_mask(stack, mask=None, **params)`` -> ``mask_rej`` only;
+  - ``X_combine(stack, mask=None, *, combine="mean", **params)`` -> the fused image.
+
+  ``params`` are the fields of the matching rejector class (``grow`` included).
+* :func:`grow_mask`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._frames import prepare_frames
+from ._job import Job, load_core, run_job
+from ._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
+from ._validate import as_float
+
+__all__ = [
+    "mean", "median", "lmedian", "sum", "min", "max", "variance", "wavg", "quantile",
+    "sigclip", "sigclip_mask", "sigclip_combine",
+    "ccdclip", "ccdclip_mask", "ccdclip_combine",
+    "linearclip", "linearclip_mask", "linearclip_combine",
+    "minmax", "minmax_mask", "minmax_combine",
+    "pclip", "pclip_mask", "pclip_combine",
+    "grow_mask",
+]
+
+_DIAG = frozenset({"mask", "std", "low", "upp", "nit", "output_flags"})
+
+
+def _data(stack: Any, mask: Any, method: str, **job: Any) -> np.ndarray:
+    return run_job(prepare_frames(stack, mask), None, Job(method, **job))["data"]
+
+
+# --------------------------------------------------------------------------- combines
+
+
+def mean(stack: Any, mask: Any = None) -> np.ndarray:
+    """Mean of the valid samples along axis 0 (NaN where none)."""
+    return _data(stack, mask, "mean")
+
+
+def median(stack: Any, mask: Any = None) -> np.ndarray:
+    """Median along axis 0 (even count: mean of the two middle values)."""
+    return _data(stack, mask, "median")
+
+
+def lmedian(stack: Any, mask: Any = None) -> np.ndarray:
+    """Lower median along axis 0 (even count: the lower middle value; integer dtype kept)."""
+    return _data(stack, mask, "lmedian")
+
+
+def sum(stack: Any, mask: Any = None, *, blank: float | None = None) -> np.ndarray:  # noqa: A001
+    """Sum of the valid samples along axis 0 (0 where none, unless ``blank``)."""
+    return _data(stack, mask, "sum", blank=blank)
+
+
+def min(stack: Any, mask: Any = None) -> np.ndarray:  # noqa: A001
+    """Minimum along axis 0 (integer dtype kept without mask)."""
+    return _data(stack, mask, "min")
+
+
+def max(stack: Any, mask: Any = None) -> np.ndarray:  # noqa: A001
+    """Maximum along axis 0 (integer dtype kept without mask)."""
+    return _data(stack, mask, "max")
+
+
+def variance(stack: Any, mask: Any = None, *, ddof: int = 0) -> np.ndarray:
+    """``sum((x - mean)**2) / (n - ddof)`` along axis 0 (NaN where ``n <= ddof``)."""
+    return _data(stack, mask, "variance", ddof=ddof)
+
+
+def wavg(stack: Any, weights: Any, mask: Any = None) -> np.ndarray:
+    """Weighted mean ``sum(w*x) / sum(w)`` over the valid samples (one weight per frame)."""
+    n = len(stack)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.size != n:
+        raise ValueError(f"weights must have one value per frame ({n}); got {w.size}")
+    return _data(stack, mask, "wavg", weights=w)
+
+
+def quantile(stack: Any, q: float, mask: Any = None) -> np.ndarray:
+    """Quantile ``q`` in [0, 1] along axis 0 (linear interpolation, like NumPy's default)."""
+    return _data(stack, mask, "quantile", q=q)
+
+
+# --------------------------------------------------------------------------- rejection
+
+
+def _reject(rejector: Rejector, stack: Any, mask: Any) -> tuple[Any, ...]:
+    res = run_job(prepare_frames(stack, mask), None, Job("mean", rejectors=(rejector,), want=_DIAG))
+    std = res.get("std") if rejector.has_spread else None
+    return res["mask"], std, res["low"], res["upp"], res["nit"], res["output_flags"]
+
+
+def _reject_mask(rejector: Rejector, stack: Any, mask: Any) -> np.ndarray:
+    return run_job(prepare_frames(stack, mask), None, Job("mean", rejectors=(rejector,), want=frozenset({"mask"})))["mask"]
+
+
+def _reject_combine(rejector: Rejector, stack: Any, mask: Any, combine: str) -> np.ndarray:
+    return run_job(prepare_frames(stack, mask), None, Job(combine, rejectors=(rejector,)))["data"]
+
+
+def sigclip(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
+    """Sigma clipping (:class:`~imcombiners.SigClip` parameters) -> 6-tuple."""
+    return _reject(SigClip(**params), stack, mask)
+
+
+def sigclip_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
+    """Sigma clipping -> ``(N, *spatial)`` bool mask of the excluded samples."""
+    return _reject_mask(SigClip(**params), stack, mask)
+
+
+def sigclip_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
+    """Sigma clipping fused with the final combine -> ``*spatial`` image."""
+    return _reject_combine(SigClip(**params), stack, mask, combine)
+
+
+def ccdclip(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
+    """CCD noise-model clipping (:class:`~imcombiners.CcdClip` parameters) -> 6-tuple."""
+    return _reject(CcdClip(**params), stack, mask)
+
+
+def ccdclip_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
+    """CCD noise-model clipping -> mask of the excluded samples."""
+    return _reject_mask(CcdClip(**params), stack, mask)
+
+
+def ccdclip_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
+    """CCD noise-model clipping fused with the final combine."""
+    return _reject_combine(CcdClip(**params), stack, mask, combine)
+
+
+def linearclip(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
+    """Linear clipping (:class:`~imcombiners.LinearClip` parameters) -> 6-tuple (std None)."""
+    return _reject(LinearClip(**params), stack, mask)
+
+
+def linearclip_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
+    """Linear clipping -> mask of the excluded samples."""
+    return _reject_mask(LinearClip(**params), stack, mask)
+
+
+def linearclip_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
+    """Linear clipping fused with the final combine."""
+    return _reject_combine(LinearClip(**params), stack, mask, combine)
+
+
+def minmax(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
+    """Min/max clipping (:class:`~imcombiners.MinMaxClip` parameters) -> 6-tuple (std None)."""
+    return _reject(MinMaxClip(**params), stack, mask)
+
+
+def minmax_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
+    """Min/max clipping -> mask of the excluded samples."""
+    return _reject_mask(MinMaxClip(**params), stack, mask)
+
+
+def minmax_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
+    """Min/max clipping fused with the final combine."""
+    return _reject_combine(MinMaxClip(**params), stack, mask, combine)
+
+
+def pclip(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
+    """Percentile clipping (:class:`~imcombiners.PClip` parameters) -> 6-tuple (std None)."""
+    return _reject(PClip(**params), stack, mask)
+
+
+def pclip_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
+    """Percentile clipping -> mask of the excluded samples."""
+    return _reject_mask(PClip(**params), stack, mask)
+
+
+def pclip_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
+    """Percentile clipping fused with the final combine."""
+    return _reject_combine(PClip(**params), stack, mask, combine)
+
+
+# --------------------------------------------------------------------------- grow
+
+
+def grow_mask(mask: Any, radius: float) -> np.ndarray:
+    """Grow every True of an ``(N, *spatial)`` bool mask to the pixels of the same frame
+    within Euclidean distance ``radius`` (``radius < 1`` adds nothing).
+
+    Returns a new array; the input is not modified.
+    """
+    m = np.asarray(mask)
+    if m.dtype != bool:
+        raise TypeError(f"mask must have dtype bool; got {m.dtype}")
+    if m.ndim < 2:
+        raise ValueError(f"mask must have shape (N, *spatial); got shape {m.shape}")
+    r = as_float(radius, "radius", min=0.0)
+    if m.size == 0 or r < 1:
+        return m.copy()
+    return np.asarray(load_core().grow_mask(np.ascontiguousarray(m), r))
+

@@ -1,0 +1,199 @@
+"""FITS windows against astropy, open-file budget, preallocated writes, atomic rename."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from imcombiners.io import fits as imf
+from imcombiners.io.atomic import atomic_path
+from imcombiners.io.provenance import provenance_cards, provenance_dict
+
+RNG = np.random.default_rng(42)
+SHAPE = (37, 53)
+
+
+def _write(path, data, header=None, compressed=False, tile_shape=None):
+    if compressed:
+        hdu = fits.CompImageHDU(data, header=header, tile_shape=tile_shape)
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
+    else:
+        fits.PrimaryHDU(data, header=header).writeto(path, overwrite=True)
+    return str(path)
+
+
+def _cases(tmp_path):
+    out = {}
+    out["uint16"] = _write(tmp_path / "u16.fits", RNG.integers(0, 65535, SHAPE).astype(np.uint16))
+    out["int16"] = _write(tmp_path / "i16.fits", RNG.integers(-30000, 30000, SHAPE).astype(">i2"))
+    out["uint8"] = _write(tmp_path / "u8.fits", RNG.integers(0, 255, SHAPE).astype(np.uint8))
+    out["int32"] = _write(tmp_path / "i32.fits", RNG.integers(-2**31, 2**31 - 1, SHAPE).astype(np.int32))
+    out["uint32"] = _write(tmp_path / "u32.fits", RNG.integers(0, 2**32 - 1, SHAPE).astype(np.uint32))
+    out["float32"] = _write(tmp_path / "f4.fits", RNG.normal(size=SHAPE).astype(">f4"))
+    out["float64"] = _write(tmp_path / "f8.fits", RNG.normal(size=SHAPE).astype("<f8"))
+    # raw integers with scaling keywords added afterwards (astropy keeps them as given)
+    raw = RNG.integers(-3000, 3000, SHAPE).astype(np.int16)
+    raw[::5, ::7] = -3000
+    hdu = fits.PrimaryHDU(raw)
+    hdu.header["BSCALE"], hdu.header["BZERO"], hdu.header["BLANK"] = 0.37, 11.5, -3000
+    hdu.writeto(tmp_path / "scaled.fits", overwrite=True)
+    out["scaled"] = str(tmp_path / "scaled.fits")
+    hdu = fits.PrimaryHDU(RNG.integers(-10**6, 10**6, SHAPE).astype(np.int32))
+    hdu.header["BSCALE"], hdu.header["BZERO"] = 2.5e-3, -7.0
+    hdu.writeto(tmp_path / "scaled32.fits", overwrite=True)
+    out["scaled32"] = str(tmp_path / "scaled32.fits")
+    out["comp_u16"] = _write(tmp_path / "cu16.fits", RNG.integers(0, 65535, SHAPE).astype(np.uint16),
+                             compressed=True, tile_shape=(5, SHAPE[1]))
+    out["comp_f32"] = _write(tmp_path / "cf32.fits", RNG.normal(size=SHAPE).astype(np.float32),
+                             compressed=True, tile_shape=(4, 16))
+    return out
+
+
+WINDOWS = [
+    (),
+    (slice(3, 9),),
+    (slice(3, 9), slice(4, 20)),
+    (slice(1, 30, 7), slice(2, 50, 3)),
+    (slice(36, 37), slice(52, 53)),
+    (slice(0, 0),),
+]
+
+
+def test_windows_equal_astropy(tmp_path):
+    for name, path in _cases(tmp_path).items():
+        frame = imf.probe(path)
+        ref = fits.getdata(path)
+        for w in WINDOWS:
+            got = frame.read(w)
+            assert got.dtype == frame.dtype and got.dtype.isnative, name
+            expect = ref[w] if w else ref
+            assert got.shape == expect.shape
+            # same values as astropy (exact, NaN where BLANK), widened dtypes only
+            np.testing.assert_array_equal(got, expect.astype(got.dtype), err_msg=f"{name} {w}")
+        assert frame.compressed == name.startswith("comp")
+
+
+def test_dtype_policy(tmp_path):
+    cases = _cases(tmp_path)
+    expect = {"uint16": np.uint16, "int16": np.int16, "uint8": np.uint8, "int32": np.int32,
+              "uint32": np.float64, "float32": np.float32, "float64": np.float64,
+              "scaled": np.float32, "scaled32": np.float64, "comp_u16": np.uint16,
+              "comp_f32": np.float32}
+    for name, dt in expect.items():
+        assert imf.probe(cases[name]).dtype == np.dtype(dt), name
+
+
+def test_blank_becomes_nan(tmp_path):
+    path = _cases(tmp_path)["scaled"]
+    got = imf.probe(path).read()
+    raw = fits.getdata(path, do_not_scale_image_data=True)
+    assert np.array_equal(np.isnan(got), raw == -3000)
+    assert np.isnan(got).any()
+
+
+def test_read_into_wider_buffer(tmp_path):
+    path = _cases(tmp_path)["uint16"]
+    out = np.full((4, 53), -1.0, np.float64)
+    imf.probe(path).read((slice(2, 6),), out=out)
+    np.testing.assert_array_equal(out, fits.getdata(path)[2:6].astype(np.float64))
+
+
+def test_open_file_budget(tmp_path):
+    paths = []
+    for i in range(20):
+        paths.append(_write(tmp_path / f"f{i}.fits", np.full((4, 5), i, np.float32)))
+    old = imf.get_open_file_budget()
+    try:
+        imf.close_all()
+        imf.set_open_file_budget(3)
+        frames = imf.probe_many(paths)
+        for _ in range(2):
+            for i, fr in enumerate(frames):
+                assert fr.read((slice(1, 3),))[0, 0] == i
+                assert len(imf._CACHE) <= 3
+        fd_dir = "/proc/self/fd"
+        if os.path.isdir(fd_dir):
+            open_inputs = [p for p in (os.readlink(os.path.join(fd_dir, f)) for f in os.listdir(fd_dir)
+                                       if os.path.exists(os.path.join(fd_dir, f)))
+                           if p.startswith(str(tmp_path))]
+            assert len(open_inputs) <= 3
+    finally:
+        imf.set_open_file_budget(old)
+        imf.close_all()
+    with pytest.raises(ValueError, match="budget"):
+        imf.set_open_file_budget(0)
+
+
+def test_extension_and_named_hdu(tmp_path):
+    data = RNG.normal(size=(6, 7)).astype(np.float32)
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, name="SCI")]).writeto(tmp_path / "e.fits")
+    fr = imf.probe(tmp_path / "e.fits")
+    assert fr.hdu == 1
+    np.testing.assert_array_equal(fr.read(), data)
+    assert imf.probe(tmp_path / "e.fits", hdu="SCI").hdu == 1
+    fits.PrimaryHDU().writeto(tmp_path / "empty.fits")
+    with pytest.raises(ValueError, match="no image"):
+        imf.probe(tmp_path / "empty.fits")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16, np.int16, np.int32, np.uint8, bool])
+def test_preallocated_region_writes_roundtrip(tmp_path, dtype):
+    rng = np.random.default_rng(1)
+    img = (rng.normal(size=(3, 11, 9)) * 1000).astype(dtype) if dtype is not bool else rng.random((3, 11, 9)) < 0.5
+    if dtype == np.uint16:
+        img = rng.integers(0, 65535, (3, 11, 9)).astype(np.uint16)
+    prim = np.arange(11 * 9, dtype=np.float32).reshape(11, 9)
+    path = str(tmp_path / "out.fits")
+    targets = imf.create_fits(path, [imf.HduSpec("PRIMARY", prim.shape, np.float32, (("NCOMBINE", 3, "n"),)),
+                                     imf.HduSpec("EXT", img.shape, dtype)])
+    # full-width strips, a partial window and a single pixel
+    targets["PRIMARY"][0:5, :] = prim[0:5]
+    targets["PRIMARY"][5:11, 0:4] = prim[5:11, 0:4]
+    targets["PRIMARY"][5:11, 4:9] = prim[5:11, 4:9]
+    for a, b in [(0, 4), (4, 11)]:
+        targets["EXT"][:, a:b, :] = img[:, a:b, :]
+    with fits.open(path) as hdul:
+        hdul.verify("exception")
+        np.testing.assert_array_equal(hdul[0].data, prim)
+        assert hdul[0].header["NCOMBINE"] == 3
+        got = hdul["EXT"].data
+        np.testing.assert_array_equal(got, img.astype(np.uint8) if dtype is bool else img)
+    assert os.path.getsize(path) % 2880 == 0
+
+
+def test_atomic_path(tmp_path):
+    final = tmp_path / "a.fits"
+    with pytest.raises(RuntimeError):
+        with atomic_path(final) as tmp:
+            open(tmp, "wb").write(b"partial")
+            raise RuntimeError("boom")
+    assert not final.exists() and os.listdir(tmp_path) == []
+    with atomic_path(final) as tmp:
+        open(tmp, "wb").write(b"done")
+    assert final.read_bytes() == b"done"
+    with pytest.raises(FileExistsError):
+        with atomic_path(final, overwrite=False):
+            pass
+
+
+def test_provenance_cards(tmp_path):
+    from imcombiners._rejectors import SigClip
+
+    prov = provenance_dict(inputs=[f"/data/raw{i}.fits" for i in range(3)], ncombine=3,
+                           parameters={"method": "median", "rejectors": [SigClip(sigma=2.5)]},
+                           zero=np.array([0.0, 1.5, -2.0]), scale=[1.0, 1.1, 0.9], weights=None)
+    hdr = fits.Header()
+    for k, v, c in provenance_cards(prov):
+        hdr[k] = (v, c)
+    fits.PrimaryHDU(np.zeros((2, 2), np.float32), header=hdr).writeto(tmp_path / "p.fits")
+    h = fits.getheader(tmp_path / "p.fits")
+    assert h["NCOMBINE"] == 3 and h["IMCMB002"] == "raw1.fits" and h["IMCMETH"] == "median"
+    assert h["IMCZ0002"] == 1.5 and h["IMCS0003"] == 0.9 and "IMCW0001" not in h
+    import json
+
+    params = json.loads(h["IMCPARAM"])
+    assert params["rejectors"][0]["kind"] == "SigClip" and params["rejectors"][0]["sigma"] in (2.5, [2.5, 2.5])
+    assert "IMCVERS" in h
