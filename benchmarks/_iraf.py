@@ -10,6 +10,7 @@ times the whole `irafcl` process. The CL start-up cost is measured separately
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -124,7 +125,11 @@ def make_setup(files: list[str], params: dict, timeout: float = 600.0):
                     os.symlink(os.path.abspath(name), os.path.join(tmp, f"i{i:04d}.fits"))
                 with open(os.path.join(tmp, "in.lis"), "w") as f:
                     f.write("".join(f"i{i:04d}.fits\n" for i in range(len(files))))
+                ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 wall, text = _run_cl(imcombine_script(len(files), params), tmp, timeout)
+                ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                # CPU of the reaped CL and what it waited for (its x_images.e process).
+                cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
                 out_path = os.path.join(tmp, "out.fits")
                 if not os.path.exists(out_path):
                     raise RuntimeError("IRAF wrote no output: " + text[-500:].replace("\n", " "))
@@ -134,8 +139,7 @@ def make_setup(files: list[str], params: dict, timeout: float = 600.0):
 
                     out = fits.getdata(out_path).astype(np.float32)
                     first["done"] = True
-                # IRAF is single-threaded; its CPU time is the wall time of its process.
-                return wall, wall, out
+                return wall, cpu, out
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
 

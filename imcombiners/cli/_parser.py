@@ -151,8 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``imcombiners`` parser with its four commands."""
     parser = _Parser(prog="imcombiners", description=_help.MAIN_DESCRIPTION, epilog=_help.MAIN_EPILOG,
                      formatter_class=_ManFormatter, usage=argparse.SUPPRESS)
-    parser.add_argument("--version", action="version", version=f"imcombiners {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser._optionals.title = "OPTIONS"
+    parser.add_argument("--version", action="version", version=f"imcombiners {_version()}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
+                                title="COMMAND SUMMARY")
     parser.subparsers = sub.choices  # type: ignore[attr-defined]  # for errors about extras
 
     kw = dict(formatter_class=_ManFormatter, add_help=False)

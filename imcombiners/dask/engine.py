@@ -112,6 +112,26 @@ def _tile_from_blocks(blocks: Sequence[np.ndarray], mask_blocks: Sequence[np.nda
     return _crop(tile_fn(data, mask, job), crop)
 
 
+def _tile_from_parts(blocks: Sequence[np.ndarray], placements: Sequence[tuple], shape: tuple[int, ...],
+                     mask_blocks: Sequence[np.ndarray] | None, mask_placements: Sequence[tuple] | None,
+                     crop: tuple[slice, ...] | None, tile_fn: TileFunction, job: Any) -> dict[str, np.ndarray]:
+    """Kernel over a read window (tile + halo) assembled from neighbouring dask blocks."""
+
+    def assemble(parts: Sequence[np.ndarray], where: Sequence[tuple]) -> np.ndarray:
+        first = np.asarray(parts[0])
+        out = np.empty(shape, first.dtype)
+        for block, (src, dst) in zip(parts, where):
+            out[dst] = np.asarray(block)[src]
+        return out
+
+    data = assemble(blocks, placements)
+    mask = None
+    if mask_blocks is not None:
+        mask = assemble(mask_blocks, mask_placements)
+        mask = mask if mask.dtype == bool else mask != 0
+    return _crop(tile_fn(data, mask, job), crop)
+
+
 def _select(outputs: Mapping[str, np.ndarray], name: str) -> np.ndarray:
     return outputs[name]
 
@@ -789,21 +809,32 @@ def _dask_align(darr: Any) -> tuple[int, ...]:
     return tuple(int(c[0]) for c in darr.chunks[1:])
 
 
-def _dask_blocks(p: _Prepared, tiles: list[_Tile]) -> tuple[Any, Any, Callable[[_Tile], tuple]]:
-    """Rechunk a dask input to the plan (axis 0 untouched) and give block keys per tile."""
-    import dask.array as da
-
+def _dask_blocks(p: _Prepared) -> tuple[Any, Any]:
+    """Rechunk a dask input to the plan's spatial chunks (axis 0 untouched)."""
     spatial_chunks = p.plan.chunks
     darr = p.darr.rechunk(p.darr.chunks[:1] + spatial_chunks)
     dmask = None if p.dmask is None else p.dmask.rechunk(p.dmask.chunks[:1] + spatial_chunks)
-    if p.halo:
-        depth = {ax: p.halo for ax in range(1, darr.ndim)}
-        darr = da.overlap.overlap(darr, depth=depth, boundary="none")
-        if dmask is not None:
-            dmask = da.overlap.overlap(dmask, depth=depth, boundary="none")
-    nb0 = darr.numblocks[0]
-    mb0 = None if dmask is None else dmask.numblocks[0]
-    return darr, dmask, (nb0, mb0)
+    return darr, dmask
+
+
+def _halo_parts(arr: Any, t: _Tile) -> tuple[list, list, tuple[int, ...]]:
+    """Block keys and (source, destination) slices covering a tile's read window."""
+    starts = [np.concatenate([[0], np.cumsum(c)]).astype(int) for c in arr.chunks]
+    per_axis = []
+    for ax, win in enumerate((slice(0, arr.shape[0]),) + t.read_window):
+        st = starts[ax]
+        pieces = []
+        for b in range(len(arr.chunks[ax])):
+            lo, hi = max(win.start, st[b]), min(win.stop, st[b + 1])
+            if lo < hi:
+                pieces.append((b, slice(lo - st[b], hi - st[b]), slice(lo - win.start, hi - win.start)))
+        per_axis.append(pieces)
+    keys, placements = [], []
+    for combo in product(*per_axis):
+        keys.append((arr.name, *(c[0] for c in combo)))
+        placements.append((tuple(c[1] for c in combo), tuple(c[2] for c in combo)))
+    shape = (arr.shape[0],) + tuple(w.stop - w.start for w in t.read_window)
+    return keys, placements, shape
 
 
 def _parameters(method: str, rejectors: Any, thresholds: Any, zero: Any, scale: Any, weights: Any,
@@ -955,13 +986,19 @@ def combine(
 
         deps: list[Any] = []
     else:
-        darr, dmask, (nb0, mb0) = _dask_blocks(p, tiles)
+        darr, dmask = _dask_blocks(p)
+        nb0 = darr.numblocks[0]
+        mb0 = None if dmask is None else dmask.numblocks[0]
         token = tokenize(darr.name, None if dmask is None else dmask.name, p.halo, _job_token(job), tile_fn)
 
         def expr(t: _Tile) -> tuple:
+            if t.crop is not None:  # halo: assemble the read window from neighbouring blocks
+                keys, placements, shape = _halo_parts(darr, t)
+                mkeys, mplace = (None, None) if dmask is None else _halo_parts(dmask, t)[:2]
+                return (_tile_from_parts, keys, placements, shape, mkeys, mplace, t.crop, tile_fn, job)
             blocks = [(darr.name, k, *t.index) for k in range(nb0)]
             mblocks = None if dmask is None else [(dmask.name, k, *t.index) for k in range(mb0)]
-            return (_tile_from_blocks, blocks, mblocks, t.crop, tile_fn, job)
+            return (_tile_from_blocks, blocks, mblocks, None, tile_fn, job)
 
         deps = [darr] + ([dmask] if dmask is not None else [])
 

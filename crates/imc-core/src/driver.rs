@@ -13,10 +13,11 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::frames::Frames;
-use crate::job::{Job, Method};
+use crate::job::{Job, Method, Rejector};
 use crate::real::{Input, Real};
 use crate::reduce;
 use crate::network;
+use crate::reject::avsigclip;
 use crate::reject::{oflag, sflag, Diag, Prepared, Scratch as RejScratch, Win};
 
 /// Everything one run produces; optional outputs are `Some` when the job asked for them.
@@ -208,7 +209,16 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let network = if path == Path::Vertical { network::batcher(n) } else { vec![] };
     let plain = frames.masks.is_none() && job.thresholds.is_none() && job.zero.is_none() && job.scale.is_none();
     let nblocks = m.div_ceil(block);
-    let ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, plain };
+    let line = if job.line == 0 || m % job.line != 0 { m.max(1) } else { job.line };
+    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain };
+    ctx.line_sigma = prepared
+        .iter()
+        .map(|p| match p.rejector {
+            Rejector::AvSigClip { cen, .. } => Some(ctx.line_sigmas(cen, threads)),
+            _ => None,
+        })
+        .collect();
+    let ctx = ctx;
     let body = |s: &mut Scratch, b: usize| {
         let p0 = b * block;
         let p1 = (p0 + block).min(m);
@@ -240,6 +250,9 @@ struct Ctx<'a, 'f, T, O> {
     n: usize,
     m: usize,
     network: &'a [(u16, u16)],
+    /// Pixels per image line, and per rejector the sigma of every line (AvSigClip only).
+    line: usize,
+    line_sigma: Vec<Option<Vec<f64>>>,
     /// No masks, thresholds or normalisation: only non-finite values can be invalid.
     plain: bool,
 }
@@ -289,11 +302,14 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// `sorted`/`ids` hold the valid samples sorted by (value, frame); on return the
     /// survivor window is `[lo, hi)`.
     #[inline]
-    fn reject_chain(&self, sorted: &[f64], ids: Option<&[u32]>, rs: &mut RejScratch) -> (usize, usize, u8, Diag) {
-        let mut win = Win { a: sorted, ids, lo: 0, hi: sorted.len() };
+    fn reject_chain(&self, px: usize, sorted: &[f64], ids: Option<&[u32]>, rs: &mut RejScratch) -> (usize, usize, u8, Diag) {
+        let mut win = Win::new(sorted, ids);
         let mut flags = 0;
         let mut last = Diag::default();
-        for prep in self.prepared {
+        for (k, prep) in self.prepared.iter().enumerate() {
+            if let Some(t) = &self.line_sigma[k] {
+                win.line_sigma = t[px / self.line];
+            }
             last = prep.apply(&mut win, rs);
             flags |= last.flags;
         }
@@ -336,6 +352,45 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
     }
 
+    /// AvSigClip pre-pass: the Poisson-scaled sigma of every image line from all the valid
+    /// samples of its pixels.
+    fn line_sigmas(&self, cen: crate::job::Centre, threads: usize) -> Vec<f64> {
+        let n = self.n;
+        let nlines = self.m / self.line;
+        let block = block_len(n);
+        let one = |s: &mut Scratch, l: usize| -> f64 {
+            let (mut acc, mut count) = (0.0, 0usize);
+            let (start, end) = (l * self.line, (l + 1) * self.line);
+            let mut p0 = start;
+            while p0 < end {
+                let p1 = (p0 + block).min(end);
+                self.gather(s, p0, p1);
+                for b in 0..(p1 - p0) {
+                    s.sorted.clear();
+                    for i in 0..n {
+                        if s.st[b * n + i] == 0 {
+                            s.sorted.push(s.vals[b * n + i]);
+                        }
+                    }
+                    crate::select::sort(&mut s.sorted);
+                    let (a, c) = avsigclip::line_terms(&s.sorted, cen);
+                    acc += a;
+                    count += c;
+                }
+                p0 = p1;
+            }
+            avsigclip::line_sigma(acc, count)
+        };
+        if threads == 1 || nlines <= 1 {
+            let mut s = Scratch::new(n, block, 0);
+            (0..nlines).map(|l| one(&mut s, l)).collect()
+        } else {
+            with_threads(threads, || {
+                (0..nlines).into_par_iter().map_init(|| Scratch::new(n, block, 0), |s, l| one(s, l)).collect()
+            })
+        }
+    }
+
     /// Gather samples of pixels [p0, p1) into pixel-major `vals`/`st`.
     fn gather(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
@@ -373,7 +428,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             s.sorted_ids.clear();
             s.sorted.extend(s.pairs.iter().map(|p| p.0));
             s.sorted_ids.extend(s.pairs.iter().map(|p| p.1));
-            let (lo, hi, mut flags, diag) = self.reject_chain(&s.sorted, Some(&s.sorted_ids), &mut s.rs);
+            let (lo, hi, mut flags, diag) = self.reject_chain(p0 + b, &s.sorted, Some(&s.sorted_ids), &mut s.rs);
             if nvalid < n {
                 flags |= oflag::PREMASKED;
             }
@@ -463,7 +518,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             let c = col.partition_point(|&x| x < f64::INFINITY);
             s.sorted.clear();
             s.sorted.extend_from_slice(&col[..c]);
-            let (lo, hi, mut flags, diag) = self.reject_chain(&s.sorted, None, &mut s.rs);
+            let (lo, hi, mut flags, diag) = self.reject_chain(p0 + b, &s.sorted, None, &mut s.rs);
             if c < n {
                 flags |= oflag::PREMASKED;
             }
@@ -591,7 +646,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         for b in 0..len {
             let c = cnt[b] as usize;
             let value = match method {
-                Method::Mean => acc[b] / c as f64,
+                // 0/0 would give a NaN with the sign bit set; keep NaNs canonical.
+                Method::Mean => if c == 0 { f64::NAN } else { acc[b] / c as f64 },
                 Method::WAvg => {
                     if wsum[b] == 0.0 { f64::NAN } else { acc[b] / wsum[b] }
                 }
@@ -679,6 +735,7 @@ mod tests {
             Rejector::LinearClip { low_scale: 0.99, low: 1.0, upp_scale: 1.0, upp: 3.0, maxiters: 2, cen: Centre::Median, limits: lim(1, true) },
             Rejector::MinMax { n_min: 1.0, n_max: 2.0 },
             Rejector::PClip { frac: -0.5, sigma_lo: 1.0, sigma_hi: 1.0, nkeep: 2 },
+            Rejector::AvSigClip { sigma_lo: 2.0, sigma_hi: 2.0, cen: Centre::Median, nkeep: 1 },
         ]
     }
 
@@ -698,6 +755,7 @@ mod tests {
         for r in all_rejectors() {
             for method in [Method::Mean, Method::Median, Method::Sum, Method::Variance { ddof: 1 }, Method::Min, Method::LMedian] {
                 let mut job = Job::simple(method);
+                job.line = 70;
                 job.rejectors = vec![r.clone(), Rejector::MinMax { n_min: 0.0, n_max: 1.0 }];
                 job.want = Want { std: true, nit: true, output_flags: true, nused: true, ..Want::default() };
                 let fast: Outputs<f64> = run(&fr, &job, 1).unwrap();
@@ -714,6 +772,36 @@ mod tests {
                 assert_eq!(excluded, used);
             }
         }
+    }
+
+    #[test]
+    fn avsigclip_uses_one_sigma_per_line() {
+        // Two lines: a quiet one and a noisy one; the same +40 excursion is rejected only in
+        // the quiet line, whose Poisson-scaled sigma is small.
+        let n = 8;
+        let line = 50;
+        let data: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                (0..2 * line)
+                    .map(|p| {
+                        let noise = if p < line { 1.0 } else { 30.0 };
+                        let v = 100.0 + noise * (((i * 7 + p * 3) % 5) as f64 - 2.0);
+                        if i == 0 && (p == 10 || p == line + 10) { 140.0 } else { v }
+                    })
+                    .collect()
+            })
+            .collect();
+        let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+        let mut job = Job::simple(Method::Mean);
+        job.line = line;
+        job.rejectors = vec![Rejector::AvSigClip { sigma_lo: 3.0, sigma_hi: 3.0, cen: Centre::Median, nkeep: 1 }];
+        job.want = Want { mask: true, std: true, ..Want::default() };
+        let o: Outputs<f64> = run(&fr, &job, 1).unwrap();
+        let mask = o.mask.unwrap();
+        assert!(mask[10], "quiet line: the excursion is rejected");
+        assert!(!mask[line + 10], "noisy line: the same excursion is kept");
+        let std = o.std.unwrap();
+        assert!(std[line + 10] > 5.0 * std[10]);
     }
 
     #[test]

@@ -116,6 +116,8 @@ pub enum Rejector {
     SigClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, spread: Spread, ddof: u32, limits: Limits },
     CcdClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, noise: Noise, limits: Limits },
     LinearClip { low_scale: f64, low: f64, upp_scale: f64, upp: f64, maxiters: u32, cen: Centre, limits: Limits },
+    /// IRAF avsigclip: one Poisson-scaled sigma per image line, sigma(c) = s * sqrt(max(1, c)).
+    AvSigClip { sigma_lo: f64, sigma_hi: f64, cen: Centre, nkeep: i64 },
     MinMax { n_min: f64, n_max: f64 },
     PClip { frac: f64, sigma_lo: f64, sigma_hi: f64, nkeep: i64 },
 }
@@ -170,12 +172,14 @@ pub struct Job {
     /// Fill for elements without samples; None = NaN (sum: 0).
     pub blank: Option<f64>,
     pub want: Want,
+    /// Pixels per image line (last spatial axis) for line-based algorithms; 0 = one line.
+    pub line: usize,
 }
 
 impl Job {
     /// A job with only a method (no rejection, no normalisation).
     pub fn simple(method: Method) -> Self {
-        Job { method, rejectors: vec![], thresholds: None, zero: None, scale: None, weights: None, blank: None, want: Want::default() }
+        Job { method, rejectors: vec![], thresholds: None, zero: None, scale: None, weights: None, blank: None, want: Want::default(), line: 0 }
     }
 
     /// Check vector lengths and values against the number of frames.
@@ -228,6 +232,7 @@ impl Rejector {
         };
         match self {
             Rejector::SigClip { sigma_lo, sigma_hi, .. } => sig(*sigma_lo, *sigma_hi),
+            Rejector::AvSigClip { sigma_lo, sigma_hi, .. } => sig(*sigma_lo, *sigma_hi),
             Rejector::CcdClip { sigma_lo, sigma_hi, noise, .. } => {
                 sig(*sigma_lo, *sigma_hi)?;
                 if !(noise.gain.is_finite() && noise.gain > 0.0) {

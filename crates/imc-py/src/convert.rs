@@ -9,6 +9,9 @@ use pyo3::types::{PyDict, PyList};
 
 use imc_core::job::{Centre, Job, Limits, Method, Noise, Rejector, Spread, Want};
 
+/// Rejector kinds the kernel implements (exported as `_core.REJECTORS`).
+pub(crate) const REJECTORS: [&str; 6] = ["sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip"];
+
 /// A core error as a Python ValueError (its message names the parameter).
 pub(crate) fn core_err(e: imc_core::Error) -> PyErr {
     PyValueError::new_err(e.to_string())
@@ -105,6 +108,12 @@ fn rejector(d: &Bound<'_, PyDict>) -> PyResult<Rejector> {
             cen: cen()?,
             limits: limits(d)?,
         },
+        "avsigclip" => Rejector::AvSigClip {
+            sigma_lo: sig("sigma_lo")?,
+            sigma_hi: sig("sigma_hi")?,
+            cen: cen()?,
+            nkeep: get(d, "nkeep", 1i64)?,
+        },
         "minmax" => Rejector::MinMax { n_min: get(d, "n_min", 1.0)?, n_max: get(d, "n_max", 1.0)? },
         "pclip" => Rejector::PClip {
             frac: get(d, "frac", -0.5)?,
@@ -114,7 +123,7 @@ fn rejector(d: &Bound<'_, PyDict>) -> PyResult<Rejector> {
         },
         other => {
             return Err(PyValueError::new_err(format!(
-                "rejector kind {other:?} is not known; expected sigclip, ccdclip, linearclip, minmax or pclip"
+                "rejector kind {other:?} is not known; expected one of {REJECTORS:?}"
             )))
         }
     })
@@ -131,6 +140,7 @@ pub(crate) fn job_from_dict(d: &Bound<'_, PyDict>) -> PyResult<Job> {
     job.scale = get_opt(d, "scale")?;
     job.weights = get_opt(d, "weights")?;
     job.blank = get_opt(d, "blank")?;
+    job.line = get(d, "line", 0usize)?;
     if let Some(list) = d.get_item("rejectors")? {
         if !list.is_none() {
             let list = list.cast_into::<PyList>().map_err(|_| PyValueError::new_err("rejectors: must be a list of dicts"))?;

@@ -208,6 +208,7 @@ fn _panic_for_tests() -> PyResult<()> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("REJECTORS", convert::REJECTORS.to_vec())?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(grow_mask, m)?)?;
     m.add_function(wrap_pyfunction!(frame_stat, m)?)?;

@@ -212,8 +212,17 @@ pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
             }
             out[x] = if b.dflag == DFlag::All {
                 (s * T::from_f32(sigcor)).sqrt()
-            } else {
+            } else if sw > 0.0 {
                 (s / T::from_f32(sw) * T::from_f32(sigcor)).sqrt()
+            } else {
+                // no positive weight among the survivors: IRAF's unweighted fallback
+                let q = v[0] - a;
+                let mut s = q * q;
+                for &val in &v[1..n1] {
+                    let q = val - a;
+                    s = s + q * q;
+                }
+                (s / T::from_usize(n1) * T::from_f32(sigcor)).sqrt()
             };
         } else {
             let sigcor: f32 = if n1 > 1 { 1.0 / (n1 - 1) as f32 } else { 1.0 };

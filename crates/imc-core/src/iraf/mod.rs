@@ -9,6 +9,9 @@
 //! Entry points: [`image_stats`] (per-image statistics for scale/zero/weight),
 //! [`factors::normalise`] (IRAF's normalisation of those factors) and [`imcombine`].
 
+// The code mirrors IRAF's 1-based slot loops and its exact operation order on purpose.
+#![allow(clippy::needless_range_loop, clippy::manual_div_ceil, clippy::assign_op_pattern)]
+
 pub mod combine;
 pub mod engine;
 pub mod factors;

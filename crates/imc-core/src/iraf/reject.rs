@@ -138,15 +138,15 @@ fn addback_sorted_ends(
 #[inline]
 fn compact_sorted<T: Work>(v: &mut [T], id: &mut [u16], nl: usize, n1: usize, grow: bool) {
     if n1 > 0 && nl > 1 {
-        let mut j = nl.max(n1 + 1);
-        for l in 1..=n1.min(nl - 1) {
+        let j0 = nl.max(n1 + 1);
+        for (k, l) in (1..=n1.min(nl - 1)).enumerate() {
+            let j = j0 + k;
             v[l - 1] = v[j - 1];
             if grow {
                 id.swap(l - 1, j - 1);
             } else {
                 id[l - 1] = id[j - 1];
             }
-            j += 1;
         }
     }
 }

@@ -64,6 +64,37 @@ pub fn sort2<T: Work>(v: &mut [T], id: &mut [u16]) {
         return;
     }
 
+    // Fast path: without equal values the sorted order is unique, so any correct sort
+    // gives IRAF's result. Insertion sort on a copy; fall back to IRAF's quicksort when
+    // two values compare equal (their order, i.e. which id goes first, is IRAF's).
+    if npix <= 32 {
+        let mut tv = [T::ZERO; 32];
+        let mut ti = [0u16; 32];
+        tv[..npix].copy_from_slice(v);
+        ti[..npix].copy_from_slice(id);
+        let mut tie = false;
+        for i in 1..npix {
+            let x = tv[i];
+            let xi = ti[i];
+            let mut j = i;
+            while j > 0 && x < tv[j - 1] {
+                tv[j] = tv[j - 1];
+                ti[j] = ti[j - 1];
+                j -= 1;
+            }
+            if j > 0 && !(tv[j - 1] < x) {
+                tie = true;
+            }
+            tv[j] = x;
+            ti[j] = xi;
+        }
+        if !tie {
+            v.copy_from_slice(&tv[..npix]);
+            id.copy_from_slice(&ti[..npix]);
+            return;
+        }
+    }
+
     // General case: 1-based indices as in the original, explicit stack.
     let mut lv = [0usize; 64];
     let mut uv = [0usize; 64];
@@ -144,6 +175,42 @@ mod tests {
                 assert_eq!(perm[id[k] as usize], v[k]);
             }
         }
+    }
+
+    #[test]
+    fn fast_path_equals_quicksort_without_ties() {
+        let mut seed = 7u64;
+        for n in 4..=40usize {
+            for _ in 0..50 {
+                // distinct values: a random permutation of 0..n
+                let mut v: Vec<f32> = (0..n).map(|k| k as f32).collect();
+                for k in (1..n).rev() {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    v.swap(k, ((seed >> 33) as usize) % (k + 1));
+                }
+                let mut id: Vec<u16> = (0..n as u16).collect();
+                let (mut v2, mut id2) = (v.clone(), id.clone());
+                sort2(&mut v, &mut id);
+                quicksort_only(&mut v2, &mut id2);
+                assert_eq!(v, v2);
+                assert_eq!(id, id2, "n={n}");
+            }
+        }
+    }
+
+    /// The IRAF quicksort alone (fast path disabled by a 33+ element detour).
+    fn quicksort_only(v: &mut [f32], id: &mut [u16]) {
+        // pad to 33 distinct elements so the fast path is skipped, then strip
+        let n = v.len();
+        let mut pv = v.to_vec();
+        let mut pi = id.to_vec();
+        while pv.len() < 33 {
+            pv.push(1e6 + pv.len() as f32);
+            pi.push(u16::MAX);
+        }
+        sort2(&mut pv, &mut pi);
+        v.copy_from_slice(&pv[..n]);
+        id.copy_from_slice(&pi[..n]);
     }
 
     #[test]

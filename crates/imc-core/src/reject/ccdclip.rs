@@ -5,7 +5,7 @@
 //! sample's sigma is evaluated at its own frame's raw level and brought to normalised
 //! units: I_i = max(0, scale_i * c + zero_i), sigma_i = sigma(I_i) / scale_i.
 
-use super::{centre, iterate, Diag, Pass, Prepared, Win};
+use super::{side, centre, iterate, Diag, Pass, Prepared, Win};
 use crate::job::{Centre, Limits, Noise};
 
 /// IRAF's floor on the read-noise variance (1e4 / MAX_REAL), keeps sigma > 0.
@@ -46,6 +46,10 @@ pub(super) fn apply(
         maxiters,
         limits,
         |w| {
+            // A single sample cannot be an outlier.
+            if w.n() < 2 {
+                return None;
+            }
             let c = centre(w.vals(), cen);
             if !c.is_finite() {
                 return None;
@@ -55,7 +59,7 @@ pub(super) fn apply(
         },
         |k, p| {
             let s = sigma_k(k, p);
-            (a[k] > p.centre + sigma_hi * s) as i8 - (a[k] < p.centre - sigma_lo * s) as i8
+            side(a[k], p.centre - sigma_lo * s, p.centre + sigma_hi * s)
         },
         sigma_k,
     )

@@ -1,6 +1,6 @@
 //! Linear clipping: keep low_scale*c - low <= x <= upp_scale*c + upp around the centre c.
 
-use super::{centre, iterate, Diag, Pass, Win};
+use super::{side, centre, iterate, Diag, Pass, Win};
 use crate::job::{Centre, Limits};
 
 #[allow(clippy::too_many_arguments)]
@@ -26,7 +26,7 @@ pub(super) fn apply(
             }
             Some(Pass { centre: c, std: f64::NAN, low: low_scale * c - low, upp: upp_scale * c + upp })
         },
-        |k, p| (a[k] > p.upp) as i8 - (a[k] < p.low) as i8,
+        |k, p| side(a[k], p.low, p.upp),
         // No spread: add-back orders by plain distance from the centre.
         |_, _| 1.0,
     )

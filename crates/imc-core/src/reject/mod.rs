@@ -7,6 +7,7 @@
 //! same centres, spreads and windows, bit for bit. Among equal values at a window edge,
 //! the (value, frame index) order decides which frames are rejected.
 
+pub mod avsigclip;
 mod ccdclip;
 mod linearclip;
 mod minmax;
@@ -58,9 +59,16 @@ pub struct Win<'a> {
     pub ids: Option<&'a [u32]>,
     pub lo: usize,
     pub hi: usize,
+    /// AvSigClip: the sigma of this element's image line (NaN when not computed).
+    pub line_sigma: f64,
 }
 
-impl Win<'_> {
+impl<'a> Win<'a> {
+    /// The full window over sorted samples.
+    pub fn new(a: &'a [f64], ids: Option<&'a [u32]>) -> Self {
+        Win { a, ids, lo: 0, hi: a.len(), line_sigma: f64::NAN }
+    }
+
     #[inline]
     pub fn n(&self) -> usize {
         self.hi - self.lo
@@ -141,6 +149,9 @@ impl Prepared {
             Rejector::LinearClip { low_scale, low, upp_scale, upp, maxiters, cen, limits } => {
                 linearclip::apply(w, *low_scale, *low, *upp_scale, *upp, *maxiters, *cen, limits)
             }
+            Rejector::AvSigClip { sigma_lo, sigma_hi, cen, nkeep } => {
+                avsigclip::apply(w, *sigma_lo, *sigma_hi, *cen, *nkeep)
+            }
             Rejector::MinMax { .. } => minmax::apply(w, self.frac_lo, self.frac_hi),
             Rejector::PClip { sigma_lo, sigma_hi, nkeep, .. } => {
                 pclip::apply(w, self.pclip_offset, *sigma_lo, *sigma_hi, *nkeep)
@@ -180,6 +191,19 @@ pub(crate) fn sum(v: &[f64]) -> f64 {
     v.iter().fold(0.0, |s, &x| s + x)
 }
 
+/// Which side of the inclusive keep range [low, upp] x falls on: -1 below, +1 above, 0
+/// inside. Below wins when the range is empty (low > upp), so every sample is rejected.
+#[inline]
+pub(crate) fn side(x: f64, low: f64, upp: f64) -> i8 {
+    if x < low {
+        -1
+    } else if x > upp {
+        1
+    } else {
+        0
+    }
+}
+
 /// Smallest number of survivors a rejector must leave, from the count at its start.
 pub(crate) fn keep_count(nkeep: i64, n0: usize) -> usize {
     if nkeep >= 0 {
@@ -188,6 +212,9 @@ pub(crate) fn keep_count(nkeep: i64, n0: usize) -> usize {
         (n0 as i64 + nkeep).max(0) as usize
     }
 }
+
+/// IRAF's tolerance (in sigma) under which add-back residuals count as tied.
+pub(crate) const ADDBACK_TOL: f64 = 0.001;
 
 /// What one pass of an iterative clip proposes.
 pub(crate) struct Pass {
@@ -249,8 +276,15 @@ where
                 }
             }
             if !limits.revert {
-                let resid = |j: usize| (w.a[j] - p.centre).abs() / sigma_of(j, &p);
-                let (l2, h2) = add_back(w.lo, w.hi, lo, hi, allowed - done, resid);
+                // Residuals in units of sigma (IRAF's 0.001 sigma tolerance for ties); with a
+                // zero or undefined spread, plain distances from the centre with exact ties.
+                let scaled = (w.lo..w.hi).all(|j| sigma_of(j, &p) > 0.0) && p.std.is_finite();
+                let tol = if scaled { ADDBACK_TOL } else { 0.0 };
+                let resid = |j: usize| {
+                    let d = (w.a[j] - p.centre).abs();
+                    if scaled { d / sigma_of(j, &p) } else { d }
+                };
+                let (l2, h2) = add_back(w.lo, w.hi, lo, hi, allowed - done, tol, resid);
                 w.lo = l2;
                 w.hi = h2;
             }
@@ -267,9 +301,8 @@ where
 
 /// IRAF-style add-back on a sorted window: of the samples just rejected at both ends
 /// (window was [lo0, hi0), proposed [lo, hi)), reject at most `budget`; restore the least
-/// deviant first, plus any whose residual ties the last restored one within 0.001.
-pub(crate) fn add_back(lo0: usize, hi0: usize, mut lo: usize, mut hi: usize, budget: usize, resid: impl Fn(usize) -> f64) -> (usize, usize) {
-    const TOL: f64 = 0.001;
+/// deviant first, plus any whose residual ties the last restored one within `tol`.
+pub(crate) fn add_back(lo0: usize, hi0: usize, mut lo: usize, mut hi: usize, budget: usize, tol: f64, resid: impl Fn(usize) -> f64) -> (usize, usize) {
     let proposed = (lo - lo0) + (hi0 - hi);
     let mut restore = proposed.saturating_sub(budget);
     let mut last = f64::NEG_INFINITY;
@@ -292,10 +325,10 @@ pub(crate) fn add_back(lo0: usize, hi0: usize, mut lo: usize, mut hi: usize, bud
         restore -= 1;
     }
     // Values tied with the last restored one come back too.
-    while lo > lo0 && (resid(lo - 1) - last).abs() <= TOL {
+    while lo > lo0 && (resid(lo - 1) - last).abs() <= tol {
         lo -= 1;
     }
-    while hi < hi0 && (resid(hi) - last).abs() <= TOL {
+    while hi < hi0 && (resid(hi) - last).abs() <= tol {
         hi += 1;
     }
     debug_assert!(lo0 <= lo && lo <= hi && hi <= hi0);

@@ -2,7 +2,7 @@
 //! between the median and the sample `p` ranks away from it; a single pass with
 //! non-strict (>=) comparisons.
 
-use super::{add_back, keep_count, oflag, Diag, Win};
+use super::{add_back, keep_count, oflag, Diag, Win, ADDBACK_TOL};
 
 /// IRAF's conversion of `pclip` to a rank offset, fixed from the stack size N.
 pub(super) fn rank_offset(frac: f64, n: usize) -> i64 {
@@ -50,7 +50,7 @@ pub(super) fn apply(w: &mut Win<'_>, p: i64, sigma_lo: f64, sigma_hi: f64, nkeep
     }
     if hi - lo < keep {
         d.flags |= oflag::NKEEP;
-        let (l2, h2) = add_back(lo0, hi0, lo, hi, n - keep, |j| (a[j] - med).abs() / sigma);
+        let (l2, h2) = add_back(lo0, hi0, lo, hi, n - keep, ADDBACK_TOL, |j| (a[j] - med).abs() / sigma);
         lo = l2;
         hi = h2;
     }
@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn clips_both_ends() {
         let a = [970.0, 1002.0, 1003.0, 1004.0, 1005.0, 1006.0, 1012.0];
-        let mut w = Win { a: &a, ids: None, lo: 0, hi: 7 };
+        let mut w = Win { a: &a, ids: None, lo: 0, hi: 7, line_sigma: f64::NAN };
         apply(&mut w, rank_offset(0.25, 7), 3.0, 3.0, 1);
         assert_eq!((w.lo, w.hi), (1, 6));
     }

@@ -1,6 +1,6 @@
 //! Sigma clipping about a centre (mean, median or lower median) with a data spread.
 
-use super::{centre, iterate, sum, Diag, Pass, Scratch, Win};
+use super::{side, centre, iterate, sum, Diag, Pass, Scratch, Win};
 use crate::job::{Centre, Limits, Spread};
 use crate::select;
 
@@ -57,6 +57,10 @@ pub(super) fn apply(
         maxiters,
         limits,
         |w| {
+            // A single sample cannot be an outlier.
+            if w.n() < 2 {
+                return None;
+            }
             let v = w.vals();
             let c = centre(v, cen);
             let sd = spread_of(v, c, spread, ddof, s)?;
@@ -65,7 +69,7 @@ pub(super) fn apply(
             }
             Some(Pass { centre: c, std: sd, low: c - sigma_lo * sd, upp: c + sigma_hi * sd })
         },
-        |k, p| (a[k] > p.upp) as i8 - (a[k] < p.low) as i8,
+        |k, p| side(a[k], p.low, p.upp),
         |_, p| p.std,
     )
 }
@@ -78,7 +82,7 @@ mod tests {
     fn run(v: &[f64], lim: Limits, sig: f64, it: u32, cen: Centre) -> (Vec<f64>, Diag) {
         let mut a = v.to_vec();
         select::sort(&mut a);
-        let mut w = Win { a: &a, ids: None, lo: 0, hi: a.len() };
+        let mut w = Win { a: &a, ids: None, lo: 0, hi: a.len(), line_sigma: f64::NAN };
         let mut s = Scratch::default();
         let d = apply(&mut w, &mut s, sig, sig, it, cen, Spread::Std, 0, &lim);
         (w.vals().to_vec(), d)
