@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _core
 from ._frames import prepare_frames
+from ._validate import as_int, check_memory
 
 __all__ = ["ImcombineResult", "imcombine"]
 
@@ -28,25 +29,49 @@ _COMBINES = ("average", "median", "lmedian", "sum")
 _REJECTS = ("none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip")
 _STATS = ("mode", "median", "mean")
 _MAX_REAL = 0.99e37  # IRAF's MAX_REAL (INDEF thresholds)
+_PRODUCTS = ("sigma", "rejmask", "nrejmask", "expmask")
+
+
+def _products(products: Any) -> list[str]:
+    """``products`` -> the list of optional products to compute."""
+    if isinstance(products, str):
+        low = products.lower()
+        if low == "all":
+            return list(_PRODUCTS)
+        if low == "none":
+            return []
+        products = [products]
+    try:
+        names = [str(p).lower() for p in products]
+    except TypeError:
+        raise TypeError(f"products must be 'all', 'none' or a collection of names among "
+                        f"{', '.join(_PRODUCTS)}; got {products!r}") from None
+    unknown = [p for p in names if p not in _PRODUCTS]
+    if unknown:
+        raise ValueError(f"products: unknown {unknown}; use 'all', 'none' or names among {', '.join(_PRODUCTS)}")
+    return [p for p in _PRODUCTS if p in names]
 
 
 @dataclass(frozen=True, eq=False)
 class ImcombineResult:
     """Products of :func:`imcombine` (IRAF's output images).
 
+    ``sigma``, ``rejmask``, ``nrejmask`` and ``expmask`` are None unless requested with
+    :func:`imcombine`'s ``products`` (default ``"all"``).
+
     Attributes
     ----------
     output : ndarray, ``*spatial``
         The combined image (float32 for ``outtype="real"``, float64 for ``"double"``).
-    sigma : ndarray, ``*spatial``
+    sigma : ndarray, ``*spatial``, or None
         IRAF's sigma image: scatter of the combined values about the output value
         (``blank`` where nothing was combined).
-    rejmask : ndarray of bool, ``(N, *spatial)``
+    rejmask : ndarray of bool, ``(N, *spatial)``, or None
         True where a sample was not used (masked, non-finite, outside the thresholds,
         rejected, or grown), like IRAF's ``rejmasks``.
-    nrejmask : ndarray of int32, ``*spatial``
+    nrejmask : ndarray of int32, ``*spatial``, or None
         Number of samples not used per pixel (IRAF's ``nrejmasks``).
-    expmask : ndarray of int32, ``*spatial``
+    expmask : ndarray of int32, ``*spatial``, or None
         IRAF's exposure mask: total exposure of the used images, stored as
         ``round((E - maskzero) / maskscal)`` (the number of images used when no
         ``expname`` is given).
@@ -60,10 +85,10 @@ class ImcombineResult:
     """
 
     output: np.ndarray
-    sigma: np.ndarray
-    rejmask: np.ndarray
-    nrejmask: np.ndarray
-    expmask: np.ndarray
+    sigma: np.ndarray | None
+    rejmask: np.ndarray | None
+    nrejmask: np.ndarray | None
+    expmask: np.ndarray | None
     scale: np.ndarray
     zero: np.ndarray
     weight: np.ndarray
@@ -86,14 +111,27 @@ def _is_paths(images: Any) -> bool:
 def _read_fits(paths: Sequence[Any]) -> tuple[list[np.ndarray], list[Mapping[str, Any]]]:
     from astropy.io import fits
 
+    from .io.fits import probe
+
     data, headers = [], []
     for p in paths:
-        with fits.open(os.fspath(p), memmap=False) as hdul:
-            hdu = next((h for h in hdul if getattr(h, "data", None) is not None), None)
-            if hdu is None:
-                raise ValueError(f"images: {os.fspath(p)!r} has no image data")
-            data.append(np.asarray(hdu.data))
-            headers.append(hdu.header.copy())
+        name = os.fspath(p)
+        try:
+            # reliability: header checks first (corrupt BITPIX/NAXIS, truncated data), and
+            # every read error names the file
+            probe(name)
+            with fits.open(name, memmap=False) as hdul:
+                hdu = next((h for h in hdul if getattr(h, "data", None) is not None), None)
+                if hdu is None:
+                    raise ValueError(f"images: {name!r} has no image data")
+                data.append(np.asarray(hdu.data))
+                headers.append(hdu.header.copy())
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            if name in str(exc):
+                raise
+            raise ValueError(f"images: cannot read FITS image {name!r}: {exc}") from exc
     return data, headers
 
 
@@ -313,6 +351,7 @@ def imcombine(
     masks: Any = None,
     headers: Sequence[Mapping[str, Any]] | None = None,
     outtype: str | None = None,
+    products: Any = "all",
     threads: int = 0,
 ) -> ImcombineResult:
     """Combine images exactly as IRAF ``imcombine`` (IRAF 2.17 names and defaults).
@@ -364,6 +403,13 @@ def imcombine(
         "real": float32 output (float64 input is still combined in float64, as IRAF);
         "double": combine and return float64. None: float32 for uint8/uint16/int16/float32
         input, float64 for int32/float64.
+    products : "all", "none", or a collection of names among "sigma", "rejmask",
+        "nrejmask", "expmask"
+        Optional products to compute (IRAF's ``sigmas``, ``rejmasks``, ``nrejmasks``,
+        ``expmasks``); the others are None in the result. The combined image does not
+        depend on this choice (mean avsigclip's add-back quirk is always the one IRAF
+        shows when a rejection mask is written). Asking for fewer products is faster:
+        ``products="none"`` computes only the combined image.
     threads : int
         0 = all cores, k = k threads (results never depend on it).
 
@@ -371,6 +417,7 @@ def imcombine(
     -------
     ImcombineResult
     """
+    wanted = _products(products)
     # --- images
     if _is_paths(images):
         data, fits_headers = _read_fits(images)
@@ -379,6 +426,10 @@ def imcombine(
         images = data
     fs = prepare_frames(images, masks, name="images", mask_name="masks")
     n = fs.n
+    # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;
+    # fail fast with InsufficientMemoryError instead of an allocation abort in Rust
+    check_memory(n * fs.m + fs.m * (2 * 8 + 8), what="imcombine (output, sigma, rejmask, nrejmask and expmask)")
+    threads = as_int(threads, "threads", min=0)
     if headers is not None:
         headers = list(headers)
         if len(headers) != n:
@@ -490,17 +541,24 @@ def imcombine(
         None if fs.masks is None else list(fs.masks),
         list(fs.spatial),
         params,
-        ["sigma", "rejmask", "nrejmask", "expmask"],
+        wanted,
         bool(double),
         int(threads),
     )
     spatial = fs.spatial
+
+    def _get(key: str, shape: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray | None:
+        if key not in res:
+            return None
+        a = res[key] if dtype is None else res[key].astype(dtype, copy=False)
+        return a.reshape(shape)
+
     return ImcombineResult(
         output=res["output"].astype(out_dtype, copy=False).reshape(spatial),
-        sigma=res["sigma"].astype(out_dtype, copy=False).reshape(spatial),
-        rejmask=res["rejmask"].reshape((n, *spatial)),
-        nrejmask=res["nrejmask"].reshape(spatial),
-        expmask=res["expmask"].reshape(spatial),
+        sigma=_get("sigma", spatial, out_dtype),
+        rejmask=_get("rejmask", (n, *spatial)),
+        nrejmask=_get("nrejmask", spatial),
+        expmask=_get("expmask", spatial),
         scale=np.asarray(fac["scales"], dtype=np.float32),
         zero=np.asarray(fac["zeros"], dtype=np.float32),
         weight=np.asarray(fac["wts"], dtype=np.float32),

@@ -100,6 +100,14 @@ def assert_close(got, want, rtol=1e-12, atol=None, err=""):
                              f"got={got[~ok][:5]} want={want[~ok][:5]}")
 
 
+def assert_canonical_nan(a, err=""):
+    """design.md: a NaN the package produces is the canonical (positive) quiet NaN."""
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        nan = np.isnan(a)
+        assert not np.signbit(a[nan]).any(), f"{err}: negative NaN in the output"
+
+
 def rtol_for(dtype) -> float:
     """Output tolerance: float32 workspaces round once to float32."""
     return 2e-6 if ref.workspace_dtype(dtype) == np.float32 else 1e-11
@@ -179,6 +187,8 @@ def compare_to_twin(got: dict, tw: ref.TwinResult, *, method="mean", parts=None,
     sample_flags; add std/low/upp/nit for the diagnostics).
     """
     parts = parts or ("data", "mask", "nused", "output_flags", "sample_flags")
+    if "data" in parts:
+        assert_canonical_nan(got["data"], err)
     keep = ~tw.fragile
     rtol = 2e-6 if tw.workspace == np.float32 else 1e-11
     for name in parts:

@@ -14,6 +14,12 @@ Pipeline (per call, :func:`combine`)::
        the grown samples are excluded before the next stage)
     -> combine the survivors
 
+Every rejector narrows a window of the element's valid samples sorted by (value, frame
+index): survivors are a contiguous run of that order.  Iterative clippers walk inward
+from both ends and stop at the first kept sample on each side (IRAF's sorted-ends model:
+with per-sample noise a kept end sample shields the samples inside it).  AvSigClip's
+per-line sigma is computed from the samples valid before the first rejector.
+
 All arithmetic is float64 (every supported input dtype converts exactly).  The result
 carries ``fragile``: True for an output element where some decision of the twin (a
 clipping comparison, an add-back tie) was within a relative ``rtol`` of flipping, so
@@ -112,6 +118,15 @@ class LinearClip:
     nkeep: int = 1
     maxrej: int | None = None
     revert_on_nkeep: bool = True
+    grow: float | None = None
+
+
+@dataclass(frozen=True)
+class AvSigClip:
+    sigma: float | tuple[float, float] = 3.0
+    cenfunc: str = "median"
+    nkeep: int = 1
+    sigscale: float = 0.1
     grow: float | None = None
 
 
@@ -266,119 +281,167 @@ class Outcome:
 
 
 # --------------------------------------------------------------------------------------
-# nkeep / maxrej and the IRAF add-back
+# The sorted window, nkeep / maxrej and the IRAF add-back
 # --------------------------------------------------------------------------------------
 
 
-def allowed_rejections(n0: int, nkeep: int, maxrej: int | None) -> tuple[int, int]:
-    """(limit from nkeep, limit from maxrej) on the number rejected by one rejector.
+def sort_samples(x: np.ndarray, fid: np.ndarray) -> list[int]:
+    """Positions of the samples in (value, frame index) order (design.md: one canonical
+    order; -0.0 == 0.0, so the frame index breaks that tie too)."""
+    return sorted(range(len(x)), key=lambda j: (float(x[j]), int(fid[j])))
 
-    keep = nkeep if nkeep >= 0 else n0 + nkeep, clamped to [0, n0] (IRAF maxkeep).
+
+def keep_count(nkeep: int, n0: int) -> int:
+    """Samples a rejector must leave: min(nkeep, n0), or max(0, n0 + nkeep) for nkeep < 0."""
+    return min(nkeep, n0) if nkeep >= 0 else max(0, n0 + nkeep)
+
+
+def allowed_rejections(n0: int, nkeep: int, maxrej: int | None) -> int:
+    """Most samples one rejector may remove: min(n0 - keep, maxrej)."""
+    allowed = n0 - keep_count(nkeep, n0)
+    return allowed if maxrej is None else min(allowed, int(maxrej))
+
+
+def add_back_ends(resid, lo0: int, hi0: int, lo: int, hi: int, budget: int, tol: float,
+                  judge: Judge) -> tuple[int, int]:
+    """IRAF add-back on a sorted window (design.md, brief of the kernel change).
+
+    The window was ``[lo0, hi0)``, the pass proposed ``[lo, hi)``; at most ``budget`` of the
+    proposed rejections may stand.  Samples come back one at a time from the ends of the
+    proposed window: the end whose candidate has the smaller residual ``resid(j)`` first,
+    a tie going to the high side.  Then both ends grow further while the next candidate's
+    residual is within ``tol`` of the *last restored* residual (not chained).
+
+    CHOICE: a NaN residual (0/0 at a zero spread) counts as 0, the kernel's comment.
     """
-    keep = nkeep if nkeep >= 0 else n0 + nkeep
-    keep = min(max(keep, 0), n0)
-    return n0 - keep, (n0 if maxrej is None else int(maxrej))
 
+    def r(j: int) -> float:
+        v = float(resid(j))
+        return 0.0 if math.isnan(v) else v
 
-def add_back(keys: list[float], tols: list[float], need: int, judge: Judge) -> list[int]:
-    """Indices (into ``keys``) restored by the IRAF least-deviant add-back.
-
-    ``keys`` are the |residual|s of the candidates; the ``need`` smallest are restored,
-    then further candidates while the next one is within its tolerance of the last
-    restored one (ties restored together, chained).
-
-    CHOICE: ties are ``next - last <= tol`` (inclusive), chained in sorted order.
-    """
-    if need <= 0:
-        return []
-    order = sorted(range(len(keys)), key=lambda i: keys[i])
-    chosen = order[:need]
-    last = keys[chosen[-1]]
-    for i in order[need:]:
-        gap = keys[i] - last
-        if math.isfinite(gap):  # a key right at the tie limit is fragile
-            judge._near(keys[i], last + tols[i], keys[i])
-        if gap <= tols[i]:
-            chosen.append(i)
-            last = keys[i]
+    restore = (lo - lo0) + (hi0 - hi) - budget
+    last = -math.inf
+    while restore > 0 and (lo > lo0 or hi < hi0):
+        rl = r(lo - 1) if lo > lo0 else math.inf
+        rh = r(hi) if hi < hi0 else math.inf
+        if lo > lo0 and hi < hi0:
+            judge._near(rl, rh, max(rl, rh))
+        if hi < hi0 and rh <= rl:
+            hi, last = hi + 1, rh
         else:
-            break
-    return chosen
+            lo, last = lo - 1, rl
+        restore -= 1
+
+    def tied(j: int) -> bool:
+        v = r(j)
+        judge._near(v, last + tol, v)
+        judge._near(v, last - tol, v)
+        return abs(v - last) <= tol
+
+    while lo > lo0 and tied(lo - 1):
+        lo -= 1
+    while hi < hi0 and tied(hi):
+        hi += 1
+    return lo, hi
 
 
 # --------------------------------------------------------------------------------------
-# Iterative clippers (SigClip, CcdClip, LinearClip) share one driver
+# Iterative clippers (SigClip, CcdClip, LinearClip, AvSigClip) share one driver
 # --------------------------------------------------------------------------------------
 
 
 @dataclass
 class PassBounds:
-    """What one pass of an iterative clipper computed from the current survivors."""
+    """What one pass of an iterative clipper computed from the current window."""
 
-    lo: np.ndarray  # per-sample lower keep bound
-    hi: np.ndarray  # per-sample upper keep bound
-    inclusive: bool  # True: keep lo <= x <= hi (LinearClip); False: keep unless x < lo / x > hi
+    centre: float
+    lo: np.ndarray  # per-sample lower keep bound (reject x < lo)
+    hi: np.ndarray  # per-sample upper keep bound (reject x > hi)
     std: float
     low: float
     upp: float
-    keys: np.ndarray  # |residual| used by the add-back ordering
-    tols: np.ndarray  # add-back tie tolerance per sample
+    sig: np.ndarray | None  # per-sample residual scale; None: plain distances (LinearClip)
     scale: float  # magnitude for fragility checks
 
 
 def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge) -> Outcome:
-    """Generic "clip, accumulate, repeat" driver (design.md: SigClip + nkeep/maxrej).
+    """Generic "clip, accumulate, repeat" driver on the sorted window (design.md).
 
-    CHOICEs:
-    * a pass is "evaluated" (counted in ``nit``, sets std/low/upp) once its bounds were
-      computed; a pass that cannot start (n < min_n, spread not finite, n <= ddof) is
-      not evaluated; with no evaluated pass std/low/upp are NaN and nit is 0;
-    * std/low/upp come from the last evaluated pass, even when it was reverted;
-    * when a pass exceeds a limit, bit 4 is set if the nkeep limit is exceeded and bit 8
-      if the maxrej limit is exceeded (both when both are), and the loop stops (after
-      the revert or the add-back);
-    * bit 2 (maxiters) only when the pass number ``maxiters`` rejected and was accepted
-      in full (a reverted / added-back final pass sets 4/8 instead).
+    Each pass computes bounds from the current window ``[lo, hi)`` of the (value, frame)
+    sorted samples and walks inward from both ends: the low end while a sample is below
+    its lower bound, then the high end while a sample is above its upper bound, each walk
+    stopping at the first sample it keeps.  ``maxiters=None`` iterates until nothing
+    changes.  A pass that cannot start (fewer than ``min_n`` samples, bounds undefined) is
+    not evaluated; std/low/upp/nit describe the last evaluated pass (also a reverted one).
+    When a pass would remove more than allowed: flag 4 when the survivors would be fewer
+    than keep, flag 8 when more than ``maxrej`` would be rejected in total; then either
+    the pass is undone (``revert``) or the IRAF add-back restores samples; clipping stops.
+    Flag 2 when pass number ``maxiters`` rejected and was accepted in full.
+    Add-back residuals: |x - c|/sigma_i with ties within 0.001 when every sample of the
+    window has sigma_i > 0 and std is finite, else |x - c| with exact ties.
     """
     n0 = len(x)
-    alive = np.ones(n0, dtype=bool)
+    order = sort_samples(x, fid)
+    xs = np.array([float(x[j]) for j in order], dtype=np.float64)
+    fs = np.array([int(fid[j]) for j in order], dtype=np.int64)
     out = Outcome(rejected=np.zeros(n0, dtype=bool))
-    lim_keep, lim_max = allowed_rejections(n0, nkeep, maxrej)
-    for it in range(maxiters):
-        idx = np.flatnonzero(alive)
-        if len(idx) < min_n:
+    keep = keep_count(nkeep, n0)
+    allowed = allowed_rejections(n0, nkeep, maxrej)
+    lo, hi = 0, n0
+    it = 0
+    while maxiters is None or it < maxiters:
+        it += 1
+        if hi - lo < max(min_n, 1):
             break
-        b = bounds_of(x[idx], fid[idx])
+        b = bounds_of(xs[lo:hi], fs[lo:hi])
         if b is None:
             break
         out.nit += 1
         out.std, out.low, out.upp = b.std, b.low, b.upp
-        rej = np.zeros(len(idx), dtype=bool)
-        for j in range(len(idx)):
-            v = float(x[idx[j]])
-            if b.inclusive:
-                rej[j] = not (judge.le(b.lo[j], v, b.scale) and judge.le(v, b.hi[j], b.scale))
-            else:
-                rej[j] = judge.lt(v, b.lo[j], b.scale) or judge.gt(v, b.hi[j], b.scale)
-        if not rej.any():
+
+        def below(j):
+            return judge.lt(float(xs[j]), float(b.lo[j - lo]), b.scale)
+
+        def above(j):
+            return judge.gt(float(xs[j]), float(b.hi[j - lo]), b.scale)
+
+        def side(j):  # -1 below, +1 above, 0 kept (below wins: an empty range rejects all)
+            if below(j):
+                return -1
+            return 1 if above(j) else 0
+
+        nlo = lo
+        while nlo < hi and side(nlo) < 0:
+            nlo += 1
+        nhi = hi
+        while nhi > nlo and side(nhi - 1) > 0:
+            nhi -= 1
+        k = (nlo - lo) + (hi - nhi)
+        if k == 0:
             break
-        already = n0 - len(idx)
-        total = already + int(rej.sum())
-        over_keep, over_max = total > lim_keep, total > lim_max
-        if over_keep or over_max:
-            out.flags |= (O_NKEEP if over_keep else 0) | (O_MAXREJ if over_max else 0)
+        done = n0 - (hi - lo)
+        if done + k > allowed:
+            if (nhi - nlo) < keep:
+                out.flags |= O_NKEEP
+            if maxrej is not None and done + k > maxrej:
+                out.flags |= O_MAXREJ
             if not revert:
-                cand = np.flatnonzero(rej)
-                need = total - min(lim_keep, lim_max)
-                back = add_back([float(b.keys[c]) for c in cand], [float(b.tols[c]) for c in cand], need, judge)
-                for k in back:
-                    rej[cand[k]] = False
-                alive[idx[rej]] = False
+                win = slice(lo, hi)
+                scaled = b.sig is not None and math.isfinite(b.std) and bool(np.all(b.sig > 0))
+                c = b.centre
+
+                def resid(j):
+                    d = abs(float(xs[j]) - c)
+                    return d / float(b.sig[j - win.start]) if scaled else d
+
+                lo, hi = add_back_ends(resid, lo, hi, nlo, nhi, allowed - done,
+                                       ADDBACK_TOL if scaled else 0.0, judge)
             break
-        alive[idx[rej]] = False
-        if it == maxiters - 1:
+        lo, hi = nlo, nhi
+        if maxiters is not None and it == maxiters:
             out.flags |= O_MAXITERS
-    out.rejected = ~alive
+    for j in list(range(0, lo)) + list(range(hi, n0)):
+        out.rejected[order[j]] = True
     return out
 
 
@@ -395,16 +458,15 @@ def spread(x: np.ndarray, c: float, stdfunc: str, ddof: int) -> float:
         med = median(x)
         return MAD_FACTOR * median(np.abs(x - med))
     if stdfunc == "iraf":
-        return math.sqrt(math.fsum((float(v) - c) ** 2 for v in x) / (n - 1))
+        return math.sqrt(math.fsum((float(v) - c) ** 2 for v in x) / (n - 1)) if n >= 2 else math.nan
     raise ValueError(f"stdfunc {stdfunc!r}")
 
 
 def sigclip_element(x: np.ndarray, fid: np.ndarray, r: SigClip, judge: Judge) -> Outcome:
     """design.md SigClip on the valid (normalised) samples of one element.
 
-    Rejects x < c - lo*s or x > c + hi*s (strict).  Nothing is clipped when n < 2.
-    CHOICE: s == 0 is a valid spread (every x != c is rejected, as astropy does);
-    add-back residuals are |x - c| / s with ties within 0.001 (s == 0: |x - c|, exact ties).
+    Rejects x < c - lo*s or x > c + hi*s (strict).  No pass when n < 2.
+    s == 0 is a valid spread (every x != c is rejected, as astropy does).
     """
     lo_s, hi_s = _pair(r.sigma)
 
@@ -414,13 +476,9 @@ def sigclip_element(x: np.ndarray, fid: np.ndarray, r: SigClip, judge: Judge) ->
         if not math.isfinite(s) or not math.isfinite(c):
             return None
         lo, hi = c - lo_s * s, c + hi_s * s
-        dev = np.abs(xs - c)
-        if s > 0:
-            keys, tols = dev / s, np.full(len(xs), ADDBACK_TOL)
-        else:
-            keys, tols = dev, np.zeros(len(xs))
-        return PassBounds(np.full(len(xs), lo), np.full(len(xs), hi), False, s, lo, hi,
-                          keys, tols, max(abs(c), s))
+        n = len(xs)
+        return PassBounds(c, np.full(n, lo), np.full(n, hi), s, lo, hi, np.full(n, s),
+                          max(abs(c), s))
 
     return _iterate(x, fid, maxiters=r.maxiters, nkeep=r.nkeep, maxrej=r.maxrej,
                     revert=r.revert_on_nkeep, min_n=2, bounds_of=bounds_of, judge=judge)
@@ -434,10 +492,14 @@ def ccd_sigma(level: float, r: CcdClip) -> float:
     """IRAF noise model sqrt(var0 + I/gain + (snoise*I)^2) at I = max(0, level).
 
     CHOICE (iraf.md 6.4): var0 = max((rdnoise/gain)^2, 1e4/0.99e37), so sigma > 0 always.
+    Squares are written as products (one correctly rounded operation, as in the kernel;
+    ``** 2`` goes through libm's pow).
     """
     i = max(0.0, level)
-    var0 = max((r.rdnoise / r.gain) ** 2, CCD_VAR_FLOOR)
-    return math.sqrt(var0 + i / r.gain + (r.snoise * i) ** 2)
+    rg = r.rdnoise / r.gain
+    var0 = max(rg * rg, CCD_VAR_FLOOR)
+    si = r.snoise * i
+    return math.sqrt(var0 + i / r.gain + si * si)
 
 
 def doscale1(r: CcdClip, scale: np.ndarray | None) -> bool:
@@ -452,8 +514,10 @@ def ccdclip_element(x, fid, r: CcdClip, scale, zero, judge: Judge) -> Outcome:
 
     With the Poisson correction, sigma_i = model(max(0, S_i*c + Z_i)) / S_i (Z in raw
     units, i.e. value' = (value - Z_i)/S_i); otherwise sigma = model(max(0, c)) for all.
-    CHOICEs: std = model(max(0, c)) (sigma at the centre, S = 1); low/upp = c -/+ sigma*std
-    with that centre sigma; high_only: no low-side test and low = -inf.
+    With per-sample sigmas a kept sample at an end of the sorted window shields the
+    samples inside it (IRAF's sorted-ends model), handled by :func:`_iterate`.
+    std = model(max(0, c)) (sigma at the centre, S = 1); low/upp = c -/+ sigma*std with
+    that centre sigma; high_only: no low-side test and low = -inf.
     """
     lo_s, hi_s = _pair(r.sigma)
     corr = doscale1(r, scale)
@@ -467,19 +531,13 @@ def ccdclip_element(x, fid, r: CcdClip, scale, zero, judge: Judge) -> Outcome:
             return None
         sc = ccd_sigma(c, r)
         if corr:
-            sig = np.array([ccd_sigma(S[f] * c + Z[f], r) / S[f] for f in fs])
+            sig = np.array([ccd_sigma(S[f] * c + Z[f], r) / abs(S[f]) for f in fs])
         else:
             sig = np.full(len(xs), sc)
-        if not np.all(np.isfinite(sig)):
-            return None
         lo = np.full(len(xs), -math.inf) if r.high_only else c - lo_s * sig
         hi = c + hi_s * sig
-        dev = np.abs(xs - c)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            keys = np.where(sig > 0, dev / np.where(sig > 0, sig, 1.0), dev)
-        tols = np.where(sig > 0, ADDBACK_TOL, 0.0)
         low = -math.inf if r.high_only else c - lo_s * sc
-        return PassBounds(lo, hi, False, sc, low, c + hi_s * sc, keys, tols,
+        return PassBounds(c, lo, hi, sc, low, c + hi_s * sc, sig,
                           max(abs(c), float(np.max(sig))))
 
     return _iterate(x, fid, maxiters=r.maxiters, nkeep=r.nkeep, maxrej=r.maxrej,
@@ -489,8 +547,9 @@ def ccdclip_element(x, fid, r: CcdClip, scale, zero, judge: Judge) -> Outcome:
 def linearclip_element(x, fid, r: LinearClip, judge: Judge) -> Outcome:
     """design.md LinearClip: keep low_scale*c - low <= x <= upp_scale*c + upp.
 
-    CHOICEs: runs from n >= 1 (it needs no spread); std is NaN; add-back ordering by
-    |x - c| with exact ties only (no sigma to scale a tolerance).
+    Runs from n >= 1 (it needs no spread); std is NaN; add-back by |x - c| with exact
+    ties.  An empty keep range (low bound > upper bound) rejects every sample: the low
+    walk takes the samples below the low bound, the high walk all the rest.
     """
 
     def bounds_of(xs, _fid):
@@ -498,11 +557,60 @@ def linearclip_element(x, fid, r: LinearClip, judge: Judge) -> Outcome:
         if not math.isfinite(c):
             return None
         lo, hi = r.low_scale * c - r.low, r.upp_scale * c + r.upp
-        return PassBounds(np.full(len(xs), lo), np.full(len(xs), hi), True, math.nan, lo, hi,
-                          np.abs(xs - c), np.zeros(len(xs)), max(abs(c), abs(lo), abs(hi)))
+        n = len(xs)
+        return PassBounds(c, np.full(n, lo), np.full(n, hi), math.nan, lo, hi, None,
+                          max(abs(c), abs(lo), abs(hi)))
 
     return _iterate(x, fid, maxiters=r.maxiters, nkeep=r.nkeep, maxrej=r.maxrej,
                     revert=r.revert_on_nkeep, min_n=1, bounds_of=bounds_of, judge=judge)
+
+
+# --------------------------------------------------------------------------------------
+# AvSigClip (IRAF avsigclip: one Poisson-scaled sigma per image line)
+# --------------------------------------------------------------------------------------
+
+
+def avsig_line_sigma(pixels: Sequence[np.ndarray], cenfunc: str) -> float:
+    """s of one image line from the valid samples of each of its pixels.
+
+    s = sqrt(sum over pixels with n >= 3 of sum (v - c)^2 / max(1, c), divided by
+    (total count of those samples - 1)); c the pixel's centre.  NaN when no pixel counts.
+    """
+    terms, count = [], 0
+    for x in pixels:
+        if len(x) < 3:
+            continue
+        c = centre(x, cenfunc)
+        norm = max(1.0, c)
+        terms.extend((float(v) - c) ** 2 / norm for v in x)
+        count += len(x)
+    return math.sqrt(math.fsum(terms) / (count - 1)) if count > 1 else math.nan
+
+
+def avsigclip_element(x, fid, r: AvSigClip, s: float, judge: Judge) -> Outcome:
+    """One pixel of AvSigClip given its line's ``s``.
+
+    Clips only when s > 0 and n >= max(3, keep + 1); iterates until nothing changes
+    (stops below 3 samples) with sigma = s*sqrt(max(1, c)), c from the survivors,
+    strict comparisons, IRAF add-back for nkeep (no maxrej).  std = that sigma.
+    """
+    lo_s, hi_s = _pair(r.sigma)
+    n = len(x)
+    if not s > 0 or n < max(3, keep_count(r.nkeep, n) + 1):
+        return Outcome(rejected=np.zeros(n, dtype=bool))
+
+    def bounds_of(xs, _fid):
+        c = centre(xs, r.cenfunc)
+        if not math.isfinite(c):
+            return None
+        sd = s * math.sqrt(max(1.0, c))
+        lo, hi = c - lo_s * sd, c + hi_s * sd
+        m = len(xs)
+        return PassBounds(c, np.full(m, lo), np.full(m, hi), sd, lo, hi, np.full(m, sd),
+                          max(abs(c), sd))
+
+    return _iterate(x, fid, maxiters=None, nkeep=r.nkeep, maxrej=None, revert=False, min_n=3,
+                    bounds_of=bounds_of, judge=judge)
 
 
 # --------------------------------------------------------------------------------------
@@ -513,34 +621,26 @@ def linearclip_element(x, fid, r: LinearClip, judge: Judge) -> Outcome:
 def minmax_fraction(count: float, nframes: int) -> float:
     """IRAF: counts >= 1 become fractions of N; values < 1 already are fractions.
 
-    CHOICE: a count >= 1 is truncated to an integer first (1.5 -> 1), like IRAF's integer
+    A count >= 1 is truncated to an integer first (1.5 -> 1), like IRAF's integer
     nlow/nhigh parameters.
     """
     return math.trunc(count) / nframes if count >= 1 else float(count)
 
 
 def minmax_element(x, fid, r: MinMaxClip, nframes: int) -> Outcome:
-    """design.md MinMaxClip: k = trunc(f*n + 0.001) lowest and highest valid samples.
-
-    Ties: the lower frame index counts as lower on the low side; the first frame wins
-    (is rejected first) on the high side.  The low side is taken first, then the high
-    side from what is left.
-    CHOICEs: k_lo + k_hi >= n rejects every sample; nit = 1 when n >= 1 else 0;
-    low/upp = min/max of the retained samples (NaN if none); std NaN; -0.0 == 0.0
-    (IEEE equality; the frame index breaks the tie).
+    """design.md MinMaxClip: k_lo = trunc(f_lo*n + 0.001) lowest and
+    k_hi = min(trunc(f_hi*n + 0.001), n - k_lo) highest valid samples, in (value, frame)
+    order: among equal values the lower frames go at the low edge, the higher frames at
+    the high edge.  nit = 1 when n >= 1 else 0; low/upp = retained extremes (NaN if none).
     """
     n = len(x)
     out = Outcome(rejected=np.zeros(n, dtype=bool), nit=1 if n else 0)
     if n == 0:
         return out
-    k_lo = int(minmax_fraction(r.n_min, nframes) * n + 0.001)
-    k_hi = int(minmax_fraction(r.n_max, nframes) * n + 0.001)
-    by_low = sorted(range(n), key=lambda j: (float(x[j]), int(fid[j])))
-    for j in by_low[:k_lo]:
-        out.rejected[j] = True
-    rest = [j for j in range(n) if not out.rejected[j]]
-    by_high = sorted(rest, key=lambda j: (-float(x[j]), int(fid[j])))
-    for j in by_high[:k_hi]:
+    k_lo = min(int(minmax_fraction(r.n_min, nframes) * n + 0.001), n)
+    k_hi = min(int(minmax_fraction(r.n_max, nframes) * n + 0.001), n - k_lo)
+    order = sort_samples(x, fid)
+    for j in order[:k_lo] + order[n - k_hi:]:
         out.rejected[j] = True
     kept = x[~out.rejected]
     if len(kept):
@@ -561,25 +661,24 @@ def pclip_offset(frac: float, nframes: int) -> int:
 def pclip_element(x, fid, r: PClip, nframes: int, judge: Judge) -> Outcome:
     """IRAF pclip (iraf.md 6.5), library flavour.
 
-    Runs when n >= max(3, maxkeep + 1); sorted values v[1..n], m = 1 + n//2,
+    Runs when n >= max(3, keep + 1); sorted values v[1..n], m = 1 + n//2,
     median = v[m] (odd) or (v[m-1] + v[m]) / 2 (even); slot = m - 1 + p (even n, p < 0)
-    or m + p, clamped to [1, n]; sigma = sign(p) * (v[slot] - median); sigma = 0 -> no
-    rejection.  Single pass: reject (median - v)/sigma >= lsigma, (v - median)/sigma >=
-    hsigma.  If fewer than maxkeep survive, rejected samples come back by increasing
-    |v - median|/sigma (ties within 0.001, chained).
-    CHOICEs: add-back uses the generic least-deviant rule (not IRAF's sorted-ends
-    oddities) and sets output bit 4; std = sigma, low/upp = median -/+ sigma*(lo, hi)
-    (the bounds of the pass); nit = 1 when the pass ran (also when sigma == 0), else 0.
+    or m + p, clamped to [1, n]; sigma = sign(p) * (v[slot] - median); sigma <= 0 -> no
+    rejection.  Single pass walking in from both ends while (median - v)/sigma >= lsigma
+    (low end) or (v - median)/sigma >= hsigma (high end).  If fewer than keep survive,
+    the ends add-back (residual |v - median|/sigma, ties within 0.001) restores them and
+    sets bit 4.  std NaN (design.md), low/upp = median -/+ sigma*(lo, hi); nit = 1 when
+    the pass ran (also when sigma <= 0).
     """
     n = len(x)
     out = Outcome(rejected=np.zeros(n, dtype=bool))
     lo_s, hi_s = _pair(r.sigma)
-    keep = r.nkeep if r.nkeep >= 0 else n + r.nkeep
-    keep = min(max(keep, 0), n)
+    keep = keep_count(r.nkeep, n)
     if n < max(3, keep + 1):
         return out
     p = pclip_offset(r.frac, nframes)
-    v = sorted(float(t) for t in x)
+    order = sort_samples(x, fid)
+    v = [float(x[j]) for j in order]
     m = 1 + n // 2
     med = v[m - 1] if n % 2 else (v[m - 2] + v[m - 1]) / 2.0
     if p < 0:
@@ -589,20 +688,20 @@ def pclip_element(x, fid, r: PClip, nframes: int, judge: Judge) -> Outcome:
         slot = min(m + p, n)
     sig = math.copysign(1.0, p) * (v[slot - 1] - med)
     out.nit = 1
-    out.std, out.low, out.upp = sig, med - lo_s * sig, med + hi_s * sig
-    if sig == 0:
+    out.low, out.upp = med - lo_s * sig, med + hi_s * sig
+    if not sig > 0:
         return out
-    for j in range(n):
-        t = float(x[j])
-        r_lo, r_hi = (med - t) / sig, (t - med) / sig
-        out.rejected[j] = judge.ge(r_lo, lo_s, 1.0) or judge.ge(r_hi, hi_s, 1.0)
-    nkept = n - int(out.rejected.sum())
-    if nkept < keep:
+    lo, hi = 0, n
+    while lo < hi and judge.ge((med - v[lo]) / sig, lo_s, 1.0):
+        lo += 1
+    while hi > lo and judge.ge((v[hi - 1] - med) / sig, hi_s, 1.0):
+        hi -= 1
+    if hi - lo < keep:
         out.flags |= O_NKEEP
-        cand = np.flatnonzero(out.rejected)
-        keys = [abs(float(x[c]) - med) / sig for c in cand]
-        for k in add_back(keys, [ADDBACK_TOL] * len(cand), keep - nkept, judge):
-            out.rejected[cand[k]] = False
+        lo, hi = add_back_ends(lambda j: abs(v[j] - med) / sig, 0, n, lo, hi, n - keep,
+                               ADDBACK_TOL, judge)
+    for j in list(range(0, lo)) + list(range(hi, n)):
+        out.rejected[order[j]] = True
     return out
 
 
@@ -656,6 +755,20 @@ def order_statistics_only(rej) -> bool:
     if isinstance(rej, (CcdClip, LinearClip)):
         return rej.cenfunc != "mean"
     return False
+
+
+def line_sigmas(values: np.ndarray, valid: np.ndarray, cenfunc: str) -> dict:
+    """AvSigClip's s for every image line (line = last spatial axis; a 0-d or 1-D
+    spatial shape is one line), keyed by the element index without its last axis."""
+    spatial = values.shape[1:]
+    if not spatial:
+        return {(): avsig_line_sigma([values[valid]], cenfunc)}
+    out = {}
+    for key in np.ndindex(*spatial[:-1]):
+        pix = [values[(slice(None),) + key + (k,)][valid[(slice(None),) + key + (k,)]]
+               for k in range(spatial[-1])]
+        out[key] = avsig_line_sigma(pix, cenfunc)
+    return out
 
 
 @dataclass
@@ -755,6 +868,12 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
         if sv is not None:
             values = values / sv.reshape(shape1)
 
+    # a value that normalisation made non-finite is excluded like a non-finite input
+    bad_norm = ~np.isfinite(values) & ~excluded
+    flags[bad_norm] = F_NONFINITE
+    excluded |= bad_norm
+    values = values + 0.0  # -0.0 -> +0.0 (no observable effect on the comparisons)
+
     out_flags = np.zeros(spatial, dtype=np.uint8)
     out_flags[excluded.any(axis=0)] |= O_PREMASKED
     magnitude = np.where(excluded, 0.0, np.abs(np.where(excluded, 0.0, values))).max(axis=0, initial=0.0)
@@ -764,9 +883,12 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
     nit = np.zeros(spatial, dtype=np.int64)
     fragile = np.zeros(spatial, dtype=bool)
     fids = np.arange(nframes)
+    valid_before = ~excluded  # what AvSigClip's line sigma is computed from
 
     for rej in rejectors:
         stage = np.zeros(stack.shape, dtype=bool)
+        if isinstance(rej, AvSigClip):
+            line_s = line_sigmas(values, valid_before, rej.cenfunc)
         for e in np.ndindex(*spatial):
             sl = (slice(None),) + e
             ok = ~excluded[sl]
@@ -782,6 +904,8 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
                 o = minmax_element(x, fid, rej, nframes)
             elif isinstance(rej, PClip):
                 o = pclip_element(x, fid, rej, nframes, judge)
+            elif isinstance(rej, AvSigClip):
+                o = avsigclip_element(x, fid, rej, line_s[e[:-1]], judge)
             else:
                 raise TypeError(f"unknown rejector {rej!r}")
             stage[(fid[o.rejected],) + e] = True

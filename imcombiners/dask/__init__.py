@@ -7,14 +7,20 @@ DataArrays (``da.imc.combine(dim="frame")``).  Results are lazy dask arrays
 computed together with one kernel run per spatial tile, or streamed to zarr or
 FITS.  ``memory_limit`` bounds the peak resident memory; :func:`plan` shows the
 tiling and the predicted peak before anything runs.
+
+:func:`imcombine` is IRAF ``imcombine`` (:func:`imcombiners.imcombine`, bit for
+bit) run the same way: full-width row strips, a first pass over the sampled
+statistics rows only, and the same products streamed to FITS/zarr or NumPy.
 """
 
+from imcombiners.dask._lazy_xarray import install as _install_accessor
 from imcombiners.dask.engine import CombinedArrays, LazyCombine, combine, plan
+from imcombiners.dask.iraf import LazyImcombine, imcombine, plan_imcombine
 from imcombiners.dask.planner import Plan
 
-__all__ = ["combine", "plan", "Plan", "LazyCombine", "CombinedArrays"]
+__all__ = ["combine", "plan", "imcombine", "plan_imcombine", "Plan", "LazyCombine",
+           "LazyImcombine", "CombinedArrays"]
 
-try:  # register the xarray accessor when xarray is installed
-    from imcombiners.dask import accessor as _accessor  # noqa: F401
-except ImportError:  # pragma: no cover - xarray is optional at import time
-    pass
+# ``DataArray.imc`` is registered when xarray is (or gets) imported, so that
+# ``import imcombiners.dask`` does not pay for importing xarray and pandas.
+_install_accessor()

@@ -223,6 +223,8 @@ def _distributed_client() -> Any:
 
 def _as_source(inputs: Any, *, offsets: Any, hdu: Any, is_mask: bool = False) -> StackSource | None:
     """Turn inputs into a source (None for dask arrays, handled blockwise)."""
+    if isinstance(inputs, StackSource):
+        return inputs
     if _is_dask(inputs):
         if offsets is not None:
             raise ValueError("offsets= works with lists of frames (FITS paths, arrays), not a dask array")
@@ -475,8 +477,16 @@ class LazyCombine:
         self.provenance = provenance
         self.job = job
         self.arrays = self._build_arrays()
-        for name in ("data", *_FULL):
+        for name in self._attribute_names():
             setattr(self, name, self.arrays.get(name))
+
+    #: Name of the combined image among the outputs (the primary HDU of ``to_fits``).
+    primary = "data"
+    #: Extra header cards per output written by ``to_fits`` (name -> cards).
+    extra_cards: Mapping[str, tuple] = {}
+
+    def _attribute_names(self) -> tuple[str, ...]:
+        return ("data", *_FULL)
 
     def __repr__(self) -> str:
         return f"<LazyCombine {self.n} x {self.spatial} -> {sorted(self.arrays)}; {self.plan.ntiles} tiles>"
@@ -545,7 +555,18 @@ class LazyCombine:
         outputs : sequence of str, optional
             Subset of outputs to compute (default: all).
         """
+        res = self._compute_arrays(progress, outputs)
+        fields = {k: v for k, v in res.items() if k in CombinedArrays.__dataclass_fields__}
+        extra = {k: v for k, v in res.items() if k not in fields}
+        return CombinedArrays(**fields, zero=self.zero, scale=self.scale, weights=self.weights,
+                              provenance=self.provenance, extra=extra)
+
+    def _compute_arrays(self, progress: Any, outputs: Sequence[str] | None) -> dict[str, np.ndarray]:
+        """Every requested output filled tile by tile into preallocated NumPy arrays."""
         names = list(outputs) if outputs is not None else list(self.out_dtypes)
+        unknown = [nm for nm in names if nm not in self.out_dtypes]
+        if unknown:
+            raise ValueError(f"outputs: {unknown} were not computed; available: {sorted(self.out_dtypes)}")
         res: dict[str, np.ndarray] = {}
         for nm in names:
             shape = ((self.n,) + self.spatial) if nm in PER_SAMPLE else self.spatial
@@ -563,10 +584,7 @@ class LazyCombine:
                 _write_tile(outputs, {k: res[k] for k in names}, windows[key])
 
             _execute(hlg, list(layer), self.plan, progress, packed, on_result=place)
-        fields = {k: v for k, v in res.items() if k in CombinedArrays.__dataclass_fields__}
-        extra = {k: v for k, v in res.items() if k not in fields}
-        return CombinedArrays(**fields, zero=self.zero, scale=self.scale, weights=self.weights,
-                              provenance=self.provenance, extra=extra)
+        return res
 
     def to_zarr(self, store: Any, *, outputs: Sequence[str] | None = None, overwrite: bool = False,
                 progress: Any = None, compressors: Any = "default", atomic: bool = True) -> Any:
@@ -715,10 +733,45 @@ class _Prepared:
     names: list[str] | None
 
 
+def _line_based(rejectors: Sequence[Any]) -> bool:
+    """A rejector estimates a statistic from whole image lines (AvSigClip)."""
+    return any(getattr(r, "kind", "") == "avsigclip" for r in rejectors)
+
+
+def _worker_resources(client: Any) -> tuple[int | None, int | None, int | None]:
+    """(threads, memory limit, baseline RSS) of the smallest/fullest worker of a client.
+
+    The scheduler's view (``scheduler_info``) carries each worker's ``nthreads``,
+    ``memory_limit`` and its last reported process memory; a worker that has not
+    imported the library yet will grow by its import, so the baseline is at
+    least :data:`WORKER_BASELINE`.
+    """
+    try:
+        info = client.scheduler_info(n_workers=-1).get("workers", {})
+    except TypeError:  # older distributed: no n_workers argument
+        info = client.scheduler_info().get("workers", {})
+    if not info:
+        return None, None, None
+    threads = min(int(w.get("nthreads", 1)) for w in info.values())
+    lims = [int(w.get("memory_limit") or 0) for w in info.values()]
+    limit = min(lims) if all(lims) else None
+    rss = [int((w.get("metrics") or {}).get("memory") or 0) for w in info.values()]
+    baseline = max([WORKER_BASELINE] + [r + WORKER_IMPORTS for r in rss])
+    return threads, limit, baseline
+
+
+#: Smallest baseline assumed for a distributed worker (interpreter + numpy/dask/distributed).
+WORKER_BASELINE = 200 * 2**20
+#: What a worker's RSS grows by when it first imports imcombiners, astropy and zarr.
+WORKER_IMPORTS = 60 * 2**20
+
+
 def _prepare(inputs: Any, *, mask: Any, offsets: Any, hdu: Any, rejectors: Any, diagnostics: Any,
              memory_limit: Any, tile: Any, threads: Any, result_in_memory: bool,
-             full_rows: bool = False) -> _Prepared:
-    client = _distributed_client()
+             full_rows: bool = False, halo: int | None = None, outputs: Sequence[str] | None = None,
+             extra_per_pixel: float = 0.0, client: Any = False) -> _Prepared:
+    if client is False:
+        client = _distributed_client()
     if client is not None and isinstance(inputs, np.ndarray) and not isinstance(inputs, np.memmap):
         # a plain ndarray would be pickled into every task: let dask ship it once
         import dask.array as da
@@ -755,26 +808,29 @@ def _prepare(inputs: Any, *, mask: Any, offsets: Any, hdu: Any, rejectors: Any, 
     class _J:  # halo only depends on the rejectors
         rejectors = rej
 
-    halo, stages = _halo_of(_J)
+    if halo is None:
+        halo, stages = _halo_of(_J)
+    else:
+        stages = 1 if halo else 0
+    # line-based statistics (AvSigClip) need whole image lines in every tile
+    full_rows = full_rows or _line_based(rej)
     work = 8 if dtype in (np.dtype(np.int32), np.dtype(np.float64)) else 4
-    outputs = ["data", *want]
-    if client is not None and threads is None:
-        info = client.scheduler_info().get("workers", {})
-        if info:
-            threads = min(int(w.get("nthreads", 1)) for w in info.values())
-            if memory_limit is None:
-                lims = [int(w.get("memory_limit") or 0) for w in info.values()]
-                if all(lims):
-                    memory_limit = min(lims)
+    outputs = list(outputs) if outputs is not None else ["data", *want]
     baseline = None
     if client is not None:
-        baseline = 250 * 2**20  # a worker process with numpy/dask/astropy loaded
+        w_threads, w_limit, baseline = _worker_resources(client)
+        if threads is None:
+            threads = w_threads
+        if w_limit is not None:
+            lim = parse_memory(memory_limit)
+            memory_limit = w_limit if lim is None else min(lim, w_limit)
     align = source.align if source is not None else _dask_align(darr)
     overhead = getattr(source, "read_overhead", 0.0) if source is not None else 1.0  # dask: rechunk copies
     p = make_plan(shape, in_itemsize=dtype.itemsize * (1.0 + overhead), work_itemsize=work, outputs=outputs,
                   mask_input=mask is not None, halo=halo, grow_stages=stages,
                   memory_limit=memory_limit, threads=threads, baseline=baseline,
-                  result_in_memory=result_in_memory, align=align, tile=tile, full_rows=full_rows)
+                  result_in_memory=result_in_memory, align=align, tile=tile, full_rows=full_rows,
+                  extra_per_pixel=extra_per_pixel)
     names = source.names if source is not None else None
     return _Prepared(source, mask_source, darr, dmask, n, spatial, dtype, want, halo, stages, p, names)
 
@@ -973,6 +1029,28 @@ def combine(
     out_dtypes = _probe_outputs(tile_fn, job, p.n, p.dtype, len(p.spatial),
                                 masked=p.mask_source is not None or p.dmask is not None)
 
+    tiles, expr, deps, token = _graph_parts(p, job, tile_fn)
+
+    from imcombiners.io.provenance import provenance_dict
+
+    prov = provenance_dict(
+        inputs=p.names, ncombine=p.n,
+        parameters=_parameters(m, rej, thresholds, zero, scale, weights, statsec, ddof, q, blank,
+                               p.want, offsets),
+        zero=z, scale=s, weights=w,
+    )
+    return LazyCombine(tile_expr=expr, deps=deps, tiles=tiles, plan=p.plan, out_dtypes=out_dtypes,
+                       n=p.n, spatial=p.spatial, token=token, zero=z, scale=s, weights=w,
+                       provenance=prov, job=job)
+
+
+
+def _graph_parts(p: _Prepared, job: Any, tile_fn: TileFunction) -> tuple[list[_Tile], Callable, list, str]:
+    """Tiles, the task expression of a tile, the graph dependencies and a token.
+
+    Shared by :func:`combine` and :func:`imcombiners.dask.imcombine`: only the
+    kernel (``tile_fn``) and its ``job`` differ.
+    """
     tiles = _tiles(p.spatial, p.plan.chunks, p.halo)
     from dask.base import tokenize
 
@@ -1002,17 +1080,7 @@ def combine(
 
         deps = [darr] + ([dmask] if dmask is not None else [])
 
-    from imcombiners.io.provenance import provenance_dict
-
-    prov = provenance_dict(
-        inputs=p.names, ncombine=p.n,
-        parameters=_parameters(m, rej, thresholds, zero, scale, weights, statsec, ddof, q, blank,
-                               p.want, offsets),
-        zero=z, scale=s, weights=w,
-    )
-    return LazyCombine(tile_expr=expr, deps=deps, tiles=tiles, plan=p.plan, out_dtypes=out_dtypes,
-                       n=p.n, spatial=p.spatial, token=token, zero=z, scale=s, weights=w,
-                       provenance=prov, job=job)
+    return tiles, expr, deps, token
 
 
 def _job_token(job: Any) -> str:
@@ -1117,4 +1185,4 @@ def _tok(*args: Any) -> str:
     return tokenize(*[repr(a) if callable(a) else a for a in args])
 
 
-_ = (operator, parse_memory)
+_ = operator

@@ -83,8 +83,11 @@ OUTPUT_ITEMSIZE: Mapping[str, int] = {
     "nit": 1,
     "output_flags": 1,
     "nused": 4,
+    "rejmask": 1,
+    "nrejmask": 4,
+    "expmask": 4,
 }
-PER_SAMPLE = frozenset({"mask", "sample_flags"})
+PER_SAMPLE = frozenset({"mask", "sample_flags", "rejmask"})
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ def _bytes_per_pixel(
     """(bytes per tile pixel while running, bytes per output pixel kept as result)."""
     kept = 0
     for name in outputs:
-        if name in ("data", "std", "low", "upp", "sigma"):
+        if name in ("data", "output", "std", "low", "upp", "sigma"):
             kept += work_itemsize
         elif name in PER_SAMPLE:
             kept += n * OUTPUT_ITEMSIZE[name]
@@ -186,6 +189,7 @@ def make_plan(
     align: Sequence[int] | None = None,
     tile: Sequence[int] | None = None,
     full_rows: bool = False,
+    extra_per_pixel: float = 0.0,
 ) -> Plan:
     """Choose the spatial tiling and concurrency for a stack.
 
@@ -220,7 +224,12 @@ def make_plan(
     tile : sequence of int, optional
         Force this spatial tile shape (checked against the limit).
     full_rows : bool
-        Never split axes after the first spatial axis (line-based kernels).
+        Never split axes after the first spatial axis (line-based kernels:
+        AvSigClip's per-line sigma, the IRAF engine).  A forced ``tile`` is
+        widened to whole rows.
+    extra_per_pixel : float
+        Further bytes per tile pixel the kernel allocates (scratch the output
+        list does not show, e.g. the IRAF engine's line-major used-mask).
 
     Returns
     -------
@@ -239,6 +248,7 @@ def make_plan(
     running, kept = _bytes_per_pixel(
         n, in_itemsize, work_itemsize, list(outputs), mask_input, grow_stages
     )
+    running += float(extra_per_pixel)
     npix = math.prod(spatial)
     # compute() fills preallocated arrays tile by tile: the result is held once
     result = kept * npix if result_in_memory else 0
@@ -258,6 +268,9 @@ def make_plan(
         if len(chosen) != len(spatial) or any(t < 1 for t in chosen):
             raise ValueError(f"tile must give {len(spatial)} positive sizes, got {tile!r}")
         chosen = tuple(min(t, s) for t, s in zip(chosen, spatial))
+        if full_rows and chosen[1:] != tuple(spatial[1:]):
+            notes.append(f"tile {chosen} widened to whole rows (line-based algorithm)")
+            chosen = (chosen[0],) + tuple(spatial[1:])
     else:
         if limit is not None:
             budget = limit - base - result

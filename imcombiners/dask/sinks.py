@@ -32,6 +32,8 @@ __all__ = ["write_zarr", "write_fits", "EXTNAMES"]
 EXTNAMES = {
     "mask": "MASK", "sample_flags": "SAMPFLAG", "std": "STD", "low": "LOW", "upp": "UPP",
     "nit": "NIT", "output_flags": "OUTFLAGS", "nused": "NUSED",
+    # IRAF imcombine products (imcombiners.dask.imcombine)
+    "sigma": "SIGMA", "rejmask": "REJMASK", "nrejmask": "NREJMASK", "expmask": "EXPMASK",
 }
 
 
@@ -40,9 +42,10 @@ def _outputs(result: LazyCombine, outputs: Sequence[str] | None) -> list[str]:
     unknown = [n for n in names if n not in result.out_dtypes]
     if unknown:
         raise ValueError(f"outputs: {unknown} were not computed; available: {sorted(result.out_dtypes)}")
-    if "data" in names:
-        names.remove("data")
-        names.insert(0, "data")
+    primary = getattr(result, "primary", "data")
+    if primary in names:
+        names.remove(primary)
+        names.insert(0, primary)
     return names
 
 
@@ -174,16 +177,21 @@ def write_fits(result: LazyCombine, path: str | os.PathLike[str], *,
     final = os.fspath(path)
     if os.path.exists(final) and not overwrite:
         raise FileExistsError(f"{final!r} exists; pass overwrite=True to replace it")
+    if os.path.isdir(final):  # reliability: fail before computing, never delete a directory
+        raise IsADirectoryError(f"path {final!r} is a directory; give a file name for the FITS output")
     names = _outputs(result, outputs)
-    if names[0] != "data":
-        raise ValueError("to_fits needs the 'data' output (it is the primary HDU)")
+    primary = getattr(result, "primary", "data")
+    if names[0] != primary:
+        raise ValueError(f"to_fits needs the {primary!r} output (it is the primary HDU)")
     cards = tuple(provenance_cards(result.provenance))
+    extra = getattr(result, "extra_cards", {}) or {}
     specs = []
     for name in names:
         dtype = np.dtype(result.out_dtypes[name])
         dtype = np.dtype(np.uint8) if dtype == bool else dtype
-        specs.append(HduSpec("PRIMARY" if name == "data" else EXTNAMES.get(name, name.upper()[:8]),
-                             _shape_of(result, name), dtype, cards if name == "data" else ()))
+        own = cards if name == primary else ()
+        specs.append(HduSpec("PRIMARY" if name == primary else EXTNAMES.get(name, name.upper()[:8]),
+                             _shape_of(result, name), dtype, own + tuple(extra.get(name, ()))))
     tmp = temporary_sibling(final)
     try:
         targets = create_fits(tmp, specs)

@@ -76,6 +76,13 @@ def commit(tmp: str, final: str | os.PathLike[str], *, overwrite: bool = True) -
         if not overwrite:
             raise FileExistsError(f"output {final!r} exists; pass overwrite=True to replace it")
         if os.path.isdir(final) and not os.path.islink(final):
+            # reliability: a file output never deletes a directory (a mistyped -o DIR
+            # with --overwrite would otherwise wipe the directory tree)
+            if not (os.path.isdir(tmp) and not os.path.islink(tmp)):
+                raise IsADirectoryError(
+                    f"output {final!r} is a directory; refusing to replace it with a file "
+                    "(give a file name)"
+                )
             shutil.rmtree(final)
     _fsync_path(tmp)
     os.replace(tmp, final)

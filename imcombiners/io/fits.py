@@ -330,7 +330,14 @@ class FitsFrame:
         )
         try:
             with lock:  # astropy objects are not thread-safe
-                raw = hdul[self.hdu].section[win]
+                try:
+                    raw = hdul[self.hdu].section[win]
+                except (OSError, ValueError, TypeError, KeyError) as exc:
+                    # reliability: say which file is broken (astropy's message does not)
+                    raise ValueError(
+                        f"{self.path}[{self.hdu}]: cannot decompress the image (corrupt or "
+                        f"truncated file): {exc}"
+                    ) from exc
         finally:
             _CACHE.release(key)
         _convert(raw, out, self.bitpix, self.bzero, self.bscale, self.blank)
@@ -447,7 +454,14 @@ def probe(path: str | os.PathLike[str], hdu: int | str | None = None) -> FitsFra
     from astropy.io import fits
 
     path = os.fspath(path)
-    with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+    try:
+        hdul = fits.open(path, memmap=False, lazy_load_hdus=True)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, TypeError) as exc:
+        # reliability: astropy's message ("Empty or corrupt FITS file") omits the file
+        raise OSError(f"{path}: not a readable FITS file: {exc}") from exc
+    with hdul:
         if hdu is None:
             index = None
             for i, h in enumerate(hdul):
@@ -467,6 +481,15 @@ def probe(path: str | os.PathLike[str], hdu: int | str | None = None) -> FitsFra
             raise ValueError(f"{path}[{index}]: HDU has no data")
         shape = tuple(int(header[f"NAXIS{k}"]) for k in range(naxis, 0, -1))
         bitpix = int(header["BITPIX"])
+        # reliability: a corrupt header is a clear ValueError naming the file, not a
+        # KeyError (BITPIX) or a garbage shape
+        if bitpix not in _BITPIX_DISK:
+            raise ValueError(
+                f"{path}[{index}]: BITPIX = {bitpix} is not a FITS pixel type "
+                "(8, 16, 32, 64, -32 or -64); the file is corrupt"
+            )
+        if any(s < 0 for s in shape):
+            raise ValueError(f"{path}[{index}]: negative NAXISn in the header {shape}; the file is corrupt")
         bzero = _pyscalar(header.get("BZERO", 0))
         bscale = _pyscalar(header.get("BSCALE", 1))
         blank = _pyscalar(header.get("BLANK")) if bitpix > 0 else None
@@ -476,6 +499,15 @@ def probe(path: str | os.PathLike[str], hdu: int | str | None = None) -> FitsFra
         if not h.is_image:
             raise ValueError(f"{path}[{index}]: not an image HDU")
         offset = int(hdul.fileinfo(index)["datLoc"])
+        # reliability: a truncated file fails here, naming the file, instead of in the
+        # middle of a combine ("unexpected end of FITS data")
+        need = offset + int(np.prod(shape, dtype=np.int64)) * (abs(bitpix) // 8)
+        size = os.path.getsize(path)
+        if size < need:
+            raise ValueError(
+                f"{path}[{index}]: truncated FITS file: the header needs {need} bytes, "
+                f"the file has {size}"
+            )
         return FitsFrame(path, index, shape, bitpix, bzero, bscale, blank, offset, False,
                          (1,) * (naxis - 1) + (shape[-1],))
 

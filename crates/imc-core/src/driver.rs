@@ -16,7 +16,7 @@ use crate::frames::Frames;
 use crate::job::{Job, Method, Rejector};
 use crate::real::{Input, Real};
 use crate::reduce;
-use crate::network;
+use crate::network::{self, Lane};
 use crate::reject::avsigclip;
 use crate::reject::{oflag, sflag, Diag, Prepared, Scratch as RejScratch, Win};
 
@@ -77,7 +77,7 @@ struct Scratch {
     // Vertical path: frame-major rows of a block (original and sorted).
     orig: Vec<f64>,
     rows: Vec<f64>,
-    cols: Vec<f64>,
+    rows32: Vec<f32>,
     vlo: Vec<f64>,
     vhi: Vec<f64>,
     pending: Vec<Option<Elem>>,
@@ -100,7 +100,7 @@ impl Scratch {
             rs: RejScratch::default(),
             orig: vec![0.0; n * lanes],
             rows: vec![0.0; n * lanes],
-            cols: vec![0.0; n * lanes],
+            rows32: vec![0.0; n * lanes],
             vlo: vec![0.0; lanes],
             vhi: vec![0.0; lanes],
             pending: (0..lanes).map(|_| None).collect(),
@@ -210,7 +210,9 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let plain = frames.masks.is_none() && job.thresholds.is_none() && job.zero.is_none() && job.scale.is_none();
     let nblocks = m.div_ceil(block);
     let line = if job.line == 0 || m % job.line != 0 { m.max(1) } else { job.line };
-    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain };
+    // f32 lanes hold u8/u16/i16/f32 samples exactly; normalised values need f64.
+    let lane32 = T::FITS_F32 && job.zero.is_none() && job.scale.is_none();
+    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32 };
     ctx.line_sigma = prepared
         .iter()
         .map(|p| match p.rejector {
@@ -255,6 +257,8 @@ struct Ctx<'a, 'f, T, O> {
     line_sigma: Vec<Option<Vec<f64>>>,
     /// No masks, thresholds or normalisation: only non-finite values can be invalid.
     plain: bool,
+    /// The network may sort in f32 (exact for the input type and no normalisation).
+    lane32: bool,
 }
 
 /// Per-element results the block writers store.
@@ -467,6 +471,47 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
     }
 
+    /// Load a block frame-major into `rows` (invalid samples +inf, so they sort to the
+    /// end) and, when asked, into `orig` (invalid NaN, frame order kept); then sort every
+    /// lane with the network.
+    fn load_sort<L: Lane>(&self, rows: &mut [L], orig: &mut [f64], need_orig: bool, p0: usize, p1: usize) {
+        let n = self.n;
+        let len = p1 - p0;
+        let lanes = LANES;
+        for i in 0..n {
+            let f = &self.frames.data[i][p0..p1];
+            let srow = &mut rows[i * lanes..i * lanes + lanes];
+            let row = &mut orig[i * lanes..i * lanes + lanes];
+            if self.plain {
+                // Branch-free so it vectorises.
+                for (r, &raw) in srow.iter_mut().zip(f) {
+                    let x = raw.to_f64();
+                    let ok = !T::IS_FLOAT || x.is_finite();
+                    *r = if ok { L::from_f64(x + 0.0) } else { L::INF };
+                }
+                if need_orig {
+                    for (o, &raw) in row.iter_mut().zip(f) {
+                        let x = raw.to_f64();
+                        let ok = !T::IS_FLOAT || x.is_finite();
+                        *o = if ok { x + 0.0 } else { f64::NAN };
+                    }
+                }
+            } else {
+                let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
+                for (b, &raw) in f.iter().enumerate() {
+                    let bad = mk.is_some_and(|mk| mk[b]);
+                    let (x, st) = self.sample(i, raw, bad);
+                    row[b] = if st == 0 { x } else { f64::NAN };
+                    srow[b] = if st == 0 { L::from_f64(x) } else { L::INF };
+                }
+            }
+            // Lanes past the end of the image sort as empty.
+            row[len..].fill(f64::NAN);
+            srow[len..].fill(L::INF);
+        }
+        network::sort_lanes(&mut rows[..n * lanes], lanes, self.network);
+    }
+
     /// Vertical path: load a block frame-major, sort all its pixels with one network,
     /// then reject and combine each pixel from its sorted column.
     fn vertical_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
@@ -475,49 +520,56 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let job = self.job;
         let method = job.method;
         let lanes = LANES;
-        for i in 0..n {
-            let f = &self.frames.data[i][p0..p1];
-            let row = &mut s.orig[i * lanes..i * lanes + lanes];
-            let srow = &mut s.rows[i * lanes..i * lanes + lanes];
-            if self.plain {
-                // Branch-free so it vectorises: invalid samples are NaN in `orig` and
-                // +inf in `rows` (they sort to the end).
-                for ((o, r), &raw) in row.iter_mut().zip(srow.iter_mut()).zip(f) {
-                    let x = raw.to_f64();
-                    let ok = !T::IS_FLOAT || x.is_finite();
-                    *o = if ok { x + 0.0 } else { f64::NAN };
-                    *r = if ok { x + 0.0 } else { f64::INFINITY };
-                }
-            } else {
-                let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
-                for (b, &raw) in f.iter().enumerate() {
-                    let bad = mk.is_some_and(|mk| mk[b]);
-                    let (x, st) = self.sample(i, raw, bad);
-                    row[b] = if st == 0 { x } else { f64::NAN };
-                    srow[b] = if st == 0 { x } else { f64::INFINITY };
-                }
-            }
-            // Lanes past the end of the image sort as empty.
-            row[len..].fill(f64::NAN);
-            srow[len..].fill(f64::INFINITY);
+        let need_orig = method.uses_frame_order();
+        if self.lane32 {
+            self.load_sort::<f32>(&mut s.rows32, &mut s.orig, need_orig, p0, p1);
+        } else {
+            self.load_sort::<f64>(&mut s.rows, &mut s.orig, need_orig, p0, p1);
         }
-        network::sort_lanes(&mut s.rows[..n * lanes], lanes, self.network);
-        // Transpose to pixel-major so each pixel's sorted samples are contiguous.
-        for k in 0..n {
-            let r = &s.rows[k * lanes..k * lanes + len];
-            for (b, &x) in r.iter().enumerate() {
-                s.cols[b * n + k] = x;
+        // Order statistics without rejection read the sorted rows directly.
+        if self.prepared.is_empty() && !need_orig {
+            for b in 0..len {
+                let at = |k: usize| -> f64 {
+                    if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
+                };
+                let mut c = n;
+                while c > 0 && at(c - 1) == f64::INFINITY {
+                    c -= 1;
+                }
+                let v = match method {
+                    _ if c == 0 => f64::NAN,
+                    Method::Median if c % 2 == 1 => at(c / 2),
+                    Method::Median => 0.5 * (at(c / 2 - 1) + at(c / 2)),
+                    Method::LMedian => at((c - 1) / 2),
+                    Method::Min => at(0),
+                    Method::Max => at(c - 1),
+                    _ => {
+                        s.sorted.clear();
+                        s.sorted.extend((0..c).map(at));
+                        reduce::finish(method, &s.sorted, &[], &[], None)
+                    }
+                };
+                let flags = if c < n { oflag::PREMASKED } else { 0 };
+                self.write(p0 + b, &Elem { value: self.finish_value(v, c), nused: c, flags, diag: Diag::default() });
             }
+            return;
         }
         // Mean and sum of pixels whose survivors are exactly the values in [vlo, vhi] are
         // accumulated afterwards for all lanes at once (vectorised, frame order).
         let lane_sums = matches!(method, Method::Mean | Method::Sum);
         for b in 0..len {
-            let col = &s.cols[b * n..(b + 1) * n];
-            // Valid samples are finite; the +inf padding sits at the end.
-            let c = col.partition_point(|&x| x < f64::INFINITY);
+            // Gather this pixel's sorted samples; the +inf padding (invalid) sits at the end.
             s.sorted.clear();
-            s.sorted.extend_from_slice(&col[..c]);
+            if self.lane32 {
+                s.sorted.extend((0..n).map(|k| s.rows32[k * lanes + b] as f64));
+            } else {
+                s.sorted.extend((0..n).map(|k| s.rows[k * lanes + b]));
+            }
+            let mut c = n;
+            while c > 0 && s.sorted[c - 1] == f64::INFINITY {
+                c -= 1;
+            }
+            s.sorted.truncate(c);
             let (lo, hi, mut flags, diag) = self.reject_chain(p0 + b, &s.sorted, None, &mut s.rs);
             if c < n {
                 flags |= oflag::PREMASKED;
@@ -770,6 +822,31 @@ mod tests {
                 let excluded: Vec<i32> = (0..m).map(|p| (0..n).filter(|&i| mask[i * m + p]).count() as i32).collect();
                 let used: Vec<i32> = slow.nused.unwrap().iter().map(|&u| n as i32 - u).collect();
                 assert_eq!(excluded, used);
+            }
+        }
+    }
+
+    #[test]
+    fn f32_lanes_and_direct_order_statistics_match_element_path() {
+        let (n, m) = (13, 500);
+        let raw = stack(n, m);
+        let data: Vec<Vec<f32>> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, f)| f.iter().enumerate().map(|(p, &x)| if (p * 3 + i) % 41 == 0 { f32::NAN } else { (x * 0.25).round() }).collect())
+            .collect();
+        let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+        let bits = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for rejectors in [vec![], vec![sig()], vec![Rejector::MinMax { n_min: 1.0, n_max: 1.0 }]] {
+            for method in [Method::Median, Method::LMedian, Method::Min, Method::Max, Method::Quantile { q: 0.3 }, Method::Mean] {
+                let mut job = Job::simple(method);
+                job.rejectors = rejectors.clone();
+                job.want.nused = true;
+                let fast: Outputs<f32> = run(&fr, &job, 1).unwrap();
+                job.want.mask = true;
+                let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+                assert_eq!(bits(&fast.data), bits(&slow.data), "{method:?} {rejectors:?}");
+                assert_eq!(fast.nused, slow.nused);
             }
         }
     }

@@ -24,10 +24,32 @@ pub fn batcher(n: usize) -> Vec<(u16, u16)> {
     out
 }
 
+/// A value type the network sorts: f32 (twice the lanes per vector) or f64.
+pub trait Lane: Copy + PartialOrd + Send + Sync + 'static {
+    const INF: Self;
+    fn from_f64(x: f64) -> Self;
+}
+
+impl Lane for f32 {
+    const INF: Self = f32::INFINITY;
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+}
+
+impl Lane for f64 {
+    const INF: Self = f64::INFINITY;
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+}
+
 /// Sort every lane of `rows` (n rows of `lanes` values, row-major) ascending.
 /// Values must not be NaN (invalid samples are +inf and sort to the end).
 #[inline]
-pub fn sort_lanes(rows: &mut [f64], lanes: usize, net: &[(u16, u16)]) {
+pub fn sort_lanes<L: Lane>(rows: &mut [L], lanes: usize, net: &[(u16, u16)]) {
     for &(i, j) in net {
         let (i, j) = (i as usize, j as usize);
         let (head, tail) = rows.split_at_mut(j * lanes);

@@ -9,25 +9,28 @@ pub trait Input: Copy + Send + Sync + 'static {
     fn to_f64(self) -> f64;
     /// Whether the value can be non-finite (floats only).
     const IS_FLOAT: bool;
+    /// Whether every value of this type is exactly representable as f32.
+    const FITS_F32: bool;
 }
 
 macro_rules! impl_input {
-    ($t:ty, $float:expr) => {
+    ($t:ty, $float:expr, $f32:expr) => {
         impl Input for $t {
             #[inline(always)]
             fn to_f64(self) -> f64 {
                 self as f64
             }
             const IS_FLOAT: bool = $float;
+            const FITS_F32: bool = $f32;
         }
     };
 }
-impl_input!(u8, false);
-impl_input!(u16, false);
-impl_input!(i16, false);
-impl_input!(i32, false);
-impl_input!(f32, true);
-impl_input!(f64, true);
+impl_input!(u8, false, true);
+impl_input!(u16, false, true);
+impl_input!(i16, false, true);
+impl_input!(i32, false, false);
+impl_input!(f32, true, true);
+impl_input!(f64, true, false);
 
 /// A floating output (workspace) type: f32 or f64.
 pub trait Real: Copy + Send + Sync + Default + PartialOrd + std::fmt::Debug + 'static {

@@ -44,6 +44,88 @@ pub struct EngineOut<T> {
 
 /// Read line `y` into the buffer (IRAF `ic_gdata`).
 fn gather<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
+    if st.masks.is_none() && c.thresh.is_none() && gather_full(b, c, st, y) {
+        return;
+    }
+    gather_general(b, c, st, y);
+}
+
+/// Fast gather for the common case without masks and thresholds: convert and scale each
+/// frame's row into the slot-major scratch (contiguous, vectorised), sort there with the
+/// line network when the ids are not needed, then lay the slots out pixel-major. Gives the
+/// same buffer contents as [`gather_general`] would; returns false (nothing usable done)
+/// when some value is not finite, so that the general path handles the line.
+fn gather_full<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) -> bool {
+    let nimg = b.nimg;
+    let w = b.w;
+    let off = y * w;
+    if b.sm.len() != nimg * w {
+        b.sm = vec![T::ZERO; nimg * w];
+    }
+    let mut negzero = false;
+    for (i, frame) in st.frames.iter().enumerate() {
+        let row = &frame[off..off + w];
+        let dst = &mut b.sm[i * w..(i + 1) * w];
+        let mut bad = false;
+        if c.doscale {
+            let (sc, zr) = (T::from_f32(c.scales[i]), T::from_f32(-c.zeros[i]));
+            for (d, &p) in dst.iter_mut().zip(row) {
+                bad |= !p.finite();
+                let val = T::from_f64(p.to_f64()) / sc + zr;
+                negzero |= val.is_neg_zero();
+                *d = val;
+            }
+        } else {
+            for (d, &p) in dst.iter_mut().zip(row) {
+                bad |= !p.finite();
+                let val = T::from_f64(p.to_f64());
+                negzero |= val.is_neg_zero();
+                *d = val;
+            }
+        }
+        if bad {
+            return false;
+        }
+    }
+    b.dflag = DFlag::All;
+    b.n.iter_mut().for_each(|k| *k = nimg);
+    let network = c.mclip && nimg > 1 && !c.needids && !negzero;
+    if network {
+        super::network::sort_line(&mut b.sm, w, &c.network);
+    }
+    // slot-major -> pixel-major, in blocks of pixels that stay in cache
+    const XB: usize = 64;
+    let mut x0 = 0;
+    while x0 < w {
+        let x1 = (x0 + XB).min(w);
+        for j in 0..nimg {
+            let src = &b.sm[j * w + x0..j * w + x1];
+            for (k, &q) in src.iter().enumerate() {
+                b.v[(x0 + k) * nimg + j] = q;
+            }
+        }
+        x0 = x1;
+    }
+    if c.needids || !b.ids_valid {
+        for x in 0..w {
+            for (j, q) in b.id[x * nimg..(x + 1) * nimg].iter_mut().enumerate() {
+                *q = (j + 1) as u16;
+            }
+        }
+        b.ids_valid = true;
+    }
+    if c.mclip && nimg > 1 && !network {
+        for x in 0..w {
+            let s = x * nimg;
+            sort2(&mut b.v[s..s + nimg], &mut b.id[s..s + nimg]);
+        }
+    }
+    true
+}
+
+/// General gather: masks, thresholds, non-finite values, compaction.
+fn gather_general<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
+    b.ids_valid = false;
     let nimg = b.nimg;
     let w = b.w;
     let off = y * w;

@@ -87,8 +87,16 @@ pub struct Ctx {
     pub grow: f32,
     /// Compact median-centred survivors (combine != median or grow).
     pub compact: bool,
-    /// IRAF's `keepids` (always true here: the rejection mask is always produced).
+    /// IRAF's `keepids` (always true here: the avsigclip quirk is reproduced as IRAF
+    /// behaves with a rejection mask, whatever products are requested).
     pub keepids: bool,
+    /// Whether anything reads the image ids (masks/exposure requested, weights, grow,
+    /// per-image noise or Poisson correction, mean avsigclip's add-back). When false the
+    /// values may be sorted without their ids: equal values are the same value, so any
+    /// correct sort leaves the same values in the same slots as IRAF's quicksort.
+    pub needids: bool,
+    /// Sorting network for N values (comparator slot pairs, lower slot first).
+    pub network: Vec<(u16, u16)>,
     /// Exposure per image for the exposure mask, and its integer encoding.
     pub exps: Vec<f32>,
     pub ezero: f32,
@@ -124,6 +132,10 @@ pub struct LineBuf<T: Work> {
     /// Per-pixel scratch of the line (avsigclip centres / sums).
     pub line_a: Vec<T>,
     pub line_s: Vec<T>,
+    /// Slot-major scratch of the line (`sm[j*w + x]`, slot j of pixel x) for the fast gather.
+    pub sm: Vec<T>,
+    /// Every id slot holds a valid image number (1..=N).
+    pub ids_valid: bool,
 }
 
 impl<T: Work> LineBuf<T> {
@@ -142,6 +154,8 @@ impl<T: Work> LineBuf<T> {
             wbuf_t: vec![T::ZERO; nimg + 2],
             line_a: vec![T::ZERO; w],
             line_s: vec![T::ZERO; w],
+            sm: Vec::new(),
+            ids_valid: false,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod combine;
 pub mod engine;
 pub mod factors;
 pub mod line;
+pub mod network;
 pub mod reject;
 pub mod sort;
 pub mod stats;
@@ -28,7 +29,7 @@ pub use engine::Want;
 pub use factors::{normalise, Factors, Source};
 pub use line::{Combine, Reject, MAX_REAL};
 pub use stats::{image_stats, StatNeed};
-pub use work::{Pixel, Work};
+pub use work::{as_be, BeF32, BeF64, BeI16, BeI32, BeU16, BePixel, Pixel, Work};
 
 use crate::{Error, Result};
 use line::Ctx;
@@ -119,6 +120,18 @@ fn exposure_encoding(exps: &mut [f32]) -> (f32, f32) {
     }
     let _ = emin;
     (ezero, escale)
+}
+
+/// Whether anything will read the image ids of the values (see [`Ctx::needids`]).
+fn needs_ids(c: &Ctx, want: Want) -> bool {
+    let noise_differs = c.noise.iter().any(|q| *q != c.noise[0]);
+    want.rejmask
+        || want.expmask
+        || c.grow >= 1.0
+        || c.doscale1
+        || c.dowts
+        || noise_differs
+        || (c.reject == Reject::AvSigClip && !c.mclip)
 }
 
 /// Validate parameters and derive the run constants.
@@ -285,6 +298,8 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         grow: p.grow,
         compact: !comb_median || p.grow >= 1.0,
         keepids: true,
+        needids: true,
+        network: if mclip { network::batcher(nimg) } else { Vec::new() },
         exps,
         ezero,
         escale,
@@ -323,7 +338,8 @@ pub fn imcombine<P: Pixel, T: Work>(
             return Err(Error::Shape("masks must match the frames (N frames of M pixels)".into()));
         }
     }
-    let c = make_ctx(p, nimg)?;
+    let mut c = make_ctx(p, nimg)?;
+    c.needids = needs_ids(&c, want);
     let w = *shape.last().unwrap();
     let h = if shape.len() >= 2 { shape[shape.len() - 2] } else { 1 };
     if m == 0 || w == 0 {

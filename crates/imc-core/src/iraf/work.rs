@@ -39,6 +39,8 @@ pub trait Work:
     fn sqrt(self) -> Self;
     /// Absolute value.
     fn abs(self) -> Self;
+    /// Whether this is -0.0 (equal to +0.0 but a different value to copy around).
+    fn is_neg_zero(self) -> bool;
 }
 
 impl Work for f32 {
@@ -72,6 +74,10 @@ impl Work for f32 {
     fn abs(self) -> Self {
         f32::abs(self)
     }
+    #[inline(always)]
+    fn is_neg_zero(self) -> bool {
+        self.to_bits() == 0x8000_0000
+    }
 }
 
 impl Work for f64 {
@@ -104,6 +110,10 @@ impl Work for f64 {
     #[inline(always)]
     fn abs(self) -> Self {
         f64::abs(self)
+    }
+    #[inline(always)]
+    fn is_neg_zero(self) -> bool {
+        self.to_bits() == 0x8000_0000_0000_0000
     }
 }
 
@@ -157,4 +167,62 @@ impl Pixel for f64 {
     fn finite(self) -> bool {
         self.is_finite()
     }
+}
+
+/// Big-endian (FITS) pixels used in place: the raw bytes of the file as a native unsigned
+/// integer, byte-swapped when read. Lets the engine read memory-mapped FITS data without
+/// a converted copy.
+macro_rules! be_pixel {
+    ($(#[$doc:meta] $name:ident($raw:ty) => |$b:ident| $conv:expr, $fin:expr;)*) => {$(
+        #[$doc]
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Debug)]
+        pub struct $name(pub $raw);
+
+        // SAFETY: repr(transparent) over the raw word; every bit pattern is valid.
+        unsafe impl BePixel for $name {
+            type Raw = $raw;
+        }
+
+        impl Pixel for $name {
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                let $b = self.0.swap_bytes();
+                $conv
+            }
+            #[inline(always)]
+            fn finite(self) -> bool {
+                let $b = self.0.swap_bytes();
+                let _ = $b;
+                $fin
+            }
+        }
+    )*};
+}
+
+be_pixel! {
+    /// Big-endian float32 (FITS BITPIX = -32).
+    BeF32(u32) => |b| f32::from_bits(b) as f64, f32::from_bits(b).is_finite();
+    /// Big-endian float64 (FITS BITPIX = -64).
+    BeF64(u64) => |b| f64::from_bits(b), f64::from_bits(b).is_finite();
+    /// Big-endian int16 (FITS BITPIX = 16).
+    BeI16(u16) => |b| b as i16 as f64, true;
+    /// Big-endian int16 with BZERO = 32768, i.e. uint16 (FITS BITPIX = 16).
+    BeU16(u16) => |b| (b as i16 as f64) + 32768.0, true;
+    /// Big-endian int32 (FITS BITPIX = 32).
+    BeI32(u32) => |b| b as i32 as f64, true;
+}
+
+/// A big-endian pixel type laid out exactly as its raw word.
+///
+/// # Safety
+/// Implementors must be `repr(transparent)` wrappers of `Raw` valid for every bit pattern.
+pub unsafe trait BePixel: Pixel {
+    type Raw: Copy;
+}
+
+/// View raw native-order words (the file's bytes) as big-endian pixels.
+pub fn as_be<P: BePixel>(raw: &[P::Raw]) -> &[P] {
+    // SAFETY: guaranteed by the `BePixel` contract (same size, alignment, validity).
+    unsafe { std::slice::from_raw_parts(raw.as_ptr() as *const P, raw.len()) }
 }

@@ -12,7 +12,7 @@ pub fn line_terms(sorted: &[f64], cen: Centre) -> (f64, usize) {
     }
     let c = centre(sorted, cen);
     let norm = c.max(1.0);
-    let acc = sorted.iter().fold(0.0, |s, &v| s + (v - c) * (v - c) / norm);
+    let acc = super::sum_map(sorted, |v| (v - c) * (v - c) / norm);
     (acc, sorted.len())
 }
 

@@ -1,42 +1,74 @@
 //! Sigma clipping about a centre (mean, median or lower median) with a data spread.
 
-use super::{side, centre, iterate, sum, Diag, Pass, Scratch, Win};
+use super::{side, iterate, Diag, Pass, Scratch, Win};
 use crate::job::{Centre, Limits, Spread};
 use crate::select;
 
 /// astropy's `mad_std` factor: 1 / Phi^-1(3/4).
 pub const MAD_TO_STD: f64 = 1.482602218505602;
 
-/// Spread of sorted values `v` about their own statistics.
-pub(crate) fn spread_of(v: &[f64], c: f64, spread: Spread, ddof: u32, s: &mut Scratch) -> Option<f64> {
+/// Centre and spread of sorted values `v` from one fused pass.
+///
+/// Deviations are taken from the window median m: with d = x - m, Σd and Σd² give the mean
+/// (m + Σd/n) and every second moment needed. Because |mean - median| <= std, the
+/// subtraction Σd² - (Σd)²/n loses at most a factor 2 in precision.
+pub(crate) fn centre_spread(v: &[f64], cen: Centre, spread: Spread, ddof: u32, s: &mut Scratch) -> Option<(f64, f64)> {
     let n = v.len();
+    if n == 0 {
+        return None;
+    }
+    let med = super::median_sorted(v);
+    let nf = n as f64;
+    let (sd, sdd) = sum_dev(v, med);
+    let c = match cen {
+        Centre::Mean => med + sd / nf,
+        Centre::Median => med,
+        Centre::LMedian => v[(n - 1) / 2],
+    };
     let out = match spread {
         Spread::Std => {
             if n <= ddof as usize {
                 return None;
             }
-            let m = sum(v) / n as f64;
-            let ss = v.iter().fold(0.0, |acc, &x| acc + (x - m) * (x - m));
-            (ss / (n - ddof as usize) as f64).sqrt()
+            ((sdd - sd * sd / nf).max(0.0) / (n - ddof as usize) as f64).sqrt()
         }
         Spread::Iraf => {
             if n < 2 {
                 return None;
             }
-            let ss = v.iter().fold(0.0, |acc, &x| acc + (x - c) * (x - c));
-            (ss / (n - 1) as f64).sqrt()
+            // Σ(x - c)² with e = c - m: Σd² - 2eΣd + ne².
+            let e = c - med;
+            ((sdd - 2.0 * e * sd + nf * e * e).max(0.0) / (n - 1) as f64).sqrt()
         }
         Spread::Mad => {
-            if n == 0 {
-                return None;
-            }
-            let med = super::median_sorted(v);
             s.s1.clear();
             s.s1.extend(v.iter().map(|&x| (x - med).abs()));
             MAD_TO_STD * select::median(&mut s.s1)
         }
     };
-    Some(out)
+    Some((c, out))
+}
+
+/// (Σ(x - m), Σ(x - m)²) with four interleaved accumulators (fixed order).
+#[inline]
+fn sum_dev(v: &[f64], m: f64) -> (f64, f64) {
+    let (mut a, mut b) = ([0.0f64; 4], [0.0f64; 4]);
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for k in 0..4 {
+            let d = ch[k] - m;
+            a[k] += d;
+            b[k] += d * d;
+        }
+    }
+    let (mut sa, mut sb) = ((a[0] + a[1]) + (a[2] + a[3]), (b[0] + b[1]) + (b[2] + b[3]));
+    for &x in rest {
+        let d = x - m;
+        sa += d;
+        sb += d * d;
+    }
+    (sa, sb)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -61,9 +93,7 @@ pub(super) fn apply(
             if w.n() < 2 {
                 return None;
             }
-            let v = w.vals();
-            let c = centre(v, cen);
-            let sd = spread_of(v, c, spread, ddof, s)?;
+            let (c, sd) = centre_spread(w.vals(), cen, spread, ddof, s)?;
             if !(sd.is_finite() && c.is_finite()) {
                 return None;
             }

@@ -1,0 +1,1 @@
+"""Reliability fuzzing helpers (run in child processes by tests/test_reliability_*.py)."""
