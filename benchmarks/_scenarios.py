@@ -338,9 +338,11 @@ def imcombine_impls(files: list[str], ctx) -> list[Impl]:
         Impl("astropy read + sigma_clip(maxiters=None) + bn.nanmedian", "peer",
              lambda: (lambda: py_equiv()),
              note="Python equivalent; astropy's std is about the mean, IRAF's is not"),
-        Impl("imcombiners.imcombine(paths, combine='median', reject='sigclip')", "ours",
+        # products="none": only the combined image, as IRAF computes when no sigma or
+        # mask outputs are named (the IRAF call above names none)
+        Impl("imcombiners.imcombine(paths, combine='median', reject='sigclip', products='none')", "ours",
              lambda: (lambda m=_ours(): _as_image(m.imcombine(
-                 files, combine="median", reject="sigclip"))),
+                 files, combine="median", reject="sigclip", products="none"))),
              threads="all", is_reference=not has_iraf),
         Impl("0.1.1 astropy read + ndcombine(median, sigclip, maxiters=100)", "imc011",
              imc011_setup(ctx.driver, {"impl": "fits_ndcombine", "kwargs": {

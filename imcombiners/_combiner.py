@@ -26,7 +26,7 @@ from ._frames import FrameSet, prepare_frames
 from ._job import Job, run_job
 from ._rejectors import Rejector
 from ._stats import frame_statistic, parse_statsec, resolve_normalisation
-from ._validate import as_thresholds, canonical_method, check_diagnostics
+from ._validate import as_bool, as_thresholds, canonical_method, check_diagnostics
 
 __all__ = ["Combiner", "CombineResult", "Step"]
 
@@ -164,6 +164,7 @@ class Combiner:
     """
 
     def __init__(self, stack: Any, mask: Any = None, *, copy: bool = False) -> None:
+        copy = as_bool(copy, "copy")  # reliability: copy="no" is not True
         self._fs: FrameSet = prepare_frames(stack, mask, copy=copy)
         self._acc: tuple[np.ndarray, ...] | None = self._fs.masks
         self._chained = False

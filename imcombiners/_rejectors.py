@@ -5,6 +5,10 @@ when it is constructed, and :meth:`Rejector.to_kernel_dict` gives the dictionary
 kernel parses. The algorithms themselves run in ``imcombiners._core``; ``grow`` (spatial)
 is applied by :func:`imcombiners._job.run_job` between kernel calls.
 
+Every rejector narrows a window of an element's samples sorted by (value, frame index),
+so survivors are always a contiguous run of the sorted samples and rejection walks inward
+from both ends (see docs/design.md for the exact rules).
+
 Shared rules (SigClip, CcdClip, LinearClip)
 -------------------------------------------
 ``nkeep``
@@ -14,9 +18,10 @@ Shared rules (SigClip, CcdClip, LinearClip)
 ``revert_on_nkeep``
     What happens when a pass would break ``nkeep``/``maxrej``. ``True`` (default): the
     whole offending pass is undone and clipping stops (the element keeps the survivors of
-    the previous pass). ``False``: IRAF's add-back: the samples rejected by that pass are
-    restored in order of increasing ``|x - centre| / sigma`` (ties within 0.001 sigma
-    together) until the limit holds. Either way ``output_flags`` records NKEEP/MAXREJ.
+    the previous pass). ``False``: IRAF's add-back: samples rejected by that pass are
+    restored from the two ends of the window, the end with the smaller ``|x - centre| /
+    sigma`` first, until the limit holds; end samples tied with the last restored one
+    (within 0.001 sigma) come back too. Either way ``output_flags`` records NKEEP/MAXREJ.
 ``grow``
     Spatial radius in pixels: every sample this rejector rejects also rejects the samples
     of the same frame within that Euclidean distance. Only this rejector's own rejections
@@ -229,8 +234,10 @@ class CcdClip(Rejector):
 class AvSigClip(Rejector):
     """IRAF ``avsigclip``: sigma clipping with one Poisson-scaled sigma per image line.
 
-    The spread is estimated once per line (last spatial axis) from all its pixels, under a
-    Poisson model ``sigma(c) = s * sqrt(max(1, c))``.
+    The spread is estimated once per line (last spatial axis) from the samples of all its
+    pixels that the rejectors before it in the chain left, under a Poisson model
+    ``sigma(c) = s * sqrt(max(1, c))``; clipping then iterates until nothing changes.
+    The out-of-core engine gives it full-width tiles so lines are never cut.
 
     Parameters
     ----------
@@ -241,7 +248,9 @@ class AvSigClip(Rejector):
     nkeep
         As for :class:`SigClip` (IRAF add-back).
     sigscale
-        As for :class:`CcdClip`.
+        When the per-image scales differ from 1 by more than this (and it is > 0), each
+        sample's Poisson level is its own frame's, ``max(1, (scale*c + zero)/scale**2)``
+        (IRAF's "doscale1"); 0 disables the correction.
     grow
         Spatial grow radius.
     """
@@ -317,7 +326,8 @@ class MinMaxClip(Rejector):
     follow IRAF's arithmetic: with N frames and n valid samples at an element, a count c
     becomes the fraction f = c/N and the element rejects ``trunc(f*n + 0.001)`` samples, so
     masked samples reduce the number rejected proportionally. Ties: the lower frame index
-    counts as lower on the low side, the first frame wins on the high side.
+    counts as lower on the low side, and the higher frame index as higher on the high side
+    (the (value, frame index) order).
     """
 
     n_min: float = 1
@@ -372,4 +382,4 @@ class PClip(Rejector):
 
 #: Kinds the library engine of ``_core.run`` is documented to implement. ``_core`` may
 #: advertise its own list as ``_core.REJECTORS``.
-KERNEL_KINDS = frozenset({"sigclip", "ccdclip", "linearclip", "minmax", "pclip"})
+KERNEL_KINDS = frozenset({"sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip"})

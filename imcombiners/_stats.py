@@ -364,6 +364,9 @@ def resolve_normalisation(
     (zero, scale, weights)
         float64 arrays of shape ``(n,)`` or None. ``value' = (value - zero) / scale``.
     """
+    from ._validate import as_bool
+
+    relative = as_bool(relative, "relative")  # reliability: relative="no" is not True
     z, z_vec = _resolve_one(zero, n, "zero", stat_of, parallel)
     s, s_vec = _resolve_one(scale, n, "scale", stat_of, parallel)
     w, _ = _resolve_one(weights, n, "weights", stat_of, parallel)

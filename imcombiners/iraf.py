@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._frames import prepare_frames
+from ._fitsmap import map_image
+from ._frames import FrameSet, prepare_frames
 from ._validate import as_int, check_memory
 
 __all__ = ["ImcombineResult", "imcombine"]
@@ -135,6 +136,23 @@ def _read_fits(paths: Sequence[Any]) -> tuple[list[np.ndarray], list[Mapping[str
     return data, headers
 
 
+def _map_fits(paths: Sequence[Any]) -> tuple[FrameSet, str | None, list[Any]] | None:
+    """Memory-map every file (see ``_fitsmap``); None unless all are plain images of one
+    type and shape."""
+    mapped = []
+    for p in paths:
+        m = map_image(p)
+        if m is None or (mapped and (m.swapped, m.dtype, m.shape) != (mapped[0].swapped, mapped[0].dtype,
+                                                                       mapped[0].shape)):
+            return None
+        mapped.append(m)
+    first = mapped[0]
+    if len(first.shape) < 1:
+        return None
+    fs = FrameSet(tuple(m.raw for m in mapped), None, first.shape, first.dtype)
+    return fs, first.swapped, [m.header for m in mapped]
+
+
 def _float(name: str, value: Any, *, allow_none: bool = False, allow_nan: bool = False) -> float | None:
     if value is None and allow_none:
         return None
@@ -245,6 +263,7 @@ def _noise_values(name: str, value: Any, headers: Sequence[Mapping[str, Any]] | 
 
 def _resolve_factors(
     fs: Any,
+    swapped: str | None,
     scale: Any,
     zero: Any,
     weight: Any,
@@ -268,7 +287,7 @@ def _resolve_factors(
         for i in range(n):
             try:
                 stats.append(_core.iraf_stats(fs.frames[i], None if fs.masks is None else fs.masks[i],
-                                              list(fs.spatial), section, lo, hi, needs_sort))
+                                              list(fs.spatial), section, lo, hi, needs_sort, swapped))
             except ValueError as e:
                 raise ValueError(f"statsec: image {i}: {e}") from None
 
@@ -419,11 +438,15 @@ def imcombine(
     """
     wanted = _products(products)
     # --- images
+    swapped = None  # frames are raw big-endian FITS words of this kind (see _fitsmap)
     if _is_paths(images):
-        data, fits_headers = _read_fits(images)
+        mapped = _map_fits(images)
+        if mapped is not None:
+            images, swapped, fits_headers = mapped
+        else:
+            images, fits_headers = _read_fits(images)
         if headers is None:
             headers = fits_headers
-        images = data
     fs = prepare_frames(images, masks, name="images", mask_name="masks")
     n = fs.n
     # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;
@@ -492,7 +515,7 @@ def imcombine(
         raise TypeError(f"expname must be a header keyword name or None; got {expname!r}")
 
     # --- factors and exposures
-    fac = _resolve_factors(fs, scale, zero, weight, statsec, expname, headers, (lth, hth))
+    fac = _resolve_factors(fs, swapped, scale, zero, weight, statsec, expname, headers, (lth, hth))
     exposures = []
     for i in range(n):
         v = _header_value(headers, i, expname, None) if expname else None
@@ -544,6 +567,7 @@ def imcombine(
         wanted,
         bool(double),
         int(threads),
+        swapped,
     )
     spatial = fs.spatial
 

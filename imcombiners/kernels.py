@@ -87,11 +87,15 @@ def variance(stack: Any, mask: Any = None, *, ddof: int = 0) -> np.ndarray:
 
 def wavg(stack: Any, weights: Any, mask: Any = None) -> np.ndarray:
     """Weighted mean ``sum(w*x) / sum(w)`` over the valid samples (one weight per frame)."""
-    n = len(stack)
-    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    fs = prepare_frames(stack, mask)  # reliability: validate the stack before len()
+    n = fs.n
+    try:
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"weights must be a sequence of {n} numbers (one per frame); got {weights!r}") from None
     if w.size != n:
         raise ValueError(f"weights must have one value per frame ({n}); got {w.size}")
-    return _data(stack, mask, "wavg", weights=w)
+    return run_job(fs, None, Job("wavg", weights=w))["data"]
 
 
 def quantile(stack: Any, q: float, mask: Any = None) -> np.ndarray:

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 import reference as ref
 
@@ -24,6 +25,12 @@ ALL_WANT = frozenset({"mask", "sample_flags", "std", "low", "upp", "nit", "outpu
 # ---------------------------------------------------------------------------------------
 # NumPy references
 # ---------------------------------------------------------------------------------------
+
+
+def more_examples(factor: int):
+    """``@settings`` with ``factor`` times the active profile's example count (for the
+    central twin comparisons; scales with ``HYPOTHESIS_PROFILE`` instead of fixing it)."""
+    return settings(max_examples=factor * settings.default.max_examples)
 
 
 def native(a) -> np.ndarray:

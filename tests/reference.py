@@ -18,7 +18,9 @@ Every rejector narrows a window of the element's valid samples sorted by (value,
 index): survivors are a contiguous run of that order.  Iterative clippers walk inward
 from both ends and stop at the first kept sample on each side (IRAF's sorted-ends model:
 with per-sample noise a kept end sample shields the samples inside it).  AvSigClip's
-per-line sigma is computed from the samples valid before the first rejector.
+per-line sigma is computed from the samples left by the rejectors before it in the chain
+(including samples removed by earlier grow stages), so a chain gives the same result
+whether it runs in one call or step by step.
 
 All arithmetic is float64 (every supported input dtype converts exactly).  The result
 carries ``fragile``: True for an output element where some decision of the twin (a
@@ -502,8 +504,9 @@ def ccd_sigma(level: float, r: CcdClip) -> float:
     return math.sqrt(var0 + i / r.gain + si * si)
 
 
-def doscale1(r: CcdClip, scale: np.ndarray | None) -> bool:
-    """IRAF's Poisson correction: sigscale > 0 and some |S_i - 1| > sigscale."""
+def doscale1(r: CcdClip | AvSigClip, scale: np.ndarray | None) -> bool:
+    """IRAF's Poisson correction (CcdClip, AvSigClip): sigscale > 0 and some
+    |S_i - 1| > sigscale."""
     if scale is None or r.sigscale <= 0:
         return False
     return bool(np.any(np.abs(np.asarray(scale, dtype=float) - 1.0) > r.sigscale))
@@ -570,44 +573,68 @@ def linearclip_element(x, fid, r: LinearClip, judge: Judge) -> Outcome:
 # --------------------------------------------------------------------------------------
 
 
-def avsig_line_sigma(pixels: Sequence[np.ndarray], cenfunc: str) -> float:
-    """s of one image line from the valid samples of each of its pixels.
+def poisson_level(c: float, frames: np.ndarray, scale, zero, corr: bool) -> np.ndarray:
+    """AvSigClip's Poisson level of each sample (variance in units of s^2) at centre ``c``.
 
-    s = sqrt(sum over pixels with n >= 3 of sum (v - c)^2 / max(1, c), divided by
-    (total count of those samples - 1)); c the pixel's centre.  NaN when no pixel counts.
+    Without the scale correction L = max(1, c) for every sample; with it (see
+    :func:`doscale1`) L_i = max(1, (S_i*c + Z_i) / S_i^2) for the sample's frame i: its raw
+    level (S_i*c + Z_i) converted to normalised units squared (IRAF's (c + Z)/S).
+    """
+    if not corr:
+        return np.full(len(frames), max(1.0, c))
+    S = np.asarray(scale, dtype=float)
+    Z = np.zeros_like(S) if zero is None else np.asarray(zero, dtype=float)
+    out = np.empty(len(frames))
+    for k, f in enumerate(frames):
+        sf = float(S[f])
+        out[k] = max(1.0, (sf * c + float(Z[f])) / (sf * sf))
+    return out
+
+
+def avsig_line_sigma(pixels: Sequence[tuple[np.ndarray, np.ndarray]], cenfunc: str,
+                     scale=None, zero=None, corr: bool = False) -> float:
+    """s of one image line from the (values, frame indices) still valid at each pixel.
+
+    s = sqrt(sum over pixels with n >= 3 of sum (v - c)^2 / L_i, divided by (total count
+    of those samples - 1)); c the pixel's centre, L_i from :func:`poisson_level`.  NaN when
+    fewer than two samples count.
     """
     terms, count = [], 0
-    for x in pixels:
+    for x, fid in pixels:
         if len(x) < 3:
             continue
         c = centre(x, cenfunc)
-        norm = max(1.0, c)
-        terms.extend((float(v) - c) ** 2 / norm for v in x)
+        lev = poisson_level(c, fid, scale, zero, corr)
+        terms.extend((float(v) - c) ** 2 / float(L) for v, L in zip(x, lev))
         count += len(x)
     return math.sqrt(math.fsum(terms) / (count - 1)) if count > 1 else math.nan
 
 
-def avsigclip_element(x, fid, r: AvSigClip, s: float, judge: Judge) -> Outcome:
+def avsigclip_element(x, fid, r: AvSigClip, s: float, judge: Judge, scale=None,
+                      zero=None) -> Outcome:
     """One pixel of AvSigClip given its line's ``s``.
 
     Clips only when s > 0 and n >= max(3, keep + 1); iterates until nothing changes
-    (stops below 3 samples) with sigma = s*sqrt(max(1, c)), c from the survivors,
-    strict comparisons, IRAF add-back for nkeep (no maxrej).  std = that sigma.
+    (stops below 3 samples) with the per-sample sigma s*sqrt(L_i) (:func:`poisson_level`;
+    L = max(1, c) for all samples without the scale correction), c from the survivors,
+    strict comparisons, walking in from the ends of the sorted window (a kept end sample
+    shields the ones inside it), IRAF add-back for nkeep (no maxrej).
+    std = s*sqrt(max(1, c)); low/upp = c -/+ sigma*std.
     """
     lo_s, hi_s = _pair(r.sigma)
     n = len(x)
     if not s > 0 or n < max(3, keep_count(r.nkeep, n) + 1):
         return Outcome(rejected=np.zeros(n, dtype=bool))
+    corr = doscale1(r, scale)
 
-    def bounds_of(xs, _fid):
+    def bounds_of(xs, fs):
         c = centre(xs, r.cenfunc)
         if not math.isfinite(c):
             return None
         sd = s * math.sqrt(max(1.0, c))
-        lo, hi = c - lo_s * sd, c + hi_s * sd
-        m = len(xs)
-        return PassBounds(c, np.full(m, lo), np.full(m, hi), sd, lo, hi, np.full(m, sd),
-                          max(abs(c), sd))
+        sig = s * np.sqrt(poisson_level(c, fs, scale, zero, corr))
+        return PassBounds(c, c - lo_s * sig, c + hi_s * sig, sd, c - lo_s * sd, c + hi_s * sd,
+                          sig, max(abs(c), float(np.max(sig))))
 
     return _iterate(x, fid, maxiters=None, nkeep=r.nkeep, maxrej=None, revert=False, min_n=3,
                     bounds_of=bounds_of, judge=judge)
@@ -757,18 +784,37 @@ def order_statistics_only(rej) -> bool:
     return False
 
 
-def line_sigmas(values: np.ndarray, valid: np.ndarray, cenfunc: str) -> dict:
+def line_sigmas(values: np.ndarray, valid: np.ndarray, cenfunc: str, scale=None, zero=None,
+                corr: bool = False) -> dict:
     """AvSigClip's s for every image line (line = last spatial axis; a 0-d or 1-D
-    spatial shape is one line), keyed by the element index without its last axis."""
+    spatial shape is one line), keyed by the element index without its last axis.
+    ``valid`` (N, *spatial): the samples still in play when the AvSigClip starts."""
     spatial = values.shape[1:]
+    fids = np.arange(values.shape[0])
+
+    def pixel(key):
+        sl = (slice(None),) + key
+        ok = valid[sl]
+        return values[sl][ok], fids[ok]
+
     if not spatial:
-        return {(): avsig_line_sigma([values[valid]], cenfunc)}
+        return {(): avsig_line_sigma([pixel(())], cenfunc, scale, zero, corr)}
     out = {}
     for key in np.ndindex(*spatial[:-1]):
-        pix = [values[(slice(None),) + key + (k,)][valid[(slice(None),) + key + (k,)]]
-               for k in range(spatial[-1])]
-        out[key] = avsig_line_sigma(pix, cenfunc)
+        pix = [pixel(key + (k,)) for k in range(spatial[-1])]
+        out[key] = avsig_line_sigma(pix, cenfunc, scale, zero, corr)
     return out
+
+
+def line_fragile(fragile: np.ndarray) -> np.ndarray:
+    """Every element of a line that holds a fragile element (same shape as ``fragile``).
+
+    Why: an AvSigClip's line sigma depends on what the earlier rejectors left at every
+    pixel of the line; if one of them may have decided otherwise, so may the whole line.
+    """
+    if fragile.ndim == 0:
+        return fragile.copy()
+    return np.broadcast_to(fragile.any(axis=-1, keepdims=True), fragile.shape).copy()
 
 
 @dataclass
@@ -883,12 +929,13 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
     nit = np.zeros(spatial, dtype=np.int64)
     fragile = np.zeros(spatial, dtype=bool)
     fids = np.arange(nframes)
-    valid_before = ~excluded  # what AvSigClip's line sigma is computed from
 
     for rej in rejectors:
         stage = np.zeros(stack.shape, dtype=bool)
         if isinstance(rej, AvSigClip):
-            line_s = line_sigmas(values, valid_before, rej.cenfunc)
+            # from what the rejectors (and grow stages) before this one left
+            line_s = line_sigmas(values, ~excluded, rej.cenfunc, sv, zv, doscale1(rej, sv))
+            fragile = line_fragile(fragile)
         for e in np.ndindex(*spatial):
             sl = (slice(None),) + e
             ok = ~excluded[sl]
@@ -905,7 +952,7 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
             elif isinstance(rej, PClip):
                 o = pclip_element(x, fid, rej, nframes, judge)
             elif isinstance(rej, AvSigClip):
-                o = avsigclip_element(x, fid, rej, line_s[e[:-1]], judge)
+                o = avsigclip_element(x, fid, rej, line_s[e[:-1]], judge, sv, zv)
             else:
                 raise TypeError(f"unknown rejector {rej!r}")
             stage[(fid[o.rejected],) + e] = True

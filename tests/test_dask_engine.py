@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import imcombiners.dask as imd
 from imcombiners import Combiner, place_into_padded
-from imcombiners._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, SigClip
+from imcombiners._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, SigClip
 from imcombiners.dask.engine import _tiles
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -64,10 +64,13 @@ REJECTORS = {
     "pclip": lambda: [PClip()],
     "ccd": lambda: [CcdClip(rdnoise=5.0, gain=2.0)],
     "chain_grow": lambda: [SigClip(sigma=3.0, grow=1.0), MinMaxClip(n_min=0, n_max=1)],
+    # line-based sigma: the engine must widen any tile to whole rows
+    "avsigclip": lambda: [AvSigClip(sigma=2.0)],
+    "avsigclip_grow": lambda: [AvSigClip(sigma=(2.0, 2.5), cenfunc="mean", grow=1.0)],
 }
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(
     dtype=st.sampled_from(DTYPES),
     n=st.integers(1, 7),
@@ -341,3 +344,29 @@ def test_errors_name_the_parameter():
         imd.combine("a.fits", "mean")
     with pytest.raises(ValueError, match="memory_limit"):
         imd.combine(a, "mean", memory_limit="lots")
+
+
+def test_avsigclip_forces_full_width_strips():
+    a = np.random.default_rng(12).normal(100, 5, (5, 30, 40)).astype(np.float32)
+    a[:, ::7, ::9] = 400
+    p = imd.plan(a, "mean", rejectors=[AvSigClip()], memory_limit="1GB", threads=2)
+    assert p.tile[1] == 40 and all(c == (40,) for c in p.chunks[1:])
+    p = imd.plan(a, "mean", rejectors=[AvSigClip()], tile=(4, 7))
+    assert p.tile == (4, 40) and any("whole rows" in n for n in p.notes)
+    ref = Combiner(a).combine("mean", rejectors=[AvSigClip(sigma=2.0)], diagnostics="simple")
+    lazy = imd.combine(list(a), "mean", rejectors=[AvSigClip(sigma=2.0)], diagnostics="simple", tile=(3, 5))
+    _check_against_memory(lazy, ref, "simple")
+    # without a line-based rejector, columns may be split
+    assert imd.plan(a, "mean", rejectors=[SigClip()], tile=(4, 7)).tile == (4, 7)
+
+
+def test_import_does_not_load_xarray():
+    import subprocess
+    import sys
+
+    code = ("import sys, imcombiners.dask; assert 'xarray' not in sys.modules, 'xarray imported'; "
+            "assert 'pandas' not in sys.modules, 'pandas imported'; import xarray as xr, numpy as np; "
+            "r = xr.DataArray(np.ones((2, 3, 4), 'f4'), dims=('frame', 'y', 'x')).imc.combine('mean'); "
+            "assert r.shape == (3, 4)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]

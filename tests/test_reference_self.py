@@ -361,3 +361,141 @@ def test_chain_sees_survivors():
     assert r.mask[:, 0].tolist() == [True, False, False, False, False, True]
     r = ref.combine(x, rejectors=[ref.MinMaxClip(1, 1), ref.MinMaxClip(0.25, 0)])
     assert r.mask[:, 0].tolist() == [True, True, False, False, False, True]
+
+
+# ---------------------------------------------------------------------------------------
+# The sorted window and AvSigClip
+# ---------------------------------------------------------------------------------------
+
+
+def test_sigclip_window_equals_keep_range():
+    """For one keep range the sorted-ends walk == "reject everything outside the range"
+    (design.md); checked on a single pass against a direct NumPy test."""
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        x = rng.normal(0, 1, 15)
+        x[rng.random(15) < 0.2] *= 8
+        r = ref.combine(x[:, None], rejectors=[ref.SigClip(sigma=1.5, maxiters=1, cenfunc="median",
+                                                           stdfunc="mad", nkeep=0)])
+        c = np.median(x)
+        s = ref.MAD_FACTOR * np.median(np.abs(x - c))
+        assert r.mask[:, 0].tolist() == ((x < c - 1.5 * s) | (x > c + 1.5 * s)).tolist()
+
+
+def test_add_back_ends_hand_cases():
+    j = ref.Judge(1e-9)
+    # residuals of sorted samples 0..6; window [0, 7), proposed [2, 5): 0, 1 low, 5, 6 high
+    res = [9.0, 4.0, 0.0, 0.0, 0.0, 3.0, 3.0005]
+    assert ref.add_back_ends(res.__getitem__, 0, 7, 2, 5, 3, 0.001, j) == (2, 7)  # 5 then tie 6
+    assert ref.add_back_ends(res.__getitem__, 0, 7, 2, 5, 2, 0.001, j) == (2, 7)  # 3.0, 3.0005
+    assert ref.add_back_ends(res.__getitem__, 0, 7, 2, 5, 1, 0.001, j) == (1, 7)  # then 4.0 (low)
+    assert ref.add_back_ends(res.__getitem__, 0, 7, 2, 5, 3, 0.0, j) == (2, 6)  # exact ties only
+    # only the end candidates compete: the high side offers 5.0 first, so the 1.0 behind
+    # it waits and the low 2.0 comes back
+    res2 = [2.0, 0.0, 0.0, 5.0, 1.0]
+    assert ref.add_back_ends(res2.__getitem__, 0, 5, 1, 3, 2, 0.001, j) == (0, 3)
+    # equal residuals on both ends: the high side first, then the low one as a tie
+    res3 = [2.0, 0.0, 2.0, 7.0]
+    assert ref.add_back_ends(res3.__getitem__, 0, 4, 1, 2, 2, 0.0, j) == (0, 3)
+
+
+def test_avsigclip_hand_example():
+    # one pixel, one line: c = 10, sum (v - c)^2 / c = 144/10, n = 5 -> s = sqrt(3.6);
+    # sigma(c) = s sqrt(10) = 6; 22 - 10 = 12 > 1.5 * 6 -> rejected; second pass rejects nothing
+    x = np.array([10.0, 10.0, 10.0, 10.0, 22.0])[:, None]
+    r = ref.combine(x, rejectors=[ref.AvSigClip(sigma=1.5, nkeep=0)])
+    assert r.mask[:, 0].tolist() == [False] * 4 + [True]
+    assert r.nit[0] == 2 and math.isclose(r.std[0], 6.0) and math.isclose(r.upp[0], 19.0)
+    r = ref.combine(x, rejectors=[ref.AvSigClip(sigma=2.0, nkeep=0)])
+    assert not r.mask.any() and r.nit[0] == 1
+    # nkeep = 5 of 5: n < keep + 1 -> not clipped at all
+    r = ref.combine(x, rejectors=[ref.AvSigClip(sigma=1.5, nkeep=5)])
+    assert not r.mask.any() and r.nit[0] == 0 and np.isnan(r.std[0])
+
+
+@given(shape=st.sampled_from([(3, 8), (2, 2, 5), (12,)]), seed=st.integers(0, 2**32 - 1),
+       cen=st.sampled_from(["median", "mean"]), corr=st.booleans())
+def test_line_sigmas_match_numpy(shape, seed, cen, corr):
+    """Vectorised s per line; ``corr``: per-frame levels L_i = max(1, (S_i c + Z_i)/S_i^2)."""
+    rng = np.random.default_rng(seed)
+    x = rng.poisson(rng.uniform(0.5, 3000, shape), (7,) + shape).astype(float)
+    valid = rng.random(x.shape) > 0.3
+    S, Z = rng.uniform(0.2, 3.0, 7), rng.normal(0, 200, 7)
+    got = ref.line_sigmas(x, valid, cen, S, Z, corr) if corr else ref.line_sigmas(x, valid, cen)
+    v = np.where(valid, x, np.nan)
+    n = valid.sum(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        c = np.nanmedian(v, axis=0) if cen == "median" else np.nanmean(v, axis=0)
+        if corr:
+            S1, Z1 = S.reshape((7,) + (1,) * len(shape)), Z.reshape((7,) + (1,) * len(shape))
+            L = np.maximum(1.0, (S1 * c + Z1) / (S1 * S1))
+        else:
+            L = np.maximum(1.0, c)
+        t = np.nansum((v - c) ** 2 / L, axis=0)
+    acc = np.where(n >= 3, t, 0).sum(axis=-1)
+    cnt = np.where(n >= 3, n, 0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        want = np.where(cnt > 1, np.sqrt(acc / np.maximum(cnt - 1, 1)), np.nan)
+    for key in np.ndindex(*shape[:-1]):
+        g, w = got[key], want[key]
+        assert (np.isnan(g) and np.isnan(w)) or math.isclose(g, w, rel_tol=1e-12), (key, g, w)
+
+
+def test_avsigclip_line_sigma_from_the_survivors_of_earlier_rejectors():
+    # MinMaxClip(0, 1) removes 40; AvSigClip then sees [10, 10, 10, 10, 22] as in the hand
+    # example above (s = sqrt(3.6), sigma(c) = 6) and rejects 22 at 1.5 sigma.  With 40
+    # still in the line sigma, s = sqrt(104.4 / 5) and 22 would be kept.
+    x = np.array([10.0, 10.0, 10.0, 10.0, 22.0, 40.0])[:, None]
+    r = ref.combine(x, rejectors=[ref.MinMaxClip(0, 1), ref.AvSigClip(sigma=1.5, nkeep=0)])
+    assert r.mask[:, 0].tolist() == [False] * 4 + [True, True]
+    assert math.isclose(r.std[0], 6.0) and r.nit[0] == 2
+    # a grow stage before it: LinearClip keeps x <= c + 15 = 25, rejects 40 in the first
+    # pixel and grows it into the second, removing its 24 (kept by the LinearClip itself)
+    x2 = np.hstack([x, np.array([10.0, 10.0, 10.0, 10.0, 22.0, 24.0])[:, None]])
+    lin = ref.LinearClip(low=100.0, upp=15.0, nkeep=0, grow=1.0)
+    r = ref.combine(x2, rejectors=[lin, ref.AvSigClip(sigma=1.5, nkeep=0)])
+    assert r.sample_flags[5].tolist() == [ref.F_ALGORITHM, ref.F_GROW]
+    # line: two pixels of [10]*4 + [22]: s^2 = 2 * 14.4 / 9 = 3.2; sigma(c) = sqrt(32)
+    assert np.allclose(r.std, math.sqrt(32.0)) and r.mask[4].all()
+    # without the grow the 24 is in the line sigma: s^2 = (14.4 + 34) / 10; the AvSigClip
+    # itself then rejects it (14 > 1.5 * 6.96)
+    r = ref.combine(x2, rejectors=[ref.LinearClip(low=100.0, upp=15.0, nkeep=0),
+                                   ref.AvSigClip(sigma=1.5, nkeep=0)])
+    assert math.isclose(r.std[0], math.sqrt(4.84) * math.sqrt(10.0))
+    assert r.sample_flags[5].tolist() == [ref.F_ALGORITHM, ref.F_ALGORITHM]
+
+
+def test_avsigclip_sigscale_hand_example():
+    # one pixel; frames 0-3 scale 1, frame 4 scale 4 (zero 0): v' = [95, 100, 100, 105, 110]
+    # c = 100: L = 100 for frames 0-3, L_4 = max(1, 4*100/16) = 25.
+    # corrected: s^2 = (25/100 + 25/100 + 100/25) / 4 = 1.125, sigma_4 = s*5 = 5.30 ->
+    #   110 is 1.886 sigma out: rejected at 1.75; std = s*sqrt(100) = 10.607
+    # sigscale = 0: s^2 = 150/100/4 = 0.375, sigma = s*10 = 6.12 -> 1.633 sigma: kept
+    S = np.array([1.0, 1.0, 1.0, 1.0, 4.0])
+    raw = (np.array([95.0, 100.0, 100.0, 105.0, 110.0]) * S)[:, None]
+    r = ref.combine(raw, scale=S, rejectors=[ref.AvSigClip(sigma=1.75, nkeep=0)])
+    assert r.mask[:, 0].tolist() == [False] * 4 + [True]
+    assert r.nit[0] == 2 and math.isclose(r.std[0], math.sqrt(1.125) * 10)
+    r = ref.combine(raw, scale=S, rejectors=[ref.AvSigClip(sigma=1.75, nkeep=0, sigscale=0.0)])
+    assert not r.mask.any() and r.nit[0] == 1 and math.isclose(r.std[0], math.sqrt(0.375) * 10)
+    # the zero enters the level in raw units: Z_4 = -300 -> L_4 = max(1, 100/16) = 6.25
+    Z = np.array([0.0, 0.0, 0.0, 0.0, -300.0])
+    r = ref.combine(raw + Z[:, None], zero=Z, scale=S, rejectors=[ref.AvSigClip(sigma=1.75, nkeep=0)])
+    s = math.sqrt((0.5 + 100 / 6.25) / 4)
+    assert math.isclose(r.std[0], s * 10) and r.mask[4, 0]
+
+
+@given(case=sts.stacks(max_n=40, budget=600), first=sts.any_rejector(grow=True),
+       av=sts.avsigclips(), data=st.data())
+def test_chain_with_avsigclip_equals_two_steps(case, first, av, data):
+    """A chain [R, AvSigClip] rejects what R does and then what the AvSigClip does on R's
+    survivors given as an input mask (the split paths of the package)."""
+    zero, scale = data.draw(sts.normalisations(case.n), label="zero, scale")
+    kw = dict(zero=zero, scale=scale)
+    one = ref.combine(case.data, case.mask, rejectors=[first, av], **kw)
+    step = ref.combine(case.data, case.mask, rejectors=[first], **kw)
+    two = ref.combine(case.data, step.mask, rejectors=[av], **kw)
+    assert np.array_equal(one.mask, two.mask)  # same arithmetic: equal even on near ties
+    assert np.array_equal(one.nit, two.nit)
+    assert np.array_equal(one.std, two.std, equal_nan=True)

@@ -126,11 +126,6 @@ def test_grow_radius_up_to_the_frame_diagonal_is_fine():
     assert_clean_exit(proc, "grow=10")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (open, crates/imc-core/src/grow.rs `ball`): the grow "
-                   "kernel builds every offset of a (2r+1)^ndim box before looking at the frame "
-                   "size, so a radius far larger than the frame (grow=1e6 on a 4x4 frame) "
-                   "allocates without bound (abort/OOM) or runs for hours. Fix: clamp the radius "
-                   "to the frame diagonal (same result) and/or build offsets per row span.")
 def test_huge_grow_radius_finishes_quickly():
     proc = run_python(GROW_CHILD, args=["1e6"], timeout=12)
     assert_clean_exit(proc, "grow=1e6")
@@ -148,3 +143,18 @@ def test_public_entry_points_validate_threads():
 
     with pytest.raises(ValueError, match="threads"):
         imd.combine(x, threads=-1)
+
+
+def test_kernels_wavg_validates_weights():
+    """Found by the fuzzer: a non-numeric weight gave NumPy's "could not convert string
+    to float: 'x'" (no parameter named)."""
+    import imcombiners.kernels as imck
+
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    with pytest.raises(TypeError, match="weights"):
+        imck.wavg(x, "x")
+    with pytest.raises(ValueError, match="weights"):
+        imck.wavg(x, [1.0, 2.0])
+    with pytest.raises(TypeError, match="stack"):
+        imck.wavg(5, [1.0])
+    np.testing.assert_allclose(imck.wavg(x, [1.0, 0.0, 1.0]), (x[0] + x[2]) / 2)

@@ -93,6 +93,7 @@ def _params(rej) -> dict:
     return kw
 
 
+@h.more_examples(3)
 @pytest.mark.parametrize("kind", sorted(REJECTION_KERNELS))
 @given(data=st.data())
 def test_rejection_kernels_match_twin(kind, data):
@@ -149,7 +150,7 @@ COMBINE_ALIASES = {"average": "mean", "mean": "mean", "median": "median", "lmedi
 
 
 @st.composite
-def iraf_calls(draw, n: int):
+def iraf_calls(draw):
     """(ndcombine keyword arguments, equivalent twin rejector or None)."""
     reject = draw(st.sampled_from(["none", "sigclip", "ccdclip", "crreject", "avsigclip",
                                    "linearclip", "minmax", "pclip"]))
@@ -198,11 +199,12 @@ def iraf_calls(draw, n: int):
     return kw, rej
 
 
+@h.more_examples(3)
 @given(case=sts.stacks(budget=1500), data=st.data())
 def test_ndcombine_iraf_names_match_twin(case, data):
     from imcombiners import ndcombine
 
-    kw, rej = data.draw(iraf_calls(case.n), label="ndcombine kwargs")
+    kw, rej = data.draw(iraf_calls(), label="ndcombine kwargs")
     alias = data.draw(st.sampled_from(sorted(COMBINE_ALIASES)), label="combine")
     method = COMBINE_ALIASES[alias]
     twin_kw: dict = {}

@@ -5,7 +5,10 @@ every element where the twin's decisions were not within rounding of a tie
 (``TwinResult.fragile``).  Rejection diagnostics (std, low, upp, nit) are compared in
 separate tests so a diagnostics-only difference does not hide a mask difference.
 SigClip is also checked directly against astropy.stats.sigma_clip and MinMaxClip against
-a NumPy sort, independently of the twin.
+a NumPy sort, independently of the twin; AvSigClip's per-line sigma (from the survivors of
+the rejectors before it, with per-frame Poisson levels under ``sigscale``) against a
+vectorised NumPy estimate, and its fused call against the split paths.  Hand-worked cases pin the sorted-window rules of design.md (tie order,
+sorted-ends shielding, the ends add-back with its fixed tie reference).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def _run_both(case, rejectors, method, thresholds=None, zero=None, scale=None):
     return got, tw
 
 
+@h.more_examples(3)
 @pytest.mark.parametrize("kind", sorted(REJECTORS))
 @given(data=st.data())
 def test_rejector_matches_twin(kind, data):
@@ -70,12 +74,14 @@ def test_rejector_diagnostics_match_twin(kind, data):
     h.compare_to_twin(got, tw, parts=parts, err=f"{rej}")
 
 
+@h.more_examples(3)
 @given(case=sts.stacks(budget=1500), chain=sts.chains(min_size=1, max_size=3), method=FINAL,
        data=st.data())
 def test_chain_with_grow_matches_twin(case, chain, method, data):
     """Rejectors in turn (each sees the survivors of the previous), grow between stages."""
     thresholds = data.draw(sts.thresholds_for(case), label="thresholds")
-    got, tw = _run_both(case, chain, method, thresholds)
+    zero, scale = data.draw(sts.normalisations(case.n), label="zero, scale")
+    got, tw = _run_both(case, chain, method, thresholds, zero, scale)
     h.compare_to_twin(got, tw, method=method, err=f"{chain}")
 
 
@@ -334,20 +340,6 @@ def _line_stack(rng, n=12, shape=(6, 40), noise=(1.0, 3.0, 10.0, 30.0, 1.0, 100.
     return x, mask, noise
 
 
-def _numpy_line_sigma(x, mask, cen):
-    """Independent vectorised s per line (last axis): pixels with >= 3 valid samples."""
-    v = np.where(mask | ~np.isfinite(x), np.nan, x)
-    n = np.isfinite(v).sum(axis=0)
-    with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("ignore", RuntimeWarning)
-        c = np.nanmedian(v, axis=0) if cen == "median" else np.nanmean(v, axis=0)
-        t = np.nansum((v - c) ** 2, axis=0) / np.maximum(1.0, c)
-    ok = n >= 3
-    acc = np.where(ok, t, 0.0).sum(axis=-1)
-    cnt = np.where(ok, n, 0).sum(axis=-1)
-    return np.sqrt(acc / (cnt - 1)), c, n
-
-
 @pytest.mark.parametrize("cen", ["median", "mean"])
 @pytest.mark.parametrize("shape", [(6, 40), (2, 3, 25), (60,)])
 def test_avsigclip_lines_with_different_noise(cen, shape, rng):
@@ -366,7 +358,7 @@ def test_avsigclip_lines_with_different_noise(cen, shape, rng):
     # s * sqrt(max(1, c)) with s of its line
     rej = ref.AvSigClip(sigma=3.0, cenfunc=cen, nkeep=1)
     got = h.run_pkg(x, mask, rejectors=[rej])
-    s, c, n = _numpy_line_sigma(x, mask, cen)
+    s, c, n, _ = _numpy_line_sigma_levels(h.excluded_nan(x, mask), cen)
     one = (got["nit"] == 1) & (got["nused"] == n)
     assert one.sum() > 0.5 * one.size
     want = (s[..., None] * np.sqrt(np.maximum(1.0, c)))
@@ -380,22 +372,163 @@ def test_avsigclip_lines_with_different_noise(cen, shape, rng):
         assert lines[quiet].all() and not lines[noisy].any()
 
 
-def test_avsigclip_line_sigma_ignores_earlier_rejectors_in_one_call(rng):
-    """design.md: c and s come from all valid samples, before an earlier rejector of the
-    chain (fused, one kernel call)."""
-    x, mask, _ = _line_stack(rng)
-    chain = [ref.MinMaxClip(2, 2), ref.AvSigClip(sigma=2.0)]
-    got = h.run_pkg(x, mask, method="mean", rejectors=chain)
-    tw = ref.combine(x, mask, method="mean", rejectors=chain)
-    h.compare_to_twin(got, tw, parts=("data", "mask", "nused", "output_flags", "std"))
+def _numpy_line_sigma_levels(v, cen, S=None, Z=None):
+    """Independent vectorised s per line with per-frame Poisson levels.
+
+    ``v``: normalised values with NaN where excluded.  Without S: L = max(1, c); with it
+    L_i = max(1, (S_i c + Z_i) / S_i^2).  Returns (s per line, c, n, L).
+    """
+    n = np.isfinite(v).sum(axis=0)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        c = np.nanmedian(v, axis=0) if cen == "median" else np.nanmean(v, axis=0)
+        if S is None:
+            L = np.broadcast_to(np.maximum(1.0, c), v.shape)
+        else:
+            S1 = np.asarray(S, float).reshape((-1,) + (1,) * (v.ndim - 1))
+            Z1 = np.asarray(Z, float).reshape(S1.shape)
+            L = np.maximum(1.0, (S1 * c + Z1) / (S1 * S1))
+        t = np.nansum((v - c) ** 2 / L, axis=0)
+    ok = n >= 3
+    acc = np.where(ok, t, 0.0).sum(axis=-1)
+    cnt = np.where(ok, n, 0).sum(axis=-1)
+    return np.sqrt(acc / (cnt - 1)), c, n, L
 
 
-@pytest.mark.xfail(strict=True, reason="package bug: split kernel calls (diagnostics modes, "
-                   "grow stages, chained Combiner) compute AvSigClip's line sigma from the "
-                   "survivors of the earlier rejectors, the fused call from all valid samples")
+def _all_paths(x, mask, chain, **kw):
+    """Fused one-call data, the two diagnostics modes and the chained Combiner must be the
+    same bits; returns the "full" result."""
+    fused = h.combiner_combine(x, mask, rejectors=chain, **kw)
+    simple = h.combiner_combine(x, mask, rejectors=chain, diagnostics="simple", **kw)
+    full = h.combiner_combine(x, mask, rejectors=chain, diagnostics="full", **kw)
+    c = h.combiner_class()(x, mask)
+    if kw.get("zero") is not None or kw.get("scale") is not None:
+        c = c.zero_scale(zero=kw.get("zero"), scale=kw.get("scale"), relative=False)
+    for r in chain:
+        c = c.reject(h.pkg_rejector(r))
+    chained = c.combine(kw.get("method", "mean"))
+    for other, what in ((simple.data, "simple"), (full.data, "full"), (chained, "chained")):
+        assert fused.tobytes() == np.asarray(other).tobytes(), f"fused vs {what}"
+    assert np.array_equal(simple.mask, full.mask)
+    return full
+
+
 def test_avsigclip_after_another_rejector_same_on_every_path(rng):
+    """design.md: an AvSigClip's line sigma comes from the samples the rejectors before it
+    left, so the fused call, the diagnostics modes and the chained Combiner agree; the
+    twin agrees, and s matches a NumPy estimate from the MinMaxClip survivors."""
     x, mask, _ = _line_stack(rng)
     chain = [ref.MinMaxClip(2, 2), ref.AvSigClip(sigma=2.0)]
-    fused = h.combiner_combine(x, mask, rejectors=chain)
-    simple = h.combiner_combine(x, mask, rejectors=chain, diagnostics="simple")
-    assert fused.tobytes() == simple.data.tobytes()
+    full = _all_paths(x, mask, chain)
+    got = h.run_pkg(x, mask, method="mean", rejectors=chain)
+    assert got["data"].tobytes() == full.data.tobytes()
+    tw = ref.combine(x, mask, method="mean", rejectors=chain)
+    assert (~tw.fragile).mean() > 0.9
+    h.compare_to_twin(got, tw, parts=("data", "mask", "nused", "output_flags", "sample_flags",
+                                      "nit", "std", "low", "upp"))
+    # independent of the twin: s from the MinMaxClip survivors, not from all valid samples
+    v = h.excluded_nan(x, mask)
+    first = h.run_pkg(x, mask, rejectors=chain[:1], want={"mask"})["mask"]
+    s_after, c, n, _ = _numpy_line_sigma_levels(np.where(first, np.nan, v), "median")
+    s_all = _numpy_line_sigma_levels(v, "median")[0]
+    assert (np.abs(s_after / s_all - 1) > 1e-3).all()  # the two readings differ
+    one = (got["nit"] == 1) & (got["nused"] == n)
+    assert one.mean() > 0.5
+    want = s_after[..., None] * np.sqrt(np.maximum(1.0, c))
+    h.assert_close(got["std"][one], want[one], rtol=1e-12, err="std from the survivors")
+
+
+def test_avsigclip_after_a_grow_stage_matches_twin():
+    """Samples grown by an earlier stage are gone before the AvSigClip's line sigma."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(1000, 30, (15, 4, 50))
+    x[rng.random(x.shape) < 0.05] += 300
+    for chain in ([ref.MinMaxClip(2, 2, grow=1.0), ref.AvSigClip(sigma=2.0)],
+                  [ref.SigClip(sigma=3.0, stdfunc="mad", grow=1.5), ref.MinMaxClip(1, 0),
+                   ref.AvSigClip(sigma=(2.0, 2.5), cenfunc="mean", nkeep=-3)]):
+        full = _all_paths(x, None, chain)
+        got = h.run_pkg(x, None, rejectors=chain)
+        assert got["data"].tobytes() == full.data.tobytes()
+        tw = ref.combine(x, rejectors=chain)
+        assert (~tw.fragile).mean() > 0.9
+        assert (tw.sample_flags == ref.F_GROW).any()
+        h.compare_to_twin(got, tw, parts=("data", "mask", "nused", "output_flags",
+                                          "sample_flags", "nit", "std", "low", "upp"),
+                          err=f"{chain}")
+
+
+def _scaled_stack(rng, n=14, shape=(5, 30), cosmics=0.005):
+    """Frames of one scene (level ~1000 in normalised units) taken with different scales
+    and zeros: raw = S_i * v + Z_i with Poisson noise of the raw counts, so the noise of
+    v in frame i is sqrt((S_i v + Z_i) / S_i^2).  A few cosmic rays."""
+    S = np.resize([1.0, 0.25, 0.5, 2.0, 4.0, 1.3, 0.8], n)
+    Z = np.resize([0.0, 50.0, -30.0, 200.0, 0.0, 10.0, -5.0], n)
+    level = 1000.0 + 300.0 * np.sin(np.arange(shape[-1]) / 4.0)
+    lev = np.broadcast_to(level, (n,) + shape)
+    S1, Z1 = S.reshape(-1, 1, 1), Z.reshape(-1, 1, 1)
+    v = lev + np.sqrt((S1 * lev + Z1) / S1**2) * rng.standard_normal((n,) + shape)
+    hit = rng.random(v.shape) < cosmics
+    v[hit] += rng.uniform(150, 600, hit.sum())
+    raw = S1 * v + Z1
+    mask = rng.random(raw.shape) < 0.04
+    return raw, mask, S, Z
+
+
+@pytest.mark.parametrize("cen", ["median", "mean"])
+def test_avsigclip_sigscale_per_frame_poisson_level(cen, rng):
+    """Scales differing beyond sigscale: each sample's Poisson level is its own frame's,
+    L_i = max(1, (S_i c + Z_i) / S_i^2), in the line sigma and in its clipping sigma."""
+    raw, mask, S, Z = _scaled_stack(rng)
+    for rej in (ref.AvSigClip(sigma=3.0, cenfunc=cen, sigscale=0.1),
+                ref.AvSigClip(sigma=(2.0, 2.5), cenfunc=cen, nkeep=-2, sigscale=0.5),
+                ref.AvSigClip(sigma=1.5, cenfunc=cen, nkeep=8, sigscale=0.1)):
+        got = h.run_pkg(raw, mask, zero=Z, scale=S, rejectors=[rej])
+        tw = ref.combine(raw, mask, zero=Z, scale=S, rejectors=[rej])
+        assert (~tw.fragile).mean() > 0.9
+        h.compare_to_twin(got, tw, parts=("data", "mask", "nused", "output_flags",
+                                          "sample_flags", "nit", "std", "low", "upp"),
+                          err=f"{rej}")
+    # the fused call equals the split paths with the correction on, after another rejector
+    _all_paths(raw, mask, [ref.MinMaxClip(1, 1), ref.AvSigClip(sigma=2.5, cenfunc=cen)],
+               zero=Z, scale=S)
+    # independent of the twin: s with per-frame levels; std = s sqrt(max(1, c)) where the
+    # first pass rejected nothing, which happens exactly when both end samples (lowest,
+    # highest; they shield the samples inside them) are within 3 s sqrt(L_i) of c
+    rej = ref.AvSigClip(sigma=3.0, cenfunc=cen, nkeep=0, sigscale=0.1)
+    got = h.run_pkg(raw, mask, zero=Z, scale=S, rejectors=[rej])
+    v = h.excluded_nan(raw, mask, zero=Z, scale=S)
+    s, c, n, L = _numpy_line_sigma_levels(v, cen, S, Z)
+    s_flat = _numpy_line_sigma_levels(v, cen)[0]
+    assert (np.abs(s / s_flat - 1) > 0.05).all()  # the correction matters on this stack
+    one = (got["nit"] == 1) & (got["nused"] == n)
+    assert 0.2 < one.mean() < 1.0
+    h.assert_close(got["std"][one], (s[..., None] * np.sqrt(np.maximum(1.0, c)))[one],
+                   rtol=1e-12, err="std with per-frame levels")
+    resid = np.abs(v - c) / (s[None, :, None] * np.sqrt(L))
+    ends = [np.nanargmin(np.where(n >= 3, v, 0), axis=0), np.nanargmax(np.where(n >= 3, v, 0), axis=0)]
+    out = np.zeros(n.shape, bool)
+    for e in ends:
+        out |= np.take_along_axis(resid, e[None], axis=0)[0] > 3.0
+    clipped = (n >= 3) & (got["nit"] >= 1)
+    assert np.array_equal(out[clipped], got["nit"][clipped] >= 2)
+
+
+def test_avsigclip_sigscale_zero_disables_the_correction(rng):
+    """sigscale = 0 (or scales within sigscale) uses L = max(1, c) for every sample, the
+    same bits as without scales differing; the twin and a NumPy s agree."""
+    raw, mask, S, Z = _scaled_stack(rng)
+    off = ref.AvSigClip(sigma=2.5, sigscale=0.0)
+    within = ref.AvSigClip(sigma=2.5, sigscale=10.0)  # every |S_i - 1| <= 3 < 10
+    on = ref.AvSigClip(sigma=2.5, sigscale=0.1)
+    res = {r.sigscale: h.run_pkg(raw, mask, zero=Z, scale=S, rejectors=[r]) for r in (off, within, on)}
+    for k in res[0.0]:
+        assert np.asarray(res[0.0][k]).tobytes() == np.asarray(res[10.0][k]).tobytes(), k
+    assert (res[0.0]["mask"] != res[0.1]["mask"]).sum() >= 5  # the switch changes decisions
+    tw = ref.combine(raw, mask, zero=Z, scale=S, rejectors=[off])
+    h.compare_to_twin(res[0.0], tw, parts=("data", "mask", "nused", "sample_flags", "nit",
+                                           "std", "low", "upp"))
+    v = h.excluded_nan(raw, mask, zero=Z, scale=S)
+    s, c, n, _ = _numpy_line_sigma_levels(v, "median")
+    one = (res[0.0]["nit"] == 1) & (res[0.0]["nused"] == n)
+    h.assert_close(res[0.0]["std"][one], (s[..., None] * np.sqrt(np.maximum(1.0, c)))[one],
+                   rtol=1e-12, err="std without correction")

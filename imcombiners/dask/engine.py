@@ -194,10 +194,13 @@ def _tiles(spatial: tuple[int, ...], chunks: tuple[tuple[int, ...], ...], halo: 
 
 
 def _is_dask(x: Any) -> bool:
-    try:
-        import dask.array as da
-    except ImportError:  # pragma: no cover
+    import sys
+
+    # no dask array can exist before dask.array is imported (importing it costs ~1 s)
+    if "dask.array" not in sys.modules:
         return False
+    import dask.array as da
+
     return isinstance(x, da.Array)
 
 
@@ -476,9 +479,22 @@ class LazyCombine:
         self.zero, self.scale, self.weights = zero, scale, weights
         self.provenance = provenance
         self.job = job
-        self.arrays = self._build_arrays()
-        for name in self._attribute_names():
-            setattr(self, name, self.arrays.get(name))
+        self._arrays: dict[str, Any] | None = None  # built on first use (imports dask.array)
+
+    @property
+    def arrays(self) -> dict[str, Any]:
+        """All outputs by name as lazy dask arrays (built on first access)."""
+        if self._arrays is None:
+            self._arrays = self._build_arrays()
+        return self._arrays
+
+    def __getattr__(self, name: str) -> Any:
+        # data, mask, ... (IRAF: output, sigma, ...) as dask arrays, or None when not computed
+        if name.startswith("_") or "_arrays" not in self.__dict__:
+            raise AttributeError(name)
+        if name in self._attribute_names():
+            return self.arrays.get(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     #: Name of the combined image among the outputs (the primary HDU of ``to_fits``).
     primary = "data"
@@ -614,7 +630,13 @@ class LazyCombine:
 
 
 def _local_scheduler_kind() -> str:
+    import sys
+
     import dask
+
+    if "distributed" not in sys.modules and dask.config.get("scheduler", None) is None:
+        # dask.base.get_scheduler() would import distributed (~0.3 s) to look for a client
+        return "threads"
     import dask.base
 
     sched = dask.base.get_scheduler()
@@ -691,10 +713,16 @@ def _execute(hlg: Any, keys: list, plan: Plan, progress: Any, prefix: str,
 
         callbacks.append(ProgressBar())
     dsk = dict(hlg)
+    pool = None
     if kind == "threads":
+        from concurrent.futures import ThreadPoolExecutor
+
         from dask.threaded import get
 
-        kw = {"num_workers": plan.threads}
+        # Our own pool, so that a failing run waits for the tiles still in flight before
+        # the caller discards a partial output (they would re-create it otherwise).
+        pool = ThreadPoolExecutor(max_workers=plan.threads, thread_name_prefix="imc-tile")
+        kw = {"num_workers": plan.threads, "pool": pool}
     elif kind == "sync":
         from dask.local import get_sync as get
 
@@ -706,10 +734,14 @@ def _execute(hlg: Any, keys: list, plan: Plan, progress: Any, prefix: str,
         kw = {}
     from contextlib import ExitStack
 
-    with ExitStack() as stack:
-        for cb in callbacks:
-            stack.enter_context(cb)
-        get(dsk, keys, **kw)
+    try:
+        with ExitStack() as stack:
+            for cb in callbacks:
+                stack.enter_context(cb)
+            get(dsk, keys, **kw)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------
@@ -783,6 +815,12 @@ def _prepare(inputs: Any, *, mask: Any, offsets: Any, hdu: Any, rejectors: Any, 
     if len(shape) < 2:
         raise ValueError(f"inputs must have shape (N, *spatial); got {shape}")
     n, spatial = shape[0], shape[1:]
+    # reliability: empty stacks fail here with the input's shape (not in the planner)
+    if n == 0:
+        raise ValueError(f"inputs must contain at least one frame along axis 0; got shape {shape}")
+    if 0 in spatial:
+        raise ValueError(f"inputs: every spatial axis must be non-empty for the out-of-core engine; "
+                         f"got shape {shape} (the in-memory API returns an empty result)")
     dtype = np.dtype(source.dtype if source is not None else darr.dtype).newbyteorder("=")
 
     mask_source = dmask = None
@@ -919,6 +957,13 @@ def plan(inputs: Any, method: str = "mean", *, mask: Any = None, rejectors: Any 
     Plan
         See :class:`imcombiners.dask.planner.Plan`; ``print(plan.summary())``.
     """
+    # reliability: only combine()'s own arguments are ignored; a typo such as
+    # ``memory_limt=`` would otherwise give a silently wrong plan
+    import inspect
+
+    unknown = sorted(set(_ignored) - set(inspect.signature(combine).parameters))
+    if unknown:
+        raise TypeError(f"plan() got unexpected keyword arguments {unknown}; it takes the arguments of combine()")
     p = _prepare(inputs, mask=mask, offsets=offsets, hdu=hdu, rejectors=rejectors,
                  diagnostics=diagnostics, memory_limit=memory_limit, tile=tile, threads=threads,
                  result_in_memory=not streaming)

@@ -482,7 +482,7 @@ def imcombine(
     masks: Any = None,
     headers: Sequence[Mapping[str, Any]] | None = None,
     outtype: str | None = None,
-    products: Sequence[str] = PRODUCTS,
+    products: Any = "all",
     hdu: int | str | None = None,
     memory_limit: int | str | None = None,
     tile: Sequence[int] | None = None,
@@ -500,9 +500,9 @@ def imcombine(
         ``expname``, NCOMBINE and keyword noise parameters, as in the in-memory call.
     combine, reject, nlow, nhigh, nkeep, mclip, lsigma, hsigma, rdnoise, gain, snoise, sigscale, pclip, grow, lthreshold, hthreshold, zero, scale, weight, statsec, expname, blank, masks, headers, outtype
         Exactly as :func:`imcombiners.imcombine` (IRAF's names and defaults).
-    products : sequence of str
+    products : "all", "none", str or sequence of str
         Which of ``sigma``, ``rejmask``, ``nrejmask``, ``expmask`` to produce besides
-        the output (default: all, like the in-memory call).  ``rejmask`` is as large
+        the output (default: all).  ``rejmask`` is as large
         as a uint8 copy of the stack: leave it out when not needed.
     hdu
         HDU of FITS inputs (default: the first with an image).
@@ -522,10 +522,7 @@ def imcombine(
     from imcombiners import _core
     from imcombiners import iraf as _ir
 
-    products = tuple(products)
-    bad = [x for x in products if x not in PRODUCTS]
-    if bad:
-        raise ValueError(f"products: unknown {bad}; choose from {list(PRODUCTS)}")
+    products = _products(products)
     grow_v = _ir._nonneg("grow", grow)
     if isinstance(nkeep, bool) or not isinstance(nkeep, numbers.Integral):
         raise TypeError(f"nkeep must be an integer; got {nkeep!r}")
@@ -606,15 +603,27 @@ def imcombine(
                          maskzero=float(one["maskzero"]))
 
 
+def _products(products: Any) -> tuple[str, ...]:
+    """``"all"``, ``"none"``, one name or a collection of names -> product names."""
+    if isinstance(products, str):
+        low = products.lower()
+        products = PRODUCTS if low == "all" else () if low == "none" else (low,)
+    names = tuple(str(x).lower() for x in products)
+    bad = [x for x in names if x not in PRODUCTS]
+    if bad:
+        raise ValueError(f"products: unknown {bad}; use 'all', 'none' or names among {list(PRODUCTS)}")
+    return tuple(x for x in PRODUCTS if x in names)
+
+
 def _spec_repr(spec: Any) -> Any:
     return spec if isinstance(spec, str) else [float(x) for x in np.asarray(spec, dtype=float).ravel()]
 
 
 def plan_imcombine(images: Any, *, grow: float = 0.0, nkeep: int = 1, masks: Any = None,
-                   products: Sequence[str] = PRODUCTS, outtype: str | None = None, hdu: Any = None,
+                   products: Any = "all", outtype: str | None = None, hdu: Any = None,
                    memory_limit: Any = None, tile: Any = None, threads: int | None = None,
                    streaming: bool = False, **_ignored: Any) -> Plan:
     """The strip plan of :func:`imcombine` (same arguments; nothing runs)."""
-    p, _, _ = _prepare_iraf(images, masks, hdu, float(grow), int(nkeep), tuple(products), outtype,
+    p, _, _ = _prepare_iraf(images, masks, hdu, float(grow), int(nkeep), _products(products), outtype,
                             memory_limit, tile, threads, streaming)
     return p.plan

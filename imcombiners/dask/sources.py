@@ -171,7 +171,14 @@ def as_frame(obj: Any, hdu: int | str | None = None) -> Any:
     if isinstance(obj, (FitsFrame, RawFrame, ArrayFrame)):
         return obj
     if isinstance(obj, (str, os.PathLike)):
-        return probe(obj, hdu)
+        frame = probe(obj, hdu)
+        if frame.bitpix == 64:
+            # Same dtype policy as the in-memory API: no silent, lossy int64 -> float64.
+            raise TypeError(
+                f"{os.fspath(obj)}: 64-bit integer pixels (BITPIX=64, int64) cannot be combined "
+                "without loss; cast explicitly (e.g. to float64) and write a new file"
+            )
+        return frame
     if isinstance(obj, np.memmap):
         raw = RawFrame.from_memmap(obj)
         if raw is not None:
@@ -280,9 +287,12 @@ class FramesSource(StackSource):
         self.names = [f.path for f in self.frames] if all(hasattr(f, "path") for f in self.frames) else None
         if offsets is None:
             if len(set(shapes)) != 1:
+                # reliability: name the first odd frame (and its file) among possibly thousands
+                k = next(i for i, s in enumerate(shapes) if s != shapes[0])
+                what = f"frame {k}" + (f" ({self.names[k]})" if self.names else "")
                 raise ValueError(
-                    f"inputs: frames have different shapes {sorted(set(shapes))}; give offsets= "
-                    "to place them"
+                    f"inputs: frames have different shapes {sorted(set(shapes))}: {what} has shape "
+                    f"{shapes[k]} but frame 0 has {shapes[0]}; give offsets= to place them"
                 )
             self.offsets = None
             spatial = shapes[0]

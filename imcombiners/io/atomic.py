@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +53,13 @@ def _fsync_path(path: str) -> None:
 def discard(tmp: str) -> None:
     """Remove a temporary output (file or directory) if it exists."""
     if os.path.isdir(tmp) and not os.path.islink(tmp):
-        shutil.rmtree(tmp, ignore_errors=True)
+        # Tasks still in flight when a run fails may write a last chunk into a directory
+        # store after the first removal: retry until it stays gone (bounded, ~2 s).
+        for _ in range(40):
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not os.path.lexists(tmp):
+                break
+            time.sleep(0.05)
     else:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -56,3 +56,52 @@ def assert_clean_exit(proc: subprocess.CompletedProcess, what: str) -> None:
         tail = "\n".join((proc.stderr or "").strip().splitlines()[-25:])
         out = "\n".join((proc.stdout or "").strip().splitlines()[-25:])
         raise AssertionError(f"{what}: child {describe_exit(proc.returncode)}\n--- stdout\n{out}\n--- stderr\n{tail}")
+
+
+def cli_command(*args: str) -> list[str]:
+    """``python -m imcombiners.cli ARGS`` (the same code as the console script)."""
+    return [sys.executable, "-m", "imcombiners.cli", *args]
+
+
+def unprivileged():
+    """``preexec_fn`` making permission bits apply to the child, or None when they do.
+
+    Root ignores permission bits through CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH; the
+    child drops both from its capability bounding set before exec (so a read-only
+    directory is read-only for it too).  The interpreter under /root stays usable,
+    which switching to ``nobody`` would not allow.
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+
+    def drop() -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+    return drop
+
+
+def readonly_is_enforced(directory: Path) -> bool:
+    """True when a child started with :func:`unprivileged` cannot write into ``directory``."""
+    probe = directory / ".write-probe"
+    try:
+        proc = subprocess.run([sys.executable, "-c", f"open({str(probe)!r}, 'w')"], capture_output=True,
+                              preexec_fn=unprivileged(), timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if probe.exists():
+        probe.unlink()
+    return proc.returncode != 0
+
+
+def shared_tmpdir() -> Path:
+    """A fresh world-traversable directory under the system temp dir (for ``nobody``)."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="imc-rel-"))
+    d.chmod(0o755)
+    return d

@@ -213,13 +213,15 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     // f32 lanes hold u8/u16/i16/f32 samples exactly; normalised values need f64.
     let lane32 = T::FITS_F32 && job.zero.is_none() && job.scale.is_none();
     let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32 };
-    ctx.line_sigma = prepared
-        .iter()
-        .map(|p| match p.rejector {
-            Rejector::AvSigClip { cen, .. } => Some(ctx.line_sigmas(cen, threads)),
+    // Line sigmas in chain order: an AvSigClip sees the survivors of the rejectors before
+    // it, exactly as when the chain runs as separate steps.
+    for (k, p) in prepared.iter().enumerate() {
+        let table = match p.rejector {
+            Rejector::AvSigClip { cen, .. } => Some(ctx.line_sigmas(k, cen, threads)),
             _ => None,
-        })
-        .collect();
+        };
+        ctx.line_sigma.push(table);
+    }
     let ctx = ctx;
     let body = |s: &mut Scratch, b: usize| {
         let p0 = b * block;
@@ -358,7 +360,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
     /// AvSigClip pre-pass: the Poisson-scaled sigma of every image line from all the valid
     /// samples of its pixels.
-    fn line_sigmas(&self, cen: crate::job::Centre, threads: usize) -> Vec<f64> {
+    fn line_sigmas(&self, upto: usize, cen: crate::job::Centre, threads: usize) -> Vec<f64> {
         let n = self.n;
         let nlines = self.m / self.line;
         let block = block_len(n);
@@ -370,14 +372,27 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 let p1 = (p0 + block).min(end);
                 self.gather(s, p0, p1);
                 for b in 0..(p1 - p0) {
-                    s.sorted.clear();
+                    // Sorted by (value, frame) with ids, as on the element path, so a
+                    // preceding id-aware rejector sees exactly what it sees there.
+                    s.pairs.clear();
                     for i in 0..n {
                         if s.st[b * n + i] == 0 {
-                            s.sorted.push(s.vals[b * n + i]);
+                            s.pairs.push((s.vals[b * n + i], i as u32));
                         }
                     }
-                    crate::select::sort(&mut s.sorted);
-                    let (a, c) = avsigclip::line_terms(&s.sorted, cen);
+                    s.pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                    s.sorted.clear();
+                    s.sorted_ids.clear();
+                    s.sorted.extend(s.pairs.iter().map(|p| p.0));
+                    s.sorted_ids.extend(s.pairs.iter().map(|p| p.1));
+                    let mut win = Win::new(&s.sorted, Some(&s.sorted_ids));
+                    for j in 0..upto {
+                        if let Some(t) = &self.line_sigma[j] {
+                            win.line_sigma = t[(p0 + b) / self.line];
+                        }
+                        self.prepared[j].apply(&mut win, &mut s.rs);
+                    }
+                    let (a, c) = avsigclip::line_terms(&win, &self.prepared[upto], cen);
                     acc += a;
                     count += c;
                 }
@@ -787,7 +802,7 @@ mod tests {
             Rejector::LinearClip { low_scale: 0.99, low: 1.0, upp_scale: 1.0, upp: 3.0, maxiters: 2, cen: Centre::Median, limits: lim(1, true) },
             Rejector::MinMax { n_min: 1.0, n_max: 2.0 },
             Rejector::PClip { frac: -0.5, sigma_lo: 1.0, sigma_hi: 1.0, nkeep: 2 },
-            Rejector::AvSigClip { sigma_lo: 2.0, sigma_hi: 2.0, cen: Centre::Median, nkeep: 1 },
+            Rejector::AvSigClip { sigma_lo: 2.0, sigma_hi: 2.0, cen: Centre::Median, nkeep: 1, sigscale: 0.1 },
         ]
     }
 
@@ -871,7 +886,7 @@ mod tests {
         let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
         let mut job = Job::simple(Method::Mean);
         job.line = line;
-        job.rejectors = vec![Rejector::AvSigClip { sigma_lo: 3.0, sigma_hi: 3.0, cen: Centre::Median, nkeep: 1 }];
+        job.rejectors = vec![Rejector::AvSigClip { sigma_lo: 3.0, sigma_hi: 3.0, cen: Centre::Median, nkeep: 1, sigscale: 0.1 }];
         job.want = Want { mask: true, std: true, ..Want::default() };
         let o: Outputs<f64> = run(&fr, &job, 1).unwrap();
         let mask = o.mask.unwrap();

@@ -4,26 +4,40 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
-/// Offsets (in flat index units and per-axis steps) of the disc/ball of `radius`.
-fn ball(shape: &[usize], radius: f64) -> Vec<Vec<i64>> {
+/// The ball of `radius` as spans: for every offset of the leading axes inside the ball,
+/// the half-width of the run it covers along the last axis.
+fn spans(ndim: usize, radius: f64) -> Vec<(Vec<i64>, i64)> {
     let r = radius.floor() as i64;
     let r2 = radius * radius;
-    let mut out = vec![vec![]];
-    for _ in shape {
+    let mut prefixes: Vec<(Vec<i64>, f64)> = vec![(vec![], 0.0)];
+    for _ in 0..ndim.saturating_sub(1) {
         let mut next = vec![];
-        for prefix in &out {
+        for (p, used) in &prefixes {
             for d in -r..=r {
-                let mut v = prefix.clone();
-                v.push(d);
-                let s: f64 = v.iter().map(|&x| (x * x) as f64).sum();
-                if s <= r2 {
-                    next.push(v);
+                let u = used + (d * d) as f64;
+                if u <= r2 {
+                    let mut v = p.clone();
+                    v.push(d);
+                    next.push((v, u));
                 }
             }
         }
-        out = next;
+        prefixes = next;
     }
-    out
+    prefixes
+        .into_iter()
+        .map(|(p, used)| {
+            // Largest h with used + h^2 <= r^2 (exact integer check after the float guess).
+            let mut h = (r2 - used).max(0.0).sqrt().floor() as i64;
+            while used + ((h + 1) * (h + 1)) as f64 <= r2 {
+                h += 1;
+            }
+            while h > 0 && used + (h * h) as f64 > r2 {
+                h -= 1;
+            }
+            (p, h)
+        })
+        .collect()
 }
 
 /// Grow `mask` (N frames of `shape`, frame-major, C order) by `radius` pixels.
@@ -41,8 +55,20 @@ pub fn grow_mask(mask: &[bool], n: usize, shape: &[usize], radius: f64) -> Resul
     if radius < 1.0 || m == 0 {
         return Ok(mask.to_vec());
     }
-    let offs = ball(shape, radius);
+    // A radius reaching every corner marks whole frames: skip building a huge ball.
+    let diag2: f64 = shape.iter().map(|&d| ((d - 1) * (d - 1)) as f64).sum();
+    if radius * radius >= diag2 {
+        let mut out = mask.to_vec();
+        out.par_chunks_mut(m).zip(mask.par_chunks(m)).for_each(|(dst, src)| {
+            if src.iter().any(|&x| x) {
+                dst.fill(true);
+            }
+        });
+        return Ok(out);
+    }
+    let spans = spans(shape.len(), radius);
     let nd = shape.len();
+    let last = shape[nd - 1] as i64;
     let mut strides = vec![1usize; nd];
     for k in (0..nd.saturating_sub(1)).rev() {
         strides[k] = strides[k + 1] * shape[k + 1];
@@ -59,16 +85,18 @@ pub fn grow_mask(mask: &[bool], n: usize, shape: &[usize], radius: f64) -> Resul
                 coord[k] = (rem / strides[k]) as i64;
                 rem %= strides[k];
             }
-            'o: for off in &offs {
-                let mut idx = 0usize;
-                for k in 0..nd {
-                    let c = coord[k] + off[k];
+            'o: for (prefix, h) in &spans {
+                let mut base = 0usize;
+                for k in 0..nd - 1 {
+                    let c = coord[k] + prefix[k];
                     if c < 0 || c >= shape[k] as i64 {
                         continue 'o;
                     }
-                    idx += c as usize * strides[k];
+                    base += c as usize * strides[k];
                 }
-                dst[idx] = true;
+                let x0 = (coord[nd - 1] - h).max(0) as usize;
+                let x1 = (coord[nd - 1] + h).min(last - 1) as usize;
+                dst[base + x0..=base + x1].fill(true);
             }
         }
     });
@@ -88,6 +116,40 @@ mod tests {
             let g = grow_mask(&m, 1, &shape, r).unwrap();
             assert_eq!(g.iter().filter(|&&x| x).count(), count, "r={r}");
         }
+    }
+
+    #[test]
+    fn spans_equal_brute_force_distance_in_3d() {
+        let shape = [5, 6, 7];
+        let m: usize = shape.iter().product();
+        let mut mask = vec![false; m];
+        mask[2 * 42 + 3 * 7 + 1] = true;
+        mask[4 * 42 + 5 * 7 + 6] = true;
+        for r in [1.0, 1.5, 2.2, 3.0] {
+            let g = grow_mask(&mask, 1, &shape, r).unwrap();
+            for p in 0..m {
+                let (z, y, x) = ((p / 42) as f64, ((p / 7) % 6) as f64, (p % 7) as f64);
+                let near = [(2.0, 3.0, 1.0), (4.0, 5.0, 6.0)]
+                    .iter()
+                    .any(|&(a, b, c)| (z - a).powi(2) + (y - b).powi(2) + (x - c).powi(2) <= r * r);
+                assert_eq!(g[p], near, "r={r} p={p}");
+            }
+        }
+    }
+
+    #[test]
+    fn radius_beyond_the_frame_fills_it() {
+        let shape = [4, 4];
+        let mut m = vec![false; 32];
+        m[5] = true; // frame 0 only
+        let g = grow_mask(&m, 2, &shape, 1e6).unwrap();
+        assert!(g[..16].iter().all(|&x| x));
+        assert!(g[16..].iter().all(|&x| !x));
+        // Just below the diagonal: the far corner stays unmarked.
+        let mut m = vec![false; 16];
+        m[0] = true;
+        let g = grow_mask(&m, 1, &shape, 18f64.sqrt() - 1e-9).unwrap();
+        assert!(!g[15] && g[14]);
     }
 
     #[test]

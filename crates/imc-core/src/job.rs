@@ -117,7 +117,7 @@ pub enum Rejector {
     CcdClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, noise: Noise, limits: Limits },
     LinearClip { low_scale: f64, low: f64, upp_scale: f64, upp: f64, maxiters: u32, cen: Centre, limits: Limits },
     /// IRAF avsigclip: one Poisson-scaled sigma per image line, sigma(c) = s * sqrt(max(1, c)).
-    AvSigClip { sigma_lo: f64, sigma_hi: f64, cen: Centre, nkeep: i64 },
+    AvSigClip { sigma_lo: f64, sigma_hi: f64, cen: Centre, nkeep: i64, sigscale: f64 },
     MinMax { n_min: f64, n_max: f64 },
     PClip { frac: f64, sigma_lo: f64, sigma_hi: f64, nkeep: i64 },
 }
@@ -232,7 +232,12 @@ impl Rejector {
         };
         match self {
             Rejector::SigClip { sigma_lo, sigma_hi, .. } => sig(*sigma_lo, *sigma_hi),
-            Rejector::AvSigClip { sigma_lo, sigma_hi, .. } => sig(*sigma_lo, *sigma_hi),
+            Rejector::AvSigClip { sigma_lo, sigma_hi, sigscale, .. } => {
+                if !(sigscale.is_finite() && *sigscale >= 0.0) {
+                    return Err(Error::param("sigscale", format!("must be finite and >= 0; got {sigscale}")));
+                }
+                sig(*sigma_lo, *sigma_hi)
+            }
             Rejector::CcdClip { sigma_lo, sigma_hi, noise, .. } => {
                 sig(*sigma_lo, *sigma_hi)?;
                 if !(noise.gain.is_finite() && noise.gain > 0.0) {

@@ -113,6 +113,7 @@ fn rejector(d: &Bound<'_, PyDict>) -> PyResult<Rejector> {
             sigma_hi: sig("sigma_hi")?,
             cen: cen()?,
             nkeep: get(d, "nkeep", 1i64)?,
+            sigscale: get(d, "sigscale", 0.1)?,
         },
         "minmax" => Rejector::MinMax { n_min: get(d, "n_min", 1.0)?, n_max: get(d, "n_max", 1.0)? },
         "pclip" => Rejector::PClip {

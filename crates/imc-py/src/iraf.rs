@@ -9,7 +9,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use imc_core::iraf::{self, Combine, Factors, Params, Pixel, Reject, Source, Want, Work};
+use imc_core::iraf::{self, as_be, BeF32, BeF64, BeI16, BeI32, BeU16, Combine, Factors, Params, Pixel, Reject, Source, Want, Work};
 
 use crate::{core_err, guarded};
 
@@ -122,7 +122,7 @@ fn borrow_all<'py, P: numpy::Element>(frames: &Bound<'py, PyList>) -> PyResult<O
 #[allow(clippy::too_many_arguments)]
 fn run_typed<'py, P, T>(
     py: Python<'py>,
-    arrays: &[PyReadonlyArray1<'py, P>],
+    data: &[&[P]],
     masks: &Option<Vec<PyReadonlyArray1<'py, bool>>>,
     shape: &[usize],
     p: &Params,
@@ -130,15 +130,14 @@ fn run_typed<'py, P, T>(
     threads: usize,
 ) -> PyResult<Bound<'py, PyDict>>
 where
-    P: numpy::Element + Pixel,
+    P: Pixel,
     T: numpy::Element + Work,
 {
-    let data = slices(arrays, "frames")?;
     let mk = match masks {
         Some(m) => Some(slices(m, "masks")?),
         None => None,
     };
-    let out = py.detach(|| guarded(|| iraf::imcombine::<P, T>(&data, mk.as_deref(), shape, p, want, threads)))?;
+    let out = py.detach(|| guarded(|| iraf::imcombine::<P, T>(data, mk.as_deref(), shape, p, want, threads)))?;
     let d = PyDict::new(py);
     d.set_item("output", PyArray1::from_vec(py, out.output))?;
     if let Some(v) = out.sigma {
@@ -170,8 +169,12 @@ where
 /// want : list of extra outputs among "sigma", "rejmask", "nrejmask", "expmask".
 /// double : bool, True = IRAF's double path (float64 working type).
 /// threads : int, 0 = all cores.
+/// swapped : None, or the big-endian type of the frames when they are the raw bytes of a
+///     FITS file viewed as native unsigned words of the same width (no converted copy):
+///     "f4" / "i4" (uint32 words), "f8" (uint64), "i2" / "u2" (uint16; "u2" = int16 with
+///     BZERO 32768).
 #[pyfunction]
-#[pyo3(signature = (frames, masks, shape, params, want, double, threads=0))]
+#[pyo3(signature = (frames, masks, shape, params, want, double, threads=0, swapped=None))]
 #[allow(clippy::too_many_arguments)]
 fn iraf_combine<'py>(
     py: Python<'py>,
@@ -182,6 +185,7 @@ fn iraf_combine<'py>(
     want: Vec<String>,
     double: bool,
     threads: usize,
+    swapped: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if frames.is_empty() {
         return Err(PyValueError::new_err("images: at least one image is required"));
@@ -209,14 +213,37 @@ fn iraf_combine<'py>(
         ),
         None => None,
     };
+    macro_rules! run_as {
+        ($pix:ty, $data:expr) => {{
+            let data: Vec<&[$pix]> = $data;
+            return if double {
+                run_typed::<$pix, f64>(py, &data, &masks, &shape, &p, w, threads)
+            } else {
+                run_typed::<$pix, f32>(py, &data, &masks, &shape, &p, w, threads)
+            };
+        }};
+    }
+    macro_rules! dispatch_be {
+        ($raw:ty, $pix:ty) => {{
+            let a = borrow_all::<$raw>(frames)?.ok_or_else(|| {
+                PyTypeError::new_err(format!("frames: swapped={swapped:?} needs {} words", stringify!($raw)))
+            })?;
+            run_as!($pix, slices(&a, "frames")?.into_iter().map(as_be::<$pix>).collect())
+        }};
+    }
+    match swapped {
+        None => {}
+        Some("f4") => dispatch_be!(u32, BeF32),
+        Some("f8") => dispatch_be!(u64, BeF64),
+        Some("i2") => dispatch_be!(u16, BeI16),
+        Some("u2") => dispatch_be!(u16, BeU16),
+        Some("i4") => dispatch_be!(u32, BeI32),
+        Some(s) => return Err(PyValueError::new_err(format!("swapped: unknown type {s:?}"))),
+    }
     macro_rules! dispatch {
         ($t:ty) => {
             if let Some(a) = borrow_all::<$t>(frames)? {
-                return if double {
-                    run_typed::<$t, f64>(py, &a, &masks, &shape, &p, w, threads)
-                } else {
-                    run_typed::<$t, f32>(py, &a, &masks, &shape, &p, w, threads)
-                };
+                run_as!($t, slices(&a, "frames")?);
             }
         };
     }
@@ -234,7 +261,7 @@ fn iraf_combine<'py>(
 
 /// IRAF image statistics (mode, median, mean) of one frame on its subsampled grid.
 #[pyfunction]
-#[pyo3(signature = (frame, mask, shape, section, lthreshold, hthreshold, sorted))]
+#[pyo3(signature = (frame, mask, shape, section, lthreshold, hthreshold, sorted, swapped=None))]
 #[allow(clippy::too_many_arguments)]
 fn iraf_stats<'py>(
     py: Python<'py>,
@@ -245,12 +272,34 @@ fn iraf_stats<'py>(
     lthreshold: Option<f32>,
     hthreshold: Option<f32>,
     sorted: bool,
+    swapped: Option<&str>,
 ) -> PyResult<(f32, f32, f32)> {
     let mk = match &mask {
         Some(m) => Some(m.as_slice().map_err(|_| PyValueError::new_err("mask must be C-contiguous"))?),
         None => None,
     };
     let need = iraf::StatNeed { sorted };
+    macro_rules! dispatch_be {
+        ($raw:ty, $pix:ty) => {{
+            let a = frame
+                .extract::<PyReadonlyArray1<'py, $raw>>()
+                .map_err(|_| PyTypeError::new_err(format!("frame: swapped={swapped:?} needs {} words", stringify!($raw))))?;
+            let s = a.as_slice().map_err(|_| PyValueError::new_err("frame must be C-contiguous"))?;
+            let s = as_be::<$pix>(s);
+            return py.detach(|| {
+                guarded(|| iraf::image_stats(s, mk, &shape, section.as_deref(), lthreshold, hthreshold, need))
+            });
+        }};
+    }
+    match swapped {
+        None => {}
+        Some("f4") => dispatch_be!(u32, BeF32),
+        Some("f8") => dispatch_be!(u64, BeF64),
+        Some("i2") => dispatch_be!(u16, BeI16),
+        Some("u2") => dispatch_be!(u16, BeU16),
+        Some("i4") => dispatch_be!(u32, BeI32),
+        Some(s) => return Err(PyValueError::new_err(format!("swapped: unknown type {s:?}"))),
+    }
     macro_rules! dispatch {
         ($t:ty) => {
             if let Ok(a) = frame.extract::<PyReadonlyArray1<'py, $t>>() {

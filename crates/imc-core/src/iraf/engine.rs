@@ -44,6 +44,8 @@ pub struct EngineOut<T> {
 
 /// Read line `y` into the buffer (IRAF `ic_gdata`).
 fn gather<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
+    b.sm_only = false;
+    b.sm_sorted = false;
     if st.masks.is_none() && c.thresh.is_none() && gather_full(b, c, st, y) {
         return;
     }
@@ -89,10 +91,32 @@ fn gather_full<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
     }
     b.dflag = DFlag::All;
     b.n.iter_mut().for_each(|k| *k = nimg);
+    if let (Some(f), true) = (c.fast, c.fast_lazy) {
+        // the ids are not needed (see fastline::choose); -0.0 next to +0.0 would make
+        // the network's order of equal values matter, so such lines take the usual path
+        if !(f.sorted() && negzero) {
+            if f.sorted() && nimg > 1 {
+                super::network::sort_line(&mut b.sm, w, &c.network);
+            }
+            // pixels handed to the per-pixel routines may look up per-image constants
+            // (all equal here) by id, so every id slot must name some image
+            if !b.ids_valid {
+                fill_ids(b);
+            }
+            b.sm_only = true;
+            return true;
+        }
+    }
     let network = c.mclip && nimg > 1 && !c.needids && !negzero;
     if network {
         super::network::sort_line(&mut b.sm, w, &c.network);
     }
+    if c.mclip && nimg > 1 && c.needids && T::HAS_KEY32 && !c.network.is_empty() {
+        sort_with_ids(b, c);
+        b.sm_sorted = true;
+        return true;
+    }
+    b.sm_sorted = network;
     // slot-major -> pixel-major, in blocks of pixels that stay in cache
     const XB: usize = 64;
     let mut x0 = 0;
@@ -107,12 +131,7 @@ fn gather_full<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         x0 = x1;
     }
     if c.needids || !b.ids_valid {
-        for x in 0..w {
-            for (j, q) in b.id[x * nimg..(x + 1) * nimg].iter_mut().enumerate() {
-                *q = (j + 1) as u16;
-            }
-        }
-        b.ids_valid = true;
+        fill_ids(b);
     }
     if c.mclip && nimg > 1 && !network {
         for x in 0..w {
@@ -121,6 +140,81 @@ fn gather_full<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         }
     }
     true
+}
+
+/// Sort every pixel's values with their ids (float32): the network sorts (value key, id)
+/// pairs, which is IRAF's quicksort order whenever the pixel has no two equal values
+/// (the sorted order is then unique). Pixels with equal values are sorted again from
+/// frame order by IRAF's quicksort, whose placement of equal values decides the ids.
+fn sort_with_ids<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
+    let nimg = b.nimg;
+    let w = b.w;
+    if b.keys.len() != nimg * w {
+        b.keys = vec![0; nimg * w];
+    }
+    for j in 0..nimg {
+        let src = &b.sm[j * w..(j + 1) * w];
+        let tag = (j + 1) as u64;
+        for (k, &v) in b.keys[j * w..(j + 1) * w].iter_mut().zip(src) {
+            *k = ((v.key32() as u64) << 32) | tag;
+        }
+    }
+    super::network::sort_line(&mut b.keys, w, &c.network);
+    const XB: usize = 64;
+    let mut tie = [false; XB];
+    let mut prev = [0u32; XB];
+    let mut x0 = 0;
+    while x0 < w {
+        let len = XB.min(w - x0);
+        tie.iter_mut().for_each(|t| *t = false);
+        for j in 0..nimg {
+            let keys = &b.keys[j * w + x0..j * w + x0 + len];
+            for (k, &key) in keys.iter().enumerate() {
+                let hi = (key >> 32) as u32;
+                let v = T::from_key32(hi);
+                // equal values: equal keys, or -0.0 (key 0x7fffffff) next to +0.0 (0x80000000)
+                tie[k] |= j > 0 && (hi == prev[k] || (prev[k] == 0x7fff_ffff && hi == 0x8000_0000));
+                prev[k] = hi;
+                let s = (x0 + k) * nimg + j;
+                b.v[s] = v;
+                b.id[s] = key as u16;
+            }
+        }
+
+        for k in 0..len {
+            if tie[k] {
+                let x = x0 + k;
+                let s = x * nimg;
+                for j in 0..nimg {
+                    b.v[s + j] = b.sm[j * w + x];
+                    b.id[s + j] = (j + 1) as u16;
+                }
+                sort2(&mut b.v[s..s + nimg], &mut b.id[s..s + nimg]);
+            }
+        }
+        // the sorted values slot-major too (fastline reads them); after the tie lanes
+        // above, which needed the frame-ordered values still there
+        for j in 0..nimg {
+            let keys = &b.keys[j * w + x0..j * w + x0 + len];
+            let dst = &mut b.sm[j * w + x0..j * w + x0 + len];
+            for (k, (d, &key)) in dst.iter_mut().zip(keys).enumerate() {
+                *d = if tie[k] { b.v[(x0 + k) * nimg + j] } else { T::from_key32((key >> 32) as u32) };
+            }
+        }
+        x0 += len;
+    }
+    b.ids_valid = true;
+}
+
+/// Ids in frame order (1..=N) in every pixel's slots.
+fn fill_ids<T: Work>(b: &mut LineBuf<T>) {
+    let nimg = b.nimg;
+    for x in 0..b.w {
+        for (j, q) in b.id[x * nimg..(x + 1) * nimg].iter_mut().enumerate() {
+            *q = (j + 1) as u16;
+        }
+    }
+    b.ids_valid = true;
 }
 
 /// General gather: masks, thresholds, non-finite values, compaction.
@@ -201,8 +295,19 @@ fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
         sigma(b, c, s);
     }
     if let Some(u) = o.used {
-        u.iter_mut().for_each(|q| *q = false);
+        // pixels that kept all N values use every image; the others are set from their ids
+        for row in u.chunks_exact_mut(w) {
+            for (q, &k) in row.iter_mut().zip(&b.n) {
+                *q = k == nimg;
+            }
+        }
         for x in 0..w {
+            if b.n[x] == nimg {
+                continue;
+            }
+            for k in 0..nimg {
+                u[k * w + x] = false;
+            }
             for j in 0..b.n[x] {
                 let k = b.id[x * nimg + j] as usize;
                 if k > 0 {
@@ -272,11 +377,19 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
             .zip(exp_it)
             .zip(rej_it)
             .enumerate()
+            // a few lines per job at least: every job builds its own line buffers
+            .with_min_len(4)
             .for_each_init(
                 || LineBuf::<T>::new(nimg, w),
                 |b, (y, (((((out, sg), us), nr), ex), mut rj))| {
                     gather(b, c, st, y);
-                    reject_line(b, c);
+                    let fast_here = b.sm_only
+                        || (b.sm_sorted && matches!(c.fast, Some(f) if f.sorted()) && b.dflag == DFlag::All);
+                    if fast_here {
+                        super::fastline::run(b, c);
+                    } else {
+                        reject_line(b, c);
+                    }
                     if let Some((_, wrote)) = rj.as_mut() {
                         **wrote = !b.docombine;
                     }

@@ -97,6 +97,10 @@ pub struct Ctx {
     pub needids: bool,
     /// Sorting network for N values (comparator slot pairs, lower slot first).
     pub network: Vec<(u16, u16)>,
+    /// Lines without exclusions run this whole-line path (see [`super::fastline`]).
+    pub fast: Option<super::fastline::Fast>,
+    /// Lines for `fast` may stay slot-major only (`LineBuf::sm_only`).
+    pub fast_lazy: bool,
     /// Exposure per image for the exposure mask, and its integer encoding.
     pub exps: Vec<f32>,
     pub ezero: f32,
@@ -136,6 +140,13 @@ pub struct LineBuf<T: Work> {
     pub sm: Vec<T>,
     /// Every id slot holds a valid image number (1..=N).
     pub ids_valid: bool,
+    /// Slot-major (value key << 32 | id) scratch for sorting values with their ids.
+    pub keys: Vec<u64>,
+    /// The line is only in `sm` (sorted, slot-major) for a `fastline` routine; the
+    /// pixel-major slots `v` are stale.
+    pub sm_only: bool,
+    /// `sm` holds each pixel's sorted values, the same as the pixel-major slots `v`.
+    pub sm_sorted: bool,
 }
 
 impl<T: Work> LineBuf<T> {
@@ -156,6 +167,9 @@ impl<T: Work> LineBuf<T> {
             line_s: vec![T::ZERO; w],
             sm: Vec::new(),
             ids_valid: false,
+            keys: Vec::new(),
+            sm_only: false,
+            sm_sorted: false,
         }
     }
 

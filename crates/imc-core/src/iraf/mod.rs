@@ -15,6 +15,7 @@
 pub mod combine;
 pub mod engine;
 pub mod factors;
+pub mod fastline;
 pub mod line;
 pub mod network;
 pub mod reject;
@@ -300,6 +301,8 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         keepids: true,
         needids: true,
         network: if mclip { network::batcher(nimg) } else { Vec::new() },
+        fast: None,
+        fast_lazy: false,
         exps,
         ezero,
         escale,
@@ -340,6 +343,10 @@ pub fn imcombine<P: Pixel, T: Work>(
     }
     let mut c = make_ctx(p, nimg)?;
     c.needids = needs_ids(&c, want);
+    (c.fast, c.fast_lazy) = fastline::choose(&c, want.sigma);
+    if c.fast == Some(fastline::Fast::NoneMedian) {
+        c.network = network::batcher(nimg);
+    }
     let w = *shape.last().unwrap();
     let h = if shape.len() >= 2 { shape[shape.len() - 2] } else { 1 };
     if m == 0 || w == 0 {

@@ -5,8 +5,6 @@
 //! slot as IRAF's quicksort, and a branch-free network over the slot-major line (slot j
 //! of pixel x at `sm[j*w + x]`) runs many pixels per instruction.
 
-use super::work::Work;
-
 /// Batcher's odd-even merge sort network for `n` inputs, as (lower, upper) slot pairs.
 ///
 /// Built for the next power of two and pruned of comparators touching slots >= n (those
@@ -40,7 +38,7 @@ pub fn batcher(n: usize) -> Vec<(u16, u16)> {
 
 /// Sort every pixel's `n` slots of the slot-major line `sm` (`n * w` values) ascending.
 /// Values must not be NaN.
-pub fn sort_line<T: Work>(sm: &mut [T], w: usize, comps: &[(u16, u16)]) {
+pub fn sort_line<T: Copy + PartialOrd>(sm: &mut [T], w: usize, comps: &[(u16, u16)]) {
     // Column blocks small enough that a block of all slots stays in L1.
     const B: usize = 128;
     let mut x0 = 0;

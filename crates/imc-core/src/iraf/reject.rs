@@ -417,102 +417,116 @@ fn msigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         return;
     }
     let nin = b.n[0];
-    let one = T::ONE;
-    let blank = T::from_f32(c.blank);
     let nimg = b.nimg;
     for x in 0..b.w {
-        let mut n1 = b.n[x];
-        let ntot = n1;
-        let maxkeep = c.maxkeep(n1);
         let s0 = x * nimg;
         let v = &mut b.v[s0..s0 + nimg];
         let id = &mut b.id[s0..s0 + nimg];
-        let resid = &mut b.resid;
-        let w = &mut b.wbuf;
-        let (mut nl, mut nh) = (1usize, n1);
-        let mut med;
-        let mut n2;
-        loop {
-            n2 = n1;
-            med = block_median(v, nl, n1, blank);
-            if n1 >= 3.max(maxkeep + 1) {
-                // sigma and residuals are float32 variables in IRAF, even on the double path
-                if c.doscale1 {
-                    let mut s = 0.0f32;
-                    for j in nl..=nh {
-                        let l = id[j - 1] as usize - 1;
-                        let r = fmax(one, (med + T::from_f32(c.zeros[l])) / T::from_f32(c.scales[l]))
-                            .sqrt()
-                            .to_f32();
-                        let q = (v[j - 1] - med).to_f32() / r;
-                        s += q * q;
-                        w[j] = r;
-                    }
-                    s = (s / (n1 - 1) as f32).sqrt();
-                    if s > 0.0 {
-                        while nl <= nh {
-                            let r = (med - v[nl - 1]).to_f32() / (s * w[nl]);
-                            if r <= c.lsig {
-                                break;
-                            }
-                            resid[nl] = r;
-                            n1 -= 1;
-                            nl += 1;
-                        }
-                        while nh >= nl {
-                            let r = (v[nh - 1] - med).to_f32() / (s * w[nh]);
-                            if r <= c.hsig {
-                                break;
-                            }
-                            resid[nh] = r;
-                            n1 -= 1;
-                            nh -= 1;
-                        }
-                    }
-                } else {
-                    let mut s = 0.0f32;
-                    for j in nl..=nh {
-                        let q = (v[j - 1] - med).to_f32();
-                        s += q * q;
-                    }
-                    s = (s / (n1 - 1) as f32).sqrt();
-                    if s > 0.0 {
-                        while nl <= nh {
-                            let r = (med - v[nl - 1]).to_f32() / s;
-                            if r <= c.lsig {
-                                break;
-                            }
-                            resid[nl] = r;
-                            n1 -= 1;
-                            nl += 1;
-                        }
-                        while nh >= nl {
-                            let r = (v[nh - 1] - med).to_f32() / s;
-                            if r <= c.hsig {
-                                break;
-                            }
-                            resid[nh] = r;
-                            n1 -= 1;
-                            nh -= 1;
-                        }
-                    }
-                }
-            }
-            if n1 == n2 || n1 < 3.max(maxkeep + 1) {
-                break;
-            }
-        }
-        let (nl2, _nh2, n1b) = addback_sorted_ends(resid, nl, nh, n1, maxkeep, ntot, n2);
+        let (n1b, med) = msigclip_pixel(v, id, &mut b.resid, &mut b.wbuf, b.n[x], c);
         b.n[x] = n1b;
-        if c.compact {
-            compact_sorted(v, id, nl2, n1b, c.grow >= 1.0);
-        }
         if c.comb_median {
             b.avg[x] = med;
         }
     }
     b.docombine = !c.comb_median;
     b.finish_flag(nin);
+}
+
+/// Median-centred sigclip of one pixel's sorted values `v[..n1]` (IRAF `ic_msigclip`
+/// body): returns the number kept and the median IRAF reports; compacts the survivors
+/// when `c.compact`.
+#[inline]
+pub(crate) fn msigclip_pixel<T: Work>(
+    v: &mut [T],
+    id: &mut [u16],
+    resid: &mut [f32],
+    w: &mut [f32],
+    n1: usize,
+    c: &Ctx,
+) -> (usize, T) {
+    let one = T::ONE;
+    let blank = T::from_f32(c.blank);
+    let mut n1 = n1;
+    let ntot = n1;
+    let maxkeep = c.maxkeep(n1);
+    let (mut nl, mut nh) = (1usize, n1);
+    let mut med;
+    let mut n2;
+    loop {
+        n2 = n1;
+        med = block_median(v, nl, n1, blank);
+        if n1 >= 3.max(maxkeep + 1) {
+            // sigma and residuals are float32 variables in IRAF, even on the double path
+            if c.doscale1 {
+                let mut s = 0.0f32;
+                for j in nl..=nh {
+                    let l = id[j - 1] as usize - 1;
+                    let r = fmax(one, (med + T::from_f32(c.zeros[l])) / T::from_f32(c.scales[l]))
+                        .sqrt()
+                        .to_f32();
+                    let q = (v[j - 1] - med).to_f32() / r;
+                    s += q * q;
+                    w[j] = r;
+                }
+                s = (s / (n1 - 1) as f32).sqrt();
+                if s > 0.0 {
+                    while nl <= nh {
+                        let r = (med - v[nl - 1]).to_f32() / (s * w[nl]);
+                        if r <= c.lsig {
+                            break;
+                        }
+                        resid[nl] = r;
+                        n1 -= 1;
+                        nl += 1;
+                    }
+                    while nh >= nl {
+                        let r = (v[nh - 1] - med).to_f32() / (s * w[nh]);
+                        if r <= c.hsig {
+                            break;
+                        }
+                        resid[nh] = r;
+                        n1 -= 1;
+                        nh -= 1;
+                    }
+                }
+            } else {
+                let mut s = 0.0f32;
+                for j in nl..=nh {
+                    let q = (v[j - 1] - med).to_f32();
+                    s += q * q;
+                }
+                s = (s / (n1 - 1) as f32).sqrt();
+                if s > 0.0 {
+                    while nl <= nh {
+                        let r = (med - v[nl - 1]).to_f32() / s;
+                        if r <= c.lsig {
+                            break;
+                        }
+                        resid[nl] = r;
+                        n1 -= 1;
+                        nl += 1;
+                    }
+                    while nh >= nl {
+                        let r = (v[nh - 1] - med).to_f32() / s;
+                        if r <= c.hsig {
+                            break;
+                        }
+                        resid[nh] = r;
+                        n1 -= 1;
+                        nh -= 1;
+                    }
+                }
+            }
+        }
+        if n1 == n2 || n1 < 3.max(maxkeep + 1) {
+            break;
+        }
+    }
+    let (nl2, _nh2, n1b) = addback_sorted_ends(resid, nl, nh, n1, maxkeep, ntot, n2);
+    if c.compact {
+        compact_sorted(v, id, nl2, n1b, c.grow >= 1.0);
+    }
+    (n1b, med)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -781,7 +795,7 @@ fn mavsigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
 // ccdclip / crreject
 
 #[inline]
-fn ccd_sigma<T: Work>(c: &Ctx, a: T, l: usize) -> T {
+pub(crate) fn ccd_sigma<T: Work>(c: &Ctx, a: T, l: usize) -> T {
     let (rn2, g, sn) = c.noise[l];
     let (rn2, g, sn) = (T::from_f32(rn2), T::from_f32(g), T::from_f32(sn));
     if c.doscale1 {
@@ -871,60 +885,74 @@ fn mccdclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     if c.nimg < 2.max(mk_line + 1) {
         return;
     }
-    let blank = T::from_f32(c.blank);
     let nimg = b.nimg;
     let nin = b.n[0];
     for x in 0..b.w {
-        let mut n1 = b.n[x];
-        let ntot = n1;
-        let maxkeep = c.maxkeep(n1);
         let s0 = x * nimg;
         let v = &mut b.v[s0..s0 + nimg];
         let id = &mut b.id[s0..s0 + nimg];
-        let resid = &mut b.resid;
-        let (mut nl, mut nh) = (1usize, n1);
-        let mut med;
-        let mut n2;
-        loop {
-            n2 = n1;
-            med = block_median(v, nl, n1, blank);
-            if n1 >= 2.max(maxkeep + 1) {
-                while nl <= nh {
-                    let s = ccd_sigma(c, med, id[nl - 1] as usize - 1).to_f32();
-                    let r = (med - v[nl - 1]).to_f32() / s;
-                    if r <= c.lsig {
-                        break;
-                    }
-                    resid[nl] = r;
-                    n1 -= 1;
-                    nl += 1;
-                }
-                while nh >= nl {
-                    let s = ccd_sigma(c, med, id[nh - 1] as usize - 1).to_f32();
-                    let r = (v[nh - 1] - med).to_f32() / s;
-                    if r <= c.hsig {
-                        break;
-                    }
-                    resid[nh] = r;
-                    n1 -= 1;
-                    nh -= 1;
-                }
-            }
-            if n1 == n2 || n1 < 2.max(maxkeep + 1) {
-                break;
-            }
-        }
-        let (nl2, _, n1b) = addback_sorted_ends(resid, nl, nh, n1, maxkeep, ntot, n2);
+        let (n1b, med) = mccdclip_pixel(v, id, &mut b.resid, b.n[x], c);
         b.n[x] = n1b;
-        if c.compact {
-            compact_sorted(v, id, nl2, n1b, c.grow >= 1.0);
-        }
         if c.comb_median {
             b.avg[x] = med;
         }
     }
     b.docombine = !c.comb_median;
     b.finish_flag(nin);
+}
+
+/// Median-centred ccdclip / crreject of one pixel's sorted values `v[..n1]` (IRAF
+/// `ic_mccdclip` body): returns the number kept and the median IRAF reports; compacts
+/// the survivors when `c.compact`.
+#[inline]
+pub(crate) fn mccdclip_pixel<T: Work>(
+    v: &mut [T],
+    id: &mut [u16],
+    resid: &mut [f32],
+    n1: usize,
+    c: &Ctx,
+) -> (usize, T) {
+    let blank = T::from_f32(c.blank);
+    let mut n1 = n1;
+    let ntot = n1;
+    let maxkeep = c.maxkeep(n1);
+    let (mut nl, mut nh) = (1usize, n1);
+    let mut med;
+    let mut n2;
+    loop {
+        n2 = n1;
+        med = block_median(v, nl, n1, blank);
+        if n1 >= 2.max(maxkeep + 1) {
+            while nl <= nh {
+                let s = ccd_sigma(c, med, id[nl - 1] as usize - 1).to_f32();
+                let r = (med - v[nl - 1]).to_f32() / s;
+                if r <= c.lsig {
+                    break;
+                }
+                resid[nl] = r;
+                n1 -= 1;
+                nl += 1;
+            }
+            while nh >= nl {
+                let s = ccd_sigma(c, med, id[nh - 1] as usize - 1).to_f32();
+                let r = (v[nh - 1] - med).to_f32() / s;
+                if r <= c.hsig {
+                    break;
+                }
+                resid[nh] = r;
+                n1 -= 1;
+                nh -= 1;
+            }
+        }
+        if n1 == n2 || n1 < 2.max(maxkeep + 1) {
+            break;
+        }
+    }
+    let (nl2, _, n1b) = addback_sorted_ends(resid, nl, nh, n1, maxkeep, ntot, n2);
+    if c.compact {
+        compact_sorted(v, id, nl2, n1b, c.grow >= 1.0);
+    }
+    (n1b, med)
 }
 
 // ---------------------------------------------------------------------------------------

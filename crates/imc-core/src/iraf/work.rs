@@ -41,6 +41,13 @@ pub trait Work:
     fn abs(self) -> Self;
     /// Whether this is -0.0 (equal to +0.0 but a different value to copy around).
     fn is_neg_zero(self) -> bool;
+    /// Whether [`Work::key32`] exists (float32 only).
+    const HAS_KEY32: bool;
+    /// A u32 whose unsigned order is the value's numeric order (-0.0 just below +0.0);
+    /// a bijection, inverted by [`Work::from_key32`]. Only when `HAS_KEY32`.
+    fn key32(self) -> u32;
+    /// Inverse of [`Work::key32`].
+    fn from_key32(k: u32) -> Self;
 }
 
 impl Work for f32 {
@@ -78,6 +85,20 @@ impl Work for f32 {
     fn is_neg_zero(self) -> bool {
         self.to_bits() == 0x8000_0000
     }
+    const HAS_KEY32: bool = true;
+    #[inline(always)]
+    fn key32(self) -> u32 {
+        let b = self.to_bits();
+        if b & 0x8000_0000 != 0 {
+            !b
+        } else {
+            b | 0x8000_0000
+        }
+    }
+    #[inline(always)]
+    fn from_key32(k: u32) -> Self {
+        f32::from_bits(if k & 0x8000_0000 != 0 { k & 0x7fff_ffff } else { !k })
+    }
 }
 
 impl Work for f64 {
@@ -114,6 +135,13 @@ impl Work for f64 {
     #[inline(always)]
     fn is_neg_zero(self) -> bool {
         self.to_bits() == 0x8000_0000_0000_0000
+    }
+    const HAS_KEY32: bool = false;
+    fn key32(self) -> u32 {
+        unreachable!("key32 on the double path")
+    }
+    fn from_key32(_: u32) -> Self {
+        unreachable!("from_key32 on the double path")
     }
 }
 

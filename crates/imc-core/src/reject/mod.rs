@@ -116,11 +116,8 @@ impl Prepared {
             frac_hi: 0.0,
         };
         match rejector {
-            Rejector::CcdClip { noise, .. } => {
-                // IRAF: only a scale spread beyond `sigscale` switches to per-image noise.
-                p.per_image_noise =
-                    noise.sigscale > 0.0 && p.scales.iter().any(|s| (s - 1.0).abs() > noise.sigscale);
-            }
+            Rejector::CcdClip { noise, .. } => p.per_image_noise = p.scales_differ(noise.sigscale),
+            Rejector::AvSigClip { sigscale, .. } => p.per_image_noise = p.scales_differ(*sigscale),
             Rejector::PClip { frac, .. } => p.pclip_offset = pclip::rank_offset(*frac, n),
             Rejector::MinMax { n_min, n_max } => {
                 let f = |v: f64| if v >= 1.0 { v.trunc() / n as f64 } else { v };
@@ -130,6 +127,20 @@ impl Prepared {
             _ => {}
         }
         p
+    }
+
+    /// IRAF's "doscale1": only a scale spread beyond `sigscale` (> 0) switches the noise
+    /// model to each image's own level.
+    fn scales_differ(&self, sigscale: f64) -> bool {
+        sigscale > 0.0 && self.scales.iter().any(|s| (s - 1.0).abs() > sigscale)
+    }
+
+    /// Poisson level of frame `f` at normalised centre `c`, in normalised units squared
+    /// per unit variance: raw level / scale² (IRAF's (c + Z) / S), at least 1.
+    #[inline]
+    pub(crate) fn poisson_level(&self, f: usize, c: f64) -> f64 {
+        let sc = self.scales[f];
+        ((sc * c + self.zeros[f]) / (sc * sc)).max(1.0)
     }
 
     /// Whether this rejector needs the frame index of every sorted sample.
@@ -149,8 +160,8 @@ impl Prepared {
             Rejector::LinearClip { low_scale, low, upp_scale, upp, maxiters, cen, limits } => {
                 linearclip::apply(w, *low_scale, *low, *upp_scale, *upp, *maxiters, *cen, limits)
             }
-            Rejector::AvSigClip { sigma_lo, sigma_hi, cen, nkeep } => {
-                avsigclip::apply(w, *sigma_lo, *sigma_hi, *cen, *nkeep)
+            Rejector::AvSigClip { sigma_lo, sigma_hi, cen, nkeep, .. } => {
+                avsigclip::apply(w, self, *sigma_lo, *sigma_hi, *cen, *nkeep)
             }
             Rejector::MinMax { .. } => minmax::apply(w, self.frac_lo, self.frac_hi),
             Rejector::PClip { sigma_lo, sigma_hi, nkeep, .. } => {
