@@ -247,7 +247,6 @@ def test_progress_callback_and_plan():
 
 
 def test_to_zarr_and_to_fits_roundtrip(tmp_path):
-    import zarr
     from astropy.io import fits
 
     rng = np.random.default_rng(9)

@@ -412,6 +412,9 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False) ->
             kwargs[key] = None
     if kwargs.get("outtype") in ("none", ""):
         kwargs.pop("outtype")
+    # Compute only the products the user asked for (IRAF's sigmas/rejmasks/... outputs).
+    wanted = {"sigmas": "sigma", "rejmasks": "rejmask", "nrejmasks": "nrejmask", "expmasks": "expmask"}
+    kwargs["products"] = [wanted[k] for k in call.products if k in wanted] or "none"
     res = imc.imcombine(paths, **kwargs)
 
     # IRAF copies the first input's header to the output, then records the combine.

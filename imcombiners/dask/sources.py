@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from imcombiners.io.fits import FitsFrame, _contiguous_runs, _normalise_window, _pread_into, probe
+from imcombiners.io.fits import FitsFrame, _normalise_window, probe, read_window
 
 __all__ = [
     "StackSource",
@@ -106,22 +106,11 @@ class RawFrame:
             out = np.empty(wshape, self.dtype)
         if 0 in wshape:
             return out
-        disk = np.dtype(self.disk_dtype)
-        last = win[-1]
-        read_win = win[:-1] + (slice(last.start, last.stop, 1),)
-        rshape = tuple(len(range(s.start, s.stop, s.step)) for s in read_win)
-        raw = np.empty(rshape, disk)
-        flat = raw.reshape(-1).view(np.uint8)
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            pos = 0
-            for elem_offset, count in _contiguous_runs(self.shape, read_win):
-                nbytes = count * disk.itemsize
-                _pread_into(fd, flat[pos : pos + nbytes], self.offset + elem_offset * disk.itemsize)
-                pos += nbytes
+            out[...] = read_window(fd, self.shape, win, np.dtype(self.disk_dtype), self.offset)
         finally:
             os.close(fd)
-        out[...] = raw[..., :: last.step] if last.step != 1 else raw
         return out
 
     @classmethod

@@ -220,6 +220,26 @@ def _pyscalar(v: Any) -> Any:
     return v
 
 
+def read_window(fd: int, shape: tuple[int, ...], win: tuple[slice, ...], disk: np.dtype, offset: int) -> np.ndarray:
+    """Read a window of a C-ordered array stored at byte ``offset`` of an open file.
+
+    Only the window's bytes are read (positioned reads, one per contiguous run); the last
+    axis is read as one run and subsampled in memory when the window has a step there.
+    Returns the window in the on-disk dtype ``disk``.
+    """
+    last = win[-1]
+    read_win = win[:-1] + (slice(last.start, last.stop, 1),)
+    rshape = tuple(len(range(s.start, s.stop, s.step)) for s in read_win)
+    raw = np.empty(rshape, disk)
+    flat = raw.reshape(-1).view(np.uint8)
+    pos = 0
+    for elem_offset, count in _contiguous_runs(shape, read_win):
+        nbytes = count * disk.itemsize
+        _pread_into(fd, flat[pos : pos + nbytes], offset + elem_offset * disk.itemsize)
+        pos += nbytes
+    return raw[..., :: last.step] if last.step != 1 else raw
+
+
 @dataclass(frozen=True)
 class FitsFrame:
     """A picklable description of one FITS image (no open file inside).
@@ -297,25 +317,12 @@ class FitsFrame:
     # -- uncompressed: positioned reads of exactly the window's bytes ------
     def _read_plain(self, win: tuple[slice, ...], out: np.ndarray) -> None:
         disk = np.dtype(_BITPIX_DISK[self.bitpix])
-        last = win[-1]
-        # read the last axis as one contiguous run, subsample it in memory
-        run = slice(last.start, last.stop, 1)
-        read_win = win[:-1] + (run,)
-        rshape = tuple(len(range(s.start, s.stop, s.step)) for s in read_win)
-        raw = np.empty(rshape, disk)
-        flat = raw.reshape(-1).view(np.uint8)
         key = ("fd", self.path)
         fd, _lock = _CACHE.acquire(key, lambda: os.open(self.path, os.O_RDONLY))
         try:
-            pos = 0
-            for elem_offset, count in _contiguous_runs(self.shape, read_win):
-                nbytes = count * disk.itemsize
-                _pread_into(fd, flat[pos : pos + nbytes], self.data_offset + elem_offset * disk.itemsize)
-                pos += nbytes
+            raw = read_window(fd, self.shape, win, disk, self.data_offset)
         finally:
             _CACHE.release(key)
-        if last.step != 1:
-            raw = raw[..., :: last.step]
         _convert(raw, out, self.bitpix, self.bzero, self.bscale, self.blank)
 
     # -- tile-compressed: astropy decompresses the overlapping tiles -------

@@ -377,8 +377,6 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
             .zip(exp_it)
             .zip(rej_it)
             .enumerate()
-            // a few lines per job at least: every job builds its own line buffers
-            .with_min_len(4)
             .for_each_init(
                 || LineBuf::<T>::new(nimg, w),
                 |b, (y, (((((out, sg), us), nr), ex), mut rj))| {
