@@ -13,9 +13,10 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::frames::Frames;
-use crate::job::{Job, Method, Rejector};
+use crate::job::{Centre, Job, Method, Rejector, Spread};
 use crate::real::{Input, Real};
 use crate::reduce;
+use crate::select;
 use crate::network::{self, Lane};
 use crate::reject::avsigclip;
 use crate::reject::{oflag, sflag, Diag, Prepared, Scratch as RejScratch, Win};
@@ -81,6 +82,15 @@ struct Scratch {
     vlo: Vec<f64>,
     vhi: Vec<f64>,
     pending: Vec<Option<Elem>>,
+    // Vectorised SigClip first pass.
+    pass_acc: Vec<f64>,
+    pass_med: Vec<f64>,
+    pass_std: Vec<f64>,
+    pass_low: Vec<f64>,
+    pass_upp: Vec<f64>,
+    pass_ok: Vec<bool>,
+    pass_lo: Vec<usize>,
+    pass_hi: Vec<usize>,
     // Streaming path.
     acc: Vec<f64>,
     cnt: Vec<u32>,
@@ -104,6 +114,14 @@ impl Scratch {
             vlo: vec![0.0; lanes],
             vhi: vec![0.0; lanes],
             pending: (0..lanes).map(|_| None).collect(),
+            pass_acc: vec![0.0; 8 * lanes],
+            pass_med: vec![0.0; lanes],
+            pass_std: vec![0.0; lanes],
+            pass_low: vec![0.0; lanes],
+            pass_upp: vec![0.0; lanes],
+            pass_ok: vec![false; lanes],
+            pass_lo: vec![0; lanes],
+            pass_hi: vec![0; lanes],
             acc: vec![0.0; block.max(lanes)],
             cnt: vec![0; block.max(lanes)],
             wsum: vec![0.0; block.max(lanes)],
@@ -118,6 +136,8 @@ fn block_len(n: usize) -> usize {
 
 /// Pixels per block (lanes) of the vertical sorting-network path.
 const LANES: usize = 64;
+/// Pixels per block of the streaming (no rejection) path.
+const STREAM_BLOCK: usize = 1024;
 /// Largest N sorted with networks; above it selection on one element at a time wins.
 const NETWORK_MAX_N: usize = 64;
 
@@ -152,7 +172,10 @@ enum Path {
     Stream,
     /// Sort many pixels at once with a sorting network (no per-sample outputs).
     Vertical,
-    /// One element at a time with frame ids (per-sample outputs, large N, id-aware noise).
+    /// Large N without per-sample outputs: one element at a time, values only (selection
+    /// for order statistics, one unstable sort otherwise).
+    Column,
+    /// One element at a time with frame ids (per-sample outputs, id-aware noise).
     Element,
 }
 
@@ -197,14 +220,16 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         && matches!(job.method, Method::Mean | Method::Sum | Method::WAvg | Method::Min | Method::Max)
     {
         Path::Stream
-    } else if !w.mask && !w.sample_flags && n <= NETWORK_MAX_N && !prepared.iter().any(|p| p.needs_ids()) {
-        Path::Vertical
+    } else if !w.mask && !w.sample_flags && !prepared.iter().any(|p| p.needs_ids()) {
+        if n <= NETWORK_MAX_N { Path::Vertical } else { Path::Column }
     } else {
         Path::Element
     };
     let block = match path {
-        Path::Element => block_len(n),
-        _ => LANES,
+        Path::Element | Path::Column => block_len(n),
+        // Running reductions: long rows per task (vectorised loops, few tasks).
+        Path::Stream => STREAM_BLOCK,
+        Path::Vertical => LANES,
     };
     let network = if path == Path::Vertical { network::batcher(n) } else { vec![] };
     let plain = frames.masks.is_none() && job.thresholds.is_none() && job.zero.is_none() && job.scale.is_none();
@@ -212,7 +237,21 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let line = if job.line == 0 || m % job.line != 0 { m.max(1) } else { job.line };
     // f32 lanes hold u8/u16/i16/f32 samples exactly; normalised values need f64.
     let lane32 = T::FITS_F32 && job.zero.is_none() && job.scale.is_none();
-    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32 };
+    let data_only = !w.any_diag() && !w.nused && !w.mask && !w.sample_flags;
+    let sigclip_fast = match prepared.as_slice() {
+        [p] => match p.rejector {
+            Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen: Centre::Median, spread: Spread::Std, ddof, .. } if maxiters >= 1 => {
+                Some((sigma_lo, sigma_hi, ddof))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let minmax_fast = match prepared.as_slice() {
+        [p] if matches!(p.rejector, Rejector::MinMax { .. }) => Some((p.frac_lo, p.frac_hi)),
+        _ => None,
+    };
+    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, sigclip_fast, minmax_fast };
     // Line sigmas in chain order: an AvSigClip sees the survivors of the rejectors before
     // it, exactly as when the chain runs as separate steps.
     for (k, p) in prepared.iter().enumerate() {
@@ -230,6 +269,7 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
             Path::Stream => ctx.stream_block(s, p0, p1),
             Path::Vertical => ctx.vertical_block(s, p0, p1),
             Path::Element => ctx.element_block(s, p0, p1),
+            Path::Column => ctx.column_block(s, p0, p1),
         }
     };
     let lanes = if path == Path::Vertical { LANES } else { 0 };
@@ -261,6 +301,12 @@ struct Ctx<'a, 'f, T, O> {
     plain: bool,
     /// The network may sort in f32 (exact for the input type and no normalisation).
     lane32: bool,
+    /// Only the combined image is wanted (no per-element diagnostics).
+    data_only: bool,
+    /// A lone SigClip(median centre, std spread): (sigma_lo, sigma_hi, ddof).
+    sigclip_fast: Option<(f64, f64, u32)>,
+    /// A lone MinMaxClip: its fractions of the valid samples.
+    minmax_fast: Option<(f64, f64)>,
 }
 
 /// Per-element results the block writers store.
@@ -527,6 +573,134 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         network::sort_lanes(&mut rows[..n * lanes], lanes, self.network);
     }
 
+    /// Column path (large N, no per-sample outputs): each element's valid values only.
+    fn column_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
+        let n = self.n;
+        let job = self.job;
+        let method = job.method;
+        self.gather(s, p0, p1);
+        for b in 0..(p1 - p0) {
+            let vals = &s.vals[b * n..(b + 1) * n];
+            let st = &s.st[b * n..(b + 1) * n];
+            s.sorted.clear();
+            s.sorted.extend(vals.iter().zip(st).filter(|(_, &t)| t == 0).map(|(&x, _)| x));
+            let c = s.sorted.len();
+            let premasked = if c < n { oflag::PREMASKED } else { 0 };
+            if self.prepared.is_empty() && !method.uses_frame_order() {
+                // Selection, not a full sort (same expressions as on the sorted paths).
+                let v = match method {
+                    Method::Median => select::median(&mut s.sorted),
+                    Method::LMedian => select::lmedian(&mut s.sorted),
+                    Method::Min => s.sorted.iter().copied().fold(f64::NAN, |m, x| if m.is_nan() || x < m { x } else { m }),
+                    Method::Max => s.sorted.iter().copied().fold(f64::NAN, |m, x| if m.is_nan() || x > m { x } else { m }),
+                    _ => select::quantile(&mut s.sorted, match method { Method::Quantile { q } => q, _ => 0.5 }),
+                };
+                self.write(p0 + b, &Elem { value: self.finish_value(v, c), nused: c, flags: premasked, diag: Diag::default() });
+                continue;
+            }
+            select::sort(&mut s.sorted);
+            let (lo, hi, mut flags, diag) = self.reject_chain(p0 + b, &s.sorted, None, &mut s.rs);
+            flags |= premasked;
+            s.fo.clear();
+            s.fo_ids.clear();
+            if method.uses_frame_order() && hi > lo {
+                frame_order_survivors(&s.sorted, lo, hi, n, |i| if st[i] == 0 { vals[i] } else { f64::NAN }, &mut s.fo, &mut s.fo_ids);
+            }
+            let nused = hi - lo;
+            let v = reduce::finish(method, &s.sorted[lo..hi], &s.fo, &s.fo_ids, job.weights.as_deref());
+            self.write(p0 + b, &Elem { value: self.finish_value(v, nused), nused, flags, diag });
+        }
+    }
+
+    /// Vectorised first pass of a lone median-centred, std-spread SigClip over a block whose
+    /// lanes are all complete: the same operations, in the same order, as the per-element
+    /// pass (`reject::sigclip::centre_spread`), for 64 pixels at once. Lanes whose first
+    /// pass rejects nothing (most of them) are finished here; the others start again on
+    /// the per-element path. Returns false when the shortcut does not apply.
+    fn sigclip_first_pass(&self, s: &mut Scratch, len: usize) -> bool {
+        let Some((sigma_lo, sigma_hi, ddof)) = self.sigclip_fast else { return false };
+        let (n, lanes) = (self.n, LANES);
+        if n < 2 || n <= ddof as usize {
+            return false;
+        }
+        let at = |s: &Scratch, k: usize, b: usize| -> f64 {
+            if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
+        };
+        if (0..len).any(|b| at(s, n - 1, b) == f64::INFINITY) {
+            return false;
+        }
+        for b in 0..len {
+            s.pass_med[b] = if n % 2 == 1 { at(s, n / 2, b) } else { 0.5 * (at(s, n / 2 - 1, b) + at(s, n / 2, b)) };
+        }
+        // Taken out of the scratch for the loop so the rows can be read alongside.
+        let mut acc = std::mem::take(&mut s.pass_acc);
+        acc.fill(0.0);
+        let full = n / 4 * 4;
+        for k in 0..full {
+            let j = k % 4;
+            for b in 0..len {
+                let x = if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
+                let d = x - s.pass_med[b];
+                acc[j * lanes + b] += d;
+                acc[(4 + j) * lanes + b] += d * d;
+            }
+        }
+        let nf = n as f64;
+        for b in 0..len {
+            let a = |j: usize| acc[j * lanes + b];
+            let mut sa = (a(0) + a(1)) + (a(2) + a(3));
+            let mut sb = (a(4) + a(5)) + (a(6) + a(7));
+            for k in full..n {
+                let d = at(s, k, b) - s.pass_med[b];
+                sa += d;
+                sb += d * d;
+            }
+            let c = s.pass_med[b];
+            let sd = ((sb - sa * sa / nf).max(0.0) / (n - ddof as usize) as f64).sqrt();
+            let (low, upp) = (c - sigma_lo * sd, c + sigma_hi * sd);
+            s.pass_std[b] = sd;
+            s.pass_low[b] = low;
+            s.pass_upp[b] = upp;
+            s.pass_lo[b] = 0;
+            s.pass_hi[b] = n;
+            s.pass_ok[b] = sd.is_finite() && c.is_finite() && at(s, 0, b) >= low && at(s, n - 1, b) <= upp;
+        }
+        s.pass_acc = acc;
+        true
+    }
+
+    /// A lone MinMaxClip over a block whose lanes are all complete: every lane keeps the
+    /// same sorted window; lanes whose window edges cut no run of equal values are decided
+    /// here. Returns false when the shortcut does not apply.
+    fn minmax_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
+        let Some((f_lo, f_hi)) = self.minmax_fast else { return false };
+        let (n, lanes) = (self.n, LANES);
+        let at = |s: &Scratch, k: usize, b: usize| -> f64 {
+            if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
+        };
+        if (0..len).any(|b| at(s, n - 1, b) == f64::INFINITY) {
+            return false;
+        }
+        // Same arithmetic as reject::minmax for n valid samples.
+        let k_lo = ((f_lo * n as f64 + 0.001).trunc() as usize).min(n);
+        let k_hi = ((f_hi * n as f64 + 0.001).trunc() as usize).min(n - k_lo);
+        if k_lo + k_hi >= n {
+            return false;
+        }
+        let (lo, hi) = (k_lo, n - k_hi);
+        for b in 0..len {
+            let clean_lo = lo == 0 || at(s, lo - 1, b) != at(s, lo, b);
+            let clean_hi = hi == n || at(s, hi - 1, b) != at(s, hi, b);
+            s.pass_ok[b] = clean_lo && clean_hi;
+            s.pass_lo[b] = lo;
+            s.pass_hi[b] = hi;
+            s.pass_std[b] = f64::NAN;
+            s.pass_low[b] = at(s, lo, b);
+            s.pass_upp[b] = at(s, hi - 1, b);
+        }
+        true
+    }
+
     /// Vertical path: load a block frame-major, sort all its pixels with one network,
     /// then reject and combine each pixel from its sorted column.
     fn vertical_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
@@ -543,6 +717,35 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
         // Order statistics without rejection read the sorted rows directly.
         if self.prepared.is_empty() && !need_orig {
+            // Common case: every lane complete and only the image wanted -> whole rows.
+            let full = if self.lane32 {
+                s.rows32[(n - 1) * lanes..(n - 1) * lanes + len].iter().all(|&x| x < f32::INFINITY)
+            } else {
+                s.rows[(n - 1) * lanes..(n - 1) * lanes + len].iter().all(|&x| x < f64::INFINITY)
+            };
+            if full && self.data_only && matches!(method, Method::Median | Method::LMedian | Method::Min | Method::Max) {
+                let (k0, k1) = match method {
+                    Method::Median => ((n - 1) / 2, n / 2),
+                    Method::LMedian => ((n - 1) / 2, (n - 1) / 2),
+                    Method::Min => (0, 0),
+                    _ => (n - 1, n - 1),
+                };
+                let acc = &mut s.acc[..len];
+                for (b, a) in acc.iter_mut().enumerate() {
+                    let (x0, x1) = if self.lane32 {
+                        (s.rows32[k0 * lanes + b] as f64, s.rows32[k1 * lanes + b] as f64)
+                    } else {
+                        (s.rows[k0 * lanes + b], s.rows[k1 * lanes + b])
+                    };
+                    // Same expression as median_sorted for even counts; x0 itself otherwise.
+                    *a = if k0 == k1 { x0 } else { 0.5 * (x0 + x1) };
+                }
+                for (b, &a) in acc.iter().enumerate() {
+                    // Safety: see the note above the impl.
+                    unsafe { self.ptrs.data.put(p0 + b, O::from_f64(a)) };
+                }
+                return;
+            }
             for b in 0..len {
                 let at = |k: usize| -> f64 {
                     if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
@@ -572,7 +775,36 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         // Mean and sum of pixels whose survivors are exactly the values in [vlo, vhi] are
         // accumulated afterwards for all lanes at once (vectorised, frame order).
         let lane_sums = matches!(method, Method::Mean | Method::Sum);
+        let shortcut = self.sigclip_first_pass(s, len) || self.minmax_complete_lanes(s, len);
         for b in 0..len {
+            if shortcut && s.pass_ok[b] {
+                // Decided for the whole block at once: survivors are the sorted window
+                // [pass_lo, pass_hi) with no ties cut at its edges.
+                let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
+                let at = |k: usize| if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
+                let diag = Diag { std: s.pass_std[b], low: s.pass_low[b], upp: s.pass_upp[b], nit: 1, flags: 0 };
+                let e = Elem { value: 0.0, nused: hi - lo, flags: 0, diag };
+                if lane_sums {
+                    s.vlo[b] = at(lo);
+                    s.vhi[b] = at(hi - 1);
+                    s.pending[b] = Some(e);
+                } else if method.uses_frame_order() {
+                    s.sorted.clear();
+                    s.sorted.extend((0..n).map(at));
+                    s.fo.clear();
+                    s.fo_ids.clear();
+                    let orig = &s.orig;
+                    frame_order_survivors(&s.sorted, lo, hi, n, |i| orig[i * lanes + b], &mut s.fo, &mut s.fo_ids);
+                    let v = reduce::finish(method, &s.sorted[lo..hi], &s.fo, &s.fo_ids, job.weights.as_deref());
+                    self.write(p0 + b, &Elem { value: v, ..e });
+                } else {
+                    s.sorted.clear();
+                    s.sorted.extend((lo..hi).map(at));
+                    let v = reduce::finish(method, &s.sorted, &[], &[], None);
+                    self.write(p0 + b, &Elem { value: v, ..e });
+                }
+                continue;
+            }
             // Gather this pixel's sorted samples; the +inf padding (invalid) sits at the end.
             s.sorted.clear();
             if self.lane32 {
@@ -608,33 +840,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     s.pending[b] = Some(Elem { value: 0.0, nused, flags, diag });
                     continue;
                 }
-                let kh = a[lo..hi].iter().rev().take_while(|&&x| x == vhi).count();
-                let (mut seen_lo, mut seen_hi) = (0usize, 0usize);
-                for i in 0..n {
-                    let x = s.orig[i * lanes + b];
-                    if !(x >= vlo && x <= vhi) {
-                        continue;
-                    }
-                    let keep = if x == vlo && x == vhi {
-                        let j = seen_lo;
-                        seen_lo += 1;
-                        j >= dl && j < dl + kh
-                    } else if x == vlo {
-                        let j = seen_lo;
-                        seen_lo += 1;
-                        j >= dl
-                    } else if x == vhi {
-                        let j = seen_hi;
-                        seen_hi += 1;
-                        j < kh
-                    } else {
-                        true
-                    };
-                    if keep {
-                        s.fo.push(x);
-                        s.fo_ids.push(i as u32);
-                    }
-                }
+                let orig = &s.orig;
+                frame_order_survivors(a, lo, hi, n, |i| orig[i * lanes + b], &mut s.fo, &mut s.fo_ids);
             }
             let v = reduce::finish(method, &s.sorted[lo..hi], &s.fo, &s.fo_ids, job.weights.as_deref());
             self.write(p0 + b, &Elem { value: self.finish_value(v, nused), nused, flags, diag });
@@ -729,6 +936,44 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 }
 
+/// Survivors of a window `[lo, hi)` of the sorted samples `a`, in frame order.
+///
+/// `x_of(i)` is frame i's normalised sample (NaN when invalid). Values strictly inside the
+/// window edges survive; among values equal to an edge, the (value, frame) order decides:
+/// at the low edge the first `dl` occurrences in frame order are rejected, at the high edge
+/// only the first `kh` are kept — the same frames the element path rejects.
+fn frame_order_survivors(a: &[f64], lo: usize, hi: usize, n: usize, x_of: impl Fn(usize) -> f64, fo: &mut Vec<f64>, fo_ids: &mut Vec<u32>) {
+    let (vlo, vhi) = (a[lo], a[hi - 1]);
+    let dl = a[..lo].iter().rev().take_while(|&&x| x == vlo).count();
+    let kh = a[lo..hi].iter().rev().take_while(|&&x| x == vhi).count();
+    let (mut seen_lo, mut seen_hi) = (0usize, 0usize);
+    for i in 0..n {
+        let x = x_of(i);
+        if !(x >= vlo && x <= vhi) {
+            continue;
+        }
+        let keep = if x == vlo && x == vhi {
+            let j = seen_lo;
+            seen_lo += 1;
+            j >= dl && j < dl + kh
+        } else if x == vlo {
+            let j = seen_lo;
+            seen_lo += 1;
+            j >= dl
+        } else if x == vhi {
+            let j = seen_hi;
+            seen_hi += 1;
+            j < kh
+        } else {
+            true
+        };
+        if keep {
+            fo.push(x);
+            fo_ids.push(i as u32);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -808,9 +1053,81 @@ mod tests {
 
     #[test]
     fn vertical_path_equals_element_path() {
+        paths_agree(9, 700);
+    }
+
+    #[test]
+    fn complete_lanes_fast_order_statistics() {
+        for n in [1, 2, 5, 6] {
+            let data = stack(n, 300);
+            let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+            for method in [Method::Median, Method::LMedian, Method::Min, Method::Max] {
+                let fast: Outputs<f32> = run(&fr, &Job::simple(method), 2).unwrap();
+                let mut job = Job::simple(method);
+                job.want.mask = true;
+                let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+                assert_eq!(fast.data, slow.data, "n={n} {method:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn sigclip_first_pass_shortcut_matches_element_path() {
+        let bits = |v: &Option<Vec<f32>>| v.as_ref().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for n in [2, 3, 8, 20] {
+            let data = stack(n, 1000); // complete lanes with 0.5 % outliers
+            let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+            for method in [Method::Mean, Method::Median, Method::Sum, Method::Max] {
+                let mut job = Job::simple(method);
+                job.rejectors = vec![sig()];
+                job.want = Want { std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, ..Want::default() };
+                let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
+                job.want.mask = true;
+                let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+                assert_eq!(fast.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), slow.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "n={n} {method:?}");
+                assert_eq!(bits(&fast.std), bits(&slow.std));
+                assert_eq!(bits(&fast.low), bits(&slow.low));
+                assert_eq!(bits(&fast.upp), bits(&slow.upp));
+                assert_eq!(fast.nit, slow.nit);
+                assert_eq!(fast.output_flags, slow.output_flags);
+                assert_eq!(fast.nused, slow.nused);
+            }
+        }
+    }
+
+    #[test]
+    fn minmax_complete_lanes_shortcut_matches_element_path() {
+        for n in [3, 7, 20] {
+            // Rounded values: ties at the window edges are common.
+            let data: Vec<Vec<f32>> = stack(n, 900).into_iter().map(|f| f.into_iter().map(|x| (x * 0.3).round()).collect()).collect();
+            let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+            for (lo, hi) in [(1.0, 1.0), (0.0, 2.0), (2.0, 0.0)] {
+                for method in [Method::Mean, Method::Median, Method::Sum, Method::Variance { ddof: 1 }, Method::Max] {
+                    let mut job = Job::simple(method);
+                    job.rejectors = vec![Rejector::MinMax { n_min: lo, n_max: hi }];
+                    job.want = Want { low: true, upp: true, nit: true, nused: true, ..Want::default() };
+                    let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
+                    job.want.mask = true;
+                    let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+                    let b = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(b(&fast.data), b(&slow.data), "n={n} {lo} {hi} {method:?}");
+                    assert_eq!(b(fast.low.as_ref().unwrap()), b(slow.low.as_ref().unwrap()));
+                    assert_eq!(b(fast.upp.as_ref().unwrap()), b(slow.upp.as_ref().unwrap()));
+                    assert_eq!(fast.nit, slow.nit);
+                    assert_eq!(fast.nused, slow.nused);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn column_path_equals_element_path() {
+        // N above the network limit takes the column path.
+        paths_agree(NETWORK_MAX_N + 7, 150);
+    }
+
+    fn paths_agree(n: usize, m: usize) {
         // Quantised values make ties common; a mask and NaNs make counts vary.
-        let n = 9;
-        let m = 700;
         let raw = stack(n, m);
         let data: Vec<Vec<f64>> = raw
             .iter()
@@ -819,11 +1136,13 @@ mod tests {
             .collect();
         let masks: Vec<Vec<bool>> = (0..n).map(|i| (0..m).map(|p| (p * 7 + i) % 23 == 0).collect()).collect();
         let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), Some(masks.iter().map(|v| v.as_slice()).collect())).unwrap();
-        for r in all_rejectors() {
-            for method in [Method::Mean, Method::Median, Method::Sum, Method::Variance { ddof: 1 }, Method::Min, Method::LMedian] {
+        let chains = all_rejectors().into_iter().map(|r| vec![r, Rejector::MinMax { n_min: 0.0, n_max: 1.0 }]).chain([vec![]]);
+        for chain in chains {
+            for method in [Method::Mean, Method::Median, Method::Sum, Method::Variance { ddof: 1 }, Method::Min, Method::LMedian, Method::Quantile { q: 0.7 }] {
+                let r = &chain;
                 let mut job = Job::simple(method);
-                job.line = 70;
-                job.rejectors = vec![r.clone(), Rejector::MinMax { n_min: 0.0, n_max: 1.0 }];
+                job.line = if m % 70 == 0 { 70 } else { m };
+                job.rejectors = chain.clone();
                 job.want = Want { std: true, nit: true, output_flags: true, nused: true, ..Want::default() };
                 let fast: Outputs<f64> = run(&fr, &job, 1).unwrap();
                 job.want.mask = true;
@@ -853,7 +1172,7 @@ mod tests {
         let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
         let bits = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         for rejectors in [vec![], vec![sig()], vec![Rejector::MinMax { n_min: 1.0, n_max: 1.0 }]] {
-            for method in [Method::Median, Method::LMedian, Method::Min, Method::Max, Method::Quantile { q: 0.3 }, Method::Mean] {
+            for method in [Method::Median, Method::LMedian, Method::Min, Method::Max, Method::Quantile { q: 0.3 }, Method::Mean, Method::Sum] {
                 let mut job = Job::simple(method);
                 job.rejectors = rejectors.clone();
                 job.want.nused = true;
