@@ -139,7 +139,7 @@ const LANES: usize = 64;
 /// Pixels per block of the streaming (no rejection) path.
 const STREAM_BLOCK: usize = 1024;
 /// Largest N sorted with networks; above it selection on one element at a time wins.
-const NETWORK_MAX_N: usize = 64;
+const NETWORK_MAX_N: usize = 256;
 
 /// Run `f` on a rayon pool with `threads` threads (0 = the global pool).
 pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
