@@ -31,6 +31,11 @@ def _env(home: str, tmp: str) -> dict:
     env["USER"] = env.get("USER") or "iraf"  # the CL refuses to start without USER
     env["TMPDIR"] = tmp
     env.pop("iraf", None)
+    # IRAF's avsigclip + grow path reads memory it did not initialise: its output then
+    # depends on glibc malloc settings (dask.distributed sets MALLOC_TRIM_THRESHOLD_ in
+    # the parent process). Run IRAF with glibc's defaults so its results are reproducible.
+    for key in [k for k in env if k.startswith("MALLOC_")]:
+        env.pop(key)
     return env
 
 
