@@ -42,9 +42,17 @@ def load_core() -> Any:
     try:
         from . import _core
     except ImportError as exc:  # pragma: no cover - depends on the build
+        from pathlib import Path
+
+        here = Path(__file__).resolve().parent
+        hint = ""
+        if (here.parent / "Cargo.toml").exists():
+            # A source checkout shadows an installed wheel when run from its root.
+            hint = (f" (this is the source tree at {here.parent}, which has no built extension: "
+                    "`pip install -e .` there, or run from another directory)")
         raise ImportError(
             "imcombiners._core (the compiled Rust kernels) cannot be imported; build it with "
-            "`pip install -e . --no-build-isolation` or install a wheel"
+            f"`pip install -e .` or install a wheel{hint}"
         ) from exc
     return _core
 
