@@ -11,6 +11,7 @@ use pyo3::types::{PyDict, PyList};
 
 use imc_core::iraf::{self, as_be, BeF32, BeF64, BeI16, BeI32, BeU16, Combine, Factors, Params, Pixel, Reject, Source, Want, Work};
 
+use crate::arrays::{borrow_all, borrow_masks, slices};
 use crate::{core_err, guarded};
 
 fn bad(key: &str, v: &Bound<'_, PyAny>) -> PyErr {
@@ -98,27 +99,6 @@ fn params_from_dict(d: &Bound<'_, PyDict>) -> PyResult<Params> {
     })
 }
 
-fn slices<'a, T: numpy::Element>(arrays: &'a [PyReadonlyArray1<'_, T>], what: &str) -> PyResult<Vec<&'a [T]>> {
-    arrays
-        .iter()
-        .enumerate()
-        .map(|(i, a)| a.as_slice().map_err(|_| PyValueError::new_err(format!("{what}[{i}] must be C-contiguous"))))
-        .collect()
-}
-
-fn borrow_all<'py, P: numpy::Element>(frames: &Bound<'py, PyList>) -> PyResult<Option<Vec<PyReadonlyArray1<'py, P>>>> {
-    if frames.get_item(0)?.extract::<PyReadonlyArray1<'py, P>>().is_err() {
-        return Ok(None);
-    }
-    let mut v = Vec::with_capacity(frames.len());
-    for (i, f) in frames.iter().enumerate() {
-        v.push(f.extract::<PyReadonlyArray1<'py, P>>().map_err(|_| {
-            PyTypeError::new_err(format!("frames[{i}]: every frame must be a 1-D array of the dtype of frames[0]"))
-        })?);
-    }
-    Ok(Some(v))
-}
-
 #[allow(clippy::too_many_arguments)]
 fn run_typed<'py, P, T>(
     py: Python<'py>,
@@ -201,18 +181,7 @@ fn iraf_combine<'py>(
             _ => return Err(PyValueError::new_err(format!("want: unknown output {name:?}"))),
         }
     }
-    let masks: Option<Vec<PyReadonlyArray1<'py, bool>>> = match masks {
-        Some(m) => Some(
-            m.iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    a.extract::<PyReadonlyArray1<'py, bool>>()
-                        .map_err(|_| PyTypeError::new_err(format!("masks[{i}] must be a 1-D bool array")))
-                })
-                .collect::<PyResult<_>>()?,
-        ),
-        None => None,
-    };
+    let masks = borrow_masks(masks)?;
     macro_rules! run_as {
         ($pix:ty, $data:expr) => {{
             let data: Vec<&[$pix]> = $data;

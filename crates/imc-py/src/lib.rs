@@ -4,6 +4,7 @@
 //! `Job`, dtype dispatch, releasing the GIL while kernels run, turning errors into
 //! ValueError and any Rust panic into RuntimeError (never a crash of the interpreter).
 
+mod arrays;
 mod convert;
 mod iraf;
 
@@ -16,37 +17,8 @@ use imc_core::driver::{self, Outputs};
 use imc_core::frames::Frames;
 use imc_core::real::{Input, Real};
 
+use arrays::{borrow_all, borrow_masks, slices};
 pub(crate) use convert::{core_err, guarded};
-
-/// Borrow every frame (and mask) as slices of one input type.
-fn borrow_all<'py, T: numpy::Element + Input>(
-    frames: &Bound<'py, PyList>,
-) -> PyResult<Option<Vec<PyReadonlyArray1<'py, T>>>> {
-    let first = frames.get_item(0)?;
-    if first.extract::<PyReadonlyArray1<'py, T>>().is_err() {
-        return Ok(None);
-    }
-    let mut v = Vec::with_capacity(frames.len());
-    for (i, f) in frames.iter().enumerate() {
-        let a = f.extract::<PyReadonlyArray1<'py, T>>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "frames[{i}]: every frame must be a 1-D array of the same dtype as frames[0]"
-            ))
-        })?;
-        v.push(a);
-    }
-    Ok(Some(v))
-}
-
-fn slices<'a, T: numpy::Element>(arrays: &'a [PyReadonlyArray1<'_, T>], what: &str) -> PyResult<Vec<&'a [T]>> {
-    arrays
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            a.as_slice().map_err(|_| PyValueError::new_err(format!("{what}[{i}] must be C-contiguous")))
-        })
-        .collect()
-}
 
 fn pack<'py, O: Real + numpy::Element>(py: Python<'py>, out: Outputs<O>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -117,18 +89,7 @@ fn run<'py>(
         return Err(PyValueError::new_err("frames: at least one frame is required"));
     }
     let job = convert::job_from_dict(job)?;
-    let masks: Option<Vec<PyReadonlyArray1<'py, bool>>> = match masks {
-        Some(m) => Some(
-            m.iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    a.extract::<PyReadonlyArray1<'py, bool>>()
-                        .map_err(|_| PyTypeError::new_err(format!("masks[{i}] must be a 1-D bool array")))
-                })
-                .collect::<PyResult<_>>()?,
-        ),
-        None => None,
-    };
+    let masks = borrow_masks(masks)?;
     macro_rules! dispatch {
         ($t:ty => $o:ty) => {
             if let Some(a) = borrow_all::<$t>(frames)? {
