@@ -1,5 +1,6 @@
 //! Profile target: one combine of a 20 x 1M-pixel f32 stack on one thread
-//! (cargo run --release --example driver_bench -- median|mean|sigclip-mean|sigclip-median|minmax-mean).
+//! (cargo run --release --example driver_bench -- median|mean|sigclip-mean|sigclip-median|minmax-mean;
+//! environment: N frames, M pixels, REPS repeats).
 use imc_core::driver::{run, Outputs};
 use imc_core::frames::Frames;
 use imc_core::job::{Centre, Job, Limits, Method, Rejector, Spread};
@@ -7,7 +8,8 @@ use std::time::Instant;
 
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "median".into());
-    let (n, m) = (20, 1 << 20);
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (n, m) = (env("N", 20), env("M", 1 << 20));
     let mut s = 1u64;
     // N(1000, 30) read noise with 0.5 % cosmic rays (+5000), as in the benchmarks.
     let mut uni = move || {
@@ -52,7 +54,7 @@ fn main() {
     };
     let c0 = cpu();
     let t = Instant::now();
-    let reps = 5;
+    let reps: usize = std::env::var("REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     for _ in 0..reps {
         let o: Outputs<f32> = run(&fr, &job, 1).unwrap();
         std::hint::black_box(o.data);

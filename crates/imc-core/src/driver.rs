@@ -21,6 +21,9 @@ use crate::network::{self, Lane};
 use crate::reject::avsigclip;
 use crate::reject::{oflag, sflag, Diag, Prepared, Scratch as RejScratch, Win};
 
+mod minmax_stream;
+use minmax_stream::{MinMaxScratch, MINMAX_BLOCK};
+
 /// Everything one run produces; optional outputs are `Some` when the job asked for them.
 pub struct Outputs<O> {
     pub data: Vec<O>,
@@ -95,13 +98,18 @@ struct Scratch {
     acc: Vec<f64>,
     cnt: Vec<u32>,
     wsum: Vec<f64>,
+    minmax: MinMaxScratch,
 }
 
 impl Scratch {
-    fn new(n: usize, block: usize, lanes: usize) -> Self {
+    /// Buffers sized for `path`; the ones it never touches stay empty.
+    fn new(n: usize, block: usize, path: Path) -> Self {
+        let lanes = if path == Path::Vertical { LANES } else { 0 };
+        let per_sample = if matches!(path, Path::Element | Path::Column) { n * block } else { 0 };
+        let per_pixel = if path == Path::Stream { block } else { lanes };
         Scratch {
-            vals: vec![0.0; n * block],
-            st: vec![0; n * block],
+            vals: vec![0.0; per_sample],
+            st: vec![0; per_sample],
             pairs: Vec::with_capacity(n),
             sorted: Vec::with_capacity(n),
             sorted_ids: Vec::with_capacity(n),
@@ -122,9 +130,10 @@ impl Scratch {
             pass_ok: vec![false; lanes],
             pass_lo: vec![0; lanes],
             pass_hi: vec![0; lanes],
-            acc: vec![0.0; block.max(lanes)],
-            cnt: vec![0; block.max(lanes)],
-            wsum: vec![0.0; block.max(lanes)],
+            acc: vec![0.0; per_pixel],
+            cnt: vec![0; per_pixel],
+            wsum: vec![0.0; per_pixel],
+            minmax: if path == Path::MinMaxStream { MinMaxScratch::new(block) } else { MinMaxScratch::default() },
         }
     }
 }
@@ -137,7 +146,10 @@ fn block_len(n: usize) -> usize {
 /// Pixels per block (lanes) of the vertical sorting-network path.
 const LANES: usize = 64;
 /// Pixels per block of the streaming (no rejection) path.
-const STREAM_BLOCK: usize = 1024;
+const STREAM_BLOCK: usize = 16384;
+/// Frames read together by the streaming loops: one load/store of the accumulators per
+/// group and several read streams at once (the memory system, not the adds, is the limit).
+const FRAME_GROUP: usize = 4;
 /// Largest N sorted with networks; above it selection on one element at a time wins.
 const NETWORK_MAX_N: usize = 256;
 
@@ -170,6 +182,9 @@ pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R 
 enum Path {
     /// No rejection, a running reduction: accumulate frame by frame.
     Stream,
+    /// A lone MinMaxClip removing at most one value at each end, then a mean or sum:
+    /// extremes and sums in one streaming pass (see `minmax_stream`).
+    MinMaxStream,
     /// Sort many pixels at once with a sorting network (no per-sample outputs).
     Vertical,
     /// Large N without per-sample outputs: one element at a time, values only (selection
@@ -214,7 +229,20 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         oflags: Out::of(&mut out.output_flags),
         nused: Out::of(&mut out.nused),
     };
-    let path = if job.rejectors.is_empty()
+    let minmax_stream = match prepared.as_slice() {
+        // trunc(f * N + 0.001) <= 1 at N bounds the count for every smaller valid count.
+        [p] if matches!(p.rejector, Rejector::MinMax { .. }) => {
+            let k = |f: f64| (f * n as f64 + 0.001).trunc();
+            k(p.frac_lo) <= 1.0 && k(p.frac_hi) <= 1.0
+        }
+        _ => false,
+    };
+    let path = if minmax_stream
+        && !(w.std || w.low || w.upp || w.nit || w.mask || w.sample_flags)
+        && matches!(job.method, Method::Mean | Method::Sum)
+    {
+        Path::MinMaxStream
+    } else if job.rejectors.is_empty()
         && !w.mask
         && !w.sample_flags
         && matches!(job.method, Method::Mean | Method::Sum | Method::WAvg | Method::Min | Method::Max)
@@ -229,6 +257,7 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         Path::Element | Path::Column => block_len(n),
         // Running reductions: long rows per task (vectorised loops, few tasks).
         Path::Stream => STREAM_BLOCK,
+        Path::MinMaxStream => MINMAX_BLOCK,
         Path::Vertical => LANES,
     };
     let network = if path == Path::Vertical { network::batcher(n) } else { vec![] };
@@ -267,20 +296,20 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         let p1 = (p0 + block).min(m);
         match path {
             Path::Stream => ctx.stream_block(s, p0, p1),
+            Path::MinMaxStream => ctx.minmax_stream_block(s, p0, p1),
             Path::Vertical => ctx.vertical_block(s, p0, p1),
             Path::Element => ctx.element_block(s, p0, p1),
             Path::Column => ctx.column_block(s, p0, p1),
         }
     };
-    let lanes = if path == Path::Vertical { LANES } else { 0 };
     if threads == 1 || nblocks <= 1 {
-        let mut s = Scratch::new(n, block, lanes);
+        let mut s = Scratch::new(n, block, path);
         for b in 0..nblocks {
             body(&mut s, b);
         }
     } else {
         with_threads(threads, || {
-            (0..nblocks).into_par_iter().for_each_init(|| Scratch::new(n, block, lanes), |s, b| body(s, b));
+            (0..nblocks).into_par_iter().for_each_init(|| Scratch::new(n, block, path), |s, b| body(s, b));
         });
     }
     Ok(out)
@@ -447,11 +476,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             avsigclip::line_sigma(acc, count)
         };
         if threads == 1 || nlines <= 1 {
-            let mut s = Scratch::new(n, block, 0);
+            let mut s = Scratch::new(n, block, Path::Element);
             (0..nlines).map(|l| one(&mut s, l)).collect()
         } else {
             with_threads(threads, || {
-                (0..nlines).into_par_iter().map_init(|| Scratch::new(n, block, 0), |s, l| one(s, l)).collect()
+                (0..nlines).into_par_iter().map_init(|| Scratch::new(n, block, Path::Element), |s, l| one(s, l)).collect()
             })
         }
     }
@@ -884,18 +913,28 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         acc.fill(init);
         cnt.fill(0);
         wsum.fill(0.0);
-        for i in 0..self.n {
-            let f = &self.frames.data[i][p0..p1];
-            if self.plain && matches!(method, Method::Mean | Method::Sum) {
-                // The hot loop of a plain mean: branch-free so it vectorises.
-                for ((a, c), &raw) in acc.iter_mut().zip(cnt.iter_mut()).zip(f) {
-                    let x = raw.to_f64();
-                    let ok = !T::IS_FLOAT || x.is_finite();
-                    *a += if ok { x } else { 0.0 };
-                    *c += ok as u32;
-                }
-                continue;
+        let fused = self.plain && matches!(method, Method::Mean | Method::Sum);
+        if fused {
+            // The hot loop of a plain mean: frames in groups, branch-free so it vectorises.
+            let frames = &self.frames.data;
+            let mut i = 0;
+            while i + FRAME_GROUP <= self.n {
+                let fs: [&[T]; FRAME_GROUP] = std::array::from_fn(|j| &frames[i + j][p0..p1]);
+                add_valid(fs, acc, cnt);
+                i += FRAME_GROUP;
             }
+            for f in &frames[i..] {
+                add_valid([&f[p0..p1]], acc, cnt);
+            }
+            if self.data_only {
+                self.write_sums(p0, acc, cnt);
+                return;
+            }
+        }
+        // Everything else: one sample at a time (the fused sums are already complete).
+        let unfused_frames = if fused { 0 } else { self.n };
+        for i in 0..unfused_frames {
+            let f = &self.frames.data[i][p0..p1];
             let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
             let wi = job.weights.as_ref().map(|w| w[i]).unwrap_or(1.0);
             for b in 0..len {
@@ -933,6 +972,46 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             let flags = if c < self.n { oflag::PREMASKED } else { 0 };
             self.write(p0 + b, &Elem { value: self.finish_value(value, c), nused: c, flags, diag: Diag::default() });
         }
+    }
+
+    /// Mean or sum of every pixel of a block from its sums and counts, when only the
+    /// combined image is wanted: one vectorisable loop, no per-pixel bookkeeping.
+    fn write_sums(&self, p0: usize, acc: &[f64], cnt: &[u32]) {
+        let sum = self.job.method == Method::Sum;
+        let blank = self.job.blank;
+        for (b, (&a, &c)) in acc.iter().zip(cnt).enumerate() {
+            let v = if c == 0 {
+                // Same values as finish_value: blank, else NaN (mean) or 0 (sum).
+                blank.unwrap_or(if sum { 0.0 } else { f64::NAN })
+            } else if sum {
+                a
+            } else {
+                a / c as f64
+            };
+            // Safety: see the note above the impl.
+            unsafe { self.ptrs.data.put(p0 + b, O::from_f64(v)) };
+        }
+    }
+}
+
+/// `acc[b] += x` and `cnt[b] += 1` for every valid sample x of K frames, frame by frame in
+/// order (so the same f64 sums as one frame at a time). Invalid samples add +0.0, which
+/// leaves every sum bit-identical to skipping them.
+#[inline(always)]
+fn add_valid<T: Input, const K: usize>(fs: [&[T]; K], acc: &mut [f64], cnt: &mut [u32]) {
+    let len = acc.len();
+    let cnt = &mut cnt[..len];
+    let fs = fs.map(|f| &f[..len]);
+    for b in 0..len {
+        let (mut a, mut c) = (acc[b], cnt[b]);
+        for f in &fs {
+            let x = f[b].to_f64();
+            let ok = !T::IS_FLOAT || x.is_finite();
+            a += if ok { x } else { 0.0 };
+            c += ok as u32;
+        }
+        acc[b] = a;
+        cnt[b] = c;
     }
 }
 
@@ -979,7 +1058,7 @@ mod tests {
     use super::*;
     use crate::job::{Centre, Limits, Rejector, Spread, Want};
 
-    fn stack(n: usize, m: usize) -> Vec<Vec<f32>> {
+    pub(super) fn stack(n: usize, m: usize) -> Vec<Vec<f32>> {
         // Deterministic pseudo-random values with a few outliers.
         let mut s = 12345u64;
         (0..n)

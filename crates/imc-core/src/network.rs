@@ -27,22 +27,34 @@ pub fn batcher(n: usize) -> Vec<(u16, u16)> {
 /// A value type the network sorts: f32 (twice the lanes per vector) or f64.
 pub trait Lane: Copy + PartialOrd + Send + Sync + 'static {
     const INF: Self;
+    const NEG_INF: Self;
     fn from_f64(x: f64) -> Self;
+    fn is_finite(self) -> bool;
 }
 
 impl Lane for f32 {
     const INF: Self = f32::INFINITY;
+    const NEG_INF: Self = f32::NEG_INFINITY;
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x as f32
+    }
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
     }
 }
 
 impl Lane for f64 {
     const INF: Self = f64::INFINITY;
+    const NEG_INF: Self = f64::NEG_INFINITY;
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x
+    }
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
     }
 }
 
