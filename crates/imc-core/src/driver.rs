@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
+use crate::alloc::output_vec;
 use crate::error::{Error, Result};
 use crate::frames::Frames;
 use crate::job::{Centre, Job, Method, Rejector, Spread};
@@ -208,15 +209,15 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let w = job.want;
     let per_sample = n.checked_mul(m).ok_or_else(|| Error::Shape("stack too large".into()))?;
     let mut out = Outputs {
-        data: vec![O::default(); m],
-        mask: w.mask.then(|| vec![false; per_sample]),
-        sample_flags: w.sample_flags.then(|| vec![0u8; per_sample]),
-        std: w.std.then(|| vec![O::NAN; m]),
-        low: w.low.then(|| vec![O::NAN; m]),
-        upp: w.upp.then(|| vec![O::NAN; m]),
-        nit: w.nit.then(|| vec![0u8; m]),
-        output_flags: w.output_flags.then(|| vec![0u8; m]),
-        nused: w.nused.then(|| vec![0i32; m]),
+        data: output_vec(m, O::default()),
+        mask: w.mask.then(|| output_vec(per_sample, false)),
+        sample_flags: w.sample_flags.then(|| output_vec(per_sample, 0u8)),
+        std: w.std.then(|| output_vec(m, O::NAN)),
+        low: w.low.then(|| output_vec(m, O::NAN)),
+        upp: w.upp.then(|| output_vec(m, O::NAN)),
+        nit: w.nit.then(|| output_vec(m, 0u8)),
+        output_flags: w.output_flags.then(|| output_vec(m, 0u8)),
+        nused: w.nused.then(|| output_vec(m, 0i32)),
     };
     let ptrs = Ptrs {
         data: Out(out.data.as_mut_ptr()),

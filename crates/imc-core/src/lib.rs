@@ -4,6 +4,7 @@
 //! (`crates/imc-py`) convert arrays into [`frames::Frames`] and a [`job::Job`], call
 //! [`driver::run`] (library semantics) or [`iraf`] (IRAF-exact semantics), and pack results.
 
+pub mod alloc;
 pub mod error;
 pub mod real;
 pub mod frames;
