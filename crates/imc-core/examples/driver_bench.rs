@@ -42,6 +42,7 @@ fn main() {
         "mean" => Job::simple(Method::Mean),
         "sigclip-mean" => Job { rejectors: vec![sig], ..Job::simple(Method::Mean) },
         "sigclip-median" => Job { rejectors: vec![sig], ..Job::simple(Method::Median) },
+        "pclip-median" => Job { rejectors: vec![Rejector::PClip { frac: -0.5, sigma_lo: 3.0, sigma_hi: 3.0, nkeep: 1 }], ..Job::simple(Method::Median) },
         "minmax-mean" => Job { rejectors: vec![Rejector::MinMax { n_min: 1.0, n_max: 1.0 }], ..Job::simple(Method::Mean) },
         _ => Job::simple(Method::Median),
     };

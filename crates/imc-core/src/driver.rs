@@ -22,6 +22,7 @@ use crate::network::{self, Lane};
 use crate::reject::avsigclip;
 use crate::reject::{oflag, sflag, Diag, Prepared, Scratch as RejScratch, Win};
 
+mod lane_shortcuts;
 mod minmax_stream;
 use minmax_stream::{MinMaxScratch, MINMAX_BLOCK};
 
@@ -281,7 +282,14 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         [p] if matches!(p.rejector, Rejector::MinMax { .. }) => Some((p.frac_lo, p.frac_hi)),
         _ => None,
     };
-    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, sigclip_fast, minmax_fast };
+    let pclip_fast = match prepared.as_slice() {
+        [p] => match p.rejector {
+            Rejector::PClip { sigma_lo, sigma_hi, nkeep, .. } => Some((p.pclip_offset, sigma_lo, sigma_hi, nkeep)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, sigclip_fast, minmax_fast, pclip_fast };
     // Line sigmas in chain order: an AvSigClip sees the survivors of the rejectors before
     // it, exactly as when the chain runs as separate steps.
     for (k, p) in prepared.iter().enumerate() {
@@ -337,6 +345,8 @@ struct Ctx<'a, 'f, T, O> {
     sigclip_fast: Option<(f64, f64, u32)>,
     /// A lone MinMaxClip: its fractions of the valid samples.
     minmax_fast: Option<(f64, f64)>,
+    /// A lone PClip: (rank offset, sigma_lo, sigma_hi, nkeep).
+    pclip_fast: Option<(i64, f64, f64, i64)>,
 }
 
 /// Per-element results the block writers store.
@@ -642,95 +652,6 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
     }
 
-    /// Vectorised first pass of a lone median-centred, std-spread SigClip over a block whose
-    /// lanes are all complete: the same operations, in the same order, as the per-element
-    /// pass (`reject::sigclip::centre_spread`), for 64 pixels at once. Lanes whose first
-    /// pass rejects nothing (most of them) are finished here; the others start again on
-    /// the per-element path. Returns false when the shortcut does not apply.
-    fn sigclip_first_pass(&self, s: &mut Scratch, len: usize) -> bool {
-        let Some((sigma_lo, sigma_hi, ddof)) = self.sigclip_fast else { return false };
-        let (n, lanes) = (self.n, LANES);
-        if n < 2 || n <= ddof as usize {
-            return false;
-        }
-        let at = |s: &Scratch, k: usize, b: usize| -> f64 {
-            if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
-        };
-        if (0..len).any(|b| at(s, n - 1, b) == f64::INFINITY) {
-            return false;
-        }
-        for b in 0..len {
-            s.pass_med[b] = if n % 2 == 1 { at(s, n / 2, b) } else { 0.5 * (at(s, n / 2 - 1, b) + at(s, n / 2, b)) };
-        }
-        // Taken out of the scratch for the loop so the rows can be read alongside.
-        let mut acc = std::mem::take(&mut s.pass_acc);
-        acc.fill(0.0);
-        let full = n / 4 * 4;
-        for k in 0..full {
-            let j = k % 4;
-            for b in 0..len {
-                let x = if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
-                let d = x - s.pass_med[b];
-                acc[j * lanes + b] += d;
-                acc[(4 + j) * lanes + b] += d * d;
-            }
-        }
-        let nf = n as f64;
-        for b in 0..len {
-            let a = |j: usize| acc[j * lanes + b];
-            let mut sa = (a(0) + a(1)) + (a(2) + a(3));
-            let mut sb = (a(4) + a(5)) + (a(6) + a(7));
-            for k in full..n {
-                let d = at(s, k, b) - s.pass_med[b];
-                sa += d;
-                sb += d * d;
-            }
-            let c = s.pass_med[b];
-            let sd = ((sb - sa * sa / nf).max(0.0) / (n - ddof as usize) as f64).sqrt();
-            let (low, upp) = (c - sigma_lo * sd, c + sigma_hi * sd);
-            s.pass_std[b] = sd;
-            s.pass_low[b] = low;
-            s.pass_upp[b] = upp;
-            s.pass_lo[b] = 0;
-            s.pass_hi[b] = n;
-            s.pass_ok[b] = sd.is_finite() && c.is_finite() && at(s, 0, b) >= low && at(s, n - 1, b) <= upp;
-        }
-        s.pass_acc = acc;
-        true
-    }
-
-    /// A lone MinMaxClip over a block whose lanes are all complete: every lane keeps the
-    /// same sorted window; lanes whose window edges cut no run of equal values are decided
-    /// here. Returns false when the shortcut does not apply.
-    fn minmax_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
-        let Some((f_lo, f_hi)) = self.minmax_fast else { return false };
-        let (n, lanes) = (self.n, LANES);
-        let at = |s: &Scratch, k: usize, b: usize| -> f64 {
-            if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
-        };
-        if (0..len).any(|b| at(s, n - 1, b) == f64::INFINITY) {
-            return false;
-        }
-        // Same arithmetic as reject::minmax for n valid samples.
-        let k_lo = ((f_lo * n as f64 + 0.001).trunc() as usize).min(n);
-        let k_hi = ((f_hi * n as f64 + 0.001).trunc() as usize).min(n - k_lo);
-        if k_lo + k_hi >= n {
-            return false;
-        }
-        let (lo, hi) = (k_lo, n - k_hi);
-        for b in 0..len {
-            let clean_lo = lo == 0 || at(s, lo - 1, b) != at(s, lo, b);
-            let clean_hi = hi == n || at(s, hi - 1, b) != at(s, hi, b);
-            s.pass_ok[b] = clean_lo && clean_hi;
-            s.pass_lo[b] = lo;
-            s.pass_hi[b] = hi;
-            s.pass_std[b] = f64::NAN;
-            s.pass_low[b] = at(s, lo, b);
-            s.pass_upp[b] = at(s, hi - 1, b);
-        }
-        true
-    }
-
     /// Vertical path: load a block frame-major, sort all its pixels with one network,
     /// then reject and combine each pixel from its sorted column.
     fn vertical_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
@@ -805,7 +726,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         // Mean and sum of pixels whose survivors are exactly the values in [vlo, vhi] are
         // accumulated afterwards for all lanes at once (vectorised, frame order).
         let lane_sums = matches!(method, Method::Mean | Method::Sum);
-        let shortcut = self.sigclip_first_pass(s, len) || self.minmax_complete_lanes(s, len);
+        let shortcut = self.sigclip_first_pass(s, len) || self.minmax_complete_lanes(s, len) || self.pclip_complete_lanes(s, len);
         for b in 0..len {
             if shortcut && s.pass_ok[b] {
                 // Decided for the whole block at once: survivors are the sorted window
@@ -828,9 +749,21 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     let v = reduce::finish(method, &s.sorted[lo..hi], &s.fo, &s.fo_ids, job.weights.as_deref());
                     self.write(p0 + b, &Elem { value: v, ..e });
                 } else {
-                    s.sorted.clear();
-                    s.sorted.extend((lo..hi).map(at));
-                    let v = reduce::finish(method, &s.sorted, &[], &[], None);
+                    // Order statistics straight from the sorted rows (same expressions as
+                    // reduce::finish on the window; the window is never empty here).
+                    let c = hi - lo;
+                    let v = match method {
+                        Method::Median if c % 2 == 1 => at(lo + c / 2),
+                        Method::Median => 0.5 * (at(lo + c / 2 - 1) + at(lo + c / 2)),
+                        Method::LMedian => at(lo + (c - 1) / 2),
+                        Method::Min => at(lo),
+                        Method::Max => at(hi - 1),
+                        _ => {
+                            s.sorted.clear();
+                            s.sorted.extend((lo..hi).map(at));
+                            reduce::finish(method, &s.sorted, &[], &[], None)
+                        }
+                    };
                     self.write(p0 + b, &Elem { value: v, ..e });
                 }
                 continue;
@@ -1195,6 +1128,36 @@ mod tests {
                     assert_eq!(b(fast.upp.as_ref().unwrap()), b(slow.upp.as_ref().unwrap()));
                     assert_eq!(fast.nit, slow.nit);
                     assert_eq!(fast.nused, slow.nused);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pclip_complete_lanes_shortcut_matches_element_path() {
+        let b = |v: &Option<Vec<f32>>| v.as_ref().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for n in [3, 4, 5, 8, 20] {
+            // Rounded values: ties and zero spreads are common.
+            for scale in [0.3f32, 3.0] {
+                let data: Vec<Vec<f32>> = stack(n, 700).into_iter().map(|f| f.into_iter().map(|x| (x * scale).round()).collect()).collect();
+                let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+                for (frac, lo, hi, nkeep) in [(-0.5, 3.0, 3.0, 1), (0.3, 1.0, 0.5, 0), (-2.0, 0.5, 2.0, 3), (2.0, 1.0, 1.0, -2)] {
+                    for method in [Method::Mean, Method::Median, Method::Sum, Method::LMedian, Method::Max, Method::Quantile { q: 0.2 }] {
+                        let mut job = Job::simple(method);
+                        job.rejectors = vec![Rejector::PClip { frac, sigma_lo: lo, sigma_hi: hi, nkeep }];
+                        job.want = Want { low: true, upp: true, std: true, nit: true, output_flags: true, nused: true, ..Want::default() };
+                        let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
+                        job.want.mask = true;
+                        let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+                        let what = format!("n={n} x{scale} frac={frac} ({lo}, {hi}) nkeep={nkeep} {method:?}");
+                        assert_eq!(b(&Some(fast.data.clone())), b(&Some(slow.data.clone())), "{what}");
+                        assert_eq!(b(&fast.low), b(&slow.low), "{what}");
+                        assert_eq!(b(&fast.upp), b(&slow.upp), "{what}");
+                        assert_eq!(b(&fast.std), b(&slow.std), "{what}");
+                        assert_eq!(fast.nit, slow.nit, "{what}");
+                        assert_eq!(fast.output_flags, slow.output_flags, "{what}");
+                        assert_eq!(fast.nused, slow.nused, "{what}");
+                    }
                 }
             }
         }

@@ -11,7 +11,7 @@ pub mod avsigclip;
 mod ccdclip;
 mod linearclip;
 mod minmax;
-mod pclip;
+pub(crate) mod pclip;
 mod sigclip;
 
 use crate::job::{Centre, Limits, Rejector};

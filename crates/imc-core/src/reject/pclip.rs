@@ -16,6 +16,18 @@ pub(super) fn rank_offset(frac: f64, n: usize) -> i64 {
     }
 }
 
+/// 1-based rank (among n sorted samples) of the sample whose distance from the median is
+/// the spread, for IRAF rank offset `p`.
+pub(crate) fn spread_slot(p: i64, n: usize) -> usize {
+    let m = 1 + n / 2;
+    if p < 0 {
+        let base = if n % 2 == 0 { m as i64 - 1 } else { m as i64 };
+        (base + p).max(1) as usize
+    } else {
+        ((m as i64 + p) as usize).min(n)
+    }
+}
+
 pub(super) fn apply(w: &mut Win<'_>, p: i64, sigma_lo: f64, sigma_hi: f64, nkeep: i64) -> Diag {
     let n = w.n();
     let mut d = Diag::default();
@@ -29,12 +41,7 @@ pub(super) fn apply(w: &mut Win<'_>, p: i64, sigma_lo: f64, sigma_hi: f64, nkeep
     let at = |k1: usize| a[lo0 + k1 - 1]; // 1-based within the window
     let m = 1 + n / 2;
     let med = if n % 2 == 1 { at(m) } else { 0.5 * (at(m - 1) + at(m)) };
-    let slot = if p < 0 {
-        let base = if n % 2 == 0 { m as i64 - 1 } else { m as i64 };
-        (base + p).max(1) as usize
-    } else {
-        ((m as i64 + p) as usize).min(n)
-    };
+    let slot = spread_slot(p, n);
     let sigma = p.signum() as f64 * (at(slot) - med);
     d.low = med - sigma_lo * sigma;
     d.upp = med + sigma_hi * sigma;

@@ -1,0 +1,170 @@
+//! Whole-block shortcuts of the vertical path for a lone rejector.
+//!
+//! After a block's lanes (pixels) are sorted by the network, a lone SigClip, MinMaxClip or
+//! PClip can often be decided for all 64 lanes at once with the same f64 operations, in the
+//! same order, as the per-element code. Each shortcut fills `pass_ok` / `pass_lo` /
+//! `pass_hi` and the diagnostics; lanes it cannot decide (`pass_ok == false`) go through
+//! the per-element rejector chain as before.
+
+use super::{Ctx, Scratch, LANES};
+use crate::real::{Input, Real};
+use crate::reject::keep_count;
+use crate::reject::pclip::spread_slot;
+
+impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
+    /// Sorted value `k` of lane `b`.
+    #[inline(always)]
+    fn lane_at(&self, s: &Scratch, k: usize, b: usize) -> f64 {
+        if self.lane32 { s.rows32[k * LANES + b] as f64 } else { s.rows[k * LANES + b] }
+    }
+
+    /// Whether every lane of the block holds n valid samples (invalid ones sort as +inf).
+    fn lanes_complete(&self, s: &Scratch, len: usize) -> bool {
+        let n = self.n;
+        (0..len).all(|b| self.lane_at(s, n - 1, b) != f64::INFINITY)
+    }
+
+    /// Vectorised first pass of a lone median-centred, std-spread SigClip over a block whose
+    /// lanes are all complete: the same operations, in the same order, as the per-element
+    /// pass (`reject::sigclip::centre_spread`), for 64 pixels at once. Lanes whose first
+    /// pass rejects nothing (most of them) are finished here; the others start again on
+    /// the per-element path. Returns false when the shortcut does not apply.
+    pub(super) fn sigclip_first_pass(&self, s: &mut Scratch, len: usize) -> bool {
+        let Some((sigma_lo, sigma_hi, ddof)) = self.sigclip_fast else { return false };
+        let (n, lanes) = (self.n, LANES);
+        if n < 2 || n <= ddof as usize {
+            return false;
+        }
+        let at = |s: &Scratch, k: usize, b: usize| -> f64 {
+            if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
+        };
+        if (0..len).any(|b| at(s, n - 1, b) == f64::INFINITY) {
+            return false;
+        }
+        for b in 0..len {
+            s.pass_med[b] = if n % 2 == 1 { at(s, n / 2, b) } else { 0.5 * (at(s, n / 2 - 1, b) + at(s, n / 2, b)) };
+        }
+        // Taken out of the scratch for the loop so the rows can be read alongside.
+        let mut acc = std::mem::take(&mut s.pass_acc);
+        acc.fill(0.0);
+        let full = n / 4 * 4;
+        for k in 0..full {
+            let j = k % 4;
+            for b in 0..len {
+                let x = if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
+                let d = x - s.pass_med[b];
+                acc[j * lanes + b] += d;
+                acc[(4 + j) * lanes + b] += d * d;
+            }
+        }
+        let nf = n as f64;
+        for b in 0..len {
+            let a = |j: usize| acc[j * lanes + b];
+            let mut sa = (a(0) + a(1)) + (a(2) + a(3));
+            let mut sb = (a(4) + a(5)) + (a(6) + a(7));
+            for k in full..n {
+                let d = at(s, k, b) - s.pass_med[b];
+                sa += d;
+                sb += d * d;
+            }
+            let c = s.pass_med[b];
+            let sd = ((sb - sa * sa / nf).max(0.0) / (n - ddof as usize) as f64).sqrt();
+            let (low, upp) = (c - sigma_lo * sd, c + sigma_hi * sd);
+            s.pass_std[b] = sd;
+            s.pass_low[b] = low;
+            s.pass_upp[b] = upp;
+            s.pass_lo[b] = 0;
+            s.pass_hi[b] = n;
+            s.pass_ok[b] = sd.is_finite() && c.is_finite() && at(s, 0, b) >= low && at(s, n - 1, b) <= upp;
+        }
+        s.pass_acc = acc;
+        true
+    }
+
+    /// A lone MinMaxClip over a block whose lanes are all complete: every lane keeps the
+    /// same sorted window; lanes whose window edges cut no run of equal values are decided
+    /// here. Returns false when the shortcut does not apply.
+    pub(super) fn minmax_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
+        let Some((f_lo, f_hi)) = self.minmax_fast else { return false };
+        let (n, lanes) = (self.n, LANES);
+        let at = |s: &Scratch, k: usize, b: usize| -> f64 {
+            if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
+        };
+        if (0..len).any(|b| at(s, n - 1, b) == f64::INFINITY) {
+            return false;
+        }
+        // Same arithmetic as reject::minmax for n valid samples.
+        let k_lo = ((f_lo * n as f64 + 0.001).trunc() as usize).min(n);
+        let k_hi = ((f_hi * n as f64 + 0.001).trunc() as usize).min(n - k_lo);
+        if k_lo + k_hi >= n {
+            return false;
+        }
+        let (lo, hi) = (k_lo, n - k_hi);
+        for b in 0..len {
+            let clean_lo = lo == 0 || at(s, lo - 1, b) != at(s, lo, b);
+            let clean_hi = hi == n || at(s, hi - 1, b) != at(s, hi, b);
+            s.pass_ok[b] = clean_lo && clean_hi;
+            s.pass_lo[b] = lo;
+            s.pass_hi[b] = hi;
+            s.pass_std[b] = f64::NAN;
+            s.pass_low[b] = at(s, lo, b);
+            s.pass_upp[b] = at(s, hi - 1, b);
+        }
+        true
+    }
+
+    /// A lone PClip over a block whose lanes are all complete (`reject::pclip::apply` for
+    /// 64 lanes at once). Its single pass rejects a prefix and a suffix of the sorted
+    /// samples: correctly rounded division by a positive spread is monotone, so the
+    /// per-element `while` loops stop exactly after the samples counted here. Lanes that
+    /// would need the nkeep add-back go through the per-element path.
+    pub(super) fn pclip_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
+        let Some((p, sigma_lo, sigma_hi, nkeep)) = self.pclip_fast else { return false };
+        let n = self.n;
+        let keep = keep_count(nkeep, n);
+        if n < 3.max(keep + 1) || !self.lanes_complete(s, len) {
+            return false;
+        }
+        let slot = spread_slot(p, n) - 1;
+        let sign = p.signum() as f64;
+        for b in 0..len {
+            let med = if n % 2 == 1 {
+                self.lane_at(s, n / 2, b)
+            } else {
+                0.5 * (self.lane_at(s, n / 2 - 1, b) + self.lane_at(s, n / 2, b))
+            };
+            let sigma = sign * (self.lane_at(s, slot, b) - med);
+            s.pass_med[b] = med;
+            // Spread used for the tests below (NaN or <= 0: nothing is rejected).
+            s.pass_std[b] = sigma;
+            s.pass_low[b] = med - sigma_lo * sigma;
+            s.pass_upp[b] = med + sigma_hi * sigma;
+            s.pass_lo[b] = 0;
+            s.pass_hi[b] = 0; // counts samples at the high end for now
+        }
+        for k in 0..n {
+            for b in 0..len {
+                let x = self.lane_at(s, k, b);
+                let (med, sigma) = (s.pass_med[b], s.pass_std[b]);
+                s.pass_lo[b] += ((med - x) / sigma >= sigma_lo) as usize;
+                s.pass_hi[b] += ((x - med) / sigma >= sigma_hi) as usize;
+            }
+        }
+        for b in 0..len {
+            let sigma = s.pass_std[b];
+            let (lo, hi) = if sigma > 0.0 {
+                let lo = s.pass_lo[b];
+                (lo, n - s.pass_hi[b].min(n - lo))
+            } else {
+                (0, n)
+            };
+            s.pass_lo[b] = lo;
+            s.pass_hi[b] = hi;
+            // PClip reports no std; fewer than nkeep survivors need the add-back (and the
+            // shortcut never decides an empty window).
+            s.pass_std[b] = f64::NAN;
+            s.pass_ok[b] = hi - lo >= keep.max(1);
+        }
+        true
+    }
+}
