@@ -29,6 +29,7 @@ pub trait Lane: Copy + PartialOrd + Send + Sync + 'static {
     const INF: Self;
     const NEG_INF: Self;
     fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
     fn is_finite(self) -> bool;
 }
 
@@ -38,6 +39,10 @@ impl Lane for f32 {
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x as f32
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
     }
     #[inline(always)]
     fn is_finite(self) -> bool {
@@ -51,6 +56,10 @@ impl Lane for f64 {
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
     }
     #[inline(always)]
     fn is_finite(self) -> bool {

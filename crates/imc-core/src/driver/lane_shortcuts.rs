@@ -7,6 +7,7 @@
 //! the per-element rejector chain as before.
 
 use super::{Ctx, Scratch, LANES};
+use crate::network::Lane;
 use crate::real::{Input, Real};
 use crate::reject::keep_count;
 use crate::reject::pclip::spread_slot;
@@ -46,16 +47,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
         // Taken out of the scratch for the loop so the rows can be read alongside.
         let mut acc = std::mem::take(&mut s.pass_acc);
-        acc.fill(0.0);
         let full = n / 4 * 4;
-        for k in 0..full {
-            let j = k % 4;
-            for b in 0..len {
-                let x = if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
-                let d = x - s.pass_med[b];
-                acc[j * lanes + b] += d;
-                acc[(4 + j) * lanes + b] += d * d;
-            }
+        if self.lane32 {
+            first_pass_sums(&s.rows32, full, len, &s.pass_med, &mut acc);
+        } else {
+            first_pass_sums(&s.rows, full, len, &s.pass_med, &mut acc);
         }
         let nf = n as f64;
         for b in 0..len {
@@ -166,5 +162,25 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             s.pass_ok[b] = hi - lo >= keep.max(1);
         }
         true
+    }
+}
+
+/// The four interleaved accumulators of `reject::sigclip::sum_dev` over whole windows: for
+/// sorted rows k < `full`, Σd into `acc[k % 4]` and Σd² into `acc[4 + k % 4]` (d = x - med).
+#[inline(always)]
+fn first_pass_sums<L: Lane>(rows: &[L], full: usize, len: usize, med: &[f64], acc: &mut [f64]) {
+    acc.fill(0.0);
+    let med = &med[..len];
+    for k in 0..full {
+        let row = &rows[k * LANES..k * LANES + len];
+        let (sums, rest) = acc.split_at_mut(4 * LANES);
+        let j = k % 4;
+        let a = &mut sums[j * LANES..j * LANES + len];
+        let a2 = &mut rest[j * LANES..j * LANES + len];
+        for b in 0..len {
+            let d = row[b].to_f64() - med[b];
+            a[b] += d;
+            a2[b] += d * d;
+        }
     }
 }
