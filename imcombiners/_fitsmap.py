@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from .io import _cards
+
 __all__ = ["MappedImage", "map_image"]
 
-_BLOCK = 2880
-_CARD = 80
+_CARD = _cards.CARD
 
 # (BITPIX, BZERO) -> (raw word dtype, logical dtype, swapped kind for _core, or None)
 _KINDS = {
@@ -102,111 +103,34 @@ class LazyHeader(Mapping):
         return len(self._full())
 
 
-def _cards(raw: bytes) -> dict[str, str]:
-    """Keyword -> raw value text of the fixed-format cards (structural keywords only)."""
-    out = {}
-    for k in range(0, len(raw), _CARD):
-        card = raw[k:k + _CARD]
-        if card[8:10] != b"= ":
-            continue
-        key = card[:8].rstrip().decode("ascii", "replace")
-        text = card[10:].decode("ascii", "replace").strip()
-        if text.startswith("'"):
-            end = text.find("'", 1)
-            out[key] = text[:end + 1] if end > 0 else text
-        else:
-            out[key] = text.split("/", 1)[0].strip()
-    return out
-
-
-def _num(cards: dict[str, str], key: str, default: int | float) -> int | float | None:
-    """A numeric card value (None when present but not a plain number)."""
-    text = cards.get(key)
-    if text is None:
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text.replace("D", "E").replace("d", "e"))
-    except ValueError:
-        return None
-
-
-def _read_header(fh) -> bytes | None:
-    """Header bytes from the current position up to and including the END block."""
-    chunks = []
-    while True:
-        block = fh.read(_BLOCK)
-        if len(block) < _BLOCK:
-            return None
-        chunks.append(block)
-        for k in range(0, _BLOCK, _CARD):
-            if block[k:k + 8] == b"END     ":
-                return b"".join(chunks)
-        if len(chunks) > 10000:  # not a FITS header
-            return None
-
-
-def _int(cards: dict[str, str], key: str, default: int) -> int | None:
-    v = _num(cards, key, default)
-    return v if isinstance(v, int) else None
-
-
 def map_image(path: str | os.PathLike) -> MappedImage | None:
     """Memory-map the first HDU holding data of a plain FITS image file.
 
     Returns None when the file cannot be used this way (the caller then reads it with
     astropy, which also reports malformed files).
     """
-    path = os.fspath(path)
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as fh:
-            pos = 0
-            primary = True
-            while pos < size:
-                raw_header = _read_header(fh)
-                if raw_header is None:
-                    return None
-                cards = _cards(raw_header)
-                if primary and cards.get("SIMPLE") != "T":
-                    return None
-                if not primary and cards.get("XTENSION", "").strip("' ") != "IMAGE":
-                    return None  # a table (or compressed image) first: astropy decides
-                bitpix = _int(cards, "BITPIX", 0)
-                naxis = _int(cards, "NAXIS", 0)
-                if bitpix is None or naxis is None or naxis < 0:
-                    return None
-                dims = [_int(cards, f"NAXIS{k}", -1) for k in range(1, naxis + 1)]
-                if any(d is None or d < 0 for d in dims):
-                    return None
-                pcount = _int(cards, "PCOUNT", 0) if not primary else 0
-                gcount = _int(cards, "GCOUNT", 1) if not primary else 1
-                if pcount is None or gcount is None:
-                    return None
-                npix = int(np.prod(dims, dtype=np.int64)) if naxis > 0 else 0
-                nbytes = abs(bitpix) // 8 * gcount * (pcount + npix)
-                data_start = pos + len(raw_header)
-                if naxis > 0 and npix > 0:
-                    return _map_data(path, raw_header, cards, bitpix, dims, data_start, size, pcount, gcount)
-                pos = data_start + (nbytes + _BLOCK - 1) // _BLOCK * _BLOCK
-                fh.seek(pos)
-                primary = False
+        for hdu in _cards.walk(path):
+            if hdu.index == 0 and hdu.cards.get("GROUPS") == "T":
+                return None
+            if hdu.index > 0 and not hdu.is_image:
+                return None  # a table (or compressed image) first: astropy decides
+            if hdu.npix > 0:
+                return _map_data(os.fspath(path), hdu, os.path.getsize(path))
     except (OSError, ValueError, KeyError):
         return None
     return None
 
 
-def _map_data(path: str, raw_header: bytes, cards: dict[str, str], bitpix: int, dims: list[int],
-              start: int, size: int, pcount: int, gcount: int) -> MappedImage | None:
-    if pcount != 0 or gcount != 1 or "BLANK" in cards:
+def _map_data(path: str, hdu: _cards.Hdu, size: int) -> MappedImage | None:
+    cards = hdu.cards
+    if hdu.pcount != 0 or hdu.gcount != 1 or "BLANK" in cards:
         return None
-    bscale = _num(cards, "BSCALE", 1)
-    bzero = _num(cards, "BZERO", 0)
+    bscale = _cards.number(cards, "BSCALE", 1)
+    bzero = _cards.number(cards, "BZERO", 0)
     if bscale is None or bzero is None or bscale != 1:
         return None
+    bitpix, dims, start = hdu.bitpix, hdu.dims, hdu.data_start
     kind = _KINDS.get((bitpix, bzero))
     if kind is None:
         return None
@@ -215,4 +139,4 @@ def _map_data(path: str, raw_header: bytes, cards: dict[str, str], bitpix: int, 
     if start + npix * np.dtype(word).itemsize > size:
         return None  # truncated
     raw = np.memmap(path, dtype=word, mode="r", offset=start, shape=(npix,))
-    return MappedImage(raw, np.dtype(logical), swapped, tuple(reversed(dims)), LazyHeader(raw_header))
+    return MappedImage(raw, np.dtype(logical), swapped, tuple(reversed(dims)), LazyHeader(hdu.header))

@@ -197,3 +197,81 @@ def test_provenance_cards(tmp_path):
     params = json.loads(h["IMCPARAM"])
     assert params["rejectors"][0]["kind"] == "SigClip" and params["rejectors"][0]["sigma"] in (2.5, [2.5, 2.5])
     assert "IMCVERS" in h
+
+
+FAST_PROBE = imf._probe_plain
+
+
+def _astropy_probe(path, hdu, monkeypatch):
+    """probe() with the structural-card fast path switched off."""
+    with monkeypatch.context() as m:
+        m.setattr(imf, "_probe_plain", lambda *a: None)
+        return imf.probe(path, hdu)
+
+
+def _more_cases(tmp_path):
+    """Headers the fast path must read like astropy (or hand over to it)."""
+    out = dict(_cases(tmp_path))
+    data = RNG.normal(1000, 5, (3, 4, 5)).astype(np.float32)
+    out["cube"] = _write(tmp_path / "cube.fits", data)
+    h = fits.Header()
+    for k in range(120):  # a header over several 2880-byte blocks
+        h[f"KEY{k}"] = (k * 1.5, "a comment / with a slash")
+    h["OBJECT"] = "BZERO = 5 / not a card start"
+    h["HISTORY"] = "NAXIS1  = 99"
+    out["long_header"] = _write(tmp_path / "long.fits", data[0], header=h)
+    hdu = fits.PrimaryHDU(RNG.integers(0, 1000, SHAPE).astype(np.int16))
+    hdu.header["BZERO"] = 32768.0  # a float literal stays a float
+    hdu.header["BSCALE"] = 1
+    hdu.writeto(tmp_path / "bzero_float.fits", overwrite=True)
+    out["bzero_float"] = str(tmp_path / "bzero_float.fits")
+    # empty primary + IMAGE extension, and a named extension behind a table
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data[1], name="SCI")]).writeto(tmp_path / "ext.fits", overwrite=True)
+    out["extension"] = str(tmp_path / "ext.fits")
+    table = fits.BinTableHDU.from_columns([fits.Column(name="a", format="E", array=np.arange(3.0))])
+    fits.HDUList([fits.PrimaryHDU(), table, fits.ImageHDU(data[2])]).writeto(tmp_path / "tab.fits", overwrite=True)
+    out["table_first"] = str(tmp_path / "tab.fits")
+    fits.HDUList([fits.PrimaryHDU(data[0]), fits.ImageHDU(data[1])]).writeto(tmp_path / "two.fits", overwrite=True)
+    out["two_images"] = str(tmp_path / "two.fits")
+    return out
+
+
+def test_fast_probe_equals_astropy_probe(tmp_path, monkeypatch):
+    """The structural-card reader returns exactly what the astropy path returns (value
+    types included), or hands the file over to astropy (None)."""
+    cases = _more_cases(tmp_path)
+    for name, path in cases.items():
+        for hdu in (None, 0, 1):
+            try:
+                expect = _astropy_probe(path, hdu, monkeypatch)
+            except (ValueError, IndexError, KeyError, OSError) as exc:
+                with pytest.raises(type(exc)):
+                    imf.probe(path, hdu)
+                continue
+            fast = FAST_PROBE(path, hdu)
+            if fast is not None:
+                assert fast == expect, (name, hdu)
+                assert [type(v) for v in (fast.bzero, fast.bscale, fast.blank)] == \
+                    [type(v) for v in (expect.bzero, expect.bscale, expect.blank)], (name, hdu)
+            assert imf.probe(path, hdu) == expect, (name, hdu)
+    # plain images really take the fast path; compressed ones go to astropy
+    for name in ("uint16", "int16", "float32", "scaled", "cube", "long_header", "bzero_float",
+                 "extension", "two_images"):
+        assert FAST_PROBE(cases[name], None) is not None, name
+    for name in ("comp_u16", "comp_f32"):
+        assert FAST_PROBE(cases[name], None) is None, name
+
+
+def test_fast_probe_hands_bad_files_to_astropy(tmp_path):
+    """Truncated data and broken structural cards keep astropy's clear errors."""
+    path = _write(tmp_path / "ok.fits", RNG.normal(size=SHAPE).astype(np.float32))
+    raw = open(path, "rb").read()
+    (tmp_path / "trunc.fits").write_bytes(raw[:-3000])
+    assert imf._probe_plain(str(tmp_path / "trunc.fits"), None) is None
+    with pytest.raises(ValueError, match="truncated"):
+        imf.probe(tmp_path / "trunc.fits")
+    bad = raw.replace(b"BITPIX  =                  -32", b"BITPIX  =                  -33")
+    (tmp_path / "bitpix.fits").write_bytes(bad)
+    assert imf._probe_plain(str(tmp_path / "bitpix.fits"), None) is None
+    with pytest.raises(ValueError, match="BITPIX"):
+        imf.probe(tmp_path / "bitpix.fits")

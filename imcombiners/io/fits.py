@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _cards
+
 __all__ = [
     "FitsFrame",
     "probe",
@@ -461,6 +463,10 @@ def probe(path: str | os.PathLike[str], hdu: int | str | None = None) -> FitsFra
     from astropy.io import fits
 
     path = os.fspath(path)
+    if hdu is None or isinstance(hdu, int):
+        frame = _probe_plain(path, hdu)
+        if frame is not None:
+            return frame
     try:
         hdul = fits.open(path, memmap=False, lazy_load_hdus=True)
     except FileNotFoundError:
@@ -517,6 +523,41 @@ def probe(path: str | os.PathLike[str], hdu: int | str | None = None) -> FitsFra
             )
         return FitsFrame(path, index, shape, bitpix, bzero, bscale, blank, offset, False,
                          (1,) * (naxis - 1) + (shape[-1],))
+
+
+def _probe_plain(path: str, hdu: int | None) -> FitsFrame | None:
+    """:func:`probe` of an uncompressed image from its structural cards (no astropy).
+
+    None when the file is anything else (compressed, a table first, an unusual or
+    malformed header, truncated data): :func:`probe` then asks astropy, which also words
+    the errors. The values equal astropy's: integer literals stay int, others float.
+    """
+    try:
+        for h in _cards.walk(path):
+            if hdu is None:
+                if not h.is_image:
+                    return None  # e.g. a compressed image (a table): astropy
+                if h.npix == 0 and h.index == 0:
+                    continue  # empty primary: look at the first extension
+            elif h.index != hdu:
+                continue
+            if not h.is_image or not h.dims or h.pcount != 0 or h.gcount != 1:
+                return None
+            if h.bitpix not in _BITPIX_DISK or h.npix == 0:
+                return None
+            bzero = _cards.number(h.cards, "BZERO", 0)
+            bscale = _cards.number(h.cards, "BSCALE", 1)
+            blank = _cards.number(h.cards, "BLANK", None) if h.bitpix > 0 else None
+            if bzero is None or bscale is None or ("BLANK" in h.cards and h.bitpix > 0 and blank is None):
+                return None
+            shape = tuple(reversed(h.dims))
+            if h.data_start + h.npix * (abs(h.bitpix) // 8) > os.path.getsize(path):
+                return None  # truncated: astropy's path reports it
+            return FitsFrame(path, h.index, shape, h.bitpix, bzero, bscale, blank, h.data_start, False,
+                             (1,) * (len(shape) - 1) + (shape[-1],))
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def probe_many(paths: Sequence[str | os.PathLike[str]], hdu: int | str | None = None) -> list[FitsFrame]:
