@@ -417,8 +417,9 @@ mod tests {
     #[test]
     fn minmax_stream_exact_sum_shortcut_matches_element_path() {
         // Complete blocks whose pass-1 sum is exact (positive, negative, integer) and ones
-        // where it is not (magnitudes too far apart, mixed signs), f32 and u16 input.
-        let bits = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        // where it is not (magnitudes too far apart, mixed signs), f32 and u16 input. The
+        // outputs are f64 so that a sum rounded differently cannot hide in an f32 result.
+        let bits = |v: &Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let m = 9000;
         for n in [3, 4, 20] {
             let raw = stack(n, m);
@@ -434,9 +435,9 @@ mod tests {
                 for (lo, hi) in [(1.0, 1.0), (0.0, 1.0), (1.0, 0.0)] {
                     let mut job = Job::simple(Method::Mean);
                     job.rejectors = vec![Rejector::MinMax { n_min: lo, n_max: hi }];
-                    let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
+                    let fast: Outputs<f64> = run(&fr, &job, 2).unwrap();
                     job.want.mask = true;
-                    let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+                    let slow: Outputs<f64> = run(&fr, &job, 1).unwrap();
                     assert_eq!(bits(&fast.data), bits(&slow.data), "n={n} set {k} ({lo}, {hi})");
                 }
             }
