@@ -40,6 +40,10 @@ CASES = {
                        "mclip": True, "nkeep": 1},
     "average-ccdclip": {"combine": "average", "reject": "ccdclip", "rdnoise": 5.0, "gain": 1.0},
     "average-none": {"combine": "average", "reject": "none"},
+    "average-minmax": {"combine": "average", "reject": "minmax", "nlow": 1, "nhigh": 1},
+    "median-pclip": {"combine": "median", "reject": "pclip", "pclip": -0.5},
+    "average-sigclip-mean": {"combine": "average", "reject": "sigclip", "mclip": False},
+    "average-avsigclip": {"combine": "average", "reject": "avsigclip"},
 }
 
 

@@ -12,9 +12,15 @@
 //!   IRAF routine, which starts from scratch on that pixel's values.
 //! * No rejection: the average / sum over the frame-ordered slots, or the median of the
 //!   network-sorted values, per lane.
+//! * Mean-centred sigclip (`mclip = no`) with an average: IRAF's first centre (the mean
+//!   without the extremes), spread and the test of the two extremes for all pixels at
+//!   once; pixels whose first pass rejects nothing are finished there.
+//! * minmax dropping at most one low and one high value, with an average or sum: IRAF's
+//!   scans and swaps decide, per pixel, which two slots change; the sum over the kept
+//!   slots, in slot order, is then taken for all pixels at once.
 
 use super::line::{Combine, Ctx, DFlag, LineBuf, Reject};
-use super::reject::{ccd_sigma, mccdclip_pixel, msigclip_pixel};
+use super::reject::{asigclip_pixel, ccd_sigma, mccdclip_pixel, msigclip_pixel};
 use super::work::{fmax, Work};
 
 /// Lanes per block (the per-block scratch stays in L1).
@@ -31,12 +37,17 @@ pub enum Fast {
     NoneSum,
     /// No rejection, median or lmedian.
     NoneMedian,
+    /// Mean-centred sigclip, average.
+    ASigClip,
+    /// minmax with at most one low and one high value dropped (after the pairs), average
+    /// or sum.
+    MinMax,
 }
 
 impl Fast {
     /// Whether the line must be sorted (with the network) first.
     pub fn sorted(self) -> bool {
-        self != Fast::NoneSum
+        matches!(self, Fast::MSigClip | Fast::MCcdClip | Fast::NoneMedian)
     }
 }
 
@@ -60,6 +71,12 @@ pub fn choose(c: &Ctx, want_sigma: bool) -> (Option<Fast>, bool) {
         Reject::CcdClip | Reject::CrReject if c.mclip && noise_same && c.nimg >= 2.max(mk + 1) => {
             Some(Fast::MCcdClip)
         }
+        Reject::SigClip if lazy && !c.mclip && c.combine == Combine::Average && c.nimg >= 3.max(mk + 1) => {
+            Some(Fast::ASigClip)
+        }
+        Reject::MinMax if lazy && matches!(c.combine, Combine::Average | Combine::Sum) && minmax_plan(c).is_some() => {
+            Some(Fast::MinMax)
+        }
         Reject::None if lazy && c.comb_median => Some(Fast::NoneMedian),
         Reject::None if lazy => Some(Fast::NoneSum),
         _ => None,
@@ -76,6 +93,8 @@ pub fn run<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         Some(Fast::MCcdClip) => mclip(b, c, true),
         Some(Fast::NoneSum) => none_sum(b, c),
         Some(Fast::NoneMedian) => none_median(b, c),
+        Some(Fast::ASigClip) => asigclip(b, c),
+        Some(Fast::MinMax) => minmax(b, c),
         None => unreachable!("fastline::run without a fast path"),
     }
     b.docombine = false;
@@ -237,4 +256,215 @@ fn none_median<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         b.avg.copy_from_slice(row(nimg / 2));
     }
     b.n.iter_mut().for_each(|k| *k = nimg);
+}
+
+/// Mean-centred sigclip with an average on a complete, frame-ordered line. For each pixel
+/// IRAF first takes the mean without the lowest and highest value (`minmax_mean`, scan
+/// order), the spread about it, and rejects the values whose residual leaves
+/// [-lsigma, hsigma]. Residuals grow with the value, so the pass rejects nothing exactly
+/// when the two extremes stay inside (or the spread is not > 0); the result is then the
+/// sum of all values (IRAF's order: the scan sum plus low plus high) over N.
+fn asigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
+    let nimg = c.nimg;
+    let w = b.w;
+    let (lsig, hsig) = (T::from_f32(-c.lsig), T::from_f32(c.hsig));
+    let (nm2, nm1, nn) = (T::from_usize(nimg - 2), T::from_usize(nimg - 1), T::from_usize(nimg));
+    let mut low = [T::ZERO; L];
+    let mut high = [T::ZERO; L];
+    let mut sum = [T::ZERO; L];
+    let mut mean = [T::ZERO; L];
+    let mut ssq = [T::ZERO; L];
+    let mut x0 = 0;
+    while x0 < w {
+        let len = L.min(w - x0);
+        let sm = &b.sm;
+        let row = |j: usize| &sm[j * w + x0..j * w + x0 + len];
+        // minmax_mean: low/high start from the first two values, then one scan
+        for k in 0..len {
+            let (a, bb) = (row(0)[k], row(1)[k]);
+            (low[k], high[k]) = if a > bb { (bb, a) } else { (a, bb) };
+            sum[k] = T::ZERO;
+        }
+        for j in 2..nimg {
+            for (k, &x) in row(j).iter().enumerate() {
+                let lt = x < low[k];
+                let gt = !lt && x > high[k];
+                sum[k] = sum[k] + if lt { low[k] } else if gt { high[k] } else { x };
+                low[k] = if lt { x } else { low[k] };
+                high[k] = if gt { x } else { high[k] };
+            }
+        }
+        for k in 0..len {
+            mean[k] = sum[k] / nm2;
+            ssq[k] = T::ZERO;
+        }
+        for j in 0..nimg {
+            for (k, &x) in row(j).iter().enumerate() {
+                let q = x - mean[k];
+                ssq[k] = ssq[k] + q * q;
+            }
+        }
+        for k in 0..len {
+            let x = x0 + k;
+            let s = (ssq[k] / nm1).sqrt();
+            let inside = (low[k] - mean[k]) / s >= lsig && (high[k] - mean[k]) / s <= hsig;
+            if !(s > T::ZERO) || inside {
+                b.n[x] = nimg;
+                b.avg[x] = ((sum[k] + low[k]) + high[k]) / nn;
+                continue;
+            }
+            let s0 = x * nimg;
+            for j in 0..nimg {
+                b.v[s0 + j] = b.sm[j * w + x];
+            }
+            let (n1, a) = asigclip_pixel(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg], &mut b.resid, &mut b.wbuf_t, nimg, c);
+            b.n[x] = n1;
+            b.avg[x] = a;
+        }
+        x0 += len;
+    }
+    b.finish_flag(nimg);
+}
+
+/// (pairs, low, high) dropped by IRAF minmax from N values when the fast path applies:
+/// at most one pair, or one low or one high value, and at least one value left.
+fn minmax_plan(c: &Ctx) -> Option<(usize, usize, usize)> {
+    let n = c.nimg;
+    let nlo = (c.flow * n as f32 + 0.001f32) as usize;
+    let nhi = (c.fhigh * n as f32 + 0.001f32) as usize;
+    let np = nlo.min(nhi);
+    let plan = (np, nlo - np, nhi - np);
+    let ok = matches!(plan, (1, 0, 0) | (0, 1, 0) | (0, 0, 1)) && n > 2 * np + plan.1 + plan.2;
+    ok.then_some(plan)
+}
+
+/// The slots (1-based) IRAF's swaps rewrite in one pixel, in order (the latest wins).
+struct Writes<T> {
+    w: [(usize, T); 4],
+    n: usize,
+}
+
+impl<T: Work> Writes<T> {
+    fn new() -> Self {
+        Writes { w: [(0, T::ZERO); 4], n: 0 }
+    }
+    fn put(&mut self, j: usize, v: T) {
+        self.w[self.n] = (j, v);
+        self.n += 1;
+    }
+    /// Slot `j` now: its latest write, else the original value.
+    fn get(&self, orig: impl Fn(usize) -> T, j: usize) -> T {
+        self.w[..self.n].iter().rev().find(|w| w.0 == j).map_or_else(|| orig(j), |w| w.1)
+    }
+}
+
+/// minmax with an average or sum on a complete, frame-ordered line (see [`minmax_plan`]).
+/// Per pixel, IRAF's scan finds the extreme slots and its swaps rewrite at most four
+/// slots; the writes below mirror `reject::minmax` step by step. The kept slots are then
+/// the first n1 with at most two of them rewritten, summed in slot order for all pixels.
+fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
+    let (np, nlo, _) = minmax_plan(c).expect("Fast::MinMax without a plan");
+    let nimg = c.nimg;
+    let n1 = nimg - if np == 1 { 2 } else { 1 };
+    let w = b.w;
+    let doavg = c.combine == Combine::Average;
+    let mut dmax = [T::ZERO; L];
+    let mut dmin = [T::ZERO; L];
+    let mut jmax = [1usize; L];
+    let mut jmin = [1usize; L];
+    // Up to two kept slots (1-based; 0 = none) with their new values.
+    let mut p1 = [0usize; L];
+    let mut p2 = [0usize; L];
+    let mut r1 = [T::ZERO; L];
+    let mut r2 = [T::ZERO; L];
+    let mut sum = [T::ZERO; L];
+    let mut x0 = 0;
+    while x0 < w {
+        let len = L.min(w - x0);
+        let sm = &b.sm;
+        let row = |j: usize| &sm[j * w + x0..j * w + x0 + len];
+        for k in 0..len {
+            (dmax[k], dmin[k], jmax[k], jmin[k]) = (row(0)[k], row(0)[k], 1, 1);
+        }
+        // IRAF's scans: the pair scan tests the minimum only when the value is not a new
+        // maximum; the single scans test one side.
+        for j in 2..=nimg {
+            for (k, &x) in row(j - 1).iter().enumerate() {
+                let gt = np + (nlo == 0) as usize > 0 && x > dmax[k];
+                let lt = (np == 1 && !gt || nlo == 1) && x < dmin[k];
+                dmax[k] = if gt { x } else { dmax[k] };
+                jmax[k] = if gt { j } else { jmax[k] };
+                dmin[k] = if lt { x } else { dmin[k] };
+                jmin[k] = if lt { j } else { jmin[k] };
+            }
+        }
+        for k in 0..len {
+            let orig = |j: usize| row(j - 1)[k];
+            let mut wr = Writes::new();
+            let n = nimg;
+            if np == 1 {
+                let (jx, jn) = (jmax[k], jmin[k]);
+                let (a2, a1) = (orig(n - 1), orig(n));
+                let jj = n - 1;
+                if jx < jj {
+                    let vmax = wr.get(orig, jx);
+                    if jn != jj {
+                        wr.put(jj, vmax);
+                        wr.put(jx, a2);
+                    } else {
+                        wr.put(n, vmax);
+                        wr.put(jx, a1);
+                    }
+                }
+                if jn < jj {
+                    let cv = wr.get(orig, jn);
+                    if jx != n {
+                        wr.put(jn, a1);
+                        wr.put(n, cv);
+                    } else {
+                        wr.put(jn, a2);
+                        wr.put(jj, cv);
+                    }
+                }
+            } else {
+                // one low (or one high) value: swapped with the last slot
+                let j = if nlo == 1 { jmin[k] } else { jmax[k] };
+                if j < n {
+                    let (vj, vn) = (orig(j), orig(n));
+                    wr.put(j, vn);
+                    wr.put(n, vj);
+                }
+            }
+            // the rewritten slots among the kept ones 1..=n1, latest value of each
+            (p1[k], p2[k]) = (0, 0);
+            for i in 0..wr.n {
+                let j = wr.w[i].0;
+                if j > n1 || j == p1[k] || j == p2[k] {
+                    continue;
+                }
+                let v = wr.get(orig, j);
+                if p1[k] == 0 {
+                    (p1[k], r1[k]) = (j, v);
+                } else {
+                    (p2[k], r2[k]) = (j, v);
+                }
+            }
+        }
+        // sum of the kept slots in order (IRAF ic_average: sum = v[1]; sum += v[j])
+        for k in 0..len {
+            sum[k] = if p1[k] == 1 { r1[k] } else if p2[k] == 1 { r2[k] } else { row(0)[k] };
+        }
+        for j in 2..=n1 {
+            for (k, &x) in row(j - 1).iter().enumerate() {
+                let v = if p1[k] == j { r1[k] } else if p2[k] == j { r2[k] } else { x };
+                sum[k] = sum[k] + v;
+            }
+        }
+        for k in 0..len {
+            b.n[x0 + k] = n1;
+            b.avg[x0 + k] = if doavg { sum[k] / T::from_usize(n1) } else { sum[k] };
+        }
+        x0 += len;
+    }
+    b.finish_flag(nimg);
 }

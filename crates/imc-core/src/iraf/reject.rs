@@ -311,104 +311,104 @@ fn asigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let docombine = c.dowts || c.combine != Combine::Average;
     b.docombine = docombine;
     let nin = b.n[0];
-    let one = T::ONE;
-    let blank = T::from_f32(c.blank);
-    let (lsig, hsig) = (T::from_f32(-c.lsig), T::from_f32(c.hsig));
     let nimg = b.nimg;
     for x in 0..b.w {
-        let mut n1 = b.n[x];
-        let maxkeep = c.maxkeep(n1);
         let s0 = x * nimg;
-        let v = &mut b.v[s0..s0 + nimg];
-        let id = &mut b.id[s0..s0 + nimg];
-        let resid = &mut b.resid;
-        let w = &mut b.wbuf_t;
-        if n1 < 3.max(maxkeep) {
-            if !docombine {
-                b.avg[x] = seq_mean(v, n1, blank);
-            }
-            continue;
-        }
-        let (mut a, mut ssum) = minmax_mean(v, n1);
-        let mut n2;
-        loop {
-            n2 = n1;
-            if c.doscale1 {
-                let mut s = T::ZERO;
-                for j in 1..=n1 {
-                    let l = id[j - 1] as usize - 1;
-                    let r = fmax(one, (a + T::from_f32(c.zeros[l])) / T::from_f32(c.scales[l])).sqrt();
-                    let q = (v[j - 1] - a) / r;
-                    s = s + q * q;
-                    w[j] = r;
-                }
-                s = (s / T::from_usize(n1 - 1)).sqrt();
-                if s > T::ZERO {
-                    // IRAF steps the weight pointer every iteration but not back when a
-                    // slot is re-examined, so after k rejections slot j uses w[j + k].
-                    let mut j = 1usize;
-                    let mut wp = 0usize;
-                    while j <= n1 {
-                        wp += 1;
-                        let val = v[j - 1];
-                        let r = (val - a) / (s * w[wp]);
-                        if r < lsig || r > hsig {
-                            resid[n1] = r.abs().to_f32();
-                            if j < n1 {
-                                swap2(v, id, j - 1, n1 - 1);
-                                w[wp] = w[n1];
-                                j -= 1;
-                            }
-                            ssum = ssum - val;
-                            n1 -= 1;
-                        }
-                        j += 1;
-                    }
-                }
-            } else {
-                let mut s = T::ZERO;
-                for &val in &v[..n1] {
-                    let q = val - a;
-                    s = s + q * q;
-                }
-                s = (s / T::from_usize(n1 - 1)).sqrt();
-                if s > T::ZERO {
-                    let mut j = 1usize;
-                    while j <= n1 {
-                        let val = v[j - 1];
-                        let r = (val - a) / s;
-                        if r < lsig || r > hsig {
-                            resid[n1] = r.abs().to_f32();
-                            if j < n1 {
-                                swap2(v, id, j - 1, n1 - 1);
-                                j -= 1;
-                            }
-                            ssum = ssum - val;
-                            n1 -= 1;
-                        }
-                        j += 1;
-                    }
-                }
-            }
-            if n1 > 1 {
-                a = ssum / T::from_usize(n1);
-            }
-            if n1 == n2 || n1 <= 2.max(maxkeep) {
-                break;
-            }
-        }
-        if n1 < maxkeep {
-            n1 = addback_unsorted(v, id, resid, n1, n2, maxkeep, &mut ssum);
-            if n1 > 1 {
-                a = ssum / T::from_usize(n1);
-            }
-        }
+        let (n1, a) = asigclip_pixel(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg], &mut b.resid, &mut b.wbuf_t, b.n[x], c);
         b.n[x] = n1;
         if !docombine {
-            b.avg[x] = if n1 > 0 { a } else { blank };
+            b.avg[x] = a;
         }
     }
     b.finish_flag(nin);
+}
+
+/// Mean-centred sigclip (IRAF `ic_asigclip`) of one pixel's first `n1` slots, in place.
+/// Returns the survivors' count and their mean (blank when none are left).
+pub(super) fn asigclip_pixel<T: Work>(v: &mut [T], id: &mut [u16], resid: &mut [f32], w: &mut [T], n1: usize, c: &Ctx) -> (usize, T) {
+    let mut n1 = n1;
+    let maxkeep = c.maxkeep(n1);
+    let one = T::ONE;
+    let blank = T::from_f32(c.blank);
+    let (lsig, hsig) = (T::from_f32(-c.lsig), T::from_f32(c.hsig));
+    if n1 < 3.max(maxkeep) {
+        return (n1, seq_mean(v, n1, blank));
+    }
+    let (mut a, mut ssum) = minmax_mean(v, n1);
+    let mut n2;
+    loop {
+        n2 = n1;
+        if c.doscale1 {
+            let mut s = T::ZERO;
+            for j in 1..=n1 {
+                let l = id[j - 1] as usize - 1;
+                let r = fmax(one, (a + T::from_f32(c.zeros[l])) / T::from_f32(c.scales[l])).sqrt();
+                let q = (v[j - 1] - a) / r;
+                s = s + q * q;
+                w[j] = r;
+            }
+            s = (s / T::from_usize(n1 - 1)).sqrt();
+            if s > T::ZERO {
+                // IRAF steps the weight pointer every iteration but not back when a
+                // slot is re-examined, so after k rejections slot j uses w[j + k].
+                let mut j = 1usize;
+                let mut wp = 0usize;
+                while j <= n1 {
+                    wp += 1;
+                    let val = v[j - 1];
+                    let r = (val - a) / (s * w[wp]);
+                    if r < lsig || r > hsig {
+                        resid[n1] = r.abs().to_f32();
+                        if j < n1 {
+                            swap2(v, id, j - 1, n1 - 1);
+                            w[wp] = w[n1];
+                            j -= 1;
+                        }
+                        ssum = ssum - val;
+                        n1 -= 1;
+                    }
+                    j += 1;
+                }
+            }
+        } else {
+            let mut s = T::ZERO;
+            for &val in &v[..n1] {
+                let q = val - a;
+                s = s + q * q;
+            }
+            s = (s / T::from_usize(n1 - 1)).sqrt();
+            if s > T::ZERO {
+                let mut j = 1usize;
+                while j <= n1 {
+                    let val = v[j - 1];
+                    let r = (val - a) / s;
+                    if r < lsig || r > hsig {
+                        resid[n1] = r.abs().to_f32();
+                        if j < n1 {
+                            swap2(v, id, j - 1, n1 - 1);
+                            j -= 1;
+                        }
+                        ssum = ssum - val;
+                        n1 -= 1;
+                    }
+                    j += 1;
+                }
+            }
+        }
+        if n1 > 1 {
+            a = ssum / T::from_usize(n1);
+        }
+        if n1 == n2 || n1 <= 2.max(maxkeep) {
+            break;
+        }
+    }
+    if n1 < maxkeep {
+        n1 = addback_unsorted(v, id, resid, n1, n2, maxkeep, &mut ssum);
+        if n1 > 1 {
+            a = ssum / T::from_usize(n1);
+        }
+    }
+    (n1, if n1 > 0 { a } else { blank })
 }
 
 fn msigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {

@@ -264,20 +264,28 @@ fn fast_paths_match_the_full_engine() {
     };
     let (h, w) = (3usize, 71usize);
     let none = Want::default();
+    // (combine, reject, mclip, nlow, nhigh)
     let kinds = [
-        (Combine::Median, Reject::SigClip),
-        (Combine::Average, Reject::SigClip),
-        (Combine::Sum, Reject::SigClip),
-        (Combine::LMedian, Reject::CcdClip),
-        (Combine::Average, Reject::CcdClip),
-        (Combine::Average, Reject::CrReject),
-        (Combine::Average, Reject::None),
-        (Combine::Sum, Reject::None),
-        (Combine::Median, Reject::None),
-        (Combine::LMedian, Reject::None),
+        (Combine::Median, Reject::SigClip, true, 1.0, 1.0),
+        (Combine::Average, Reject::SigClip, true, 1.0, 1.0),
+        (Combine::Sum, Reject::SigClip, true, 1.0, 1.0),
+        (Combine::Average, Reject::SigClip, false, 1.0, 1.0),
+        (Combine::Sum, Reject::SigClip, false, 1.0, 1.0),
+        (Combine::LMedian, Reject::CcdClip, true, 1.0, 1.0),
+        (Combine::Average, Reject::CcdClip, true, 1.0, 1.0),
+        (Combine::Average, Reject::CrReject, true, 1.0, 1.0),
+        (Combine::Average, Reject::None, true, 1.0, 1.0),
+        (Combine::Sum, Reject::None, true, 1.0, 1.0),
+        (Combine::Median, Reject::None, true, 1.0, 1.0),
+        (Combine::LMedian, Reject::None, true, 1.0, 1.0),
+        (Combine::Average, Reject::MinMax, true, 1.0, 1.0),
+        (Combine::Sum, Reject::MinMax, true, 0.0, 1.0),
+        (Combine::Average, Reject::MinMax, true, 1.0, 0.0),
+        (Combine::Average, Reject::MinMax, true, 2.0, 1.0),
+        (Combine::Median, Reject::MinMax, true, 1.0, 1.0),
     ];
     for n in [1usize, 2, 3, 4, 5, 8, 13, 20, 33] {
-        for ties in [false, true] {
+        for ties in [0, 1, 2] {
             let frames: Vec<Vec<f32>> = (0..n)
                 .map(|_| {
                     (0..h * w)
@@ -285,15 +293,21 @@ fn fast_paths_match_the_full_engine() {
                             let g = (rnd() + rnd() + rnd() - 1.5) * 40.0;
                             let cr = if rnd() < 0.03 { 3000.0 } else { 0.0 };
                             let v = 1000.0 + g + cr;
-                            if ties { (v / 7.0).round() as f32 } else { v as f32 }
+                            match ties {
+                                0 => v as f32,
+                                1 => (v / 7.0).round() as f32,
+                                // mostly one value: equal extremes, max and min in one slot
+                                _ => if rnd() < 0.2 { (v / 50.0).round() as f32 } else { 20.0 },
+                            }
                         })
                         .collect()
                 })
                 .collect();
             let refs: Vec<&[f32]> = frames.iter().map(|f| f.as_slice()).collect();
-            for &(comb, rej) in &kinds {
+            for &(comb, rej, mclip, nlow, nhigh) in &kinds {
                 for nkeep in [1, -2, 3] {
                     let mut p = params(n, comb, rej);
+                    (p.mclip, p.nlow, p.nhigh) = (mclip, nlow, nhigh);
                     p.nkeep = nkeep;
                     p.lsigma = Some(2.0);
                     p.hsigma = Some(2.5);
@@ -305,7 +319,7 @@ fn fast_paths_match_the_full_engine() {
                     let fast = imcombine::<f32, f32>(&refs, None, &[h, w], &p, none, 2).unwrap();
                     let fb: Vec<u32> = full.output.iter().map(|v| v.to_bits()).collect();
                     let qb: Vec<u32> = fast.output.iter().map(|v| v.to_bits()).collect();
-                    assert_eq!(fb, qb, "n={n} ties={ties} {comb:?} {rej:?} nkeep={nkeep}");
+                    assert_eq!(fb, qb, "n={n} ties={ties} {comb:?} {rej:?} mclip={mclip} nlow={nlow} nhigh={nhigh} nkeep={nkeep}");
                     let sig = Want { sigma: true, ..Want::default() };
                     let s = imcombine::<f32, f32>(&refs, None, &[h, w], &p, sig, 1).unwrap();
                     assert_eq!(s.sigma, full.sigma);
