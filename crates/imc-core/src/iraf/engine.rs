@@ -346,10 +346,12 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
     let nimg = c.nimg;
     let w = st.w;
     let m = st.lines * w;
-    let mut output = vec![T::ZERO; m];
-    let mut sig = if want.sigma { Some(vec![T::ZERO; m]) } else { None };
+    // Large outputs on huge pages (see crate::alloc): first-touch faults otherwise cost
+    // a large share of a fast combine.
+    let mut output = crate::alloc::output_vec(m, T::ZERO);
+    let mut sig = if want.sigma { Some(crate::alloc::output_vec(m, T::ZERO)) } else { None };
     // line-major (lines, N, w) used-mask, transposed to frame-major at the end
-    let mut used = if want.rejmask { Some(vec![false; m * nimg]) } else { None };
+    let mut used = if want.rejmask { Some(crate::alloc::output_vec(m * nimg, false)) } else { None };
     let mut nrej = if want.nrej { Some(vec![0i32; m]) } else { None };
     let mut exp = if want.expmask { Some(vec![0i32; m]) } else { None };
     let grow = c.grow >= 1.0;
