@@ -5,6 +5,10 @@
 //! measured (more than a 5-frame median itself); with 2 MiB pages ~7 ms. On Linux, large
 //! outputs are therefore allocated untouched and marked `MADV_HUGEPAGE` before the kernels
 //! fault them in (in parallel, from the worker threads). Elsewhere this is a plain `vec!`.
+//!
+//! With `defrag` set to `madvise` (a common default) a fault in such a region may compact
+//! memory synchronously when no huge page is free; on a fragmented, memory-starved node
+//! that can cost more than it saves. `IMCOMBINERS_HUGEPAGES=0` turns the advice off.
 
 /// Outputs smaller than this keep ordinary pages (a huge page would be mostly unused).
 const HUGE_MIN_BYTES: usize = 4 << 20;
@@ -13,7 +17,7 @@ const HUGE_MIN_BYTES: usize = 4 << 20;
 /// hands out fresh zero pages); other fills are written here, after the advice.
 pub fn output_vec<X: Copy + PartialEq + Default>(len: usize, fill: X) -> Vec<X> {
     let bytes = len.saturating_mul(std::mem::size_of::<X>());
-    if bytes < HUGE_MIN_BYTES {
+    if bytes < HUGE_MIN_BYTES || !huge_pages_wanted() {
         return vec![fill; len];
     }
     if fill == X::default() && is_zero_bits(&fill) {
@@ -27,6 +31,12 @@ pub fn output_vec<X: Copy + PartialEq + Default>(len: usize, fill: X) -> Vec<X> 
         v.resize(len, fill);
         v
     }
+}
+
+/// False when the environment says `IMCOMBINERS_HUGEPAGES=0` (read once).
+fn huge_pages_wanted() -> bool {
+    static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WANTED.get_or_init(|| std::env::var("IMCOMBINERS_HUGEPAGES").map_or(true, |v| v.trim() != "0"))
 }
 
 fn is_zero_bits<X>(x: &X) -> bool {

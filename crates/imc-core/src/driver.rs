@@ -824,9 +824,9 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     acc[b] += if (x >= vlo[b]) & (x <= vhi[b]) { x } else { 0.0 };
                 }
             }
-            for b in 0..len {
-                if let Some(mut e) = s.pending[b].take() {
-                    e.value = if method == Method::Sum { acc[b] } else { acc[b] / e.nused as f64 };
+            for (b, (pending, &sum)) in s.pending[..len].iter_mut().zip(acc.iter()).enumerate() {
+                if let Some(mut e) = pending.take() {
+                    e.value = if method == Method::Sum { sum } else { sum / e.nused as f64 };
                     self.write(p0 + b, &e);
                 }
             }

@@ -127,12 +127,13 @@ mod tests {
         mask[4 * 42 + 5 * 7 + 6] = true;
         for r in [1.0, 1.5, 2.2, 3.0] {
             let g = grow_mask(&mask, 1, &shape, r).unwrap();
-            for p in 0..m {
+            assert_eq!(g.len(), m);
+            for (p, &got) in g.iter().enumerate() {
                 let (z, y, x) = ((p / 42) as f64, ((p / 7) % 6) as f64, (p % 7) as f64);
                 let near = [(2.0, 3.0, 1.0), (4.0, 5.0, 6.0)]
                     .iter()
                     .any(|&(a, b, c)| (z - a).powi(2) + (y - b).powi(2) + (x - c).powi(2) <= r * r);
-                assert_eq!(g[p], near, "r={r} p={p}");
+                assert_eq!(got, near, "r={r} p={p}");
             }
         }
     }

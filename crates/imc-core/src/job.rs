@@ -199,7 +199,7 @@ impl Job {
         check("scale", &self.scale)?;
         check("weights", &self.weights)?;
         if let Some(s) = &self.scale {
-            if s.iter().any(|&x| x == 0.0) {
+            if s.contains(&0.0) {
                 return Err(Error::param("scale", "values must be non-zero"));
             }
         }

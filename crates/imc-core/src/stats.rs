@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn mode_finds_peak() {
         let mut v: Vec<f64> = (0..1000).map(|i| (i % 100) as f64).collect();
-        v.extend(std::iter::repeat(42.0).take(500));
+        v.extend(std::iter::repeat_n(42.0, 500));
         select::sort(&mut v);
         let m = mode_sorted(&v);
         assert!((m - 42.0).abs() <= 1.0, "{m}");

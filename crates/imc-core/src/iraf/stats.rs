@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn mode_finds_the_peak() {
         let mut v: Vec<f32> = (0..100).map(|i| i as f32).collect();
-        v.extend(std::iter::repeat(42.5f32).take(50));
+        v.extend(std::iter::repeat_n(42.5f32, 50));
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         assert_eq!(iraf_mode(&v), 42.5);
     }
