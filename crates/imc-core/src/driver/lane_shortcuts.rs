@@ -33,15 +33,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     pub(super) fn sigclip_first_pass(&self, s: &mut Scratch, len: usize) -> bool {
         let Some((sigma_lo, sigma_hi, ddof)) = self.sigclip_fast else { return false };
         let (n, lanes) = (self.n, LANES);
-        if n < 2 || n <= ddof as usize {
+        if n < 2 || n <= ddof as usize || !self.lanes_complete(s, len) {
             return false;
         }
-        let at = |s: &Scratch, k: usize, b: usize| -> f64 {
-            if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
-        };
-        if (0..len).any(|b| at(s, n - 1, b) == f64::INFINITY) {
-            return false;
-        }
+        let at = |s: &Scratch, k: usize, b: usize| self.lane_at(s, k, b);
         for b in 0..len {
             s.pass_med[b] = if n % 2 == 1 { at(s, n / 2, b) } else { 0.5 * (at(s, n / 2 - 1, b) + at(s, n / 2, b)) };
         }
@@ -82,13 +77,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// here. Returns false when the shortcut does not apply.
     pub(super) fn minmax_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
         let Some((f_lo, f_hi)) = self.minmax_fast else { return false };
-        let (n, lanes) = (self.n, LANES);
-        let at = |s: &Scratch, k: usize, b: usize| -> f64 {
-            if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
-        };
-        if (0..len).any(|b| at(s, n - 1, b) == f64::INFINITY) {
+        let n = self.n;
+        if !self.lanes_complete(s, len) {
             return false;
         }
+        let at = |s: &Scratch, k: usize, b: usize| self.lane_at(s, k, b);
         // Same arithmetic as reject::minmax for n valid samples.
         let k_lo = ((f_lo * n as f64 + 0.001).trunc() as usize).min(n);
         let k_hi = ((f_hi * n as f64 + 0.001).trunc() as usize).min(n - k_lo);
