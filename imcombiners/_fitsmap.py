@@ -116,13 +116,13 @@ def map_image(path: str | os.PathLike) -> MappedImage | None:
             if hdu.index > 0 and not hdu.is_image:
                 return None  # a table (or compressed image) first: astropy decides
             if hdu.npix > 0:
-                return _map_data(os.fspath(path), hdu, os.path.getsize(path))
+                return _map_data(os.fspath(path), hdu)
     except (OSError, ValueError, KeyError):
         return None
     return None
 
 
-def _map_data(path: str, hdu: _cards.Hdu, size: int) -> MappedImage | None:
+def _map_data(path: str, hdu: _cards.Hdu) -> MappedImage | None:
     cards = hdu.cards
     if hdu.pcount != 0 or hdu.gcount != 1 or "BLANK" in cards:
         return None
@@ -136,7 +136,7 @@ def _map_data(path: str, hdu: _cards.Hdu, size: int) -> MappedImage | None:
         return None
     word, logical, swapped = kind
     npix = int(np.prod(dims, dtype=np.int64))
-    if start + npix * np.dtype(word).itemsize > size:
+    if start + npix * np.dtype(word).itemsize > hdu.file_size:
         return None  # truncated
     raw = np.memmap(path, dtype=word, mode="r", offset=start, shape=(npix,))
     return MappedImage(raw, np.dtype(logical), swapped, tuple(reversed(dims)), LazyHeader(hdu.header))

@@ -291,51 +291,66 @@ def _resolve_factors(
             except ValueError as e:
                 raise ValueError(f"statsec: image {i}: {e}") from None
 
-    def resolve(name: str, spec: Any) -> tuple[str, list[float]]:
-        if isinstance(spec, str):
-            s = spec.strip()
-            low = s.lower()
-            if low == "none":
-                return "none", []
-            if low in _STATS:
-                idx = _STATS.index(low)
-                return "stat", [float(st[idx]) for st in stats]
-            if low == "exposure":
-                if name == "zero":
-                    raise ValueError("zero: 'exposure' is not allowed (use it for scale or weight)")
-                key = expname or ""
-                vals = []
-                for i in range(n):
-                    v = _header_value(headers, i, key, 0.0) if key else 0.0
-                    vals.append(max(0.001, float(v)))
-                return "stat", vals
-            if s.startswith("!"):
-                return "file", _keyword_values(name, s[1:], headers, n)
-            if s.startswith("@"):
-                return "file", _read_list_file(name, s[1:], n)
-            raise ValueError(
-                f"{name}: unknown {spec!r}; use 'none', 'mode', 'median', 'mean'"
-                + (", 'exposure'" if name != "zero" else "")
-                + ", '!KEYWORD', '@file' or a sequence of N numbers"
-            )
-        try:
-            vals = np.asarray(spec, dtype=float).ravel()
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: expected a name or a sequence of {n} numbers; got {spec!r}") from None
-        if vals.size != n:
-            raise ValueError(f"{name}: {vals.size} values given for {n} images")
-        if not np.all(np.isfinite(vals)):
-            raise ValueError(f"{name}: values must be finite")
-        return "file", [float(v) for v in vals]
+    by_name = None if stats is None else {name: [float(st[k]) for st in stats] for k, name in enumerate(_STATS)}
+    resolved = {k: _resolve_factor(k, v, n, by_name, expname, headers) for k, v in specs.items()}
+    return _iraf_factors(resolved, headers, n)
 
-    resolved = {k: resolve(k, v) for k, v in specs.items()}
-    ncombine = []
+
+def _resolve_factor(name: str, spec: Any, n: int, stats: Mapping[str, Sequence[float]] | None,
+                    expname: str | None, headers: Sequence[Mapping[str, Any]] | None) -> tuple[str, list[float]]:
+    """(source, values) of one of scale/zero/weight: ``"none"``, a statistic (``stats``
+    maps mode/median/mean to the N per-image values), ``"exposure"``, ``!KEYWORD``,
+    ``@file`` or N numbers (shared by the in-memory and the out-of-core call)."""
+    if isinstance(spec, str):
+        s = spec.strip()
+        low = s.lower()
+        if low == "none":
+            return "none", []
+        if low in _STATS:
+            return "stat", [float(v) for v in stats[low]]  # type: ignore[index]
+        if low == "exposure":
+            if name == "zero":
+                raise ValueError("zero: 'exposure' is not allowed (use it for scale or weight)")
+            key = expname or ""
+            return "stat", [max(0.001, float(_header_value(headers, i, key, 0.0) if key else 0.0))
+                            for i in range(n)]
+        if s.startswith("!"):
+            return "file", _keyword_values(name, s[1:], headers, n)
+        if s.startswith("@"):
+            return "file", _read_list_file(name, s[1:], n)
+        raise ValueError(
+            f"{name}: unknown {spec!r}; use 'none', 'mode', 'median', 'mean'"
+            + (", 'exposure'" if name != "zero" else "")
+            + ", '!KEYWORD', '@file' or a sequence of N numbers"
+        )
+    try:
+        vals = np.asarray(spec, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a name or a sequence of {n} numbers; got {spec!r}") from None
+    if vals.size != n:
+        raise ValueError(f"{name}: {vals.size} values given for {n} images")
+    if not np.all(np.isfinite(vals)):
+        raise ValueError(f"{name}: values must be finite")
+    return "file", [float(v) for v in vals]
+
+
+def _header_numbers(headers: Sequence[Mapping[str, Any]] | None, n: int, key: str | None,
+                    default: float) -> list[float]:
+    """Per-image numeric header values (``default`` when absent or not a number)."""
+    out = []
     for i in range(n):
-        v = _header_value(headers, i, "NCOMBINE", 1)
+        v = _header_value(headers, i, key, None) if key else None
         try:
-            ncombine.append(float(v))
+            out.append(default if v is None else float(v))
         except (TypeError, ValueError):
-            ncombine.append(1.0)
+            out.append(default)
+    return out
+
+
+def _iraf_factors(resolved: Mapping[str, tuple[str, list[float]]],
+                  headers: Sequence[Mapping[str, Any]] | None, n: int) -> dict[str, Any]:
+    """IRAF's scale/zero/weight factors (``_core.iraf_factors``) with NCOMBINE weighting."""
+    ncombine = _header_numbers(headers, n, "NCOMBINE", 1.0)
     return _core.iraf_factors(resolved["scale"], resolved["zero"], resolved["weight"], ncombine)
 
 
@@ -516,13 +531,7 @@ def imcombine(
 
     # --- factors and exposures
     fac = _resolve_factors(fs, swapped, scale, zero, weight, statsec, expname, headers, (lth, hth))
-    exposures = []
-    for i in range(n):
-        v = _header_value(headers, i, expname, None) if expname else None
-        try:
-            exposures.append(1.0 if v is None else float(v))
-        except (TypeError, ValueError):
-            exposures.append(1.0)
+    exposures = _header_numbers(headers, n, expname, 1.0)
 
     # --- working type
     double = outtype == "double" or fs.dtype == np.float64 or (fs.dtype == np.int32 and outtype != "real")

@@ -274,44 +274,6 @@ def _validate(n: int, *, combine: Any, reject: Any, nlow: Any, nhigh: Any, nkeep
     }
 
 
-def _resolve(name: str, spec: Any, n: int, stats: Any, expname: str | None,
-             headers: Sequence[Mapping[str, Any]] | None) -> tuple[str, list[float]]:
-    """(source, values) of one of scale/zero/weight, as ``imcombiners.imcombine`` resolves it."""
-    from imcombiners import iraf as _ir
-
-    if isinstance(spec, str):
-        s = spec.strip()
-        low = s.lower()
-        if low == "none":
-            return "none", []
-        if low in _ir._STATS:
-            return "stat", [float(v) for v in stats[low]]
-        if low == "exposure":
-            if name == "zero":
-                raise ValueError("zero: 'exposure' is not allowed (use it for scale or weight)")
-            key = expname or ""
-            return "stat", [max(0.001, float(_ir._header_value(headers, i, key, 0.0) if key else 0.0))
-                            for i in range(n)]
-        if s.startswith("!"):
-            return "file", _ir._keyword_values(name, s[1:], headers, n)
-        if s.startswith("@"):
-            return "file", _ir._read_list_file(name, s[1:], n)
-        raise ValueError(
-            f"{name}: unknown {spec!r}; use 'none', 'mode', 'median', 'mean'"
-            + (", 'exposure'" if name != "zero" else "")
-            + ", '!KEYWORD', '@file' or a sequence of N numbers"
-        )
-    try:
-        vals = np.asarray(spec, dtype=float).ravel()
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a name or a sequence of {n} numbers; got {spec!r}") from None
-    if vals.size != n:
-        raise ValueError(f"{name}: {vals.size} values given for {n} images")
-    if not np.all(np.isfinite(vals)):
-        raise ValueError(f"{name}: values must be finite")
-    return "file", [float(v) for v in vals]
-
-
 def _grow_needs_whole_image(grow: float, nkeep: int, ndim: int = 2) -> bool:
     """IRAF grow pieces that are not local to a strip plus ``int(grow)`` lines.
 
@@ -554,22 +516,9 @@ def imcombine(
         stats = {name: table[k] for k, name in enumerate(_ir._STATS)}
     elif statsec is not None:
         _ir._parse_statsec(statsec, p.spatial)  # validate anyway
-    resolved = {k: _resolve(k, s, n, stats, expname, hdrs) for k, s in specs.items()}
-    ncombine = []
-    for i in range(n):
-        val = _ir._header_value(hdrs, i, "NCOMBINE", 1)
-        try:
-            ncombine.append(float(val))
-        except (TypeError, ValueError):
-            ncombine.append(1.0)
-    fac = _core.iraf_factors(resolved["scale"], resolved["zero"], resolved["weight"], ncombine)
-    exposures = []
-    for i in range(n):
-        val = _ir._header_value(hdrs, i, expname, None) if expname else None
-        try:
-            exposures.append(1.0 if val is None else float(val))
-        except (TypeError, ValueError):
-            exposures.append(1.0)
+    resolved = {k: _ir._resolve_factor(k, s, n, stats, expname, hdrs) for k, s in specs.items()}
+    fac = _ir._iraf_factors(resolved, hdrs, n)
+    exposures = _ir._header_numbers(hdrs, n, expname, 1.0)
 
     params = dict(v)
     params.update(scales=fac["scales"], zeros=fac["zeros"], wts=fac["wts"], doscale=fac["doscale"],

@@ -69,7 +69,7 @@ def parse_cards(raw: bytes, every: bool = False) -> dict[str, str]:
     return out
 
 
-def number(cards: dict[str, str], key: str, default: int | float | None) -> int | float | None:
+def number(cards: dict[str, str], key: str, default: float | None) -> float | None:
     """A numeric card value: int for an integer literal, float otherwise (as astropy).
 
     ``default`` when the card is absent; None when it is present but not a plain number.
@@ -111,6 +111,8 @@ class Hdu:
     pcount, gcount : int
     data_start : int
         File offset of the data.
+    file_size : int
+        Size of the whole file in bytes.
     """
 
     index: int
@@ -121,6 +123,7 @@ class Hdu:
     pcount: int
     gcount: int
     data_start: int
+    file_size: int
 
     @property
     def npix(self) -> int:
@@ -165,7 +168,7 @@ def walk(path: str | os.PathLike[str]) -> Iterator[Hdu]:
             gcount = integer(cards, "GCOUNT", 1) if index > 0 else 1
             if pcount is None or gcount is None:
                 return
-            hdu = Hdu(index, raw, cards, bitpix, dims, pcount, gcount, pos + len(raw))  # type: ignore[arg-type]
+            hdu = Hdu(index, raw, cards, bitpix, dims, pcount, gcount, pos + len(raw), size)  # type: ignore[arg-type]
             yield hdu
             nbytes = abs(bitpix) // 8 * gcount * (pcount + hdu.npix)
             pos = hdu.data_start + (nbytes + BLOCK - 1) // BLOCK * BLOCK

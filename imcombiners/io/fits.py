@@ -551,7 +551,7 @@ def _probe_plain(path: str, hdu: int | None) -> FitsFrame | None:
             if bzero is None or bscale is None or ("BLANK" in h.cards and h.bitpix > 0 and blank is None):
                 return None
             shape = tuple(reversed(h.dims))
-            if h.data_start + h.npix * (abs(h.bitpix) // 8) > os.path.getsize(path):
+            if h.data_start + h.npix * (abs(h.bitpix) // 8) > h.file_size:
                 return None  # truncated: astropy's path reports it
             return FitsFrame(path, h.index, shape, h.bitpix, bzero, bscale, blank, h.data_start, False,
                              (1,) * (len(shape) - 1) + (shape[-1],))

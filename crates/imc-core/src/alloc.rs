@@ -15,12 +15,12 @@ const HUGE_MIN_BYTES: usize = 4 << 20;
 
 /// `len` copies of `fill`. Zero fills stay untouched until the kernels write them (calloc
 /// hands out fresh zero pages); other fills are written here, after the advice.
-pub fn output_vec<X: Copy + PartialEq + Default>(len: usize, fill: X) -> Vec<X> {
+pub fn output_vec<X: Copy>(len: usize, fill: X) -> Vec<X> {
     let bytes = len.saturating_mul(std::mem::size_of::<X>());
     if bytes < HUGE_MIN_BYTES || !huge_pages_wanted() {
         return vec![fill; len];
     }
-    if fill == X::default() && is_zero_bits(&fill) {
+    if is_zero_bits(&fill) {
         // vec! of zero bits is calloc: no page is touched yet.
         let v = vec![fill; len];
         advise_huge(v.as_ptr() as *const u8, bytes);

@@ -152,6 +152,9 @@ const STREAM_BLOCK: usize = 16384;
 /// Frames read together by the streaming loops: one load/store of the accumulators per
 /// group and several read streams at once (the memory system, not the adds, is the limit).
 const FRAME_GROUP: usize = 4;
+// The fixed-size inner loops (`add_valid`, `minmax_stream::find_extremes`) match groups of
+// exactly four frames.
+const _: () = assert!(FRAME_GROUP == 4);
 /// Largest N sorted with networks; above it selection on one element at a time wins.
 const NETWORK_MAX_N: usize = 256;
 
@@ -850,46 +853,36 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         acc.fill(init);
         cnt.fill(0);
         wsum.fill(0.0);
-        let fused = self.plain && matches!(method, Method::Mean | Method::Sum);
-        if fused {
+        if self.plain && matches!(method, Method::Mean | Method::Sum) {
             // The hot loop of a plain mean: frames in groups, branch-free so it vectorises.
-            let frames = &self.frames.data;
-            let mut i = 0;
-            while i + FRAME_GROUP <= self.n {
-                let fs: [&[T]; FRAME_GROUP] = std::array::from_fn(|j| &frames[i + j][p0..p1]);
-                add_valid(fs, acc, cnt);
-                i += FRAME_GROUP;
-            }
-            for f in &frames[i..] {
-                add_valid([&f[p0..p1]], acc, cnt);
-            }
+            self.for_frame_groups(p0, p1, |fs, _| add_valid(fs, acc, cnt));
             if self.data_only {
                 self.write_sums(p0, acc, cnt);
                 return;
             }
-        }
-        // Everything else: one sample at a time (the fused sums are already complete).
-        let unfused_frames = if fused { 0 } else { self.n };
-        for i in 0..unfused_frames {
-            let f = &self.frames.data[i][p0..p1];
-            let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
-            let wi = job.weights.as_ref().map(|w| w[i]).unwrap_or(1.0);
-            for b in 0..len {
-                let bad = mk.is_some_and(|mk| mk[b]);
-                let (x, st) = self.sample(i, f[b], bad);
-                if st != 0 {
-                    continue;
-                }
-                cnt[b] += 1;
-                match method {
-                    Method::Mean | Method::Sum => acc[b] += x,
-                    Method::WAvg => {
-                        acc[b] += wi * x;
-                        wsum[b] += wi;
+        } else {
+            // Everything else: one sample at a time.
+            for i in 0..self.n {
+                let f = &self.frames.data[i][p0..p1];
+                let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
+                let wi = job.weights.as_ref().map(|w| w[i]).unwrap_or(1.0);
+                for b in 0..len {
+                    let bad = mk.is_some_and(|mk| mk[b]);
+                    let (x, st) = self.sample(i, f[b], bad);
+                    if st != 0 {
+                        continue;
                     }
-                    Method::Min => acc[b] = if x < acc[b] { x } else { acc[b] },
-                    Method::Max => acc[b] = if x > acc[b] { x } else { acc[b] },
-                    _ => {}
+                    cnt[b] += 1;
+                    match method {
+                        Method::Mean | Method::Sum => acc[b] += x,
+                        Method::WAvg => {
+                            acc[b] += wi * x;
+                            wsum[b] += wi;
+                        }
+                        Method::Min => acc[b] = if x < acc[b] { x } else { acc[b] },
+                        Method::Max => acc[b] = if x > acc[b] { x } else { acc[b] },
+                        _ => {}
+                    }
                 }
             }
         }
@@ -908,6 +901,22 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             };
             let flags = if c < self.n { oflag::PREMASKED } else { 0 };
             self.write(p0 + b, &Elem { value: self.finish_value(value, c), nused: c, flags, diag: Diag::default() });
+        }
+    }
+
+    /// Call `f(frames, id of the first)` on pixels [p0, p1) of the frames, FRAME_GROUP
+    /// frames at a time and then one by one, in frame order.
+    #[inline(always)]
+    fn for_frame_groups(&self, p0: usize, p1: usize, mut f: impl FnMut(&[&[T]], u32)) {
+        let frames = &self.frames.data;
+        let mut i = 0;
+        while i + FRAME_GROUP <= self.n {
+            let group: [&[T]; FRAME_GROUP] = std::array::from_fn(|j| &frames[i + j][p0..p1]);
+            f(&group, i as u32);
+            i += FRAME_GROUP;
+        }
+        for (j, fr) in frames[i..].iter().enumerate() {
+            f(&[&fr[p0..p1]], (i + j) as u32);
         }
     }
 
@@ -931,15 +940,25 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 }
 
-/// `acc[b] += x` and `cnt[b] += 1` for every valid sample x of K frames, frame by frame in
-/// order (so the same f64 sums as one frame at a time). Invalid samples add +0.0, which
+/// `acc[b] += x` and `cnt[b] += 1` for every valid sample x of a few frames, frame by frame
+/// in order (so the same f64 sums as one frame at a time). Invalid samples add +0.0, which
 /// leaves every sum bit-identical to skipping them.
 #[inline(always)]
-fn add_valid<T: Input, const K: usize>(fs: [&[T]; K], acc: &mut [f64], cnt: &mut [u32]) {
+fn add_valid<T: Input>(fs: &[&[T]], acc: &mut [f64], cnt: &mut [u32]) {
     let len = acc.len();
-    let cnt = &mut cnt[..len];
-    let fs = fs.map(|f| &f[..len]);
-    for b in 0..len {
+    match fs {
+        [a, b, c, d] => add_valid_k([&a[..len], &b[..len], &c[..len], &d[..len]], acc, &mut cnt[..len]),
+        _ => {
+            for f in fs {
+                add_valid_k([&f[..len]], acc, &mut cnt[..len]);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn add_valid_k<T: Input, const K: usize>(fs: [&[T]; K], acc: &mut [f64], cnt: &mut [u32]) {
+    for b in 0..acc.len() {
         let (mut a, mut c) = (acc[b], cnt[b]);
         for f in &fs {
             let x = f[b].to_f64();

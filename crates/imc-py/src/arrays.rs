@@ -1,9 +1,9 @@
 //! Borrowing NumPy arrays as Rust slices (shared by every binding).
 
-use numpy::PyReadonlyArray1;
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList};
 
 /// Borrow every frame as a 1-D array of element type `T`; `None` when frames[0] is not `T`
 /// (the caller tries the next dtype), an error when a later frame disagrees.
@@ -44,4 +44,12 @@ pub(crate) fn slices<'a, T: numpy::Element>(arrays: &'a [PyReadonlyArray1<'_, T>
         .enumerate()
         .map(|(i, a)| a.as_slice().map_err(|_| PyValueError::new_err(format!("{what}[{i}] must be C-contiguous"))))
         .collect()
+}
+
+/// `d[name] = ndarray(v)` when the output was computed (the Vec moves, no copy).
+pub(crate) fn put_opt<E: numpy::Element>(d: &Bound<'_, PyDict>, name: &str, v: Option<Vec<E>>) -> PyResult<()> {
+    if let Some(v) = v {
+        d.set_item(name, PyArray1::from_vec(d.py(), v))?;
+    }
+    Ok(())
 }

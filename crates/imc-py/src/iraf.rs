@@ -11,8 +11,24 @@ use pyo3::types::{PyDict, PyList};
 
 use imc_core::iraf::{self, as_be, BeF32, BeF64, BeI16, BeI32, BeU16, Combine, Factors, Params, Pixel, Reject, Source, Want, Work};
 
-use crate::arrays::{borrow_all, borrow_masks, slices};
+use crate::arrays::{borrow_all, borrow_masks, put_opt, slices};
 use crate::{core_err, guarded};
+
+/// For the `swapped` kind of a memory-mapped FITS image (big-endian words), expand
+/// `$m!(raw word type, big-endian pixel type)`; `None` (native arrays) falls through.
+macro_rules! match_swapped {
+    ($swapped:expr, $m:ident) => {
+        match $swapped {
+            None => {}
+            Some("f4") => $m!(u32, BeF32),
+            Some("f8") => $m!(u64, BeF64),
+            Some("i2") => $m!(u16, BeI16),
+            Some("u2") => $m!(u16, BeU16),
+            Some("i4") => $m!(u32, BeI32),
+            Some(s) => return Err(PyValueError::new_err(format!("swapped: unknown type {s:?}"))),
+        }
+    };
+}
 
 fn bad(key: &str, v: &Bound<'_, PyAny>) -> PyErr {
     let shown = v.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into());
@@ -120,18 +136,10 @@ where
     let out = py.detach(|| guarded(|| iraf::imcombine::<P, T>(data, mk.as_deref(), shape, p, want, threads)))?;
     let d = PyDict::new(py);
     d.set_item("output", PyArray1::from_vec(py, out.output))?;
-    if let Some(v) = out.sigma {
-        d.set_item("sigma", PyArray1::from_vec(py, v))?;
-    }
-    if let Some(v) = out.rejmask {
-        d.set_item("rejmask", PyArray1::from_vec(py, v))?;
-    }
-    if let Some(v) = out.nrej {
-        d.set_item("nrejmask", PyArray1::from_vec(py, v))?;
-    }
-    if let Some(v) = out.expmask {
-        d.set_item("expmask", PyArray1::from_vec(py, v))?;
-    }
+    put_opt(&d, "sigma", out.sigma)?;
+    put_opt(&d, "rejmask", out.rejmask)?;
+    put_opt(&d, "nrejmask", out.nrej)?;
+    put_opt(&d, "expmask", out.expmask)?;
     d.set_item("maskscal", out.maskscal)?;
     d.set_item("maskzero", out.maskzero)?;
     Ok(d)
@@ -200,15 +208,7 @@ fn iraf_combine<'py>(
             run_as!($pix, slices(&a, "frames")?.into_iter().map(as_be::<$pix>).collect())
         }};
     }
-    match swapped {
-        None => {}
-        Some("f4") => dispatch_be!(u32, BeF32),
-        Some("f8") => dispatch_be!(u64, BeF64),
-        Some("i2") => dispatch_be!(u16, BeI16),
-        Some("u2") => dispatch_be!(u16, BeU16),
-        Some("i4") => dispatch_be!(u32, BeI32),
-        Some(s) => return Err(PyValueError::new_err(format!("swapped: unknown type {s:?}"))),
-    }
+    match_swapped!(swapped, dispatch_be);
     macro_rules! dispatch {
         ($t:ty) => {
             if let Some(a) = borrow_all::<$t>(frames)? {
@@ -260,15 +260,7 @@ fn iraf_stats<'py>(
             });
         }};
     }
-    match swapped {
-        None => {}
-        Some("f4") => dispatch_be!(u32, BeF32),
-        Some("f8") => dispatch_be!(u64, BeF64),
-        Some("i2") => dispatch_be!(u16, BeI16),
-        Some("u2") => dispatch_be!(u16, BeU16),
-        Some("i4") => dispatch_be!(u32, BeI32),
-        Some(s) => return Err(PyValueError::new_err(format!("swapped: unknown type {s:?}"))),
-    }
+    match_swapped!(swapped, dispatch_be);
     macro_rules! dispatch {
         ($t:ty) => {
             if let Ok(a) = frame.extract::<PyReadonlyArray1<'py, $t>>() {

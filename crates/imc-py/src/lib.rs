@@ -17,32 +17,20 @@ use imc_core::driver::{self, Outputs};
 use imc_core::frames::Frames;
 use imc_core::real::{Input, Real};
 
-use arrays::{borrow_all, borrow_masks, slices};
+use arrays::{borrow_all, borrow_masks, put_opt, slices};
 pub(crate) use convert::{core_err, guarded};
 
 fn pack<'py, O: Real + numpy::Element>(py: Python<'py>, out: Outputs<O>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("data", PyArray1::from_vec(py, out.data))?;
-    if let Some(v) = out.mask {
-        d.set_item("mask", PyArray1::from_vec(py, v))?;
-    }
-    if let Some(v) = out.sample_flags {
-        d.set_item("sample_flags", PyArray1::from_vec(py, v))?;
-    }
-    for (name, v) in [("std", out.std), ("low", out.low), ("upp", out.upp)] {
-        if let Some(v) = v {
-            d.set_item(name, PyArray1::from_vec(py, v))?;
-        }
-    }
-    if let Some(v) = out.nit {
-        d.set_item("nit", PyArray1::from_vec(py, v))?;
-    }
-    if let Some(v) = out.output_flags {
-        d.set_item("output_flags", PyArray1::from_vec(py, v))?;
-    }
-    if let Some(v) = out.nused {
-        d.set_item("nused", PyArray1::from_vec(py, v))?;
-    }
+    put_opt(&d, "mask", out.mask)?;
+    put_opt(&d, "sample_flags", out.sample_flags)?;
+    put_opt(&d, "std", out.std)?;
+    put_opt(&d, "low", out.low)?;
+    put_opt(&d, "upp", out.upp)?;
+    put_opt(&d, "nit", out.nit)?;
+    put_opt(&d, "output_flags", out.output_flags)?;
+    put_opt(&d, "nused", out.nused)?;
     Ok(d)
 }
 

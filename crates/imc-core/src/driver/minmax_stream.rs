@@ -10,7 +10,7 @@
 //! too far apart) take pass 2: locate the two dropped frames, then add the other samples
 //! in frame order, exactly as every other path does.
 
-use super::{Ctx, Scratch, FRAME_GROUP};
+use super::{Ctx, Scratch};
 use crate::network::Lane;
 use crate::real::{Input, Real};
 use crate::reject::oflag;
@@ -211,22 +211,6 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     }
                 }
             }
-        }
-    }
-
-    /// Call `f(frames, first frame id)` on pixels [p0, p1) of the frames, FRAME_GROUP
-    /// frames at a time and then one by one, in frame order.
-    #[inline(always)]
-    fn for_frame_groups(&self, p0: usize, p1: usize, mut f: impl FnMut(&[&[T]], u32)) {
-        let frames = &self.frames.data;
-        let mut i = 0;
-        while i + FRAME_GROUP <= self.n {
-            let group: [&[T]; FRAME_GROUP] = std::array::from_fn(|j| &frames[i + j][p0..p1]);
-            f(&group, i as u32);
-            i += FRAME_GROUP;
-        }
-        for (j, fr) in frames[i..].iter().enumerate() {
-            f(&[&fr[p0..p1]], (i + j) as u32);
         }
     }
 

@@ -364,6 +364,7 @@ impl<T: Work> Writes<T> {
 /// the first n1 with at most two of them rewritten, summed in slot order for all pixels.
 fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let (np, nlo, _) = minmax_plan(c).expect("Fast::MinMax without a plan");
+    let (scan_max, scan_min) = (np == 1 || nlo == 0, np == 1 || nlo == 1);
     let nimg = c.nimg;
     let n1 = nimg - if np == 1 { 2 } else { 1 };
     let w = b.w;
@@ -390,8 +391,8 @@ fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         // maximum; the single scans test one side.
         for j in 2..=nimg {
             for (k, &x) in row(j - 1).iter().enumerate() {
-                let gt = np + (nlo == 0) as usize > 0 && x > dmax[k];
-                let lt = (np == 1 && !gt || nlo == 1) && x < dmin[k];
+                let gt = scan_max && x > dmax[k];
+                let lt = scan_min && !gt && x < dmin[k];
                 dmax[k] = if gt { x } else { dmax[k] };
                 jmax[k] = if gt { j } else { jmax[k] };
                 dmin[k] = if lt { x } else { dmin[k] };
