@@ -13,6 +13,40 @@ fn swap2<T: Work>(v: &mut [T], id: &mut [u16], a: usize, b: usize) {
     id.swap(a, b);
 }
 
+/// IRAF's rejection scan of an unsorted pixel (the `mclip = no` clippers): slots 1..=n1
+/// in order; a value whose residual `(value - a) / sigma(image id)` leaves [lsig, hsig] is
+/// swapped with the last kept slot, its |residual| stored in `resid[n1]` and its value
+/// taken off `ssum`, and the slot is examined again. Returns the new n1.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn reject_unsorted<T: Work>(
+    v: &mut [T],
+    id: &mut [u16],
+    resid: &mut [f32],
+    mut n1: usize,
+    a: T,
+    (lsig, hsig): (T, T),
+    ssum: &mut T,
+    sigma: impl Fn(u16) -> T,
+) -> usize {
+    let mut j = 1usize;
+    while j <= n1 {
+        let val = v[j - 1];
+        let r = (val - a) / sigma(id[j - 1]);
+        if r < lsig || r > hsig {
+            resid[n1] = r.abs().to_f32();
+            if j < n1 {
+                swap2(v, id, j - 1, n1 - 1);
+                j -= 1;
+            }
+            *ssum = *ssum - val;
+            n1 -= 1;
+        }
+        j += 1;
+    }
+    n1
+}
+
 /// Mean excluding one minimum and one maximum, and the total sum (IRAF's scan order).
 #[inline]
 fn minmax_mean<T: Work>(v: &[T], n1: usize) -> (T, T) {
@@ -378,21 +412,7 @@ pub(super) fn asigclip_pixel<T: Work>(v: &mut [T], id: &mut [u16], resid: &mut [
             }
             s = (s / T::from_usize(n1 - 1)).sqrt();
             if s > T::ZERO {
-                let mut j = 1usize;
-                while j <= n1 {
-                    let val = v[j - 1];
-                    let r = (val - a) / s;
-                    if r < lsig || r > hsig {
-                        resid[n1] = r.abs().to_f32();
-                        if j < n1 {
-                            swap2(v, id, j - 1, n1 - 1);
-                            j -= 1;
-                        }
-                        ssum = ssum - val;
-                        n1 -= 1;
-                    }
-                    j += 1;
-                }
+                n1 = reject_unsorted(v, id, resid, n1, a, (lsig, hsig), &mut ssum, |_| s);
             }
         }
         if n1 > 1 {
@@ -597,27 +617,15 @@ fn aavsigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
             n2 = n1;
             if s > T::ZERO {
                 let s1c = s * fmax(one, a).sqrt();
-                let mut j = 1usize;
-                while j <= n1 {
-                    let val = v[j - 1];
-                    let s1 = if c.doscale1 {
-                        let l = id[j - 1] as usize - 1;
+                let sigma = |image: u16| {
+                    if c.doscale1 {
+                        let l = image as usize - 1;
                         s * fmax(one, (a + T::from_f32(c.zeros[l])) / T::from_f32(c.scales[l])).sqrt()
                     } else {
                         s1c
-                    };
-                    let r = (val - a) / s1;
-                    if r < lsig || r > hsig {
-                        resid[n1] = r.abs().to_f32();
-                        if j < n1 {
-                            swap2(v, id, j - 1, n1 - 1);
-                            j -= 1;
-                        }
-                        ssum = ssum - val;
-                        n1 -= 1;
                     }
-                    j += 1;
-                }
+                };
+                n1 = reject_unsorted(v, id, resid, n1, a, (lsig, hsig), &mut ssum, sigma);
             }
             if n1 > 1 {
                 a = ssum / T::from_usize(n1);
@@ -848,23 +856,7 @@ fn accdclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
                 ssum = r.1;
             }
             n2 = n1;
-            let mut j = 1usize;
-            while j <= n1 {
-                let val = v[j - 1];
-                let l = id[j - 1] as usize - 1;
-                let s = ccd_sigma(c, a, l);
-                let r = (val - a) / s;
-                if r < lsig || r > hsig {
-                    resid[n1] = r.abs().to_f32();
-                    if j < n1 {
-                        swap2(v, id, j - 1, n1 - 1);
-                        j -= 1;
-                    }
-                    ssum = ssum - val;
-                    n1 -= 1;
-                }
-                j += 1;
-            }
+            n1 = reject_unsorted(v, id, resid, n1, a, (lsig, hsig), &mut ssum, |image| ccd_sigma(c, a, image as usize - 1));
             if n1 == n2 || n1 < 2.max(maxkeep + 1) {
                 break;
             }
