@@ -145,6 +145,19 @@ def test_offsets_with_one_stack_array_place_its_frames():
     _check_against_memory(lazy, ref, "simple")
 
 
+def test_dask_mask_of_a_numpy_stack_is_refused():
+    # it was silently ignored (tiles of a NumPy stack read their mask through a source)
+    a = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    m = np.zeros(a.shape, bool)
+    m[0] = True
+    with pytest.raises(TypeError, match="mask: a dask array mask needs a dask array stack"):
+        imd.combine(a, "mean", mask=da.from_array(m))
+    with pytest.raises(TypeError, match="mask"):
+        imd.imcombine(a, masks=da.from_array(m))
+    got = imd.combine(da.from_array(a), "mean", mask=da.from_array(m)).compute().data
+    _same(got, Combiner(a, m).combine("mean"))
+
+
 def test_offsets_read_only_overlapping_frames():
     frames = [np.full((10, 10), float(i), np.float32) for i in range(4)]
     offsets = [(0, 0), (0, 30), (30, 0), (30, 30)]
