@@ -389,12 +389,19 @@ def test_avsigclip_forces_full_width_strips():
 
 
 def test_import_does_not_load_xarray():
+    # ``import imcombiners`` stays free of xarray, pandas and dask; the accessor is
+    # registered by ``import imcombiners.dask``, or by ``import imcombiners`` when xarray
+    # is already loaded (plain registration, no import hook)
     import subprocess
     import sys
 
-    code = ("import sys, imcombiners.dask; assert 'xarray' not in sys.modules, 'xarray imported'; "
-            "assert 'pandas' not in sys.modules, 'pandas imported'; import xarray as xr, numpy as np; "
-            "r = xr.DataArray(np.ones((2, 3, 4), 'f4'), dims=('frame', 'y', 'x')).imc.combine('mean'); "
-            "assert r.shape == (3, 4)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    use = ("r = xr.DataArray(np.ones((2, 3, 4), 'f4'), dims=('frame', 'y', 'x')).imc.combine('mean'); "
+           "assert r.shape == (3, 4)")
+    after = ("import sys, imcombiners; assert 'xarray' not in sys.modules, 'xarray imported'; "
+             "assert 'pandas' not in sys.modules, 'pandas imported'; "
+             "assert 'dask' not in sys.modules, 'dask imported'; "
+             "import imcombiners.dask, xarray as xr, numpy as np; " + use)
+    before = "import xarray as xr, numpy as np, imcombiners; " + use
+    for code in (after, before):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
