@@ -13,6 +13,9 @@ mod linearclip;
 pub(crate) mod minmax;
 pub(crate) mod pclip;
 mod sigclip;
+pub(crate) mod gesd;
+pub(crate) mod tdist;
+pub(crate) mod winsorized;
 
 use crate::job::{Centre, Limits, Rejector};
 

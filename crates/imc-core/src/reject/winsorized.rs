@@ -1,0 +1,304 @@
+//! Winsorized sigma clipping (Huber's winsorization, as in PixInsight and Siril).
+//!
+//! Each pass takes the median m and the sample standard deviation s0 (n - 1) of the
+//! window, then the winsorized sigma: the limit of Huber's iteration
+//!
+//! ```text
+//! s_{j+1} = K * std_{n-1}( clamp(x, m - c s_j, m + c s_j) ),   s_0 = std_{n-1}(x)
+//! ```
+//!
+//! (c = `cutoff`, 1.5; K = 1.134, the consistency factor of a normal distribution
+//! winsorized at 1.5 sigma). The map is non-decreasing in s, so the iteration moves
+//! monotonically to the nearest fixed point in its direction. Between two consecutive
+//! "breakpoints" (values of s at which a sample enters or leaves the clamped set) the
+//! squared map is a quadratic in s, so the limit is found exactly by walking the pieces
+//! and solving one quadratic per piece, instead of iterating to a tolerance. Samples
+//! with x < m - lo*s or x > m + hi*s are then rejected (strict), and the passes repeat.
+
+use super::{iterate, median_sorted, side, Diag, Pass, Scratch, Win};
+use crate::job::Limits;
+
+/// Huber's consistency factor for a normal distribution winsorized at 1.5 sigma.
+pub const WINSOR_K: f64 = 1.134;
+
+/// The winsorized sigma of sorted values `v` (n >= 2) about their median, and the median.
+///
+/// `s.s1` is used as scratch for the cumulative sums of the deviations from the median.
+pub(crate) fn winsorized_sigma(v: &[f64], cutoff: f64, s: &mut Scratch) -> Option<(f64, f64)> {
+    let n = v.len();
+    if n < 2 {
+        return None;
+    }
+    let m = median_sorted(v);
+    // Prefix sums of d = x - m and d^2, interleaved in one buffer: p[2k] = sum d over the
+    // first k samples, p[2k + 1] = sum d^2. Sequential, so one fixed rounding everywhere.
+    let p = &mut s.s1;
+    p.clear();
+    p.reserve(2 * n + 2);
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    p.push(0.0);
+    p.push(0.0);
+    for &x in v {
+        let d = x - m;
+        s1 += d;
+        s2 += d * d;
+        p.push(s1);
+        p.push(s2);
+    }
+    let nf = n as f64;
+    let var0 = ((s2 - s1 * s1 / nf) / (nf - 1.0)).max(0.0);
+    let s0 = var0.sqrt();
+    if !s0.is_finite() {
+        return None;
+    }
+    if s0 == 0.0 {
+        return Some((m, 0.0));
+    }
+    let d = |j: usize| v[j] - m;
+    let (sum1, sum2) = (|a: usize, b: usize| p[2 * b] - p[2 * a], |a: usize, b: usize| p[2 * b + 1] - p[2 * a + 1]);
+    let k2 = WINSOR_K * WINSOR_K;
+    let c = cutoff;
+    // F(s) * (n - 1) = K^2 (n - 1) Var(w(s)) - (n - 1) s^2 = -(A s^2 + B s + C) for the
+    // clamped set (k0 lowest at m - cs, k1 highest at m + cs) that holds on a piece.
+    let coeffs = |k0: usize, k1: usize| -> (f64, f64, f64) {
+        let (a1, a2) = (sum1(k0, n - k1), sum2(k0, n - k1));
+        let delta = k1 as f64 - k0 as f64;
+        let kk = (k0 + k1) as f64;
+        let qa = (nf - 1.0) - k2 * c * c * (kk - delta * delta / nf);
+        let qb = 2.0 * k2 * c * delta * a1 / nf;
+        let qc = -k2 * (a2 - a1 * a1 / nf);
+        (qa, qb, qc)
+    };
+    let neg_f = |(qa, qb, qc): (f64, f64, f64), s: f64| (qa * s + qb) * s + qc; // = -(n-1) F(s)
+    // Clamped counts at a given s (samples strictly beyond the cutoff).
+    let clamped = |s: f64| -> (usize, usize) {
+        let (lo, hi) = (-c * s, c * s);
+        let k0 = (0..n).take_while(|&j| d(j) < lo).count();
+        let k1 = (0..n).rev().take_while(|&j| d(j) > hi && j >= k0).count();
+        (k0, k1)
+    };
+    let (k0, k1) = clamped(s0);
+    let g0 = neg_f(coeffs(k0, k1), s0);
+    if g0 == 0.0 {
+        return Some((m, s0));
+    }
+    if g0 > 0.0 {
+        // f(s0) < s0: the iteration decreases to the largest fixed point below s0. On the
+        // way down samples only join the clamped set.
+        let mut hi_s = s0;
+        let (mut k0, mut k1) = (k0, k1);
+        loop {
+            // Samples exactly at the cutoff of hi_s are clamped just below it.
+            while k0 + k1 < n && d(k0) <= -c * hi_s {
+                k0 += 1;
+            }
+            while k0 + k1 < n && d(n - 1 - k1) >= c * hi_s {
+                k1 += 1;
+            }
+            // Next breakpoint below: the nearest unclamped sample on either side.
+            let mut lo_s = 0.0f64;
+            if k0 + k1 < n {
+                let (dl, dh) = (d(k0), d(n - 1 - k1));
+                if dl < 0.0 {
+                    lo_s = lo_s.max(-dl / c);
+                }
+                if dh > 0.0 {
+                    lo_s = lo_s.max(dh / c);
+                }
+            }
+            let q = coeffs(k0, k1);
+            if neg_f(q, lo_s) <= 0.0 {
+                // F changes sign on [lo_s, hi_s]: its largest root there is the limit.
+                return Some((m, largest_root(q, lo_s, hi_s)));
+            }
+            if lo_s == 0.0 {
+                return Some((m, 0.0));
+            }
+            hi_s = lo_s;
+        }
+    } else {
+        // f(s0) > s0: the iteration increases to the smallest fixed point above s0. On the
+        // way up samples only leave the clamped set; with none clamped the fixed point is
+        // K * s0.
+        let mut lo_s = s0;
+        let (mut k0, mut k1) = (k0, k1);
+        loop {
+            if k0 == 0 && k1 == 0 {
+                return Some((m, WINSOR_K * s0));
+            }
+            // Next breakpoint above: the innermost clamped sample on either side.
+            let mut hi_s = f64::INFINITY;
+            if k0 > 0 {
+                hi_s = hi_s.min(-d(k0 - 1) / c);
+            }
+            if k1 > 0 {
+                hi_s = hi_s.min(d(n - k1) / c);
+            }
+            let q = coeffs(k0, k1);
+            if neg_f(q, hi_s) >= 0.0 {
+                return Some((m, smallest_root(q, lo_s, hi_s)));
+            }
+            // Release the samples whose cutoff is reached at hi_s.
+            while k0 > 0 && -d(k0 - 1) <= c * hi_s {
+                k0 -= 1;
+            }
+            while k1 > 0 && d(n - k1) <= c * hi_s {
+                k1 -= 1;
+            }
+            lo_s = hi_s;
+        }
+    }
+}
+
+/// Real roots of a s^2 + b s + c = 0 (without cancellation), ascending; None when complex.
+fn roots((a, b, c): (f64, f64, f64)) -> Option<(f64, f64)> {
+    if a == 0.0 {
+        if b == 0.0 {
+            return None;
+        }
+        let r = -c / b;
+        return Some((r, r));
+    }
+    let disc = b * b - 4.0 * a * c;
+    if disc < 0.0 {
+        return None;
+    }
+    let sq = disc.sqrt();
+    let qv = -0.5 * (b + if b >= 0.0 { sq } else { -sq });
+    let (r1, r2) = if qv == 0.0 { (0.0, 0.0) } else { (qv / a, c / qv) };
+    Some(if r1 <= r2 { (r1, r2) } else { (r2, r1) })
+}
+
+/// The largest root in [lo, hi] of a quadratic known to change sign there (clamped into
+/// the interval against rounding).
+fn largest_root(q: (f64, f64, f64), lo: f64, hi: f64) -> f64 {
+    match roots(q) {
+        Some((r1, r2)) => {
+            let r = if r2 <= hi * (1.0 + 1e-12) { r2 } else { r1 };
+            r.clamp(lo, hi)
+        }
+        None => lo,
+    }
+}
+
+/// The smallest root in [lo, hi] of a quadratic known to change sign there.
+fn smallest_root(q: (f64, f64, f64), lo: f64, hi: f64) -> f64 {
+    match roots(q) {
+        Some((r1, r2)) => {
+            let r = if r1 >= lo * (1.0 - 1e-12) { r1 } else { r2 };
+            r.clamp(lo, hi)
+        }
+        None => hi,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f64, maxiters: u32, cutoff: f64, limits: &Limits) -> Diag {
+    let a = w.a;
+    iterate(
+        w,
+        maxiters,
+        limits,
+        |w| {
+            let (m, sd) = winsorized_sigma(w.vals(), cutoff, s)?;
+            Some(Pass { centre: m, std: sd, low: m - sigma_lo * sd, upp: m + sigma_hi * sd })
+        },
+        |k, p| side(a[k], p.low, p.upp),
+        |_, p| p.std,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Huber's iteration run until it stops moving (the definition the pieces solve).
+    fn iterated(v: &[f64], c: f64) -> f64 {
+        let n = v.len() as f64;
+        let m = median_sorted(v);
+        let std = |w: &[f64]| {
+            let mu = w.iter().sum::<f64>() / n;
+            (w.iter().map(|x| (x - mu) * (x - mu)).sum::<f64>() / (n - 1.0)).sqrt()
+        };
+        let mut s = std(v);
+        for _ in 0..100_000 {
+            let w: Vec<f64> = v.iter().map(|&x| x.clamp(m - c * s, m + c * s)).collect();
+            let next = WINSOR_K * std(&w);
+            if (next - s).abs() <= 1e-15 * s || next == 0.0 {
+                return next;
+            }
+            s = next;
+        }
+        s
+    }
+
+    fn sorted(v: &[f64]) -> Vec<f64> {
+        let mut a = v.to_vec();
+        a.sort_by(|x, y| x.total_cmp(y));
+        a
+    }
+
+    #[test]
+    fn fixed_point_equals_the_iteration_limit() {
+        let cases: Vec<Vec<f64>> = vec![
+            vec![971.0, 981.0, 995.0, 998.0, 998.0, 1003.0, 1005.0, 1006.0, 1009.0, 1013.0, 1014.0, 1015.0],
+            vec![475.0, 975.0, 979.0, 982.0, 986.0, 988.0, 991.0, 1005.0, 1009.0, 1013.0, 1041.0, 5297.0],
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],        // uniform: the map grows
+            vec![5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 100.0],          // converges to 0
+            vec![10.0, 10.0, 10.0, 10.0, 10.0, 100.0, 100.0, 100.0, 100.0, 100.0],
+            vec![0.0, 1.0],
+            vec![-3.0, 1e-3, 2.0, 2.0, 2.5, 40.0, 41.0],
+        ];
+        let mut s = Scratch::default();
+        for v in cases {
+            let v = sorted(&v);
+            let (m, got) = winsorized_sigma(&v, 1.5, &mut s).unwrap();
+            assert_eq!(m, median_sorted(&v));
+            let want = iterated(&v, 1.5);
+            assert!(agree(got, want, &v), "{v:?}: {got} vs {want}");
+        }
+    }
+
+    /// Equal to 1e-9, or both at the rounding level of the data (the iteration then only
+    /// stops on rounding while the exact limit is 0).
+    fn agree(got: f64, want: f64, v: &[f64]) -> bool {
+        let scale = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        (got - want).abs() <= 1e-9 * want || got.max(want) <= 1e-10 * scale
+    }
+
+    #[test]
+    fn pseudo_random_stacks_match_the_iteration() {
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut s = Scratch::default();
+        for n in 2..40 {
+            for _ in 0..30 {
+                let v: Vec<f64> = (0..n)
+                    .map(|_| {
+                        let u = next();
+                        let x = 1000.0 + 20.0 * (next() + next() + next() - 1.5);
+                        if u < 0.1 { x + 3000.0 * next() } else if u < 0.15 { x - 400.0 * next() } else { x.round() }
+                    })
+                    .collect();
+                let v = sorted(&v);
+                let (_, got) = winsorized_sigma(&v, 1.5, &mut s).unwrap();
+                let want = iterated(&v, 1.5);
+                assert!(agree(got, want, &v), "{v:?}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn clips_about_the_median() {
+        let v = sorted(&[971.0, 981.0, 995.0, 998.0, 998.0, 1003.0, 1005.0, 1006.0, 1009.0, 1013.0, 1014.0, 1015.0, 3000.0]);
+        let mut w = Win::new(&v, None);
+        let mut s = Scratch::default();
+        let lim = Limits { nkeep: 1, maxrej: None, revert: true };
+        let d = apply(&mut w, &mut s, 3.0, 3.0, 10, 1.5, &lim);
+        assert_eq!(w.hi, v.len() - 1, "the 3000 goes");
+        assert!(d.nit >= 2 && d.std > 0.0);
+    }
+}
