@@ -50,6 +50,9 @@ _STAT_ALIASES = {
     "min": "min", "max": "max", "sum": "sum",
 }
 
+#: imcombiners 0.1.1 statistic names (deprecated) -> current name.
+_DEPRECATED_STATS = {"mean_sc": "sigclip_mean", "median_sc": "sigclip_median", "med_sc": "sigclip_median"}
+
 #: Canonical statistic names accepted for zero/scale/weights.
 STATISTICS = ("mean", "median", "mode", "sigclip_mean", "sigclip_median", "min", "max", "sum")
 
@@ -283,6 +286,15 @@ def _resolve_one(value: Any, n: int, param: str, stat_of: StatOf, parallel: bool
     """Numbers for one of zero/scale/weights and whether they form a per-frame vector."""
     if value is None:
         return None, False
+    if isinstance(value, str) and value.strip().lower() in _DEPRECATED_STATS:
+        # imcombiners 0.1.1 names: its own per-plane sigma-clipped statistic.
+        from ._deprecation import warn_deprecated
+        from ._legacy import plane_sigclip_statistic
+
+        old = value.strip().lower()
+        warn_deprecated(f"{param}={old!r}", f"{param}={_DEPRECATED_STATS[old]!r}",
+                        detail="the old name keeps 0.1.1's clipping about the median, re-tested from the whole frame")
+        value = plane_sigclip_statistic("mean" if old == "mean_sc" else "median")
     if isinstance(value, str):
         stat = canonical_statistic(value, param)
         out = _per_frame(stat_of, n, stat, parallel)

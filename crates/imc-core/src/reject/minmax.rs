@@ -5,17 +5,19 @@ use super::{Diag, Win};
 
 pub(super) fn apply(w: &mut Win<'_>, frac_lo: f64, frac_hi: f64) -> Diag {
     let n = w.n();
-    if n == 0 {
-        return Diag::default();
-    }
+    // A single pass: nit is 1 at every element (0.1.1).
     let mut d = Diag { nit: 1, ..Diag::default() };
+    if n == 0 {
+        return d;
+    }
     let k_lo = ((frac_lo * n as f64 + 0.001).trunc() as usize).min(n);
     let k_hi = ((frac_hi * n as f64 + 0.001).trunc() as usize).min(n - k_lo);
     w.lo += k_lo;
     w.hi -= k_hi;
+    // No bounds: the clipping limits are the retained extremes.
     if w.n() > 0 {
-        d.low = w.a[w.lo];
-        d.upp = w.a[w.hi - 1];
+        d.clip_low = w.a[w.lo];
+        d.clip_upp = w.a[w.hi - 1];
     }
     d
 }
