@@ -318,11 +318,11 @@ class Combiner(LegacyCombinerState):
         return self._scale
 
     def __repr__(self) -> str:
+        # imcombiners 0.1.1's format (H, W for images; the spatial shape otherwise).
         n_masked = 0 if self._acc is None else int(sum(int(a.sum()) for a in self._acc))
-        return (
-            f"Combiner(N={self._fs.n}, spatial={self._fs.spatial}, dtype={self._fs.dtype.name}, "
-            f"n_masked={n_masked}, steps={len(self._history)})"
-        )
+        sp = self._fs.spatial
+        where = f"H={sp[0]}, W={sp[1]}" if len(sp) == 2 else f"shape={sp}"
+        return f"Combiner(N={self._fs.n}, {where}, dtype={self._fs.workspace.name}, n_masked={n_masked})"
 
     # ----------------------------------------------------------------- helpers
 
@@ -432,6 +432,9 @@ class Combiner(LegacyCombinerState):
 
     def _reject_custom(self, rejector: Rejector, grow: float | None) -> Step:
         """Run a user rejector's own ``apply`` (0.1.1's extension point) as a step."""
+        warn_deprecated(f"a Rejector subclass with its own apply() ({type(rejector).__name__})",
+                        "a mask you compute yourself: Combiner(stack, mask=...) or a built-in rejector",
+                        detail="it runs in Python on a normalised copy of the stack")
         before = self.mask
         radius = grow if grow is not None else getattr(rejector, "grow", None)
         raw = run_custom_rejector(rejector, self._workspace(), before, radius)

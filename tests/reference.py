@@ -524,7 +524,8 @@ def spread(x: np.ndarray, c: float, stdfunc: str, ddof: int, about: str) -> floa
 def sigclip_element(x: np.ndarray, fid: np.ndarray, r: SigClip, judge: Judge) -> Outcome:
     """design.md SigClip on the valid (normalised) samples of one element.
 
-    Rejects x < c - lo*s or x > c + hi*s (strict).  No pass when n < 2.
+    Rejects x < c - lo*s or x > c + hi*s (strict).  A pass runs from n = 1 (0.1.1: a lone
+    sample is its own centre, s = 0 for std/mad, nothing is rejected; "iraf" needs n >= 2).
     s == 0 is a valid spread (every x != c is rejected, as astropy does).  The spread is
     taken about ``spread_centre`` (None: the clipping centre, imcombiners 0.1.1).
     """
@@ -542,7 +543,7 @@ def sigclip_element(x: np.ndarray, fid: np.ndarray, r: SigClip, judge: Judge) ->
                           max(abs(c), s))
 
     return _iterate(x, fid, maxiters=r.maxiters, nkeep=r.nkeep, maxrej=r.maxrej,
-                    revert=r.revert_on_nkeep, min_n=2, bounds_of=bounds_of, judge=judge)
+                    revert=r.revert_on_nkeep, min_n=1, bounds_of=bounds_of, judge=judge)
 
 
 #: IRAF's floor on the read-noise variance: 1e4 / MAX_REAL with MAX_REAL = 0.99e37.
@@ -615,7 +616,7 @@ def ccdclip_element(x, fid, r: CcdClip, scale, zero, judge: Judge) -> Outcome:
                           max(abs(c), float(np.max(sig))))
 
     return _iterate(x, fid, maxiters=r.maxiters, nkeep=r.nkeep, maxrej=r.maxrej,
-                    revert=r.revert_on_nkeep, min_n=2, bounds_of=bounds_of, judge=judge)
+                    revert=r.revert_on_nkeep, min_n=1, bounds_of=bounds_of, judge=judge)
 
 
 def linearclip_is_noop(r: LinearClip) -> bool:
@@ -962,8 +963,9 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
     ``zero``/``scale``/``weights`` are resolved numbers (scalar or length N).
 
     CHOICEs:
-    * sample_flags record the first cause only: input mask (1), else non-finite (2), else
-      outside thresholds (4), else algorithm (8), else grow (16);
+    * sample_flags of a sample excluded before rejection carry every cause that applies
+      (input mask 1, non-finite 2, outside the thresholds 4: imcombiners 0.1.1); a
+      rejector's exclusions add 8 (algorithm) or 16 (grow) to valid samples only;
     * output bit 1 (premasked) = some sample of the element was excluded before the
       first rejector (input mask, non-finite or threshold);
     * ``blank`` fills only elements with no sample left; variance with 0 < n <= ddof is
@@ -985,15 +987,16 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
 
     if mask is not None:
         m = np.asarray(mask, dtype=bool).reshape(stack.shape)
-        flags[m] = F_INPUT
+        flags[m] |= F_INPUT
         excluded |= m
-    nonfinite = ~np.isfinite(raw) & ~excluded
-    flags[nonfinite] = F_NONFINITE
+    nonfinite = ~np.isfinite(raw)
+    flags[nonfinite] |= F_NONFINITE
     excluded |= nonfinite
     if thresholds is not None:
         lo, hi = thresholds
-        outside = ((raw < lo) | (raw > hi)) & ~excluded
-        flags[outside] = F_THRESHOLD
+        with np.errstate(invalid="ignore"):
+            outside = (raw < lo) | (raw > hi)  # NaN never, an infinity beyond a finite bound yes
+        flags[outside] |= F_THRESHOLD
         excluded |= outside
 
     zv, sv = _as_vector(zero, nframes, 0.0), _as_vector(scale, nframes, 1.0)

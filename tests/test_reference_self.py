@@ -198,10 +198,12 @@ def test_sigclip_nkeep_revert_and_addback():
     assert mr.sample_flags[:, 0].tolist() == [ref.F_RESTORED_MAXREJ, 0, 0, 0, ref.F_RESTORED_MAXREJ]
 
 
-def test_sigclip_needs_two_samples():
+def test_sigclip_lone_sample_is_kept():
     x = np.array([[1.0], [np.nan], [np.nan]])
     r = ref.combine(x, rejectors=[ref.SigClip(sigma=0.0, nkeep=0)])
-    assert not r.mask[0, 0] and r.nit[0] == 1 and np.isnan(r.std[0])  # nit: 1 + kept passes
+    assert not r.mask[0, 0] and r.nit[0] == 1 and r.std[0] == 0.0  # nit: 1 + kept passes
+    r = ref.combine(x, rejectors=[ref.SigClip(sigma=0.0, nkeep=0, stdfunc="iraf")])
+    assert not r.mask[0, 0] and r.nit[0] == 1 and np.isnan(r.std[0])  # n - 1 = 0: undefined
 
 
 # ---------------------------------------------------------------------------------------

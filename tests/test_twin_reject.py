@@ -305,15 +305,18 @@ def test_linearclip_empty_range_addback_from_the_ends():
 
 
 def test_single_sample_is_not_a_clipping_pass():
-    """design.md: nothing is clipped when n < 2 (s undefined): no pass is evaluated, so
-    nit is 1 (0.1.1 counts 1 + kept rejecting passes), std NaN, low/upp the lone sample."""
-    for rej in (ref.SigClip(nkeep=0), ref.SigClip(stdfunc="mad", nkeep=0),
-                ref.CcdClip(rdnoise=5.0, nkeep=0)):
+    """A lone sample is its own centre and is never rejected (0.1.1 still evaluates the
+    pass: std 0 for std/mad, the model sigma for ccdclip; nit 1 = 1 + no rejecting pass);
+    "iraf" (n - 1) and ddof >= n leave the spread undefined: no pass, std NaN."""
+    for rej, std in ((ref.SigClip(nkeep=0), 0.0), (ref.SigClip(stdfunc="mad", nkeep=0), 0.0),
+                     (ref.CcdClip(rdnoise=5.0, nkeep=0), math.sqrt(25.0 + 7.0)),
+                     (ref.SigClip(stdfunc="iraf", nkeep=0), math.nan), (ref.SigClip(ddof=1, nkeep=0), math.nan)):
         r = _one([7.0, np.nan, np.nan], rej)
         assert not r["mask"][0, 0]
         assert r["nit"][0] == 1, rej
-        assert np.isnan(r["std"][0]) and r["low"][0] == 7.0 and r["upp"][0] == 7.0, rej
-        assert np.isnan(r["clip_low"][0]) and np.isnan(r["clip_upp"][0]), rej
+        assert r["low"][0] == 7.0 and r["upp"][0] == 7.0, rej
+        assert (np.isnan(r["std"][0]) and np.isnan(r["clip_low"][0])) if math.isnan(std) else \
+            (math.isclose(r["std"][0], std) and r["clip_low"][0] <= 7.0 <= r["clip_upp"][0]), rej
 
 
 def test_minmax_and_clippers_with_no_sample():

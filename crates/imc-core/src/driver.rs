@@ -375,20 +375,20 @@ struct Elem {
 // per-sample index i * m + p for those pixels; blocks are disjoint.
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
-    /// Read one raw sample, classify it, and normalise it.
+    /// Read one raw sample, classify it, and normalise it. An excluded sample carries every
+    /// cause that applies (input mask, non-finite, outside the thresholds: NaN never is, an
+    /// infinity beyond a finite bound is), as imcombiners 0.1.1 reported them.
     #[inline(always)]
     fn sample(&self, i: usize, raw: T, masked: bool) -> (f64, u8) {
-        if masked {
-            return (f64::NAN, sflag::INPUT_MASK);
-        }
         let v = raw.to_f64();
-        if T::IS_FLOAT && !v.is_finite() {
-            return (v, sflag::NONFINITE);
-        }
-        if let Some((lo, hi)) = self.job.thresholds {
-            if v < lo || v > hi {
-                return (v, sflag::THRESHOLD);
-            }
+        let nonfinite = T::IS_FLOAT && !v.is_finite();
+        let outside = match self.job.thresholds {
+            Some((lo, hi)) => v < lo || v > hi,
+            None => false,
+        };
+        if masked || nonfinite || outside {
+            let st = (masked as u8 * sflag::INPUT_MASK) | (nonfinite as u8 * sflag::NONFINITE) | (outside as u8 * sflag::THRESHOLD);
+            return (if masked { f64::NAN } else { v }, st);
         }
         let mut x = v;
         if let Some(z) = &self.job.zero {

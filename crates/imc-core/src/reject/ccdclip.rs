@@ -54,10 +54,8 @@ pub(super) fn apply(
         limits,
         Passes::Accepted,
         |w, _| {
-            // A single sample cannot be an outlier.
-            if w.n() < 2 {
-                return None;
-            }
+            // A pass runs from one sample up (0.1.1: a lone sample is its own centre and is
+            // never rejected, but the model sigma is reported).
             let c = centre(w.vals(), cen);
             let level = if level_cen == cen { c } else { centre(w.vals(), level_cen) };
             if !(c.is_finite() && level.is_finite()) {

@@ -133,10 +133,8 @@ pub(super) fn apply(
         limits,
         Passes::Accepted,
         |w, s| {
-            // A single sample cannot be an outlier.
-            if w.n() < 2 {
-                return None;
-            }
+            // A pass runs from one sample up (0.1.1: it reports the spread, 0, and rejects
+            // nothing, since the sample is its own centre).
             let (c, sd) = centre_spread(w.vals(), shape, s)?;
             if !(sd.is_finite() && c.is_finite()) {
                 return None;
