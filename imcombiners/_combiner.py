@@ -680,9 +680,6 @@ class Combiner(LegacyCombinerState):
                      "mask_thresh": _thresh_mask_fn(self._fs, thr)},
         )
 
-    def __copy__(self) -> Combiner:
-        return LegacyCombinerState.__copy__(self)
-
     def variance(self, ddof: int = 1, *, blank: float | None = None, **legacy: Any) -> Any:
         """Variance of the surviving samples (after the chained steps) along axis 0.
 

@@ -29,7 +29,14 @@ _POSITIONAL_011 = (
 #: 0.1.1 keywords that have no parameter of their own here any more.
 _LEGACY_KEYWORDS = frozenset({"arr", "clip_cen", "zero_to_0th", "scale_to_0th", "zero_sigclip_kwargs",
                               "scale_sigclip_kwargs", "full", "scale_ref", "zero_ref", "validate"})
-_MISSING: Any = object()
+class _Required:
+    """Default of ``stack``: required, but 0.1.1's ``arr=`` may stand in for it."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+_MISSING: Any = _Required()
 
 
 def _one_of(name_a: str, a: Any, name_b: str, b: Any) -> None:
@@ -190,8 +197,8 @@ def ndcombine(
         the same in every mode.
     """
     if stack is _MISSING or legacy_args or legacy:
-        params = {name: value for name, value in locals().items() if name in _KEYWORD_DEFAULTS}
-        return _legacy_call(stack, mask, legacy_args, params, legacy)
+        here = locals()
+        return _legacy_call(stack, mask, legacy_args, {k: here[k] for k in _KEYWORD_DEFAULTS}, legacy)
     # Conflicting spellings are errors whatever the algorithm (IRAF would silently pick one).
     _one_of("weight", weight, "weights", weights)
     if sigma is not None and (lsigma is not None or hsigma is not None):

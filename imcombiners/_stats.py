@@ -6,8 +6,11 @@
 * a number (the same for every frame),
 * a length-N sequence of numbers,
 * a callable, called once per frame with a ``numpy.ma.MaskedArray`` of the frame (or of
-  its ``statsec`` region) in which masked, non-finite and out-of-threshold pixels are
-  masked, returning a number,
+  its ``statsec`` region, in the float workspace dtype) in which masked, non-finite and
+  out-of-threshold pixels are masked and hold NaN, returning a number (when it returns
+  NaN although the frame has valid pixels, it is called again with the plain array, NaN
+  at the invalid pixels: ``np.nanmedian`` and ``np.nanpercentile`` mishandle masked
+  arrays, and imcombiners 0.1.1 passed plain arrays),
 * a statistic name: ``mean`` (``average``, ``avg``), ``median`` (``med``), ``mode`` (IRAF's
   histogram-window mode), ``sigclip_mean``, ``sigclip_median`` (mean/median of the
   survivors of a 3-sigma, median-centred clipping, like astropy's
@@ -193,7 +196,17 @@ def frame_statistic(
     rmask = None if mask is None else (mask if sec is None else mask[sec])
     if callable(name):
         valid = _valid_mask(region, rmask, thresholds)
-        value = name(np.ma.MaskedArray(region, mask=~valid))
+        # The float workspace with NaN where invalid, as a masked array: mask-aware code and
+        # NumPy's nan-functions (what 0.1.1 callables used) both see only the valid pixels.
+        from ._validate import workspace_dtype
+
+        data = np.array(region, dtype=workspace_dtype(region.dtype))
+        data[~valid] = np.nan
+        value = name(np.ma.MaskedArray(data, mask=~valid))
+        if (value is np.ma.masked or _is_nan(value)) and valid.any():
+            # Some NumPy functions (np.nanmedian, np.nanpercentile) mishandle masked arrays:
+            # give them the plain array with NaN at the invalid pixels (0.1.1's convention).
+            value = name(data)
         if value is np.ma.masked:
             return math.nan
         try:
@@ -211,6 +224,13 @@ def frame_statistic(
         return float(core_stat(flat, fmask, stat, float(lo), float(hi), float(lo_s), float(hi_s), int(maxiters)))
     values = np.asarray(region, dtype=np.float64)[_valid_mask(region, rmask, thresholds)]
     return _numpy_statistic(values, stat, lo_s, hi_s, maxiters)
+
+
+def _is_nan(value: Any) -> bool:
+    try:
+        return bool(np.isnan(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _numpy_statistic(values: np.ndarray, stat: str, lo_s: float, hi_s: float, maxiters: int) -> float:

@@ -93,9 +93,14 @@ _CENTRES = {
     "mean": "mean", "average": "mean", "avg": "mean",
     "median": "median", "med": "median",
     "lmedian": "lmedian", "lmed": "lmedian", "lower_median": "lmedian",
+    "lower-median": "lmedian", "lower median": "lmedian",
 }
 
-_STDFUNCS = {"std": "std", "mad": "mad", "mad_std": "mad", "iraf": "iraf"}
+_STDFUNCS = {
+    "std": "std", "standard_deviation": "std", "standard-deviation": "std",
+    "mad": "mad", "mad_std": "mad", "median_absolute_deviation": "mad", "median-absolute-deviation": "mad",
+    "iraf": "iraf",
+}
 
 
 def _canonical(value: Any, table: dict[str, str], name: str, accepted: str) -> str:

@@ -816,3 +816,74 @@ def test_place_into_padded_extreme_offsets():
     big = np.iinfo(np.int64).max
     with pytest.raises((OverflowError, ValueError)):
         imc.place_into_padded([a, a], np.array([[big, 0], [-big - 1, 0]]))
+
+
+# --------------------------------------------------------------------------- more spellings
+
+
+def test_callable_statistics_see_nan_at_excluded_pixels():
+    x = small() + np.arange(9.0)[:, None, None]
+    x[0, 0, 0] = 1e6  # outside the thresholds below
+    got = imc.Combiner(x).combine("mean", thresholds=(0, 1000), scale=lambda p: float(np.nanmedian(p)))
+    keep = x <= 1000
+    med = np.array([np.median(f[k]) for f, k in zip(x, keep)])
+    want = np.nanmean(np.where(keep, x, np.nan) / (med / med[0])[:, None, None], axis=0)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cen", ["lower_median", "lower-median", "lower median"])
+def test_long_lower_median_names(cen):
+    x = np.array([1.0, 2.0, 4.0, 8.0, 100.0, 3.0]).reshape(6, 1)
+    a = imck.sigclip(x, cenfunc=cen, sigma=2.0, nkeep=0)
+    b = imck.sigclip(x, cenfunc="lmedian", sigma=2.0, nkeep=0)
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+@pytest.mark.parametrize("name, canonical", [("standard_deviation", "std"), ("standard-deviation", "std"),
+                                             ("median_absolute_deviation", "mad"),
+                                             ("median-absolute-deviation", "mad")])
+def test_long_stdfunc_names(name, canonical):
+    x = small(n=12)
+    np.testing.assert_array_equal(imck.sigclip(x, stdfunc=name)[1], imck.sigclip(x, stdfunc=canonical)[1])
+
+
+def test_weighted_average_spelled_wvg_style():
+    x = small()
+    w = np.linspace(1.0, 2.0, 9)
+    np.testing.assert_allclose(imc.Combiner(x).combine("avg", weight=w), np.average(x, axis=0, weights=w),
+                               rtol=1e-12)
+
+
+def test_ccdclip_1d_with_gain_one_is_the_stack_kernel():
+    v = np.array([98.0, 99, 100, 100, 101, 102, 130])
+    m1 = imck.ccdclip_mask_1d(v, sigma=2.0, rdnoise=5.0, nkeep=0)
+    np.testing.assert_array_equal(m1, imck.ccdclip_mask(v[:, None], sigma=2.0, rdnoise=5.0, nkeep=0)[:, 0])
+    assert m1.tolist() == [False] * 6 + [True]
+
+
+def test_grow_sizes():
+    m = np.zeros((1, 7, 7), bool)
+    m[0, 3, 3] = True
+    assert imck.grow_mask(m, 1).sum() == 5
+    assert imck.grow_mask(m, math.sqrt(2)).sum() == 9
+    assert imck.grow_mask(m, 2).sum() == 13
+    assert imck.grow_mask(m, 100).sum() == 49
+    m3 = np.zeros((1, 3, 3, 3), bool)
+    m3[0, 1, 1, 1] = True
+    assert imck.grow_mask(m3, 1).sum() == 7
+
+
+def test_all_masked_element():
+    x = small()
+    m = np.zeros(x.shape, bool)
+    m[:, 0, 0] = True
+    for method in ("mean", "median", "min", "max"):
+        assert np.isnan(imc.Combiner(x, m).combine(method, rejectors=imc.SigClip())[0, 0])
+    assert imc.Combiner(x, m).combine("sum")[0, 0] == 0.0
+    r = imck.sigclip(x, mask=m)
+    assert r[0][:, 0, 0].all() and np.isnan(r[1][0, 0]) and np.isnan(r[2][0, 0]) and r[4][0, 0] == 1
+
+
+def test_single_frame_minmax_rejects_everything():
+    x = np.ones((1, 2, 2))
+    assert np.all(np.isnan(imc.Combiner(x).combine("mean", rejectors=imc.MinMaxClip(1, 1))))
