@@ -14,6 +14,7 @@ Stacks are ``(N, *spatial)`` arrays or lists of equally shaped frames; results a
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from . import kernels
@@ -78,9 +79,7 @@ def _deprecated_alias(name: str) -> Any:
     if name == "resolve_zero_scale":
         return resolve_zero_scale  # warns itself
     if name == "nanaverage":
-        from ._legacy import nanaverage
-
-        return nanaverage  # warns itself
+        return kernels.nanaverage  # warns itself
     return deprecated_function(f"imcombiners.{name}", _DEPRECATED[name], getattr(kernels, name))
 
 
@@ -100,3 +99,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | {"imcombine"})
+
+
+# ``DataArray.imc`` is registered by ``import imcombiners.dask`` (which imports xarray).
+# When xarray is already loaded, register it now, so that ``da.imc`` also works after a
+# plain ``import imcombiners``; otherwise this import stays free of xarray, pandas and dask.
+if "xarray" in sys.modules:
+    from . import dask as _dask  # noqa: E402,F401

@@ -34,6 +34,7 @@ from ._job import Job, run_job
 from ._legacy import LegacyCombinerState, Rebase011, legacy_tuple, merge_threshold_pairs, run_custom_rejector, translate_zero_scale
 from ._rejectors import Rejector
 from ._stats import frame_statistic, parse_statsec, resolve_normalisation
+from .kernels import grow_mask
 from ._validate import as_bool, as_int, as_thresholds, canonical_method, check_diagnostics
 
 __all__ = ["Combiner", "CombineResult", "Step"]
@@ -437,7 +438,8 @@ class Combiner(LegacyCombinerState):
                         detail="it runs in Python on a normalised copy of the stack")
         before = self.mask
         radius = grow if grow is not None else getattr(rejector, "grow", None)
-        raw = run_custom_rejector(rejector, self._workspace(), before, radius)
+        grow_fn = None if radius is None else (lambda m: grow_mask(m, radius))
+        raw = run_custom_rejector(rejector, self._workspace(), before, grow_fn)
         new = raw["mask"] if before is None else (raw["mask"] & ~before)
         return Step(
             kind="reject", rejector=rejector, params={"grow": radius},

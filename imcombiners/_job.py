@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._frames import FrameSet, prepare_frames
+from ._products import DIAGNOSTICS, PER_SAMPLE, WORKSPACE_TYPED
 from ._rejectors import KERNEL_KINDS, Rejector
 from ._validate import (
     as_blank,
@@ -31,11 +32,8 @@ from .flags import OutputFlags, SampleFlags
 __all__ = ["Job", "OUTPUTS", "run_job", "result_dtype", "load_core"]
 
 #: Optional outputs a job can ask for (``data`` is always produced).
-OUTPUTS = frozenset({"mask", "sample_flags", "std", "low", "upp", "nit", "output_flags", "nused",
-                     "clip_low", "clip_upp"})
-_PER_SAMPLE = frozenset({"mask", "sample_flags"})
+OUTPUTS = DIAGNOSTICS
 _REJ_DIAG = ("std", "low", "upp", "nit", "clip_low", "clip_upp")
-_FLOAT_DIAG = ("std", "low", "upp", "clip_low", "clip_upp")
 # Sample-flag bits a later stage contributes (the first stage's flags are taken whole).
 _STAGE_BITS = np.uint8(SampleFlags.ALGORITHM | SampleFlags.GROW | SampleFlags.RESTORED_NKEEP | SampleFlags.RESTORED_MAXREJ)
 _INTEGER_EXACT = frozenset({"lmedian", "min", "max"})
@@ -207,9 +205,9 @@ def _estimate_bytes(fs: FrameSet, job: Job, staged: int) -> int:
     ws = fs.workspace.itemsize
     total = m * ws  # data
     for name in job.want:
-        if name in _PER_SAMPLE:
+        if name in PER_SAMPLE:
             total += n * m
-        elif name in _FLOAT_DIAG:
+        elif name in WORKSPACE_TYPED:
             total += m * ws
         else:
             total += m * 4
@@ -432,7 +430,7 @@ def _empty(fs: FrameSet, want: frozenset[str]) -> dict[str, np.ndarray]:
     ws = fs.workspace
     out: dict[str, np.ndarray] = {}
     for name in want:
-        if name == "data" or name in _FLOAT_DIAG:
+        if name in WORKSPACE_TYPED:
             out[name] = np.empty(0, ws)
         elif name == "mask":
             out[name] = np.empty(0, bool)

@@ -10,7 +10,7 @@ Each piece reproduces what 0.1.1 did, on top of the current engine, and warns th
   ``*_sigclip_kwargs`` (0.1.1's per-plane sigma-clipped statistic);
 * :func:`run_custom_rejector` -- a user ``Rejector`` subclass with its own ``apply``;
 * :func:`merge_threshold_pairs` -- a list of ``(low, upp)`` pairs;
-* :func:`one_d_kernels`, :func:`nanaverage`, :func:`resolve_zero_scale`.
+* :func:`one_d_kernels`, :func:`resolve_zero_scale`.
 """
 
 from __future__ import annotations
@@ -34,9 +34,7 @@ __all__ = [
     "run_custom_rejector",
     "merge_threshold_pairs",
     "one_d_kernels",
-    "nanaverage",
     "resolve_zero_scale",
-    "plane_sigclip_statistic",
 ]
 
 
@@ -66,54 +64,6 @@ def merge_threshold_pairs(value: Any) -> Any:
 # --------------------------------------------------------------------------- zero / scale
 
 
-def plane_sigclip_statistic(kind: str, *, sigma: Any = 3.0, maxiters: int = 5, cenfunc: str = "median",
-                            clip_cen: str | None = None, ddof: int = 0) -> Callable[[np.ma.MaskedArray], float]:
-    """0.1.1's sigma-clipped plane statistic as a callable for ``zero=``/``scale=``.
-
-    Each iteration recomputes the kept set from the whole plane: keep
-    ``c - lo*s <= x <= c + hi*s`` with ``c`` the ``cenfunc`` centre and
-    ``s = sqrt(sum((x - a)**2) / (n - ddof))`` about ``a`` (``clip_cen``, default ``cenfunc``)
-    of the current survivors; stop when nothing changes, nothing survives, n <= ddof or
-    s == 0. Returns the mean (``kind="mean"``) or median of the survivors.
-    """
-    from ._validate import as_int, as_sigma_pair, canonical_centre
-
-    lo_s, hi_s = as_sigma_pair(sigma)
-    maxiters = as_int(maxiters, "maxiters", min=0)
-    ddof = as_int(ddof, "ddof", min=0)
-    cen = canonical_centre(cenfunc)
-    about = canonical_centre(clip_cen, "clip_cen") if clip_cen is not None else cen
-
-    def centre(v: np.ndarray, name: str) -> float:
-        if name == "mean":
-            return float(np.mean(v))
-        if name == "median":
-            return float(np.median(v))
-        return float(np.sort(v)[(v.size - 1) // 2])
-
-    def stat(plane: np.ma.MaskedArray) -> float:
-        x = np.asarray(plane.compressed(), dtype=np.float64)
-        keep = np.ones(x.size, bool)
-        for _ in range(maxiters):
-            v = x[keep]
-            if v.size == 0 or v.size <= ddof:
-                break
-            c, a = centre(v, cen), centre(v, about)
-            s = math.sqrt(float(np.sum((v - a) ** 2)) / (v.size - ddof))
-            if s == 0:
-                break
-            new = (x >= c - lo_s * s) & (x <= c + hi_s * s)
-            if np.array_equal(new, keep):
-                break
-            keep = new
-        v = x[keep]
-        if v.size == 0:
-            return math.nan
-        return float(np.mean(v)) if kind == "mean" else float(np.median(v))
-
-    return stat
-
-
 _SIGCLIP_KEYS = frozenset({"sigma", "maxiters", "cenfunc", "clip_cen", "ddof"})
 _LEGACY_STAT_NAMES = {"mean_sc": "mean", "sigclip_mean": "mean", "median_sc": "median",
                       "med_sc": "median", "sigclip_median": "median"}
@@ -131,6 +81,8 @@ def _stat_with_kwargs(owner: str, param: str, value: Any, kwargs: dict[str, Any]
     if unknown:
         raise ValueError(f"unknown sigma-clipped statistic kwargs: {', '.join(sorted(unknown))}")
     if isinstance(value, str) and value.strip().lower() in _LEGACY_STAT_NAMES:
+        from ._stats import plane_sigclip_statistic
+
         return plane_sigclip_statistic(_LEGACY_STAT_NAMES[value.strip().lower()], **kwargs)
     return value  # 0.1.1 ignored the kwargs for other statistics
 
@@ -397,11 +349,12 @@ def _step_tuple(step: Any) -> tuple[Any, ...]:
 # --------------------------------------------------------------------------- custom rejectors
 
 
-def run_custom_rejector(rejector: Any, arr: np.ndarray, mask: np.ndarray | None, grow: float | None) -> dict[str, Any]:
+def run_custom_rejector(rejector: Any, arr: np.ndarray, mask: np.ndarray | None,
+                        grow: Callable[[np.ndarray], np.ndarray] | None) -> dict[str, Any]:
     """Call a user rejector's ``apply(arr, mask)`` (0.1.1's extension point).
 
     ``arr`` is the normalised float stack ``(N, *spatial)``, ``mask`` the current bool mask
-    or None. Its ``mask_rej`` (grown when asked) is OR-ed with ``mask``.
+    or None. Its ``mask_rej`` (passed through ``grow`` when given) is OR-ed with ``mask``.
     """
     out = rejector.apply(arr, mask)
     if not isinstance(out, tuple) or len(out) != 6:
@@ -412,10 +365,8 @@ def run_custom_rejector(rejector: Any, arr: np.ndarray, mask: np.ndarray | None,
     if mask_rej.shape != arr.shape:
         raise ValueError(f"{type(rejector).__name__}.apply returned mask_rej of shape {mask_rej.shape}; "
                          f"expected {arr.shape}")
-    if grow is not None and grow >= 1:
-        from .kernels import grow_mask
-
-        mask_rej = grow_mask(mask_rej, grow)
+    if grow is not None:
+        mask_rej = grow(mask_rej)
     full = mask_rej if mask is None else (mask_rej | mask)
     spatial = arr.shape[1:]
 
@@ -491,14 +442,3 @@ def one_d_kernels(kernels: Any) -> dict[str, Callable[..., Any]]:
     for kind in ("sigclip", "ccdclip", "linearclip", "minmax", "pclip"):
         make(kind)
     return out
-
-
-def nanaverage(arr: Any, weights: Any, **kwargs: Any) -> np.ndarray:
-    """Deprecated 0.1.1 weighted mean over the finite samples: ``kernels.wavg``."""
-    warn_deprecated("nanaverage(arr, weights)", "imcombiners.kernels.wavg(stack, weights)")
-    kwargs.pop("validate", None)
-    if kwargs:
-        raise TypeError(f"nanaverage() got unexpected keyword arguments {sorted(kwargs)}")
-    from .kernels import wavg
-
-    return wavg(arr, weights)

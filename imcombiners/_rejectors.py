@@ -38,10 +38,11 @@ carry ``SampleFlags.RESTORED_NKEEP``/``RESTORED_MAXREJ``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ._deprecation import AbstractRejectorError, ParameterTypeError, warn_deprecated
+from ._deprecation import AbstractRejectorError, ParameterTypeError, pop_validate, warn_deprecated
 from ._validate import (
     as_bool,
     as_float,
@@ -64,6 +65,16 @@ __all__ = [
 
 # nit is reported as uint8, so more passes than this cannot be counted.
 _MAX_ITERS = 255
+
+#: Runs one rejector alone for the deprecated ``Rejector.apply``: the kernels module,
+#: which sits above this one, registers it (:func:`register_runner`).
+_RUNNER: Callable[[Any, Any, Any], tuple[Any, ...]] | None = None
+
+
+def register_runner(fn: Callable[[Any, Any, Any], tuple[Any, ...]]) -> None:
+    """Set how ``Rejector.apply`` runs a built-in rejector (``kernels.run_rejector``)."""
+    global _RUNNER
+    _RUNNER = fn
 
 
 def _set(obj: Any, name: str, value: Any) -> None:
@@ -128,16 +139,13 @@ class Rejector:
         float stack ``(N, *spatial)`` and the current bool mask, and returns that 6-tuple;
         :class:`~imcombiners.Combiner` then uses its ``mask_rej``.
         """
-        from . import kernels
-        from ._deprecation import pop_validate
-
         pop_validate(f"{type(self).__name__}.apply", kwargs)
         if kwargs:
             raise TypeError(f"{type(self).__name__}.apply() got unexpected keyword arguments {sorted(kwargs)}")
-        if not self.kind:
+        if not self.kind or _RUNNER is None:
             raise NotImplementedError(f"{type(self).__name__} does not implement apply()")
         warn_deprecated(f"{type(self).__name__}.apply(arr, mask)", f"imcombiners.kernels.{self.kind}(arr, mask, **params)")
-        return kernels.run_rejector(self, arr, mask)
+        return _RUNNER(self, arr, mask)
 
     @property
     def grow_radius(self) -> float | None:

@@ -41,6 +41,7 @@ __all__ = [
     "canonical_statistic",
     "frame_statistic",
     "parse_statsec",
+    "plane_sigclip_statistic",
     "resolve_normalisation",
 ]
 
@@ -289,6 +290,56 @@ def _iraf_mode(a: np.ndarray) -> float:
     return float(mode)
 
 
+def plane_sigclip_statistic(kind: str, *, sigma: Any = 3.0, maxiters: int = 5, cenfunc: str = "median",
+                            clip_cen: str | None = None, ddof: int = 0) -> Callable[[np.ndarray], float]:
+    """imcombiners 0.1.1's sigma-clipped frame statistic, as a callable for zero/scale.
+
+    Each pass re-tests the whole frame: keep ``c - lo*s <= x <= c + hi*s`` with ``c`` the
+    ``cenfunc`` centre and ``s = sqrt(sum((x - a)**2) / (n - ddof))`` about ``a``
+    (``clip_cen``, default ``cenfunc``) of the current survivors; stop when nothing changes,
+    nothing survives, n <= ddof or s == 0. Returns the mean (``kind="mean"``) or the median
+    of the survivors. (The ``sigclip_mean``/``sigclip_median`` statistics clip like
+    astropy's ``sigma_clipped_stats`` instead.)
+    """
+    from ._validate import as_int, as_sigma_pair, canonical_centre
+
+    lo_s, hi_s = as_sigma_pair(sigma)
+    maxiters = as_int(maxiters, "maxiters", min=0)
+    ddof = as_int(ddof, "ddof", min=0)
+    cen = canonical_centre(cenfunc)
+    about = canonical_centre(clip_cen, "clip_cen") if clip_cen is not None else cen
+
+    def centre(v: np.ndarray, name: str) -> float:
+        if name == "mean":
+            return float(np.mean(v))
+        if name == "median":
+            return float(np.median(v))
+        return float(np.sort(v)[(v.size - 1) // 2])
+
+    def stat(plane: np.ndarray) -> float:
+        x = np.asarray(np.ma.compressed(plane) if np.ma.isMaskedArray(plane) else plane, dtype=np.float64).ravel()
+        x = x[np.isfinite(x)]
+        keep = np.ones(x.size, bool)
+        for _ in range(maxiters):
+            v = x[keep]
+            if v.size == 0 or v.size <= ddof:
+                break
+            c, a = centre(v, cen), centre(v, about)
+            s = math.sqrt(float(np.sum((v - a) ** 2)) / (v.size - ddof))
+            if s == 0:
+                break
+            new = (x >= c - lo_s * s) & (x <= c + hi_s * s)
+            if np.array_equal(new, keep):
+                break
+            keep = new
+        v = x[keep]
+        if v.size == 0:
+            return math.nan
+        return float(np.mean(v)) if kind == "mean" else float(np.median(v))
+
+    return stat
+
+
 # --------------------------------------------------------------------------- zero/scale/weights
 
 StatOf = Callable[[int, Any], float]
@@ -309,7 +360,6 @@ def _resolve_one(value: Any, n: int, param: str, stat_of: StatOf, parallel: bool
     if isinstance(value, str) and value.strip().lower() in _DEPRECATED_STATS:
         # imcombiners 0.1.1 names: its own per-plane sigma-clipped statistic.
         from ._deprecation import warn_deprecated
-        from ._legacy import plane_sigclip_statistic
 
         old = value.strip().lower()
         warn_deprecated(f"{param}={old!r}", f"{param}={_DEPRECATED_STATS[old]!r}",

@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from ._deprecation import pop_validate, renamed_kwargs, resolve_renamed
+from ._deprecation import pop_validate, renamed_kwargs, resolve_renamed, warn_deprecated
 from ._frames import prepare_frames
 from ._job import Job, load_core, run_job
-from ._legacy import nanaverage, one_d_kernels
-from ._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
+from ._legacy import one_d_kernels
+from ._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, register_runner
 from ._validate import as_float
 
 __all__ = [
@@ -122,6 +122,7 @@ def run_rejector(rejector: Rejector, stack: Any, mask: Any = None) -> tuple[Any,
 
 
 _reject = run_rejector
+register_runner(run_rejector)
 
 
 def _params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -262,5 +263,14 @@ def grow_mask(mask: Any, radius: float | None = None, **legacy: Any) -> np.ndarr
 
 # --------------------------------------------------------------------------- 0.1.1 names
 
-# Deprecated, not in __all__: 0.1.1's 1-D kernels and nanaverage (see the module doc).
+def nanaverage(arr: Any, weights: Any, **kwargs: Any) -> np.ndarray:
+    """Deprecated 0.1.1 weighted mean over the finite samples: :func:`wavg`."""
+    warn_deprecated("nanaverage(arr, weights)", "imcombiners.kernels.wavg(stack, weights)")
+    pop_validate("nanaverage", kwargs)
+    if kwargs:
+        raise TypeError(f"nanaverage() got unexpected keyword arguments {sorted(kwargs)}")
+    return wavg(arr, weights)
+
+
+# Deprecated, not in __all__: 0.1.1's 1-D kernels (see the module doc).
 globals().update(one_d_kernels(sys.modules[__name__]))
