@@ -22,6 +22,7 @@ import numpy as np
 from . import _core
 from ._fitsmap import map_image
 from ._frames import FrameSet, prepare_frames
+from ._products import IRAF_PRODUCTS
 from ._validate import as_int, check_memory
 
 __all__ = ["ImcombineResult", "imcombine"]
@@ -30,7 +31,7 @@ _COMBINES = ("average", "median", "lmedian", "sum")
 _REJECTS = ("none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip")
 _STATS = ("mode", "median", "mean")
 _MAX_REAL = 0.99e37  # IRAF's MAX_REAL (INDEF thresholds)
-_PRODUCTS = ("sigma", "rejmask", "nrejmask", "expmask")
+_PRODUCTS = IRAF_PRODUCTS
 
 
 def _products(products: Any) -> list[str]:

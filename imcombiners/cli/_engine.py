@@ -18,6 +18,8 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from imcombiners._products import FITS_EXTNAMES
+
 from ._check import InputInfo, inspect_inputs
 from ._errors import CLIError
 
@@ -26,9 +28,6 @@ __all__ = ["CombineOutcome", "combine_to_files", "plan_text", "run_imcombine", "
 #: CLI product name -> engine output it is made from.
 _SOURCE = {"nrej": "nused", "nused": "nused", "std": "std", "low": "low", "upp": "upp",
            "nit": "nit", "flags": "output_flags", "mask": "mask"}
-#: engine output -> EXTNAME used by imcombiners.dask.sinks.write_fits
-_EXTNAME = {"mask": "MASK", "nused": "NUSED", "std": "STD", "low": "LOW", "upp": "UPP",
-            "nit": "NIT", "output_flags": "OUTFLAGS", "sample_flags": "SAMPFLAG"}
 
 
 @dataclass
@@ -245,7 +244,7 @@ def _fits_with_products(lazy: Any, output: str, outs: list[str], products: Mappi
             with atomic_path(output, overwrite=overwrite) as t:
                 fits.PrimaryHDU(data, header=_clean_header(master.header)).writeto(t)
             for name, path in products.items():
-                ext = hdul[_EXTNAME[_SOURCE[name]]] if _SOURCE[name] in outs else None
+                ext = hdul[FITS_EXTNAMES[_SOURCE[name]]] if _SOURCE[name] in outs else None
                 if ext is None:  # e.g. std without a sigma-type rejector
                     continue
                 arr = ext.data
