@@ -41,7 +41,7 @@ def local_slurm():
     instead.  ``SLURM_CONF`` points the client commands (sbatch from
     dask-jobqueue, squeue, scancel) at it while the session runs.
     """
-    from slurm_local import LocalSlurm, SlurmUnavailable
+    from tests.helpers.slurm import LocalSlurm, SlurmUnavailable
 
     required = bool(os.environ.get("IMC_REQUIRE_SLURM"))
     try:
@@ -78,7 +78,7 @@ def slurm_stack(tmp_path_factory):
 
     from imcombiners import Combiner
     from imcombiners._rejectors import SigClip
-    from slurm_checks import make_frames, write_fits
+    from tests.helpers.slurm_checks import make_frames, write_fits
 
     d = tmp_path_factory.mktemp("slurm-stack")
     data = make_frames(np.random.default_rng(2026), 200, (64, 64))

@@ -18,8 +18,11 @@ pytestmark = [pytest.mark.slurm, pytest.mark.timeout(300)]
 distributed = pytest.importorskip("distributed")
 
 import imcombiners.dask as imd  # noqa: E402
-from slurm_checks import check_fits, check_zarr, job_of_worker, leftovers, slow_tile, wait_workers  # noqa: E402
-from slurm_local import jobqueue_cluster  # noqa: E402
+from imcombiners.dask.engine import _replace_kernels  # noqa: E402
+from tests.helpers.slurm_checks import (  # noqa: E402
+    check_fits, check_zarr, job_of_worker, leftovers, slow_tile, wait_workers,
+)
+from tests.helpers.slurm import jobqueue_cluster  # noqa: E402
 
 NAME = "imc-eq"
 
@@ -68,7 +71,8 @@ def test_fits_and_zarr_stacks_through_slurm_equal_in_memory(cluster_client, slur
 def test_failed_run_leaves_nothing_under_the_final_name(cluster_client, slurm_stack, tmp_path):
     paths, _, _, kw = slurm_stack
     kw = dict(kw, diagnostics=["nused"])
-    lazy = imd.combine(paths, "median", tile=(4, 64), tile_fn=slow_tile, **kw)
+    with _replace_kernels(tile_fn=slow_tile):
+        lazy = imd.combine(paths, "median", tile=(4, 64), **kw)
 
     class Stop(Exception):
         pass

@@ -1,6 +1,6 @@
 """Data, reference checks and fault helpers shared by the SLURM tests.
 
-This module is on the SLURM workers' PYTHONPATH (see ``slurm_local.jobqueue_cluster``),
+The repository is on the SLURM workers' PYTHONPATH (see ``tests.helpers.slurm.jobqueue_cluster``),
 so :func:`slow_tile` is imported there by name.
 """
 

@@ -400,17 +400,17 @@ def jobqueue_cluster(slurm: LocalSlurm, name: str, **overrides):
     One core and one worker process per job (the test node has two cores), a
     bounded walltime, job logs under ``slurm.job_log_dir``, ``name`` as the job
     name (so ``squeue --name`` finds exactly this cluster's jobs), the dashboard
-    on a free port, ``tests/`` on the workers' PYTHONPATH, and all traffic on the
+    on a free port, the repository on the workers' PYTHONPATH, and all traffic on the
     loopback interface.
     """
     from dask_jobqueue import SLURMCluster
 
-    tests = Path(__file__).resolve().parent
+    repo = Path(__file__).resolve().parents[2]
     opts = dict(cores=1, processes=1, memory="1GB", queue=slurm.partition, walltime="00:15:00",
                 job_name=name, log_directory=str(slurm.job_log_dir), death_timeout=30,
                 scheduler_options={"dashboard_address": ":0"},
-                # the workers import the tests' helpers (e.g. a slowed-down tile function)
-                job_script_prologue=[f"export PYTHONPATH={tests}${{PYTHONPATH:+:$PYTHONPATH}}"])
+                # the workers import the tests' helpers (tests.helpers.slurm_checks.slow_tile)
+                job_script_prologue=[f"export PYTHONPATH={repo}${{PYTHONPATH:+:$PYTHONPATH}}"])
     iface = loopback_interface()
     if iface is not None:
         opts["interface"] = iface
