@@ -43,10 +43,10 @@ def local_slurm():
     """
     from tests.helpers.slurm import LocalSlurm, SlurmUnavailable
 
+    import importlib.util
+
     required = bool(os.environ.get("IMC_REQUIRE_SLURM"))
-    try:
-        import dask_jobqueue  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("dask_jobqueue") is None:
         msg = "dask-jobqueue is not installed (pip install -e '.[test]' or '.[hpc]')"
         pytest.fail(msg) if required else pytest.skip(msg)
     try:

@@ -7,6 +7,7 @@ import sys
 from typing import NoReturn
 
 from . import _help
+from ._cluster import add_cluster_options
 from ._errors import CLIError
 
 __all__ = ["build_parser", "METHODS", "REJECTS", "FACTOR_NAMES"]
@@ -118,8 +119,9 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
     e.add_argument("--memory-limit", default=None, metavar="BYTES",
                    help="peak memory per worker, e.g. 2GB or 512MiB (default: engine default)")
     e.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="dask.distributed scheduler address (tcp://host:8786), or 'local' "
-                   "for a LocalCluster; default: threads in this process")
+                   help="a running dask.distributed scheduler: its address (tcp://host:8786) or "
+                   "scheduler file (JSON), or 'local' for a LocalCluster; default: threads in "
+                   "this process")
     e.add_argument("--workers", type=int, default=None, metavar="N",
                    help="threads (default scheduler) or worker processes (--scheduler local)")
 
@@ -163,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=_help.COMBINE_EPILOG, usage="imcombiners combine INPUTS... -o OUTPUT [options]", **kw)
     _add_inputs(c, output=True)
     _add_combine_options(c)
+    add_cluster_options(c)
     _add_run_options(c)
     _add_common(c)
 

@@ -403,8 +403,10 @@ def jobqueue_cluster(slurm: LocalSlurm, name: str, **overrides):
     on a free port, the repository on the workers' PYTHONPATH, and all traffic on the
     loopback interface.
     """
+    previous = signal.getsignal(signal.SIGINT)
     from dask_jobqueue import SLURMCluster
 
+    signal.signal(signal.SIGINT, previous)  # its import turns Ctrl-C into sys.exit()
     repo = Path(__file__).resolve().parents[2]
     opts = dict(cores=1, processes=1, memory="1GB", queue=slurm.partition, walltime="00:15:00",
                 job_name=name, log_directory=str(slurm.job_log_dir), death_timeout=30,

@@ -56,7 +56,8 @@ def same_bits(got, ref, name: str) -> None:
     if ref.dtype == bool:
         np.testing.assert_array_equal(got.astype(bool), ref, err_msg=name)
         return
-    got = got.astype(ref.dtype.newbyteorder("="), copy=False)
+    native = ref.dtype.newbyteorder("=")  # FITS data are big-endian
+    got, ref = got.astype(native, copy=False), ref.astype(native, copy=False)
     assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(ref).tobytes(), \
         f"{name}: not the same bits"
 
