@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the package with its test extras (builds the Rust extension in release mode),
 # then run every test: the Rust kernel tests and the Python suite (notebooks, the heavy
-# out-of-core memory test and the live real-IRAF parity test included).
+# out-of-core memory test, the live real-IRAF parity test and the SLURM tests included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1
