@@ -383,15 +383,11 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False) ->
     from imcombiners.io.provenance import provenance_cards, provenance_dict
 
     from ._inputs import expand_inputs
+    from ._iraf import imcombine_kwargs
 
     paths = expand_inputs(call.inputs)
     info = inspect_inputs(paths)
-    kwargs = dict(call.kwargs)
-    for key in ("statsec", "expname"):
-        if key in kwargs and not kwargs[key]:
-            kwargs[key] = None
-    if kwargs.get("outtype") in ("none", ""):
-        kwargs.pop("outtype")
+    kwargs = imcombine_kwargs(call.kwargs)
     # Compute only the products the user asked for (IRAF's sigmas/rejmasks/... outputs).
     wanted = {"sigmas": "sigma", "rejmasks": "rejmask", "nrejmasks": "nrejmask", "expmasks": "expmask"}
     kwargs["products"] = [wanted[k] for k in call.products if k in wanted] or "none"
