@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import EXIT_FAILURE, CLIError
+from ._sizes import parse_memory
 
 __all__ = ["ClusterSpec", "add_cluster_options", "cluster_spec", "compute_on", "KINDS"]
 
@@ -115,8 +116,6 @@ def cluster_spec(args: argparse.Namespace) -> ClusterSpec | None:
     if args.cluster_wait is not None and args.cluster_wait <= 0:
         raise CLIError(f"--cluster-wait must be positive, got {args.cluster_wait}")
     if args.memory is not None:
-        from ._parser import parse_memory
-
         parse_memory(args.memory, option="--memory")
     if config_file is not None and not os.path.isfile(config_file):
         raise CLIError(f"--cluster-config: no such file: '{config_file}'")
@@ -238,8 +237,11 @@ def _batch_cluster(spec: ClusterSpec, say: Callable[[str], object]) -> Iterator[
                 warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
                 cluster = cls(**spec.options)
         except ValueError as exc:  # e.g. no cores/memory given anywhere
-            raise CLIError(f"--cluster {spec.kind}: {_one_line(exc)} (give --cores and --memory, "
-                           "or set them in the dask-jobqueue configuration)") from None
+            text = _one_line(exc)
+            if "must specify" in text:
+                text = (f"give --cores and --memory (or set cores and memory under "
+                        f"jobqueue.{spec.kind} in the dask configuration or --cluster-config)")
+            raise CLIError(f"--cluster {spec.kind}: {text}") from None
         client = None
         try:
             say(f"{spec.label} cluster: submitting {spec.jobs} job(s); scheduler "

@@ -8,9 +8,10 @@ from typing import NoReturn
 
 from . import _help
 from ._cluster import add_cluster_options
+from ._sizes import parse_memory
 from ._errors import CLIError
 
-__all__ = ["build_parser", "METHODS", "REJECTS", "FACTOR_NAMES"]
+__all__ = ["build_parser", "METHODS", "REJECTS", "FACTOR_NAMES", "parse_memory"]
 
 METHODS = ("mean", "average", "median", "lmedian", "sum", "min", "max", "variance", "wavg")
 REJECTS = ("none", "sigclip", "avsigclip", "ccdclip", "crreject", "linearclip", "minmax", "pclip")
@@ -214,21 +215,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(dims) != 2 or min(dims) < 16:
         raise CLIError(f"--size: expected HxW with both at least 16, got '{text}'")
     return dims[0], dims[1]
-
-
-def parse_memory(text: str | None, option: str = "--memory-limit") -> int | None:
-    """``2GB``, ``512MiB``, ``1e9`` -> bytes (None stays None)."""
-    if text is None:
-        return None
-    from dask.utils import parse_bytes
-
-    try:
-        value = int(parse_bytes(text))
-    except (ValueError, TypeError):
-        raise CLIError(f"{option}: expected a size such as 2GB or 512MiB, got '{text}'") from None
-    if value <= 0:
-        raise CLIError(f"{option}: must be positive, got '{text}'")
-    return value
 
 
 def stderr_is_terminal() -> bool:
