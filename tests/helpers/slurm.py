@@ -68,19 +68,28 @@ def loopback_interface() -> str | None:
     return None
 
 
+def _load_prctl():
+    """libc's prctl, looked up in the parent (a child between fork and exec must not import)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except Exception:  # pragma: no cover - not Linux/glibc: stop() still ends them by pid
+        return None
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGTERM when the test process dies, however it dies.
 
     Why: a test run killed from outside (timeout, SIGKILL) never reaches the
     fixture's teardown; the daemons must not outlive it.
     """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # pragma: no cover - not Linux: stop() still ends them by pid
-        pass
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def _free_ports(count: int) -> list[int]:
