@@ -21,6 +21,7 @@ from . import kernels
 from ._combiner import CombineResult, Combiner, Step
 from ._ndcombine import ndcombine
 from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
+from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
 from ._validate import InsufficientMemoryError
 from .flags import OutputFlags, SampleFlags
 from .offsets import place_into_padded
@@ -50,6 +51,9 @@ __all__ = [
     "LinearClip",
     "MinMaxClip",
     "PClip",
+    "WinsorizedSigClip",
+    "GESDClip",
+    "LinearFitClip",
     "SampleFlags",
     "OutputFlags",
     "InsufficientMemoryError",

@@ -203,7 +203,8 @@ def _as_rejectors(rejectors: Any) -> tuple[Rejector, ...]:
             if not _custom_or_kernel(r):
                 raise TypeError(
                     "rejectors must be a Rejector or a sequence of them (SigClip, CcdClip, AvSigClip, "
-                    f"LinearClip, MinMaxClip, PClip); got an item {r!r}"
+                    "LinearClip, MinMaxClip, PClip, WinsorizedSigClip, GESDClip, LinearFitClip); "
+                    f"got an item {r!r}"
                 )
         return tuple(rejectors)
     raise TypeError(f"rejectors must be None, a Rejector or a sequence of Rejectors; got {rejectors!r}")
@@ -466,7 +467,7 @@ class Combiner(LegacyCombinerState):
         if not _custom_or_kernel(rejector):
             raise TypeError(
                 "reject() expects a Rejector (SigClip, CcdClip, AvSigClip, LinearClip, MinMaxClip, "
-                f"PClip); got {rejector!r}"
+                f"PClip, WinsorizedSigClip, GESDClip, LinearFitClip); got {rejector!r}"
             )
         level = check_diagnostics(diagnostics) or "simple"
         if rejector.is_custom:

@@ -121,7 +121,8 @@ class Rejector:
     def __post_init__(self) -> None:
         if type(self) is Rejector:
             raise AbstractRejectorError(
-                "Rejector is abstract: use SigClip, CcdClip, AvSigClip, LinearClip, MinMaxClip or PClip "
+                "Rejector is abstract: use SigClip, CcdClip, AvSigClip, LinearClip, MinMaxClip, PClip, "
+                "WinsorizedSigClip, GESDClip or LinearFitClip "
                 "(or a subclass that implements apply())"
             )
 
@@ -486,4 +487,5 @@ class PClip(Rejector):
 
 #: Kinds the library engine of ``_core.run`` is documented to implement. ``_core`` may
 #: advertise its own list as ``_core.REJECTORS``.
-KERNEL_KINDS = frozenset({"sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip"})
+KERNEL_KINDS = frozenset({"sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip",
+                          "winsorized", "gesd", "linearfit"})

@@ -10,7 +10,8 @@ use pyo3::types::{PyDict, PyList};
 use imc_core::job::{Centre, Job, Limits, Method, Noise, Rejector, Spread, Want};
 
 /// Rejector kinds the kernel implements (exported as `_core.REJECTORS`).
-pub(crate) const REJECTORS: [&str; 6] = ["sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip"];
+pub(crate) const REJECTORS: [&str; 9] =
+    ["sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip", "winsorized", "gesd", "linearfit"];
 
 /// A core error as a Python ValueError (its message names the parameter).
 pub(crate) fn core_err(e: imc_core::Error) -> PyErr {
@@ -128,6 +129,25 @@ fn rejector(d: &Bound<'_, PyDict>) -> PyResult<Rejector> {
             sigma_lo: sig("sigma_lo")?,
             sigma_hi: sig("sigma_hi")?,
             nkeep: get(d, "nkeep", 1i64)?,
+        },
+        // maxiters omitted: until a pass rejects nothing (nit counts up to 255 passes).
+        "winsorized" => Rejector::Winsorized {
+            sigma_lo: sig("sigma_lo")?,
+            sigma_hi: sig("sigma_hi")?,
+            maxiters: maxiters(255)?,
+            cutoff: get(d, "cutoff", 1.5)?,
+            limits: limits(d)?,
+        },
+        "gesd" => Rejector::Gesd {
+            max_outliers: get(d, "max_outliers", 0.3)?,
+            significance: get(d, "significance", 0.05)?,
+            limits: limits(d)?,
+        },
+        "linearfit" => Rejector::LinearFit {
+            sigma_lo: get(d, "sigma_lo", 5.0)?,
+            sigma_hi: get(d, "sigma_hi", 5.0)?,
+            maxiters: maxiters(255)?,
+            limits: limits(d)?,
         },
         other => {
             return Err(PyValueError::new_err(format!(

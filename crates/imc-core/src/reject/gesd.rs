@@ -62,7 +62,7 @@ pub(super) fn apply(w: &mut Win<'_>, table: &[f64], frac: f64, limits: &Limits) 
     let mut d = Diag::default();
     let n = w.n();
     let r = test_count(frac, n);
-    if r == 0 {
+    if r == 0 || table.len() <= n {
         return d;
     }
     d.nit = 1;
@@ -121,8 +121,8 @@ pub(super) fn apply(w: &mut Win<'_>, table: &[f64], frac: f64, limits: &Limits) 
         let (mean, s) = Sums::over(&a[l..h], super::median_sorted(&a[l..h])).mean_std(m);
         d.std = s;
         let lam = if m < table.len() { table[m] } else { f64::NAN };
-        d.low = mean - lam * s;
-        d.upp = mean + lam * s;
+        d.clip_low = mean - lam * s;
+        d.clip_upp = mean + lam * s;
     }
     d
 }

@@ -9,7 +9,7 @@
 
 use std::cell::Cell;
 
-use super::{iterate_dev, median_sorted, Diag, Pass, Scratch, Win};
+use super::{iterate_dev, median_sorted, Diag, Pass, Passes, Scratch, Win};
 use crate::job::Limits;
 
 /// The fit of one window: residual r_k = v_k - centre - slope (k - (n - 1)/2).
@@ -71,6 +71,7 @@ pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f
         s,
         maxiters,
         limits,
+        Passes::EvaluatedAll,
         |w, _| {
             let f = fit(w.vals())?;
             if !(f.scatter > 0.0) {
@@ -79,7 +80,7 @@ pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f
             let n = w.n();
             cur.set((f, w.lo, n));
             let (first, last) = (f.centre - f.slope * 0.5 * (n - 1) as f64, f.centre + f.slope * 0.5 * (n - 1) as f64);
-            Some(Pass { centre: f.centre, std: f.scatter, low: first - sigma_lo * f.scatter, upp: last + sigma_hi * f.scatter })
+            Some(Pass { centre: f.centre, level: f.centre, std: f.scatter, low: first - sigma_lo * f.scatter, upp: last + sigma_hi * f.scatter })
         },
         |k, p| {
             let r = resid(k);
@@ -114,7 +115,7 @@ mod tests {
 
     #[test]
     fn a_trail_at_the_top_is_rejected() {
-        let mut v = vec![100.0, 101.0, 101.5, 102.0, 102.5, 103.0, 103.5, 104.0, 105.0, 400.0];
+        let mut v: Vec<f64> = vec![100.0, 101.0, 101.5, 102.0, 102.5, 103.0, 103.5, 104.0, 105.0, 400.0];
         v.sort_by(|a, b| a.total_cmp(b));
         let mut w = Win::new(&v, None);
         let mut s = Scratch::default();

@@ -15,7 +15,7 @@
 //! and solving one quadratic per piece, instead of iterating to a tolerance. Samples
 //! with x < m - lo*s or x > m + hi*s are then rejected (strict), and the passes repeat.
 
-use super::{iterate, median_sorted, side, Diag, Pass, Scratch, Win};
+use super::{iterate, median_sorted, side, Diag, Pass, Passes, Scratch, Win};
 use crate::job::Limits;
 
 /// Huber's consistency factor for a normal distribution winsorized at 1.5 sigma.
@@ -23,28 +23,33 @@ pub const WINSOR_K: f64 = 1.134;
 
 /// The winsorized sigma of sorted values `v` (n >= 2) about their median, and the median.
 ///
-/// `s.s1` is used as scratch for the cumulative sums of the deviations from the median.
+/// `s.s1` is used as scratch for the partial sums of the deviations from the median.
 pub(crate) fn winsorized_sigma(v: &[f64], cutoff: f64, s: &mut Scratch) -> Option<(f64, f64)> {
     let n = v.len();
     if n < 2 {
         return None;
     }
     let m = median_sorted(v);
-    // Prefix sums of d = x - m and d^2, interleaved in one buffer: p[2k] = sum d over the
-    // first k samples, p[2k + 1] = sum d^2. Sequential, so one fixed rounding everywhere.
+    // Sums of d = x - m and d^2 over the unclamped middle [k0, n - k1), which always
+    // holds the median position mid = n / 2 (clamping takes samples beyond -cs or +cs).
+    // Accumulated from the median outward (p[2k], p[2k+1]: over [k, mid) for k <= mid and
+    // over [mid, k) for k >= mid), so a middle sum is one addition of two partial sums and
+    // a huge clamped outlier never enters it by cancellation. Sequential: one rounding.
+    let mid = n / 2;
     let p = &mut s.s1;
     p.clear();
-    p.reserve(2 * n + 2);
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    p.push(0.0);
-    p.push(0.0);
-    for &x in v {
-        let d = x - m;
-        s1 += d;
-        s2 += d * d;
-        p.push(s1);
-        p.push(s2);
+    p.resize(2 * (n + 1), 0.0);
+    for k in (0..mid).rev() {
+        let dk = v[k] - m;
+        p[2 * k] = p[2 * (k + 1)] + dk;
+        p[2 * k + 1] = p[2 * (k + 1) + 1] + dk * dk;
     }
+    for k in mid..n {
+        let dk = v[k] - m;
+        p[2 * (k + 1)] = p[2 * k] + dk;
+        p[2 * (k + 1) + 1] = p[2 * k + 1] + dk * dk;
+    }
+    let (s1, s2) = (p[0] + p[2 * n], p[1] + p[2 * n + 1]);
     let nf = n as f64;
     let var0 = ((s2 - s1 * s1 / nf) / (nf - 1.0)).max(0.0);
     let s0 = var0.sqrt();
@@ -55,7 +60,7 @@ pub(crate) fn winsorized_sigma(v: &[f64], cutoff: f64, s: &mut Scratch) -> Optio
         return Some((m, 0.0));
     }
     let d = |j: usize| v[j] - m;
-    let (sum1, sum2) = (|a: usize, b: usize| p[2 * b] - p[2 * a], |a: usize, b: usize| p[2 * b + 1] - p[2 * a + 1]);
+    let (sum1, sum2) = (|a: usize, b: usize| p[2 * a] + p[2 * b], |a: usize, b: usize| p[2 * a + 1] + p[2 * b + 1]);
     let k2 = WINSOR_K * WINSOR_K;
     let c = cutoff;
     // F(s) * (n - 1) = K^2 (n - 1) Var(w(s)) - (n - 1) s^2 = -(A s^2 + B s + C) for the
@@ -82,37 +87,40 @@ pub(crate) fn winsorized_sigma(v: &[f64], cutoff: f64, s: &mut Scratch) -> Optio
     if g0 == 0.0 {
         return Some((m, s0));
     }
+    // The walk moves one breakpoint at a time and changes the clamped set by the sample(s)
+    // whose breakpoint it reached (the same computed value, never a re-test), so it always
+    // progresses and ends after at most n pieces.
+    let (mut k0, mut k1) = (k0, k1);
     if g0 > 0.0 {
         // f(s0) < s0: the iteration decreases to the largest fixed point below s0. On the
         // way down samples only join the clamped set.
         let mut hi_s = s0;
-        let (mut k0, mut k1) = (k0, k1);
         loop {
-            // Samples exactly at the cutoff of hi_s are clamped just below it.
-            while k0 + k1 < n && d(k0) <= -c * hi_s {
-                k0 += 1;
-            }
-            while k0 + k1 < n && d(n - 1 - k1) >= c * hi_s {
-                k1 += 1;
-            }
             // Next breakpoint below: the nearest unclamped sample on either side.
-            let mut lo_s = 0.0f64;
+            let (mut bl, mut bh) = (0.0f64, 0.0f64);
             if k0 + k1 < n {
                 let (dl, dh) = (d(k0), d(n - 1 - k1));
                 if dl < 0.0 {
-                    lo_s = lo_s.max(-dl / c);
+                    bl = -dl / c;
                 }
                 if dh > 0.0 {
-                    lo_s = lo_s.max(dh / c);
+                    bh = dh / c;
                 }
             }
+            let lo_s = bl.max(bh).min(hi_s);
             let q = coeffs(k0, k1);
             if neg_f(q, lo_s) <= 0.0 {
                 // F changes sign on [lo_s, hi_s]: its largest root there is the limit.
                 return Some((m, largest_root(q, lo_s, hi_s)));
             }
-            if lo_s == 0.0 {
+            if lo_s <= 0.0 {
                 return Some((m, 0.0));
+            }
+            if bl >= bh {
+                k0 += 1;
+            }
+            if bh >= bl {
+                k1 += 1;
             }
             hi_s = lo_s;
         }
@@ -121,28 +129,22 @@ pub(crate) fn winsorized_sigma(v: &[f64], cutoff: f64, s: &mut Scratch) -> Optio
         // way up samples only leave the clamped set; with none clamped the fixed point is
         // K * s0.
         let mut lo_s = s0;
-        let (mut k0, mut k1) = (k0, k1);
         loop {
             if k0 == 0 && k1 == 0 {
                 return Some((m, WINSOR_K * s0));
             }
             // Next breakpoint above: the innermost clamped sample on either side.
-            let mut hi_s = f64::INFINITY;
-            if k0 > 0 {
-                hi_s = hi_s.min(-d(k0 - 1) / c);
-            }
-            if k1 > 0 {
-                hi_s = hi_s.min(d(n - k1) / c);
-            }
+            let bl = if k0 > 0 { -d(k0 - 1) / c } else { f64::INFINITY };
+            let bh = if k1 > 0 { d(n - k1) / c } else { f64::INFINITY };
+            let hi_s = bl.min(bh).max(lo_s);
             let q = coeffs(k0, k1);
             if neg_f(q, hi_s) >= 0.0 {
                 return Some((m, smallest_root(q, lo_s, hi_s)));
             }
-            // Release the samples whose cutoff is reached at hi_s.
-            while k0 > 0 && -d(k0 - 1) <= c * hi_s {
+            if bl <= bh {
                 k0 -= 1;
             }
-            while k1 > 0 && d(n - k1) <= c * hi_s {
+            if bh <= bl {
                 k1 -= 1;
             }
             lo_s = hi_s;
@@ -192,16 +194,17 @@ fn smallest_root(q: (f64, f64, f64), lo: f64, hi: f64) -> f64 {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f64, maxiters: u32, cutoff: f64, limits: &Limits) -> Diag {
     let a = w.a;
     iterate(
         w,
+        s,
         maxiters,
         limits,
-        |w| {
+        Passes::EvaluatedAll,
+        |w, s| {
             let (m, sd) = winsorized_sigma(w.vals(), cutoff, s)?;
-            Some(Pass { centre: m, std: sd, low: m - sigma_lo * sd, upp: m + sigma_hi * sd })
+            Some(Pass { centre: m, level: m, std: sd, low: m - sigma_lo * sd, upp: m + sigma_hi * sd })
         },
         |k, p| side(a[k], p.low, p.upp),
         |_, p| p.std,
@@ -281,6 +284,37 @@ mod tests {
                         let u = next();
                         let x = 1000.0 + 20.0 * (next() + next() + next() - 1.5);
                         if u < 0.1 { x + 3000.0 * next() } else if u < 0.15 { x - 400.0 * next() } else { x.round() }
+                    })
+                    .collect();
+                let v = sorted(&v);
+                let (_, got) = winsorized_sigma(&v, 1.5, &mut s).unwrap();
+                let want = iterated(&v, 1.5);
+                assert!(agree(got, want, &v), "{v:?}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn ties_and_wide_magnitudes_terminate_and_match() {
+        // Few distinct values (breakpoints shared by many samples, some exactly at the
+        // cutoff of s0) and magnitudes over nine decades of both signs.
+        let mut state = 11u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut s = Scratch::default();
+        for n in 2..30 {
+            for round in 0..40 {
+                let v: Vec<f64> = (0..n)
+                    .map(|_| {
+                        let u = next();
+                        if round % 2 == 0 {
+                            (u * 4.0).floor() * 3.0 + 10.0
+                        } else {
+                            let sign = if next() < 0.5 { -1.0 } else { 1.0 };
+                            sign * 10f64.powf(-3.0 + 9.0 * u)
+                        }
                     })
                     .collect();
                 let v = sorted(&v);
