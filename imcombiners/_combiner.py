@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
 
 from ._deprecation import pop_validate, renamed_kwargs, warn_deprecated
 from ._frames import FrameSet, prepare_frames
@@ -88,7 +89,7 @@ class Step:
 
 
 @dataclass(frozen=True, eq=False)
-class CombineResult:
+class CombineResult(NDArrayOperatorsMixin):
     """The combined image and its diagnostics (``diagnostics="simple"`` or ``"full"``).
 
     Attributes
@@ -160,6 +161,10 @@ class CombineResult:
     def __len__(self) -> int:
         return len(self._as_tuple("len() of"))
 
+    def __bool__(self) -> bool:
+        # A result is always true (without this, bool() would go through the deprecated len()).
+        return True
+
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, (int, np.integer, slice)):
             return self._as_tuple("indexing")[key]
@@ -169,6 +174,24 @@ class CombineResult:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         warn_deprecated("using a CombineResult as an array (0.1.1 returned the image)", "result.data")
         return self.data if dtype is None else self.data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # Arithmetic and comparisons on a result act on its image (0.1.1 returned the image).
+        warn_deprecated("arithmetic on a CombineResult (0.1.1 returned the image)", "result.data")
+        inputs = tuple(x.data if isinstance(x, CombineResult) else x for x in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    # Results compare and hash by identity (the operator mixin would make == elementwise).
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names that are not fields: ndarray methods of 0.1.1's image.
+        if not name.startswith("_") and hasattr(np.ndarray, name) and "data" in self.__dict__:
+            warn_deprecated(f"CombineResult.{name} (0.1.1 returned the image)", f"result.data.{name}")
+            return getattr(self.data, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -305,7 +328,8 @@ class Combiner(LegacyCombinerState):
 
     @property
     def sample_flags(self) -> np.ndarray | None:
-        """Stage-local sample flags of the last step run with ``diagnostics="full"``."""
+        """Sample flags of the last ``reject()`` (stage-local) or ``combine()`` run with
+        ``diagnostics="full"`` (None before)."""
         return self._sample_flags
 
     @property
@@ -596,6 +620,7 @@ class Combiner(LegacyCombinerState):
         self._legacy_mask = res.mask
         if level == "full":
             self._legacy_sample_flags = res.sample_flags
+            self._sample_flags = res.sample_flags
 
     def _combine_as_chain(self, method: str, thr: Any, zero: Any, scale: Any, weights: Any,
                           rejs: tuple[Rejector, ...], level: str | None, ddof: int, blank: Any,
