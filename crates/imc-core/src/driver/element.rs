@@ -29,6 +29,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     #[inline]
     pub(super) fn reject_chain(&self, px: usize, sorted: &[f64], ids: Option<&[u32]>, rs: &mut RejScratch) -> Survivors {
         let mut win = Win::new(sorted, ids);
+        rs.restored.clear();
         let mut flags = 0;
         let mut last = Diag::default();
         for (k, prep) in self.prepared.iter().enumerate() {
@@ -115,6 +116,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let job = self.job;
         let method = job.method;
         self.gather(s, p0, p1);
+        s.rs.record_restored = self.ptrs.sflags.is_some();
         for b in 0..(p1 - p0) {
             let vals = &s.vals[b * n..(b + 1) * n];
             let st = &mut s.st[b * n..(b + 1) * n];
@@ -150,13 +152,19 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             let nused = hi - lo;
             let v = reduce::finish(method, &s.sorted[lo..hi], &s.fo, &s.fo_ids, job.weights.as_deref());
             self.write(p0 + b, &Elem { value: self.finish_value(v, nused), nused, flags, diag });
+            // Samples a limited pass gave back keep their value but carry RESTORED_* bits.
+            for &(a, z, bits) in &s.rs.restored {
+                for &id in &s.sorted_ids[a..z] {
+                    st[id as usize] |= bits;
+                }
+            }
         }
         let p = self.ptrs;
         let len = p1 - p0;
         if let Some(o) = p.mask {
             for i in 0..n {
                 for b in 0..len {
-                    unsafe { o.put(i * m + p0 + b, s.st[b * n + i] != 0) };
+                    unsafe { o.put(i * m + p0 + b, s.st[b * n + i] & !sflag::RESTORED != 0) };
                 }
             }
         }

@@ -29,6 +29,7 @@ use crate::input::Input;
 use crate::job::{Centre, Job, Method, Rejector, Spread};
 use crate::network::{self, LANES};
 use crate::real::Real;
+use crate::reject::sigclip::SpreadAbout;
 use crate::reject::{sflag, Prepared};
 
 mod element;
@@ -57,6 +58,8 @@ pub struct Outputs<O> {
     pub nit: Option<Vec<u8>>,
     pub output_flags: Option<Vec<u8>>,
     pub nused: Option<Vec<i32>>,
+    pub clip_low: Option<Vec<O>>,
+    pub clip_upp: Option<Vec<O>>,
 }
 
 /// Pixels per block for the element path: keep the gathered samples near 64 KiB.
@@ -124,7 +127,7 @@ impl Path {
         let at_most_one = |f: f64| (f * n as f64 + 0.001).trunc() <= 1.0;
         let minmax_stream = matches!(lone, Some(LoneRejector::MinMax { frac_lo, frac_hi }) if at_most_one(frac_lo) && at_most_one(frac_hi));
         let per_sample = w.mask || w.sample_flags;
-        if minmax_stream && !(w.std || w.low || w.upp || w.nit || per_sample) && matches!(job.method, Method::Mean | Method::Sum) {
+        if minmax_stream && !(w.any_diag() || per_sample) && matches!(job.method, Method::Mean | Method::Sum) {
             Path::MinMaxStream
         } else if job.rejectors.is_empty()
             && !per_sample
@@ -154,8 +157,9 @@ impl Path {
 /// (see `lane_shortcuts`; a lone MinMaxClip also streams, see `minmax_stream`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum LoneRejector {
-    /// SigClip with a median centre and the std spread (at least one pass).
-    SigClip { sigma_lo: f64, sigma_hi: f64, ddof: u32 },
+    /// SigClip with a median centre and the std spread about the median or the mean (at
+    /// least one pass).
+    SigClip { sigma_lo: f64, sigma_hi: f64, ddof: u32, about: SpreadAbout },
     /// MinMaxClip: the fractions of the valid samples dropped at each end.
     MinMax { frac_lo: f64, frac_hi: f64 },
     /// PClip: IRAF's rank offset (from N) and the clipping limits.
@@ -167,8 +171,11 @@ impl LoneRejector {
     fn of(prepared: &[Prepared]) -> Option<Self> {
         let [p] = prepared else { return None };
         match p.rejector {
-            Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen: Centre::Median, spread: Spread::Std, ddof, .. } if maxiters >= 1 => {
-                Some(LoneRejector::SigClip { sigma_lo, sigma_hi, ddof })
+            Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen: Centre::Median, spread: Spread::Std, spread_cen, ddof, .. }
+                if maxiters >= 1 && matches!(spread_cen, None | Some(Centre::Median | Centre::Mean)) =>
+            {
+                let about = if spread_cen == Some(Centre::Mean) { SpreadAbout::Mean } else { SpreadAbout::Median };
+                Some(LoneRejector::SigClip { sigma_lo, sigma_hi, ddof, about })
             }
             Rejector::MinMax { .. } => Some(LoneRejector::MinMax { frac_lo: p.frac_lo, frac_hi: p.frac_hi }),
             Rejector::PClip { sigma_lo, sigma_hi, nkeep, .. } => {
@@ -202,6 +209,8 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         nit: w.nit.then(|| output_vec(m, 0u8)),
         output_flags: w.output_flags.then(|| output_vec(m, 0u8)),
         nused: w.nused.then(|| output_vec(m, 0i32)),
+        clip_low: w.clip_low.then(|| output_vec(m, O::NAN)),
+        clip_upp: w.clip_upp.then(|| output_vec(m, O::NAN)),
     };
     let ptrs = Ptrs {
         data: Out(out.data.as_mut_ptr()),
@@ -213,6 +222,8 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         nit: Out::of(&mut out.nit),
         oflags: Out::of(&mut out.output_flags),
         nused: Out::of(&mut out.nused),
+        clip_low: Out::of(&mut out.clip_low),
+        clip_upp: Out::of(&mut out.clip_upp),
     };
     let lone = LoneRejector::of(&prepared);
     let path = Path::choose(job, n, &prepared, lone);
@@ -281,20 +292,20 @@ struct Ctx<'a, 'f, T, O> {
 }
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
-    /// Read one raw sample, classify it, and normalise it.
+    /// Read one raw sample, classify it, and normalise it. An excluded sample carries every
+    /// cause that applies (input mask, non-finite, outside the thresholds: NaN never is, an
+    /// infinity beyond a finite bound is), as imcombiners 0.1.1 reported them.
     #[inline(always)]
     fn sample(&self, i: usize, raw: T, masked: bool) -> (f64, u8) {
-        if masked {
-            return (f64::NAN, sflag::INPUT_MASK);
-        }
         let v = raw.to_f64();
-        if T::IS_FLOAT && !v.is_finite() {
-            return (v, sflag::NONFINITE);
-        }
-        if let Some((lo, hi)) = self.job.thresholds {
-            if v < lo || v > hi {
-                return (v, sflag::THRESHOLD);
-            }
+        let nonfinite = T::IS_FLOAT && !v.is_finite();
+        let outside = match self.job.thresholds {
+            Some((lo, hi)) => v < lo || v > hi,
+            None => false,
+        };
+        if masked || nonfinite || outside {
+            let st = (masked as u8 * sflag::INPUT_MASK) | (nonfinite as u8 * sflag::NONFINITE) | (outside as u8 * sflag::THRESHOLD);
+            return (if masked { f64::NAN } else { v }, st);
         }
         let mut x = v;
         if let Some(z) = &self.job.zero {

@@ -33,6 +33,8 @@ pub(super) struct Ptrs<O> {
     pub(super) nit: Option<Out<u8>>,
     pub(super) oflags: Option<Out<u8>>,
     pub(super) nused: Option<Out<i32>>,
+    pub(super) clip_low: Option<Out<O>>,
+    pub(super) clip_upp: Option<Out<O>>,
 }
 
 /// Per-element results the block writers store.
@@ -70,6 +72,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             }
             if let Some(o) = p.nused {
                 o.put(px, e.nused as i32);
+            }
+            if let Some(o) = p.clip_low {
+                o.put(px, O::from_f64(e.diag.clip_low));
+            }
+            if let Some(o) = p.clip_upp {
+                o.put(px, O::from_f64(e.diag.clip_upp));
             }
         }
     }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::job::{Centre, Limits, Rejector, Spread, Want};
+use crate::reject::oflag;
 
 pub(super) fn stack(n: usize, m: usize) -> Vec<Vec<f32>> {
     // Deterministic pseudo-random values with a few outliers.
@@ -57,9 +58,11 @@ fn all_rejectors() -> Vec<Rejector> {
     let lim = |nkeep, revert| Limits { nkeep, maxrej: None, revert };
     vec![
         sig(),
-        Rejector::SigClip { sigma_lo: 1.0, sigma_hi: 1.5, maxiters: 3, cen: Centre::Mean, spread: Spread::Mad, ddof: 1, limits: lim(3, false) },
-        Rejector::SigClip { sigma_lo: 2.0, sigma_hi: 2.0, maxiters: 5, cen: Centre::LMedian, spread: Spread::Iraf, ddof: 0, limits: Limits { nkeep: -2, maxrej: Some(3), revert: false } },
-        Rejector::CcdClip { sigma_lo: 3.0, sigma_hi: 3.0, maxiters: 5, cen: Centre::Median, noise: Noise { rdnoise: 5.0, gain: 1.5, snoise: 0.01, sigscale: 0.1 }, limits: lim(1, true) },
+        Rejector::SigClip { sigma_lo: 1.0, sigma_hi: 1.5, maxiters: 3, cen: Centre::Mean, spread: Spread::Mad, spread_cen: None, ddof: 1, limits: lim(3, false) },
+        Rejector::SigClip { sigma_lo: 2.5, sigma_hi: 2.0, maxiters: 4, cen: Centre::Median, spread: Spread::Std, spread_cen: Some(Centre::Mean), ddof: 1, limits: lim(2, true) },
+        Rejector::SigClip { sigma_lo: 2.0, sigma_hi: 2.0, maxiters: 5, cen: Centre::LMedian, spread: Spread::Iraf, spread_cen: None, ddof: 0, limits: Limits { nkeep: -2, maxrej: Some(3), revert: false } },
+        Rejector::CcdClip { sigma_lo: 3.0, sigma_hi: 3.0, maxiters: 5, cen: Centre::Median, noise: Noise::new(5.0, 1.5, 0.01, 0.1), limits: lim(1, true) },
+        Rejector::CcdClip { sigma_lo: 2.0, sigma_hi: 2.5, maxiters: 3, cen: Centre::Mean, noise: Noise { level_cen: Some(Centre::Median), level_scale: 1.5, level_zero: 20.0, ..Noise::new(3.0, 2.0, 0.0, 0.1) }, limits: lim(2, false) },
         Rejector::LinearClip { low_scale: 0.99, low: 1.0, upp_scale: 1.0, upp: 3.0, maxiters: 2, cen: Centre::Median, limits: lim(1, true) },
         Rejector::MinMax { n_min: 1.0, n_max: 2.0 },
         Rejector::PClip { frac: -0.5, sigma_lo: 1.0, sigma_hi: 1.0, nkeep: 2 },
@@ -96,10 +99,12 @@ fn sigclip_first_pass_shortcut_matches_element_path() {
         for method in [Method::Mean, Method::Median, Method::Sum, Method::Max] {
             let mut job = Job::simple(method);
             job.rejectors = vec![sig()];
-            job.want = Want { std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, ..Want::default() };
+            job.want = Want { std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true, ..Want::default() };
             let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
             job.want.mask = true;
             let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+            assert_eq!(bits(&fast.clip_low), bits(&slow.clip_low));
+            assert_eq!(bits(&fast.clip_upp), bits(&slow.clip_upp));
             assert_eq!(fast.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), slow.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "n={n} {method:?}");
             assert_eq!(bits(&fast.std), bits(&slow.std));
             assert_eq!(bits(&fast.low), bits(&slow.low));
@@ -148,11 +153,13 @@ fn pclip_complete_lanes_shortcut_matches_element_path() {
                 for method in [Method::Mean, Method::Median, Method::Sum, Method::LMedian, Method::Max, Method::Quantile { q: 0.2 }] {
                     let mut job = Job::simple(method);
                     job.rejectors = vec![Rejector::PClip { frac, sigma_lo: lo, sigma_hi: hi, nkeep }];
-                    job.want = Want { low: true, upp: true, std: true, nit: true, output_flags: true, nused: true, ..Want::default() };
+                    job.want = Want { low: true, upp: true, std: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true, ..Want::default() };
                     let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
                     job.want.mask = true;
                     let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
                     let what = format!("n={n} x{scale} frac={frac} ({lo}, {hi}) nkeep={nkeep} {method:?}");
+                    assert_eq!(b(&fast.clip_low), b(&slow.clip_low), "{what}");
+                    assert_eq!(b(&fast.clip_upp), b(&slow.clip_upp), "{what}");
                     assert_eq!(b(&Some(fast.data.clone())), b(&Some(slow.data.clone())), "{what}");
                     assert_eq!(b(&fast.low), b(&slow.low), "{what}");
                     assert_eq!(b(&fast.upp), b(&slow.upp), "{what}");
@@ -259,6 +266,27 @@ fn avsigclip_uses_one_sigma_per_line() {
     assert!(!mask[line + 10], "noisy line: the same excursion is kept");
     let std = o.std.unwrap();
     assert!(std[line + 10] > 5.0 * std[10]);
+}
+
+#[test]
+fn restored_samples_are_flagged_but_kept() {
+    // [1, 2, 3, 4, 100]: the second pass would leave 2 < nkeep = 3 samples and is undone.
+    let frames: Vec<[f64; 1]> = [1.0, 2.0, 3.0, 4.0, 100.0].iter().map(|&x| [x]).collect();
+    let fr = Frames::new(frames.iter().map(|f| &f[..]).collect(), None).unwrap();
+    let mut job = Job::simple(Method::Mean);
+    let mut r = sig();
+    if let Rejector::SigClip { sigma_lo, sigma_hi, limits, .. } = &mut r {
+        (*sigma_lo, *sigma_hi, limits.nkeep) = (0.5, 0.5, 3);
+    }
+    job.rejectors = vec![r];
+    job.want = Want { mask: true, sample_flags: true, nit: true, output_flags: true, low: true, upp: true, ..Want::default() };
+    let o: Outputs<f64> = run(&fr, &job, 1).unwrap();
+    assert_eq!(o.mask.unwrap(), vec![false, false, false, false, true]);
+    let nk = sflag::RESTORED_NKEEP;
+    assert_eq!(o.sample_flags.unwrap(), vec![nk, 0, 0, nk, sflag::ALGORITHM]);
+    assert_eq!((o.nit.unwrap()[0], o.output_flags.unwrap()[0]), (2, oflag::NKEEP));
+    assert_eq!((o.low.unwrap()[0], o.upp.unwrap()[0]), (1.0, 4.0));
+    assert_eq!(o.data, vec![2.5]);
 }
 
 #[test]

@@ -120,7 +120,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 // [pass_lo, pass_hi) with no ties cut at its edges.
                 let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
                 let at = |k: usize| if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
-                let diag = Diag { std: s.pass_std[b], low: s.pass_low[b], upp: s.pass_upp[b], nit: 1, flags: 0 };
+                // One pass that rejected nothing beyond [lo, hi): nit 1 (both 0.1.1 counts).
+                let diag = Diag { std: s.pass_std[b], low: at(lo), upp: at(hi - 1), clip_low: s.pass_low[b], clip_upp: s.pass_upp[b], nit: 1, flags: 0 };
                 let e = Elem { value: 0.0, nused: hi - lo, flags: 0, diag };
                 if lane_sums {
                     s.vlo[b] = at(lo);
