@@ -392,7 +392,11 @@ class Combiner(LegacyCombinerState):
         zero, scale, weights
             None, a number, a length-N sequence, a callable on a masked frame or a
             statistic name (mean, median, mode, sigclip_mean, sigclip_median). ``weights``
-            turn ``mean`` into a weighted mean.
+            turn ``mean`` into a weighted mean; ``weights="noise"`` weights each frame by
+            the inverse variance of its normalised noise, ``(scale_i / sigma_i)**2`` with
+            sigma_i a robust noise estimate (see :mod:`imcombiners._stats`). Header keywords
+            (``"!KEY"``, ``"exposure"``) need FITS inputs: :func:`imcombiners.dask.combine`
+            or the command line.
         rejectors
             A :class:`~imcombiners.Rejector` or a sequence of them.
         diagnostics

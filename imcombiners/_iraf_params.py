@@ -28,6 +28,7 @@ from typing import Union
 
 import numpy as np
 
+from ._headers import Header, header_numbers, header_value, keyword_values
 from ._job import load_core
 from ._products import IRAF_PRODUCTS
 
@@ -47,8 +48,6 @@ OUTTYPES = (None, "real", "double")
 #: IRAF's MAX_REAL: INDEF thresholds become +-MAX_REAL for the statistics.
 MAX_REAL = 0.99e37
 
-#: One image header: keyword -> value (an astropy Header or any mapping).
-Header = Mapping[str, object]
 #: rdnoise / gain / snoise as given: a number, N numbers, or a header keyword (``!`` optional).
 NoiseParam = Union[float, str, Sequence[float], np.ndarray]
 #: zero / scale / weight as given: a name (none, a statistic, exposure, !KEYWORD, @file) or N numbers.
@@ -116,43 +115,6 @@ def parse_products(products: object) -> tuple[str, ...]:
 # ----------------------------------------------------------------------------- headers and sections
 
 
-def header_value(headers: Sequence[Header | None] | None, i: int, key: str, default: object = None) -> object:
-    """Keyword ``key`` of image ``i`` (exact, upper or lower case), or ``default``."""
-    if headers is None or headers[i] is None:
-        return default
-    h = headers[i]
-    for k in (key, key.upper(), key.lower()):
-        if k in h:  # type: ignore[operator]
-            return h[k]  # type: ignore[index]
-    return default
-
-
-def _keyword_values(name: str, key: str, headers: Sequence[Header | None] | None, n: int) -> list[float]:
-    vals = []
-    for i in range(n):
-        v = header_value(headers, i, key)
-        if v is None:
-            raise ValueError(f"{name}: header keyword {key!r} not found for image {i}")
-        try:
-            vals.append(float(v))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: header keyword {key!r} of image {i} is not a number ({v!r})") from None
-    return vals
-
-
-def header_numbers(headers: Sequence[Header | None] | None, n: int, key: str | None,
-                   default: float) -> list[float]:
-    """Per-image numeric header values (``default`` when absent or not a number)."""
-    out = []
-    for i in range(n):
-        v = header_value(headers, i, key, None) if key else None
-        try:
-            out.append(default if v is None else float(v))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            out.append(default)
-    return out
-
-
 def _noise_values(name: str, value: NoiseParam, headers: Sequence[Header | None] | None, n: int) -> list[float]:
     """rdnoise / gain / snoise: a number, N numbers, or a header keyword."""
     if isinstance(value, str):
@@ -160,7 +122,7 @@ def _noise_values(name: str, value: NoiseParam, headers: Sequence[Header | None]
         try:
             return [float(key)] * n
         except ValueError:
-            return _keyword_values(name, key, headers, n)
+            return keyword_values(name, key, headers, n)
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return [float(value)] * n
     vals = np.asarray(value, dtype=float).ravel()
@@ -263,7 +225,7 @@ def _factor_source(name: str, spec: FactorParam, n: int, expname: str | None,
                 max(0.001, float(header_value(headers, i, key, 0.0) if key else 0.0))  # type: ignore[arg-type]
                 for i in range(n)))
         if s.startswith("!"):
-            return FactorSource("file", values=tuple(_keyword_values(name, s[1:], headers, n)))
+            return FactorSource("file", values=tuple(keyword_values(name, s[1:], headers, n)))
         if s.startswith("@"):
             return FactorSource("file", values=tuple(_read_list_file(name, s[1:], n)))
         raise ValueError(

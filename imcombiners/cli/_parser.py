@@ -16,7 +16,7 @@ __all__ = ["build_parser", "METHODS", "REJECTS", "FACTOR_NAMES", "parse_memory"]
 METHODS = ("mean", "average", "median", "lmedian", "sum", "min", "max", "variance", "wavg")
 REJECTS = ("none", "sigclip", "avsigclip", "ccdclip", "crreject", "linearclip", "minmax", "pclip",
            "winsorized", "gesd", "linearfit")
-FACTOR_NAMES = ("none", "mean", "median", "mode", "sigclip_mean", "sigclip_median", "exposure")
+FACTOR_NAMES = ("none", "mean", "median", "mode", "sigclip_mean", "sigclip_median", "exposure", "noise")
 PRODUCTS = ("nrej", "nused", "std", "flags", "low", "upp", "nit", "mask")
 DEFAULT_PRODUCTS = ("nrej", "nused", "std", "flags")
 
@@ -77,7 +77,8 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
                    help="divide each frame by this, same choices as --zero plus exposure "
                    "(EXPTIME relative to the first image) (default: none)")
     g.add_argument("--weight", default="none", metavar="HOW",
-                   help="weights for mean/wavg, same choices as --scale (default: none)")
+                   help="weights for mean/wavg, same choices as --scale, or noise (inverse "
+                   "variance from each frame's robust noise estimate) (default: none)")
     g.add_argument("--statsec", default=None, metavar="SECTION",
                    help="region for the zero/scale/weight statistics, IRAF syntax [x1:x2,y1:y2]")
     g.add_argument("--blank", type=float, default=None, metavar="VALUE",

@@ -114,7 +114,8 @@ def parse_factor(option: str, text: str | None, n: int, *, paths: list[str] | No
                  hdus: list[Any] | None = None) -> Any:
     """``--zero/--scale/--weight`` value -> library argument.
 
-    ``none`` -> None; a statistic name -> that name; ``'1,2,3'`` -> list of N floats;
+    ``none`` -> None; a statistic name -> that name (``noise``: --weight only);
+    ``'1,2,3'`` -> list of N floats;
     ``@file`` -> list of N floats (one or more per line, ``#`` comments); ``!KEYWORD``
     -> the keyword's value in each input header; ``exposure`` -> ``EXPTIME`` (for
     ``--scale``, relative to the first image, so the master keeps its units).
@@ -128,6 +129,10 @@ def parse_factor(option: str, text: str | None, n: int, *, paths: list[str] | No
     names = ("mean", "median", "mode", "sigclip_mean", "sigclip_median")
     if low in names:
         return low
+    if low == "noise":
+        if option != "--weight":
+            raise CLIError(f"{option}: 'noise' is for --weight (inverse-variance weights from each frame's noise)")
+        return "noise"
     if low == "exposure" or (t.startswith("!") and len(t) > 1):
         if option == "--zero" and low == "exposure":
             raise CLIError("--zero: 'exposure' is for --scale and --weight")
@@ -154,7 +159,8 @@ def parse_factor(option: str, text: str | None, n: int, *, paths: list[str] | No
         values = [float(w) for w in words]
     except ValueError:
         raise CLIError(
-            f"{option}: expected none, {', '.join(names)}, exposure, !KEYWORD, numbers 'v1,v2,...' "
+            f"{option}: expected none, {', '.join(names)}, noise (--weight), exposure, !KEYWORD, "
+            "numbers 'v1,v2,...' "
             "or @file; "
             f"got '{text}'"
         ) from None

@@ -43,7 +43,7 @@ from imcombiners.dask.lazy import LazyCombine, tile_graph
 from imcombiners.dask.normalisation import statistics_pass
 from imcombiners.dask.planner import Plan
 from imcombiners.dask.scheduling import Progress
-from imcombiners.dask.stack import MemoryLimit, PreparedStack, prepare_stack
+from imcombiners.dask.stack import MemoryLimit, PreparedStack, fits_headers, prepare_stack
 from imcombiners.dask.tasks import Frames, Thresholds
 from imcombiners.io.provenance import provenance_dict
 from imcombiners.iraf import ImcombineResult
@@ -309,12 +309,7 @@ def _headers_of(p: PreparedStack, headers: Sequence[Header] | None) -> list[Head
     """The headers given, else those of FITS inputs (read once), else None."""
     if headers is not None:
         return list(headers)
-    frames = getattr(p.source, "frames", None)
-    if frames is None or not all(hasattr(f, "path") and hasattr(f, "hdu") for f in frames):
-        return None
-    from astropy.io import fits  # heavy (~0.6 s): only for FITS inputs
-
-    return [fits.getheader(f.path, f.hdu) for f in frames]
+    return fits_headers(p)
 
 
 def _extra_per_pixel(n: int, dtype: np.dtype, params: IrafParams, double: bool) -> float:

@@ -173,3 +173,14 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
             "workers' memory limit (wait for a worker first, or pass memory_limit= and threads=)",))
     names = source.names if source is not None else None
     return PreparedStack(source, mask_source, darr, dmask, n, spatial, dtype, want, halo, stages, plan, names)
+
+
+def fits_headers(p: PreparedStack) -> list | None:
+    """The FITS header of every input frame (read once, headers only), or None when the
+    inputs are not all FITS files (arrays, dask or zarr stacks have no headers)."""
+    frames = getattr(p.source, "frames", None)
+    if frames is None or not all(hasattr(f, "path") and hasattr(f, "hdu") for f in frames):
+        return None
+    from astropy.io import fits  # heavy (~0.6 s): only when header values are asked for
+
+    return [fits.getheader(f.path, f.hdu) for f in frames]
