@@ -23,12 +23,8 @@ struct Sums {
 
 impl Sums {
     fn over(v: &[f64], reference: f64) -> Self {
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &x in v {
-            let d = x - reference;
-            s1 += d;
-            s2 += d * d;
-        }
+        let s1 = super::sum_map(v, |x| x - reference);
+        let s2 = super::sum_map(v, |x| (x - reference) * (x - reference));
         Sums { reference, s1, s2 }
     }
 
@@ -79,13 +75,19 @@ pub(super) fn apply(w: &mut Win<'_>, table: &[f64], frac: f64, limits: &Limits) 
     let mut at_allowed = (lo, hi);
     for i in 1..=r {
         let m = hi - lo;
-        let (mean, s) = sums.mean_std(m);
-        if !(s > 0.0 && s.is_finite()) {
+        let mf = m as f64;
+        // R_i > lambda without a division or square root: with S1, S2 the sums of d = x - ref,
+        // D = m (end - mean) and Q = m S2 - S1^2 = m (m - 1) s^2, the test is
+        // D^2 (m - 1) > lambda^2 m Q.
+        let q = mf * sums.s2 - sums.s1 * sums.s1;
+        if !(q > 0.0 && q.is_finite()) {
             break;
         }
-        let (dl, dh) = (mean - a[lo], a[hi - 1] - mean);
+        let (dl, dh) = (mf * (sums.reference - a[lo]) + sums.s1, mf * (a[hi - 1] - sums.reference) - sums.s1);
         let take_high = dh > dl;
-        let stat = if take_high { dh / s } else { dl / s };
+        let dev = if take_high { dh } else { dl };
+        let lam = table[m];
+        let significant = dev * dev * (mf - 1.0) > lam * lam * mf * q;
         if take_high {
             hi -= 1;
             sums.remove(a[hi], &a[lo..hi]);
@@ -93,7 +95,7 @@ pub(super) fn apply(w: &mut Win<'_>, table: &[f64], frac: f64, limits: &Limits) 
             lo += 1;
             sums.remove(a[lo - 1], &a[lo..hi]);
         }
-        if stat > table[m] {
+        if significant {
             (k, at_k) = (i, (lo, hi));
         }
         if i == allowed {

@@ -40,21 +40,37 @@ pub(crate) fn fit(v: &[f64]) -> Option<Fit> {
     }
     let m = median_sorted(v);
     let kbar = 0.5 * (n - 1) as f64;
-    let (mut sd, mut skd) = (0.0f64, 0.0f64);
-    for (k, &x) in v.iter().enumerate() {
+    // Four interleaved accumulators in a fixed order (as `reject::sum`): deterministic, and
+    // no single chain of n dependent additions.
+    let (mut sd, mut skd) = ([0.0f64; 4], [0.0f64; 4]);
+    let chunks = n / 4 * 4;
+    for (c, ch) in v[..chunks].chunks_exact(4).enumerate() {
+        for j in 0..4 {
+            let d = ch[j] - m;
+            sd[j] += d;
+            skd[j] += ((4 * c + j) as f64 - kbar) * d;
+        }
+    }
+    let (mut sd, mut skd) = ((sd[0] + sd[1]) + (sd[2] + sd[3]), (skd[0] + skd[1]) + (skd[2] + skd[3]));
+    for (k, &x) in v.iter().enumerate().skip(chunks) {
         let d = x - m;
         sd += d;
         skd += (k as f64 - kbar) * d;
     }
     let nf = n as f64;
     let sxx = nf * (nf * nf - 1.0) / 12.0;
-    let slope = skd / sxx;
-    let dbar = sd / nf;
-    let mut sabs = 0.0f64;
-    for (k, &x) in v.iter().enumerate() {
-        sabs += ((x - m) - dbar - slope * (k as f64 - kbar)).abs();
+    let f = Fit { centre: m + sd / nf, slope: skd / sxx, scatter: 0.0 };
+    let mut sabs = [0.0f64; 4];
+    for (c, ch) in v[..chunks].chunks_exact(4).enumerate() {
+        for j in 0..4 {
+            sabs[j] += f.residual(ch[j], 4 * c + j, n).abs();
+        }
     }
-    let f = Fit { centre: m + dbar, slope, scatter: sabs / nf };
+    let mut sabs = (sabs[0] + sabs[1]) + (sabs[2] + sabs[3]);
+    for (k, &x) in v.iter().enumerate().skip(chunks) {
+        sabs += f.residual(x, k, n).abs();
+    }
+    let f = Fit { scatter: sabs / nf, ..f };
     (f.centre.is_finite() && f.slope.is_finite() && f.scatter.is_finite()).then_some(f)
 }
 
