@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._fitsmap import map_image
 from ._frames import FrameSet, prepare_frames
 from ._validate import as_int, check_memory
 
@@ -99,58 +98,6 @@ class ImcombineResult:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _is_paths(images: Any) -> bool:
-    return (
-        isinstance(images, (list, tuple))
-        and len(images) > 0
-        and all(isinstance(p, (str, os.PathLike)) for p in images)
-    )
-
-
-def _read_fits(paths: Sequence[Any]) -> tuple[list[np.ndarray], list[Mapping[str, Any]]]:
-    from astropy.io import fits
-
-    from .io.fits import probe
-
-    data, headers = [], []
-    for p in paths:
-        name = os.fspath(p)
-        try:
-            # reliability: header checks first (corrupt BITPIX/NAXIS, truncated data), and
-            # every read error names the file
-            probe(name)
-            with fits.open(name, memmap=False) as hdul:
-                hdu = next((h for h in hdul if getattr(h, "data", None) is not None), None)
-                if hdu is None:
-                    raise ValueError(f"images: {name!r} has no image data")
-                data.append(np.asarray(hdu.data))
-                headers.append(hdu.header.copy())
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            if name in str(exc):
-                raise
-            raise ValueError(f"images: cannot read FITS image {name!r}: {exc}") from exc
-    return data, headers
-
-
-def _map_fits(paths: Sequence[Any]) -> tuple[FrameSet, str | None, list[Any]] | None:
-    """Memory-map every file (see ``_fitsmap``); None unless all are plain images of one
-    type and shape."""
-    mapped = []
-    for p in paths:
-        m = map_image(p)
-        if m is None or (mapped and (m.swapped, m.dtype, m.shape) != (mapped[0].swapped, mapped[0].dtype,
-                                                                       mapped[0].shape)):
-            return None
-        mapped.append(m)
-    first = mapped[0]
-    if len(first.shape) < 1:
-        return None
-    fs = FrameSet(tuple(m.raw for m in mapped), None, first.shape, first.dtype)
-    return fs, first.swapped, [m.header for m in mapped]
 
 
 def _float(name: str, value: Any, *, allow_none: bool = False, allow_nan: bool = False) -> float | None:
@@ -453,15 +400,17 @@ def imcombine(
     """
     wanted = _products(products)
     # --- images
-    swapped = None  # frames are raw big-endian FITS words of this kind (see _fitsmap)
-    if _is_paths(images):
-        mapped = _map_fits(images)
-        if mapped is not None:
-            images, swapped, fits_headers = mapped
-        else:
-            images, fits_headers = _read_fits(images)
+    swapped = None  # frames are raw big-endian FITS words of this kind (io.fits.mapped)
+    from .io.fits.stack import is_image_names, load_images
+
+    if is_image_names(images):
+        # IRAF's view of the files (e.g. unsigned 32-bit -> real, as IRAF reads them)
+        loaded = load_images(images, view="iraf", allow_mapping=True)
+        images, swapped = loaded.frames, loaded.swapped
+        if loaded.mapped:
+            images = FrameSet(tuple(images), None, loaded.shape, loaded.dtype)
         if headers is None:
-            headers = fits_headers
+            headers = loaded.headers
     fs = prepare_frames(images, masks, name="images", mask_name="masks")
     n = fs.n
     # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;
