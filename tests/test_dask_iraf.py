@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import imcombiners.dask as imd
 from imcombiners.dask.iraf import _grow_needs_whole_image, sample_window
 from imcombiners.iraf import imcombine
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_iraf_cases import ALL_CASES, _kwargs, _load  # noqa: E402
+from tests.helpers.iraf_cases import ALL_CASES, case_kwargs, load_case
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -30,8 +25,8 @@ def _same_result(got, ref, what=""):
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=[c["id"] for c in ALL_CASES])
 def test_iraf_cases_through_small_strips(case):
-    z, params, masks = _load(case)
-    kw = _kwargs(params)
+    z, params, masks = load_case(case)
+    kw = case_kwargs(params)
     ref = imcombine(z["stack"], masks=masks, **kw)
     for rows in (1, 4):
         lazy = imd.imcombine(z["stack"], masks=masks, tile=(rows, 3), **kw)

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import helpers
-import reference as ref
-import strategies as sts
+from tests.helpers import reference as ref
+from tests.helpers import strategies as sts
+from tests.helpers import twin as helpers
 
 
 def excluded_nan(case: sts.StackCase, thresholds=None, zero=None, scale=None) -> np.ndarray:

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from fuzz.child import child_env, cli_command
-from helpers import require_package
+from tests.helpers.child import child_env, cli_command
+from tests.helpers.twin import require_package
 
 require_package()
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference as ref
-from helpers import pkg_rejector, require_package
+from tests.helpers import reference as ref
+from tests.helpers.twin import pkg_rejector, require_package
 
 require_package()
 
