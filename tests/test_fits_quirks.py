@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-import fits_quirks as q
+from tests.helpers import fits_quirks as q
 import imcombiners as imc
 import imcombiners.dask as imd
 from imcombiners.cli import main

@@ -5,5 +5,6 @@
 * :mod:`tests.helpers.twin` -- NumPy references, the package adapter and the comparisons
   the twin tests share;
 * :mod:`tests.helpers.iraf_cases` -- the stored real-IRAF reference cases;
-* :mod:`tests.helpers.child` -- running code in a child interpreter (a crash fails a test).
+* :mod:`tests.helpers.child` -- running code in a child interpreter (a crash fails a test);
+* :mod:`tests.helpers.fits_quirks` -- small FITS files with real instruments' quirks.
 """
