@@ -82,8 +82,17 @@ class FitsFrame:
 
     @property
     def dtype(self) -> np.dtype:
-        """dtype delivered by :meth:`read` (native byte order) for this frame's view."""
-        return self.pixels.dtype(self.view)
+        """dtype delivered by :meth:`read` (native byte order) for this frame's view.
+
+        Raises
+        ------
+        TypeError
+            64-bit integer pixels (no exact workspace), naming the file.
+        """
+        try:
+            return self.pixels.dtype(self.view)
+        except TypeError as exc:
+            raise TypeError(f"{self.name}: {exc}") from None
 
     @property
     def disk_itemsize(self) -> int:

@@ -163,6 +163,10 @@ def container_of(path: str) -> str:
         return "gzip"
     if head[:3] == b"BZh":
         return "bzip2"
+    if head[:2] == b"\x1f\x9d":
+        raise ValueError(f"{path}: LZW-compressed file (.Z); decompress it first (uncompress or gzip -d)")
+    if head[:4] == b"PK\x03\x04":
+        raise ValueError(f"{path}: a zip archive; extract the FITS file first")
     return ""
 
 

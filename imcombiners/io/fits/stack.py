@@ -106,7 +106,7 @@ def load_images(images: Sequence[Any], hdu: Any = None, *, view: str = "library"
         except FileNotFoundError:
             raise
         except TypeError as exc:
-            raise TypeError(f"{what}: {name}: {exc}") from None
+            raise TypeError(f"{what}: {exc}") from None
         except (OSError, ValueError) as exc:
             msg = str(exc)
             raise ValueError(f"{what}: {msg}" if name.split("[")[0] in msg
