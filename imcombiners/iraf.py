@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _core
 from ._frames import FrameSet, prepare_frames
+from ._products import IRAF_PRODUCTS
 from ._validate import as_int, check_memory
 
 __all__ = ["ImcombineResult", "imcombine"]
@@ -29,7 +30,7 @@ _COMBINES = ("average", "median", "lmedian", "sum")
 _REJECTS = ("none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip")
 _STATS = ("mode", "median", "mean")
 _MAX_REAL = 0.99e37  # IRAF's MAX_REAL (INDEF thresholds)
-_PRODUCTS = ("sigma", "rejmask", "nrejmask", "expmask")
+_PRODUCTS = IRAF_PRODUCTS
 
 
 def _products(products: Any) -> list[str]:
@@ -128,6 +129,16 @@ def _header_value(headers: Sequence[Mapping[str, Any]] | None, i: int, key: str,
     return default
 
 
+def _number(v: Any) -> float:
+    """A header value as a float (decimal commas and numbers written as strings read too)."""
+    from .io.fits.header import header_number
+
+    x = header_number(v)
+    if x is None:
+        raise ValueError(f"not a number: {v!r}")
+    return x
+
+
 def _keyword_values(name: str, key: str, headers: Sequence[Mapping[str, Any]] | None, n: int) -> list[float]:
     vals = []
     for i in range(n):
@@ -135,7 +146,7 @@ def _keyword_values(name: str, key: str, headers: Sequence[Mapping[str, Any]] | 
         if v is None:
             raise ValueError(f"{name}: header keyword {key!r} not found for image {i}")
         try:
-            vals.append(float(v))
+            vals.append(_number(v))
         except (TypeError, ValueError):
             raise ValueError(f"{name}: header keyword {key!r} of image {i} is not a number ({v!r})") from None
     return vals
@@ -259,7 +270,7 @@ def _resolve_factor(name: str, spec: Any, n: int, stats: Mapping[str, Sequence[f
             if name == "zero":
                 raise ValueError("zero: 'exposure' is not allowed (use it for scale or weight)")
             key = expname or ""
-            return "stat", [max(0.001, float(_header_value(headers, i, key, 0.0) if key else 0.0))
+            return "stat", [max(0.001, _number(_header_value(headers, i, key, 0.0) if key else 0.0))
                             for i in range(n)]
         if s.startswith("!"):
             return "file", _keyword_values(name, s[1:], headers, n)
@@ -288,7 +299,7 @@ def _header_numbers(headers: Sequence[Mapping[str, Any]] | None, n: int, key: st
     for i in range(n):
         v = _header_value(headers, i, key, None) if key else None
         try:
-            out.append(default if v is None else float(v))
+            out.append(default if v is None else _number(v))
         except (TypeError, ValueError):
             out.append(default)
     return out

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import imcombiners.dask as imd
 from imcombiners import Combiner, place_into_padded
 from imcombiners._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, SigClip
-from imcombiners.dask.engine import _tiles
+from imcombiners.dask.engine import _replace_kernels
+from imcombiners.dask.tiling import tiles as _tiles
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -130,6 +131,20 @@ def test_offsets_match_place_into_padded(dtype, n, shapes_seed, ty, tx, method, 
     _check_against_memory(lazy, ref, "simple")
 
 
+def test_offsets_with_one_stack_array_place_its_frames():
+    # frames of one (N, *spatial) array read through the frame-reader protocol
+    rng = np.random.default_rng(21)
+    a = rng.normal(100, 5, (4, 9, 7)).astype(np.float32)
+    offsets = [(0, 0), (2, -3), (-1, 4), (5, 5)]
+    mask = rng.random(a.shape) < 0.1
+    ref = Combiner(place_into_padded(list(a), offsets),
+                   place_into_padded(list(mask.astype(np.float32)), offsets) != 0).combine(
+        "mean", rejectors=[SigClip(sigma=2.0)], diagnostics="simple")
+    lazy = imd.combine(a, "mean", mask=mask, offsets=offsets, rejectors=[SigClip(sigma=2.0)],
+                       diagnostics="simple", tile=(4, 5))
+    _check_against_memory(lazy, ref, "simple")
+
+
 def test_offsets_read_only_overlapping_frames():
     frames = [np.full((10, 10), float(i), np.float32) for i in range(4)]
     offsets = [(0, 0), (0, 30), (30, 0), (30, 30)]
@@ -226,8 +241,8 @@ def test_outputs_share_one_kernel_run_per_tile():
         return default_tile_function(frames, masks, job)
 
     a = np.random.default_rng(7).normal(size=(4, 40, 10)).astype(np.float32)
-    lazy = imd.combine(a, "median", rejectors=[SigClip()], diagnostics="simple", tile=(10, 10),
-                       tile_fn=counting)
+    with _replace_kernels(tile_fn=counting):
+        lazy = imd.combine(a, "median", rejectors=[SigClip()], diagnostics="simple", tile=(10, 10))
     calls.clear()  # the dtype probe (one 1-pixel call) is done
     dask.compute(*lazy.arrays.values())
     assert len(calls) == lazy.plan.ntiles == 4
@@ -288,7 +303,8 @@ def _failing(frames, masks, job):
 
 def test_failed_run_leaves_no_output(tmp_path):
     a = np.random.default_rng(10).normal(size=(3, 23, 5)).astype(np.float32)
-    lazy = imd.combine(a, "mean", tile=(10, 5), tile_fn=_failing)
+    with _replace_kernels(tile_fn=_failing):
+        lazy = imd.combine(a, "mean", tile=(10, 5))
     with pytest.raises(RuntimeError, match="tile failed"):
         lazy.to_fits(tmp_path / "x.fits")
     with pytest.raises(RuntimeError, match="tile failed"):

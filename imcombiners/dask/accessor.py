@@ -12,7 +12,8 @@ from typing import Any
 
 import xarray as xr
 
-from imcombiners.dask.engine import PER_SAMPLE, combine
+from imcombiners._products import PER_SAMPLE
+from imcombiners.dask.engine import combine
 
 __all__ = ["ImcAccessor"]
 

@@ -30,19 +30,18 @@ from typing import Any
 
 import numpy as np
 
-from imcombiners.dask.engine import (
-    LazyCombine,
-    _graph_parts,
-    _prepare,
-    _Prepared,
-    _statistics_pass,
-)
+from imcombiners._products import IRAF_PRODUCTS
+from imcombiners.dask.inputs import as_source, is_dask
+from imcombiners.io.fits import FitsFrame, read_header
+from imcombiners.dask.lazy import LazyCombine, tile_graph
+from imcombiners.dask.normalisation import statistics_pass
 from imcombiners.dask.planner import Plan
+from imcombiners.dask.stack import PreparedStack, prepare_stack
 
 __all__ = ["imcombine", "plan_imcombine", "LazyImcombine", "iraf_tile_function", "PRODUCTS"]
 
 #: Products besides the combined image (IRAF's sigma, rejmasks, nrejmasks, expmasks).
-PRODUCTS = ("sigma", "rejmask", "nrejmask", "expmask")
+PRODUCTS = IRAF_PRODUCTS
 _MAX_SAMPLE = 100_000  # IRAF's statistics grid holds fewer pixels than this
 
 
@@ -120,7 +119,7 @@ def _with_sentinel(frames: Any, masks: Any, job: IrafJob) -> tuple[np.ndarray, n
     return data, mk, rows
 
 
-def find_sentinel(p: _Prepared, params: Mapping[str, Any], double: bool, rows: int) -> Any:
+def find_sentinel(p: PreparedStack, params: Mapping[str, Any], double: bool, rows: int) -> Any:
     """First image line with a first-pass rejection, as ``(values, mask)``, or None.
 
     Reads ``rows`` lines at a time from the top and stops at the first batch with a
@@ -150,7 +149,7 @@ def find_sentinel(p: _Prepared, params: Mapping[str, Any], double: bool, rows: i
     return None
 
 
-def _read_rows(p: _Prepared, win: tuple[slice, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_rows(p: PreparedStack, win: tuple[slice, ...]) -> tuple[np.ndarray, np.ndarray | None]:
     if p.source is not None:
         data = p.source.read(win)
         mask = None if p.mask_source is None else p.mask_source.read(win)
@@ -366,18 +365,17 @@ class LazyImcombine(LazyCombine):
 # --------------------------------------------------------------------------
 
 
-def _headers_of(p: _Prepared, headers: Any) -> list[Any] | None:
+def _headers_of(p: PreparedStack, headers: Any) -> list[Any] | None:
     if headers is not None:
         headers = list(headers)
         if len(headers) != p.n:
             raise ValueError(f"headers: {len(headers)} headers given for {p.n} images")
         return headers
     frames = getattr(p.source, "frames", None)
-    if frames is None or not all(hasattr(f, "path") and hasattr(f, "hdu") for f in frames):
+    if frames is None or not all(isinstance(f, FitsFrame) for f in frames):
         return None
-    from astropy.io import fits
-
-    return [fits.getheader(f.path, f.hdu) for f in frames]
+    # the image's header as IRAF sees it (primary cards merged for an image in an extension)
+    return [read_header(f) for f in frames]
 
 
 def _layout(n: int, dtype: np.dtype, products: Sequence[str], grow: float, nkeep: int,
@@ -397,10 +395,9 @@ def _layout(n: int, dtype: np.dtype, products: Sequence[str], grow: float, nkeep
 
 def _prepare_iraf(images: Any, masks: Any, hdu: Any, grow: float, nkeep: int, products: Sequence[str],
                   outtype: Any, memory_limit: Any, tile: Any, threads: Any, streaming: bool) -> tuple:
-    from imcombiners.dask.engine import _as_source, _is_dask
-
     # the dtype decides the workspace; read it cheaply before planning
-    probe_src = None if _is_dask(images) else _as_source(images, offsets=None, hdu=hdu)
+    # FITS files are read as IRAF reads them (e.g. unsigned 32-bit as real), as in memory
+    probe_src = None if is_dask(images) else as_source(images, offsets=None, hdu=hdu, view="iraf")
     dtype = np.dtype(images.dtype if probe_src is None else probe_src.dtype).newbyteorder("=")
     n = int(images.shape[0] if probe_src is None else probe_src.shape[0])
     double, out_dtype, outputs, extra = _layout(n, dtype, products, grow, nkeep, outtype)
@@ -409,10 +406,10 @@ def _prepare_iraf(images: Any, masks: Any, hdu: Any, grow: float, nkeep: int, pr
         tile = spatial  # see _grow_needs_whole_image
     halo = int(grow) if grow >= 1.0 else 0
     inputs = images if probe_src is None else probe_src  # built once (FITS headers probed once)
-    p = _prepare(inputs, mask=masks, offsets=None, hdu=hdu, rejectors=None, diagnostics=None,
-                 memory_limit=memory_limit, tile=tile, threads=threads,
-                 result_in_memory=not streaming, full_rows=True, halo=halo, outputs=outputs,
-                 extra_per_pixel=extra)
+    p = prepare_stack(inputs, mask=masks, offsets=None, hdu=hdu, rejectors=None, diagnostics=None,
+                      memory_limit=memory_limit, tile=tile, threads=threads,
+                      result_in_memory=not streaming, full_rows=True, halo=halo, outputs=outputs,
+                      extra_per_pixel=extra)
     return p, double, out_dtype
 
 
@@ -512,7 +509,7 @@ def imcombine(
             hi = _ir._MAX_REAL if hi is None else hi
         needs_sort = any(k in ("mode", "median") for k in kinds.values())
         fn = partial(iraf_frame_stat, needs_sort=needs_sort)
-        table = _statistics_pass(p, [0, 1, 2], window, (lo, hi) if lo is not None else None, fn, progress)
+        table = statistics_pass(p, [0, 1, 2], window, (lo, hi) if lo is not None else None, fn, progress)
         stats = {name: table[k] for k, name in enumerate(_ir._STATS)}
     elif statsec is not None:
         _ir._parse_statsec(statsec, p.spatial)  # validate anyway
@@ -534,7 +531,7 @@ def imcombine(
     out_dtypes = {"output": out_dtype, "sigma": out_dtype, "rejmask": np.dtype(bool),
                   "nrejmask": np.dtype(np.int32), "expmask": np.dtype(np.int32)}
     out_dtypes = {k: out_dtypes[k] for k in ("output", *products)}
-    tiles, expr, deps, token = _graph_parts(p, job, iraf_tile_function)
+    graph = tile_graph(p, job, iraf_tile_function)
 
     from imcombiners.io.provenance import provenance_dict
 
@@ -546,10 +543,12 @@ def imcombine(
                       expname=expname, outtype=outtype, engine="iraf")
     prov = provenance_dict(inputs=p.names, ncombine=n, parameters=parameters,
                            zero=list(fac["zeros"]), scale=list(fac["scales"]), weights=list(fac["wts"]))
-    return LazyImcombine(tile_expr=expr, deps=deps, tiles=tiles, plan=p.plan, out_dtypes=out_dtypes,
-                         n=n, spatial=p.spatial, token=token, zero=None, scale=None, weights=None,
+    lazy = LazyImcombine(graph=graph, plan=p.plan, out_dtypes=out_dtypes,
+                         n=n, spatial=p.spatial, zero=None, scale=None, weights=None,
                          provenance=prov, job=job, factors=fac, maskscal=float(one["maskscal"]),
                          maskzero=float(one["maskzero"]))
+    lazy.template = p.first_fits
+    return lazy
 
 
 def _products(products: Any) -> tuple[str, ...]:

@@ -85,13 +85,21 @@ def tile_compressed(directory, stack: np.ndarray, compression: str, *, tile=(5, 
         kw = {"compression_type": compression, "tile_shape": tile}
         if compression == "HCOMPRESS_1":
             kw["hcomp_scale"] = 0  # lossless
-            kw["tile_shape"] = (max(4, tile[0]), max(4, tile[1]))
+            kw["tile_shape"] = tuple(_hcompress_tile(n, t) for n, t in zip(frame.shape, tile))
         hdu = fits.CompImageHDU(frame, **kw)
         hdu.header["EXPTIME"] = (30.0, "s")
         path = os.path.join(directory, f"{prefix}{i:02d}.fits.fz")
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
         out.append(path)
     return out
+
+
+def _hcompress_tile(n: int, t: int) -> int:
+    """A tile size whose every tile (the last included) has at least 4 pixels (HCOMPRESS)."""
+    t = max(4, t)
+    while n % t and n % t < 4:
+        t += 1
+    return min(t, n)
 
 
 def gzipped(paths: list[str]) -> list[str]:

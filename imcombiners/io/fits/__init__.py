@@ -28,8 +28,6 @@ from .header import FitsHeaderWarning, header_number, output_header, read_header
 from .names import split_name
 from .pixels import PixelType, pixel_type
 from .stack import ImageSet, load_images
-from .window import normalise_window as _normalise_window
-from .window import read_window
 from .write import FitsRegionTarget, HduSpec, ImageHdu, create_fits, write_image
 
 __all__ = [
@@ -50,7 +48,6 @@ __all__ = [
     "probe",
     "probe_many",
     "read_header",
-    "read_window",
     "set_open_file_budget",
     "split_name",
     "write_image",

@@ -186,9 +186,17 @@ def read_header(frame: Any, hdu: Any = None) -> Any:
     Returns
     -------
     astropy.io.fits.Header
-        A private copy (free to modify).
+        A private copy (free to modify) in which every card can be read: non-standard
+        values that astropy can repair are repaired silently (a decimal-comma number
+        becomes the string ``'3,2E-05'``, which :func:`header_number` still reads).
+        :func:`output_header` reports such cards when it copies them.
     """
-    return _header_and_notes(frame, hdu)[0]
+    header = _header_and_notes(frame, hdu)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for card in header.cards:
+            card.verify("silentfix+ignore")
+    return header
 
 
 # --------------------------------------------------------------------------
