@@ -345,16 +345,23 @@ def imcombine(
     outtype: str | None = None,
     products: Any = "all",
     threads: int = 0,
+    hdu: int | str | None = None,
 ) -> ImcombineResult:
     """Combine images exactly as IRAF ``imcombine`` (IRAF 2.17 names and defaults).
 
     Parameters
     ----------
     images : ndarray (N, *spatial), list of N arrays, or list of N FITS paths
-        The input images. With paths, the first HDU holding data is read and its header
-        serves ``!KEYWORD``, ``exposure``/``expname``, NCOMBINE and keyword noise
-        parameters. Accepted dtypes: uint8, uint16, int16, int32, float32, float64.
-        Non-finite values are treated as masked (IRAF would read them as 0).
+        The input images. With paths (IRAF names such as ``raw.fits[1]`` or
+        ``raw.fits[SCI,2]`` allowed), the image is the HDU named, or ``hdu``, or the
+        primary HDU when it holds data, else the first image extension; files are read
+        as IRAF reads them (unsigned 16-bit as ushort; unsigned 32-bit and scaled
+        integers as real, i.e. float32 of the physical value; BLANK pixels masked;
+        ``.fz`` and ``.gz`` files too). The image's header (primary cards merged for an
+        image in an extension) serves ``!KEYWORD``, ``exposure``/``expname``, NCOMBINE
+        and keyword noise parameters. Accepted array dtypes: uint8, uint16, int16,
+        int32, float32, float64. Non-finite values are treated as masked (IRAF would
+        read them as 0).
     combine : {"average", "median", "lmedian", "sum"}
     reject : {"none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip"}
     nlow, nhigh : int or float
@@ -404,6 +411,9 @@ def imcombine(
         ``products="none"`` computes only the combined image.
     threads : int
         0 = all cores, k = k threads (results never depend on it).
+    hdu : int, str or (str, int), optional
+        HDU of FITS paths given without an IRAF ``[...]`` name: index, EXTNAME or
+        (EXTNAME, EXTVER).
 
     Returns
     -------
@@ -416,7 +426,7 @@ def imcombine(
 
     if is_image_names(images):
         # IRAF's view of the files (e.g. unsigned 32-bit -> real, as IRAF reads them)
-        loaded = load_images(images, view="iraf", allow_mapping=True)
+        loaded = load_images(images, hdu, view="iraf", allow_mapping=True)
         images, swapped = loaded.frames, loaded.swapped
         if loaded.mapped:
             images = FrameSet(tuple(images), None, loaded.shape, loaded.dtype)

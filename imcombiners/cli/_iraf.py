@@ -111,7 +111,9 @@ class _Param:
     doc: str
 
 
-_COMBINES = ("average", "median", "lmedian", "sum", "minimum", "maximum", "quadrature", "nmodel")
+# minimum/maximum: IRAF users get them with reject=minmax (nlow/nhigh = N-1), and so do we
+# (imcombiners.cli._engine.iraf_kwargs); IRAF's quadrature and nmodel are not provided.
+_COMBINES = ("average", "median", "lmedian", "sum", "minimum", "maximum")
 _REJECTS = ("none", "minmax", "ccdclip", "crreject", "sigclip", "avsigclip", "pclip")
 
 #: Every IRAF IMCOMBINE parameter, in IRAF's order, with how the CLI treats it.

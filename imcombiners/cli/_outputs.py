@@ -72,8 +72,9 @@ def check_outputs(outputs: Mapping[str, str], inputs: Sequence[str], *, overwrit
         if os.path.lexists(path) and not overwrite:
             raise CLIError(f"output '{path}' exists (use --overwrite to replace it)")
         parent = os.path.dirname(os.path.abspath(path))
-        if _real(parent) in will_create:
-            parent = os.path.dirname(parent)
+        if _real(parent) in will_create:  # created by the run: its nearest existing ancestor
+            while parent and not os.path.isdir(parent) and os.path.dirname(parent) != parent:
+                parent = os.path.dirname(parent)
         if not os.path.isdir(parent):
             raise CLIError(f"output directory does not exist: '{parent}' (for {label} '{path}')")
         if not os.access(parent, os.W_OK | os.X_OK):
