@@ -9,48 +9,17 @@ parameter mapping and ``docs/iraf-differences.md`` for the few deliberate differ
 
 from __future__ import annotations
 
-import math
-import numbers
-import os
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from . import _core
 from ._frames import FrameSet, prepare_frames
-from ._products import IRAF_PRODUCTS
+from ._iraf_params import STATISTICS, FactorParam, Header, IrafParams, NoiseParam, ResolvedParams
+from ._job import load_core
 from ._validate import as_int, check_memory
 
 __all__ = ["ImcombineResult", "imcombine"]
-
-_COMBINES = ("average", "median", "lmedian", "sum")
-_REJECTS = ("none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip")
-_STATS = ("mode", "median", "mean")
-_MAX_REAL = 0.99e37  # IRAF's MAX_REAL (INDEF thresholds)
-_PRODUCTS = IRAF_PRODUCTS
-
-
-def _products(products: Any) -> list[str]:
-    """``products`` -> the list of optional products to compute."""
-    if isinstance(products, str):
-        low = products.lower()
-        if low == "all":
-            return list(_PRODUCTS)
-        if low == "none":
-            return []
-        products = [products]
-    try:
-        names = [str(p).lower() for p in products]
-    except TypeError:
-        raise TypeError(f"products must be 'all', 'none' or a collection of names among "
-                        f"{', '.join(_PRODUCTS)}; got {products!r}") from None
-    unknown = [p for p in names if p not in _PRODUCTS]
-    if unknown:
-        raise ValueError(f"products: unknown {unknown}; use 'all', 'none' or names among {', '.join(_PRODUCTS)}")
-    return [p for p in _PRODUCTS if p in names]
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,222 +70,31 @@ class ImcombineResult:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _float(name: str, value: Any, *, allow_none: bool = False, allow_nan: bool = False) -> float | None:
-    if value is None and allow_none:
+def _measured_statistics(fs: FrameSet, swapped: str | None, resolved: ResolvedParams) -> dict[str, list[float]] | None:
+    """IRAF's (mode, median, mean) of every image (its statistics section and sampling grid),
+    when scale/zero/weight ask for one of them; None otherwise."""
+    params = resolved.params
+    wanted = params.statistics()
+    if not wanted:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
-    v = float(value)
-    if math.isnan(v) and not allow_nan:
-        raise ValueError(f"{name} must not be NaN")
-    return v
-
-
-def _nonneg(name: str, value: Any, *, allow_none: bool = False) -> float | None:
-    v = _float(name, value, allow_none=allow_none)
-    if v is not None and not (v >= 0 and math.isfinite(v)):
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
-    return v
-
-
-def _header_value(headers: Sequence[Mapping[str, Any]] | None, i: int, key: str, default: Any = None) -> Any:
-    if headers is None or headers[i] is None:
-        return default
-    h = headers[i]
-    for k in (key, key.upper(), key.lower()):
-        if k in h:
-            return h[k]
-    return default
-
-
-def _number(v: Any) -> float:
-    """A header value as a float (decimal commas and numbers written as strings read too)."""
-    from .io.fits.header import header_number
-
-    x = header_number(v)
-    if x is None:
-        raise ValueError(f"not a number: {v!r}")
-    return x
-
-
-def _keyword_values(name: str, key: str, headers: Sequence[Mapping[str, Any]] | None, n: int) -> list[float]:
-    vals = []
-    for i in range(n):
-        v = _header_value(headers, i, key)
-        if v is None:
-            raise ValueError(f"{name}: header keyword {key!r} not found for image {i}")
+    needs_sort = any(v in ("mode", "median") for v in wanted.values())
+    lo, hi = params.statistic_thresholds() or (None, None)
+    core = load_core()
+    stats = []
+    for i in range(fs.n):
         try:
-            vals.append(_number(v))
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: header keyword {key!r} of image {i} is not a number ({v!r})") from None
-    return vals
-
-
-def _parse_statsec(statsec: Any, spatial: tuple[int, ...]) -> list[tuple[int, int]] | None:
-    """IRAF section ``[x1:x2,y1:y2]`` (1-based inclusive, x = last axis) -> limits."""
-    if statsec is None:
-        return None
-    if not isinstance(statsec, str):
-        raise TypeError(f"statsec must be a string like '[x1:x2,y1:y2]' or None; got {statsec!r}")
-    s = statsec.strip()
-    for mod in ("input", "output", "overlap"):  # only meaningful with offsets
-        if s.lower().startswith(mod):
-            s = s[len(mod):].strip()
-    if s == "":
-        return None
-    m = re.fullmatch(r"\[(.*)\]", s)
-    if not m:
-        raise ValueError(f"statsec must look like '[x1:x2,y1:y2]' (1-based, inclusive); got {statsec!r}")
-    parts = [p.strip() for p in m.group(1).split(",")]
-    nd = len(spatial)
-    if len(parts) > nd:
-        raise ValueError(f"statsec {statsec!r} has {len(parts)} axes but the images have {nd}")
-    out = []
-    for d, p in enumerate(parts):
-        length = spatial[nd - 1 - d]
-        if p == "*":
-            out.append((1, length))
-            continue
-        mm = re.fullmatch(r"(-?\d+)(?::(-?\d+))?(?::\d+)?", p)
-        if not mm:
-            raise ValueError(f"statsec: cannot parse axis {d + 1} {p!r} of {statsec!r}")
-        a = int(mm.group(1))
-        b = int(mm.group(2)) if mm.group(2) is not None else a
-        if max(a, b) < 1 or min(a, b) > length:
-            raise ValueError(f"statsec: axis {d + 1} range {a}:{b} lies outside the image (1..{length})")
-        out.append((a, b))
-    return out
-
-
-def _read_list_file(name: str, path: str, n: int) -> list[float]:
-    with open(path) as fh:
-        vals = []
-        for line in fh:
-            tok = line.split()
-            if tok:
-                vals.append(float(tok[0]))
-    if len(vals) < n:
-        raise ValueError(f"{name}: {path!r} lists {len(vals)} values for {n} images")
-    return vals[:n]
-
-
-def _noise_values(name: str, value: Any, headers: Sequence[Mapping[str, Any]] | None, n: int) -> list[float]:
-    """rdnoise / gain / snoise: a number, N numbers, or a header keyword."""
-    if isinstance(value, str):
-        key = value[1:] if value.startswith("!") else value
-        try:
-            return [float(key)] * n
-        except ValueError:
-            return _keyword_values(name, key, headers, n)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return [float(value)] * n
-    vals = np.asarray(value, dtype=float).ravel()
-    if vals.size != n:
-        raise ValueError(f"{name}: give one number, {n} numbers or a header keyword; got {vals.size} values")
-    return [float(v) for v in vals]
-
-
-# ----------------------------------------------------------------------------- factors
-
-
-def _resolve_factors(
-    fs: Any,
-    swapped: str | None,
-    scale: Any,
-    zero: Any,
-    weight: Any,
-    statsec: Any,
-    expname: str | None,
-    headers: Sequence[Mapping[str, Any]] | None,
-    thresholds: tuple[float | None, float | None],
-) -> dict[str, Any]:
-    n = fs.n
-    specs = {"scale": scale, "zero": zero, "weight": weight}
-    stat_kinds = {k: v for k, v in specs.items() if isinstance(v, str) and v.lower() in _STATS}
-    stats = None
-    if stat_kinds:
-        section = _parse_statsec(statsec, fs.spatial)
-        needs_sort = any(v.lower() in ("mode", "median") for v in stat_kinds.values())
-        lo, hi = thresholds
-        if lo is not None or hi is not None:
-            lo = -_MAX_REAL if lo is None else lo
-            hi = _MAX_REAL if hi is None else hi
-        stats = []
-        for i in range(n):
-            try:
-                stats.append(_core.iraf_stats(fs.frames[i], None if fs.masks is None else fs.masks[i],
-                                              list(fs.spatial), section, lo, hi, needs_sort, swapped))
-            except ValueError as e:
-                raise ValueError(f"statsec: image {i}: {e}") from None
-
-    by_name = None if stats is None else {name: [float(st[k]) for st in stats] for k, name in enumerate(_STATS)}
-    resolved = {k: _resolve_factor(k, v, n, by_name, expname, headers) for k, v in specs.items()}
-    return _iraf_factors(resolved, headers, n)
-
-
-def _resolve_factor(name: str, spec: Any, n: int, stats: Mapping[str, Sequence[float]] | None,
-                    expname: str | None, headers: Sequence[Mapping[str, Any]] | None) -> tuple[str, list[float]]:
-    """(source, values) of one of scale/zero/weight: ``"none"``, a statistic (``stats``
-    maps mode/median/mean to the N per-image values), ``"exposure"``, ``!KEYWORD``,
-    ``@file`` or N numbers (shared by the in-memory and the out-of-core call)."""
-    if isinstance(spec, str):
-        s = spec.strip()
-        low = s.lower()
-        if low == "none":
-            return "none", []
-        if low in _STATS:
-            return "stat", [float(v) for v in stats[low]]  # type: ignore[index]
-        if low == "exposure":
-            if name == "zero":
-                raise ValueError("zero: 'exposure' is not allowed (use it for scale or weight)")
-            key = expname or ""
-            return "stat", [max(0.001, _number(_header_value(headers, i, key, 0.0) if key else 0.0))
-                            for i in range(n)]
-        if s.startswith("!"):
-            return "file", _keyword_values(name, s[1:], headers, n)
-        if s.startswith("@"):
-            return "file", _read_list_file(name, s[1:], n)
-        raise ValueError(
-            f"{name}: unknown {spec!r}; use 'none', 'mode', 'median', 'mean'"
-            + (", 'exposure'" if name != "zero" else "")
-            + ", '!KEYWORD', '@file' or a sequence of N numbers"
-        )
-    try:
-        vals = np.asarray(spec, dtype=float).ravel()
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a name or a sequence of {n} numbers; got {spec!r}") from None
-    if vals.size != n:
-        raise ValueError(f"{name}: {vals.size} values given for {n} images")
-    if not np.all(np.isfinite(vals)):
-        raise ValueError(f"{name}: values must be finite")
-    return "file", [float(v) for v in vals]
-
-
-def _header_numbers(headers: Sequence[Mapping[str, Any]] | None, n: int, key: str | None,
-                    default: float) -> list[float]:
-    """Per-image numeric header values (``default`` when absent or not a number)."""
-    out = []
-    for i in range(n):
-        v = _header_value(headers, i, key, None) if key else None
-        try:
-            out.append(default if v is None else _number(v))
-        except (TypeError, ValueError):
-            out.append(default)
-    return out
-
-
-def _iraf_factors(resolved: Mapping[str, tuple[str, list[float]]],
-                  headers: Sequence[Mapping[str, Any]] | None, n: int) -> dict[str, Any]:
-    """IRAF's scale/zero/weight factors (``_core.iraf_factors``) with NCOMBINE weighting."""
-    ncombine = _header_numbers(headers, n, "NCOMBINE", 1.0)
-    return _core.iraf_factors(resolved["scale"], resolved["zero"], resolved["weight"], ncombine)
+            stats.append(core.iraf_stats(fs.frames[i], None if fs.masks is None else fs.masks[i],
+                                         list(fs.spatial), resolved.section, lo, hi, needs_sort, swapped))
+        except ValueError as e:
+            raise ValueError(f"statsec: image {i}: {e}") from None
+    return {name: [float(st[k]) for st in stats] for k, name in enumerate(STATISTICS)}
 
 
 # ----------------------------------------------------------------------------- main
 
 
 def imcombine(
-    images: Any,
+    images: object,
     *,
     combine: str = "average",
     reject: str = "none",
@@ -326,26 +104,26 @@ def imcombine(
     mclip: bool = True,
     lsigma: float | None = 3.0,
     hsigma: float | None = 3.0,
-    rdnoise: Any = 0.0,
-    gain: Any = 1.0,
-    snoise: Any = 0.0,
+    rdnoise: NoiseParam = 0.0,
+    gain: NoiseParam = 1.0,
+    snoise: NoiseParam = 0.0,
     sigscale: float = 0.1,
     pclip: float = -0.5,
     grow: float = 0.0,
     lthreshold: float | None = None,
     hthreshold: float | None = None,
-    zero: Any = "none",
-    scale: Any = "none",
-    weight: Any = "none",
+    zero: FactorParam = "none",
+    scale: FactorParam = "none",
+    weight: FactorParam = "none",
     statsec: str | None = None,
     expname: str | None = None,
     blank: float = 0.0,
-    masks: Any = None,
-    headers: Sequence[Mapping[str, Any]] | None = None,
+    masks: object = None,
+    headers: Sequence[Header] | None = None,
     outtype: str | None = None,
-    products: Any = "all",
+    products: str | Sequence[str] = "all",
     threads: int = 0,
-    hdu: int | str | None = None,
+    hdu: int | str | tuple[str, int] | None = None,
 ) -> ImcombineResult:
     """Combine images exactly as IRAF ``imcombine`` (IRAF 2.17 names and defaults).
 
@@ -419,17 +197,17 @@ def imcombine(
     -------
     ImcombineResult
     """
-    wanted = _products(products)
+    params = IrafParams.from_arguments(locals())  # every IRAF parameter, validated
     # --- images
     swapped = None  # frames are raw big-endian FITS words of this kind (io.fits.mapped)
     from .io.fits.stack import is_image_names, load_images
 
     if is_image_names(images):
         # IRAF's view of the files (e.g. unsigned 32-bit -> real, as IRAF reads them)
-        loaded = load_images(images, hdu, view="iraf", allow_mapping=True)
+        loaded = load_images(images, hdu, view="iraf", allow_mapping=True)  # type: ignore[arg-type]
         images, swapped = loaded.frames, loaded.swapped
         if loaded.mapped:
-            images = FrameSet(tuple(images), None, loaded.shape, loaded.dtype)
+            images = FrameSet(tuple(loaded.frames), None, loaded.shape, loaded.dtype)
         if headers is None:
             headers = loaded.headers
     fs = prepare_frames(images, masks, name="images", mask_name="masks")
@@ -438,112 +216,17 @@ def imcombine(
     # fail fast with InsufficientMemoryError instead of an allocation abort in Rust
     check_memory(n * fs.m + fs.m * (2 * 8 + 8), what="imcombine (output, sigma, rejmask, nrejmask and expmask)")
     threads = as_int(threads, "threads", min=0)
-    if headers is not None:
-        headers = list(headers)
-        if len(headers) != n:
-            raise ValueError(f"headers: {len(headers)} headers given for {n} images")
+    resolved = params.resolve(n, fs.spatial, headers)
 
-    # --- names
-    if not isinstance(combine, str) or combine.lower() not in _COMBINES:
-        raise ValueError(f"combine: unknown {combine!r}; use one of {', '.join(_COMBINES)}")
-    combine = combine.lower()
-    if not isinstance(reject, str) or reject.lower() not in _REJECTS:
-        raise ValueError(f"reject: unknown {reject!r}; use one of {', '.join(_REJECTS)}")
-    reject = reject.lower()
-    if outtype not in (None, "real", "double"):
-        raise ValueError(f"outtype: use None, 'real' or 'double'; got {outtype!r}")
-
-    # --- numbers
-    counts = {}
-    for name, v in (("nlow", nlow), ("nhigh", nhigh)):
-        f = _nonneg(name, v)
-        if f >= 1 and f != int(f):
-            raise ValueError(f"{name}: counts (>= 1) must be integers, fractions must be < 1; got {v!r}")
-        counts[name] = f
-    if reject == "minmax":
-        nf = float(np.float32(n))
-
-        def _k(f: float) -> int:
-            frac = np.float32(f) if f < 1 else np.float32(np.float32(f) / np.float32(nf))
-            return int(np.float32(frac * np.float32(nf)))
-
-        if _k(counts["nlow"]) + _k(counts["nhigh"]) >= n:
-            raise ValueError(
-                f"nlow, nhigh: together they must remove fewer than the {n} images "
-                f"(nlow={nlow!r}, nhigh={nhigh!r})"
-            )
-    if isinstance(nkeep, bool) or not isinstance(nkeep, numbers.Integral):
-        raise TypeError(f"nkeep must be an integer; got {nkeep!r}")
-    if not isinstance(mclip, (bool, np.bool_)):
-        raise TypeError(f"mclip must be True or False; got {mclip!r}")
-    ls = _nonneg("lsigma", lsigma, allow_none=True)
-    hs = _nonneg("hsigma", hsigma, allow_none=True)
-    sigscale = _nonneg("sigscale", sigscale)
-    grow = _nonneg("grow", grow)
-    pclip = _float("pclip", pclip)
-    if not math.isfinite(pclip) or pclip == 0:
-        raise ValueError(f"pclip must be a finite nonzero number; got {pclip!r}")
-    blank = _float("blank", blank, allow_nan=True)
-    lth = _float("lthreshold", lthreshold, allow_none=True)
-    hth = _float("hthreshold", hthreshold, allow_none=True)
-    if lth is not None and hth is not None and lth > hth:
-        raise ValueError(f"lthreshold ({lth}) must not exceed hthreshold ({hth})")
-    rn = _noise_values("rdnoise", rdnoise, headers, n)
-    gn = _noise_values("gain", gain, headers, n)
-    sn = _noise_values("snoise", snoise, headers, n)
-    for name, vals in (("rdnoise", rn), ("snoise", sn)):
-        if any(not (v >= 0 and math.isfinite(v)) for v in vals):
-            raise ValueError(f"{name} must be finite and >= 0; got {vals}")
-    if any(not (v > 0 and math.isfinite(v)) for v in gn):
-        raise ValueError(f"gain must be finite and > 0 (electrons per ADU); got {gn}")
-    if expname is not None and not isinstance(expname, str):
-        raise TypeError(f"expname must be a header keyword name or None; got {expname!r}")
-
-    # --- factors and exposures
-    fac = _resolve_factors(fs, swapped, scale, zero, weight, statsec, expname, headers, (lth, hth))
-    exposures = _header_numbers(headers, n, expname, 1.0)
-
-    # --- working type
-    double = outtype == "double" or fs.dtype == np.float64 or (fs.dtype == np.int32 and outtype != "real")
-    if outtype == "real":
-        out_dtype = np.dtype(np.float32)
-    elif outtype == "double":
-        out_dtype = np.dtype(np.float64)
-    else:
-        out_dtype = np.dtype(np.float64 if double else np.float32)
-
-    params = {
-        "combine": combine,
-        "reject": reject,
-        "nlow": counts["nlow"],
-        "nhigh": counts["nhigh"],
-        "nkeep": int(nkeep),
-        "mclip": bool(mclip),
-        "lsigma": ls,
-        "hsigma": hs,
-        "rdnoise": rn,
-        "gain": gn,
-        "snoise": sn,
-        "sigscale": sigscale,
-        "pclip": pclip,
-        "grow": grow,
-        "lthreshold": lth,
-        "hthreshold": hth,
-        "blank": blank,
-        "scales": fac["scales"],
-        "zeros": fac["zeros"],
-        "wts": fac["wts"],
-        "doscale": fac["doscale"],
-        "dozero": fac["dozero"],
-        "dowts": fac["dowts"],
-        "exposures": exposures,
-    }
-    res = _core.iraf_combine(
+    # --- factors, working type, kernel
+    fac = resolved.factor_values(_measured_statistics(fs, swapped, resolved))
+    double, out_dtype = params.working_type(fs.dtype)
+    res = load_core().iraf_combine(
         list(fs.frames),
         None if fs.masks is None else list(fs.masks),
         list(fs.spatial),
-        params,
-        wanted,
+        resolved.kernel_params(fac),
+        list(params.products),
         bool(double),
         int(threads),
         swapped,

@@ -429,27 +429,12 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False,
 
 
 def iraf_kwargs(call: Any, n: int) -> dict[str, Any]:
-    """Keyword arguments of :func:`imcombiners.imcombine` for a parsed task call.
+    """Keyword arguments of :func:`imcombiners.imcombine` for a parsed task call of N images
+    (``combine=minimum|maximum`` as IRAF users compute them, see
+    :func:`imcombiners.cli._iraf.imcombine_kwargs`); only the asked-for products."""
+    from ._iraf import imcombine_kwargs
 
-    ``combine=minimum|maximum`` (IRAF has no such combine; IRAF users get it with
-    reject=minmax) runs as IRAF would compute it: average after removing the N-1
-    highest (lowest) values with reject=minmax.
-    """
-    kwargs = dict(call.kwargs)
-    for key in ("statsec", "expname"):
-        if key in kwargs and not kwargs[key]:
-            kwargs[key] = None
-    if kwargs.get("outtype") in ("none", ""):
-        kwargs.pop("outtype")
-    combine = kwargs.get("combine")
-    if combine in ("minimum", "maximum"):
-        if kwargs.get("reject", "none") != "none":
-            raise CLIError(f"combine={combine} is computed with reject=minmax (nlow/nhigh = N-1); "
-                           f"it cannot be combined with reject={kwargs['reject']}")
-        low = combine == "maximum"
-        kwargs.update(combine="average", reject="minmax" if n > 1 else "none",
-                      nlow=(n - 1) if low else 0, nhigh=0 if low else (n - 1))
-    # Compute only the products the user asked for (IRAF's sigmas/rejmasks/... outputs).
+    kwargs = imcombine_kwargs(call.kwargs, n)
     wanted = {"sigmas": "sigma", "rejmasks": "rejmask", "nrejmasks": "nrejmask", "expmasks": "expmask"}
     kwargs["products"] = [wanted[k] for k in call.products if k in wanted] or "none"
     return kwargs

@@ -17,7 +17,7 @@ import numpy as np
 
 from imcombiners._products import FULL_DIAGNOSTICS, SIMPLE_DIAGNOSTICS
 from imcombiners._rejectors import Rejector
-from imcombiners.dask.inputs import Hdu, Offsets, as_source, is_dask, mask_inputs
+from imcombiners.dask.inputs import Hdu, Offsets, as_source, mask_inputs
 from imcombiners.io.fits import FitsFrame
 from imcombiners.dask.planner import Plan, make_plan, parse_memory
 from imcombiners.dask.scheduling import distributed_client, worker_resources
