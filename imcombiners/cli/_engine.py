@@ -322,7 +322,7 @@ def plan_text(info: InputInfo, *, method: str, rejectors: list, thresholds: Any 
     kw = _combine_kwargs(info, job)
     for k in ("zero", "scale", "weights", "statsec", "blank", "thresholds"):
         kw.pop(k)
-    plan = imd.plan(info.paths, streaming=True, **kw)
+    plan = imd.plan(list(info.frames), streaming=True, **kw)  # each input's file and HDU
     n, spatial = plan.shape[0], plan.shape[1:]
     npix = math.prod(spatial)
     in_bytes = sum(math.prod(f.shape) * abs(f.bitpix) // 8 for f in info.frames)
@@ -351,14 +351,13 @@ def _estimate_seconds(info: InputInfo, method: str, rejectors: list, thresholds:
                       threads: int) -> tuple[float, float] | None:
     """Seconds per output pixel to read all N samples, and to combine them (one thread)."""
     import imcombiners as imc
-    from imcombiners.io.fits import probe
 
     shape = info.shape
     width = math.prod(shape[1:])
     rows = max(1, min(shape[0], 32768 // max(1, width)))
     window = (slice(0, rows),) + tuple(slice(0, s) for s in shape[1:])
     t0 = time.perf_counter()
-    frames = [probe(p, h).read(window) for p, h in zip(info.paths, info.hdus)]
+    frames = [f.read(window) for f in info.frames]
     read_s = time.perf_counter() - t0
     sample = np.stack(frames)
     t0 = time.perf_counter()
