@@ -145,6 +145,19 @@ def test_offsets_with_one_stack_array_place_its_frames():
     _check_against_memory(lazy, ref, "simple")
 
 
+def test_dask_mask_of_a_numpy_stack_is_refused():
+    # it was silently ignored (tiles of a NumPy stack read their mask through a source)
+    a = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    m = np.zeros(a.shape, bool)
+    m[0] = True
+    with pytest.raises(TypeError, match="mask: a dask array mask needs a dask array stack"):
+        imd.combine(a, "mean", mask=da.from_array(m))
+    with pytest.raises(TypeError, match="mask"):
+        imd.imcombine(a, masks=da.from_array(m))
+    got = imd.combine(da.from_array(a), "mean", mask=da.from_array(m)).compute().data
+    _same(got, Combiner(a, m).combine("mean"))
+
+
 def test_offsets_read_only_overlapping_frames():
     frames = [np.full((10, 10), float(i), np.float32) for i in range(4)]
     offsets = [(0, 0), (0, 30), (30, 0), (30, 30)]
@@ -376,12 +389,19 @@ def test_avsigclip_forces_full_width_strips():
 
 
 def test_import_does_not_load_xarray():
+    # ``import imcombiners`` stays free of xarray, pandas and dask; the accessor is
+    # registered by ``import imcombiners.dask``, or by ``import imcombiners`` when xarray
+    # is already loaded (plain registration, no import hook)
     import subprocess
     import sys
 
-    code = ("import sys, imcombiners.dask; assert 'xarray' not in sys.modules, 'xarray imported'; "
-            "assert 'pandas' not in sys.modules, 'pandas imported'; import xarray as xr, numpy as np; "
-            "r = xr.DataArray(np.ones((2, 3, 4), 'f4'), dims=('frame', 'y', 'x')).imc.combine('mean'); "
-            "assert r.shape == (3, 4)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    use = ("r = xr.DataArray(np.ones((2, 3, 4), 'f4'), dims=('frame', 'y', 'x')).imc.combine('mean'); "
+           "assert r.shape == (3, 4)")
+    after = ("import sys, imcombiners; assert 'xarray' not in sys.modules, 'xarray imported'; "
+             "assert 'pandas' not in sys.modules, 'pandas imported'; "
+             "assert 'dask' not in sys.modules, 'dask imported'; "
+             "import imcombiners.dask, xarray as xr, numpy as np; " + use)
+    before = "import xarray as xr, numpy as np, imcombiners; " + use
+    for code in (after, before):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""The twin (tests/reference.py) proven against NumPy, astropy and hand-worked cases.
+"""The twin (tests/helpers/reference.py) proven against NumPy, astropy and hand-worked cases.
 
 The reference must be right before it judges the package, so every piece of it is
 checked here against an independent source: NumPy's nan-reductions, astropy's

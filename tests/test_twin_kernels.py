@@ -4,7 +4,7 @@ The direct kernels and the one-call ``ndcombine`` (IRAF-style names) are thin la
 the same engine, so what is checked here is the layer: argument names, defaults, aliases,
 the 6-tuple of the rejection kernels (mask with every excluded sample, ``std`` None for
 the algorithms without a spread), dtypes, and that each gives what the twin
-(tests/reference.py) computes from the equivalent twin rejector.
+(tests/helpers/reference.py) computes from the equivalent twin rejector.
 """
 
 from __future__ import annotations

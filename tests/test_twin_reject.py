@@ -1,4 +1,4 @@
-"""Every library rejector of the package against the twin (tests/reference.py).
+"""Every library rejector of the package against the twin (tests/helpers/reference.py).
 
 Masks, sample/output flags and used counts must be identical and the data close on
 every element where the twin's decisions were not within rounding of a tie

@@ -207,11 +207,16 @@ def mask_inputs(mask: object, *, shape: tuple[int, ...], offsets: Offsets | None
                 dask_stack: bool) -> tuple[StackSource | None, da.Array | None]:
     """A mask given with the stack -> (mask source, None) or (None, dask mask).
 
-    A dask mask, or any mask of a dask stack, becomes a dask array broadcast to the
-    stack's shape; otherwise a mask source (one frame-shaped mask is shared by all).
+    The mask of a dask stack becomes a dask array broadcast to the stack's shape;
+    otherwise a mask source (one frame-shaped mask is shared by all).  A dask mask
+    needs a dask stack (the tiles of other stacks read their mask through a source).
     """
     spatial = shape[1:]
-    if is_dask(mask) or dask_stack:
+    if is_dask(mask) and not dask_stack:
+        # the tiles of a file or array stack read their mask through a source
+        raise TypeError("mask: a dask array mask needs a dask array stack; give the mask as a NumPy "
+                        "or zarr array or a list of frames, or the stack as a dask array")
+    if dask_stack:
         import dask.array as da  # a dask stack: dask.array is already imported
 
         dmask = mask if is_dask(mask) else da.from_array(np.asarray(mask))

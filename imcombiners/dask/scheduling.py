@@ -112,7 +112,7 @@ class _TileCallback(Callback):
 
 def _execute_distributed(client: Client, hlg: HighLevelGraph, keys: Sequence[Hashable],
                          progress: Progress, on_result: OnResult | None) -> None:
-    from distributed import as_completed
+    from distributed import as_completed  # a client is active: distributed is imported
     from distributed import progress as progress_bar
 
     total = len(keys)

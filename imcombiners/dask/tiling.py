@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from imcombiners._rejectors import Rejector
+
 if TYPE_CHECKING:  # dask.array is heavy (~1 s, and it imports xarray); only its type is used
     import dask.array as da
-
-    from imcombiners._rejectors import Rejector
 
 __all__ = ["Tile", "Window", "tiles", "grow_halo", "needs_whole_rows", "block_parts", "chunk_align"]
 
