@@ -98,7 +98,8 @@ def prepare_frames(
     ----------
     stack
         ``(N, *spatial)`` ndarray (any byte order or layout; a ``numpy.ma.MaskedArray``
-        contributes its mask), or a list/tuple of N equally shaped arrays.
+        contributes its mask), or a list/tuple of N equally shaped arrays, or a list/tuple
+        of N FITS file names (read with :func:`imcombiners.io.fits.load_images`).
     mask
         None; a bool array of the stack's shape (True = bad; other dtypes: nonzero = bad);
         a list of N frame masks; or one ``*spatial`` mask shared by every frame.

@@ -193,6 +193,12 @@ def combine_to_files(
                workers=workers, scheduler=scheduler)
     stat_bar, bar = _Bar("statistics", progress), _Bar("combining", progress)
     preview_counts: str | None = None
+    if not to_zarr:
+        # the output header reads the first input's with astropy: load it before the engine
+        # measures the process's baseline for --memory-limit (astropy.io.fits is ~15 MB)
+        from imcombiners.io.fits import read_header
+
+        read_header(info.frames[0])
     with _scheduler(scheduler, workers, memory_limit if isinstance(memory_limit, int) else None):
         try:
             # the probed frames carry each input's file and HDU (IRAF names such as a.fits[1])

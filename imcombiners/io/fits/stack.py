@@ -116,6 +116,11 @@ def load_images(images: Sequence[Any], hdu: Any = None, *, view: str = "library"
         frames.append(frame)
     dtypes = {f.dtype for f in frames}
     dtype = dtypes.pop() if len(dtypes) == 1 else np.result_type(*dtypes)
+    from imcombiners._validate import check_memory
+
+    # reliability: fail fast (pointing to the out-of-core engine) instead of swapping
+    npix = int(np.prod(frames[0].shape, dtype=np.int64))
+    check_memory(sum(npix * f.dtype.itemsize for f in frames), what=f"reading {len(frames)} FITS images")
     arrays = [f.read() for f in frames]
     headers = [_lazy_header(f) for f in frames]
     return ImageSet(arrays, headers, None, names, frames[0].shape, np.dtype(dtype))
