@@ -102,7 +102,7 @@ def inspect_inputs(paths: list[str], hdu: str | int | None = None, *, view: str 
             msg = msg[len(fname) + 2:] if msg.startswith(fname + ": ") else msg
             raise CLIError(f"cannot read FITS image '{path}': {msg}") from None
         if frame.bitpix == 64:
-            kind = "uint64" if frame.bzero == 2**63 else "int64"
+            kind = frame.pixels.kind if frame.pixels.kind != "scaled" else "scaled int64"
             raise CLIError(
                 f"input '{path}' has unsupported pixel type {kind} (BITPIX=64): it cannot be "
                 "combined exactly; convert it to float64 or int32 first"
