@@ -1,4 +1,4 @@
-//! One image line in IRAF's working layout, and the run-wide constants every stage reads.
+//! One image line in IRAF's working layout.
 //!
 //! Pixel-major slots: pixel `x` owns `v[x*N .. x*N+N]` and `id[x*N ..]`; its first `n[x]`
 //! slots hold the values still in play (IRAF's `d[1..n]`), in the order IRAF's data
@@ -15,108 +15,6 @@ pub enum DFlag {
     None,
     /// Anything else.
     Mix,
-}
-
-/// Combining operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Combine {
-    /// Mean (weighted when weights differ).
-    Average,
-    /// Median (mean of the middle pair for even counts).
-    Median,
-    /// Median, lower value when exactly two remain.
-    LMedian,
-    /// Sum (weights ignored).
-    Sum,
-}
-
-/// Rejection algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reject {
-    /// No rejection.
-    None,
-    /// Drop `nlow` lowest and `nhigh` highest.
-    MinMax,
-    /// Sigma clipping with the sample sigma.
-    SigClip,
-    /// Sigma clipping with a Poisson-model sigma per line.
-    AvSigClip,
-    /// Sigma clipping with the CCD noise model.
-    CcdClip,
-    /// `CcdClip` rejecting only high values.
-    CrReject,
-    /// Percentile clipping.
-    PClip,
-}
-
-/// IRAF's MAX_REAL (INDEF sigma limits and one-sided thresholds).
-pub const MAX_REAL: f32 = 0.99e37;
-/// Add-back tie tolerance (in sigma units).
-pub const TOL: f32 = 0.001;
-
-/// Run-wide constants (derived once from the parameters).
-#[derive(Clone, Debug)]
-pub struct Ctx {
-    pub nimg: usize,
-    pub combine: Combine,
-    /// `combine` folded: LMedian -> Median for the algorithms (IRAF `combine=MEDIAN`).
-    pub comb_median: bool,
-    pub lmedian: bool,
-    pub comb_sum: bool,
-    pub reject: Reject,
-    pub mclip: bool,
-    pub nkeep: i32,
-    pub lsig: f32,
-    pub hsig: f32,
-    /// minmax fractions.
-    pub flow: f32,
-    pub fhigh: f32,
-    /// pclip rank offset (integer-valued).
-    pub pc: f32,
-    /// ccdclip noise table per image: (var0, gain, snoise).
-    pub noise: Vec<(f32, f32, f32)>,
-    pub scales: Vec<f32>,
-    pub zeros: Vec<f32>,
-    pub wts: Vec<f32>,
-    /// Transform values (`doscale || dozero`).
-    pub doscale: bool,
-    pub doscale1: bool,
-    pub dowts: bool,
-    pub thresh: Option<(f32, f32)>,
-    pub blank: f32,
-    pub grow: f32,
-    /// Compact median-centred survivors (combine != median or grow).
-    pub compact: bool,
-    /// IRAF's `keepids` (always true here: the avsigclip quirk is reproduced as IRAF
-    /// behaves with a rejection mask, whatever products are requested).
-    pub keepids: bool,
-    /// Whether anything reads the image ids (masks/exposure requested, weights, grow,
-    /// per-image noise or Poisson correction, mean avsigclip's add-back). When false the
-    /// values may be sorted without their ids: equal values are the same value, so any
-    /// correct sort leaves the same values in the same slots as IRAF's quicksort.
-    pub needids: bool,
-    /// Sorting network for N values (comparator slot pairs, lower slot first).
-    pub network: Vec<(u16, u16)>,
-    /// Lines without exclusions run this whole-line path (see [`super::fastline`]).
-    pub fast: Option<super::fastline::Fast>,
-    /// Lines for `fast` may stay slot-major only (`LineBuf::sm_only`).
-    pub fast_lazy: bool,
-    /// Exposure per image for the exposure mask, and its integer encoding.
-    pub exps: Vec<f32>,
-    pub ezero: f32,
-    pub escale: f32,
-}
-
-impl Ctx {
-    /// IRAF maxkeep for a pixel with `n` values.
-    #[inline]
-    pub fn maxkeep(&self, n: usize) -> usize {
-        if self.nkeep < 0 {
-            (n as i64 + self.nkeep as i64).max(0) as usize
-        } else {
-            (self.nkeep as usize).min(n)
-        }
-    }
 }
 
 /// Working buffers of one line (reused across lines by one thread).

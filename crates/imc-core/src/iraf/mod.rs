@@ -13,11 +13,11 @@
 #![allow(clippy::needless_range_loop, clippy::manual_div_ceil, clippy::assign_op_pattern)]
 
 pub mod combine;
+pub mod ctx;
 pub mod engine;
 pub mod factors;
 pub mod fastline;
 pub mod line;
-pub mod network;
 pub mod reject;
 pub mod sort;
 pub mod stats;
@@ -28,12 +28,13 @@ mod tests;
 
 pub use engine::Want;
 pub use factors::{normalise, Factors, Source};
-pub use line::{Combine, Reject, MAX_REAL};
+pub use ctx::{Combine, Reject, MAX_REAL};
 pub use stats::{image_stats, StatNeed};
-pub use work::{as_be, BeF32, BeF64, BeI16, BeI32, BeU16, BePixel, Pixel, Work};
+pub use work::Work;
 
+use crate::input::Input;
 use crate::{Error, Result};
-use line::Ctx;
+use ctx::{Ctx, Fast};
 
 /// IRAF imcombine parameters (after INDEF handling and factor normalisation).
 #[derive(Clone, Debug)]
@@ -300,7 +301,7 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         compact: !comb_median || p.grow >= 1.0,
         keepids: true,
         needids: true,
-        network: if mclip { network::batcher(nimg) } else { Vec::new() },
+        network: if mclip { crate::network::batcher(nimg) } else { Vec::new() },
         fast: None,
         fast_lazy: false,
         exps,
@@ -314,7 +315,7 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
 /// `T` is the working type: `f32` for IRAF's real path, `f64` for the double path.
 /// `masks`: per frame, true = bad. Non-finite input values are treated as masked.
 /// `threads`: 0 = rayon's global pool, k = exactly k threads.
-pub fn imcombine<P: Pixel, T: Work>(
+pub fn imcombine<P: Input, T: Work>(
     frames: &[&[P]],
     masks: Option<&[&[bool]]>,
     shape: &[usize],
@@ -344,8 +345,8 @@ pub fn imcombine<P: Pixel, T: Work>(
     let mut c = make_ctx(p, nimg)?;
     c.needids = needs_ids(&c, want);
     (c.fast, c.fast_lazy) = fastline::choose(&c, want.sigma);
-    if c.fast == Some(fastline::Fast::NoneMedian) {
-        c.network = network::batcher(nimg);
+    if c.fast == Some(Fast::NoneMedian) {
+        c.network = crate::network::batcher(nimg);
     }
     let w = *shape.last().unwrap();
     let h = if shape.len() >= 2 { shape[shape.len() - 2] } else { 1 };
