@@ -8,17 +8,17 @@ and progress bars.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from ._check import InputInfo, inspect_inputs
+from ._cluster import ClusterSpec, compute_on
 from ._errors import CLIError
 
 __all__ = ["CombineOutcome", "combine_to_files", "plan_text", "run_imcombine", "engine_outputs"]
@@ -77,39 +77,12 @@ class _Bar:
             self.bar.close()
 
 
-@contextlib.contextmanager
-def _scheduler(address: str | None, workers: int | None, memory_limit: int | None) -> Iterator[Any]:
-    """Connect to ``address`` / start a LocalCluster for the run, or do nothing."""
-    if address is None:
-        yield None
-        return
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - distributed is a dependency
-        raise CLIError("--scheduler needs the 'distributed' package") from None
-    if address == "local":
-        cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
-                               memory_limit=memory_limit or "auto", dashboard_address=None)
-        try:
-            with Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
-        return
-    try:
-        client = Client(address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise CLIError(f"--scheduler: cannot connect to '{address}': {exc}", status=1) from None
-    with client:
-        yield client
-
-
 def _combine_kwargs(info: InputInfo, job: Mapping[str, Any]) -> dict[str, Any]:
     return dict(
         method=job["method"], rejectors=job["rejectors"] or None, thresholds=job["thresholds"],
         zero=job["zero"], scale=job["scale"], weights=job["weights"], statsec=job["statsec"],
         blank=job["blank"], memory_limit=job["memory_limit"],
-        threads=job["workers"] if job["scheduler"] is None else None,
+        threads=job["workers"] if job["scheduler"] is None and job.get("cluster") is None else None,
     )
 
 
@@ -133,12 +106,14 @@ def combine_to_files(
     memory_limit: int | str | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
+    cluster: ClusterSpec | None = None,
     products: Mapping[str, str] | None = None,
     diagnostics: Mapping[str, str] | None = None,
     preview: str | None = None,
     dtype: str | None = None,
     progress: bool = False,
     overwrite: bool = False,
+    log: Callable[[str], object] | None = None,
 ) -> CombineOutcome:
     """Combine FITS files out of core into ``output`` (FITS or ``.zarr``) and products.
 
@@ -155,7 +130,10 @@ def combine_to_files(
         ``reject`` + ``params`` (IRAF-named options).
     scheduler, workers
         ``None``: threads in this process (``workers`` of them); ``"local"``: a
-        LocalCluster of ``workers`` processes; else a distributed scheduler address.
+        LocalCluster of ``workers`` processes; else a distributed scheduler address or
+        scheduler file.
+    cluster : ClusterSpec, optional
+        A batch cluster (dask-jobqueue) started for the run and stopped afterwards.
     products, diagnostics : mapping of product name -> FITS path
         Diagnostic images: nrej, nused, std, low, upp, nit, flags, mask.
         (``diagnostics`` is an alias used by the demo.)
@@ -167,6 +145,8 @@ def combine_to_files(
         Show tqdm progress bars on stderr.
     overwrite : bool
         Replace existing files.
+    log : callable, optional
+        Receives one-line status messages (the batch cluster starting and stopping).
 
     Notes
     -----
@@ -190,7 +170,7 @@ def combine_to_files(
 
     job = dict(method=method, rejectors=rejectors, thresholds=thresholds, zero=zero, scale=scale,
                weights=weights, statsec=statsec, blank=blank, memory_limit=memory_limit,
-               workers=workers, scheduler=scheduler)
+               workers=workers, scheduler=scheduler, cluster=cluster)
     stat_bar, bar = _Bar("statistics", progress), _Bar("combining", progress)
     preview_counts: str | None = None
     if not to_zarr:
@@ -199,7 +179,8 @@ def combine_to_files(
         from imcombiners.io.fits import read_header
 
         read_header(info.frames[0])
-    with _scheduler(scheduler, workers, memory_limit if isinstance(memory_limit, int) else None):
+    with compute_on(scheduler=scheduler, workers=workers, cluster=cluster, log=log,
+                    memory_limit=memory_limit if isinstance(memory_limit, int) else None):
         try:
             # the probed frames carry each input's file and HDU (IRAF names such as a.fits[1])
             lazy = imd.combine(list(info.frames), diagnostics=outs or None, streaming=True,
