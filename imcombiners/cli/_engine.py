@@ -8,6 +8,7 @@ and progress bars.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
