@@ -35,6 +35,7 @@ fn main() {
         maxiters: 5,
         cen: Centre::Median,
         spread: Spread::Std,
+        spread_cen: None,
         ddof: 0,
         limits: Limits { nkeep: 1, maxrej: None, revert: true },
     };

@@ -40,6 +40,8 @@ pub struct Outputs<O> {
     pub nit: Option<Vec<u8>>,
     pub output_flags: Option<Vec<u8>>,
     pub nused: Option<Vec<i32>>,
+    pub clip_low: Option<Vec<O>>,
+    pub clip_upp: Option<Vec<O>>,
 }
 
 /// A raw pointer that blocks write through at disjoint indices.
@@ -68,6 +70,8 @@ struct Ptrs<O> {
     nit: Option<Out<u8>>,
     oflags: Option<Out<u8>>,
     nused: Option<Out<i32>>,
+    clip_low: Option<Out<O>>,
+    clip_upp: Option<Out<O>>,
 }
 
 /// Per-thread scratch.
@@ -222,6 +226,8 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         nit: w.nit.then(|| output_vec(m, 0u8)),
         output_flags: w.output_flags.then(|| output_vec(m, 0u8)),
         nused: w.nused.then(|| output_vec(m, 0i32)),
+        clip_low: w.clip_low.then(|| output_vec(m, O::NAN)),
+        clip_upp: w.clip_upp.then(|| output_vec(m, O::NAN)),
     };
     let ptrs = Ptrs {
         data: Out(out.data.as_mut_ptr()),
@@ -233,6 +239,8 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         nit: Out::of(&mut out.nit),
         oflags: Out::of(&mut out.output_flags),
         nused: Out::of(&mut out.nused),
+        clip_low: Out::of(&mut out.clip_low),
+        clip_upp: Out::of(&mut out.clip_upp),
     };
     let minmax_stream = match prepared.as_slice() {
         // trunc(f * N + 0.001) <= 1 at N bounds the count for every smaller valid count.
@@ -243,7 +251,7 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         _ => false,
     };
     let path = if minmax_stream
-        && !(w.std || w.low || w.upp || w.nit || w.mask || w.sample_flags)
+        && !(w.any_diag() || w.mask || w.sample_flags)
         && matches!(job.method, Method::Mean | Method::Sum)
     {
         Path::MinMaxStream
@@ -274,8 +282,10 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let data_only = !w.any_diag() && !w.nused && !w.mask && !w.sample_flags;
     let sigclip_fast = match prepared.as_slice() {
         [p] => match p.rejector {
-            Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen: Centre::Median, spread: Spread::Std, ddof, .. } if maxiters >= 1 => {
-                Some((sigma_lo, sigma_hi, ddof))
+            Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen: Centre::Median, spread: Spread::Std, spread_cen, ddof, .. }
+                if maxiters >= 1 && matches!(spread_cen, None | Some(Centre::Median | Centre::Mean)) =>
+            {
+                Some((sigma_lo, sigma_hi, ddof, spread_cen == Some(Centre::Mean)))
             }
             _ => None,
         },
@@ -344,8 +354,9 @@ struct Ctx<'a, 'f, T, O> {
     lane32: bool,
     /// Only the combined image is wanted (no per-element diagnostics).
     data_only: bool,
-    /// A lone SigClip(median centre, std spread): (sigma_lo, sigma_hi, ddof).
-    sigclip_fast: Option<(f64, f64, u32)>,
+    /// A lone SigClip(median centre, std spread about the median or the mean):
+    /// (sigma_lo, sigma_hi, ddof, spread about the mean).
+    sigclip_fast: Option<(f64, f64, u32, bool)>,
     /// A lone MinMaxClip: its fractions of the valid samples.
     minmax_fast: Option<(f64, f64)>,
     /// A lone PClip: (rank offset, sigma_lo, sigma_hi, nkeep).
@@ -364,20 +375,20 @@ struct Elem {
 // per-sample index i * m + p for those pixels; blocks are disjoint.
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
-    /// Read one raw sample, classify it, and normalise it.
+    /// Read one raw sample, classify it, and normalise it. An excluded sample carries every
+    /// cause that applies (input mask, non-finite, outside the thresholds: NaN never is, an
+    /// infinity beyond a finite bound is), as imcombiners 0.1.1 reported them.
     #[inline(always)]
     fn sample(&self, i: usize, raw: T, masked: bool) -> (f64, u8) {
-        if masked {
-            return (f64::NAN, sflag::INPUT_MASK);
-        }
         let v = raw.to_f64();
-        if T::IS_FLOAT && !v.is_finite() {
-            return (v, sflag::NONFINITE);
-        }
-        if let Some((lo, hi)) = self.job.thresholds {
-            if v < lo || v > hi {
-                return (v, sflag::THRESHOLD);
-            }
+        let nonfinite = T::IS_FLOAT && !v.is_finite();
+        let outside = match self.job.thresholds {
+            Some((lo, hi)) => v < lo || v > hi,
+            None => false,
+        };
+        if masked || nonfinite || outside {
+            let st = (masked as u8 * sflag::INPUT_MASK) | (nonfinite as u8 * sflag::NONFINITE) | (outside as u8 * sflag::THRESHOLD);
+            return (if masked { f64::NAN } else { v }, st);
         }
         let mut x = v;
         if let Some(z) = &self.job.zero {
@@ -399,6 +410,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     #[inline]
     fn reject_chain(&self, px: usize, sorted: &[f64], ids: Option<&[u32]>, rs: &mut RejScratch) -> (usize, usize, u8, Diag) {
         let mut win = Win::new(sorted, ids);
+        rs.restored.clear();
         let mut flags = 0;
         let mut last = Diag::default();
         for (k, prep) in self.prepared.iter().enumerate() {
@@ -443,6 +455,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             }
             if let Some(o) = p.nused {
                 o.put(px, e.nused as i32);
+            }
+            if let Some(o) = p.clip_low {
+                o.put(px, O::from_f64(e.diag.clip_low));
+            }
+            if let Some(o) = p.clip_upp {
+                o.put(px, O::from_f64(e.diag.clip_upp));
             }
         }
     }
@@ -521,6 +539,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let job = self.job;
         let method = job.method;
         self.gather(s, p0, p1);
+        s.rs.record_restored = self.ptrs.sflags.is_some();
         for b in 0..(p1 - p0) {
             let vals = &s.vals[b * n..(b + 1) * n];
             let st = &mut s.st[b * n..(b + 1) * n];
@@ -556,13 +575,19 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             let nused = hi - lo;
             let v = reduce::finish(method, &s.sorted[lo..hi], &s.fo, &s.fo_ids, job.weights.as_deref());
             self.write(p0 + b, &Elem { value: self.finish_value(v, nused), nused, flags, diag });
+            // Samples a limited pass gave back keep their value but carry RESTORED_* bits.
+            for &(a, z, bits) in &s.rs.restored {
+                for &id in &s.sorted_ids[a..z] {
+                    st[id as usize] |= bits;
+                }
+            }
         }
         let p = self.ptrs;
         let len = p1 - p0;
         if let Some(o) = p.mask {
             for i in 0..n {
                 for b in 0..len {
-                    unsafe { o.put(i * m + p0 + b, s.st[b * n + i] != 0) };
+                    unsafe { o.put(i * m + p0 + b, s.st[b * n + i] & !sflag::RESTORED != 0) };
                 }
             }
         }
@@ -721,7 +746,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 // [pass_lo, pass_hi) with no ties cut at its edges.
                 let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
                 let at = |k: usize| if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
-                let diag = Diag { std: s.pass_std[b], low: s.pass_low[b], upp: s.pass_upp[b], nit: 1, flags: 0 };
+                // One pass that rejected nothing beyond [lo, hi): nit 1 (both 0.1.1 counts).
+                let diag = Diag { std: s.pass_std[b], low: at(lo), upp: at(hi - 1), clip_low: s.pass_low[b], clip_upp: s.pass_upp[b], nit: 1, flags: 0 };
                 let e = Elem { value: 0.0, nused: hi - lo, flags: 0, diag };
                 if lane_sums {
                     s.vlo[b] = at(lo);
@@ -1037,6 +1063,7 @@ mod tests {
             maxiters: 5,
             cen: Centre::Median,
             spread: Spread::Std,
+            spread_cen: None,
             ddof: 0,
             limits: Limits { nkeep: 1, maxrej: None, revert: true },
         }
@@ -1076,9 +1103,11 @@ mod tests {
         let lim = |nkeep, revert| Limits { nkeep, maxrej: None, revert };
         vec![
             sig(),
-            Rejector::SigClip { sigma_lo: 1.0, sigma_hi: 1.5, maxiters: 3, cen: Centre::Mean, spread: Spread::Mad, ddof: 1, limits: lim(3, false) },
-            Rejector::SigClip { sigma_lo: 2.0, sigma_hi: 2.0, maxiters: 5, cen: Centre::LMedian, spread: Spread::Iraf, ddof: 0, limits: Limits { nkeep: -2, maxrej: Some(3), revert: false } },
-            Rejector::CcdClip { sigma_lo: 3.0, sigma_hi: 3.0, maxiters: 5, cen: Centre::Median, noise: Noise { rdnoise: 5.0, gain: 1.5, snoise: 0.01, sigscale: 0.1 }, limits: lim(1, true) },
+            Rejector::SigClip { sigma_lo: 1.0, sigma_hi: 1.5, maxiters: 3, cen: Centre::Mean, spread: Spread::Mad, spread_cen: None, ddof: 1, limits: lim(3, false) },
+            Rejector::SigClip { sigma_lo: 2.5, sigma_hi: 2.0, maxiters: 4, cen: Centre::Median, spread: Spread::Std, spread_cen: Some(Centre::Mean), ddof: 1, limits: lim(2, true) },
+            Rejector::SigClip { sigma_lo: 2.0, sigma_hi: 2.0, maxiters: 5, cen: Centre::LMedian, spread: Spread::Iraf, spread_cen: None, ddof: 0, limits: Limits { nkeep: -2, maxrej: Some(3), revert: false } },
+            Rejector::CcdClip { sigma_lo: 3.0, sigma_hi: 3.0, maxiters: 5, cen: Centre::Median, noise: Noise::new(5.0, 1.5, 0.01, 0.1), limits: lim(1, true) },
+            Rejector::CcdClip { sigma_lo: 2.0, sigma_hi: 2.5, maxiters: 3, cen: Centre::Mean, noise: Noise { level_cen: Some(Centre::Median), level_scale: 1.5, level_zero: 20.0, ..Noise::new(3.0, 2.0, 0.0, 0.1) }, limits: lim(2, false) },
             Rejector::LinearClip { low_scale: 0.99, low: 1.0, upp_scale: 1.0, upp: 3.0, maxiters: 2, cen: Centre::Median, limits: lim(1, true) },
             Rejector::MinMax { n_min: 1.0, n_max: 2.0 },
             Rejector::PClip { frac: -0.5, sigma_lo: 1.0, sigma_hi: 1.0, nkeep: 2 },
@@ -1115,10 +1144,12 @@ mod tests {
             for method in [Method::Mean, Method::Median, Method::Sum, Method::Max] {
                 let mut job = Job::simple(method);
                 job.rejectors = vec![sig()];
-                job.want = Want { std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, ..Want::default() };
+                job.want = Want { std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true, ..Want::default() };
                 let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
                 job.want.mask = true;
                 let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+                assert_eq!(bits(&fast.clip_low), bits(&slow.clip_low));
+                assert_eq!(bits(&fast.clip_upp), bits(&slow.clip_upp));
                 assert_eq!(fast.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), slow.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "n={n} {method:?}");
                 assert_eq!(bits(&fast.std), bits(&slow.std));
                 assert_eq!(bits(&fast.low), bits(&slow.low));
@@ -1167,11 +1198,13 @@ mod tests {
                     for method in [Method::Mean, Method::Median, Method::Sum, Method::LMedian, Method::Max, Method::Quantile { q: 0.2 }] {
                         let mut job = Job::simple(method);
                         job.rejectors = vec![Rejector::PClip { frac, sigma_lo: lo, sigma_hi: hi, nkeep }];
-                        job.want = Want { low: true, upp: true, std: true, nit: true, output_flags: true, nused: true, ..Want::default() };
+                        job.want = Want { low: true, upp: true, std: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true, ..Want::default() };
                         let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
                         job.want.mask = true;
                         let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
                         let what = format!("n={n} x{scale} frac={frac} ({lo}, {hi}) nkeep={nkeep} {method:?}");
+                        assert_eq!(b(&fast.clip_low), b(&slow.clip_low), "{what}");
+                        assert_eq!(b(&fast.clip_upp), b(&slow.clip_upp), "{what}");
                         assert_eq!(b(&Some(fast.data.clone())), b(&Some(slow.data.clone())), "{what}");
                         assert_eq!(b(&fast.low), b(&slow.low), "{what}");
                         assert_eq!(b(&fast.upp), b(&slow.upp), "{what}");
@@ -1278,6 +1311,27 @@ mod tests {
         assert!(!mask[line + 10], "noisy line: the same excursion is kept");
         let std = o.std.unwrap();
         assert!(std[line + 10] > 5.0 * std[10]);
+    }
+
+    #[test]
+    fn restored_samples_are_flagged_but_kept() {
+        // [1, 2, 3, 4, 100]: the second pass would leave 2 < nkeep = 3 samples and is undone.
+        let frames: Vec<[f64; 1]> = [1.0, 2.0, 3.0, 4.0, 100.0].iter().map(|&x| [x]).collect();
+        let fr = Frames::new(frames.iter().map(|f| &f[..]).collect(), None).unwrap();
+        let mut job = Job::simple(Method::Mean);
+        let mut r = sig();
+        if let Rejector::SigClip { sigma_lo, sigma_hi, limits, .. } = &mut r {
+            (*sigma_lo, *sigma_hi, limits.nkeep) = (0.5, 0.5, 3);
+        }
+        job.rejectors = vec![r];
+        job.want = Want { mask: true, sample_flags: true, nit: true, output_flags: true, low: true, upp: true, ..Want::default() };
+        let o: Outputs<f64> = run(&fr, &job, 1).unwrap();
+        assert_eq!(o.mask.unwrap(), vec![false, false, false, false, true]);
+        let nk = sflag::RESTORED_NKEEP;
+        assert_eq!(o.sample_flags.unwrap(), vec![nk, 0, 0, nk, sflag::ALGORITHM]);
+        assert_eq!((o.nit.unwrap()[0], o.output_flags.unwrap()[0]), (2, oflag::NKEEP));
+        assert_eq!((o.low.unwrap()[0], o.upp.unwrap()[0]), (1.0, 4.0));
+        assert_eq!(o.data, vec![2.5]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::real::Real;
 use crate::reject::minmax::drop_counts;
 use crate::reject::keep_count;
 use crate::reject::pclip::spread_slot;
+use crate::reject::sigclip::{sum_sq_about, SpreadAbout};
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Sorted value `k` of lane `b`.
@@ -38,13 +39,15 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         (0..len).all(|b| self.lane_at(s, n - 1, b) != f64::INFINITY)
     }
 
-    /// Vectorised first pass of a lone median-centred, std-spread SigClip over a block whose
+    /// Vectorised first pass of a lone median-centred, std-spread SigClip (spread about the
+    /// median or the mean) over a block whose
     /// lanes are all complete: the same operations, in the same order, as the per-element
     /// pass (`reject::sigclip::centre_spread`), for 64 pixels at once. Lanes whose first
     /// pass rejects nothing (most of them) are finished here; the others start again on
     /// the per-element path. Returns false when the shortcut does not apply.
     pub(super) fn sigclip_first_pass(&self, s: &mut Scratch, len: usize) -> bool {
-        let Some((sigma_lo, sigma_hi, ddof)) = self.sigclip_fast else { return false };
+        let Some((sigma_lo, sigma_hi, ddof, about_mean)) = self.sigclip_fast else { return false };
+        let about = if about_mean { SpreadAbout::Mean } else { SpreadAbout::Median };
         let (n, lanes) = (self.n, LANES);
         if n < 2 || n <= ddof as usize || !self.lanes_complete(s, len) {
             return false;
@@ -71,7 +74,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 sb += d * d;
             }
             let c = s.pass_med[b];
-            let sd = ((sb - sa * sa / nf).max(0.0) / (n - ddof as usize) as f64).sqrt();
+            let sd = (sum_sq_about(sa, sb, nf, about) / (n - ddof as usize) as f64).sqrt();
             let (low, upp) = (c - sigma_lo * sd, c + sigma_hi * sd);
             s.pass_std[b] = sd;
             s.pass_low[b] = low;
