@@ -6,14 +6,15 @@
 //! `pass_hi` and the diagnostics; lanes it cannot decide (`pass_ok == false`) go through
 //! the per-element rejector chain as before.
 
-use super::{Ctx, Scratch};
+use super::scratch::Scratch;
+use super::{Ctx, LoneRejector};
 use crate::network::LANES;
 use crate::input::Input;
 use crate::real::Real;
 use crate::reject::minmax::drop_counts;
 use crate::reject::keep_count;
 use crate::reject::pclip::spread_slot;
-use crate::reject::sigclip::{sum_sq_about, SpreadAbout};
+use crate::reject::sigclip::sum_sq_about;
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Sorted value `k` of lane `b`.
@@ -46,8 +47,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// pass rejects nothing (most of them) are finished here; the others start again on
     /// the per-element path. Returns false when the shortcut does not apply.
     pub(super) fn sigclip_first_pass(&self, s: &mut Scratch, len: usize) -> bool {
-        let Some((sigma_lo, sigma_hi, ddof, about_mean)) = self.sigclip_fast else { return false };
-        let about = if about_mean { SpreadAbout::Mean } else { SpreadAbout::Median };
+        let Some(LoneRejector::SigClip { sigma_lo, sigma_hi, ddof, about }) = self.lone else { return false };
         let (n, lanes) = (self.n, LANES);
         if n < 2 || n <= ddof as usize || !self.lanes_complete(s, len) {
             return false;
@@ -91,7 +91,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// same sorted window; lanes whose window edges cut no run of equal values are decided
     /// here. Returns false when the shortcut does not apply.
     pub(super) fn minmax_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
-        let Some((f_lo, f_hi)) = self.minmax_fast else { return false };
+        let Some(LoneRejector::MinMax { frac_lo: f_lo, frac_hi: f_hi }) = self.lone else { return false };
         let n = self.n;
         if !self.lanes_complete(s, len) {
             return false;
@@ -121,7 +121,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// per-element `while` loops stop exactly after the samples counted here. Lanes that
     /// would need the nkeep add-back go through the per-element path.
     pub(super) fn pclip_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
-        let Some((p, sigma_lo, sigma_hi, nkeep)) = self.pclip_fast else { return false };
+        let Some(LoneRejector::PClip { offset: p, sigma_lo, sigma_hi, nkeep }) = self.lone else { return false };
         let n = self.n;
         let keep = keep_count(nkeep, n);
         if n < 3.max(keep + 1) || !self.lanes_complete(s, len) {
