@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["Header", "EXPOSURE_KEYWORDS", "header_value", "keyword_values", "header_numbers"]
+__all__ = ["Header", "EXPOSURE_KEYWORDS", "header_value", "header_float", "keyword_values", "header_numbers"]
 
 #: One image header: keyword -> value (an astropy Header or any mapping).
 Header = Mapping[str, object]
@@ -30,6 +30,17 @@ def header_value(headers: Sequence[Header | None] | None, i: int, key: str, defa
     return default
 
 
+def header_float(value: object) -> float:
+    """A header value as a float: numbers, and numbers written as strings (a decimal comma
+    as cameras write ``'3,2E-05'``, a Fortran ``1.5D3``) too; ValueError otherwise."""
+    from .io.fits.header import header_number  # the one reading of header numbers
+
+    x = header_number(value)
+    if x is None:
+        raise ValueError(f"not a number: {value!r}")
+    return x
+
+
 def keyword_values(name: str, key: str, headers: Sequence[Header | None] | None, n: int) -> list[float]:
     """The number under ``key`` in each of the n headers; ValueError naming ``name`` and the
     image when a header lacks it or it is not a number."""
@@ -39,7 +50,7 @@ def keyword_values(name: str, key: str, headers: Sequence[Header | None] | None,
         if v is None:
             raise ValueError(f"{name}: header keyword {key!r} not found for image {i}")
         try:
-            vals.append(float(v))  # type: ignore[arg-type]
+            vals.append(header_float(v))
         except (TypeError, ValueError):
             raise ValueError(f"{name}: header keyword {key!r} of image {i} is not a number ({v!r})") from None
     return vals
@@ -52,7 +63,7 @@ def header_numbers(headers: Sequence[Header | None] | None, n: int, key: str | N
     for i in range(n):
         v = header_value(headers, i, key, None) if key else None
         try:
-            out.append(default if v is None else float(v))  # type: ignore[arg-type]
+            out.append(default if v is None else header_float(v))
         except (TypeError, ValueError):
             out.append(default)
     return out

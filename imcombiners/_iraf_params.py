@@ -28,7 +28,7 @@ from typing import Union
 
 import numpy as np
 
-from ._headers import Header, header_numbers, header_value, keyword_values
+from ._headers import Header, header_float, header_numbers, header_value, keyword_values
 from ._job import load_core
 from ._products import IRAF_PRODUCTS
 
@@ -222,7 +222,7 @@ def _factor_source(name: str, spec: FactorParam, n: int, expname: str | None,
                 raise ValueError("zero: 'exposure' is not allowed (use it for scale or weight)")
             key = expname or ""
             return FactorSource("stat", values=tuple(
-                max(0.001, float(header_value(headers, i, key, 0.0) if key else 0.0))  # type: ignore[arg-type]
+                max(0.001, header_float(header_value(headers, i, key, 0.0) if key else 0.0))
                 for i in range(n)))
         if s.startswith("!"):
             return FactorSource("file", values=tuple(keyword_values(name, s[1:], headers, n)))

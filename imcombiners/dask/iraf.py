@@ -328,7 +328,8 @@ def _prepare_iraf(images: object, masks: object, hdu: Hdu, params: IrafParams, m
                   streaming: bool) -> tuple[PreparedStack, bool, np.dtype]:
     """The prepared stack planned in full-width strips, the working precision and output dtype."""
     # the dtype decides the workspace; read it cheaply before planning
-    probe_src = None if is_dask(images) else as_source(images, offsets=None, hdu=hdu)
+    # FITS files are read as IRAF reads them (e.g. unsigned 32-bit as real), as in memory
+    probe_src = None if is_dask(images) else as_source(images, offsets=None, hdu=hdu, view="iraf")
     shape = tuple(images.shape if probe_src is None else probe_src.shape)  # type: ignore[attr-defined]
     dtype = np.dtype(images.dtype if probe_src is None else probe_src.dtype).newbyteorder("=")  # type: ignore[attr-defined]
     n, spatial = int(shape[0]), shape[1:]
@@ -461,10 +462,12 @@ def imcombine(
     out_dtypes = {k: out_dtypes[k] for k in ("output", *params.products)}
     prov = provenance_dict(inputs=p.names, ncombine=n, parameters=_provenance_parameters(params, kernel),
                            zero=list(fac["zeros"]), scale=list(fac["scales"]), weights=list(fac["wts"]))
-    return LazyImcombine(graph=tile_graph(p, job, iraf_tile_function), plan=p.plan, out_dtypes=out_dtypes,
+    lazy = LazyImcombine(graph=tile_graph(p, job, iraf_tile_function), plan=p.plan, out_dtypes=out_dtypes,
                          n=n, spatial=p.spatial, zero=None, scale=None, weights=None,
                          provenance=prov, job=job, factors=fac, maskscal=float(one["maskscal"]),
                          maskzero=float(one["maskzero"]))
+    lazy.template = p.first_fits
+    return lazy
 
 
 def plan_imcombine(images: object, *, grow: float = 0.0, nkeep: int = 1, masks: object = None,

@@ -18,6 +18,7 @@ import numpy as np
 from imcombiners._products import FULL_DIAGNOSTICS, SIMPLE_DIAGNOSTICS
 from imcombiners._rejectors import Rejector
 from imcombiners.dask.inputs import Hdu, Offsets, as_source, mask_inputs
+from imcombiners.io.fits import FitsFrame
 from imcombiners.dask.planner import Plan, make_plan, parse_memory
 from imcombiners.dask.scheduling import distributed_client, worker_resources
 from imcombiners.dask.sources import StackSource
@@ -74,6 +75,12 @@ class PreparedStack:
     def masked(self) -> bool:
         """A mask was given."""
         return self.mask_source is not None or self.dmask is not None
+
+    @property
+    def first_fits(self) -> FitsFrame | None:
+        """The first input when the inputs are FITS images (its header starts the output's)."""
+        frames = getattr(self.source, "frames", None)
+        return frames[0] if frames and isinstance(frames[0], FitsFrame) else None
 
 
 def wanted_outputs(diagnostics: Diagnostics) -> frozenset[str]:
@@ -179,8 +186,9 @@ def fits_headers(p: PreparedStack) -> list | None:
     """The FITS header of every input frame (read once, headers only), or None when the
     inputs are not all FITS files (arrays, dask or zarr stacks have no headers)."""
     frames = getattr(p.source, "frames", None)
-    if frames is None or not all(hasattr(f, "path") and hasattr(f, "hdu") for f in frames):
+    if frames is None or not all(isinstance(f, FitsFrame) for f in frames):
         return None
-    from astropy.io import fits  # heavy (~0.6 s): only when header values are asked for
+    from imcombiners.io.fits import read_header
 
-    return [fits.getheader(f.path, f.hdu) for f in frames]
+    # the image's header as IRAF sees it (primary cards merged for an image in an extension)
+    return [read_header(f) for f in frames]
