@@ -21,37 +21,40 @@ use crate::job::Limits;
 /// Huber's consistency factor for a normal distribution winsorized at 1.5 sigma.
 pub const WINSOR_K: f64 = 1.134;
 
+/// Σd and Σd² of d = x - m over `v`, in four interleaved accumulators (fixed order:
+/// deterministic; short dependency chains).
+#[inline]
+fn dev_sums(v: &[f64], m: f64) -> (f64, f64) {
+    let (mut a, mut q) = ([0.0f64; 4], [0.0f64; 4]);
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for j in 0..4 {
+            let d = ch[j] - m;
+            a[j] += d;
+            q[j] += d * d;
+        }
+    }
+    let (mut s1, mut s2) = ((a[0] + a[1]) + (a[2] + a[3]), (q[0] + q[1]) + (q[2] + q[3]));
+    for &x in rest {
+        let d = x - m;
+        s1 += d;
+        s2 += d * d;
+    }
+    (s1, s2)
+}
+
 /// The winsorized sigma of sorted values `v` (n >= 2) about their median, and the median.
-///
-/// `s.s1` is used as scratch for the partial sums of the deviations from the median.
-pub(crate) fn winsorized_sigma(v: &[f64], cutoff: f64, s: &mut Scratch) -> Option<(f64, f64)> {
+pub(crate) fn winsorized_sigma(v: &[f64], cutoff: f64) -> Option<(f64, f64)> {
     let n = v.len();
     if n < 2 {
         return None;
     }
     let m = median_sorted(v);
-    // Sums of d = x - m and d^2 over the unclamped middle [k0, n - k1), which always
-    // holds the median position mid = n / 2 (clamping takes samples beyond -cs or +cs).
-    // Accumulated from the median outward (p[2k], p[2k+1]: over [k, mid) for k <= mid and
-    // over [mid, k) for k >= mid), so a middle sum is one addition of two partial sums and
-    // a huge clamped outlier never enters it by cancellation. Sequential: one rounding.
-    let mid = n / 2;
-    let p = &mut s.s1;
-    p.clear();
-    p.resize(2 * (n + 1), 0.0);
-    for k in (0..mid).rev() {
-        let dk = v[k] - m;
-        p[2 * k] = p[2 * (k + 1)] + dk;
-        p[2 * k + 1] = p[2 * (k + 1) + 1] + dk * dk;
-    }
-    for k in mid..n {
-        let dk = v[k] - m;
-        p[2 * (k + 1)] = p[2 * k] + dk;
-        p[2 * (k + 1) + 1] = p[2 * k + 1] + dk * dk;
-    }
-    let (s1, s2) = (p[0] + p[2 * n], p[1] + p[2 * n + 1]);
     let nf = n as f64;
-    let var0 = ((s2 - s1 * s1 / nf) / (nf - 1.0)).max(0.0);
+    let inv_n = 1.0 / nf;
+    let (s1, s2) = dev_sums(v, m);
+    let var0 = ((s2 - s1 * s1 * inv_n) / (nf - 1.0)).max(0.0);
     let s0 = var0.sqrt();
     if !s0.is_finite() {
         return None;
@@ -60,18 +63,19 @@ pub(crate) fn winsorized_sigma(v: &[f64], cutoff: f64, s: &mut Scratch) -> Optio
         return Some((m, 0.0));
     }
     let d = |j: usize| v[j] - m;
-    let (sum1, sum2) = (|a: usize, b: usize| p[2 * a] + p[2 * b], |a: usize, b: usize| p[2 * a + 1] + p[2 * b + 1]);
     let k2 = WINSOR_K * WINSOR_K;
     let c = cutoff;
     // F(s) * (n - 1) = K^2 (n - 1) Var(w(s)) - (n - 1) s^2 = -(A s^2 + B s + C) for the
     // clamped set (k0 lowest at m - cs, k1 highest at m + cs) that holds on a piece.
+    // Σd, Σd² over the unclamped middle [k0, n - k1) are summed directly: a huge clamped
+    // outlier never enters them (no cancellation).
     let coeffs = |k0: usize, k1: usize| -> (f64, f64, f64) {
-        let (a1, a2) = (sum1(k0, n - k1), sum2(k0, n - k1));
+        let (a1, a2) = dev_sums(&v[k0..n - k1], m);
         let delta = k1 as f64 - k0 as f64;
         let kk = (k0 + k1) as f64;
-        let qa = (nf - 1.0) - k2 * c * c * (kk - delta * delta / nf);
-        let qb = 2.0 * k2 * c * delta * a1 / nf;
-        let qc = -k2 * (a2 - a1 * a1 / nf);
+        let qa = (nf - 1.0) - k2 * c * c * (kk - delta * delta * inv_n);
+        let qb = 2.0 * k2 * c * delta * a1 * inv_n;
+        let qc = -k2 * (a2 - a1 * a1 * inv_n);
         (qa, qb, qc)
     };
     let neg_f = |(qa, qb, qc): (f64, f64, f64), s: f64| (qa * s + qb) * s + qc; // = -(n-1) F(s)
@@ -202,8 +206,8 @@ pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f
         maxiters,
         limits,
         Passes::EvaluatedAll,
-        |w, s| {
-            let (m, sd) = winsorized_sigma(w.vals(), cutoff, s)?;
+        |w, _| {
+            let (m, sd) = winsorized_sigma(w.vals(), cutoff)?;
             Some(Pass { centre: m, level: m, std: sd, low: m - sigma_lo * sd, upp: m + sigma_hi * sd })
         },
         |k, p| side(a[k], p.low, p.upp),
@@ -255,7 +259,7 @@ mod tests {
         let mut s = Scratch::default();
         for v in cases {
             let v = sorted(&v);
-            let (m, got) = winsorized_sigma(&v, 1.5, &mut s).unwrap();
+            let (m, got) = winsorized_sigma(&v, 1.5).unwrap();
             assert_eq!(m, median_sorted(&v));
             let want = iterated(&v, 1.5);
             assert!(agree(got, want, &v), "{v:?}: {got} vs {want}");
@@ -287,7 +291,7 @@ mod tests {
                     })
                     .collect();
                 let v = sorted(&v);
-                let (_, got) = winsorized_sigma(&v, 1.5, &mut s).unwrap();
+                let (_, got) = winsorized_sigma(&v, 1.5).unwrap();
                 let want = iterated(&v, 1.5);
                 assert!(agree(got, want, &v), "{v:?}: {got} vs {want}");
             }
@@ -318,7 +322,7 @@ mod tests {
                     })
                     .collect();
                 let v = sorted(&v);
-                let (_, got) = winsorized_sigma(&v, 1.5, &mut s).unwrap();
+                let (_, got) = winsorized_sigma(&v, 1.5).unwrap();
                 let want = iterated(&v, 1.5);
                 assert!(agree(got, want, &v), "{v:?}: {got} vs {want}");
             }
