@@ -19,6 +19,7 @@ from typing import Any
 
 from . import kernels
 from ._combiner import CombineResult, Combiner, Step
+from ._config import show_config
 from ._ndcombine import ndcombine
 from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
 from ._validate import InsufficientMemoryError
@@ -55,6 +56,7 @@ __all__ = [
     "InsufficientMemoryError",
     "kernels",
     "place_into_padded",
+    "show_config",
     "__version__",
 ]
 

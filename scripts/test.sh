@@ -31,6 +31,13 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     fi
 fi
 
+# The aarch64 standard library, for tests/test_build.py's `cargo check --target aarch64-...`
+# (best effort: without rustup or network that test reports itself as skipped).
+if command -v rustup >/dev/null 2>&1; then
+    rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 \
+        || echo "warning: rustup target add aarch64-unknown-linux-gnu failed; the aarch64 build check will be skipped" >&2
+fi
+
 python3 -m pip install -q -e ".[test]"
 cargo test -p imc-core
 python3 -m pytest -q -rs
