@@ -190,6 +190,20 @@ def _specials_stack(n: int, shape: tuple[int, ...], dtype: str, seed: int) -> np
     return np.clip(np.round(v / (40 if dtype == "uint8" else 1)), info.min, info.max).astype(dtype)
 
 
+METHODS = ("mean", "median", "sum", "lmedian", "min", "max", "variance", "wavg", "quantile")
+
+
+def method_args(method: str, n: int) -> dict:
+    """The extra arguments a method needs."""
+    if method == "wavg":
+        return {"weights": np.linspace(1, 2, n)}
+    if method == "quantile":
+        return {"q": 0.3}
+    if method == "variance":
+        return {"ddof": 1}
+    return {}
+
+
 @pytest.mark.parametrize("level", HIGHER)
 def test_public_entry_points_same_bits_as_baseline(level):
     _need(level)
@@ -204,13 +218,12 @@ def test_public_entry_points_same_bits_as_baseline(level):
         for n in (3, 20):
             stack = _specials_stack(n, (5, 131), dtype, seed=n)
             for rej in rejectors:
-                for method, diagnostics in [(m, d) for m in ("mean", "median", "sum", "lmedian", "min", "max")
-                                            for d in (None, "full")]:
+                for method, diagnostics in [(m, d) for m in METHODS for d in (None, "full")]:
                     # diagnostics=None takes the fast paths (image only); "full" the
                     # per-element path with every diagnostic.
                     def combine():
                         return imc.Combiner(stack).combine(method, rejectors=[rej] if rej else None,
-                                                           diagnostics=diagnostics)
+                                                           diagnostics=diagnostics, **method_args(method, n))
                     with forced_simd_level("baseline"):
                         base = combine()
                     with forced_simd_level(level):
@@ -255,7 +268,7 @@ IRAF_COMBINES = ("average", "median", "lmedian", "sum")
 
 
 @pytest.mark.parametrize("level", HIGHER)
-@pytest.mark.parametrize("dtype", ["float32", "float64", "uint16", "int16", "int32"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "uint8", "uint16", "int16", "int32"])
 def test_iraf_engine_same_bits_as_baseline(level, dtype):
     _need(level)
     from imcombiners.iraf import imcombine
