@@ -20,8 +20,8 @@ def build_rejectors(reject: str, p: dict[str, Any]) -> list:
     p : dict
         Option values: lsigma, hsigma, mclip, maxiters, nkeep, maxrej, nlow, nhigh,
         rdnoise, gain, snoise, sigscale, pclip, low_scale, low, upp_scale, upp, grow,
-        stdfunc, revert_on_nkeep, cutoff, max_outliers, significance. Missing keys (or
-        None) take the library defaults.
+        stdfunc, revert_on_nkeep, ddof, cutoff, max_outliers, significance. Missing keys
+        (or None) take the library defaults.
 
     Returns
     -------
@@ -58,6 +58,8 @@ def build_rejectors(reject: str, p: dict[str, Any]) -> list:
             kw = dict(iterative, sigma=sigma, cenfunc=centre)
             if p.get("stdfunc"):
                 kw["stdfunc"] = p["stdfunc"]
+            if p.get("ddof"):
+                kw["ddof"] = int(p["ddof"])
             return [R.SigClip(**kw)]
         if reject in ("ccdclip", "crreject"):
             return [R.CcdClip(**iterative, sigma=sigma, cenfunc=centre,
