@@ -15,6 +15,7 @@ use crate::job::Limits;
 /// Running sums of d = x - reference over a shrinking window. A removal that takes away
 /// most of the sum of squares (an outlier) triggers a fresh sum, so the cancellation of
 /// the subtraction never costs more than one bit.
+#[derive(Clone, Copy)]
 struct Sums {
     reference: f64,
     s1: f64,
@@ -70,6 +71,7 @@ pub(super) fn apply(w: &mut Win<'_>, table: &[f64], frac: f64, limits: &Limits) 
     }
     let (mut lo, mut hi) = (w.lo, w.hi);
     let mut sums = Sums::over(&a[lo..hi], super::median_sorted(&a[lo..hi]));
+    let (start, whole) = ((lo, hi), sums);
     // The window after the last significant removal, and after `allowed` removals.
     let (mut k, mut at_k) = (0usize, (lo, hi));
     let mut at_allowed = (lo, hi);
@@ -120,7 +122,9 @@ pub(super) fn apply(w: &mut Win<'_>, table: &[f64], frac: f64, limits: &Limits) 
     // to be exceeded (mean -/+ lambda(m) s).
     let m = h - l;
     if m >= 2 {
-        let (mean, s) = Sums::over(&a[l..h], super::median_sorted(&a[l..h])).mean_std(m);
+        // Nothing rejected: the sums of the first test are those of the survivors.
+        let survivors = if (l, h) == start { whole } else { Sums::over(&a[l..h], super::median_sorted(&a[l..h])) };
+        let (mean, s) = survivors.mean_std(m);
         d.std = s;
         let lam = if m < table.len() { table[m] } else { f64::NAN };
         d.clip_low = mean - lam * s;

@@ -130,6 +130,10 @@ pub struct Prepared {
     pub frac_hi: f64,
     /// GESD: Rosner's critical value for every window size 0..=N (shared, cached).
     pub esd_table: Option<std::sync::Arc<Vec<f64>>>,
+    /// Whether this rejector's spread and clip bounds are outputs (the driver clears it for
+    /// a data-only combine and for every rejector but the last of a chain): WinsorizedSigClip
+    /// then decides most passes from a cheap lower bound of its sigma.
+    pub spread_wanted: bool,
 }
 
 impl Prepared {
@@ -146,6 +150,7 @@ impl Prepared {
             frac_lo: 0.0,
             frac_hi: 0.0,
             esd_table: None,
+            spread_wanted: true,
         };
         match rejector {
             // Per-image levels come from the job's scales, never from level_scale.
@@ -204,7 +209,7 @@ impl Prepared {
                 pclip::apply(w, s, self.pclip_offset, *sigma_lo, *sigma_hi, *nkeep)
             }
             Rejector::Winsorized { sigma_lo, sigma_hi, maxiters, cutoff, limits } => {
-                winsorized::apply(w, s, *sigma_lo, *sigma_hi, *maxiters, *cutoff, limits)
+                winsorized::apply(w, s, *sigma_lo, *sigma_hi, *maxiters, *cutoff, limits, self.spread_wanted)
             }
             Rejector::Gesd { max_outliers, limits, .. } => {
                 let table = self.esd_table.as_deref().map(|t| t.as_slice()).unwrap_or(&[]);

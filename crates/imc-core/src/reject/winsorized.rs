@@ -198,7 +198,73 @@ fn smallest_root(q: (f64, f64, f64), lo: f64, hi: f64) -> f64 {
     }
 }
 
-pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f64, maxiters: u32, cutoff: f64, limits: &Limits) -> Diag {
+/// One step of Huber's map: K * std_{n-1}(clamp(v, m - c s, m + c s)), `v` sorted.
+fn huber_step(v: &[f64], m: f64, c: f64, s: f64) -> f64 {
+    let (lo, hi) = (-c * s, c * s);
+    let (mut a, mut q) = ([0.0f64; 4], [0.0f64; 4]);
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for j in 0..4 {
+            let d = (ch[j] - m).clamp(lo, hi);
+            a[j] += d;
+            q[j] += d * d;
+        }
+    }
+    let (mut s1, mut s2) = ((a[0] + a[1]) + (a[2] + a[3]), (q[0] + q[1]) + (q[2] + q[3]));
+    for &x in rest {
+        let d = (x - m).clamp(lo, hi);
+        s1 += d;
+        s2 += d * d;
+    }
+    let nf = v.len() as f64;
+    WINSOR_K * ((s2 - s1 * s1 / nf) / (nf - 1.0)).max(0.0).sqrt()
+}
+
+/// Relative margin by which a lower bound of the winsorized sigma is lowered before it
+/// decides anything: far above the rounding of either computation.
+const FLOOR_MARGIN: f64 = 1e-9;
+
+/// The median of sorted `v` and a lower bound of its winsorized sigma, from at most two
+/// steps of Huber's map, or None when those steps give none.
+///
+/// The map f is non-decreasing, so: if f(s0) >= s0 the iteration rises from s0 and its
+/// limit s* >= f(s0); otherwise s* is the largest fixed point below s0, and any s_l < s0
+/// with f(s_l) >= s_l has one in [s_l, s0], so s* >= s_l and s* = f(s*) >= f(s_l).
+fn winsorized_sigma_floor(v: &[f64], cutoff: f64) -> Option<(f64, f64)> {
+    let n = v.len();
+    if n < 2 {
+        return None;
+    }
+    let m = median_sorted(v);
+    let nf = n as f64;
+    let (s1, s2) = dev_sums(v, m);
+    let s0 = ((s2 - s1 * s1 / nf) / (nf - 1.0)).max(0.0).sqrt();
+    if !(s0 > 0.0 && s0.is_finite()) {
+        return None;
+    }
+    let f0 = huber_step(v, m, cutoff, s0);
+    let floor = if f0 >= s0 {
+        f0
+    } else {
+        // Most normal samples have their limit within a few per cent below f(s0).
+        let sl = 0.9 * f0;
+        let fl = huber_step(v, m, cutoff, sl);
+        if fl < sl {
+            return None;
+        }
+        fl
+    };
+    let floor = floor * (1.0 - FLOOR_MARGIN);
+    (floor > 0.0 && floor.is_finite()).then_some((m, floor))
+}
+
+/// `spread_wanted`: the winsorized sigma (std, clip bounds) is an output. When it is not,
+/// a pass whose samples all lie inside the bounds of a lower bound of sigma ends without
+/// computing sigma exactly: the exact bounds are wider, so they would reject nothing
+/// either (same survivors, same bits; `std` and the clip bounds then hold the bound).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f64, maxiters: u32, cutoff: f64, limits: &Limits, spread_wanted: bool) -> Diag {
     let a = w.a;
     iterate(
         w,
@@ -207,7 +273,16 @@ pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f
         limits,
         Passes::EvaluatedAll,
         |w, _| {
-            let (m, sd) = winsorized_sigma(w.vals(), cutoff)?;
+            let v = w.vals();
+            if !spread_wanted {
+                if let Some((m, fl)) = winsorized_sigma_floor(v, cutoff) {
+                    let (low, upp) = (m - sigma_lo * fl, m + sigma_hi * fl);
+                    if v[0] >= low && v[v.len() - 1] <= upp {
+                        return Some(Pass { centre: m, level: m, std: fl, low, upp });
+                    }
+                }
+            }
+            let (m, sd) = winsorized_sigma(v, cutoff)?;
             Some(Pass { centre: m, level: m, std: sd, low: m - sigma_lo * sd, upp: m + sigma_hi * sd })
         },
         |k, p| side(a[k], p.low, p.upp),
@@ -335,8 +410,46 @@ mod tests {
         let mut w = Win::new(&v, None);
         let mut s = Scratch::default();
         let lim = Limits { nkeep: 1, maxrej: None, revert: true };
-        let d = apply(&mut w, &mut s, 3.0, 3.0, 10, 1.5, &lim);
+        let d = apply(&mut w, &mut s, 3.0, 3.0, 10, 1.5, &lim, true);
         assert_eq!(w.hi, v.len() - 1, "the 3000 goes");
         assert!(d.nit >= 2 && d.std > 0.0);
+    }
+
+    /// Without the spread as an output, passes decided from the lower bound of sigma keep
+    /// exactly the samples the exact sigma keeps.
+    #[test]
+    fn floor_decisions_equal_exact_ones() {
+        let mut state = 7u64;
+        let mut uni = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let lim = Limits { nkeep: 1, maxrej: None, revert: true };
+        let (mut s, mut decided) = (Scratch::default(), 0);
+        for case in 0..20_000 {
+            let n = 3 + case % 30;
+            let mut v: Vec<f64> = (0..n)
+                .map(|_| {
+                    let g = (-2.0 * uni().ln()).sqrt() * (2.0 * std::f64::consts::PI * uni()).cos();
+                    let x = 1000.0 + 20.0 * g;
+                    if uni() < 0.05 { x + 400.0 * uni() } else if case % 7 == 0 { x.round() } else { x }
+                })
+                .collect();
+            v.sort_by(|a, b| a.total_cmp(b));
+            let (sigma_lo, sigma_hi) = (1.5 + (case % 5) as f64 * 0.5, 2.0 + (case % 3) as f64 * 0.5);
+            let mut w1 = Win::new(&v, None);
+            let mut w2 = Win::new(&v, None);
+            let d1 = apply(&mut w1, &mut s, sigma_lo, sigma_hi, 255, 1.5, &lim, true);
+            let d2 = apply(&mut w2, &mut s, sigma_lo, sigma_hi, 255, 1.5, &lim, false);
+            assert_eq!((w1.lo, w1.hi), (w2.lo, w2.hi), "case {case}: {v:?}");
+            assert_eq!((d1.nit, d1.flags), (d2.nit, d2.flags), "case {case}");
+            if let Some((m, fl)) = winsorized_sigma_floor(&v, 1.5) {
+                let (_, exact) = winsorized_sigma(&v, 1.5).unwrap();
+                assert!(fl <= exact, "case {case}: floor {fl} > sigma {exact} (median {m})");
+                decided += 1;
+            }
+        }
+        // Not vacuous: the bound decides about half of these (n from 3, 5 % outliers).
+        assert!(decided > 5_000, "the bound exists for many samples ({decided})");
     }
 }
