@@ -50,103 +50,42 @@ mod tests {
         assert_eq!(sliding_bin(&[1.0f32, 2.0, 3.0], 0, 2, 10.0, 1.0, 1.0), 1.0);
     }
 
-    // The two engines' mode functions as they were before they shared `sliding_bin`
-    // (each with its own scan), kept as references.
-    fn iraf_mode_before(a: &[f32]) -> f32 {
-        let n = a.len();
-        if n == 0 {
-            return 0.0;
-        }
-        if n < 10 {
-            return a[(n / 2).max(1) - 1];
-        }
-        let nf = n as f32;
-        let mut i = (1.0f32 + nf * (1.0f32 - 0.7f32) / 2.0f32) as usize;
-        let j = (1.0f32 + nf * (1.0f32 + 0.7f32) / 2.0f32) as usize;
-        let j = j.min(n);
-        let mut z1 = a[i - 1];
-        let z2 = a[j - 1];
-        if crate::iraf::stats::fp_equalr(z1, z2) {
-            return z1;
-        }
-        let zstep = 0.01f32 * (z2 - z1);
-        let zbin = 0.1f32 * (z2 - z1);
-        let mut mode = z1;
-        z1 -= zstep;
-        let mut k = i;
-        let mut nmax = 0usize;
+    /// The scan restated from its definition: bins [lo, lo + width) at lo = lo0 + k step
+    /// (added up in order); a bin counts the window values a[first..last] inside it; the
+    /// mode is the middle value of the first fullest bin; the scan ends with the first bin
+    /// reaching the window's last value.
+    fn by_definition(a: &[f64], first: usize, last: usize, lo0: f64, step: f64, width: f64) -> f64 {
+        let first_not_below = |x: f64| (first..last).find(|&j| !(a[j] < x)).unwrap_or(last);
+        let (mut best, mut mode, mut lo) = (0, a[first], lo0);
         loop {
-            z1 += zstep;
-            let z2 = z1 + zbin;
-            while i < j && a[i - 1] < z1 {
-                i += 1;
-            }
-            while k < j && a[k - 1] < z2 {
-                k += 1;
-            }
-            if k - i > nmax {
-                nmax = k - i;
-                mode = a[(i + k) / 2 - 1];
-            }
-            if k >= j {
-                break;
-            }
-        }
-        mode
-    }
-
-    fn library_mode_before(a: &[f64]) -> f64 {
-        let n = a.len();
-        if n == 0 {
-            return f64::NAN;
-        }
-        if n < 10 {
-            return a[(n / 2).max(1) - 1];
-        }
-        let i1 = (1.0 + n as f64 * 0.3 / 2.0) as usize; // 1-based
-        let j1 = ((1.0 + n as f64 * 1.7 / 2.0) as usize).min(n);
-        let (z1, z2) = (a[i1 - 1], a[j1 - 1]);
-        if z2 - z1 <= 32.0 * f64::EPSILON * z1.abs().max(z2.abs()) {
-            return z1;
-        }
-        let width = 0.1 * (z2 - z1);
-        let step = 0.01 * (z2 - z1);
-        let (mut i, mut k) = (i1 - 1, i1 - 1);
-        let mut best = 0usize;
-        let mut mode = z1;
-        let mut lo = z1;
-        loop {
-            let hi = lo + width;
-            while i < j1 - 1 && a[i] < lo {
-                i += 1;
-            }
-            while k < j1 - 1 && a[k] < hi {
-                k += 1;
-            }
+            let (i, k) = (first_not_below(lo), first_not_below(lo + width));
             if k - i > best {
-                best = k - i;
-                mode = a[(i + k) / 2];
+                (best, mode) = (k - i, a[(i + k) / 2]);
             }
-            if k >= j1 - 1 {
-                break;
+            if k >= last {
+                return mode;
             }
-            lo += step;
+            lo = lo + step;
         }
-        mode
     }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
         #[test]
-        fn both_engines_keep_their_mode(
-            mut a in prop::collection::vec(prop_oneof![(0i32..40).prop_map(|k| k as f64 * 0.25), -1e3f64..1e3], 0..400),
+        fn scan_follows_its_definition(
+            mut a in prop::collection::vec(prop_oneof![(0i32..40).prop_map(|k| k as f64 * 0.25), -1e3f64..1e3], 2..300),
+            (f, l) in (0.0f64..0.5, 0.5f64..1.0),
+            (start, frac, width) in (-2.0f64..2.0, 0.005f64..0.5, 0.0f64..3.0),
         ) {
             a.sort_by(|x, y| x.total_cmp(y));
-            let lib = crate::stats::mode_sorted(&a);
-            prop_assert_eq!(lib.to_bits(), library_mode_before(&a).to_bits());
-            let a32: Vec<f32> = a.iter().map(|&x| x as f32).collect();
-            prop_assert_eq!(crate::iraf::stats::iraf_mode(&a32).to_bits(), iraf_mode_before(&a32).to_bits());
+            let n = a.len();
+            let (first, last) = ((f * n as f64) as usize, ((l * n as f64) as usize).clamp(1, n - 1));
+            let first = first.min(last - 1);
+            // Bins of a fraction of the window's range, as both engines step them.
+            let step = ((a[last] - a[first]) * frac).max(0.01);
+            let lo0 = a[first] + start;
+            prop_assert_eq!(sliding_bin(&a, first, last, lo0, step, width).to_bits(), by_definition(&a, first, last, lo0, step, width).to_bits());
         }
     }
 }
