@@ -45,6 +45,12 @@ pub(crate) fn core_err(e: imc_core::Error) -> PyErr {
     CoreError(e).into()
 }
 
+/// A parameter value out of range, found by the bindings themselves (e.g. a SIMD level
+/// name or a level this CPU lacks).
+pub(crate) fn param_err(msg: impl Into<String>) -> PyErr {
+    ParameterError::new_err(msg.into())
+}
+
 /// A malformed call of the private kernel API (missing or unknown key, wrong type).
 pub(crate) fn call_err(msg: impl Into<String>) -> PyErr {
     KernelCallError::new_err(msg.into())

@@ -9,6 +9,7 @@ mod arrays;
 mod error;
 mod iraf;
 mod job;
+mod simd;
 mod strict;
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -168,5 +169,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(frame_stat, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     iraf::register(m)?;
+    simd::register(m)?;
     Ok(())
 }
