@@ -42,8 +42,8 @@ def _limits(obj: Any, revert: bool = True) -> None:
 
 def _kernel_dict(obj: Rejector) -> dict[str, Any]:
     out = Rejector.to_kernel_dict(obj)
-    if out.get("maxiters", 0) is None:
-        del out["maxiters"]  # the kernel's default: until nothing changes
+    if "maxiters" in out and out["maxiters"] is None:
+        out["maxiters"] = _MAX_PASSES  # None: until a pass rejects nothing
     return out
 
 
