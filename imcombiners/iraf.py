@@ -22,19 +22,25 @@ import numpy as np
 from . import _core
 from ._fitsmap import map_image
 from ._frames import FrameSet, prepare_frames
+from ._iraf_outtype import OUTTYPES, parse_outtype, working_path
+from ._iraf_setup import Layout, finish_output, frame_mask_codes, merge_bad, resolve_layout, resolve_mask_rule, \
+    stat_sections
+from ._iraf_wcs import output_header
 from ._validate import as_int, check_memory
 
 __all__ = ["ImcombineResult", "imcombine"]
 
-_COMBINES = ("average", "median", "lmedian", "sum")
+_COMBINES = ("average", "median", "lmedian", "sum", "quadrature", "nmodel")
 _REJECTS = ("none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip")
 _STATS = ("mode", "median", "mean")
 _MAX_REAL = 0.99e37  # IRAF's MAX_REAL (INDEF thresholds)
-_PRODUCTS = ("sigma", "rejmask", "nrejmask", "expmask")
+_PRODUCTS = ("sigma", "rejmask", "nrejmask", "expmask", "bpmask")
 
 
 def _products(products: Any) -> list[str]:
-    """``products`` -> the list of optional products to compute."""
+    """``products`` -> the list of optional products to compute (None: none, as IRAF)."""
+    if products is None:
+        return []
     if isinstance(products, str):
         low = products.lower()
         if low == "all":
@@ -57,13 +63,16 @@ def _products(products: Any) -> list[str]:
 class ImcombineResult:
     """Products of :func:`imcombine` (IRAF's output images).
 
-    ``sigma``, ``rejmask``, ``nrejmask`` and ``expmask`` are None unless requested with
-    :func:`imcombine`'s ``products`` (default ``"all"``).
+    ``sigma``, ``rejmask``, ``nrejmask``, ``expmask`` and ``bpmask`` are None unless
+    requested with :func:`imcombine`'s ``products`` (by default none is computed, as in
+    IRAF).
 
     Attributes
     ----------
     output : ndarray, ``*spatial``
-        The combined image (float32 for ``outtype="real"``, float64 for ``"double"``).
+        The combined image on the output grid (larger than the inputs with offsets):
+        float32 for ``outtype="real"``, float64 for ``"double"``, int16 ``"short"``,
+        uint16 ``"ushort"``, int32 ``"integer"`` and ``"long"``.
     sigma : ndarray, ``*spatial``, or None
         IRAF's sigma image: scatter of the combined values about the output value
         (``blank`` where nothing was combined).
@@ -76,13 +85,25 @@ class ImcombineResult:
         IRAF's exposure mask: total exposure of the used images, stored as
         ``round((E - maskzero) / maskscal)`` (the number of images used when no
         ``expname`` is given).
+    bpmask : ndarray of int32, ``*spatial``, or None
+        IRAF's output bad pixel mask: 0 where values were combined, 1 where none was
+        left (the pixel is ``blank``), 2 where only bad values were combined
+        (``masktype="novalue"``).
     scale, zero, weight : ndarray of float32, ``(N,)``
         Factors actually used: a pixel ``v`` of image ``i`` is combined as
         ``v / scale[i] - zero[i]``; ``weight`` sums to 1.
     maskscal, maskzero : float
         Encoding of ``expmask`` (IRAF's MASKSCAL / MASKZERO).
     warnings : tuple of str
-        Conditions IRAF warns about (e.g. non-positive scale factors).
+        Conditions IRAF warns about (e.g. non-positive scale factors), and integer
+        output values that wrapped around.
+    offsets : ndarray of int64, ``(N, ndim)``
+        Where each image's first pixel lies in the output (0-based, IRAF axis order:
+        x first), as IRAF prints them in its log.
+    header : dict
+        The output header as IRAF writes it: the first image's keywords, ``NAXISn``,
+        ``NCOMBINE``, and the world/physical system shifted with the output (``CRPIXn``,
+        ``LTVn``, ``LTMi_j``, ``WCSDIM``).
     """
 
     output: np.ndarray
@@ -96,6 +117,9 @@ class ImcombineResult:
     maskscal: float
     maskzero: float
     warnings: tuple[str, ...] = ()
+    bpmask: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    header: dict | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -271,13 +295,16 @@ def _resolve_factors(
     expname: str | None,
     headers: Sequence[Mapping[str, Any]] | None,
     thresholds: tuple[float | None, float | None],
+    *,
+    codes: Sequence[np.ndarray | None] | None = None,
+    layout: Layout | None = None,
 ) -> dict[str, Any]:
     n = fs.n
     specs = {"scale": scale, "zero": zero, "weight": weight}
     stat_kinds = {k: v for k, v in specs.items() if isinstance(v, str) and v.lower() in _STATS}
     stats = None
     if stat_kinds:
-        section = _parse_statsec(statsec, fs.spatial)
+        sections = stat_sections(statsec, layout, [fs.spatial] * n)
         needs_sort = any(v.lower() in ("mode", "median") for v in stat_kinds.values())
         lo, hi = thresholds
         if lo is not None or hi is not None:
@@ -285,11 +312,14 @@ def _resolve_factors(
             hi = _MAX_REAL if hi is None else hi
         stats = []
         for i in range(n):
+            mask = None if codes is None else codes[i]
             try:
-                stats.append(_core.iraf_stats(fs.frames[i], None if fs.masks is None else fs.masks[i],
-                                              list(fs.spatial), section, lo, hi, needs_sort, swapped))
+                stats.append(_core.iraf_stats(fs.frames[i], mask, list(fs.spatial), sections[i], lo, hi, needs_sort,
+                                              swapped))
             except ValueError as e:
                 raise ValueError(f"statsec: image {i}: {e}") from None
+    elif statsec is not None:
+        stat_sections(statsec, layout, [fs.spatial] * n)  # validate anyway
 
     by_name = None if stats is None else {name: [float(st[k]) for st in stats] for k, name in enumerate(_STATS)}
     resolved = {k: _resolve_factor(k, v, n, by_name, expname, headers) for k, v in specs.items()}
@@ -383,9 +413,13 @@ def imcombine(
     expname: str | None = None,
     blank: float = 0.0,
     masks: Any = None,
+    masktype: str | None = None,
+    maskvalue: Any = None,
+    offsets: Any = "none",
+    outlimits: Any = None,
     headers: Sequence[Mapping[str, Any]] | None = None,
     outtype: str | None = None,
-    products: Any = "all",
+    products: Any = None,
     threads: int = 0,
 ) -> ImcombineResult:
     """Combine images exactly as IRAF ``imcombine`` (IRAF 2.17 names and defaults).
@@ -394,10 +428,14 @@ def imcombine(
     ----------
     images : ndarray (N, *spatial), list of N arrays, or list of N FITS paths
         The input images. With paths, the first HDU holding data is read and its header
-        serves ``!KEYWORD``, ``exposure``/``expname``, NCOMBINE and keyword noise
-        parameters. Accepted dtypes: uint8, uint16, int16, int32, float32, float64.
-        Non-finite values are treated as masked (IRAF would read them as 0).
-    combine : {"average", "median", "lmedian", "sum"}
+        serves ``!KEYWORD``, ``exposure``/``expname``, NCOMBINE, keyword noise
+        parameters, WCS/physical offsets and mask keywords. Accepted dtypes: uint8,
+        uint16, int16, int32, float32, float64. Non-finite values are treated as masked
+        (IRAF would read them as 0).
+    combine : {"average", "median", "lmedian", "sum", "quadrature", "nmodel"}
+        ``quadrature``: the inputs are sigmas, the result is ``sqrt(sum (w v)^2) / sum w``
+        over the values kept; ``nmodel``: each kept value's variance from the CCD noise
+        model (``rdnoise``, ``gain``, ``snoise``) combined the same way.
     reject : {"none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip"}
     nlow, nhigh : int or float
         minmax: number of lowest / highest values removed (integers, IRAF), or fractions
@@ -409,7 +447,8 @@ def imcombine(
     lsigma, hsigma : float or None
         Clipping limits in sigma units (None = INDEF, no limit).
     rdnoise, gain, snoise : float, sequence of N floats, or header keyword name
-        CCD noise model of ccdclip/crreject (electrons, electrons per ADU, fraction).
+        CCD noise model of ccdclip/crreject and nmodel (electrons, electrons per ADU,
+        fraction).
     sigscale : float
         Tolerance for the Poisson sigma correction of scaled images (0 disables it).
     pclip : float
@@ -424,26 +463,56 @@ def imcombine(
         listed zeros are added and not made relative, listed weights are relative).
     statsec : str or None
         IRAF section ``"[x1:x2,y1:y2]"`` (1-based inclusive, x = last axis) for the
-        statistics.
+        statistics, in each image's pixels; ``"input [..]"`` is the same, ``"output
+        [..]"`` a section of the output image, ``"overlap"`` the region every image
+        covers (the last two matter with offsets).
     expname : str or None
         Header keyword holding the exposure time (for ``exposure`` and ``expmask``).
     blank : float
-        Output (and sigma) value where no value is left.
-    masks : array-like (N, *spatial) or list, optional
-        Bad-pixel masks, nonzero = bad.
+        Output (and sigma) value where no value is left, and where no image covers the
+        output (offsets).
+    masks : array-like (N, *spatial), one ``*spatial`` mask, or list of N arrays, file
+        names or None; optional
+        Bad-pixel masks. Without ``masktype`` they mean nonzero = bad (bool masks:
+        True = bad). With ``masktype`` they are integer masks read the IRAF way. When
+        ``masks`` is None and ``masktype`` is given, each image's mask is the integer
+        FITS image named by its ``BPM`` header keyword (or the keyword of
+        ``masktype="!KEY"``), looked up as given and then in the image's directory.
+    masktype : str or None
+        IRAF's mask type: "none", "goodvalue", "badvalue", "goodbits", "badbits",
+        "novalue", or "!KEYWORD [type]" (mask file named by KEYWORD). None: "none"
+        without ``masks``, nonzero = bad with them. IRAF treats an image whose whole
+        mask is 0 as having no mask (see docs/iraf.md).
+    maskvalue : int or str
+        IRAF's mask value; ``"<v"`` (bad where mask >= v) and ``">v"`` (bad where
+        mask <= v) override the mask type, as in IRAF. Default 0.
+    offsets : str, path or sequence of N rows
+        Where each image lies on the output: "none", "wcs" / "world" (from each image's
+        WCS), "physical" (IRAF's LTV/LTM), "grid n1 s1 n2 s2 ...", the name of an IRAF
+        offsets file (one "x y" line per image; a "# absolute" line keeps the offsets as
+        given), or N rows of numbers **in IRAF's axis order: x (the last NumPy axis)
+        first**, e.g. ``[[dx0, dy0], [dx1, dy1], ...]``. Values are rounded to whole
+        pixels and the minimum is subtracted per axis. The output grows to hold every
+        image; pixels no image covers are ``blank``.
+    outlimits : str, sequence or None
+        ``"x1 x2 y1 y2"`` (1-based, inclusive, in the full output): write only that
+        window (a limit beyond the output is clipped to it).
     headers : sequence of N mappings, optional
         Header keywords per image when ``images`` are arrays.
-    outtype : {None, "real", "double"}
+    outtype : {None, "real", "double", "short", "ushort", "integer", "long"}
         "real": float32 output (float64 input is still combined in float64, as IRAF);
-        "double": combine and return float64. None: float32 for uint8/uint16/int16/float32
-        input, float64 for int32/float64.
-    products : "all", "none", or a collection of names among "sigma", "rejmask",
-        "nrejmask", "expmask"
+        "double": combine and return float64; None: float32 for uint8/uint16/int16/
+        float32 input, float64 for int32/float64. The integer types truncate toward
+        zero and wrap values outside their range around, as IRAF does (a
+        :class:`~imcombiners._iraf_setup.WrapWarning` says when); "long" is 32-bit.
+        With integer inputs and an integer outtype IRAF works on integers: scaled values
+        are truncated before rejection and combining, reproduced here.
+    products : None, "all", "none", or a collection of names among "sigma", "rejmask",
+        "nrejmask", "expmask", "bpmask"
         Optional products to compute (IRAF's ``sigmas``, ``rejmasks``, ``nrejmasks``,
-        ``expmasks``); the others are None in the result. The combined image does not
-        depend on this choice (mean avsigclip's add-back quirk is always the one IRAF
-        shows when a rejection mask is written). Asking for fewer products is faster:
-        ``products="none"`` computes only the combined image.
+        ``expmasks``, ``bpmasks``); the others are None in the result. Default: none,
+        as IRAF. The combined image does not depend on this choice (mean avsigclip's
+        add-back quirk is always the one IRAF shows when a rejection mask is written).
     threads : int
         0 = all cores, k = k threads (results never depend on it).
 
@@ -454,7 +523,9 @@ def imcombine(
     wanted = _products(products)
     # --- images
     swapped = None  # frames are raw big-endian FITS words of this kind (see _fitsmap)
+    paths = None
     if _is_paths(images):
+        paths = [os.fspath(p) for p in images]
         mapped = _map_fits(images)
         if mapped is not None:
             images, swapped, fits_headers = mapped
@@ -462,11 +533,8 @@ def imcombine(
             images, fits_headers = _read_fits(images)
         if headers is None:
             headers = fits_headers
-    fs = prepare_frames(images, masks, name="images", mask_name="masks")
+    fs = prepare_frames(images, None, name="images", mask_name="masks")
     n = fs.n
-    # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;
-    # fail fast with InsufficientMemoryError instead of an allocation abort in Rust
-    check_memory(n * fs.m + fs.m * (2 * 8 + 8), what="imcombine (output, sigma, rejmask, nrejmask and expmask)")
     threads = as_int(threads, "threads", min=0)
     if headers is not None:
         headers = list(headers)
@@ -480,8 +548,7 @@ def imcombine(
     if not isinstance(reject, str) or reject.lower() not in _REJECTS:
         raise ValueError(f"reject: unknown {reject!r}; use one of {', '.join(_REJECTS)}")
     reject = reject.lower()
-    if outtype not in (None, "real", "double"):
-        raise ValueError(f"outtype: use None, 'real' or 'double'; got {outtype!r}")
+    outt = parse_outtype(outtype)
 
     # --- numbers
     counts = {}
@@ -529,18 +596,35 @@ def imcombine(
     if expname is not None and not isinstance(expname, str):
         raise TypeError(f"expname must be a header keyword name or None; got {expname!r}")
 
-    # --- factors and exposures
-    fac = _resolve_factors(fs, swapped, scale, zero, weight, statsec, expname, headers, (lth, hth))
-    exposures = _header_numbers(headers, n, expname, 1.0)
+    # --- output layout and masks
+    layout = resolve_layout(offsets, outlimits, [fs.spatial] * n, headers)
+    rule = resolve_mask_rule(masks, masktype, maskvalue)
+    if rule.novalue and grow >= 1.0:
+        raise ValueError("grow: masktype='novalue' cannot be combined with grow >= 1 (IRAF 2.17 crashes on it); "
+                         "use another mask type or grow=0")
+    codes = frame_mask_codes(rule, masks, n, fs.spatial, headers, paths)
+    codes = merge_bad(codes, fs.masks, n)
+    out_shape = layout.shape
+    m_out = int(np.prod(out_shape, dtype=np.int64))
+    # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;
+    # fail fast with InsufficientMemoryError instead of an allocation abort in Rust
+    check_memory(m_out * 8 + sum(m_out * s for p, s in (("rejmask", n), ("sigma", 8), ("nrejmask", 4),
+                                                          ("expmask", 4), ("bpmask", 4)) if p in wanted),
+                 what="imcombine (output and requested products)")
 
     # --- working type
-    double = outtype == "double" or fs.dtype == np.float64 or (fs.dtype == np.int32 and outtype != "real")
-    if outtype == "real":
-        out_dtype = np.dtype(np.float32)
-    elif outtype == "double":
-        out_dtype = np.dtype(np.float64)
-    else:
-        out_dtype = np.dtype(np.float64 if double else np.float32)
+    path = working_path(fs.dtype, outt)
+    double = path == "double"
+    int_path = path if path in ("short", "int") else "real"
+    work_dtype = np.dtype(np.float64 if double else np.float32)
+    sigma_dtype = work_dtype if outt in (None, "double") else np.dtype(np.float32)
+    if outt == "real":
+        sigma_dtype = np.dtype(np.float32)
+
+    # --- factors and exposures
+    fac = _resolve_factors(fs, swapped, scale, zero, weight, statsec, expname, headers, (lth, hth),
+                           codes=codes, layout=layout)
+    exposures = _header_numbers(headers, n, expname, 1.0)
 
     params = {
         "combine": combine,
@@ -567,18 +651,20 @@ def imcombine(
         "dozero": fac["dozero"],
         "dowts": fac["dowts"],
         "exposures": exposures,
+        "int_path": int_path,
+        "novalue": rule.novalue,
     }
     res = _core.iraf_combine(
         list(fs.frames),
-        None if fs.masks is None else list(fs.masks),
-        list(fs.spatial),
+        codes,
+        list(out_shape),
         params,
         wanted,
         bool(double),
         int(threads),
         swapped,
+        layout.placement,
     )
-    spatial = fs.spatial
 
     def _get(key: str, shape: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray | None:
         if key not in res:
@@ -586,16 +672,24 @@ def imcombine(
         a = res[key] if dtype is None else res[key].astype(dtype, copy=False)
         return a.reshape(shape)
 
+    output, wrap_msgs = finish_output(res["output"], outt, work_dtype)
+    ncombine = int(sum(_header_numbers(headers, n, "NCOMBINE", 1.0)))
+    names = None if paths is None else [os.path.basename(p) for p in paths]
+    header = output_header(None if headers is None else headers[0], layout.geom, ncombine=ncombine, names=names,
+                           ndim=len(out_shape))
     return ImcombineResult(
-        output=res["output"].astype(out_dtype, copy=False).reshape(spatial),
-        sigma=_get("sigma", spatial, out_dtype),
-        rejmask=_get("rejmask", (n, *spatial)),
-        nrejmask=_get("nrejmask", spatial),
-        expmask=_get("expmask", spatial),
+        output=output.reshape(out_shape),
+        sigma=_get("sigma", out_shape, sigma_dtype),
+        rejmask=_get("rejmask", (n, *out_shape)),
+        nrejmask=_get("nrejmask", out_shape),
+        expmask=_get("expmask", out_shape),
         scale=np.asarray(fac["scales"], dtype=np.float32),
         zero=np.asarray(fac["zeros"], dtype=np.float32),
         weight=np.asarray(fac["wts"], dtype=np.float32),
         maskscal=float(res["maskscal"]),
         maskzero=float(res["maskzero"]),
-        warnings=tuple(fac["warnings"]),
+        warnings=tuple(fac["warnings"]) + tuple(wrap_msgs),
+        bpmask=_get("bpmask", out_shape),
+        offsets=layout.offsets.copy(),
+        header=header,
     )

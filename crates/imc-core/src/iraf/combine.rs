@@ -125,7 +125,8 @@ pub fn median<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool, sorted: bool)
     for x in 0..b.w {
         let n1 = b.n[x];
         let d = &mut b.v[x * nimg..x * nimg + n1];
-        if sorted {
+        // novalue pixels combining their bad values: those are in frame order
+        if sorted && !(c.novalue && b.neg[x] > 0) {
             if n1 == 0 {
                 if doblank {
                     b.avg[x] = blank;
@@ -191,7 +192,8 @@ pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
     let dowts = c.dowts && c.combine != Combine::Median && c.combine != Combine::LMedian;
     for x in 0..b.w {
         let n1 = b.n[x];
-        if b.dflag == DFlag::None || n1 == 0 {
+        // IRAF's negative n (novalue) also gives blank
+        if b.dflag == DFlag::None || n1 == 0 || (c.novalue && b.neg[x] > 0) {
             out[x] = blank;
             continue;
         }

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::combine::{average, median, sigma};
-use super::line::{Combine, Ctx, DFlag, LineBuf};
+use super::line::{Combine, Ctx, DFlag, IntPath, LineBuf};
 use super::reject::reject_line;
 use super::sort::sort2;
 use super::work::{Pixel, Work};
@@ -18,12 +18,19 @@ pub struct Want {
     pub rejmask: bool,
     pub nrej: bool,
     pub expmask: bool,
+    /// IRAF's `bpmasks` output: 0 some value combined, 1 none, 2 only bad values (novalue).
+    pub bpmask: bool,
 }
 
-/// Borrowed input stack: N frames of `lines * w` pixels (+ optional masks, true = bad).
+/// Borrowed input stack: N frames (+ optional per-frame mask codes, see
+/// [`super::place`]) on an output canvas of `lines` lines of `w` pixels.
 pub struct Stack<'a, P: Pixel> {
     pub frames: &'a [&'a [P]],
-    pub masks: Option<&'a [&'a [bool]]>,
+    /// Per frame: mask codes laid out as the frame (0 good, 1 bad, 2 bad with a value
+    /// under novalue, 4 good with a nonzero mask value), or None (all good).
+    pub masks: Option<&'a [Option<&'a [u8]>]>,
+    /// Per frame: where its pixels lie on the canvas (None: every frame is the canvas).
+    pub place: Option<&'a [super::place::Placement]>,
     /// Pixels per line (last spatial axis).
     pub w: usize,
     /// Lines per plane (second-to-last spatial axis; 1 for 1-D data).
@@ -40,16 +47,20 @@ pub struct EngineOut<T> {
     pub rejmask: Option<Vec<bool>>,
     pub nrej: Option<Vec<i32>>,
     pub expmask: Option<Vec<i32>>,
+    pub bpmask: Option<Vec<i32>>,
 }
 
 /// Read line `y` into the buffer (IRAF `ic_gdata`).
 fn gather<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
     b.sm_only = false;
     b.sm_sorted = false;
-    if st.masks.is_none() && c.thresh.is_none() && gather_full(b, c, st, y) {
+    if c.novalue {
+        b.neg.iter_mut().for_each(|k| *k = 0);
+    }
+    if st.masks.is_none() && st.place.is_none() && c.thresh.is_none() && gather_full(b, c, st, y) {
         return;
     }
-    gather_general(b, c, st, y);
+    super::place::gather_general(b, c, st, y);
 }
 
 /// Fast gather for the common case without masks and thresholds: convert and scale each
@@ -69,7 +80,16 @@ fn gather_full<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         let row = &frame[off..off + w];
         let dst = &mut b.sm[i * w..(i + 1) * w];
         let mut bad = false;
-        if c.doscale {
+        if c.doscale && c.int_path != IntPath::Real {
+            // IRAF's integer paths store the scaled value back as an integer
+            let (sc, zr) = (c.scales[i], -c.zeros[i]);
+            for (d, &p) in dst.iter_mut().zip(row) {
+                bad |= !p.finite();
+                let val = T::from_f32(c.int_path.store((p.to_f64() as f32) / sc + zr));
+                negzero |= val.is_neg_zero();
+                *d = val;
+            }
+        } else if c.doscale {
             let (sc, zr) = (T::from_f32(c.scales[i]), T::from_f32(-c.zeros[i]));
             for (d, &p) in dst.iter_mut().zip(row) {
                 bad |= !p.finite();
@@ -217,63 +237,12 @@ fn fill_ids<T: Work>(b: &mut LineBuf<T>) {
     b.ids_valid = true;
 }
 
-/// General gather: masks, thresholds, non-finite values, compaction.
-fn gather_general<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
-    b.ids_valid = false;
-    let nimg = b.nimg;
-    let w = b.w;
-    let off = y * w;
-    b.n.iter_mut().for_each(|k| *k = 0);
-    let mut nexcl = 0usize;
-    for (i, frame) in st.frames.iter().enumerate() {
-        let row = &frame[off..off + w];
-        let mrow = st.masks.map(|m| &m[i][off..off + w]);
-        let (sc, zr) = (T::from_f32(c.scales[i]), T::from_f32(-c.zeros[i]));
-        for x in 0..w {
-            let p = row[x];
-            let mut bad = !p.finite() || mrow.is_some_and(|m| m[x]);
-            let raw = p.to_f64();
-            if !bad {
-                if let Some((lo, hi)) = c.thresh {
-                    let a = raw as f32;
-                    bad = a < lo || a > hi;
-                }
-            }
-            if bad {
-                nexcl += 1;
-                continue;
-            }
-            let mut val = T::from_f64(raw);
-            if c.doscale {
-                val = val / sc + zr;
-            }
-            let k = b.n[x];
-            b.v[x * nimg + k] = val;
-            b.id[x * nimg + k] = (i + 1) as u16;
-            b.n[x] = k + 1;
-        }
-    }
-    b.dflag = if nexcl == 0 {
-        DFlag::All
-    } else if nexcl == nimg * w {
-        DFlag::None
-    } else {
-        DFlag::Mix
-    };
-    for x in 0..w {
-        let n1 = b.n[x];
-        let s = x * nimg;
-        b.id[s + n1..s + nimg].iter_mut().for_each(|q| *q = 0);
-        if c.mclip && n1 > 1 {
-            sort2(&mut b.v[s..s + n1], &mut b.id[s..s + n1]);
-        }
-    }
-}
-
 fn do_combine<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool) {
     match c.combine {
         Combine::Average | Combine::Sum => average(b, c, doblank),
         Combine::Median | Combine::LMedian => median(b, c, doblank, c.mclip),
+        Combine::Quadrature => super::quad::quadrature(b, c, doblank),
+        Combine::NModel => super::quad::nmodel(b, c, doblank),
     }
 }
 
@@ -285,6 +254,7 @@ struct LineOut<'a, T> {
     used: Option<&'a mut [bool]>,
     nrej: Option<&'a mut [i32]>,
     exp: Option<&'a mut [i32]>,
+    bpm: Option<&'a mut [i32]>,
 }
 
 fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
@@ -302,11 +272,14 @@ fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
             }
         }
         for x in 0..w {
-            if b.n[x] == nimg {
+            if b.n[x] == nimg && !(c.novalue && b.neg[x] > 0) {
                 continue;
             }
             for k in 0..nimg {
                 u[k * w + x] = false;
+            }
+            if c.novalue && b.neg[x] > 0 {
+                continue; // IRAF's negative n: no image counts as used
             }
             for j in 0..b.n[x] {
                 let k = b.id[x * nimg + j] as usize;
@@ -316,13 +289,30 @@ fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
             }
         }
     }
+    let negative = c.novalue && b.neg.iter().any(|&k| k > 0);
     if let Some(r) = o.nrej {
         for x in 0..w {
-            r[x] = (nimg - b.n[x]) as i32;
+            // IRAF's negative n: N - n exceeds N
+            r[x] = if negative && b.neg[x] > 0 { (nimg + b.neg[x]) as i32 } else { (nimg - b.n[x]) as i32 };
+        }
+    }
+    if let Some(m) = o.bpm {
+        for x in 0..w {
+            m[x] = if negative && b.neg[x] > 0 {
+                2
+            } else if b.n[x] > 0 {
+                0
+            } else {
+                1
+            };
         }
     }
     if let Some(e) = o.exp {
         for x in 0..w {
+            if negative && b.neg[x] > 0 {
+                e[x] = nint((0.0 - c.ezero) / c.escale);
+                continue;
+            }
             let mut exp = 0.0f32;
             for j in 0..b.n[x] {
                 let k = b.id[x * nimg + j] as usize - 1;
@@ -354,6 +344,7 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
     let mut used = if want.rejmask { Some(crate::alloc::output_vec(m * nimg, false)) } else { None };
     let mut nrej = if want.nrej { Some(vec![0i32; m]) } else { None };
     let mut exp = if want.expmask { Some(vec![0i32; m]) } else { None };
+    let mut bpm = if want.bpmask { Some(vec![0i32; m]) } else { None };
     let grow = c.grow >= 1.0;
 
     // First pass. With grow we also collect the rejected (image, x) of every line.
@@ -367,6 +358,7 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
         let used_it = opt_chunks(&mut used, w * nimg, st.lines);
         let nrej_it = opt_chunks(&mut nrej, w, st.lines);
         let exp_it = opt_chunks(&mut exp, w, st.lines);
+        let bpm_it = opt_chunks(&mut bpm, w, st.lines);
         let rej_it = if grow {
             rejected.iter_mut().zip(routine_wrote.iter_mut()).map(Some).collect::<Vec<_>>()
         } else {
@@ -377,11 +369,12 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
             .zip(used_it)
             .zip(nrej_it)
             .zip(exp_it)
+            .zip(bpm_it)
             .zip(rej_it)
             .enumerate()
             .for_each_init(
                 || LineBuf::<T>::new(nimg, w),
-                |b, (y, (((((out, sg), us), nr), ex), mut rj))| {
+                |b, (y, ((((((out, sg), us), nr), ex), bp), mut rj))| {
                     gather(b, c, st, y);
                     let fast_here = b.sm_only
                         || (b.sm_sorted && matches!(c.fast, Some(f) if f.sorted()) && b.dflag == DFlag::All);
@@ -389,6 +382,9 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
                         super::fastline::run(b, c);
                     } else {
                         reject_line(b, c);
+                        if c.novalue {
+                            super::place::novalue_after_reject(b, c);
+                        }
                     }
                     if let Some((_, wrote)) = rj.as_mut() {
                         **wrote = !b.docombine;
@@ -406,7 +402,7 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
                             }
                         }
                     }
-                    write_outputs(b, c, LineOut { out, sig: sg, used: us, nrej: nr, exp: ex });
+                    write_outputs(b, c, LineOut { out, sig: sg, used: us, nrej: nr, exp: ex, bpm: bp });
                 },
             );
     }
@@ -431,16 +427,18 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
         let used_it = opt_chunks(&mut used, w * nimg, st.lines);
         let nrej_it = opt_chunks(&mut nrej, w, st.lines);
         let exp_it = opt_chunks(&mut exp, w, st.lines);
+        let bpm_it = opt_chunks(&mut bpm, w, st.lines);
         out_it
             .zip(sig_it)
             .zip(used_it)
             .zip(nrej_it)
             .zip(exp_it)
+            .zip(bpm_it)
             .zip(unwritten.par_chunks_mut(w))
             .enumerate()
             .for_each_init(
                 || LineBuf::<T>::new(nimg, w),
-                |b, (y, (((((out, sg), us), nr), ex), unw))| {
+                |b, (y, ((((((out, sg), us), nr), ex), bp), unw))| {
                     gather(b, c, st, y);
                     // remove every marked value (the last slot fills the hole)
                     for k in 0..nimg {
@@ -475,7 +473,7 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
                         }
                     }
                     do_combine(b, c, false);
-                    write_outputs(b, c, LineOut { out, sig: sg, used: us, nrej: nr, exp: ex });
+                    write_outputs(b, c, LineOut { out, sig: sg, used: us, nrej: nr, exp: ex, bpm: bp });
                 },
             );
         let mut carry: Vec<T> = pass1[last_written * w..(last_written + 1) * w].to_vec();
@@ -506,7 +504,7 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
         });
         r
     });
-    EngineOut { output, sigma: sig, rejmask, nrej, expmask: exp }
+    EngineOut { output, sigma: sig, rejmask, nrej, expmask: exp, bpmask: bpm }
 }
 
 fn opt_chunks<'a, U: Send + 'a>(v: &'a mut Option<Vec<U>>, size: usize, lines: usize) -> Vec<Option<&'a mut [U]>> {

@@ -61,7 +61,7 @@ impl Fast {
 /// the sigma image sums over, so those paths run only lazily.
 pub fn choose(c: &Ctx, want_sigma: bool) -> (Option<Fast>, bool) {
     let lazy = !c.needids && !want_sigma;
-    if c.grow >= 1.0 || c.dowts || c.doscale1 {
+    if c.grow >= 1.0 || c.dowts || c.doscale1 || matches!(c.combine, Combine::Quadrature | Combine::NModel) {
         return (None, false);
     }
     let noise_same = c.noise.iter().all(|q| *q == c.noise[0]);

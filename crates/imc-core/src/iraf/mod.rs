@@ -18,6 +18,8 @@ pub mod factors;
 pub mod fastline;
 pub mod line;
 pub mod network;
+pub mod place;
+pub mod quad;
 pub mod reject;
 pub mod sort;
 pub mod stats;
@@ -28,7 +30,8 @@ mod tests;
 
 pub use engine::Want;
 pub use factors::{normalise, Factors, Source};
-pub use line::{Combine, Reject, MAX_REAL};
+pub use line::{Combine, IntPath, Reject, MAX_REAL};
+pub use place::Placement;
 pub use stats::{image_stats, StatNeed};
 pub use work::{as_be, BeF32, BeF64, BeI16, BeI32, BeU16, BePixel, Pixel, Work};
 
@@ -62,6 +65,10 @@ pub struct Params {
     pub factors: Factors,
     /// Exposure time per image for the exposure mask (1 when unknown).
     pub exposures: Vec<f32>,
+    /// IRAF's integer working path (integer inputs with an integer outtype), or real.
+    pub int_path: IntPath,
+    /// masktype = novalue (mask code 2 marks bad pixels that still hold a value).
+    pub novalue: bool,
 }
 
 /// Results of [`imcombine`].
@@ -73,6 +80,8 @@ pub struct Output<T> {
     pub rejmask: Option<Vec<bool>>,
     pub nrej: Option<Vec<i32>>,
     pub expmask: Option<Vec<i32>>,
+    /// IRAF's output bad pixel mask (0 combined, 1 no value, 2 only bad values).
+    pub bpmask: Option<Vec<i32>>,
     /// Exposure-mask encoding: exposure = value * maskscal + maskzero.
     pub maskscal: f32,
     pub maskzero: f32,
@@ -261,6 +270,28 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         }
         _ => {}
     }
+    let mut nmodel = Vec::new();
+    if p.combine == Combine::NModel {
+        let rn = per_image("rdnoise", &p.rdnoise, nimg)?;
+        let g = per_image("gain", &p.gain, nimg)?;
+        let sn = per_image("snoise", &p.snoise, nimg)?;
+        let floor = (1e4f64 / MAX_REAL as f64) as f32;
+        for i in 0..nimg {
+            chk("rdnoise", rn[i])?;
+            chk("gain", g[i])?;
+            chk("snoise", sn[i])?;
+            if g[i] <= 0.0 {
+                return Err(Error::param("gain", format!("must be > 0, got {}", g[i])));
+            }
+            // IRAF folds the image's scale into the gain of the nmodel table
+            let gs = g[i] * f.scales[i];
+            let q = rn[i] / gs;
+            nmodel.push(((q * q).max(floor), gs, sn[i]));
+        }
+    }
+    if p.novalue && p.grow >= 1.0 {
+        return Err(Error::param("grow", "masktype='novalue' with grow is not supported (IRAF 2.17 crashes on it)"));
+    }
     match reject {
         Reject::MinMax | Reject::None => mclip = false,
         Reject::PClip => mclip = true,
@@ -303,6 +334,9 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         network: if mclip { network::batcher(nimg) } else { Vec::new() },
         fast: None,
         fast_lazy: false,
+        int_path: p.int_path,
+        novalue: p.novalue,
+        nmodel,
         exps,
         ezero,
         escale,
@@ -322,6 +356,30 @@ pub fn imcombine<P: Pixel, T: Work>(
     want: Want,
     threads: usize,
 ) -> Result<Output<T>> {
+    let codes: Option<Vec<Option<&[u8]>>> = masks.map(|ms| ms.iter().map(|m| Some(bool_codes(m))).collect());
+    imcombine_placed(frames, codes.as_deref(), None, shape, p, want, threads)
+}
+
+/// A bool mask (true = bad) as mask codes ([`place::BAD`] = 1, [`place::GOOD`] = 0).
+pub fn bool_codes(m: &[bool]) -> &[u8] {
+    // SAFETY: bool is one byte holding 0 or 1, a valid u8.
+    unsafe { std::slice::from_raw_parts(m.as_ptr() as *const u8, m.len()) }
+}
+
+/// Combine frames placed on an output canvas of spatial shape `shape` (IRAF offsets).
+///
+/// `masks`: per frame, mask codes laid out as the frame (see [`place`]) or None.
+/// `place`: per frame, where its pixels lie on the canvas (2-D canvases; frame `i` then
+/// holds `h * w` pixels); None: every frame has the canvas's shape and position.
+pub fn imcombine_placed<P: Pixel, T: Work>(
+    frames: &[&[P]],
+    masks: Option<&[Option<&[u8]>]>,
+    place: Option<&[Placement]>,
+    shape: &[usize],
+    p: &Params,
+    want: Want,
+    threads: usize,
+) -> Result<Output<T>> {
     let nimg = frames.len();
     if nimg == 0 {
         return Err(Error::Shape("no images to combine".into()));
@@ -333,12 +391,24 @@ pub fn imcombine<P: Pixel, T: Work>(
         return Err(Error::Shape("images need at least one spatial axis".into()));
     }
     let m: usize = shape.iter().product();
-    if frames.iter().any(|f| f.len() != m) {
-        return Err(Error::Shape(format!("every frame must have {m} pixels (shape {shape:?})")));
+    match place {
+        None => {
+            if frames.iter().any(|f| f.len() != m) {
+                return Err(Error::Shape(format!("every frame must have {m} pixels (shape {shape:?})")));
+            }
+        }
+        Some(pl) => {
+            if shape.len() > 2 {
+                return Err(Error::Shape("frames placed at offsets need 1-D or 2-D images".into()));
+            }
+            if pl.len() != nimg || pl.iter().zip(frames).any(|(q, f)| f.len() != q.h * q.w) {
+                return Err(Error::Shape("every frame must hold h * w pixels of its placement".into()));
+            }
+        }
     }
     if let Some(ms) = masks {
-        if ms.len() != nimg || ms.iter().any(|q| q.len() != m) {
-            return Err(Error::Shape("masks must match the frames (N frames of M pixels)".into()));
+        if ms.len() != nimg || ms.iter().zip(frames).any(|(q, f)| q.is_some_and(|q| q.len() != f.len())) {
+            return Err(Error::Shape("masks must match the frames (one code per pixel)".into()));
         }
     }
     let mut c = make_ctx(p, nimg)?;
@@ -356,11 +426,12 @@ pub fn imcombine<P: Pixel, T: Work>(
             rejmask: want.rejmask.then(Vec::new),
             nrej: want.nrej.then(Vec::new),
             expmask: want.expmask.then(Vec::new),
+            bpmask: want.bpmask.then(Vec::new),
             maskscal: c.escale,
             maskzero: c.ezero,
         });
     }
-    let st = engine::Stack { frames, masks, w, h, lines: m / w };
+    let st = engine::Stack { frames, masks, place, w, h, lines: m / w };
     let run = || engine::run::<P, T>(&st, &c, want);
     let r = if threads == 0 {
         run()
@@ -377,6 +448,7 @@ pub fn imcombine<P: Pixel, T: Work>(
         rejmask: r.rejmask,
         nrej: r.nrej,
         expmask: r.expmask,
+        bpmask: r.bpmask,
         maskscal: c.escale,
         maskzero: c.ezero,
     })

@@ -130,11 +130,12 @@ pub struct StatNeed {
 
 /// `(mode, median, mean)` of one frame the way imcombine computes them.
 ///
-/// `shape` is the frame's numpy shape; masked, non-finite and out-of-threshold pixels
-/// (raw values, inclusive limits) are dropped from the sample.
+/// `shape` is the frame's numpy shape; masked (mask code with bit 0 or 1 set: bad, see
+/// [`super::place`]), non-finite and out-of-threshold pixels (raw values, inclusive
+/// limits) are dropped from the sample.
 pub fn image_stats<P: Pixel>(
     frame: &[P],
-    mask: Option<&[bool]>,
+    mask: Option<&[u8]>,
     shape: &[usize],
     section: Option<&[(i64, i64)]>,
     lthresh: Option<f32>,
@@ -171,7 +172,7 @@ pub fn image_stats<P: Pixel>(
             off += (f + idx[ax] * s) * strides[ax];
         }
         let p = frame[off];
-        let bad = mask.is_some_and(|m| m[off]) || !p.finite();
+        let bad = mask.is_some_and(|m| m[off] & 3 != 0) || !p.finite();
         if !bad {
             let v = p.to_f64() as f32;
             if v >= lo && v <= hi {
@@ -263,7 +264,7 @@ mod tests {
     #[test]
     fn thresholds_and_masks_drop_pixels() {
         let v = vec![1.0f32, 2.0, 100.0, 3.0, f32::NAN];
-        let m = vec![false, true, false, false, false];
+        let m = vec![0u8, 1, 0, 0, 0];
         let (_, _, mean) = image_stats(&v, Some(&m), &[5], None, None, Some(50.0), StatNeed::default()).unwrap();
         assert_eq!(mean, 2.0);
     }

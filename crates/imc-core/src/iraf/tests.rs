@@ -23,10 +23,12 @@ fn params(n: usize, combine: Combine, reject: Reject) -> Params {
         blank: 0.0,
         factors: normalise((Source::None, &[]), (Source::None, &[]), (Source::None, &[]), &vec![1.0; n]).unwrap(),
         exposures: vec![1.0],
+        int_path: IntPath::Real,
+        novalue: false,
     }
 }
 
-const ALL: Want = Want { sigma: true, rejmask: true, nrej: true, expmask: true };
+const ALL: Want = Want { sigma: true, rejmask: true, nrej: true, expmask: true, bpmask: true };
 
 /// One output pixel from a column of N values.
 fn column(vals: &[f32], p: &Params) -> Output<f32> {
