@@ -82,15 +82,16 @@ def write_fits_case(z: Any, params: dict, tmp: Path) -> list[str]:
     return paths
 
 
-def _close(ours: np.ndarray, iraf: np.ndarray) -> np.ndarray:
-    ours = ours.astype(np.float64)
-    iraf = iraf.astype(np.float64)
-    tol = 1e-5 * np.maximum(1.0, np.abs(iraf))
-    return (np.isnan(ours) & np.isnan(iraf)) | (np.abs(ours - iraf) <= tol)
+def _same(ours: np.ndarray, iraf: np.ndarray) -> np.ndarray:
+    """Bit-for-bit agreement (NaN only matches NaN)."""
+    return (ours == iraf) | (np.isnan(ours) & np.isnan(iraf))
 
 
 def differences(res: Any, z: Any, params: dict) -> dict[str, int]:
-    """Number of differing pixels per product (empty dict: everything matches)."""
+    """Number of differing pixels per product (empty dict: everything matches).
+
+    Every comparison is exact: the output and sigma bit for bit, the masks value for
+    value."""
     out: dict[str, int] = {}
     iraf = z["output"]
     if res.output.shape != iraf.shape or res.output.dtype != iraf.dtype:
@@ -98,14 +99,14 @@ def differences(res: Any, z: Any, params: dict) -> dict[str, int]:
     if iraf.dtype.kind in "iu":
         bad = res.output != iraf
     else:
-        bad = ~_close(res.output, iraf)
+        bad = ~_same(res.output, iraf)
     if bad.any():
         out["output"] = int(bad.sum())
     for name in products_of(params):
         ours = getattr(res, name)
         ref = z[name]
         if name == "sigma":
-            d = ~_close(ours, ref)
+            d = ~_same(ours, ref)
         elif name == "rejmask":
             d = (ours != ref.astype(bool)).any(axis=0)
         else:

@@ -187,8 +187,10 @@ def sample_window(spatial: Sequence[int], section: Sequence[tuple[int, int]] | N
     """IRAF's statistics grid as a NumPy window with steps.
 
     ``section`` is per IRAF axis (x = last NumPy axis first), 1-based inclusive
-    limits, clipped to the image; the step (1..10, the same on every axis) is the
-    smallest giving fewer than 100 000 points.
+    limits, clipped to the image as IRAF does (a section wholly before the image start
+    samples its first pixel; one wholly beyond its end is an error); the step (1..10, the
+    same on every axis) is the smallest giving fewer than 100 000 points. Mirrors the
+    kernel's ``sample_grid``.
     """
     nd = len(spatial)
     lims = []
@@ -196,12 +198,16 @@ def sample_window(spatial: Sequence[int], section: Sequence[tuple[int, int]] | N
         length = int(spatial[nd - 1 - d])
         a, b = section[d] if section is not None and d < len(section) else (1, length)
         v1, v2 = max(min(a, b), 1), min(max(a, b), length)
-        if v1 > v2:
+        if v1 > length:
             raise ValueError(f"statsec: section [{a}:{b}] on axis {d + 1} does not overlap the image")
         lims.append((v1, v2))
+
+    def count(v1: int, v2: int, step: int) -> int:
+        return max(1, int((v2 - v1) / step) + 1)  # Fortran division truncates toward zero
+
     for step in range(1, 11):
-        grid = [(v1 - 1, v1 - 1 + ((v2 - v1) // step) * step, step) for v1, v2 in lims]
-        if math.prod((v2 - v1) // step + 1 for v1, v2 in lims) < _MAX_SAMPLE:
+        grid = [(v1 - 1, v1 - 1 + (count(v1, v2, step) - 1) * step, step) for v1, v2 in lims]
+        if math.prod(count(v1, v2, step) for v1, v2 in lims) < _MAX_SAMPLE:
             break
     # IRAF axis d is NumPy axis nd-1-d
     return tuple(slice(grid[nd - 1 - ax][0], grid[nd - 1 - ax][1] + 1, grid[nd - 1 - ax][2])

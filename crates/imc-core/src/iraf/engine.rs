@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::combine::{average, median, sigma};
-use super::line::{Combine, Ctx, DFlag, IntPath, LineBuf};
+use super::line::{Combine, Ctx, DFlag, IntPath, LineBuf, Reject};
 use super::reject::reject_line;
 use super::sort::sort2;
 use super::work::{Pixel, Work};
@@ -331,6 +331,70 @@ fn nint(x: f32) -> i32 {
     x.round() as i32
 }
 
+/// How a line left IRAF's combine flag (avsigclip with mclip only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineKind {
+    /// The rejection ran to its end (flag: combine unless median).
+    Clipped,
+    /// The rejection returned at once (no data, too few images): flag "combine".
+    Reset,
+    /// No pixel had 3 values: IRAF returned leaving the flag as the previous line left it.
+    Early,
+}
+
+/// First pass over line `y`: gather, reject, combine, products. `force_combine`: run the
+/// combine step whatever the rejection decided. `rejected` collects the rejected
+/// (image, x) for grow. Returns (the rejection routine wrote the output, line kind).
+fn first_pass_line<P: Pixel, T: Work>(
+    b: &mut LineBuf<T>,
+    c: &Ctx,
+    st: &Stack<P>,
+    y: usize,
+    force_combine: bool,
+    o: LineOut<T>,
+    rejected: Option<&mut Vec<(u16, u32)>>,
+) -> (bool, LineKind) {
+    let nimg = c.nimg;
+    let w = st.w;
+    gather(b, c, st, y);
+    let kind = if b.dflag == DFlag::None || c.nimg < 3.max(c.maxkeep(c.nimg) + 1) {
+        LineKind::Reset
+    } else if b.n.iter().all(|&k| k < 3) {
+        LineKind::Early
+    } else {
+        LineKind::Clipped
+    };
+    let fast_here =
+        b.sm_only || (b.sm_sorted && matches!(c.fast, Some(f) if f.sorted()) && b.dflag == DFlag::All);
+    if fast_here {
+        super::fastline::run(b, c);
+    } else {
+        reject_line(b, c);
+        if c.novalue {
+            super::place::novalue_after_reject(b, c);
+        }
+    }
+    if force_combine {
+        b.docombine = true;
+    }
+    let wrote = !b.docombine;
+    if b.docombine {
+        do_combine(b, c, true);
+    }
+    if let Some(list) = rejected {
+        for x in 0..w {
+            for j in b.n[x]..nimg {
+                let k = b.id[x * nimg + j];
+                if k > 0 {
+                    list.push((k, x as u32));
+                }
+            }
+        }
+    }
+    write_outputs(b, c, o);
+    (wrote, kind)
+}
+
 /// Run the whole combine.
 pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T> {
     let nimg = c.nimg;
@@ -352,6 +416,9 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
     // With grow: did the rejection routine itself write the output line (IRAF then
     // writes it even when the combine step is skipped)?
     let mut routine_wrote: Vec<bool> = if grow { vec![false; st.lines] } else { Vec::new() };
+    // avsigclip with mclip and a median: the combine flag IRAF carries from line to line
+    let track = c.reject == Reject::AvSigClip && c.mclip && c.comb_median;
+    let mut kinds = vec![LineKind::Clipped; st.lines];
     {
         let out_it = output.par_chunks_mut(w);
         let sig_it = opt_chunks(&mut sig, w, st.lines);
@@ -371,40 +438,51 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
             .zip(exp_it)
             .zip(bpm_it)
             .zip(rej_it)
+            .zip(kinds.par_iter_mut())
             .enumerate()
             .for_each_init(
                 || LineBuf::<T>::new(nimg, w),
-                |b, (y, ((((((out, sg), us), nr), ex), bp), mut rj))| {
-                    gather(b, c, st, y);
-                    let fast_here = b.sm_only
-                        || (b.sm_sorted && matches!(c.fast, Some(f) if f.sorted()) && b.dflag == DFlag::All);
-                    if fast_here {
-                        super::fastline::run(b, c);
-                    } else {
-                        reject_line(b, c);
-                        if c.novalue {
-                            super::place::novalue_after_reject(b, c);
-                        }
+                |b, (y, (((((((out, sg), us), nr), ex), bp), mut rj), kind))| {
+                    let o = LineOut { out, sig: sg, used: us, nrej: nr, exp: ex, bpm: bp };
+                    let (list, wrote) = match rj.take() {
+                        Some((l, wr)) => (Some(l), Some(wr)),
+                        None => (None, None),
+                    };
+                    let (routine, k) = first_pass_line(b, c, st, y, false, o, list);
+                    if let Some(wr) = wrote {
+                        *wr = routine;
                     }
-                    if let Some((_, wrote)) = rj.as_mut() {
-                        **wrote = !b.docombine;
-                    }
-                    if b.docombine {
-                        do_combine(b, c, true);
-                    }
-                    if let Some((list, _)) = rj {
-                        for x in 0..w {
-                            for j in b.n[x]..nimg {
-                                let k = b.id[x * nimg + j];
-                                if k > 0 {
-                                    list.push((k, x as u32));
-                                }
-                            }
-                        }
-                    }
-                    write_outputs(b, c, LineOut { out, sig: sg, used: us, nrej: nr, exp: ex, bpm: bp });
+                    *kind = k;
                 },
             );
+    }
+    if track {
+        // IRAF's avsigclip (mclip) leaves the combine flag of the previous line on lines
+        // where no pixel has 3 values: redo those lines where that flag says "combine".
+        let mut combine_flag = true;
+        let mut b = LineBuf::<T>::new(nimg, w);
+        for y in 0..st.lines {
+            match kinds[y] {
+                LineKind::Reset => combine_flag = true,
+                LineKind::Clipped => combine_flag = !c.comb_median,
+                LineKind::Early if combine_flag => {
+                    let (a, e) = (y * w, (y + 1) * w);
+                    let o = LineOut {
+                        out: &mut output[a..e],
+                        sig: sig.as_mut().map(|v| &mut v[a..e]),
+                        used: used.as_mut().map(|v| &mut v[a * nimg..e * nimg]),
+                        nrej: nrej.as_mut().map(|v| &mut v[a..e]),
+                        exp: exp.as_mut().map(|v| &mut v[a..e]),
+                        bpm: bpm.as_mut().map(|v| &mut v[a..e]),
+                    };
+                    let (wrote, _) = first_pass_line(&mut b, c, st, y, true, o, None);
+                    if grow {
+                        routine_wrote[y] = wrote;
+                    }
+                }
+                LineKind::Early => {}
+            }
+        }
     }
 
     if grow && rejected.iter().any(|r| !r.is_empty()) {

@@ -7,6 +7,8 @@
 //! As in IRAF, each value is a float32 variable (also on the double path), the sums are
 //! in the working type, lines without exclusions are not divided by the weight sum
 //! (weights sum to one), and nmodel looks up its noise table by *slot*, not by image.
+//! The final `sqrt(sum) / divisor` is evaluated in double precision and then rounded to
+//! the working type (C's `sqrt` returns a double; checked against IRAF 2.17).
 
 use super::line::{Ctx, DFlag, LineBuf};
 use super::work::Work;
@@ -14,6 +16,12 @@ use super::work::Work;
 #[inline(always)]
 fn sq(x: f32) -> f32 {
     x * x
+}
+
+/// `sqrt(sum) / d` as IRAF's compiled code evaluates it (in double, rounded once).
+#[inline(always)]
+fn root_over<T: Work>(sum: T, d: f64) -> T {
+    T::from_f64(sum.to_f64().sqrt() / d)
 }
 
 /// Fortran MAX(0, v) as f2c writes it (`0 >= v ? 0 : v`), rounded to a float32 variable.
@@ -93,7 +101,7 @@ fn combine_in_quadrature<T: Work>(
                     b.avg[x] = if all {
                         sum.sqrt()
                     } else if sumwt > 0.0 {
-                        sum.sqrt() / T::from_f32(sumwt)
+                        root_over(sum, sumwt as f64)
                     } else {
                         // IRAF's unweighted fallback (nmodel starts from the first value
                         // squared, not its variance: reproduced)
@@ -101,14 +109,14 @@ fn combine_in_quadrature<T: Work>(
                         for j in 1..n1 {
                             s = s + T::from_f32(term(c, j, v[j]).1);
                         }
-                        s.sqrt() / T::from_usize(n1)
+                        root_over(s, n1 as f64)
                     };
                 } else {
                     let mut sum = T::from_f32(term(c, 0, v[0]).1);
                     for j in 1..n1 {
                         sum = sum + T::from_f32(term(c, j, v[j]).1);
                     }
-                    b.avg[x] = sum.sqrt() / T::from_usize(n1);
+                    b.avg[x] = root_over(sum, n1 as f64);
                 }
             }
         }
