@@ -3,10 +3,9 @@
 64 cases made by the real task: image offsets (files, ``# absolute``, wcs, physical,
 grid, ``outlimits``, statsec modifiers), integer masks with every ``masktype``,
 ``combine=quadrature``/``nmodel``, integer ``outtype`` (IRAF's truncation, wrap-around
-and integer working path) and header-driven factors. Every case must match IRAF: the
-output, every
-product IRAF was asked for, the offsets IRAF printed and the coordinate keywords of its
-output header. Each case also runs from FITS files the way IRAF read it (masks named by
+and integer working path) and header-driven factors. Every case must match IRAF bit for
+bit: the output, every product IRAF was asked for, the offsets IRAF printed and the
+coordinate keywords of its output header. Each case also runs from FITS files the way IRAF read it (masks named by
 the ``BPM`` or ``!KEY`` header keyword, WCS from the headers).
 """
 
