@@ -24,14 +24,18 @@ MB = 1024 * 1024
 
 
 def use_repo_package() -> None:
-    """Put the repository root first on sys.path so `import imcombiners` is this checkout.
+    """Check that `import imcombiners` is this checkout (`pip install -e .` makes it so).
 
-    The compiled extension lands in the tree (`pip install -e .`), so the tree is
-    importable even without an installed wheel.
+    Benchmarks must time the code of this repository, not another installed copy.
     """
-    root = str(REPO_ROOT)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    try:
+        import imcombiners
+    except ImportError as exc:
+        raise SystemExit(f"imcombiners is not importable ({exc}); run `pip install -e .` in {REPO_ROOT}") from None
+    where = Path(imcombiners.__file__).resolve().parent.parent
+    if where != REPO_ROOT:
+        raise SystemExit(f"imcombiners is imported from {where}, not this checkout ({REPO_ROOT}); "
+                         f"run `pip install -e .` in {REPO_ROOT}")
 
 
 def fmt_time(t: float | None) -> str:

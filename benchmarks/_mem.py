@@ -110,8 +110,7 @@ def build_case(case: str, args) -> tuple:
         return np.load(args.npy)
 
     if fam == "ours":
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        import imcombiners as imc
+        import imcombiners as imc  # this checkout (run.py checked it: `pip install -e .`)
 
         ops = {
             "sigclip-mean+scale": lambda s: imc.Combiner(s).combine(

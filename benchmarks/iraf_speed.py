@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _common  # noqa: E402
+# run as a script: its own directory (benchmarks/) is first on sys.path
+import _common
 
 _common.use_repo_package()
 

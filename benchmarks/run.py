@@ -30,17 +30,16 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import _data  # noqa: E402
-import _iraf  # noqa: E402
-import _mem  # noqa: E402
-import _report  # noqa: E402
-import _scenarios as S  # noqa: E402
-from _common import (BENCH_DIR, PEER_PYTHON, RESULTS_DIR, iraf_version,  # noqa: E402
-                     machine_info, package_versions, use_repo_package)
-from _imc011 import NOT_BUILT, PeerDriver  # noqa: E402
-from _timing import Impl, run_interleaved  # noqa: E402
+# run as a script: its own directory (benchmarks/) is first on sys.path
+import _data
+import _iraf
+import _mem
+import _report
+import _scenarios as S
+from _common import (BENCH_DIR, PEER_PYTHON, RESULTS_DIR, iraf_version, machine_info, package_versions,
+                     use_repo_package)
+from _imc011 import NOT_BUILT, PeerDriver
+from _timing import Impl, run_interleaved
 
 
 class Ctx:

@@ -14,6 +14,7 @@ Stacks are ``(N, *spatial)`` arrays or lists of equally shaped frames; results a
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from . import kernels
@@ -72,3 +73,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | {"imcombine"})
+
+
+# ``DataArray.imc`` is registered by ``import imcombiners.dask`` (which imports xarray).
+# When xarray is already loaded, register it now, so that ``da.imc`` also works after a
+# plain ``import imcombiners``; otherwise this import stays free of xarray, pandas and dask.
+if "xarray" in sys.modules:
+    from . import dask as _dask  # noqa: E402,F401

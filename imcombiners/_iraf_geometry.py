@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Geometry", "OffsetSpec", "parse_offsets", "frame_offsets", "output_geometry",
+__all__ = ["Geometry", "OffsetSpec", "parse_offsets", "check_offsets", "frame_offsets", "output_geometry",
            "parse_outlimits", "nint", "StatSection", "parse_statsec", "frame_section"]
 
 _KINDS = ("none", "wcs", "world", "physical", "grid")
@@ -171,6 +171,31 @@ def parse_offsets(offsets: Any, n: int, ndim: int) -> OffsetSpec:
         raise ValueError("offsets: values must be finite")
     values = np.array([[nint(v) for v in row] for row in arr], dtype=np.int64)
     return OffsetSpec("numbers", values=values, source="numbers")
+
+
+def check_offsets(offsets: Any) -> None:
+    """Validate ``offsets`` as far as possible without the images (kinds, grid numbers,
+    the file's existence, rows of finite numbers)."""
+    if offsets is None:
+        return
+    if isinstance(offsets, (str, os.PathLike)):
+        text = os.fspath(offsets).strip()
+        words = text.split()
+        if words and words[0].lower() == "grid":
+            parse_offsets(text, 1, max(1, (len(words) - 1) // 2))
+        elif words and words[0].lower() not in _KINDS:
+            path = text[1:] if text.startswith("@") else text
+            if not os.path.exists(path):
+                raise ValueError(f"offsets: {offsets!r} is neither none, wcs, world, physical, 'grid n1 s1 ...' "
+                                 f"nor an existing offsets file")
+        return
+    try:
+        arr = np.asarray(offsets, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"offsets: expected none, wcs, world, physical, 'grid ...', a file name or N rows of "
+                        f"numbers (x first); got {offsets!r}") from None
+    if arr.ndim not in (1, 2) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"offsets: give N rows of finite numbers (x first, IRAF's order); got {offsets!r}")
 
 
 # ----------------------------------------------------------------------------- WCS offsets

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._frames import FrameSet, prepare_frames
+from ._products import DIAGNOSTICS, PER_SAMPLE
 from ._rejectors import KERNEL_KINDS, Rejector
 from ._validate import (
     as_blank,
@@ -31,8 +32,7 @@ from .flags import OutputFlags, SampleFlags
 __all__ = ["Job", "OUTPUTS", "run_job", "result_dtype", "load_core"]
 
 #: Optional outputs a job can ask for (``data`` is always produced).
-OUTPUTS = frozenset({"mask", "sample_flags", "std", "low", "upp", "nit", "output_flags", "nused"})
-_PER_SAMPLE = frozenset({"mask", "sample_flags"})
+OUTPUTS = DIAGNOSTICS
 _REJ_DIAG = ("std", "low", "upp", "nit")
 _INTEGER_EXACT = frozenset({"lmedian", "min", "max"})
 
@@ -203,7 +203,7 @@ def _estimate_bytes(fs: FrameSet, job: Job, staged: int) -> int:
     ws = fs.workspace.itemsize
     total = m * ws  # data
     for name in job.want:
-        if name in _PER_SAMPLE:
+        if name in PER_SAMPLE:
             total += n * m
         elif name in ("std", "low", "upp"):
             total += m * ws

@@ -9,54 +9,22 @@ parameter mapping and ``docs/iraf-differences.md`` for the few deliberate differ
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from . import _core
 from ._fitsmap import map_image
 from ._frames import FrameSet, prepare_frames
-from ._iraf_outtype import OUTTYPES, parse_outtype, working_path
-from ._iraf_setup import Layout, finish_output, frame_mask_codes, merge_bad, resolve_layout, resolve_mask_rule, \
-    stat_sections
+from ._iraf_params import STATISTICS, FactorParam, Header, IrafParams, NoiseParam, ResolvedParams
+from ._iraf_setup import finish_output, frame_mask_codes, merge_bad
 from ._iraf_wcs import output_header
+from ._job import load_core
 from ._validate import as_int, check_memory
+from .io.fits import probe
 
 __all__ = ["ImcombineResult", "imcombine"]
-
-_COMBINES = ("average", "median", "lmedian", "sum", "quadrature", "nmodel")
-_REJECTS = ("none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip")
-_STATS = ("mode", "median", "mean")
-_MAX_REAL = 0.99e37  # IRAF's MAX_REAL (INDEF thresholds)
-_PRODUCTS = ("sigma", "rejmask", "nrejmask", "expmask", "bpmask")
-
-
-def _products(products: Any) -> list[str]:
-    """``products`` -> the list of optional products to compute (None: none, as IRAF)."""
-    if products is None:
-        return []
-    if isinstance(products, str):
-        low = products.lower()
-        if low == "all":
-            return list(_PRODUCTS)
-        if low == "none":
-            return []
-        products = [products]
-    try:
-        names = [str(p).lower() for p in products]
-    except TypeError:
-        raise TypeError(f"products must be 'all', 'none' or a collection of names among "
-                        f"{', '.join(_PRODUCTS)}; got {products!r}") from None
-    unknown = [p for p in names if p not in _PRODUCTS]
-    if unknown:
-        raise ValueError(f"products: unknown {unknown}; use 'all', 'none' or names among {', '.join(_PRODUCTS)}")
-    return [p for p in _PRODUCTS if p in names]
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,8 +70,8 @@ class ImcombineResult:
         x first), as IRAF prints them in its log.
     header : dict
         The output header as IRAF writes it: the first image's keywords, ``NAXISn``,
-        ``NCOMBINE``, and the world/physical system shifted with the output (``CRPIXn``,
-        ``LTVn``, ``LTMi_j``, ``WCSDIM``).
+        ``NCOMBINE``, ``IMCMBnnn``, and the world/physical system shifted with the
+        output (``CRPIXn``, ``LTVn``, ``LTMi_j``, ``WCSDIM``).
     """
 
     output: np.ndarray
@@ -125,7 +93,7 @@ class ImcombineResult:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _is_paths(images: Any) -> bool:
+def _is_paths(images: object) -> bool:
     return (
         isinstance(images, (list, tuple))
         and len(images) > 0
@@ -133,10 +101,9 @@ def _is_paths(images: Any) -> bool:
     )
 
 
-def _read_fits(paths: Sequence[Any]) -> tuple[list[np.ndarray], list[Mapping[str, Any]]]:
-    from astropy.io import fits
-
-    from .io.fits import probe
+def _read_fits(paths: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], list[Header]]:
+    """Read images that cannot be memory-mapped (scaled, compressed, extensions) with astropy."""
+    from astropy.io import fits  # heavy (~0.6 s): only for FITS files _fitsmap cannot map
 
     data, headers = [], []
     for p in paths:
@@ -160,7 +127,7 @@ def _read_fits(paths: Sequence[Any]) -> tuple[list[np.ndarray], list[Mapping[str
     return data, headers
 
 
-def _map_fits(paths: Sequence[Any]) -> tuple[FrameSet, str | None, list[Any]] | None:
+def _map_fits(paths: Sequence[str | os.PathLike]) -> tuple[FrameSet, str | None, list[Header]] | None:
     """Memory-map every file (see ``_fitsmap``); None unless all are plain images of one
     type and shape."""
     mapped = []
@@ -177,218 +144,32 @@ def _map_fits(paths: Sequence[Any]) -> tuple[FrameSet, str | None, list[Any]] | 
     return fs, first.swapped, [m.header for m in mapped]
 
 
-def _float(name: str, value: Any, *, allow_none: bool = False, allow_nan: bool = False) -> float | None:
-    if value is None and allow_none:
+def _measured_statistics(fs: FrameSet, swapped: str | None, resolved: ResolvedParams,
+                         codes: Sequence[np.ndarray | None] | None) -> dict[str, list[float]] | None:
+    """IRAF's (mode, median, mean) of every image (its statistics section and sampling grid,
+    its mask codes), when scale/zero/weight ask for one of them; None otherwise."""
+    params = resolved.params
+    wanted = params.statistics()
+    if not wanted:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
-    v = float(value)
-    if math.isnan(v) and not allow_nan:
-        raise ValueError(f"{name} must not be NaN")
-    return v
-
-
-def _nonneg(name: str, value: Any, *, allow_none: bool = False) -> float | None:
-    v = _float(name, value, allow_none=allow_none)
-    if v is not None and not (v >= 0 and math.isfinite(v)):
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
-    return v
-
-
-def _header_value(headers: Sequence[Mapping[str, Any]] | None, i: int, key: str, default: Any = None) -> Any:
-    if headers is None or headers[i] is None:
-        return default
-    h = headers[i]
-    for k in (key, key.upper(), key.lower()):
-        if k in h:
-            return h[k]
-    return default
-
-
-def _keyword_values(name: str, key: str, headers: Sequence[Mapping[str, Any]] | None, n: int) -> list[float]:
-    vals = []
-    for i in range(n):
-        v = _header_value(headers, i, key)
-        if v is None:
-            raise ValueError(f"{name}: header keyword {key!r} not found for image {i}")
+    needs_sort = any(v in ("mode", "median") for v in wanted.values())
+    lo, hi = params.statistic_thresholds() or (None, None)
+    core = load_core()
+    stats = []
+    for i in range(fs.n):
         try:
-            vals.append(float(v))
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: header keyword {key!r} of image {i} is not a number ({v!r})") from None
-    return vals
-
-
-def _parse_statsec(statsec: Any, spatial: tuple[int, ...]) -> list[tuple[int, int]] | None:
-    """IRAF section ``[x1:x2,y1:y2]`` (1-based inclusive, x = last axis) -> limits."""
-    if statsec is None:
-        return None
-    if not isinstance(statsec, str):
-        raise TypeError(f"statsec must be a string like '[x1:x2,y1:y2]' or None; got {statsec!r}")
-    s = statsec.strip()
-    for mod in ("input", "output", "overlap"):  # only meaningful with offsets
-        if s.lower().startswith(mod):
-            s = s[len(mod):].strip()
-    if s == "":
-        return None
-    m = re.fullmatch(r"\[(.*)\]", s)
-    if not m:
-        raise ValueError(f"statsec must look like '[x1:x2,y1:y2]' (1-based, inclusive); got {statsec!r}")
-    parts = [p.strip() for p in m.group(1).split(",")]
-    nd = len(spatial)
-    if len(parts) > nd:
-        raise ValueError(f"statsec {statsec!r} has {len(parts)} axes but the images have {nd}")
-    out = []
-    for d, p in enumerate(parts):
-        length = spatial[nd - 1 - d]
-        if p == "*":
-            out.append((1, length))
-            continue
-        mm = re.fullmatch(r"(-?\d+)(?::(-?\d+))?(?::\d+)?", p)
-        if not mm:
-            raise ValueError(f"statsec: cannot parse axis {d + 1} {p!r} of {statsec!r}")
-        a = int(mm.group(1))
-        b = int(mm.group(2)) if mm.group(2) is not None else a
-        if max(a, b) < 1 or min(a, b) > length:
-            raise ValueError(f"statsec: axis {d + 1} range {a}:{b} lies outside the image (1..{length})")
-        out.append((a, b))
-    return out
-
-
-def _read_list_file(name: str, path: str, n: int) -> list[float]:
-    with open(path) as fh:
-        vals = []
-        for line in fh:
-            tok = line.split()
-            if tok:
-                vals.append(float(tok[0]))
-    if len(vals) < n:
-        raise ValueError(f"{name}: {path!r} lists {len(vals)} values for {n} images")
-    return vals[:n]
-
-
-def _noise_values(name: str, value: Any, headers: Sequence[Mapping[str, Any]] | None, n: int) -> list[float]:
-    """rdnoise / gain / snoise: a number, N numbers, or a header keyword."""
-    if isinstance(value, str):
-        key = value[1:] if value.startswith("!") else value
-        try:
-            return [float(key)] * n
-        except ValueError:
-            return _keyword_values(name, key, headers, n)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return [float(value)] * n
-    vals = np.asarray(value, dtype=float).ravel()
-    if vals.size != n:
-        raise ValueError(f"{name}: give one number, {n} numbers or a header keyword; got {vals.size} values")
-    return [float(v) for v in vals]
-
-
-# ----------------------------------------------------------------------------- factors
-
-
-def _resolve_factors(
-    fs: Any,
-    swapped: str | None,
-    scale: Any,
-    zero: Any,
-    weight: Any,
-    statsec: Any,
-    expname: str | None,
-    headers: Sequence[Mapping[str, Any]] | None,
-    thresholds: tuple[float | None, float | None],
-    *,
-    codes: Sequence[np.ndarray | None] | None = None,
-    layout: Layout | None = None,
-) -> dict[str, Any]:
-    n = fs.n
-    specs = {"scale": scale, "zero": zero, "weight": weight}
-    stat_kinds = {k: v for k, v in specs.items() if isinstance(v, str) and v.lower() in _STATS}
-    stats = None
-    if stat_kinds:
-        sections = stat_sections(statsec, layout, [fs.spatial] * n)
-        needs_sort = any(v.lower() in ("mode", "median") for v in stat_kinds.values())
-        lo, hi = thresholds
-        if lo is not None or hi is not None:
-            lo = -_MAX_REAL if lo is None else lo
-            hi = _MAX_REAL if hi is None else hi
-        stats = []
-        for i in range(n):
-            mask = None if codes is None else codes[i]
-            try:
-                stats.append(_core.iraf_stats(fs.frames[i], mask, list(fs.spatial), sections[i], lo, hi, needs_sort,
-                                              swapped))
-            except ValueError as e:
-                raise ValueError(f"statsec: image {i}: {e}") from None
-    elif statsec is not None:
-        stat_sections(statsec, layout, [fs.spatial] * n)  # validate anyway
-
-    by_name = None if stats is None else {name: [float(st[k]) for st in stats] for k, name in enumerate(_STATS)}
-    resolved = {k: _resolve_factor(k, v, n, by_name, expname, headers) for k, v in specs.items()}
-    return _iraf_factors(resolved, headers, n)
-
-
-def _resolve_factor(name: str, spec: Any, n: int, stats: Mapping[str, Sequence[float]] | None,
-                    expname: str | None, headers: Sequence[Mapping[str, Any]] | None) -> tuple[str, list[float]]:
-    """(source, values) of one of scale/zero/weight: ``"none"``, a statistic (``stats``
-    maps mode/median/mean to the N per-image values), ``"exposure"``, ``!KEYWORD``,
-    ``@file`` or N numbers (shared by the in-memory and the out-of-core call)."""
-    if isinstance(spec, str):
-        s = spec.strip()
-        low = s.lower()
-        if low == "none":
-            return "none", []
-        if low in _STATS:
-            return "stat", [float(v) for v in stats[low]]  # type: ignore[index]
-        if low == "exposure":
-            if name == "zero":
-                raise ValueError("zero: 'exposure' is not allowed (use it for scale or weight)")
-            key = expname or ""
-            return "stat", [max(0.001, float(_header_value(headers, i, key, 0.0) if key else 0.0))
-                            for i in range(n)]
-        if s.startswith("!"):
-            return "file", _keyword_values(name, s[1:], headers, n)
-        if s.startswith("@"):
-            return "file", _read_list_file(name, s[1:], n)
-        raise ValueError(
-            f"{name}: unknown {spec!r}; use 'none', 'mode', 'median', 'mean'"
-            + (", 'exposure'" if name != "zero" else "")
-            + ", '!KEYWORD', '@file' or a sequence of N numbers"
-        )
-    try:
-        vals = np.asarray(spec, dtype=float).ravel()
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a name or a sequence of {n} numbers; got {spec!r}") from None
-    if vals.size != n:
-        raise ValueError(f"{name}: {vals.size} values given for {n} images")
-    if not np.all(np.isfinite(vals)):
-        raise ValueError(f"{name}: values must be finite")
-    return "file", [float(v) for v in vals]
-
-
-def _header_numbers(headers: Sequence[Mapping[str, Any]] | None, n: int, key: str | None,
-                    default: float) -> list[float]:
-    """Per-image numeric header values (``default`` when absent or not a number)."""
-    out = []
-    for i in range(n):
-        v = _header_value(headers, i, key, None) if key else None
-        try:
-            out.append(default if v is None else float(v))
-        except (TypeError, ValueError):
-            out.append(default)
-    return out
-
-
-def _iraf_factors(resolved: Mapping[str, tuple[str, list[float]]],
-                  headers: Sequence[Mapping[str, Any]] | None, n: int) -> dict[str, Any]:
-    """IRAF's scale/zero/weight factors (``_core.iraf_factors``) with NCOMBINE weighting."""
-    ncombine = _header_numbers(headers, n, "NCOMBINE", 1.0)
-    return _core.iraf_factors(resolved["scale"], resolved["zero"], resolved["weight"], ncombine)
+            stats.append(core.iraf_stats(fs.frames[i], None if codes is None else codes[i],
+                                         list(fs.spatial), resolved.sections[i], lo, hi, needs_sort, swapped))
+        except ValueError as e:
+            raise ValueError(f"statsec: image {i}: {e}") from None
+    return {name: [float(st[k]) for st in stats] for k, name in enumerate(STATISTICS)}
 
 
 # ----------------------------------------------------------------------------- main
 
 
 def imcombine(
-    images: Any,
+    images: object,
     *,
     combine: str = "average",
     reject: str = "none",
@@ -398,28 +179,28 @@ def imcombine(
     mclip: bool = True,
     lsigma: float | None = 3.0,
     hsigma: float | None = 3.0,
-    rdnoise: Any = 0.0,
-    gain: Any = 1.0,
-    snoise: Any = 0.0,
+    rdnoise: NoiseParam = 0.0,
+    gain: NoiseParam = 1.0,
+    snoise: NoiseParam = 0.0,
     sigscale: float = 0.1,
     pclip: float = -0.5,
     grow: float = 0.0,
     lthreshold: float | None = None,
     hthreshold: float | None = None,
-    zero: Any = "none",
-    scale: Any = "none",
-    weight: Any = "none",
+    zero: FactorParam = "none",
+    scale: FactorParam = "none",
+    weight: FactorParam = "none",
     statsec: str | None = None,
     expname: str | None = None,
     blank: float = 0.0,
-    masks: Any = None,
+    masks: object = None,
     masktype: str | None = None,
-    maskvalue: Any = None,
-    offsets: Any = "none",
-    outlimits: Any = None,
-    headers: Sequence[Mapping[str, Any]] | None = None,
+    maskvalue: object = None,
+    offsets: object = "none",
+    outlimits: object = None,
+    headers: Sequence[Header] | None = None,
     outtype: str | None = None,
-    products: Any = None,
+    products: str | Sequence[str] | None = None,
     threads: int = 0,
 ) -> ImcombineResult:
     """Combine images exactly as IRAF ``imcombine`` (IRAF 2.17 names and defaults).
@@ -520,151 +301,53 @@ def imcombine(
     -------
     ImcombineResult
     """
-    wanted = _products(products)
+    params = IrafParams.from_arguments(locals())  # every IRAF parameter, validated
     # --- images
     swapped = None  # frames are raw big-endian FITS words of this kind (see _fitsmap)
     paths = None
     if _is_paths(images):
-        paths = [os.fspath(p) for p in images]
-        mapped = _map_fits(images)
+        paths = [os.fspath(p) for p in images]  # type: ignore[union-attr]
+        mapped = _map_fits(images)  # type: ignore[arg-type]
         if mapped is not None:
             images, swapped, fits_headers = mapped
         else:
-            images, fits_headers = _read_fits(images)
+            images, fits_headers = _read_fits(images)  # type: ignore[arg-type]
         if headers is None:
             headers = fits_headers
     fs = prepare_frames(images, None, name="images", mask_name="masks")
     n = fs.n
     threads = as_int(threads, "threads", min=0)
-    if headers is not None:
-        headers = list(headers)
-        if len(headers) != n:
-            raise ValueError(f"headers: {len(headers)} headers given for {n} images")
+    resolved = params.resolve(n, fs.spatial, headers)
+    layout = resolved.layout
 
-    # --- names
-    if not isinstance(combine, str) or combine.lower() not in _COMBINES:
-        raise ValueError(f"combine: unknown {combine!r}; use one of {', '.join(_COMBINES)}")
-    combine = combine.lower()
-    if not isinstance(reject, str) or reject.lower() not in _REJECTS:
-        raise ValueError(f"reject: unknown {reject!r}; use one of {', '.join(_REJECTS)}")
-    reject = reject.lower()
-    outt = parse_outtype(outtype)
+    # --- masks: each image's mask codes (IRAF's masktype / maskvalue)
+    rule = params.mask_rule(masks_given=masks is not None)
+    codes = frame_mask_codes(rule, masks, n, fs.spatial, resolved.headers, paths)
+    codes = merge_bad(codes, fs.masks, n)  # a masked array's own mask
 
-    # --- numbers
-    counts = {}
-    for name, v in (("nlow", nlow), ("nhigh", nhigh)):
-        f = _nonneg(name, v)
-        if f >= 1 and f != int(f):
-            raise ValueError(f"{name}: counts (>= 1) must be integers, fractions must be < 1; got {v!r}")
-        counts[name] = f
-    if reject == "minmax":
-        nf = float(np.float32(n))
-
-        def _k(f: float) -> int:
-            frac = np.float32(f) if f < 1 else np.float32(np.float32(f) / np.float32(nf))
-            return int(np.float32(frac * np.float32(nf)))
-
-        if _k(counts["nlow"]) + _k(counts["nhigh"]) >= n:
-            raise ValueError(
-                f"nlow, nhigh: together they must remove fewer than the {n} images "
-                f"(nlow={nlow!r}, nhigh={nhigh!r})"
-            )
-    if isinstance(nkeep, bool) or not isinstance(nkeep, numbers.Integral):
-        raise TypeError(f"nkeep must be an integer; got {nkeep!r}")
-    if not isinstance(mclip, (bool, np.bool_)):
-        raise TypeError(f"mclip must be True or False; got {mclip!r}")
-    ls = _nonneg("lsigma", lsigma, allow_none=True)
-    hs = _nonneg("hsigma", hsigma, allow_none=True)
-    sigscale = _nonneg("sigscale", sigscale)
-    grow = _nonneg("grow", grow)
-    pclip = _float("pclip", pclip)
-    if not math.isfinite(pclip) or pclip == 0:
-        raise ValueError(f"pclip must be a finite nonzero number; got {pclip!r}")
-    blank = _float("blank", blank, allow_nan=True)
-    lth = _float("lthreshold", lthreshold, allow_none=True)
-    hth = _float("hthreshold", hthreshold, allow_none=True)
-    if lth is not None and hth is not None and lth > hth:
-        raise ValueError(f"lthreshold ({lth}) must not exceed hthreshold ({hth})")
-    rn = _noise_values("rdnoise", rdnoise, headers, n)
-    gn = _noise_values("gain", gain, headers, n)
-    sn = _noise_values("snoise", snoise, headers, n)
-    for name, vals in (("rdnoise", rn), ("snoise", sn)):
-        if any(not (v >= 0 and math.isfinite(v)) for v in vals):
-            raise ValueError(f"{name} must be finite and >= 0; got {vals}")
-    if any(not (v > 0 and math.isfinite(v)) for v in gn):
-        raise ValueError(f"gain must be finite and > 0 (electrons per ADU); got {gn}")
-    if expname is not None and not isinstance(expname, str):
-        raise TypeError(f"expname must be a header keyword name or None; got {expname!r}")
-
-    # --- output layout and masks
-    layout = resolve_layout(offsets, outlimits, [fs.spatial] * n, headers)
-    rule = resolve_mask_rule(masks, masktype, maskvalue)
-    if rule.novalue and grow >= 1.0:
-        raise ValueError("grow: masktype='novalue' cannot be combined with grow >= 1 (IRAF 2.17 crashes on it); "
-                         "use another mask type or grow=0")
-    codes = frame_mask_codes(rule, masks, n, fs.spatial, headers, paths)
-    codes = merge_bad(codes, fs.masks, n)
-    out_shape = layout.shape
-    m_out = int(np.prod(out_shape, dtype=np.int64))
     # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;
     # fail fast with InsufficientMemoryError instead of an allocation abort in Rust
-    check_memory(m_out * 8 + sum(m_out * s for p, s in (("rejmask", n), ("sigma", 8), ("nrejmask", 4),
-                                                          ("expmask", 4), ("bpmask", 4)) if p in wanted),
+    m_out = int(np.prod(layout.shape, dtype=np.int64))
+    sizes = {"rejmask": n, "sigma": 8, "nrejmask": 4, "expmask": 4, "bpmask": 4}
+    check_memory(m_out * 8 + sum(m_out * sizes[p] for p in params.products),
                  what="imcombine (output and requested products)")
 
-    # --- working type
-    path = working_path(fs.dtype, outt)
-    double = path == "double"
-    int_path = path if path in ("short", "int") else "real"
-    work_dtype = np.dtype(np.float64 if double else np.float32)
-    sigma_dtype = work_dtype if outt in (None, "double") else np.dtype(np.float32)
-    if outt == "real":
-        sigma_dtype = np.dtype(np.float32)
-
-    # --- factors and exposures
-    fac = _resolve_factors(fs, swapped, scale, zero, weight, statsec, expname, headers, (lth, hth),
-                           codes=codes, layout=layout)
-    exposures = _header_numbers(headers, n, expname, 1.0)
-
-    params = {
-        "combine": combine,
-        "reject": reject,
-        "nlow": counts["nlow"],
-        "nhigh": counts["nhigh"],
-        "nkeep": int(nkeep),
-        "mclip": bool(mclip),
-        "lsigma": ls,
-        "hsigma": hs,
-        "rdnoise": rn,
-        "gain": gn,
-        "snoise": sn,
-        "sigscale": sigscale,
-        "pclip": pclip,
-        "grow": grow,
-        "lthreshold": lth,
-        "hthreshold": hth,
-        "blank": blank,
-        "scales": fac["scales"],
-        "zeros": fac["zeros"],
-        "wts": fac["wts"],
-        "doscale": fac["doscale"],
-        "dozero": fac["dozero"],
-        "dowts": fac["dowts"],
-        "exposures": exposures,
-        "int_path": int_path,
-        "novalue": rule.novalue,
-    }
-    res = _core.iraf_combine(
+    # --- factors, working type, kernel
+    fac = resolved.factor_values(_measured_statistics(fs, swapped, resolved, codes))
+    double, work_dtype = params.working_type(fs.dtype)
+    kernel = resolved.kernel_params(fac, int_path=params.int_path(fs.dtype), novalue=rule.novalue)
+    res = load_core().iraf_combine(
         list(fs.frames),
         codes,
-        list(out_shape),
-        params,
-        wanted,
+        list(layout.shape),
+        kernel,
+        list(params.products),
         bool(double),
         int(threads),
         swapped,
         layout.placement,
     )
+    shape = layout.shape
 
     def _get(key: str, shape: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray | None:
         if key not in res:
@@ -672,24 +355,24 @@ def imcombine(
         a = res[key] if dtype is None else res[key].astype(dtype, copy=False)
         return a.reshape(shape)
 
-    output, wrap_msgs = finish_output(res["output"], outt, work_dtype)
-    ncombine = int(sum(_header_numbers(headers, n, "NCOMBINE", 1.0)))
+    output, wrapped = finish_output(res["output"], params.outtype, work_dtype)
     names = None if paths is None else [os.path.basename(p) for p in paths]
-    header = output_header(None if headers is None else headers[0], layout.geom, ncombine=ncombine, names=names,
-                           ndim=len(out_shape))
+    first = None if resolved.headers is None else resolved.headers[0]
+    header = output_header(first, layout.geom, ncombine=int(sum(resolved.ncombine)), names=names,
+                           ndim=len(shape))
     return ImcombineResult(
-        output=output.reshape(out_shape),
-        sigma=_get("sigma", out_shape, sigma_dtype),
-        rejmask=_get("rejmask", (n, *out_shape)),
-        nrejmask=_get("nrejmask", out_shape),
-        expmask=_get("expmask", out_shape),
+        output=output.reshape(shape),
+        sigma=_get("sigma", shape, params.sigma_dtype(fs.dtype)),
+        rejmask=_get("rejmask", (n, *shape)),
+        nrejmask=_get("nrejmask", shape),
+        expmask=_get("expmask", shape),
         scale=np.asarray(fac["scales"], dtype=np.float32),
         zero=np.asarray(fac["zeros"], dtype=np.float32),
         weight=np.asarray(fac["wts"], dtype=np.float32),
         maskscal=float(res["maskscal"]),
         maskzero=float(res["maskzero"]),
-        warnings=tuple(fac["warnings"]) + tuple(wrap_msgs),
-        bpmask=_get("bpmask", out_shape),
+        warnings=tuple(fac["warnings"]) + tuple(wrapped),
+        bpmask=_get("bpmask", shape),
         offsets=layout.offsets.copy(),
         header=header,
     )

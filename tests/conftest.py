@@ -11,15 +11,10 @@ Profiles (select with the environment variable ``HYPOTHESIS_PROFILE``; default `
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
-
-# tests/ holds helper modules (reference.py, strategies.py) imported by the test files.
-sys.path.insert(0, str(Path(__file__).parent))
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 

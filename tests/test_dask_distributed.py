@@ -16,6 +16,7 @@ cloudpickle = pytest.importorskip("cloudpickle")
 import imcombiners.dask as imd  # noqa: E402
 from imcombiners import Combiner  # noqa: E402
 from imcombiners._rejectors import SigClip  # noqa: E402
+from imcombiners.dask.engine import _replace_kernels  # noqa: E402
 
 # worker processes cannot import this test module: ship its functions by value
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -85,7 +86,8 @@ def test_fits_to_zarr_and_fits_on_process_workers(client, fits_stack):
 def test_killed_worker_result_complete(client, fits_stack):
     d, paths, stack = fits_stack
     ref = Combiner(stack).combine("mean", rejectors=[SigClip(sigma=2.5)])
-    lazy = imd.combine(paths, "mean", rejectors=[SigClip(sigma=2.5)], tile=(4, 64), tile_fn=slow_tile)
+    with _replace_kernels(tile_fn=slow_tile):
+        lazy = imd.combine(paths, "mean", rejectors=[SigClip(sigma=2.5)], tile=(4, 64))
     assert lazy.plan.ntiles == 30
     killed = []
     pids = client.run(os.getpid)

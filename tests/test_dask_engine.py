@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import imcombiners.dask as imd
 from imcombiners import Combiner, place_into_padded
 from imcombiners._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, SigClip
-from imcombiners.dask.engine import _tiles
+from imcombiners.dask.engine import _replace_kernels
+from imcombiners.dask.tiling import tiles as _tiles
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -130,6 +131,33 @@ def test_offsets_match_place_into_padded(dtype, n, shapes_seed, ty, tx, method, 
     _check_against_memory(lazy, ref, "simple")
 
 
+def test_offsets_with_one_stack_array_place_its_frames():
+    # frames of one (N, *spatial) array read through the frame-reader protocol
+    rng = np.random.default_rng(21)
+    a = rng.normal(100, 5, (4, 9, 7)).astype(np.float32)
+    offsets = [(0, 0), (2, -3), (-1, 4), (5, 5)]
+    mask = rng.random(a.shape) < 0.1
+    ref = Combiner(place_into_padded(list(a), offsets),
+                   place_into_padded(list(mask.astype(np.float32)), offsets) != 0).combine(
+        "mean", rejectors=[SigClip(sigma=2.0)], diagnostics="simple")
+    lazy = imd.combine(a, "mean", mask=mask, offsets=offsets, rejectors=[SigClip(sigma=2.0)],
+                       diagnostics="simple", tile=(4, 5))
+    _check_against_memory(lazy, ref, "simple")
+
+
+def test_dask_mask_of_a_numpy_stack_is_refused():
+    # it was silently ignored (tiles of a NumPy stack read their mask through a source)
+    a = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    m = np.zeros(a.shape, bool)
+    m[0] = True
+    with pytest.raises(TypeError, match="mask: a dask array mask needs a dask array stack"):
+        imd.combine(a, "mean", mask=da.from_array(m))
+    with pytest.raises(TypeError, match="mask"):
+        imd.imcombine(a, masks=da.from_array(m))
+    got = imd.combine(da.from_array(a), "mean", mask=da.from_array(m)).compute().data
+    _same(got, Combiner(a, m).combine("mean"))
+
+
 def test_offsets_read_only_overlapping_frames():
     frames = [np.full((10, 10), float(i), np.float32) for i in range(4)]
     offsets = [(0, 0), (0, 30), (30, 0), (30, 30)]
@@ -226,8 +254,8 @@ def test_outputs_share_one_kernel_run_per_tile():
         return default_tile_function(frames, masks, job)
 
     a = np.random.default_rng(7).normal(size=(4, 40, 10)).astype(np.float32)
-    lazy = imd.combine(a, "median", rejectors=[SigClip()], diagnostics="simple", tile=(10, 10),
-                       tile_fn=counting)
+    with _replace_kernels(tile_fn=counting):
+        lazy = imd.combine(a, "median", rejectors=[SigClip()], diagnostics="simple", tile=(10, 10))
     calls.clear()  # the dtype probe (one 1-pixel call) is done
     dask.compute(*lazy.arrays.values())
     assert len(calls) == lazy.plan.ntiles == 4
@@ -288,7 +316,8 @@ def _failing(frames, masks, job):
 
 def test_failed_run_leaves_no_output(tmp_path):
     a = np.random.default_rng(10).normal(size=(3, 23, 5)).astype(np.float32)
-    lazy = imd.combine(a, "mean", tile=(10, 5), tile_fn=_failing)
+    with _replace_kernels(tile_fn=_failing):
+        lazy = imd.combine(a, "mean", tile=(10, 5))
     with pytest.raises(RuntimeError, match="tile failed"):
         lazy.to_fits(tmp_path / "x.fits")
     with pytest.raises(RuntimeError, match="tile failed"):
@@ -360,12 +389,19 @@ def test_avsigclip_forces_full_width_strips():
 
 
 def test_import_does_not_load_xarray():
+    # ``import imcombiners`` stays free of xarray, pandas and dask; the accessor is
+    # registered by ``import imcombiners.dask``, or by ``import imcombiners`` when xarray
+    # is already loaded (plain registration, no import hook)
     import subprocess
     import sys
 
-    code = ("import sys, imcombiners.dask; assert 'xarray' not in sys.modules, 'xarray imported'; "
-            "assert 'pandas' not in sys.modules, 'pandas imported'; import xarray as xr, numpy as np; "
-            "r = xr.DataArray(np.ones((2, 3, 4), 'f4'), dims=('frame', 'y', 'x')).imc.combine('mean'); "
-            "assert r.shape == (3, 4)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    use = ("r = xr.DataArray(np.ones((2, 3, 4), 'f4'), dims=('frame', 'y', 'x')).imc.combine('mean'); "
+           "assert r.shape == (3, 4)")
+    after = ("import sys, imcombiners; assert 'xarray' not in sys.modules, 'xarray imported'; "
+             "assert 'pandas' not in sys.modules, 'pandas imported'; "
+             "assert 'dask' not in sys.modules, 'dask imported'; "
+             "import imcombiners.dask, xarray as xr, numpy as np; " + use)
+    before = "import xarray as xr, numpy as np, imcombiners; " + use
+    for code in (after, before):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]

@@ -10,48 +10,14 @@ allowed to touch; everything else must still match there.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from imcombiners.iraf import imcombine
-
-DATA = Path(__file__).parent / "data" / "iraf"
-INDEX = json.loads((DATA / "index.json").read_text())
-CASES = INDEX["cases"]
-#: Extra cases made with real IRAF by data/iraf/make_extra_cases.py (grow, keywords...).
-EXTRA = INDEX.get("extra", [])
-ALL_CASES = CASES + EXTRA
+from tests.helpers.iraf_cases import ALL_CASES, CASES, DATA, case_kwargs, load_case
 
 #: case id -> why it may differ (see docs/iraf-differences.md); empty: none.
 KNOWN_DIFFERENCES: dict[str, str] = {}
-
-
-def _kwargs(params: dict) -> dict:
-    p = dict(params)
-    headers = p.pop("frame_headers", None)
-    p.pop("masktype", None)
-    p.pop("maskvalue", None)
-    if p.get("statsec") == "":
-        p["statsec"] = None
-    if p.get("expname") == "":
-        p["expname"] = None
-    for key in ("zero", "scale", "weight"):
-        if isinstance(p[key], list):
-            p[key] = [float(v) for v in p[key]]
-    p["headers"] = headers
-    p["products"] = ["sigma", "rejmask", "nrejmask", "expmask"]  # the v1 cases hold all four
-    return p
-
-
-def _load(case: dict):
-    z = np.load(DATA / case["file"])
-    params = json.loads(str(z["params_json"]))
-    assert params == case["params"]
-    masks = z["masks"] if "masks" in z.files else None
-    return z, params, masks
 
 
 def _close(ours: np.ndarray, iraf: np.ndarray) -> np.ndarray:
@@ -65,8 +31,8 @@ def _close(ours: np.ndarray, iraf: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=[c["id"] for c in ALL_CASES])
 def test_iraf_case(case):
-    z, params, masks = _load(case)
-    res = imcombine(z["stack"], masks=masks, **_kwargs(params))
+    z, params, masks = load_case(case)
+    res = imcombine(z["stack"], masks=masks, **case_kwargs(params))
 
     assert res.output.dtype == z["output"].dtype
     assert res.output.shape == z["output"].shape
@@ -101,8 +67,8 @@ def test_bit_exact_summary():
     """Most cases agree bit for bit, not just within tolerance."""
     exact = 0
     for case in ALL_CASES:
-        z, params, masks = _load(case)
-        res = imcombine(z["stack"], masks=masks, **_kwargs(params))
+        z, params, masks = load_case(case)
+        res = imcombine(z["stack"], masks=masks, **case_kwargs(params))
         if np.array_equal(res.output, z["output"], equal_nan=True) and np.array_equal(
             res.sigma, z["sigma"], equal_nan=True
         ):

@@ -18,7 +18,7 @@ import pytest
 
 from imcombiners.iraf import imcombine
 
-from iraf_v2 import CASES, differences, kwargs_of, load, write_fits_case
+from tests.helpers.iraf_v2 import CASES, differences, kwargs_of, load, write_fits_case
 
 #: case id -> why it may differ (docs/iraf-differences.md); empty: none.
 KNOWN_DIFFERENCES: dict[str, str] = {}

@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
 import imcombiners as imc
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._iraf import _run_cl, available, imcombine_script  # noqa: E402
+from benchmarks._iraf import _run_cl, available, imcombine_script
 
 pytestmark = [
     pytest.mark.iraf,

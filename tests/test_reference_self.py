@@ -1,4 +1,4 @@
-"""The twin (tests/reference.py) proven against NumPy, astropy and hand-worked cases.
+"""The twin (tests/helpers/reference.py) proven against NumPy, astropy and hand-worked cases.
 
 The reference must be right before it judges the package, so every piece of it is
 checked here against an independent source: NumPy's nan-reductions, astropy's
@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import helpers
-import reference as ref
-import strategies as sts
+from tests.helpers import reference as ref
+from tests.helpers import strategies as sts
+from tests.helpers import twin as helpers
 
 
 def excluded_nan(case: sts.StackCase, thresholds=None, zero=None, scale=None) -> np.ndarray:

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from fuzz.child import assert_clean_exit, run_python
+from tests.helpers.child import assert_clean_exit, run_python
 
 pytest.importorskip("imcombiners._core", reason="imcombiners._core is not built")
 

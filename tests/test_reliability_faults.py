@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from fuzz.child import child_env, cli_command
-from helpers import require_package
+from tests.helpers.child import child_env, cli_command
+from tests.helpers.twin import require_package
 
 require_package()
 
@@ -130,6 +130,7 @@ def test_killed_worker_without_retries_leaves_no_output(tmp_path):
     import dask
 
     import imcombiners.dask as imd
+    from imcombiners.dask.engine import _replace_kernels
 
     rng = np.random.default_rng(32)
     stack = rng.normal(100, 5, (6, 64, 32)).astype(np.float32)
@@ -144,7 +145,8 @@ def test_killed_worker_without_retries_leaves_no_output(tmp_path):
                                            dashboard_address=None, memory_limit="1GiB")
         client = distributed.Client(cluster)
         try:
-            lazy = imd.combine(paths, "mean", tile=(4, 32), tile_fn=_slow_tile)
+            with _replace_kernels(tile_fn=_slow_tile):
+                lazy = imd.combine(paths, "mean", tile=(4, 32))
             pid = list(client.run(os.getpid).values())[0]
 
             def kill(done, total):
@@ -199,10 +201,12 @@ def test_failed_run_leaves_no_temporary_even_with_tasks_in_flight(tmp_path, sink
     must not write into (and so re-create) the discarded temporary output."""
     pytest.importorskip("zarr")
     import imcombiners.dask as imd
+    from imcombiners.dask.engine import _replace_kernels
 
     a = np.random.default_rng(12).normal(size=(3, 40, 8)).astype(np.float32)
     a[0, 0, 0] = 0.0
-    lazy = imd.combine(a, "mean", tile=(10, 8), threads=2, tile_fn=_fail_first_tile_slow_others)
+    with _replace_kernels(tile_fn=_fail_first_tile_slow_others):
+        lazy = imd.combine(a, "mean", tile=(10, 8), threads=2)
     with pytest.raises(RuntimeError, match="tile failed"):
         if sink == "zarr":
             lazy.to_zarr(str(tmp_path / "x.zarr"))

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-import reference as ref
-from fuzz.child import (assert_clean_exit, child_env, cli_command, readonly_is_enforced,
-                        run_python, shared_tmpdir, unprivileged)
-from helpers import require_package
+from tests.helpers import reference as ref
+from tests.helpers.child import (assert_clean_exit, child_env, cli_command, readonly_is_enforced,
+                                 run_python, shared_tmpdir, unprivileged)
+from tests.helpers.twin import require_package
 
 require_package()
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
-from fuzz.child import TESTS, child_env, describe_exit
+from tests.helpers.child import child_env, describe_exit, python_module
 
 pytest.importorskip("hypothesis")
 pytest.importorskip("imcombiners._core", reason="imcombiners._core is not built")
@@ -30,8 +29,8 @@ EXAMPLES = int(os.environ.get("IMC_FUZZ_EXAMPLES", "300")) * (
 @pytest.mark.parametrize("target", ["combiner", "kernels", "ndcombine", "imcombine", "dask"])
 def test_fuzz_target_in_child_process(target, tmp_path):
     log = tmp_path / "last_example.txt"
-    cmd = [sys.executable, str(TESTS / "fuzz" / "fuzz_api.py"), "--examples", str(EXAMPLES),
-           "--only", target, "--log", str(log)]
+    cmd = python_module("tests.fuzz.fuzz_api", "--examples", str(EXAMPLES), "--only", target,
+                        "--log", str(log))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=child_env())
     except subprocess.TimeoutExpired as exc:  # a hang is a failure too

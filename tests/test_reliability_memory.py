@@ -19,8 +19,8 @@ import time
 import numpy as np
 import pytest
 
-from fuzz.child import assert_clean_exit, run_python
-from helpers import require_package
+from tests.helpers.child import assert_clean_exit, run_python
+from tests.helpers.twin import require_package
 
 require_package()
 

@@ -1,7 +1,7 @@
 """Numerical edge cases have defined, documented results (docs/reliability.md, "Numerics").
 
 Every expectation is either stated explicitly (NaN, blank, inf, the constant itself)
-or taken from the slow NumPy twin (``tests/reference.py``) cast to the workspace
+or taken from the slow NumPy twin (``tests/helpers/reference.py``) cast to the workspace
 dtype; the package's own output is never the reference.  Out-of-core results must
 equal the in-memory ones bit for bit.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference as ref
-from helpers import pkg_rejector, require_package
+from tests.helpers import reference as ref
+from tests.helpers.twin import pkg_rejector, require_package
 
 require_package()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import require_package
+from tests.helpers.twin import require_package
 
 require_package()
 

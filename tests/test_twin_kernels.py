@@ -4,7 +4,7 @@ The direct kernels and the one-call ``ndcombine`` (IRAF-style names) are thin la
 the same engine, so what is checked here is the layer: argument names, defaults, aliases,
 the 6-tuple of the rejection kernels (mask with every excluded sample, ``std`` None for
 the algorithms without a spread), dtypes, and that each gives what the twin
-(tests/reference.py) computes from the equivalent twin rejector.
+(tests/helpers/reference.py) computes from the equivalent twin rejector.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import helpers as h
-import reference as ref
-import strategies as sts
+from tests.helpers import reference as ref
+from tests.helpers import strategies as sts
+from tests.helpers import twin as h
 
 h.require_package()
 

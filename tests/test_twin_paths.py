@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import helpers as h
-import reference as ref
-import strategies as sts
+from tests.helpers import reference as ref
+from tests.helpers import strategies as sts
+from tests.helpers import twin as h
 
 h.require_package()
 

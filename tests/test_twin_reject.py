@@ -1,4 +1,4 @@
-"""Every library rejector of the package against the twin (tests/reference.py).
+"""Every library rejector of the package against the twin (tests/helpers/reference.py).
 
 Masks, sample/output flags and used counts must be identical and the data close on
 every element where the twin's decisions were not within rounding of a tie
@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import helpers as h
-import reference as ref
-import strategies as sts
+from tests.helpers import reference as ref
+from tests.helpers import strategies as sts
+from tests.helpers import twin as h
 
 h.require_package()
 

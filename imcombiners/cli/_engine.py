@@ -13,10 +13,13 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 import numpy as np
+
+from imcombiners._products import FITS_EXTNAMES
 
 from ._check import InputInfo, inspect_inputs
 from ._errors import CLIError
@@ -26,9 +29,6 @@ __all__ = ["CombineOutcome", "combine_to_files", "plan_text", "run_imcombine", "
 #: CLI product name -> engine output it is made from.
 _SOURCE = {"nrej": "nused", "nused": "nused", "std": "std", "low": "low", "upp": "upp",
            "nit": "nit", "flags": "output_flags", "mask": "mask"}
-#: engine output -> EXTNAME used by imcombiners.dask.sinks.write_fits
-_EXTNAME = {"mask": "MASK", "nused": "NUSED", "std": "STD", "low": "LOW", "upp": "UPP",
-            "nit": "NIT", "output_flags": "OUTFLAGS", "sample_flags": "SAMPFLAG"}
 
 
 @dataclass
@@ -245,7 +245,7 @@ def _fits_with_products(lazy: Any, output: str, outs: list[str], products: Mappi
             with atomic_path(output, overwrite=overwrite) as t:
                 fits.PrimaryHDU(data, header=_clean_header(master.header)).writeto(t)
             for name, path in products.items():
-                ext = hdul[_EXTNAME[_SOURCE[name]]] if _SOURCE[name] in outs else None
+                ext = hdul[FITS_EXTNAMES[_SOURCE[name]]] if _SOURCE[name] in outs else None
                 if ext is None:  # e.g. std without a sigma-type rejector
                     continue
                 arr = ext.data
@@ -403,31 +403,33 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False) ->
     from imcombiners.io.provenance import provenance_cards, provenance_dict
 
     from ._inputs import expand_inputs
+    from ._iraf import imcombine_kwargs
 
     paths = expand_inputs(call.inputs)
     info = inspect_inputs(paths)
-    kwargs = dict(call.kwargs)
-    for key in ("statsec", "expname"):
-        if key in kwargs and not kwargs[key]:
-            kwargs[key] = None
-    if kwargs.get("outtype") in ("none", ""):
-        kwargs.pop("outtype")
+    kwargs = imcombine_kwargs(call.kwargs)
     # Compute only the products the user asked for (IRAF's sigmas/rejmasks/... outputs).
-    wanted = {"sigmas": "sigma", "rejmasks": "rejmask", "nrejmasks": "nrejmask", "expmasks": "expmask"}
+    wanted = {"sigmas": "sigma", "rejmasks": "rejmask", "nrejmasks": "nrejmask", "expmasks": "expmask",
+              "bpmasks": "bpmask"}
     kwargs["products"] = [wanted[k] for k in call.products if k in wanted] or "none"
-    res = imc.imcombine(paths, **kwargs)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("ignore")  # every warning is in res.warnings, printed below
+        res = imc.imcombine(paths, **kwargs)
 
-    # IRAF copies the first input's header to the output, then records the combine.
-    header = fits.getheader(paths[0], info.hdus[0])
-    header = _clean_header(header)
-    for key in list(header.keys()):
-        if key.startswith("IMCMB") or key in ("NCOMBINE",):
-            header.remove(key, ignore_missing=True, remove_all=True)
+    # IRAF's output header: the first input's keywords, the shifted world/physical
+    # system and NCOMBINE (res.header); then the provenance of this run.
+    header = fits.Header()
+    for key, value in (res.header or {}).items():
+        if key.startswith("NAXIS") or not isinstance(value, (str, int, float, bool)):
+            continue
+        header[key] = value
     params = {"task": "imcombine", **{k: v for k, v in kwargs.items()}}
-    prov = provenance_dict(inputs=paths, ncombine=len(paths), parameters=params,
-                           zero=res.zero, scale=res.scale, weights=res.weight)
+    prov = provenance_dict(inputs=paths, ncombine=int(res.header.get("NCOMBINE", len(paths))) if res.header
+                           else len(paths), parameters=params, zero=res.zero, scale=res.scale, weights=res.weight)
     for key, value, comment in provenance_cards(prov):
         header[key] = (value, comment)
+    if "bpmasks" in call.products:
+        header["BPM"] = (os.path.basename(call.products["bpmasks"]), "bad pixel mask of this image")
 
     def write(path: str, data: np.ndarray, hdr: Any = None) -> None:
         with atomic_path(path, overwrite=overwrite) as t:
@@ -448,10 +450,42 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False) ->
         hdr["MASKSCAL"] = res.maskscal
         hdr["MASKZERO"] = res.maskzero
         write(call.products["expmasks"], res.expmask.astype(np.int32), hdr)
+    if "bpmasks" in call.products:
+        write(call.products["bpmasks"], res.bpmask.astype(np.int32), small)
+    if "headers" in call.products:
+        _write_headers(call.products["headers"], call.output, paths, info.hdus, overwrite)
     for w in res.warnings:
         print(f"imcombiners imcombine: warning: {w}", file=sys.stderr)
     if call.logfile and not quiet:
         _iraf_log(call, paths, res, kwargs)
+
+
+def _write_headers(name: str, output: str, paths: list[str], hdus: Any, overwrite: bool) -> None:
+    """IRAF's ``headers`` output: one data-less extension per input holding its header
+    (``AXLENn`` for its axes, ``INIMAGE``, ``OUTIMAGE``, ``EXTNAME``)."""
+    from astropy.io import fits
+
+    from imcombiners.io.atomic import atomic_path
+
+    path = name if name.lower().endswith(".fits") else name + ".fits"
+    hdul = fits.HDUList([fits.PrimaryHDU()])
+    for p, hdu in zip(paths, hdus):
+        src = fits.getheader(p, hdu)
+        h = fits.Header()
+        for card in src.cards:
+            key = card.keyword
+            if key in ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "END", "BZERO", "BSCALE",
+                       "EXTNAME") or key.startswith("NAXIS"):
+                continue
+            h.append(card, end=True)
+        for d in range(int(src.get("NAXIS", 0))):
+            h[f"AXLEN{d + 1}"] = int(src[f"NAXIS{d + 1}"])
+        h["INIMAGE"] = os.path.basename(p)
+        h["OUTIMAGE"] = os.path.basename(output)
+        h["EXTNAME"] = os.path.basename(p)
+        hdul.append(fits.ImageHDU(header=h))
+    with atomic_path(path, overwrite=overwrite) as t:
+        hdul.writeto(t)
 
 
 def _iraf_log(call: Any, paths: list[str], res: Any, kwargs: Mapping[str, Any]) -> None:

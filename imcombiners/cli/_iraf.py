@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from imcombiners._iraf_params import COMBINES, REJECTS, STATISTICS, IrafParams
+
 from ._errors import CLIError
 
 __all__ = ["IRAF_PARAMETERS", "IrafCall", "parse_iraf_call", "parse_bool"]
@@ -81,7 +83,7 @@ def _factor(name: str, text: str) -> str | list[float]:
                 values.append(_real(f"{name} file '{path}'", word))
         return values
     low = t.lower()
-    allowed = ("none", "mode", "median", "mean", "exposure")
+    allowed = ("none", *STATISTICS, "exposure")
     if t.startswith("!") and len(t) > 1:
         return t
     if low not in allowed:
@@ -103,69 +105,78 @@ def _string(name: str, text: str) -> str:
     return text.strip()
 
 
+def _outtype(name: str, text: str) -> str:
+    # IRAF reads the first letter (short, ushort, integer, long, real, double, none)
+    t = text.strip().lower()
+    if t in ("", "none", "n"):
+        return ""
+    full = {"s": "short", "u": "ushort", "i": "integer", "l": "long", "r": "real", "d": "double"}.get(t[:1])
+    if full is None or not full.startswith(t):
+        raise CLIError(f"{name}: expected one of short, ushort, integer, long, real, double, none; got '{text}'")
+    return full
+
+
 @dataclass(frozen=True)
 class _Param:
     parse: Callable[[str, str], Any]
     default: Any
-    role: str  # "kw": imcombine keyword; "product"; "fixed": only the default is supported
+    kind: str  # "io", "product", or "parameter" (of the task)
     doc: str
 
+    def role(self, name: str) -> str:
+        """``io``, ``product``, ``kw`` (an :func:`imcombiners.imcombine` keyword) or ``fixed``
+        (a task parameter the library does not provide: only its default is accepted)."""
+        if self.kind != "parameter":
+            return self.kind
+        return "kw" if name in IrafParams.names() else "fixed"
 
-_COMBINES = ("average", "median", "lmedian", "sum", "minimum", "maximum", "quadrature", "nmodel")
-_REJECTS = ("none", "minmax", "ccdclip", "crreject", "sigclip", "avsigclip", "pclip")
 
 #: Every IRAF IMCOMBINE parameter, in IRAF's order, with how the CLI treats it.
 IRAF_PARAMETERS: dict[str, _Param] = {
     "input": _Param(_string, None, "io", "input images (list, @file, glob)"),
     "output": _Param(_string, None, "io", "output image (FITS)"),
-    "headers": _Param(_string, "", "fixed", "output header files"),
-    "bpmasks": _Param(_string, "", "fixed", "output bad pixel masks"),
+    "headers": _Param(_string, "", "product", "output file of the input headers (one extension each)"),
+    "bpmasks": _Param(_string, "", "product", "output bad pixel mask"),
     "rejmasks": _Param(_string, "", "product", "output rejection mask (N planes)"),
     "nrejmasks": _Param(_string, "", "product", "output number-of-rejections image"),
     "expmasks": _Param(_string, "", "product", "output exposure mask"),
     "sigmas": _Param(_string, "", "product", "output sigma image"),
-    "imcmb": _Param(_string, "$I", "fixed", "IMCMBnnn keyword value"),
+    "imcmb": _Param(_string, "$I", "parameter", "IMCMBnnn keyword value"),
     "logfile": _Param(_string, "STDOUT", "product", "log file ('STDOUT' or '' for none)"),
-    "combine": _Param(_choice(*_COMBINES), "average", "kw", "type of combine operation"),
-    "reject": _Param(_choice(*_REJECTS), "none", "kw", "type of rejection"),
-    "project": _Param(parse_bool, False, "fixed", "project highest dimension of input images"),
-    "outtype": _Param(_choice("real", "double", "none", ""), "real", "kw", "output image pixel type"),
-    "outlimits": _Param(_string, "", "fixed", "output limits"),
-    "offsets": _Param(_string, "none", "fixed", "input image offsets"),
-    "masktype": _Param(_string, "none", "fixed", "mask type"),
-    "maskvalue": _Param(_string, "0", "fixed", "mask value"),
-    "blank": _Param(_real, 0.0, "kw", "value if there are no pixels"),
-    "scale": _Param(_factor, "none", "kw", "image scaling"),
-    "zero": _Param(_factor, "none", "kw", "image zero point offset"),
-    "weight": _Param(_factor, "none", "kw", "image weights"),
-    "statsec": _Param(_string, "", "kw", "image section for computing statistics"),
-    "expname": _Param(_string, "", "kw", "image header exposure time keyword"),
-    "lthreshold": _Param(_real_or_indef, None, "kw", "lower threshold"),
-    "hthreshold": _Param(_real_or_indef, None, "kw", "upper threshold"),
-    "nlow": _Param(_count, 1, "kw", "minmax: number of low pixels to reject"),
-    "nhigh": _Param(_count, 1, "kw", "minmax: number of high pixels to reject"),
-    "nkeep": _Param(_int, 1, "kw", "minimum to keep (pos) or maximum to reject (neg)"),
-    "mclip": _Param(parse_bool, True, "kw", "use median in sigma clipping algorithms?"),
-    "lsigma": _Param(_real, 3.0, "kw", "lower sigma clipping factor"),
-    "hsigma": _Param(_real, 3.0, "kw", "upper sigma clipping factor"),
-    "rdnoise": _Param(_noise, 0.0, "kw", "ccdclip: CCD readout noise (electrons)"),
-    "gain": _Param(_noise, 1.0, "kw", "ccdclip: CCD gain (electrons/DN)"),
-    "snoise": _Param(_noise, 0.0, "kw", "ccdclip: sensitivity noise (fraction)"),
-    "sigscale": _Param(_real, 0.1, "kw", "tolerance for sigma clipping scaling corrections"),
-    "pclip": _Param(_real, -0.5, "kw", "pclip: percentile clipping parameter"),
-    "grow": _Param(_real, 0.0, "kw", "radius (pixels) for neighbor rejection"),
+    "combine": _Param(_choice(*COMBINES), "average", "parameter", "type of combine operation"),
+    "reject": _Param(_choice(*REJECTS), "none", "parameter", "type of rejection"),
+    "project": _Param(parse_bool, False, "parameter", "project highest dimension of input images"),
+    "outtype": _Param(_outtype, "real", "parameter", "output image pixel type"),
+    "outlimits": _Param(_string, "", "parameter", "output limits"),
+    "offsets": _Param(_string, "none", "parameter", "input image offsets"),
+    "masktype": _Param(_string, "none", "parameter", "mask type"),
+    "maskvalue": _Param(_string, "0", "parameter", "mask value"),
+    "blank": _Param(_real, 0.0, "parameter", "value if there are no pixels"),
+    "scale": _Param(_factor, "none", "parameter", "image scaling"),
+    "zero": _Param(_factor, "none", "parameter", "image zero point offset"),
+    "weight": _Param(_factor, "none", "parameter", "image weights"),
+    "statsec": _Param(_string, "", "parameter", "image section for computing statistics"),
+    "expname": _Param(_string, "", "parameter", "image header exposure time keyword"),
+    "lthreshold": _Param(_real_or_indef, None, "parameter", "lower threshold"),
+    "hthreshold": _Param(_real_or_indef, None, "parameter", "upper threshold"),
+    "nlow": _Param(_count, 1, "parameter", "minmax: number of low pixels to reject"),
+    "nhigh": _Param(_count, 1, "parameter", "minmax: number of high pixels to reject"),
+    "nkeep": _Param(_int, 1, "parameter", "minimum to keep (pos) or maximum to reject (neg)"),
+    "mclip": _Param(parse_bool, True, "parameter", "use median in sigma clipping algorithms?"),
+    "lsigma": _Param(_real, 3.0, "parameter", "lower sigma clipping factor"),
+    "hsigma": _Param(_real, 3.0, "parameter", "upper sigma clipping factor"),
+    "rdnoise": _Param(_noise, 0.0, "parameter", "ccdclip: CCD readout noise (electrons)"),
+    "gain": _Param(_noise, 1.0, "parameter", "ccdclip: CCD gain (electrons/DN)"),
+    "snoise": _Param(_noise, 0.0, "parameter", "ccdclip: sensitivity noise (fraction)"),
+    "sigscale": _Param(_real, 0.1, "parameter", "tolerance for sigma clipping scaling corrections"),
+    "pclip": _Param(_real, -0.5, "parameter", "pclip: percentile clipping parameter"),
+    "grow": _Param(_real, 0.0, "parameter", "radius (pixels) for neighbor rejection"),
 }
 
 # Values of the "fixed" parameters that mean "feature not used" (anything else is refused).
 _FIXED_OK = {
-    "headers": {""},
-    "bpmasks": {""},
     "imcmb": {"$I", "$i"},
     "project": {False},
-    "outlimits": {""},
-    "offsets": {"none", ""},
-    "masktype": {"none", ""},
-    "maskvalue": {"0"},
 }
 
 
@@ -183,7 +194,7 @@ class IrafCall:
         Keyword arguments for :func:`imcombiners.imcombine` (only those given).
     products : dict
         Optional outputs asked for: ``sigmas``, ``rejmasks``, ``nrejmasks``,
-        ``expmasks`` -> path.
+        ``expmasks``, ``bpmasks``, ``headers`` -> path.
     logfile : str
         ``"STDOUT"`` (default), ``""`` (no log) or a path.
     """
@@ -237,7 +248,7 @@ def parse_iraf_call(tokens: list[str]) -> IrafCall:
     ------
     CLIError
         On an unknown or ambiguous name, a bad value, a parameter given twice, or an
-        IRAF feature this library does not provide (e.g. ``offsets``, ``masktype``).
+        IRAF feature this library does not provide (``project``, ``imcmb``).
     """
     positional: list[str] = []
     given: dict[str, Any] = {}
@@ -268,21 +279,42 @@ def parse_iraf_call(tokens: list[str]) -> IrafCall:
         raise CLIError("output: an output image name is required")
     for name, value in given.items():
         spec = IRAF_PARAMETERS[name]
-        if spec.role == "fixed":
+        role = spec.role(name)
+        if role == "fixed":
             if value not in _FIXED_OK[name]:
                 raise CLIError(
                     f"{name}={value!r} is not supported by imcombiners "
                     f"(leave {name} at its default {spec.default!r})"
                 )
-        elif spec.role == "product":
+        elif role == "product":
             if name == "logfile":
                 call.logfile = value
             elif value:
                 call.products[name] = value
         else:
             call.kwargs[name] = value
-    # IRAF only allows fractional nlow/nhigh through the library; thresholds must be ordered.
-    lo, hi = call.kwargs.get("lthreshold"), call.kwargs.get("hthreshold")
-    if lo is not None and hi is not None and lo > hi:
-        raise CLIError(f"lthreshold ({lo}) is greater than hthreshold ({hi})")
+    _check_parameters(call.kwargs)
     return call
+
+
+def imcombine_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Task values -> :func:`imcombiners.imcombine` keywords (IRAF's "" and "none" mean "not set")."""
+    out = dict(kwargs)
+    for key in ("statsec", "expname", "outlimits"):
+        if key in out and not out[key]:
+            out[key] = None
+    if out.get("outtype") in ("none", ""):
+        out.pop("outtype")
+    if out.get("offsets") == "":
+        out["offsets"] = "none"
+    if out.get("masktype") == "":
+        out["masktype"] = "none"
+    return out
+
+
+def _check_parameters(kwargs: dict[str, Any]) -> None:
+    """Validate the parameters as the library will (before any file is read)."""
+    try:
+        IrafParams.from_arguments(imcombine_kwargs(kwargs))
+    except (TypeError, ValueError) as exc:
+        raise CLIError(str(exc)) from None

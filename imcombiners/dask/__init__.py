@@ -3,7 +3,8 @@
 The same methods, rejectors, thresholds, zero/scale/weights and diagnostics as
 :meth:`imcombiners.Combiner.combine`, over stacks far larger than memory: dask
 arrays, NumPy arrays/memmaps, zarr arrays, lists of FITS files, and xarray
-DataArrays (``da.imc.combine(dim="frame")``).  Results are lazy dask arrays
+DataArrays (``da.imc.combine(dim="frame")``; importing this package registers the
+accessor, and so imports xarray).  Results are lazy dask arrays
 computed together with one kernel run per spatial tile, or streamed to zarr or
 FITS.  ``memory_limit`` bounds the peak resident memory; :func:`plan` shows the
 tiling and the predicted peak before anything runs.
@@ -13,14 +14,10 @@ bit) run the same way: full-width row strips, a first pass over the sampled
 statistics rows only, and the same products streamed to FITS/zarr or NumPy.
 """
 
-from imcombiners.dask._lazy_xarray import install as _install_accessor
+from imcombiners.dask import accessor as _accessor  # noqa: F401  (registers DataArray.imc)
 from imcombiners.dask.engine import CombinedArrays, LazyCombine, combine, plan
 from imcombiners.dask.iraf import LazyImcombine, imcombine, plan_imcombine
 from imcombiners.dask.planner import Plan
 
 __all__ = ["combine", "plan", "imcombine", "plan_imcombine", "Plan", "LazyCombine",
            "LazyImcombine", "CombinedArrays"]
-
-# ``DataArray.imc`` is registered when xarray is (or gets) imported, so that
-# ``import imcombiners.dask`` does not pay for importing xarray and pandas.
-_install_accessor()

@@ -8,11 +8,15 @@ returns lazy xarray objects (dask-backed) built from the engine's outputs.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 import xarray as xr
 
-from imcombiners.dask.engine import PER_SAMPLE, combine
+from imcombiners._products import PER_SAMPLE
+from imcombiners.dask.engine import combine
+
+if TYPE_CHECKING:
+    import dask.array as da  # heavy (~1 s); only its type is used
 
 __all__ = ["ImcAccessor"]
 
@@ -24,8 +28,8 @@ class ImcAccessor:
     def __init__(self, obj: xr.DataArray) -> None:
         self._obj = obj
 
-    def combine(self, method: str = "mean", *, dim: str = "frame", mask: Any = None,
-                **kwargs: Any) -> xr.DataArray | xr.Dataset:
+    def combine(self, method: str = "mean", *, dim: str = "frame", mask: xr.DataArray | object = None,
+                **kwargs: object) -> xr.DataArray | xr.Dataset:
         """Combine along ``dim`` out of core (see :func:`imcombiners.dask.combine`).
 
         Parameters
@@ -63,7 +67,7 @@ class ImcAccessor:
         attrs = dict(obj.attrs)
         attrs["imcombiners"] = json.dumps(lazy.provenance, sort_keys=True)
 
-        def wrap(name: str, data: Any) -> xr.DataArray:
+        def wrap(name: str, data: da.Array) -> xr.DataArray:
             if name in PER_SAMPLE:
                 return xr.DataArray(data, dims=order, coords=dict(arr.coords), name=name)
             return xr.DataArray(data, dims=spatial_dims, coords=coords, name=name)

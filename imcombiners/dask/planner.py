@@ -25,6 +25,11 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import psutil
+from dask.utils import parse_bytes
+
+from imcombiners._products import ITEMSIZE, PER_SAMPLE, WORKSPACE_TYPED
+
 __all__ = ["Plan", "make_plan", "parse_memory", "process_baseline", "OUTPUT_ITEMSIZE"]
 
 #: Safety factor on the per-task estimate (allocator slack, small temporaries).
@@ -50,8 +55,6 @@ def parse_memory(value: int | float | str | None) -> int | None:
     if isinstance(value, (int, float)):
         n = int(value)
     elif isinstance(value, str):
-        from dask.utils import parse_bytes
-
         try:
             n = int(parse_bytes(value))
         except Exception:
@@ -68,26 +71,14 @@ def parse_memory(value: int | float | str | None) -> int | None:
 def process_baseline() -> int:
     """Resident memory of this process now (bytes): the part the plan cannot shrink."""
     try:
-        import psutil
-
         return int(psutil.Process().memory_info().rss)
-    except Exception:  # pragma: no cover - psutil is a dependency
+    except Exception:  # pragma: no cover - a process without /proc access
         return 200 * 2**20
 
 
-#: bytes per element of each output (per-sample outputs are multiplied by N).
-#: ``data``/``std``/``low``/``upp`` use the workspace itemsize (filled in by make_plan).
-OUTPUT_ITEMSIZE: Mapping[str, int] = {
-    "mask": 1,
-    "sample_flags": 1,
-    "nit": 1,
-    "output_flags": 1,
-    "nused": 4,
-    "rejmask": 1,
-    "nrejmask": 4,
-    "expmask": 4,
-}
-PER_SAMPLE = frozenset({"mask", "sample_flags", "rejmask"})
+#: bytes per element of each output (per-sample outputs are multiplied by N); the
+#: workspace-typed ones (``data``, ``std``, ...) use the workspace itemsize.
+OUTPUT_ITEMSIZE: Mapping[str, int] = ITEMSIZE
 
 
 @dataclass(frozen=True)
@@ -163,7 +154,7 @@ def _bytes_per_pixel(
     """(bytes per tile pixel while running, bytes per output pixel kept as result)."""
     kept = 0
     for name in outputs:
-        if name in ("data", "output", "std", "low", "upp", "sigma"):
+        if name in WORKSPACE_TYPED:
             kept += work_itemsize
         elif name in PER_SAMPLE:
             kept += n * OUTPUT_ITEMSIZE[name]

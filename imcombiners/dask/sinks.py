@@ -16,52 +16,70 @@ writer writes zeros there).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Protocol, Union
 
 import numpy as np
 
+from imcombiners._products import FITS_EXTNAMES, output_shape
+from imcombiners.dask.planner import Plan
+from imcombiners.dask.scheduling import Progress
+from imcombiners.dask.tasks import RegionTarget
 from imcombiners.io.atomic import commit, discard, temporary_sibling
+from imcombiners.io.fits import HduSpec, create_fits
+from imcombiners.io.provenance import provenance_cards
 
-if TYPE_CHECKING:  # pragma: no cover
-    from imcombiners.dask.engine import LazyCombine
+if TYPE_CHECKING:  # zarr is imported only when writing zarr (~0.2 s)
+    import zarr
 
-__all__ = ["write_zarr", "write_fits", "EXTNAMES"]
+__all__ = ["StreamableResult", "write_zarr", "write_fits", "EXTNAMES", "ZarrStore", "Compressors"]
 
 #: FITS extension name of each output (the image is the primary HDU).
-EXTNAMES = {
-    "mask": "MASK", "sample_flags": "SAMPFLAG", "std": "STD", "low": "LOW", "upp": "UPP",
-    "nit": "NIT", "output_flags": "OUTFLAGS", "nused": "NUSED",
-    # IRAF imcombine products (imcombiners.dask.imcombine)
-    "sigma": "SIGMA", "rejmask": "REJMASK", "nrejmask": "NREJMASK", "expmask": "EXPMASK",
-}
+EXTNAMES = FITS_EXTNAMES
+#: A directory path or any zarr store / group.
+ZarrStore = Union[str, os.PathLike, "zarr.Group", MutableMapping]
+#: zarr compressors: ``"default"`` (zarr's), None (uncompressed) or zarr codecs.
+Compressors = object
 
 
-def _outputs(result: LazyCombine, outputs: Sequence[str] | None) -> list[str]:
+class StreamableResult(Protocol):
+    """What the sinks need from a lazy result (:class:`~imcombiners.dask.lazy.LazyCombine`)."""
+
+    out_dtypes: Mapping[str, np.dtype]
+    n: int
+    spatial: tuple[int, ...]
+    plan: Plan
+    provenance: dict
+    primary: str
+    extra_cards: Mapping[str, tuple]
+
+    def write_tiles(self, targets: Mapping[str, RegionTarget], progress: Progress) -> None:
+        """Read, combine and write every tile into ``targets`` (output name -> target)."""
+
+
+def _outputs(result: StreamableResult, outputs: Sequence[str] | None) -> list[str]:
     names = list(result.out_dtypes) if outputs is None else list(outputs)
     unknown = [n for n in names if n not in result.out_dtypes]
     if unknown:
         raise ValueError(f"outputs: {unknown} were not computed; available: {sorted(result.out_dtypes)}")
-    primary = getattr(result, "primary", "data")
+    primary = result.primary
     if primary in names:
         names.remove(primary)
         names.insert(0, primary)
     return names
 
 
-def _shape_of(result: LazyCombine, name: str) -> tuple[int, ...]:
-    from imcombiners.dask.engine import PER_SAMPLE
-
-    return ((result.n,) + result.spatial) if name in PER_SAMPLE else result.spatial
+def _shape_of(result: StreamableResult, name: str) -> tuple[int, ...]:
+    return output_shape(name, result.n, result.spatial)
 
 
-def _fill(dtype: np.dtype) -> Any:
+def _fill(dtype: np.dtype) -> float:
     return np.nan if np.dtype(dtype).kind == "f" else 0
 
 
-def write_zarr(result: LazyCombine, store: Any, *, outputs: Sequence[str] | None = None,
-               overwrite: bool = False, progress: Any = None, compressors: Any = "default",
-               atomic: bool = True) -> Any:
+def write_zarr(result: StreamableResult, store: ZarrStore, *, outputs: Sequence[str] | None = None,
+               overwrite: bool = False, progress: Progress = None, compressors: Compressors = "default",
+               atomic: bool = True) -> zarr.Group:
     """Stream the outputs of a combine into a zarr group.
 
     Parameters
@@ -94,7 +112,7 @@ def write_zarr(result: LazyCombine, store: Any, *, outputs: Sequence[str] | None
     (``frame``, ``y``, ``x``) for xarray, and the group carries the provenance
     in its attributes.
     """
-    import zarr
+    import zarr  # heavy optional module (~0.2 s): only when writing zarr
 
     names = _outputs(result, outputs)
     is_path = isinstance(store, (str, os.PathLike))
@@ -119,7 +137,7 @@ def write_zarr(result: LazyCombine, store: Any, *, outputs: Sequence[str] | None
             per_sample = len(shape) == len(result.spatial) + 1
             chunks = ((1,) + tile) if per_sample else tile
             dims = (["frame"] + spatial_dims) if per_sample else spatial_dims
-            kw: dict[str, Any] = {"name": name, "shape": shape, "chunks": chunks, "dtype": store_dtype,
+            kw: dict[str, object] = {"name": name, "shape": shape, "chunks": chunks, "dtype": store_dtype,
                                   "fill_value": _fill(dtype)}
             if compressors != "default":
                 kw["compressors"] = compressors
@@ -131,7 +149,7 @@ def write_zarr(result: LazyCombine, store: Any, *, outputs: Sequence[str] | None
                 arr = group.create_dataset(**kw, overwrite=True)
                 arr.attrs["_ARRAY_DIMENSIONS"] = dims
             arrays[name] = _BoolAsUint8(arr) if dtype == bool else arr
-        result._run_writes(arrays, progress)
+        result.write_tiles(arrays, progress)
     except BaseException:
         if is_path and atomic:
             discard(target)
@@ -144,19 +162,19 @@ def write_zarr(result: LazyCombine, store: Any, *, outputs: Sequence[str] | None
 class _BoolAsUint8:
     """Write bool tiles into a uint8 zarr array (portable across zarr versions/readers)."""
 
-    def __init__(self, arr: Any) -> None:
+    def __init__(self, arr: zarr.Array) -> None:
         self.arr = arr
 
-    def __setitem__(self, key: Any, value: np.ndarray) -> None:
+    def __setitem__(self, key: tuple[slice, ...], value: np.ndarray) -> None:
         self.arr[key] = np.asarray(value, dtype=np.uint8)
 
     def __reduce__(self):
         return (_BoolAsUint8, (self.arr,))
 
 
-def write_fits(result: LazyCombine, path: str | os.PathLike[str], *,
+def write_fits(result: StreamableResult, path: str | os.PathLike[str], *,
                outputs: Sequence[str] | None = None, overwrite: bool = False,
-               progress: Any = None) -> str:
+               progress: Progress = None) -> str:
     """Stream the outputs of a combine into one multi-extension FITS file.
 
     The primary HDU holds the combined image with the provenance cards
@@ -171,32 +189,29 @@ def write_fits(result: LazyCombine, path: str | os.PathLike[str], *,
     str
         The final path.
     """
-    from imcombiners.io.fits import HduSpec, create_fits
-    from imcombiners.io.provenance import provenance_cards
-
     final = os.fspath(path)
     if os.path.exists(final) and not overwrite:
         raise FileExistsError(f"{final!r} exists; pass overwrite=True to replace it")
     if os.path.isdir(final):  # reliability: fail before computing, never delete a directory
         raise IsADirectoryError(f"path {final!r} is a directory; give a file name for the FITS output")
     names = _outputs(result, outputs)
-    primary = getattr(result, "primary", "data")
+    primary = result.primary
     if names[0] != primary:
         raise ValueError(f"to_fits needs the {primary!r} output (it is the primary HDU)")
     cards = tuple(provenance_cards(result.provenance))
-    extra = getattr(result, "extra_cards", {}) or {}
+    extra = result.extra_cards or {}
     specs = []
     for name in names:
         dtype = np.dtype(result.out_dtypes[name])
         dtype = np.dtype(np.uint8) if dtype == bool else dtype
         own = cards if name == primary else ()
-        specs.append(HduSpec("PRIMARY" if name == primary else EXTNAMES.get(name, name.upper()[:8]),
+        specs.append(HduSpec("PRIMARY" if name == primary else FITS_EXTNAMES.get(name, name.upper()[:8]),
                              _shape_of(result, name), dtype, own + tuple(extra.get(name, ()))))
     tmp = temporary_sibling(final)
     try:
         targets = create_fits(tmp, specs)
         by_output = {name: targets[spec.name] for name, spec in zip(names, specs)}
-        result._run_writes(by_output, progress)
+        result.write_tiles(by_output, progress)
         commit(tmp, final, overwrite=overwrite)
     except BaseException:
         discard(tmp)

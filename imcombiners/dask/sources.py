@@ -6,6 +6,9 @@ reader: one task reads its window from every file, no per-frame tasks, no
 concatenation copy).  Sources hold paths or cheaply-pickled handles (zarr),
 never the data, so graphs stay small on ``dask.distributed``.
 
+Two contracts: a :class:`FrameReader` reads a window of one frame (FITS file, raw
+file, array); a :class:`StackSource` reads a window of all N frames.
+
 * :class:`FramesSource` — N frames given separately: FITS files
   (:class:`~imcombiners.io.fits.FitsFrame`), raw binary files / memmaps
   (:class:`RawFrame`), in-memory arrays (:class:`ArrayFrame`); optional integer
@@ -15,22 +18,28 @@ never the data, so graphs stay small on ``dask.distributed``.
   memmap file, ndarray) read with a single slice per tile.
 
 Dask arrays and xarray objects do not need a source: the engine uses their
-blocks directly (see :mod:`imcombiners.dask.engine`).
+blocks directly (see :mod:`imcombiners.dask.lazy`).  What users pass is turned
+into a source by :mod:`imcombiners.dask.inputs`.
 """
 
 from __future__ import annotations
 
 import math
+import mmap
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, Union, runtime_checkable
 
 import numpy as np
+from dask.base import tokenize
 
 from imcombiners.io.fits import FitsFrame, _normalise_window, probe, read_window
+from imcombiners.offsets import padded_layout
 
 __all__ = [
+    "FrameReader",
+    "ArrayLike",
     "StackSource",
     "FramesSource",
     "StackArraySource",
@@ -59,7 +68,43 @@ def fill_dtype(dtype: np.dtype) -> np.dtype:
     return dtype if dtype.kind == "f" else workspace_dtype(dtype)
 
 
-def _native(dtype: Any) -> np.dtype:
+@runtime_checkable
+class FrameReader(Protocol):
+    """Reads windows of one frame: the contract of every single-frame input.
+
+    Implemented by :class:`~imcombiners.io.fits.FitsFrame`, :class:`RawFrame`,
+    :class:`ArrayFrame` and the adapters of :mod:`imcombiners.dask.inputs`.
+    """
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The frame's shape."""
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Native-endian dtype of what :meth:`read` returns."""
+
+    def read(self, window: Sequence[slice] | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """Samples of ``window`` (slices, steps allowed; None = whole frame), into ``out`` if given."""
+
+
+class ArrayLike(Protocol):
+    """An array that can be sliced: ndarray, memmap, zarr array, h5py dataset."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def dtype(self) -> np.dtype: ...
+
+    def __getitem__(self, index: tuple[slice | int, ...]) -> np.ndarray: ...
+
+
+#: One input frame as users give it: a FITS path, a memmap or array, or a reader.
+FrameInput = Union[str, os.PathLike, np.ndarray, ArrayLike, FrameReader]
+
+
+def _native(dtype: np.dtype | str) -> np.dtype:
     return np.dtype(dtype).newbyteorder("=")
 
 
@@ -99,7 +144,7 @@ class RawFrame:
     def dtype(self) -> np.dtype:
         return _native(self.disk_dtype)
 
-    def read(self, window=None, out=None):
+    def read(self, window: Sequence[slice] | None = None, out: np.ndarray | None = None) -> np.ndarray:
         win = _normalise_window(self.shape, window)
         wshape = tuple(len(range(s.start, s.stop, s.step)) for s in win)
         if out is None:
@@ -116,8 +161,6 @@ class RawFrame:
     @classmethod
     def from_memmap(cls, mm: np.memmap) -> RawFrame | None:
         """Describe an ``np.memmap`` by file + offset (None if it is not C-contiguous)."""
-        import mmap as _mmap
-
         fname = getattr(mm, "filename", None)
         buf = getattr(mm, "_mmap", None)
         if fname is None or buf is None or not mm.flags.c_contiguous:
@@ -127,7 +170,7 @@ class RawFrame:
         except Exception:
             return None
         # the mapping starts at the offset rounded down to the allocation granularity
-        mapped_at = int(mm.offset) - int(mm.offset) % _mmap.ALLOCATIONGRANULARITY
+        mapped_at = int(mm.offset) - int(mm.offset) % mmap.ALLOCATIONGRANULARITY
         offset = mapped_at + int(mm.__array_interface__["data"][0] - start)
         return cls(os.fspath(fname), offset, tuple(mm.shape), mm.dtype.str)
 
@@ -136,7 +179,7 @@ class RawFrame:
 class ArrayFrame:
     """An array-like frame already in memory (or a zarr/h5py frame)."""
 
-    array: Any
+    array: ArrayLike
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -146,7 +189,7 @@ class ArrayFrame:
     def dtype(self) -> np.dtype:
         return _native(self.array.dtype)
 
-    def read(self, window=None, out=None):
+    def read(self, window: Sequence[slice] | None = None, out: np.ndarray | None = None) -> np.ndarray:
         win = _normalise_window(self.shape, window)
         block = self.array[win]
         if out is None:
@@ -155,9 +198,9 @@ class ArrayFrame:
         return out
 
 
-def as_frame(obj: Any, hdu: int | str | None = None) -> Any:
+def as_frame(obj: FrameInput, hdu: int | str | None = None) -> FrameReader:
     """Turn one input frame (path, memmap, array) into a frame reader."""
-    if isinstance(obj, (FitsFrame, RawFrame, ArrayFrame)):
+    if isinstance(obj, (FitsFrame, RawFrame, ArrayFrame, FrameReader)):
         return obj
     if isinstance(obj, (str, os.PathLike)):
         frame = probe(obj, hdu)
@@ -265,9 +308,9 @@ class FramesSource(StackSource):
         Value of uncovered samples (NaN = masked).
     """
 
-    def __init__(self, frames: Sequence[Any], offsets: Sequence[Sequence[int]] | None = None,
+    def __init__(self, frames: Sequence[FrameInput], offsets: Sequence[Sequence[int]] | None = None,
                  hdu: int | str | None = None, fill: float = np.nan) -> None:
-        self.frames = [as_frame(f, hdu) for f in frames]
+        self.frames: list[FrameReader] = [as_frame(f, hdu) for f in frames]
         if not self.frames:
             raise ValueError("inputs: need at least one frame")
         shapes = [tuple(f.shape) for f in self.frames]
@@ -289,17 +332,13 @@ class FramesSource(StackSource):
         else:
             if len({len(s) for s in shapes}) != 1:
                 raise ValueError("inputs: frames must have the same number of axes")
-            from imcombiners.offsets import padded_layout  # the in-memory layout, shared
-
-            offs, spatial = padded_layout(shapes, offsets)
+            offs, spatial = padded_layout(shapes, offsets)  # the in-memory layout, shared
             self.offsets = [tuple(int(v) for v in o) for o in offs]
             self.dtype = _check_kernel_dtype(fill_dtype(dtype), "input")
         self.fill = fill
         self.shape = (len(self.frames),) + tuple(spatial)
         self.disk_itemsize = max(getattr(f, "disk_itemsize", np.dtype(f.dtype).itemsize) for f in self.frames)
         self.align = self._align()
-        from dask.base import tokenize
-
         self.token = tokenize(
             [(getattr(f, "path", None), getattr(f, "hdu", None), f.shape, str(f.dtype),
               getattr(f, "data_offset", getattr(f, "offset", None)),
@@ -363,20 +402,18 @@ class StackArraySource(StackSource):
     turns them into dask arrays when a distributed client is active).
     """
 
-    def __init__(self, array: Any) -> None:
+    def __init__(self, array: ArrayLike) -> None:
         if len(getattr(array, "shape", ())) < 2:
             raise ValueError("inputs: a stack needs shape (N, *spatial) with at least one spatial axis")
         self.shape = tuple(int(s) for s in array.shape)
         self.dtype = _check_kernel_dtype(array.dtype, "input")
         self.names = None
         raw = RawFrame.from_memmap(array) if isinstance(array, np.memmap) else None
-        self._reader: Any = raw if raw is not None else array
+        self._reader: RawFrame | ArrayLike = raw if raw is not None else array
         self.read_overhead = 0.0 if (raw is not None or isinstance(array, np.ndarray)) else 1.0
         chunks = getattr(array, "chunks", None)
         self.align = tuple(int(c) for c in chunks[1:]) if isinstance(chunks, tuple) and chunks and isinstance(chunks[0], int) else ()
         self.disk_itemsize = np.dtype(array.dtype).itemsize
-        from dask.base import tokenize
-
         if raw is not None:
             self.token = tokenize("raw", raw)
         elif isinstance(array, np.ndarray):

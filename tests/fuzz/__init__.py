@@ -1,1 +1,2 @@
-"""Reliability fuzzing helpers (run in child processes by tests/test_reliability_*.py)."""
+"""Hypothesis fuzzing of the public entry points, run in a child interpreter
+(``python -m tests.fuzz.fuzz_api``) by tests/test_reliability_fuzz.py."""

@@ -1,6 +1,6 @@
 """Hypothesis fuzzing of the public entry points, meant to run in a child process.
 
-``python tests/fuzz/fuzz_api.py --examples K --log FILE`` runs every ``fuzz_*`` target
+``python -m tests.fuzz.fuzz_api --examples K --log FILE`` (from the repository root) runs every ``fuzz_*`` target
 below with ``derandomize=True`` (the same examples on every run) and exits 0 when all
 pass.  ``tests/test_reliability_fuzz.py`` starts it and checks the exit status: a
 signal exit (segfault, abort after an escaped Rust panic or a failed allocation) is a
@@ -16,7 +16,7 @@ the dtype limits, subnormals, garbage parameter values):
   call (or ``NotImplementedError`` for the library AvSigClip, which the library kernel
   does not implement);
 * a result has the documented shape and dtype;
-* where the semantics are defined by ``tests/reference.py`` (the slow NumPy twin), the
+* where the semantics are defined by ``tests/helpers/reference.py`` (the slow NumPy twin), the
   result equals the twin's (fragile elements excluded, as in the twin tests);
 * the input array is never modified.
 """
@@ -34,12 +34,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import reference as ref  # noqa: E402
-
-import imcombiners as imc  # noqa: E402
-import imcombiners.kernels as imck  # noqa: E402
+import imcombiners as imc
+import imcombiners.kernels as imck
+from tests.helpers import reference as ref
 
 LOG: Path | None = None
 

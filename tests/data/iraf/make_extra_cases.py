@@ -16,9 +16,11 @@ list), in the same format as the original cases.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -91,9 +93,18 @@ def specs(rng):
     return out
 
 
+def _load_tool(tools: str, name: str) -> ModuleType:
+    """Import ``name``.py from the shared tools folder by path (it is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(tools) / f"{name}.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {name}.py from {tools}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(tools: str) -> None:
-    sys.path.insert(0, tools)
-    from iraf_ref import iraf_imcombine  # noqa: PLC0415
+    iraf_imcombine = _load_tool(tools, "iraf_ref").iraf_imcombine
 
     rng = np.random.default_rng(20240601)
     index = json.loads((HERE / "index.json").read_text())

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-import reference as ref
+from tests.helpers import reference as ref
 
 ALL_WANT = frozenset({"mask", "sample_flags", "std", "low", "upp", "nit", "output_flags", "nused"})
 

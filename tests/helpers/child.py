@@ -20,9 +20,10 @@ REPO = TESTS.parent
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """Environment of a child: the repo and tests/ importable, quiet Rust panics."""
+    """Environment of a child: the checkout importable (``imcombiners`` and the ``tests``
+    package), quiet Rust panics."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(TESTS), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env["RUST_BACKTRACE"] = "0"
     env.setdefault("MPLBACKEND", "Agg")
     env.update(extra)
@@ -56,6 +57,11 @@ def assert_clean_exit(proc: subprocess.CompletedProcess, what: str) -> None:
         tail = "\n".join((proc.stderr or "").strip().splitlines()[-25:])
         out = "\n".join((proc.stdout or "").strip().splitlines()[-25:])
         raise AssertionError(f"{what}: child {describe_exit(proc.returncode)}\n--- stdout\n{out}\n--- stderr\n{tail}")
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """``python -m MODULE ARGS`` (run a module of the checkout, e.g. ``tests.fuzz.fuzz_api``)."""
+    return [sys.executable, "-m", module, *args]
 
 
 def cli_command(*args: str) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-DATA = Path(__file__).parent / "data" / "iraf" / "v2"
+DATA = Path(__file__).resolve().parents[1] / "data" / "iraf" / "v2"
 INDEX = json.loads((DATA / "index.json").read_text())
 CASES = INDEX["cases"]
 PRODUCTS = ("sigma", "rejmask", "nrejmask", "expmask")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from hypothesis import strategies as st
 
-import reference as ref
+from tests.helpers import reference as ref
 
 ALL_DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 FLOAT_DTYPES = ("float32", "float64")

@@ -1,0 +1,168 @@
+"""The prepared stack: the inputs as a source or dask arrays, checked, and the plan for them.
+
+:func:`prepare_stack` is the first step of every out-of-core call (library
+:func:`~imcombiners.dask.combine`, IRAF :func:`~imcombiners.dask.imcombine`, and their
+``plan`` functions): it turns the inputs and mask into readers, checks shapes, and asks
+the planner for tiles and concurrency under the memory limit (on a cluster: the
+workers' threads and memory limits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+import numpy as np
+
+from imcombiners._products import FULL_DIAGNOSTICS, SIMPLE_DIAGNOSTICS
+from imcombiners._rejectors import Rejector
+from imcombiners.dask.inputs import Hdu, Offsets, as_source, mask_inputs
+from imcombiners.dask.planner import Plan, make_plan, parse_memory
+from imcombiners.dask.scheduling import distributed_client, worker_resources
+from imcombiners.dask.sources import StackSource
+from imcombiners.dask.tiling import chunk_align, grow_halo, needs_whole_rows
+
+if TYPE_CHECKING:
+    import dask.array as da  # heavy (~1 s, and it imports xarray); only its type is used
+    from distributed import Client  # imported only when a client is active
+
+__all__ = ["PreparedStack", "prepare_stack", "wanted_outputs", "as_rejectors", "Diagnostics", "MemoryLimit"]
+
+#: ``diagnostics``: None, "simple", "full" or a collection of output names.
+Diagnostics = Union[None, str, Iterable[str]]
+#: ``memory_limit``: bytes, a string such as "2GB", or None.
+MemoryLimit = Union[int, float, str, None]
+
+
+@dataclass
+class PreparedStack:
+    """Inputs ready for the graph: exactly one of ``source`` / ``darr`` is set.
+
+    Attributes
+    ----------
+    source, mask_source
+        Readers of the stack and the mask (file or array inputs).
+    darr, dmask
+        The stack and mask as dask arrays (dask inputs, or arrays shipped to a cluster).
+    n, spatial, dtype
+        Frames, their shape, the native-endian input dtype.
+    want
+        Diagnostics asked for.
+    halo, grow_stages
+        Extra pixels read per side, number of grow stages.
+    plan
+        Tiling, concurrency and predicted memory.
+    names
+        Input names for provenance (file names) or None.
+    """
+
+    source: StackSource | None
+    mask_source: StackSource | None
+    darr: da.Array | None
+    dmask: da.Array | None
+    n: int
+    spatial: tuple[int, ...]
+    dtype: np.dtype
+    want: frozenset[str]
+    halo: int
+    grow_stages: int
+    plan: Plan
+    names: list[str] | None
+
+    @property
+    def masked(self) -> bool:
+        """A mask was given."""
+        return self.mask_source is not None or self.dmask is not None
+
+
+def wanted_outputs(diagnostics: Diagnostics) -> frozenset[str]:
+    """``diagnostics`` -> the set of diagnostic outputs asked for."""
+    if diagnostics is None:
+        return frozenset()
+    if isinstance(diagnostics, str):
+        d = diagnostics.lower()
+        if d == "simple":
+            return frozenset(SIMPLE_DIAGNOSTICS)
+        if d == "full":
+            return frozenset(FULL_DIAGNOSTICS)
+        raise ValueError(f"diagnostics must be None, 'simple', 'full' or a list of output names; got {diagnostics!r}")
+    names = frozenset(str(x) for x in diagnostics)
+    unknown = names - set(FULL_DIAGNOSTICS) - {"data"}
+    if unknown:
+        raise ValueError(f"diagnostics: unknown outputs {sorted(unknown)}; expected some of {sorted(FULL_DIAGNOSTICS)}")
+    return names - {"data"}
+
+
+def as_rejectors(rejectors: Rejector | Sequence[Rejector] | None) -> tuple[Rejector, ...]:
+    """None, one rejector or a sequence of them -> a tuple (validated later by the job)."""
+    if rejectors is None:
+        return ()
+    return tuple(rejectors) if isinstance(rejectors, (list, tuple)) else (rejectors,)
+
+
+def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu: Hdu,
+                  rejectors: Rejector | Sequence[Rejector] | None, diagnostics: Diagnostics,
+                  memory_limit: MemoryLimit, tile: Sequence[int] | None, threads: int | None,
+                  result_in_memory: bool, full_rows: bool = False, halo: int | None = None,
+                  outputs: Sequence[str] | None = None, extra_per_pixel: float = 0.0,
+                  client: Client | None | bool = False) -> PreparedStack:
+    """Readers for the inputs and mask, checked, and the plan (see the module doc).
+
+    ``halo`` (default: from the rejectors' grow) and ``full_rows`` let the IRAF mode plan
+    its strips; ``outputs`` and ``extra_per_pixel`` size the tiles for its products;
+    ``client`` False means "look for the active one".
+    """
+    if client is False:
+        client = distributed_client()
+    if client is not None and isinstance(inputs, np.ndarray) and not isinstance(inputs, np.memmap):
+        # a plain ndarray would be pickled into every task: let dask ship it once
+        import dask.array as da  # a cluster run imports it anyway
+
+        inputs = da.from_array(inputs, chunks=(-1,) + ("auto",) * (inputs.ndim - 1))
+    source = as_source(inputs, offsets=offsets, hdu=hdu)
+    darr = None if source is not None else inputs
+    shape = tuple(source.shape if source is not None else darr.shape)  # type: ignore[union-attr]
+    if len(shape) < 2:
+        raise ValueError(f"inputs must have shape (N, *spatial); got {shape}")
+    n, spatial = shape[0], shape[1:]
+    # reliability: empty stacks fail here with the input's shape (not in the planner)
+    if n == 0:
+        raise ValueError(f"inputs must contain at least one frame along axis 0; got shape {shape}")
+    if 0 in spatial:
+        raise ValueError(f"inputs: every spatial axis must be non-empty for the out-of-core engine; "
+                         f"got shape {shape} (the in-memory API returns an empty result)")
+    dtype = np.dtype(source.dtype if source is not None else darr.dtype).newbyteorder("=")  # type: ignore[union-attr]
+
+    mask_source = dmask = None
+    if mask is not None:
+        mask_source, dmask = mask_inputs(mask, shape=shape, offsets=offsets, hdu=hdu,
+                                         dask_stack=darr is not None)
+
+    want = wanted_outputs(diagnostics)
+    rej = as_rejectors(rejectors)
+    if halo is None:
+        halo, stages = grow_halo(rej)
+    else:
+        stages = 1 if halo else 0
+    # line-based statistics (AvSigClip) need whole image lines in every tile
+    full_rows = full_rows or needs_whole_rows(rej)
+    work = 8 if dtype in (np.dtype(np.int32), np.dtype(np.float64)) else 4
+    outputs = list(outputs) if outputs is not None else ["data", *want]
+    baseline = None
+    if client is not None:
+        w_threads, w_limit, baseline = worker_resources(client)  # type: ignore[arg-type]
+        if threads is None:
+            threads = w_threads
+        if w_limit is not None:
+            lim = parse_memory(memory_limit)
+            memory_limit = w_limit if lim is None else min(lim, w_limit)
+    align = source.align if source is not None else chunk_align(darr)  # type: ignore[arg-type]
+    overhead = source.read_overhead if source is not None else 1.0  # dask: rechunk copies
+    plan = make_plan(shape, in_itemsize=dtype.itemsize * (1.0 + overhead), work_itemsize=work, outputs=outputs,
+                     mask_input=mask is not None, halo=halo, grow_stages=stages,
+                     memory_limit=memory_limit, threads=threads, baseline=baseline,
+                     result_in_memory=result_in_memory, align=align, tile=tile, full_rows=full_rows,
+                     extra_per_pixel=extra_per_pixel)
+    names = source.names if source is not None else None
+    return PreparedStack(source, mask_source, darr, dmask, n, spatial, dtype, want, halo, stages, plan, names)
