@@ -62,6 +62,8 @@ Header = Mapping[str, object]
 NoiseParam = Union[float, str, Sequence[float], np.ndarray]
 #: zero / scale / weight as given: a name (none, a statistic, exposure, !KEYWORD, @file) or N numbers.
 FactorParam = Union[str, Sequence[float], np.ndarray]
+#: Measured image statistics: "mode" / "median" / "mean" -> N values.
+Statistics = Mapping[str, Union[Sequence[float], np.ndarray]]
 
 
 # ----------------------------------------------------------------------------- scalar checks
@@ -211,7 +213,7 @@ class FactorSource:
     statistic: str | None = None
     values: tuple[float, ...] = ()
 
-    def values_with(self, stats: Mapping[str, Sequence[float]] | None) -> tuple[str, list[float]]:
+    def values_with(self, stats: Statistics | None) -> tuple[str, list[float]]:
         """(kind, values) for the factor kernel; ``stats`` maps a statistic to N values."""
         if self.statistic is not None:
             return "stat", [float(v) for v in stats[self.statistic]]  # type: ignore[index]
@@ -480,7 +482,7 @@ class ResolvedParams:
     ncombine: tuple[float, ...] = ()
     headers: list[Header | None] | None = None
 
-    def factor_values(self, stats: Mapping[str, Sequence[float]] | None) -> dict:
+    def factor_values(self, stats: Statistics | None) -> dict:
         """IRAF's scale/zero/weight factors (``scales``, ``zeros``, ``wts``, ``do*``, ``warnings``)
         from the measured statistics (``stats``: statistic -> N values, or None)."""
         f = {k: src.values_with(stats) for k, src in self.factors.items()}

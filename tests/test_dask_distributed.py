@@ -109,3 +109,13 @@ def test_killed_worker_result_complete(client, fits_stack):
     # no temporary left behind
     assert not [p for p in os.listdir(d) if p.endswith(".part")]
     client.wait_for_workers(2, timeout=30)
+
+
+def test_plan_without_connected_workers_says_so():
+    """A client whose cluster has no worker yet (adapt(minimum=0)): the plan cannot read the
+    workers' limits and says so instead of silently planning for the client machine."""
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster, \
+            distributed.Client(cluster):
+        plan = imd.plan(np.zeros((5, 32, 32), np.float32))
+    assert plan.memory_limit is None
+    assert any("no worker connected yet" in note for note in plan.notes)

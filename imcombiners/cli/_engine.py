@@ -8,20 +8,20 @@ and progress bars.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from imcombiners._products import FITS_EXTNAMES
 
 from ._check import InputInfo, inspect_inputs
+from ._cluster import ClusterSpec, compute_on
 from ._errors import CLIError
 
 __all__ = ["CombineOutcome", "combine_to_files", "plan_text", "run_imcombine", "engine_outputs"]
@@ -80,33 +80,6 @@ class _Bar:
             self.bar.close()
 
 
-@contextlib.contextmanager
-def _scheduler(address: str | None, workers: int | None, memory_limit: int | None) -> Iterator[Any]:
-    """Connect to ``address`` / start a LocalCluster for the run, or do nothing."""
-    if address is None:
-        yield None
-        return
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - distributed is a dependency
-        raise CLIError("--scheduler needs the 'distributed' package") from None
-    if address == "local":
-        cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
-                               memory_limit=memory_limit or "auto", dashboard_address=None)
-        try:
-            with Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
-        return
-    try:
-        client = Client(address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise CLIError(f"--scheduler: cannot connect to '{address}': {exc}", status=1) from None
-    with client:
-        yield client
-
-
 def _combine_kwargs(info: InputInfo, job: Mapping[str, Any]) -> dict[str, Any]:
     hdus = set(info.hdus)
     return dict(
@@ -114,7 +87,7 @@ def _combine_kwargs(info: InputInfo, job: Mapping[str, Any]) -> dict[str, Any]:
         zero=job["zero"], scale=job["scale"], weights=job["weights"], statsec=job["statsec"],
         blank=job["blank"], memory_limit=job["memory_limit"],
         hdu=hdus.pop() if len(hdus) == 1 else None,
-        threads=job["workers"] if job["scheduler"] is None else None,
+        threads=job["workers"] if job["scheduler"] is None and job.get("cluster") is None else None,
     )
 
 
@@ -138,12 +111,14 @@ def combine_to_files(
     memory_limit: int | str | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
+    cluster: ClusterSpec | None = None,
     products: Mapping[str, str] | None = None,
     diagnostics: Mapping[str, str] | None = None,
     preview: str | None = None,
     dtype: str | None = None,
     progress: bool = False,
     overwrite: bool = False,
+    log: Callable[[str], object] | None = None,
 ) -> CombineOutcome:
     """Combine FITS files out of core into ``output`` (FITS or ``.zarr``) and products.
 
@@ -158,7 +133,10 @@ def combine_to_files(
         ``reject`` + ``params`` (IRAF-named options).
     scheduler, workers
         ``None``: threads in this process (``workers`` of them); ``"local"``: a
-        LocalCluster of ``workers`` processes; else a distributed scheduler address.
+        LocalCluster of ``workers`` processes; else a distributed scheduler address or
+        scheduler file.
+    cluster : ClusterSpec, optional
+        A batch cluster (dask-jobqueue) started for the run and stopped afterwards.
     products, diagnostics : mapping of product name -> FITS path
         Diagnostic images: nrej, nused, std, low, upp, nit, flags, mask.
         (``diagnostics`` is an alias used by the demo.)
@@ -170,6 +148,8 @@ def combine_to_files(
         Show tqdm progress bars on stderr.
     overwrite : bool
         Replace existing files.
+    log : callable, optional
+        Receives one-line status messages (the batch cluster starting and stopping).
     """
     import imcombiners.dask as imd
 
@@ -187,9 +167,10 @@ def combine_to_files(
 
     job = dict(method=method, rejectors=rejectors, thresholds=thresholds, zero=zero, scale=scale,
                weights=weights, statsec=statsec, blank=blank, memory_limit=memory_limit,
-               workers=workers, scheduler=scheduler)
+               workers=workers, scheduler=scheduler, cluster=cluster)
     stat_bar, bar = _Bar("statistics", progress), _Bar("combining", progress)
-    with _scheduler(scheduler, workers, memory_limit if isinstance(memory_limit, int) else None):
+    with compute_on(scheduler=scheduler, workers=workers, cluster=cluster, log=log,
+                    memory_limit=memory_limit if isinstance(memory_limit, int) else None):
         try:
             lazy = imd.combine(info.paths, diagnostics=outs or None, streaming=True,
                                progress=stat_bar, **_combine_kwargs(info, job))

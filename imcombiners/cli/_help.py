@@ -108,6 +108,12 @@ EXAMPLES
         imcombiners combine @bias.lis -o bias.fits --method mean --reject minmax \\
             --nlow 1 --nhigh 1 --scheduler tcp://10.0.0.5:8786
 
+    Science frames on a SLURM cluster started for the run (4 jobs of 8 cores and
+    32 GB; the jobs are cancelled at the end, on errors and on Ctrl-C):
+        imcombiners combine 'sci/*.fits' -o coadd.zarr --reject sigclip \\
+            --cluster slurm --jobs 4 --cores 8 --memory 32GB --queue normal \\
+            --account astro42 --walltime 02:00:00
+
     Dark frames with CCD noise clipping and a preview PNG:
         imcombiners combine dark_*.fits -o dark.zarr --reject ccdclip \\
             --rdnoise 4.5 --gain 1.6 --diagnostics diag/ --preview dark.png

@@ -51,10 +51,13 @@ def _job_from_args(args: Any) -> dict[str, Any]:
     from ._inputs import expand_inputs
     from ._rejection import build_rejectors, parse_factor
 
-    paths = expand_inputs(args.inputs)
-    info = inspect_inputs(paths, args.hdu)
+    from ._cluster import cluster_spec
+
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be at least 1, got {args.workers}")
+    cluster = cluster_spec(args)  # option errors before reading any input
+    paths = expand_inputs(args.inputs)
+    info = inspect_inputs(paths, args.hdu)
     return dict(
         info=info,
         method=args.method,
@@ -70,6 +73,7 @@ def _job_from_args(args: Any) -> dict[str, Any]:
         memory_limit=parse_memory(args.memory_limit),
         scheduler=args.scheduler,
         workers=args.workers,
+        cluster=cluster,
     )
 
 
@@ -105,7 +109,8 @@ def cmd_combine(args: Any) -> int:
     t0 = time.perf_counter()
     outcome = combine_to_files(
         info, args.output, products=products, preview=args.preview, dtype=args.dtype,
-        progress=_progress_wanted(args), overwrite=args.overwrite, **job,
+        progress=_progress_wanted(args), overwrite=args.overwrite, log=lambda s: _say(args, s),
+        **job,
     )
     dt = time.perf_counter() - t0
     shape = "x".join(str(s) for s in info.shape)

@@ -7,9 +7,11 @@ import sys
 from typing import NoReturn
 
 from . import _help
+from ._cluster import add_cluster_options
+from ._sizes import parse_memory
 from ._errors import CLIError
 
-__all__ = ["build_parser", "METHODS", "REJECTS", "FACTOR_NAMES"]
+__all__ = ["build_parser", "METHODS", "REJECTS", "FACTOR_NAMES", "parse_memory"]
 
 METHODS = ("mean", "average", "median", "lmedian", "sum", "min", "max", "variance", "wavg")
 REJECTS = ("none", "sigclip", "avsigclip", "ccdclip", "crreject", "linearclip", "minmax", "pclip")
@@ -118,8 +120,9 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
     e.add_argument("--memory-limit", default=None, metavar="BYTES",
                    help="peak memory per worker, e.g. 2GB or 512MiB (default: engine default)")
     e.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="dask.distributed scheduler address (tcp://host:8786), or 'local' "
-                   "for a LocalCluster; default: threads in this process")
+                   help="a running dask.distributed scheduler: its address (tcp://host:8786) or "
+                   "scheduler file (JSON), or 'local' for a LocalCluster; default: threads in "
+                   "this process")
     e.add_argument("--workers", type=int, default=None, metavar="N",
                    help="threads (default scheduler) or worker processes (--scheduler local)")
 
@@ -163,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=_help.COMBINE_EPILOG, usage="imcombiners combine INPUTS... -o OUTPUT [options]", **kw)
     _add_inputs(c, output=True)
     _add_combine_options(c)
+    add_cluster_options(c)
     _add_run_options(c)
     _add_common(c)
 
@@ -211,21 +215,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(dims) != 2 or min(dims) < 16:
         raise CLIError(f"--size: expected HxW with both at least 16, got '{text}'")
     return dims[0], dims[1]
-
-
-def parse_memory(text: str | None, option: str = "--memory-limit") -> int | None:
-    """``2GB``, ``512MiB``, ``1e9`` -> bytes (None stays None)."""
-    if text is None:
-        return None
-    from dask.utils import parse_bytes
-
-    try:
-        value = int(parse_bytes(text))
-    except (ValueError, TypeError):
-        raise CLIError(f"{option}: expected a size such as 2GB or 512MiB, got '{text}'") from None
-    if value <= 0:
-        raise CLIError(f"{option}: must be positive, got '{text}'")
-    return value
 
 
 def stderr_is_terminal() -> bool:

@@ -133,7 +133,39 @@ def _execute_distributed(client: Client, hlg: HighLevelGraph, keys: Sequence[Has
             fut.release()
     except BaseException:
         client.cancel(futures)  # stop writing into an output about to be discarded
+        _wait_in_flight(client, {k[0] if isinstance(k, tuple) else k for k in keys})
         raise
+
+
+#: Longest wait (s) for cancelled tiles still running on workers after a failed run.
+IN_FLIGHT_TIMEOUT = 600.0
+
+
+def _running_tasks(layers: set, dask_worker=None) -> int:
+    """On a worker: tasks of ``layers`` still running (a cancelled task runs to its end)."""
+    running = ("executing", "long-running", "cancelled", "resumed")
+    return sum(1 for key, ts in list(dask_worker.state.tasks.items())
+               if ts.state in running and (key[0] if isinstance(key, tuple) else key) in layers)
+
+
+def _wait_in_flight(client: Client, layers: set, timeout: float = IN_FLIGHT_TIMEOUT) -> None:
+    """Wait until no worker still runs a task of ``layers`` (bounded by ``timeout``).
+
+    Why: cancelling a future does not stop a task that is already running; a tile
+    writing into a temporary output would re-create it after the caller discarded it
+    (the local path waits for its thread pool the same way).
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            counts = client.run(_running_tasks, layers, on_error="return")
+        except Exception:  # the cluster is going away: nothing left to wait for
+            return
+        if not any(isinstance(c, int) and c > 0 for c in counts.values()):
+            return
+        time.sleep(0.1)
 
 
 def execute(hlg: HighLevelGraph, keys: Sequence[Hashable], plan: Plan, progress: Progress, prefix: str,

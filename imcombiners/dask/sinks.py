@@ -45,13 +45,33 @@ Compressors = object
 class StreamableResult(Protocol):
     """What the sinks need from a lazy result (:class:`~imcombiners.dask.lazy.LazyCombine`)."""
 
-    out_dtypes: Mapping[str, np.dtype]
-    n: int
-    spatial: tuple[int, ...]
-    plan: Plan
-    provenance: dict
-    primary: str
-    extra_cards: Mapping[str, tuple]
+    @property
+    def out_dtypes(self) -> Mapping[str, np.dtype]:
+        """dtype of every output computed."""
+
+    @property
+    def n(self) -> int:
+        """Number of frames (planes of the per-sample outputs)."""
+
+    @property
+    def spatial(self) -> tuple[int, ...]:
+        """Shape of one output image."""
+
+    @property
+    def plan(self) -> Plan:
+        """The tiling (the zarr chunks follow it)."""
+
+    @property
+    def provenance(self) -> dict:
+        """What the primary header / group attributes record."""
+
+    @property
+    def primary(self) -> str:
+        """Name of the combined image (the primary HDU)."""
+
+    @property
+    def extra_cards(self) -> Mapping[str, tuple]:
+        """Extra header cards per output."""
 
     def write_tiles(self, targets: Mapping[str, RegionTarget], progress: Progress) -> None:
         """Read, combine and write every tile into ``targets`` (output name -> target)."""

@@ -10,7 +10,7 @@ workers' threads and memory limits).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
@@ -150,8 +150,10 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
     work = 8 if dtype in (np.dtype(np.int32), np.dtype(np.float64)) else 4
     outputs = list(outputs) if outputs is not None else ["data", *want]
     baseline = None
+    no_workers = False
     if client is not None:
         w_threads, w_limit, baseline = worker_resources(client)  # type: ignore[arg-type]
+        no_workers = w_threads is None
         if threads is None:
             threads = w_threads
         if w_limit is not None:
@@ -164,5 +166,10 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
                      memory_limit=memory_limit, threads=threads, baseline=baseline,
                      result_in_memory=result_in_memory, align=align, tile=tile, full_rows=full_rows,
                      extra_per_pixel=extra_per_pixel)
+    if no_workers:
+        # e.g. adapt(minimum_jobs=0) before the first job starts: nothing to read limits from
+        plan = replace(plan, notes=plan.notes + (
+            "no worker connected yet: planned with this machine's cores and without the "
+            "workers' memory limit (wait for a worker first, or pass memory_limit= and threads=)",))
     names = source.names if source is not None else None
     return PreparedStack(source, mask_source, darr, dmask, n, spatial, dtype, want, halo, stages, plan, names)

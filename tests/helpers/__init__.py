@@ -5,5 +5,9 @@
 * :mod:`tests.helpers.twin` -- NumPy references, the package adapter and the comparisons
   the twin tests share;
 * :mod:`tests.helpers.iraf_cases` -- the stored real-IRAF reference cases;
-* :mod:`tests.helpers.child` -- running code in a child interpreter (a crash fails a test).
+* :mod:`tests.helpers.child` -- running code in a child interpreter (a crash fails a test);
+* :mod:`tests.helpers.slurm` -- a real single-node SLURM cluster (munged, slurmctld, slurmd)
+  and the ``SLURMCluster`` the SLURM tests start on it;
+* :mod:`tests.helpers.slurm_checks` -- data, bit-for-bit checks and fault helpers of the
+  SLURM tests (imported by the SLURM workers too).
 """

@@ -12,7 +12,7 @@ fn main() {
     let t = Instant::now();
     for _ in 0..blocks {
         rows.copy_from_slice(&orig);
-        imc_core::network::sort_lanes(&mut rows, lanes, &net);
+        imc_core::network::sort_columns(&mut rows, lanes, &net);
     }
     let dt = t.elapsed().as_secs_f64();
     println!("{:.1} ns/pixel ({:.3} s for {} pixels)", dt * 1e9 / (blocks * lanes) as f64, dt, blocks * lanes);

@@ -15,10 +15,12 @@ use crate::alloc::output_vec;
 use crate::error::{Error, Result};
 use crate::frames::Frames;
 use crate::job::{Centre, Job, Method, Rejector, Spread};
-use crate::real::{Input, Real};
+use crate::network::LANES;
+use crate::input::Input;
+use crate::real::Real;
 use crate::reduce;
 use crate::select;
-use crate::network::{self, Lane};
+use crate::network;
 use crate::reject::avsigclip;
 use crate::reject::{oflag, sflag, Diag, Prepared, Scratch as RejScratch, Win};
 
@@ -145,8 +147,6 @@ fn block_len(n: usize) -> usize {
     (8192 / n.max(1)).clamp(16, 2048)
 }
 
-/// Pixels per block (lanes) of the vertical sorting-network path.
-const LANES: usize = 64;
 /// Pixels per block of the streaming (no rejection) path.
 const STREAM_BLOCK: usize = 16384;
 /// Frames read together by the streaming loops: one load/store of the accumulators per
@@ -578,7 +578,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Load a block frame-major into `rows` (invalid samples +inf, so they sort to the
     /// end) and, when asked, into `orig` (invalid NaN, frame order kept); then sort every
     /// lane with the network.
-    fn load_sort<L: Lane>(&self, rows: &mut [L], orig: &mut [f64], need_orig: bool, p0: usize, p1: usize) {
+    fn load_sort<L: Real>(&self, rows: &mut [L], orig: &mut [f64], need_orig: bool, p0: usize, p1: usize) {
         let n = self.n;
         let len = p1 - p0;
         let lanes = LANES;
@@ -615,7 +615,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             row[len..].fill(f64::NAN);
             srow[len..].fill(L::INF);
         }
-        network::sort_lanes(&mut rows[..n * lanes], lanes, self.network);
+        network::sort_columns(&mut rows[..n * lanes], lanes, self.network);
     }
 
     /// Column path (large N, no per-sample outputs): each element's valid values only.
@@ -686,17 +686,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     Method::Min => (0, 0),
                     _ => (n - 1, n - 1),
                 };
-                let acc = &mut s.acc[..len];
-                for (b, a) in acc.iter_mut().enumerate() {
-                    let (x0, x1) = if self.lane32 {
-                        (s.rows32[k0 * lanes + b] as f64, s.rows32[k1 * lanes + b] as f64)
-                    } else {
-                        (s.rows[k0 * lanes + b], s.rows[k1 * lanes + b])
-                    };
-                    // Same expression as median_sorted for even counts; x0 itself otherwise.
-                    *a = if k0 == k1 { x0 } else { 0.5 * (x0 + x1) };
-                }
-                for (b, &a) in acc.iter().enumerate() {
+                self.pick_rows(s, k0, k1, len);
+                for (b, &a) in s.acc[..len].iter().enumerate() {
                     // Safety: see the note above the impl.
                     unsafe { self.ptrs.data.put(p0 + b, O::from_f64(a)) };
                 }
@@ -710,19 +701,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 while c > 0 && at(c - 1) == f64::INFINITY {
                     c -= 1;
                 }
-                let v = match method {
-                    _ if c == 0 => f64::NAN,
-                    Method::Median if c % 2 == 1 => at(c / 2),
-                    Method::Median => 0.5 * (at(c / 2 - 1) + at(c / 2)),
-                    Method::LMedian => at((c - 1) / 2),
-                    Method::Min => at(0),
-                    Method::Max => at(c - 1),
-                    _ => {
-                        s.sorted.clear();
-                        s.sorted.extend((0..c).map(at));
-                        reduce::finish(method, &s.sorted, &[], &[], None)
-                    }
-                };
+                let v = reduce::order_stat_at(method, c, at).unwrap_or_else(|| {
+                    s.sorted.clear();
+                    s.sorted.extend((0..c).map(at));
+                    reduce::finish(method, &s.sorted, &[], &[], None)
+                });
                 let flags = if c < n { oflag::PREMASKED } else { 0 };
                 self.write(p0 + b, &Elem { value: self.finish_value(v, c), nused: c, flags, diag: Diag::default() });
             }
@@ -755,20 +738,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     self.write(p0 + b, &Elem { value: v, ..e });
                 } else {
                     // Order statistics straight from the sorted rows (same expressions as
-                    // reduce::finish on the window; the window is never empty here).
-                    let c = hi - lo;
-                    let v = match method {
-                        Method::Median if c % 2 == 1 => at(lo + c / 2),
-                        Method::Median => 0.5 * (at(lo + c / 2 - 1) + at(lo + c / 2)),
-                        Method::LMedian => at(lo + (c - 1) / 2),
-                        Method::Min => at(lo),
-                        Method::Max => at(hi - 1),
-                        _ => {
-                            s.sorted.clear();
-                            s.sorted.extend((lo..hi).map(at));
-                            reduce::finish(method, &s.sorted, &[], &[], None)
-                        }
-                    };
+                    // reduce::finish on the window).
+                    let v = reduce::order_stat_at(method, hi - lo, |k| at(lo + k)).unwrap_or_else(|| {
+                        s.sorted.clear();
+                        s.sorted.extend((lo..hi).map(at));
+                        reduce::finish(method, &s.sorted, &[], &[], None)
+                    });
                     self.write(p0 + b, &Elem { value: v, ..e });
                 }
                 continue;

@@ -4,40 +4,112 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
-/// The ball of `radius` as spans: for every offset of the leading axes inside the ball,
-/// the half-width of the run it covers along the last axis.
-fn spans(ndim: usize, radius: f64) -> Vec<(Vec<i64>, i64)> {
-    let r = radius.floor() as i64;
-    let r2 = radius * radius;
-    let mut prefixes: Vec<(Vec<i64>, f64)> = vec![(vec![], 0.0)];
-    for _ in 0..ndim.saturating_sub(1) {
-        let mut next = vec![];
-        for (p, used) in &prefixes {
-            for d in -r..=r {
-                let u = used + (d * d) as f64;
-                if u <= r2 {
-                    let mut v = p.clone();
-                    v.push(d);
-                    next.push((v, u));
+/// One run of a ball along the last axis: at offset `lead` of the leading axes, the
+/// samples within `half` of the centre along the last axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Span {
+    pub lead: Vec<i64>,
+    pub half: i64,
+}
+
+/// A neighbourhood as runs along the last axis, stamped around marked samples. Shared by
+/// both engines; each builds its ball with its own arithmetic ([`Ball::euclidean`] for the
+/// library, IRAF's float32 disc in the IRAF engine).
+#[derive(Clone, Debug)]
+pub struct Ball {
+    spans: Vec<Span>,
+}
+
+impl Ball {
+    /// A ball from its runs.
+    pub fn from_spans(spans: Vec<Span>) -> Self {
+        Ball { spans }
+    }
+
+    /// The Euclidean ball of `radius` in `ndim` dimensions (f64 arithmetic): every offset
+    /// with squared length <= radius².
+    pub fn euclidean(ndim: usize, radius: f64) -> Self {
+        let r = radius.floor() as i64;
+        let r2 = radius * radius;
+        let mut prefixes: Vec<(Vec<i64>, f64)> = vec![(vec![], 0.0)];
+        for _ in 0..ndim.saturating_sub(1) {
+            let mut next = vec![];
+            for (p, used) in &prefixes {
+                for d in -r..=r {
+                    let u = used + (d * d) as f64;
+                    if u <= r2 {
+                        let mut v = p.clone();
+                        v.push(d);
+                        next.push((v, u));
+                    }
                 }
             }
+            prefixes = next;
         }
-        prefixes = next;
+        let spans = prefixes
+            .into_iter()
+            .map(|(lead, used)| {
+                // Largest h with used + h^2 <= r^2 (exact integer check after the float guess).
+                let mut h = (r2 - used).max(0.0).sqrt().floor() as i64;
+                while used + ((h + 1) * (h + 1)) as f64 <= r2 {
+                    h += 1;
+                }
+                while h > 0 && used + (h * h) as f64 > r2 {
+                    h -= 1;
+                }
+                Span { lead, half: h }
+            })
+            .collect();
+        Ball { spans }
     }
-    prefixes
-        .into_iter()
-        .map(|(p, used)| {
-            // Largest h with used + h^2 <= r^2 (exact integer check after the float guess).
-            let mut h = (r2 - used).max(0.0).sqrt().floor() as i64;
-            while used + ((h + 1) * (h + 1)) as f64 <= r2 {
-                h += 1;
+
+    /// Mark every sample of `frame` (C order, `grid`) inside the ball centred at `centre`
+    /// (one coordinate per axis); the parts outside the frame are clipped.
+    #[inline]
+    pub fn stamp(&self, frame: &mut [bool], grid: &Grid, centre: &[i64]) {
+        let nd = grid.shape.len();
+        let last = grid.shape[nd - 1] as i64;
+        'spans: for Span { lead, half } in &self.spans {
+            let mut base = 0usize;
+            for k in 0..nd - 1 {
+                let c = centre[k] + lead[k];
+                if c < 0 || c >= grid.shape[k] as i64 {
+                    continue 'spans;
+                }
+                base += c as usize * grid.strides[k];
             }
-            while h > 0 && used + (h * h) as f64 > r2 {
-                h -= 1;
-            }
-            (p, h)
-        })
-        .collect()
+            let x0 = (centre[nd - 1] - half).max(0) as usize;
+            let x1 = (centre[nd - 1] + half).min(last - 1) as usize;
+            frame[base + x0..=base + x1].fill(true);
+        }
+    }
+}
+
+/// A C-ordered grid: shape and strides (in samples).
+#[derive(Clone, Debug)]
+pub struct Grid {
+    pub shape: Vec<usize>,
+    pub strides: Vec<usize>,
+}
+
+impl Grid {
+    pub fn new(shape: &[usize]) -> Self {
+        let nd = shape.len();
+        let mut strides = vec![1usize; nd];
+        for k in (0..nd.saturating_sub(1)).rev() {
+            strides[k] = strides[k + 1] * shape[k + 1];
+        }
+        Grid { shape: shape.to_vec(), strides }
+    }
+
+    /// The coordinates of flat index `p`.
+    #[inline]
+    pub fn coords(&self, mut p: usize, out: &mut [i64]) {
+        for (c, &s) in out.iter_mut().zip(&self.strides) {
+            *c = (p / s) as i64;
+            p %= s;
+        }
+    }
 }
 
 /// Grow `mask` (N frames of `shape`, frame-major, C order) by `radius` pixels.
@@ -66,37 +138,15 @@ pub fn grow_mask(mask: &[bool], n: usize, shape: &[usize], radius: f64) -> Resul
         });
         return Ok(out);
     }
-    let spans = spans(shape.len(), radius);
-    let nd = shape.len();
-    let last = shape[nd - 1] as i64;
-    let mut strides = vec![1usize; nd];
-    for k in (0..nd.saturating_sub(1)).rev() {
-        strides[k] = strides[k + 1] * shape[k + 1];
-    }
+    let ball = Ball::euclidean(shape.len(), radius);
+    let grid = Grid::new(shape);
     let mut out = mask.to_vec();
     out.par_chunks_mut(m).zip(mask.par_chunks(m)).for_each(|(dst, src)| {
-        let mut coord = vec![0i64; nd];
+        let mut coord = vec![0i64; shape.len()];
         for (p, &on) in src.iter().enumerate() {
-            if !on {
-                continue;
-            }
-            let mut rem = p;
-            for k in 0..nd {
-                coord[k] = (rem / strides[k]) as i64;
-                rem %= strides[k];
-            }
-            'o: for (prefix, h) in &spans {
-                let mut base = 0usize;
-                for k in 0..nd - 1 {
-                    let c = coord[k] + prefix[k];
-                    if c < 0 || c >= shape[k] as i64 {
-                        continue 'o;
-                    }
-                    base += c as usize * strides[k];
-                }
-                let x0 = (coord[nd - 1] - h).max(0) as usize;
-                let x1 = (coord[nd - 1] + h).min(last - 1) as usize;
-                dst[base + x0..=base + x1].fill(true);
+            if on {
+                grid.coords(p, &mut coord);
+                ball.stamp(dst, &grid, &coord);
             }
         }
     });

@@ -1,7 +1,19 @@
-//! Sorting networks applied "vertically": one network sorts many pixels at once, each
-//! comparator being an element-wise min/max of two frame rows (vectorised by the compiler).
+//! Sorting networks applied "vertically", shared by both engines: one network sorts many
+//! pixels at once, each comparator an element-wise min/max of two rows (one row per slot
+//! or frame, one column per pixel), which the compiler vectorises.
+//!
+//! A network moves values only, never ids, and the order it leaves *equal* values in is
+//! not a stable one. Callers use it where that cannot matter: the library engine sorts
+//! values only (its rules read the sorted values, and -0.0 is made +0.0 first); the IRAF
+//! engine sorts lines without -0.0 next to +0.0 when no image id is read, or (value, id)
+//! keys whose order is total.
 
-/// Comparators of Batcher's odd-even merge sort for `n` inputs (any n).
+/// Pixels per block of the vertical paths (the library's network-sorted blocks, the IRAF
+/// engine's line fast paths and slot-major gathers): one block of all N rows stays in
+/// L1, and the per-block scratch arrays fit on the stack.
+pub const LANES: usize = 64;
+
+/// Comparators (lower slot, upper slot) of Batcher's odd-even merge sort for `n` inputs.
 pub fn batcher(n: usize) -> Vec<(u16, u16)> {
     let mut out = Vec::new();
     let mut p = 1;
@@ -24,64 +36,35 @@ pub fn batcher(n: usize) -> Vec<(u16, u16)> {
     out
 }
 
-/// A value type the network sorts: f32 (twice the lanes per vector) or f64.
-pub trait Lane: Copy + PartialOrd + Send + Sync + 'static {
-    const INF: Self;
-    const NEG_INF: Self;
-    fn from_f64(x: f64) -> Self;
-    fn to_f64(self) -> f64;
-    fn is_finite(self) -> bool;
-}
+/// Columns sorted together: a block of every row stays in L1 (the library engine's blocks
+/// of 64 pixels are one such block).
+const COLUMN_BLOCK: usize = 128;
 
-impl Lane for f32 {
-    const INF: Self = f32::INFINITY;
-    const NEG_INF: Self = f32::NEG_INFINITY;
-    #[inline(always)]
-    fn from_f64(x: f64) -> Self {
-        x as f32
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn is_finite(self) -> bool {
-        f32::is_finite(self)
-    }
-}
-
-impl Lane for f64 {
-    const INF: Self = f64::INFINITY;
-    const NEG_INF: Self = f64::NEG_INFINITY;
-    #[inline(always)]
-    fn from_f64(x: f64) -> Self {
-        x
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self
-    }
-    #[inline(always)]
-    fn is_finite(self) -> bool {
-        f64::is_finite(self)
-    }
-}
-
-/// Sort every lane of `rows` (n rows of `lanes` values, row-major) ascending.
-/// Values must not be NaN (invalid samples are +inf and sort to the end).
+/// Sort every column of `rows` (row-major, rows of `stride` values; column x holds one
+/// pixel's values) ascending with the comparators `net`. Values must not be NaN (invalid
+/// samples are +inf and sort to the end).
 #[inline]
-pub fn sort_lanes<L: Lane>(rows: &mut [L], lanes: usize, net: &[(u16, u16)]) {
-    for &(i, j) in net {
-        let (i, j) = (i as usize, j as usize);
-        let (head, tail) = rows.split_at_mut(j * lanes);
-        let ri = &mut head[i * lanes..i * lanes + lanes];
-        let rj = &mut tail[..lanes];
-        for (x, y) in ri.iter_mut().zip(rj.iter_mut()) {
-            let (a, b) = (*x, *y);
-            // Plain comparisons compile to vector min/max (no NaN handling needed).
-            *x = if a < b { a } else { b };
-            *y = if a < b { b } else { a };
+pub fn sort_columns<T: Copy + PartialOrd>(rows: &mut [T], stride: usize, net: &[(u16, u16)]) {
+    let mut x0 = 0;
+    while x0 < stride {
+        let len = COLUMN_BLOCK.min(stride - x0);
+        for &(a, b) in net {
+            let (a, b) = (a as usize, b as usize);
+            let (head, tail) = rows.split_at_mut(b * stride);
+            compare_swap(&mut head[a * stride + x0..a * stride + x0 + len], &mut tail[x0..x0 + len]);
         }
+        x0 += len;
+    }
+}
+
+/// One comparator on a run of columns: `lo[x], hi[x] = min, max`.
+#[inline(always)]
+fn compare_swap<T: Copy + PartialOrd>(lo: &mut [T], hi: &mut [T]) {
+    for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
+        let (a, b) = (*x, *y);
+        // Plain comparisons compile to vector min/max (no NaN handling needed).
+        *x = if a < b { a } else { b };
+        *y = if a < b { b } else { a };
     }
 }
 
@@ -90,25 +73,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sorts_every_size() {
+    fn networks_sort_every_zero_one_input() {
+        // 0-1 principle: a comparator network sorts everything iff it sorts all 0/1 inputs.
+        for n in 2..=18usize {
+            let comps = batcher(n);
+            for bits in 0u32..(1 << n) {
+                let mut v: Vec<f32> = (0..n).map(|k| ((bits >> k) & 1) as f32).collect();
+                sort_columns(&mut v, 1, &comps);
+                assert!(v.windows(2).all(|q| q[0] <= q[1]), "n={n} bits={bits:b}");
+            }
+        }
+    }
+
+    #[test]
+    fn sorts_every_size_and_width() {
+        // Widths below, at and across the column block; many ties.
         let mut s = 7u64;
         for n in 1..=70 {
             let net = batcher(n);
-            let lanes = 5;
-            let mut rows: Vec<f64> = (0..n * lanes)
-                .map(|_| {
-                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
-                    ((s >> 40) % 17) as f64
-                })
-                .collect();
-            let mut expect: Vec<Vec<f64>> = (0..lanes).map(|b| (0..n).map(|i| rows[i * lanes + b]).collect()).collect();
-            for e in &mut expect {
-                e.sort_by(|a, b| a.total_cmp(b));
-            }
-            sort_lanes(&mut rows, lanes, &net);
-            for b in 0..lanes {
-                let got: Vec<f64> = (0..n).map(|i| rows[i * lanes + b]).collect();
-                assert_eq!(got, expect[b], "n={n}");
+            for stride in [1, 5, 64, 300] {
+                let mut rows: Vec<f64> = (0..n * stride)
+                    .map(|_| {
+                        s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        ((s >> 40) % 17) as f64
+                    })
+                    .collect();
+                let mut expect: Vec<Vec<f64>> = (0..stride).map(|b| (0..n).map(|i| rows[i * stride + b]).collect()).collect();
+                for e in &mut expect {
+                    e.sort_by(|a, b| a.total_cmp(b));
+                }
+                sort_columns(&mut rows, stride, &net);
+                for (b, e) in expect.iter().enumerate() {
+                    let got: Vec<f64> = (0..n).map(|i| rows[i * stride + b]).collect();
+                    assert_eq!(&got, e, "n={n} stride={stride}");
+                }
             }
         }
     }

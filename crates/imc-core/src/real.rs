@@ -1,67 +1,46 @@
-//! Numeric element types: what the kernels read ([`Input`]) and write ([`Real`]).
+//! The floating types the kernels compute in and write: f32 and f64.
 //!
-//! Library kernels do their per-element arithmetic in f64 (exact for every input type,
-//! including int32), then round once to the workspace type on output.
+//! [`Real`] is what both engines need of a float: conversions, the special values, and
+//! nothing about the order of arithmetic (the library engine's per-element arithmetic is
+//! f64, rounded once to the output type; the IRAF engine's working type adds its own
+//! operations in [`crate::iraf::work::Work`]). Sorting-network lanes are `Real` too: f32
+//! lanes hold twice as many pixels per vector when the input fits f32 exactly.
 
-/// A pixel type the kernels accept as input. Conversion to f64 is exact for all of them.
-pub trait Input: Copy + Send + Sync + 'static {
-    /// Exact value as f64.
-    fn to_f64(self) -> f64;
-    /// Whether the value can be non-finite (floats only).
-    const IS_FLOAT: bool;
-    /// Whether every value of this type is exactly representable as f32.
-    const FITS_F32: bool;
-}
-
-macro_rules! impl_input {
-    ($t:ty, $float:expr, $f32:expr) => {
-        impl Input for $t {
-            #[inline(always)]
-            fn to_f64(self) -> f64 {
-                self as f64
-            }
-            const IS_FLOAT: bool = $float;
-            const FITS_F32: bool = $f32;
-        }
-    };
-}
-impl_input!(u8, false, true);
-impl_input!(u16, false, true);
-impl_input!(i16, false, true);
-impl_input!(i32, false, false);
-impl_input!(f32, true, true);
-impl_input!(f64, true, false);
-
-/// A floating output (workspace) type: f32 or f64.
+/// A floating type: f32 or f64.
 pub trait Real: Copy + Send + Sync + Default + PartialOrd + std::fmt::Debug + 'static {
+    /// Not-a-number in this type.
+    const NAN: Self;
+    /// +inf (invalid samples sort to the end as +inf).
+    const INF: Self;
+    /// -inf.
+    const NEG_INF: Self;
     /// Round an f64 to this type.
     fn from_f64(v: f64) -> Self;
     /// Widen to f64.
     fn to_f64(self) -> f64;
-    /// Not-a-number in this type.
-    const NAN: Self;
+    /// Whether the value is finite.
+    fn is_finite(self) -> bool;
 }
 
-impl Real for f32 {
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    const NAN: Self = f32::NAN;
+macro_rules! impl_real {
+    ($($t:ident),*) => {$(
+        impl Real for $t {
+            const NAN: Self = $t::NAN;
+            const INF: Self = $t::INFINITY;
+            const NEG_INF: Self = $t::NEG_INFINITY;
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
+            }
+        }
+    )*};
 }
-
-impl Real for f64 {
-    #[inline(always)]
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self
-    }
-    const NAN: Self = f64::NAN;
-}
+impl_real!(f32, f64);

@@ -5,7 +5,7 @@
 //! that selects the same survivors produces the same bits.
 
 use crate::job::Method;
-use crate::reject::median_sorted;
+use crate::reject::{median_at, median_sorted};
 use crate::select;
 
 impl Method {
@@ -50,6 +50,26 @@ pub fn finish(method: Method, sorted: &[f64], xs: &[f64], ids: &[u32], weights: 
         Method::Min => sorted.first().copied().unwrap_or(f64::NAN),
         Method::Max => sorted.last().copied().unwrap_or(f64::NAN),
     }
+}
+
+/// The value of an order-statistic method (median, lmedian, min, max) from `c` sorted
+/// survivors read through `at(k)`, k in 0..c, with the same expressions as [`finish`];
+/// None for the other methods (which need the whole buffer).
+#[inline(always)]
+pub fn order_stat_at(method: Method, c: usize, at: impl Fn(usize) -> f64) -> Option<f64> {
+    let picks = matches!(method, Method::Median | Method::LMedian | Method::Min | Method::Max);
+    if !picks {
+        return None;
+    }
+    if c == 0 {
+        return Some(f64::NAN);
+    }
+    Some(match method {
+        Method::Median => median_at(c, at),
+        Method::LMedian => at((c - 1) / 2),
+        Method::Min => at(0),
+        _ => at(c - 1),
+    })
 }
 
 /// Two-pass variance with `ddof`; NaN when n <= ddof.

@@ -1,7 +1,7 @@
 //! Per-frame statistics for zero/scale/weight (library semantics, f64).
 
 use crate::error::{Error, Result};
-use crate::real::Input;
+use crate::input::Input;
 use crate::select;
 
 /// Collect the valid samples of a frame: not masked, finite, inside the inclusive range.
@@ -35,30 +35,7 @@ pub fn mode_sorted(a: &[f64]) -> f64 {
     if z2 - z1 <= 32.0 * f64::EPSILON * z1.abs().max(z2.abs()) {
         return z1;
     }
-    let width = 0.1 * (z2 - z1);
-    let step = 0.01 * (z2 - z1);
-    let (mut i, mut k) = (i1 - 1, i1 - 1);
-    let mut best = 0usize;
-    let mut mode = z1;
-    let mut lo = z1;
-    loop {
-        let hi = lo + width;
-        while i < j1 - 1 && a[i] < lo {
-            i += 1;
-        }
-        while k < j1 - 1 && a[k] < hi {
-            k += 1;
-        }
-        if k - i > best {
-            best = k - i;
-            mode = a[(i + k) / 2];
-        }
-        if k >= j1 - 1 {
-            break;
-        }
-        lo += step;
-    }
-    mode
+    crate::mode::sliding_bin(a, i1 - 1, j1 - 1, z1, 0.01 * (z2 - z1), 0.1 * (z2 - z1))
 }
 
 /// One named statistic of a frame's valid samples; NaN when there is none.

@@ -9,10 +9,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use imc_core::iraf::{
-    self, as_be, BeF32, BeF64, BeI16, BeI32, BeU16, Combine, Factors, IntPath, Params, Pixel, Placement, Reject, Source,
-    Want, Work,
-};
+use imc_core::input::{as_be, BeF32, BeF64, BeI16, BeI32, BeU16, Input};
+use imc_core::iraf::{self, Combine, Factors, IntPath, Params, Placement, Reject, Source, Want, Work};
 
 use crate::arrays::{borrow_all, put_opt, slices};
 use crate::{core_err, guarded};
@@ -174,7 +172,7 @@ fn run_typed<'py, P, T>(
     threads: usize,
 ) -> PyResult<Bound<'py, PyDict>>
 where
-    P: Pixel,
+    P: Input,
     T: numpy::Element + Work,
 {
     let mk: Option<Vec<Option<&[u8]>>> = match masks {

@@ -15,7 +15,8 @@ use pyo3::types::{PyDict, PyList};
 
 use imc_core::driver::{self, Outputs};
 use imc_core::frames::Frames;
-use imc_core::real::{Input, Real};
+use imc_core::input::Input;
+use imc_core::real::Real;
 
 use arrays::{borrow_all, borrow_masks, put_opt, slices};
 pub(crate) use convert::{core_err, guarded};

@@ -6,9 +6,11 @@
 //! `pass_hi` and the diagnostics; lanes it cannot decide (`pass_ok == false`) go through
 //! the per-element rejector chain as before.
 
-use super::{Ctx, Scratch, LANES};
-use crate::network::Lane;
-use crate::real::{Input, Real};
+use super::{Ctx, Scratch};
+use crate::network::LANES;
+use crate::input::Input;
+use crate::real::Real;
+use crate::reject::minmax::drop_counts;
 use crate::reject::keep_count;
 use crate::reject::pclip::spread_slot;
 
@@ -17,6 +19,17 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     #[inline(always)]
     fn lane_at(&self, s: &Scratch, k: usize, b: usize) -> f64 {
         if self.lane32 { s.rows32[k * LANES + b] as f64 } else { s.rows[k * LANES + b] }
+    }
+
+    /// Per lane of a block of complete lanes, into `s.acc`: sorted rows k0 and k1 (k1 = k0
+    /// or k0 + 1) averaged when they differ -- the median (k0 = (n-1)/2, k1 = n/2), lower
+    /// median, minimum or maximum with the expressions of `reject::median_of_some`.
+    pub(super) fn pick_rows(&self, s: &mut Scratch, k0: usize, k1: usize, len: usize) {
+        if self.lane32 {
+            pick_rows(&s.rows32, k0, k1, &mut s.acc[..len]);
+        } else {
+            pick_rows(&s.rows, k0, k1, &mut s.acc[..len]);
+        }
     }
 
     /// Whether every lane of the block holds n valid samples (invalid ones sort as +inf).
@@ -37,9 +50,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             return false;
         }
         let at = |s: &Scratch, k: usize, b: usize| self.lane_at(s, k, b);
-        for b in 0..len {
-            s.pass_med[b] = if n % 2 == 1 { at(s, n / 2, b) } else { 0.5 * (at(s, n / 2 - 1, b) + at(s, n / 2, b)) };
-        }
+        self.pick_rows(s, (n - 1) / 2, n / 2, len);
+        s.pass_med[..len].copy_from_slice(&s.acc[..len]);
         // Taken out of the scratch for the loop so the rows can be read alongside.
         let mut acc = std::mem::take(&mut s.pass_acc);
         let full = n / 4 * 4;
@@ -82,13 +94,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             return false;
         }
         let at = |s: &Scratch, k: usize, b: usize| self.lane_at(s, k, b);
-        // Same arithmetic as reject::minmax for n valid samples.
-        let k_lo = ((f_lo * n as f64 + 0.001).trunc() as usize).min(n);
-        let k_hi = ((f_hi * n as f64 + 0.001).trunc() as usize).min(n - k_lo);
-        if k_lo + k_hi >= n {
+        let k = drop_counts(f_lo, f_hi, n);
+        if k.low + k.high >= n {
             return false;
         }
-        let (lo, hi) = (k_lo, n - k_hi);
+        let (lo, hi) = (k.low, n - k.high);
         for b in 0..len {
             let clean_lo = lo == 0 || at(s, lo - 1, b) != at(s, lo, b);
             let clean_hi = hi == n || at(s, hi - 1, b) != at(s, hi, b);
@@ -116,12 +126,9 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
         let slot = spread_slot(p, n) - 1;
         let sign = p.signum() as f64;
+        self.pick_rows(s, (n - 1) / 2, n / 2, len);
         for b in 0..len {
-            let med = if n % 2 == 1 {
-                self.lane_at(s, n / 2, b)
-            } else {
-                0.5 * (self.lane_at(s, n / 2 - 1, b) + self.lane_at(s, n / 2, b))
-            };
+            let med = s.acc[b];
             let sigma = sign * (self.lane_at(s, slot, b) - med);
             s.pass_med[b] = med;
             // Spread used for the tests below (NaN or <= 0: nothing is rejected).
@@ -158,10 +165,28 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 }
 
+/// Per lane: `rows[k0]`, or the mean of rows k0 and k1 when they differ (the median of an
+/// even count, `0.5 * (x0 + x1)` as `reject::median_of_some` computes it).
+#[inline(always)]
+fn pick_rows<L: Real>(rows: &[L], k0: usize, k1: usize, out: &mut [f64]) {
+    let len = out.len();
+    let r0 = &rows[k0 * LANES..k0 * LANES + len];
+    if k0 == k1 {
+        for (o, &x) in out.iter_mut().zip(r0) {
+            *o = x.to_f64();
+        }
+    } else {
+        let r1 = &rows[k1 * LANES..k1 * LANES + len];
+        for ((o, &x), &y) in out.iter_mut().zip(r0).zip(r1) {
+            *o = 0.5 * (x.to_f64() + y.to_f64());
+        }
+    }
+}
+
 /// The four interleaved accumulators of `reject::sigclip::sum_dev` over whole windows: for
 /// sorted rows k < `full`, Σd into `acc[k % 4]` and Σd² into `acc[4 + k % 4]` (d = x - med).
 #[inline(always)]
-fn first_pass_sums<L: Lane>(rows: &[L], full: usize, len: usize, med: &[f64], acc: &mut [f64]) {
+fn first_pass_sums<L: Real>(rows: &[L], full: usize, len: usize, med: &[f64], acc: &mut [f64]) {
     acc.fill(0.0);
     let med = &med[..len];
     for k in 0..full {

@@ -11,8 +11,9 @@
 //! in frame order, exactly as every other path does.
 
 use super::{Ctx, Scratch};
-use crate::network::Lane;
-use crate::real::{Input, Real};
+use crate::input::Input;
+use crate::real::Real;
+use crate::reject::minmax::drop_counts;
 use crate::reject::oflag;
 
 /// Pixels per block: pass 2 meets the block's samples again in L2.
@@ -70,11 +71,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         } else {
             self.extremes_pass(p0, p1, &mut s.lo64[..len], &mut s.hi64[..len], valid, total);
         }
-        // Same arithmetic as reject::minmax: how many to drop at each end of c valid values.
+        // How many to drop at each end of c valid values (reject::minmax's rule).
         let drop = |c: usize| {
-            let k_lo = ((f_lo * c as f64 + 0.001).trunc() as usize).min(c);
-            let k_hi = ((f_hi * c as f64 + 0.001).trunc() as usize).min(c - k_lo);
-            (k_lo, k_hi)
+            let k = drop_counts(f_lo, f_hi, c);
+            (k.low, k.high)
         };
         let (lo32, hi32) = (&s.lo32[..len], &s.hi32[..len]);
         let kept = &mut s.kept[..len];
@@ -150,7 +150,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
     /// Pass 1 over pixels [p0, p1): valid count, extremes and frame-order sum of the valid
     /// samples (the sum is only used when `plain`).
-    fn extremes_pass<L: Lane>(&self, p0: usize, p1: usize, vmin: &mut [L], vmax: &mut [L], valid: &mut [u32], total: &mut [f64]) {
+    fn extremes_pass<L: Real>(&self, p0: usize, p1: usize, vmin: &mut [L], vmax: &mut [L], valid: &mut [u32], total: &mut [f64]) {
         vmin.fill(L::INF);
         vmax.fill(L::NEG_INF);
         valid.fill(0);
@@ -173,7 +173,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
     /// The frames (value, frame) order puts at the two ends: the first frame holding the
     /// minimum and the last holding the maximum.
-    fn locate_pass<L: Lane>(&self, p0: usize, p1: usize, vmin: &[L], vmax: &[L], lo_at: &mut [u32], hi_at: &mut [u32]) {
+    fn locate_pass<L: Real>(&self, p0: usize, p1: usize, vmin: &[L], vmax: &[L], lo_at: &mut [u32], hi_at: &mut [u32]) {
         lo_at.fill(u32::MAX);
         hi_at.fill(u32::MAX);
         if self.plain {
@@ -225,7 +225,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
 /// Pass 1 over a few frames: valid count, minimum, maximum and frame-order sum per pixel.
 #[inline(always)]
-fn find_extremes<T: Input, L: Lane>(fs: &[&[T]], vmin: &mut [L], vmax: &mut [L], valid: &mut [u32], total: &mut [f64]) {
+fn find_extremes<T: Input, L: Real>(fs: &[&[T]], vmin: &mut [L], vmax: &mut [L], valid: &mut [u32], total: &mut [f64]) {
     let len = valid.len();
     let (vmin, vmax, total) = (&mut vmin[..len], &mut vmax[..len], &mut total[..len]);
     match fs {
@@ -239,7 +239,7 @@ fn find_extremes<T: Input, L: Lane>(fs: &[&[T]], vmin: &mut [L], vmax: &mut [L],
 }
 
 #[inline(always)]
-fn find_extremes_k<T: Input, L: Lane, const K: usize>(fs: [&[T]; K], vmin: &mut [L], vmax: &mut [L], valid: &mut [u32], total: &mut [f64]) {
+fn find_extremes_k<T: Input, L: Real, const K: usize>(fs: [&[T]; K], vmin: &mut [L], vmax: &mut [L], valid: &mut [u32], total: &mut [f64]) {
     for b in 0..valid.len() {
         let (mut lo, mut hi, mut c, mut a) = (vmin[b], vmax[b], valid[b], total[b]);
         for f in &fs {
@@ -261,7 +261,7 @@ fn find_extremes_k<T: Input, L: Lane, const K: usize>(fs: [&[T]; K], vmin: &mut 
 /// First frame equal to the minimum and last frame equal to the maximum, over a few frames
 /// with ids from `id0`.
 #[inline(always)]
-fn locate_extremes<T: Input, L: Lane>(fs: &[&[T]], id0: u32, vmin: &[L], vmax: &[L], lo_at: &mut [u32], hi_at: &mut [u32]) {
+fn locate_extremes<T: Input, L: Real>(fs: &[&[T]], id0: u32, vmin: &[L], vmax: &[L], lo_at: &mut [u32], hi_at: &mut [u32]) {
     let len = lo_at.len();
     let (vmin, vmax, hi_at) = (&vmin[..len], &vmax[..len], &mut hi_at[..len]);
     for (j, f) in fs.iter().enumerate() {

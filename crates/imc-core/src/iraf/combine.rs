@@ -1,6 +1,7 @@
 //! Combining a line (icaverage, icmedian) and the sigma image (icsigma).
 
-use super::line::{Combine, Ctx, DFlag, LineBuf};
+use super::ctx::{Combine, Ctx};
+use super::line::{DFlag, LineBuf};
 use super::work::Work;
 
 /// Average or sum of slots 1..n (IRAF `ic_average`). `doblank = false` leaves pixels

@@ -6,10 +6,14 @@
 use rayon::prelude::*;
 
 use super::combine::{average, median, sigma};
-use super::line::{Combine, Ctx, DFlag, IntPath, LineBuf, Reject};
+use super::ctx::{Combine, Ctx, IntPath, Reject};
+use super::line::{DFlag, LineBuf};
 use super::reject::reject_line;
 use super::sort::sort2;
-use super::work::{Pixel, Work};
+use super::work::Work;
+use crate::grow::{Ball, Grid, Span};
+use crate::input::Input;
+use crate::network::LANES;
 
 /// What the caller wants computed besides the combined image.
 #[derive(Clone, Copy, Debug, Default)]
@@ -24,7 +28,7 @@ pub struct Want {
 
 /// Borrowed input stack: N frames (+ optional per-frame mask codes, see
 /// [`super::place`]) on an output canvas of `lines` lines of `w` pixels.
-pub struct Stack<'a, P: Pixel> {
+pub struct Stack<'a, P: Input> {
     pub frames: &'a [&'a [P]],
     /// Per frame: mask codes laid out as the frame (0 good, 1 bad, 2 bad with a value
     /// under novalue, 4 good with a nonzero mask value), or None (all good).
@@ -51,7 +55,7 @@ pub struct EngineOut<T> {
 }
 
 /// Read line `y` into the buffer (IRAF `ic_gdata`).
-fn gather<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
+fn gather<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
     b.sm_only = false;
     b.sm_sorted = false;
     if c.novalue {
@@ -68,7 +72,7 @@ fn gather<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usiz
 /// line network when the ids are not needed, then lay the slots out pixel-major. Gives the
 /// same buffer contents as [`gather_general`] would; returns false (nothing usable done)
 /// when some value is not finite, so that the general path handles the line.
-fn gather_full<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) -> bool {
+fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) -> bool {
     let nimg = b.nimg;
     let w = b.w;
     let off = y * w;
@@ -116,7 +120,7 @@ fn gather_full<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         // the network's order of equal values matter, so such lines take the usual path
         if !(f.sorted() && negzero) {
             if f.sorted() && nimg > 1 {
-                super::network::sort_line(&mut b.sm, w, &c.network);
+                crate::network::sort_columns(&mut b.sm, w, &c.network);
             }
             // pixels handed to the per-pixel routines may look up per-image constants
             // (all equal here) by id, so every id slot must name some image
@@ -129,7 +133,7 @@ fn gather_full<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
     }
     let network = c.mclip && nimg > 1 && !c.needids && !negzero;
     if network {
-        super::network::sort_line(&mut b.sm, w, &c.network);
+        crate::network::sort_columns(&mut b.sm, w, &c.network);
     }
     if c.mclip && nimg > 1 && c.needids && T::HAS_KEY32 && !c.network.is_empty() {
         sort_with_ids(b, c);
@@ -138,10 +142,9 @@ fn gather_full<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
     }
     b.sm_sorted = network;
     // slot-major -> pixel-major, in blocks of pixels that stay in cache
-    const XB: usize = 64;
     let mut x0 = 0;
     while x0 < w {
-        let x1 = (x0 + XB).min(w);
+        let x1 = (x0 + LANES).min(w);
         for j in 0..nimg {
             let src = &b.sm[j * w + x0..j * w + x1];
             for (k, &q) in src.iter().enumerate() {
@@ -179,13 +182,12 @@ fn sort_with_ids<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
             *k = ((v.key32() as u64) << 32) | tag;
         }
     }
-    super::network::sort_line(&mut b.keys, w, &c.network);
-    const XB: usize = 64;
-    let mut tie = [false; XB];
-    let mut prev = [0u32; XB];
+    crate::network::sort_columns(&mut b.keys, w, &c.network);
+    let mut tie = [false; LANES];
+    let mut prev = [0u32; LANES];
     let mut x0 = 0;
     while x0 < w {
-        let len = XB.min(w - x0);
+        let len = LANES.min(w - x0);
         tie.iter_mut().for_each(|t| *t = false);
         for j in 0..nimg {
             let keys = &b.keys[j * w + x0..j * w + x0 + len];
@@ -345,14 +347,14 @@ enum LineKind {
 /// First pass over line `y`: gather, reject, combine, products. `force_combine`: run the
 /// combine step whatever the rejection decided. `rejected` collects the rejected
 /// (image, x) for grow. Returns (the rejection routine wrote the output, line kind).
-fn first_pass_line<P: Pixel, T: Work>(
+fn first_pass_line<P: Input, T: Work>(
     b: &mut LineBuf<T>,
     c: &Ctx,
     st: &Stack<P>,
     y: usize,
     force_combine: bool,
     o: LineOut<T>,
-    rejected: Option<&mut Vec<(u16, u32)>>,
+    rejected: Option<&mut Vec<Rejected>>,
 ) -> (bool, LineKind) {
     let nimg = c.nimg;
     let w = st.w;
@@ -386,7 +388,7 @@ fn first_pass_line<P: Pixel, T: Work>(
             for j in b.n[x]..nimg {
                 let k = b.id[x * nimg + j];
                 if k > 0 {
-                    list.push((k, x as u32));
+                    list.push(Rejected { image: k, x: x as u32 });
                 }
             }
         }
@@ -396,7 +398,7 @@ fn first_pass_line<P: Pixel, T: Work>(
 }
 
 /// Run the whole combine.
-pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T> {
+pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T> {
     let nimg = c.nimg;
     let w = st.w;
     let m = st.lines * w;
@@ -412,7 +414,7 @@ pub fn run<P: Pixel, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
     let grow = c.grow >= 1.0;
 
     // First pass. With grow we also collect the rejected (image, x) of every line.
-    let mut rejected: Vec<Vec<(u16, u32)>> = if grow { vec![Vec::new(); st.lines] } else { Vec::new() };
+    let mut rejected: Vec<Vec<Rejected>> = if grow { vec![Vec::new(); st.lines] } else { Vec::new() };
     // With grow: did the rejection routine itself write the output line (IRAF then
     // writes it even when the combine step is skipped)?
     let mut routine_wrote: Vec<bool> = if grow { vec![false; st.lines] } else { Vec::new() };
@@ -592,41 +594,40 @@ fn opt_chunks<'a, U: Send + 'a>(v: &'a mut Option<Vec<U>>, size: usize, lines: u
     }
 }
 
+/// A value the first pass rejected: its image (1-based) and pixel of the line.
+#[derive(Clone, Copy, Debug)]
+struct Rejected {
+    image: u16,
+    x: u32,
+}
+
+/// IRAF `ic_grow`'s disc: offsets (dy, dx) with dx² <= grow² - dy² in float32, within
+/// the plane (the leading offset is always 0).
+fn grow_disc(grow: f32) -> Ball {
+    let igrow = grow as usize;
+    let grow2 = grow * grow;
+    let mut spans = Vec::new();
+    for l in -(igrow as i64)..=igrow as i64 {
+        let i2 = grow2 - (l * l) as f32;
+        if let Some(half) = (0..=igrow).rev().find(|&dx| ((dx * dx) as f32) <= i2) {
+            spans.push(Span { lead: vec![0, l], half: half as i64 });
+        }
+    }
+    Ball::from_spans(spans)
+}
+
 /// IRAF `ic_grow`: mark, in the same image, every pixel within `grow` (a disc of
 /// dx² + dy² <= grow², same plane) of a rejected value. Layout `(N, lines, w)`.
-fn grow_marks<P: Pixel>(rejected: &[Vec<(u16, u32)>], c: &Ctx, st: &Stack<P>) -> Vec<bool> {
-    let nimg = c.nimg;
-    let w = st.w;
-    let h = st.h;
-    let igrow = c.grow as usize;
-    let grow2 = c.grow * c.grow;
-    let mut marks = vec![false; nimg * st.lines * w];
+fn grow_marks<P: Input>(rejected: &[Vec<Rejected>], c: &Ctx, st: &Stack<P>) -> Vec<bool> {
+    let m = st.lines * st.w;
+    let grid = Grid::new(&[st.lines / st.h, st.h, st.w]);
+    let disc = grow_disc(c.grow);
+    let mut marks = vec![false; c.nimg * m];
     for (y, list) in rejected.iter().enumerate() {
-        let row = y % h;
-        let plane0 = y - row;
-        for &(k, x) in list {
-            let k = k as usize - 1;
-            let x = x as usize;
-            for l in 0..=igrow {
-                let i2 = grow2 - (l * l) as f32;
-                for dx in 0..=igrow {
-                    if ((dx * dx) as f32) > i2 {
-                        continue;
-                    }
-                    for (yy, ok) in [(row.wrapping_sub(l), row >= l), (row + l, l > 0 && row + l < h)] {
-                        if !ok {
-                            continue;
-                        }
-                        let base = (k * st.lines + plane0 + yy) * w;
-                        if x >= dx {
-                            marks[base + x - dx] = true;
-                        }
-                        if x + dx < w {
-                            marks[base + x + dx] = true;
-                        }
-                    }
-                }
-            }
+        let centre = [(y / st.h) as i64, (y % st.h) as i64, 0];
+        for r in list {
+            let frame = &mut marks[(r.image as usize - 1) * m..r.image as usize * m];
+            disc.stamp(frame, &grid, &[centre[0], centre[1], r.x as i64]);
         }
     }
     marks

@@ -19,37 +19,12 @@
 //!   scans and swaps decide, per pixel, which two slots change; the sum over the kept
 //!   slots, in slot order, is then taken for all pixels at once.
 
-use super::line::{Combine, Ctx, DFlag, LineBuf, Reject};
+use super::ctx::{Combine, Ctx, Fast, Reject};
+use super::line::{DFlag, LineBuf};
 use super::reject::{asigclip_pixel, ccd_sigma, mccdclip_pixel, msigclip_pixel};
 use super::work::{fmax, Work};
 
-/// Lanes per block (the per-block scratch stays in L1).
-const L: usize = 64;
-
-/// Which fast path a run uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fast {
-    /// Median-centred sigclip.
-    MSigClip,
-    /// Median-centred ccdclip / crreject, one noise model for every image.
-    MCcdClip,
-    /// No rejection, average or sum.
-    NoneSum,
-    /// No rejection, median or lmedian.
-    NoneMedian,
-    /// Mean-centred sigclip, average.
-    ASigClip,
-    /// minmax with at most one low and one high value dropped (after the pairs), average
-    /// or sum.
-    MinMax,
-}
-
-impl Fast {
-    /// Whether the line must be sorted (with the network) first.
-    pub fn sorted(self) -> bool {
-        matches!(self, Fast::MSigClip | Fast::MCcdClip | Fast::NoneMedian)
-    }
-}
+use crate::network::LANES as L;
 
 /// The fast path for this run, if any (`c.needids` must already be set), and whether
 /// lines may stay slot-major only (`lazy`: nothing reads ids or the sigma image).

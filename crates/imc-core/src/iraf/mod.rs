@@ -13,11 +13,11 @@
 #![allow(clippy::needless_range_loop, clippy::manual_div_ceil, clippy::assign_op_pattern)]
 
 pub mod combine;
+pub mod ctx;
 pub mod engine;
 pub mod factors;
 pub mod fastline;
 pub mod line;
-pub mod network;
 pub mod place;
 pub mod quad;
 pub mod reject;
@@ -30,13 +30,14 @@ mod tests;
 
 pub use engine::Want;
 pub use factors::{normalise, Factors, Source};
-pub use line::{Combine, IntPath, Reject, MAX_REAL};
+pub use ctx::{Combine, IntPath, Reject, MAX_REAL};
 pub use place::Placement;
 pub use stats::{image_stats, StatNeed};
-pub use work::{as_be, BeF32, BeF64, BeI16, BeI32, BeU16, BePixel, Pixel, Work};
+pub use work::Work;
 
+use crate::input::Input;
 use crate::{Error, Result};
-use line::Ctx;
+use ctx::{Ctx, Fast};
 
 /// IRAF imcombine parameters (after INDEF handling and factor normalisation).
 #[derive(Clone, Debug)]
@@ -331,7 +332,7 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         compact: !comb_median || p.grow >= 1.0,
         keepids: true,
         needids: true,
-        network: if mclip { network::batcher(nimg) } else { Vec::new() },
+        network: if mclip { crate::network::batcher(nimg) } else { Vec::new() },
         fast: None,
         fast_lazy: false,
         int_path: p.int_path,
@@ -348,7 +349,7 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
 /// `T` is the working type: `f32` for IRAF's real path, `f64` for the double path.
 /// `masks`: per frame, true = bad. Non-finite input values are treated as masked.
 /// `threads`: 0 = rayon's global pool, k = exactly k threads.
-pub fn imcombine<P: Pixel, T: Work>(
+pub fn imcombine<P: Input, T: Work>(
     frames: &[&[P]],
     masks: Option<&[&[bool]]>,
     shape: &[usize],
@@ -371,7 +372,7 @@ pub fn bool_codes(m: &[bool]) -> &[u8] {
 /// `masks`: per frame, mask codes laid out as the frame (see [`place`]) or None.
 /// `place`: per frame, where its pixels lie on the canvas (2-D canvases; frame `i` then
 /// holds `h * w` pixels); None: every frame has the canvas's shape and position.
-pub fn imcombine_placed<P: Pixel, T: Work>(
+pub fn imcombine_placed<P: Input, T: Work>(
     frames: &[&[P]],
     masks: Option<&[Option<&[u8]>]>,
     place: Option<&[Placement]>,
@@ -414,8 +415,8 @@ pub fn imcombine_placed<P: Pixel, T: Work>(
     let mut c = make_ctx(p, nimg)?;
     c.needids = needs_ids(&c, want);
     (c.fast, c.fast_lazy) = fastline::choose(&c, want.sigma);
-    if c.fast == Some(fastline::Fast::NoneMedian) {
-        c.network = network::batcher(nimg);
+    if c.fast == Some(Fast::NoneMedian) {
+        c.network = crate::network::batcher(nimg);
     }
     let w = *shape.last().unwrap();
     let h = if shape.len() >= 2 { shape[shape.len() - 2] } else { 1 };

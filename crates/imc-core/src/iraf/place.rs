@@ -14,9 +14,11 @@
 //! (true = bad) are valid codes.
 
 use super::engine::Stack;
-use super::line::{Ctx, DFlag, LineBuf, Reject};
+use super::ctx::{Ctx, IntPath, Reject};
+use super::line::{DFlag, LineBuf};
 use super::sort::sort2;
-use super::work::{Pixel, Work};
+use super::work::Work;
+use crate::input::Input;
 
 /// A good pixel (mask value 0).
 pub const GOOD: u8 = 0;
@@ -49,7 +51,7 @@ struct Row<'a, P> {
     x1: usize,
 }
 
-fn frame_row<'a, P: Pixel>(st: &'a Stack<'a, P>, i: usize, y: usize) -> Option<Row<'a, P>> {
+fn frame_row<'a, P: Input>(st: &'a Stack<'a, P>, i: usize, y: usize) -> Option<Row<'a, P>> {
     let w = st.w;
     let mask_of = |off: usize, len: usize| st.masks.and_then(|m| m[i]).map(|m| &m[off..off + len]);
     match st.place {
@@ -87,7 +89,7 @@ fn scaled<T: Work>(c: &Ctx, i: usize, raw: f64) -> T {
     if !c.doscale {
         return T::from_f64(raw);
     }
-    if c.int_path != super::line::IntPath::Real {
+    if c.int_path != IntPath::Real {
         return T::from_f32(c.int_path.store((raw as f32) / c.scales[i] + -c.zeros[i]));
     }
     T::from_f64(raw) / T::from_f32(c.scales[i]) + T::from_f32(-c.zeros[i])
@@ -96,7 +98,7 @@ fn scaled<T: Work>(c: &Ctx, i: usize, raw: f64) -> T {
 /// General gather: offsets, masks, thresholds, non-finite values, compaction (IRAF
 /// `ic_mget` + `ic_gdata`), and with masktype=novalue the bad values of pixels that have
 /// no good value (see [`novalue_after_reject`]).
-pub(super) fn gather_general<P: Pixel, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
+pub(super) fn gather_general<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
     b.ids_valid = false;
     let nimg = b.nimg;
     let w = b.w;

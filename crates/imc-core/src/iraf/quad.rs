@@ -10,7 +10,8 @@
 //! The final `sqrt(sum) / divisor` is evaluated in double precision and then rounded to
 //! the working type (C's `sqrt` returns a double; checked against IRAF 2.17).
 
-use super::line::{Ctx, DFlag, LineBuf};
+use super::ctx::{Combine, Ctx};
+use super::line::{DFlag, LineBuf};
 use super::work::Work;
 
 #[inline(always)]
@@ -68,7 +69,7 @@ fn combine_in_quadrature<T: Work>(
 ) {
     let blank = T::from_f32(c.blank);
     let nimg = b.nimg;
-    let nmodel = c.combine == super::line::Combine::NModel;
+    let nmodel = c.combine == Combine::NModel;
     let weighted = |x: f32, wt: f32| if nmodel { x * sq(wt) } else { sq(x * wt) };
     match b.dflag {
         DFlag::None => {

@@ -4,7 +4,8 @@
 //! `v[j-1]`), `resid` is indexed by slot number. Data movement (swaps, compaction) is
 //! reproduced exactly because it fixes the summation order of everything that follows.
 
-use super::line::{Combine, Ctx, DFlag, LineBuf, TOL};
+use super::ctx::{Combine, Ctx, TOL};
+use super::line::{DFlag, LineBuf};
 use super::work::{fmax, Work};
 
 #[inline(always)]
@@ -201,7 +202,7 @@ fn block_median<T: Work>(v: &[T], nl: usize, n1: usize, blank: T) -> T {
 
 /// Run the configured rejection on one gathered line.
 pub fn reject_line<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
-    use super::line::Reject as R;
+    use super::ctx::Reject as R;
     b.docombine = true;
     if b.dflag == DFlag::None {
         return;

@@ -1,7 +1,7 @@
 //! Image statistics for scale / zero / weight (IRAF `ic_stat`): float32, on a subsampled
 //! grid, median = sorted[n/2 - 1], IRAF's sliding-bin mode, sequential mean.
 
-use super::work::Pixel;
+use crate::input::Input;
 use crate::{Error, Result};
 
 /// The sample limit of IRAF's statistics grid (fewer than this many pixels).
@@ -89,38 +89,17 @@ pub fn iraf_mode(a: &[f32]) -> f32 {
         return a[(n / 2).max(1) - 1];
     }
     let nf = n as f32;
-    let mut i = (1.0f32 + nf * (1.0f32 - 0.7f32) / 2.0f32) as usize;
+    let i = (1.0f32 + nf * (1.0f32 - 0.7f32) / 2.0f32) as usize;
     let j = (1.0f32 + nf * (1.0f32 + 0.7f32) / 2.0f32) as usize;
     let j = j.min(n);
-    let mut z1 = a[i - 1];
-    let z2 = a[j - 1];
+    let (z1, z2) = (a[i - 1], a[j - 1]);
     if fp_equalr(z1, z2) {
         return z1;
     }
     let zstep = 0.01f32 * (z2 - z1);
     let zbin = 0.1f32 * (z2 - z1);
-    let mut mode = z1;
-    z1 -= zstep;
-    let mut k = i;
-    let mut nmax = 0usize;
-    loop {
-        z1 += zstep;
-        let z2 = z1 + zbin;
-        while i < j && a[i - 1] < z1 {
-            i += 1;
-        }
-        while k < j && a[k - 1] < z2 {
-            k += 1;
-        }
-        if k - i > nmax {
-            nmax = k - i;
-            mode = a[(i + k) / 2 - 1];
-        }
-        if k >= j {
-            break;
-        }
-    }
-    mode
+    // IRAF steps back one bin and forward again before its first bin (float32 rounding).
+    crate::mode::sliding_bin(a, i - 1, j - 1, (z1 - zstep) + zstep, zstep, zbin)
 }
 
 /// Which statistics a run needs from every image.
@@ -136,7 +115,7 @@ pub struct StatNeed {
 /// `shape` is the frame's numpy shape; masked (mask code with bit 0 or 1 set: bad, see
 /// [`super::place`]), non-finite and out-of-threshold pixels (raw values, inclusive
 /// limits) are dropped from the sample.
-pub fn image_stats<P: Pixel>(
+pub fn image_stats<P: Input>(
     frame: &[P],
     mask: Option<&[u8]>,
     shape: &[usize],

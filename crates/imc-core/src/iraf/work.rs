@@ -3,23 +3,18 @@
 //! Every operation is one IEEE operation in the working precision, written left to right
 //! (no fused multiply-add, no reassociation), which is how IRAF's f2c-translated code runs.
 
-use std::fmt::Debug;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-/// Arithmetic of the IRAF working type.
+use crate::real::Real;
+
+/// Arithmetic of the IRAF working type (conversions to and from f64 come from [`Real`]).
 pub trait Work:
-    Copy
-    + Debug
-    + Default
-    + PartialOrd
-    + Send
-    + Sync
+    Real
     + Add<Output = Self>
     + Sub<Output = Self>
     + Mul<Output = Self>
     + Div<Output = Self>
     + Neg<Output = Self>
-    + 'static
 {
     /// 0 in the working type.
     const ZERO: Self;
@@ -27,14 +22,10 @@ pub trait Work:
     const ONE: Self;
     /// Round an `f32` into the working type (exact for both).
     fn from_f32(x: f32) -> Self;
-    /// Round an `f64` into the working type.
-    fn from_f64(x: f64) -> Self;
     /// An integer count as a working value.
     fn from_usize(n: usize) -> Self;
     /// Round to `f32` (IRAF assigning to a `real` variable).
     fn to_f32(self) -> f32;
-    /// Widen to `f64`.
-    fn to_f64(self) -> f64;
     /// Correctly rounded square root.
     fn sqrt(self) -> Self;
     /// Absolute value.
@@ -58,20 +49,12 @@ impl Work for f32 {
         x
     }
     #[inline(always)]
-    fn from_f64(x: f64) -> Self {
-        x as f32
-    }
-    #[inline(always)]
     fn from_usize(n: usize) -> Self {
         n as f32
     }
     #[inline(always)]
     fn to_f32(self) -> f32 {
         self
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
     }
     #[inline(always)]
     fn sqrt(self) -> Self {
@@ -109,20 +92,12 @@ impl Work for f64 {
         x as f64
     }
     #[inline(always)]
-    fn from_f64(x: f64) -> Self {
-        x
-    }
-    #[inline(always)]
     fn from_usize(n: usize) -> Self {
         n as f64
     }
     #[inline(always)]
     fn to_f32(self) -> f32 {
         self as f32
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self
     }
     #[inline(always)]
     fn sqrt(self) -> Self {
@@ -153,104 +128,4 @@ pub fn fmax<T: PartialOrd>(a: T, b: T) -> T {
     } else {
         a
     }
-}
-
-/// Input pixel types accepted by the IRAF engine.
-pub trait Pixel: Copy + Send + Sync + 'static {
-    /// The value as `f64` (exact for every supported type).
-    fn to_f64(self) -> f64;
-    /// Whether the value is finite (integers always are).
-    fn finite(self) -> bool;
-}
-
-macro_rules! int_pixel {
-    ($($t:ty),*) => {$(
-        impl Pixel for $t {
-            #[inline(always)]
-            fn to_f64(self) -> f64 { self as f64 }
-            #[inline(always)]
-            fn finite(self) -> bool { true }
-        }
-    )*};
-}
-int_pixel!(u8, u16, i16, i32);
-
-impl Pixel for f32 {
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-    #[inline(always)]
-    fn finite(self) -> bool {
-        self.is_finite()
-    }
-}
-
-impl Pixel for f64 {
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self
-    }
-    #[inline(always)]
-    fn finite(self) -> bool {
-        self.is_finite()
-    }
-}
-
-/// Big-endian (FITS) pixels used in place: the raw bytes of the file as a native unsigned
-/// integer, byte-swapped when read. Lets the engine read memory-mapped FITS data without
-/// a converted copy.
-macro_rules! be_pixel {
-    ($(#[$doc:meta] $name:ident($raw:ty) => |$b:ident| $conv:expr, $fin:expr;)*) => {$(
-        #[$doc]
-        #[repr(transparent)]
-        #[derive(Clone, Copy, Debug)]
-        pub struct $name(pub $raw);
-
-        // SAFETY: repr(transparent) over the raw word; every bit pattern is valid.
-        unsafe impl BePixel for $name {
-            type Raw = $raw;
-        }
-
-        impl Pixel for $name {
-            #[inline(always)]
-            fn to_f64(self) -> f64 {
-                let $b = self.0.swap_bytes();
-                $conv
-            }
-            #[inline(always)]
-            fn finite(self) -> bool {
-                let $b = self.0.swap_bytes();
-                let _ = $b;
-                $fin
-            }
-        }
-    )*};
-}
-
-be_pixel! {
-    /// Big-endian float32 (FITS BITPIX = -32).
-    BeF32(u32) => |b| f32::from_bits(b) as f64, f32::from_bits(b).is_finite();
-    /// Big-endian float64 (FITS BITPIX = -64).
-    BeF64(u64) => |b| f64::from_bits(b), f64::from_bits(b).is_finite();
-    /// Big-endian int16 (FITS BITPIX = 16).
-    BeI16(u16) => |b| b as i16 as f64, true;
-    /// Big-endian int16 with BZERO = 32768, i.e. uint16 (FITS BITPIX = 16).
-    BeU16(u16) => |b| (b as i16 as f64) + 32768.0, true;
-    /// Big-endian int32 (FITS BITPIX = 32).
-    BeI32(u32) => |b| b as i32 as f64, true;
-}
-
-/// A big-endian pixel type laid out exactly as its raw word.
-///
-/// # Safety
-/// Implementors must be `repr(transparent)` wrappers of `Raw` valid for every bit pattern.
-pub unsafe trait BePixel: Pixel {
-    type Raw: Copy;
-}
-
-/// View raw native-order words (the file's bytes) as big-endian pixels.
-pub fn as_be<P: BePixel>(raw: &[P::Raw]) -> &[P] {
-    // SAFETY: guaranteed by the `BePixel` contract (same size, alignment, validity).
-    unsafe { std::slice::from_raw_parts(raw.as_ptr() as *const P, raw.len()) }
 }

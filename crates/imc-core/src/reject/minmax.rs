@@ -3,16 +3,31 @@
 
 use super::{Diag, Win};
 
+/// How many of the sorted samples MinMaxClip drops at each end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct DropCounts {
+    pub low: usize,
+    pub high: usize,
+}
+
+/// The counts for `n` valid samples: trunc(f * n + 0.001) at each end, the high end
+/// limited to what the low end leaves (every path evaluates this one rule).
+#[inline]
+pub(crate) fn drop_counts(frac_lo: f64, frac_hi: f64, n: usize) -> DropCounts {
+    let low = ((frac_lo * n as f64 + 0.001).trunc() as usize).min(n);
+    let high = ((frac_hi * n as f64 + 0.001).trunc() as usize).min(n - low);
+    DropCounts { low, high }
+}
+
 pub(super) fn apply(w: &mut Win<'_>, frac_lo: f64, frac_hi: f64) -> Diag {
     let n = w.n();
     if n == 0 {
         return Diag::default();
     }
     let mut d = Diag { nit: 1, ..Diag::default() };
-    let k_lo = ((frac_lo * n as f64 + 0.001).trunc() as usize).min(n);
-    let k_hi = ((frac_hi * n as f64 + 0.001).trunc() as usize).min(n - k_lo);
-    w.lo += k_lo;
-    w.hi -= k_hi;
+    let k = drop_counts(frac_lo, frac_hi, n);
+    w.lo += k.low;
+    w.hi -= k.high;
     if w.n() > 0 {
         d.low = w.a[w.lo];
         d.upp = w.a[w.hi - 1];

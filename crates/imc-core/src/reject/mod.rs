@@ -10,7 +10,7 @@
 pub mod avsigclip;
 mod ccdclip;
 mod linearclip;
-mod minmax;
+pub(crate) mod minmax;
 pub(crate) mod pclip;
 mod sigclip;
 
@@ -188,11 +188,18 @@ pub(crate) fn centre(v: &[f64], cen: Centre) -> f64 {
 /// Median of sorted values (mean of the middle pair for even n).
 #[inline]
 pub fn median_sorted(v: &[f64]) -> f64 {
-    let n = v.len();
+    median_at(v.len(), |k| v[k])
+}
+
+/// Median of `n` sorted values read through `at(k)`, k in 0..n: the one definition the
+/// per-element paths evaluate (whole blocks of lanes use the same expressions, see
+/// `driver::lane_shortcuts::pick_rows`). NaN when n = 0.
+#[inline(always)]
+pub fn median_at(n: usize, at: impl Fn(usize) -> f64) -> f64 {
     match n {
         0 => f64::NAN,
-        _ if n % 2 == 1 => v[n / 2],
-        _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+        _ if n % 2 == 1 => at(n / 2),
+        _ => 0.5 * (at(n / 2 - 1) + at(n / 2)),
     }
 }
 
@@ -236,8 +243,10 @@ pub(crate) fn side(x: f64, low: f64, upp: f64) -> i8 {
     }
 }
 
-/// Smallest number of survivors a rejector must leave, from the count at its start.
-pub(crate) fn keep_count(nkeep: i64, n0: usize) -> usize {
+/// Smallest number of survivors a rejector must leave, from the count at its start
+/// (IRAF's `maxkeep`: both engines use this rule).
+#[inline]
+pub fn keep_count(nkeep: i64, n0: usize) -> usize {
     if nkeep >= 0 {
         (nkeep as usize).min(n0)
     } else {
