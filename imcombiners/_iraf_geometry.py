@@ -351,7 +351,8 @@ def output_geometry(raw: np.ndarray, relative: bool, shapes: Sequence[tuple[int,
             off[:, j] -= amin
             length -= amin
         out_len.append(int(length))
-    for j, (a, b) in enumerate(parse_outlimits(outlimits, ndim)):
+    limits = parse_outlimits(outlimits, ndim)
+    for j, (a, b) in enumerate(limits):
         if a is not None:
             off[:, j] -= a - 1
             if np.any(off[:, j] != 0):
@@ -359,7 +360,7 @@ def output_geometry(raw: np.ndarray, relative: bool, shapes: Sequence[tuple[int,
             out_len[j] -= a - 1
         if a is not None and b is not None:
             out_len[j] = min(out_len[j], b - a + 1)
-    if any(v < 1 for v in out_len):
+    if limits and any(v < 1 for v in out_len):
         raise ValueError(f"outlimits: {outlimits!r} leaves an empty output image (size {tuple(out_len)})")
     if math.prod(out_len) > _MAX_PIXELS:
         raise ValueError(f"offsets: the output would have {math.prod(out_len)} pixels (more than 100 Gpixel; "

@@ -78,3 +78,39 @@ def test_v2_case_through_the_command_line(case, tmp_path, capsys):
                 assert np.array_equal(got.astype(bool), ref.astype(bool)), name
             else:
                 assert np.array_equal(got, ref, equal_nan=True), name
+
+
+def test_bpmasks_and_headers_outputs(tmp_path, capsys):
+    """``bpmasks=`` writes the output's bad pixel mask (and names it in the output's BPM
+    keyword, as IRAF); ``headers=`` one data-less extension per input holding its header."""
+    import warnings
+
+    from imcombiners.iraf import imcombine
+    from tests.helpers.iraf_v2 import kwargs_of
+
+    case = next(c for c in CASES if c["params"]["masktype"] == "novalue")
+    z, params = load(case)
+    paths = write_fits_case(z, params, tmp_path)
+    (tmp_path / "in.lis").write_text("".join(os.path.basename(p) + "\n" for p in paths))
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        status = main(["imcombine", "@in.lis", "out.fits", "logfile=", "bpmasks=bpm.fits", "headers=hdrs",
+                       *_tokens(z, params, tmp_path)])
+    finally:
+        os.chdir(cwd)
+    assert status == 0, capsys.readouterr().err
+    kw = kwargs_of(z, params, tmp_path)
+    kw["products"] = "bpmask"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = imcombine(z["stack"], **kw)
+    bpm = fits.getdata(tmp_path / "bpm.fits")
+    assert np.array_equal(bpm, ref.bpmask) and set(np.unique(bpm)) <= {0, 1, 2} and (bpm == 2).any()
+    assert fits.getheader(tmp_path / "out.fits")["BPM"] == "bpm.fits"
+    with fits.open(tmp_path / "hdrs.fits") as hdul:
+        assert len(hdul) == 1 + len(paths)
+        for h, p in zip(hdul[1:], paths):
+            assert h.data is None
+            assert h.header["INIMAGE"] == os.path.basename(p) and h.header["OUTIMAGE"] == "out.fits"
+            assert (h.header["AXLEN1"], h.header["AXLEN2"]) == z["stack"].shape[:0:-1]

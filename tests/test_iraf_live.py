@@ -71,14 +71,18 @@ def _draw(seed: int) -> tuple[np.ndarray, dict]:
 def _iraf(files: list[str], params: dict, tmp: str, extra: dict | None = None) -> np.ndarray | None:
     """Run IRAF on the files (linked under short names with their masks) in ``tmp``.
 
-    Returns None when IRAF refused (wrote no output), if ``extra`` is given."""
+    Returns None when IRAF refused (wrote no output), if ``extra`` is given. With a
+    ``bpmasks`` parameter the mask is converted to ``tmp/bpm_m.fits``."""
     for i, name in enumerate(files):
         os.symlink(os.path.abspath(name), os.path.join(tmp, f"i{i:04d}.fits"))
     for name, path in (extra or {}).items():
         os.symlink(os.path.abspath(path), os.path.join(tmp, name))
     with open(os.path.join(tmp, "in.lis"), "w") as f:
         f.write("".join(f"i{i:04d}.fits\n" for i in range(len(files))))
-    _, log = _run_cl(imcombine_script(len(files), params), tmp, 120)
+    script = imcombine_script(len(files), params)
+    if params.get("bpmasks"):
+        script = script.replace("logout", f'imcopy ("{params["bpmasks"]}", "bpm_m.fits", verbose=no)\nlogout')
+    _, log = _run_cl(script, tmp, 120)
     out = os.path.join(tmp, "out.fits")
     if extra is not None and not os.path.exists(out):
         return None
@@ -226,10 +230,15 @@ def test_offsets_masks_types_match_real_iraf(seed, tmp_path):
         (tmp_path / "offsets.txt").write_text(offsets_text)
         extra["offsets.txt"] = str(tmp_path / "offsets.txt")
     # mean avsigclip's add-back quirk: IRAF as when it tracks image ids (docs/iraf-differences.md)
-    iraf_params = dict(params, rejmasks="rej.pl") if params["reject"] == "avsigclip" else params
+    iraf_params = dict(params, rejmasks="rej.pl") if params["reject"] == "avsigclip" else dict(params)
+    # IRAF's bad pixel mask is only right on its real path (docs/iraf-differences.md)
+    want_bpm = params["outtype"] == "real" or stack.dtype.kind == "f"
+    if want_bpm:
+        iraf_params["bpmasks"] = "bpm.pl"
     work = tempfile.mkdtemp(prefix="imc_iraf_live_")
     try:
         expected = _iraf(files, iraf_params, work, extra)
+        bpm = fits.getdata(os.path.join(work, "bpm_m.fits")) if want_bpm and expected is not None else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     kw = dict(params)
@@ -243,7 +252,7 @@ def test_offsets_masks_types_match_real_iraf(seed, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
-            res = imc.imcombine(files, products="nrejmask", **kw)
+            res = imc.imcombine(files, products=["nrejmask", "bpmask"], **kw)
         except ValueError as exc:
             # a one-pixel statistics sample: IRAF's mode/median read outside it (garbage)
             assert "single valid pixel" in str(exc), exc
