@@ -190,26 +190,30 @@ pub fn median<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool, sorted: bool)
 pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
     let blank = T::from_f32(c.blank);
     let nimg = b.nimg;
+    let w = b.w;
     let dowts = c.dowts && c.combine != Combine::Median && c.combine != Combine::LMedian;
-    for x in 0..b.w {
+    for x in 0..w {
         let n1 = b.n[x];
         // IRAF's negative n (novalue) also gives blank
         if b.dflag == DFlag::None || n1 == 0 || (c.novalue && b.neg[x] > 0) {
             out[x] = blank;
             continue;
         }
-        let v = &b.v[x * nimg..x * nimg + n1];
+        // a lazy fast line (slot-major only) where every value was kept: the slots are
+        // the columns of `sm` (fast paths have no weights)
+        let lazy = b.sm_only && n1 == nimg;
+        let val = |j: usize| if lazy { b.sm[j * w + x] } else { b.v[x * nimg + j] };
         let id = &b.id[x * nimg..x * nimg + n1];
         let a = b.avg[x];
         if dowts {
             let sigcor: f32 = if n1 > 1 { n1 as f32 / (n1 - 1) as f32 } else { 1.0 };
             let mut wt = c.wts[id[0] as usize - 1];
-            let q = v[0] - a;
+            let q = val(0) - a;
             let mut s = q * q * T::from_f32(wt);
             let mut sw = wt;
             for j in 1..n1 {
                 wt = c.wts[id[j] as usize - 1];
-                let q = v[j] - a;
+                let q = val(j) - a;
                 s = s + q * q * T::from_f32(wt);
                 sw += wt;
             }
@@ -219,20 +223,20 @@ pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
                 (s / T::from_f32(sw) * T::from_f32(sigcor)).sqrt()
             } else {
                 // no positive weight among the survivors: IRAF's unweighted fallback
-                let q = v[0] - a;
+                let q = val(0) - a;
                 let mut s = q * q;
-                for &val in &v[1..n1] {
-                    let q = val - a;
+                for j in 1..n1 {
+                    let q = val(j) - a;
                     s = s + q * q;
                 }
                 (s / T::from_usize(n1) * T::from_f32(sigcor)).sqrt()
             };
         } else {
             let sigcor: f32 = if n1 > 1 { 1.0 / (n1 - 1) as f32 } else { 1.0 };
-            let q = v[0] - a;
+            let q = val(0) - a;
             let mut s = q * q;
-            for &val in &v[1..n1] {
-                let q = val - a;
+            for j in 1..n1 {
+                let q = val(j) - a;
                 s = s + q * q;
             }
             out[x] = (s * T::from_f32(sigcor)).sqrt();

@@ -134,6 +134,9 @@ pub struct Ctx {
     pub fast: Option<Fast>,
     /// Lines for `fast` may stay slot-major only (`LineBuf::sm_only`).
     pub fast_lazy: bool,
+    /// Lazy sorted fast lines keep a frame-ordered copy of the line so that pixels handed
+    /// to the per-pixel routine are sorted with their image ids (rejection/exposure masks).
+    pub lazy_ids: bool,
     /// IRAF's integer working path (scaled values truncated), or the real path.
     pub int_path: IntPath,
     /// masktype = novalue: pixels without good values may combine their bad values.
@@ -143,6 +146,9 @@ pub struct Ctx {
     pub nmodel: Vec<(f32, f32, f32)>,
     /// Exposure per image for the exposure mask, and its integer encoding.
     pub exps: Vec<f32>,
+    /// Total exposure of the images with a positive weight (a pixel that used them all),
+    /// NaN unless that sum is the same in every order (then lazy lines may use it).
+    pub exp_all: f32,
     pub ezero: f32,
     pub escale: f32,
 }

@@ -120,6 +120,9 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         // the network's order of equal values matter, so such lines take the usual path
         if !(f.sorted() && negzero) {
             if f.sorted() && nimg > 1 {
+                if c.lazy_ids {
+                    b.fo.clone_from(&b.sm);
+                }
                 crate::network::sort_columns(&mut b.sm, w, &c.network);
             }
             // pixels handed to the per-pixel routines may look up per-image constants
@@ -313,6 +316,12 @@ fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
         for x in 0..w {
             if negative && b.neg[x] > 0 {
                 e[x] = nint((0.0 - c.ezero) / c.escale);
+                continue;
+            }
+            if b.sm_only && b.n[x] == nimg {
+                // every image used; the sum does not depend on the slot order here
+                // (Ctx::exp_all is only set when the exposures make it so)
+                e[x] = nint((c.exp_all - c.ezero) / c.escale);
                 continue;
             }
             let mut exp = 0.0f32;

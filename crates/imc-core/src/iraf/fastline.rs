@@ -20,7 +20,9 @@
 //!   slots, in slot order, is then taken for all pixels at once.
 
 use super::ctx::{Combine, Ctx, Fast, Reject};
+use super::engine::Want;
 use super::line::{DFlag, LineBuf};
+use super::sort::sort2;
 use super::reject::{asigclip_pixel, ccd_sigma, mccdclip_pixel, msigclip_pixel};
 use super::work::{fmax, Work};
 
@@ -34,11 +36,17 @@ use crate::network::LANES as L;
 /// values slot-major; survivors stay in their sorted slots, as the per-pixel routine
 /// leaves them. Without rejection the median's selection would permute the slots that
 /// the sigma image sums over, so those paths run only lazily.
-pub fn choose(c: &Ctx, want_sigma: bool) -> (Option<Fast>, bool) {
-    let lazy = !c.needids && !want_sigma;
+pub fn choose(c: &Ctx, want: Want, algo_ids: bool) -> (Option<Fast>, bool) {
     if c.grow >= 1.0 || c.dowts || c.doscale1 || matches!(c.combine, Combine::Quadrature | Combine::NModel) {
         return (None, false);
     }
+    // Lines may stay slot-major when the algorithm reads no ids: the products are then
+    // derived per pixel (all images used where nothing was rejected; the other pixels go
+    // through the per-pixel routine with their ids, see `Ctx::lazy_ids`). The exceptions
+    // need the pixel-major slots of every pixel: the median's selection permutes the slots
+    // the sigma image sums over, and minmax rejects in every pixel.
+    let lazy = !algo_ids;
+    let masks = want.rejmask || want.expmask;
     let noise_same = c.noise.iter().all(|q| *q == c.noise[0]);
     let mk = c.maxkeep(c.nimg);
     let f = match c.reject {
@@ -49,11 +57,17 @@ pub fn choose(c: &Ctx, want_sigma: bool) -> (Option<Fast>, bool) {
         Reject::SigClip if lazy && !c.mclip && c.combine == Combine::Average && c.nimg >= 3.max(mk + 1) => {
             Some(Fast::ASigClip)
         }
-        Reject::MinMax if lazy && matches!(c.combine, Combine::Average | Combine::Sum) && minmax_plan(c).is_some() => {
+        Reject::MinMax
+            if lazy
+                && !masks
+                && !want.sigma
+                && matches!(c.combine, Combine::Average | Combine::Sum)
+                && minmax_plan(c).is_some() =>
+        {
             Some(Fast::MinMax)
         }
-        Reject::None if lazy && c.comb_median => Some(Fast::NoneMedian),
-        Reject::None if lazy => Some(Fast::NoneSum),
+        Reject::None if lazy && c.comb_median && !want.sigma => Some(Fast::NoneMedian),
+        Reject::None if lazy && !c.comb_median => Some(Fast::NoneSum),
         _ => None,
     };
     (f, lazy && f.is_some())
@@ -177,8 +191,17 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
                 continue;
             }
             let s0 = x * nimg;
-            for j in 0..nimg {
-                b.v[s0 + j] = b.sm[j * w + x];
+            if c.lazy_ids {
+                // the masks need the images: sort the frame-ordered values with their ids
+                for j in 0..nimg {
+                    b.v[s0 + j] = b.fo[j * w + x];
+                    b.id[s0 + j] = (j + 1) as u16;
+                }
+                sort2(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg]);
+            } else {
+                for j in 0..nimg {
+                    b.v[s0 + j] = b.sm[j * w + x];
+                }
             }
             let v = &mut b.v[s0..s0 + nimg];
             let id = &mut b.id[s0..s0 + nimg];

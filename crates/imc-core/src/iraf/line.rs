@@ -45,6 +45,8 @@ pub struct LineBuf<T: Work> {
     pub sm_only: bool,
     /// `sm` holds each pixel's sorted values, the same as the pixel-major slots `v`.
     pub sm_sorted: bool,
+    /// Frame-ordered copy of `sm` before the lazy sort (only with `Ctx::lazy_ids`).
+    pub fo: Vec<T>,
     /// masktype = novalue: pixels with no good value but `neg[x]` bad values (IRAF's
     /// negative n). The values sit in slots 1..neg[x] while `n[x]` is 0.
     pub neg: Vec<usize>,
@@ -73,6 +75,7 @@ impl<T: Work> LineBuf<T> {
             keys: Vec::new(),
             sm_only: false,
             sm_sorted: false,
+            fo: Vec::new(),
             neg: vec![0; w],
             lflag: vec![DFlag::All; nimg],
         }

@@ -133,16 +133,23 @@ fn exposure_encoding(exps: &mut [f32]) -> (f32, f32) {
     (ezero, escale)
 }
 
-/// Whether anything will read the image ids of the values (see [`Ctx::needids`]).
-fn needs_ids(c: &Ctx, want: Want) -> bool {
+/// The summed exposure of every image with a positive weight, when it does not depend on
+/// the order of the sum (all equal, or integers with an exact float32 total); else NaN.
+fn order_free_exposure(exps: &[f32], wts: &[f32]) -> f32 {
+    let used: Vec<f32> = exps.iter().zip(wts).filter(|(_, &w)| w > 0.0).map(|(&e, _)| e).collect();
+    let equal = used.iter().all(|&e| e == used[0]);
+    let integral = used.iter().all(|&e| e == e.trunc()) && used.iter().map(|&e| e as f64).sum::<f64>() < 16_777_216.0;
+    if used.is_empty() || !(equal || integral) {
+        return f32::NAN;
+    }
+    used.iter().fold(0.0f32, |s, &e| s + e)
+}
+
+/// Whether the algorithm itself reads the image ids of the values (see [`Ctx::needids`]);
+/// the rejection and exposure masks read them too.
+fn algorithm_needs_ids(c: &Ctx) -> bool {
     let noise_differs = c.noise.iter().any(|q| *q != c.noise[0]);
-    want.rejmask
-        || want.expmask
-        || c.grow >= 1.0
-        || c.doscale1
-        || c.dowts
-        || noise_differs
-        || (c.reject == Reject::AvSigClip && !c.mclip)
+    c.grow >= 1.0 || c.doscale1 || c.dowts || noise_differs || (c.reject == Reject::AvSigClip && !c.mclip)
 }
 
 /// Validate parameters and derive the run constants.
@@ -335,6 +342,8 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         network: if mclip { crate::network::batcher(nimg) } else { Vec::new() },
         fast: None,
         fast_lazy: false,
+        lazy_ids: false,
+        exp_all: order_free_exposure(&exps, &f.wts),
         int_path: p.int_path,
         novalue: p.novalue,
         nmodel,
@@ -413,8 +422,14 @@ pub fn imcombine_placed<P: Input, T: Work>(
         }
     }
     let mut c = make_ctx(p, nimg)?;
-    c.needids = needs_ids(&c, want);
-    (c.fast, c.fast_lazy) = fastline::choose(&c, want.sigma);
+    // (an exposure mask whose sums depend on the slot order needs the sorted ids everywhere)
+    let algo_ids = algorithm_needs_ids(&c) || (want.expmask && c.exp_all.is_nan());
+    (c.fast, c.fast_lazy) = fastline::choose(&c, want, algo_ids);
+    // Lazy fast lines derive the masks without ids where nothing was rejected, and sort
+    // the other pixels again from frame order with their ids (see fastline).
+    let mask_ids = want.rejmask || want.expmask;
+    c.needids = algo_ids || (mask_ids && !c.fast_lazy);
+    c.lazy_ids = c.fast_lazy && mask_ids && c.fast.is_some_and(|f| f.sorted());
     if c.fast == Some(Fast::NoneMedian) {
         c.network = crate::network::batcher(nimg);
     }
