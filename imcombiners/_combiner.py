@@ -12,25 +12,35 @@ Chained use keeps state between steps (accumulated mask, normalisation, history)
 
 The input is never modified (even with ``copy=False``): thresholds and rejections are
 masks, and zero/scale are applied by the kernel while it reads the samples.
+
+imcombiners 0.1.1 spellings (``arr=``, ``validate=``, ``weight=``, ``full=``,
+``zero_to_0th``/``scale_to_0th``, ``*_sigclip_kwargs``, ``threshold(low=, upp=)``,
+``variance(return_mean=)``, the state attributes ``mask_rej``, ``last_reject``, ... and
+``copy()``) keep working with a DeprecationWarning (see docs/migrating-from-0.1.md).
 """
 
 from __future__ import annotations
 
+import copy as _copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ._deprecation import pop_validate, renamed_kwargs, warn_deprecated
 from ._frames import FrameSet, prepare_frames
 from ._job import Job, run_job
+from ._legacy import LegacyCombinerState, Rebase011, legacy_tuple, merge_threshold_pairs, run_custom_rejector, translate_zero_scale
 from ._rejectors import Rejector
 from ._stats import frame_statistic, parse_statsec, resolve_normalisation
-from ._validate import as_bool, as_thresholds, canonical_method, check_diagnostics
+from .kernels import grow_mask
+from ._validate import as_bool, as_int, as_thresholds, canonical_method, check_diagnostics
 
 __all__ = ["Combiner", "CombineResult", "Step"]
 
-_ALL_DIAG = frozenset({"mask", "std", "low", "upp", "nit", "output_flags", "nused"})
+_ALL_DIAG = frozenset({"mask", "std", "low", "upp", "nit", "output_flags", "nused", "clip_low", "clip_upp"})
+_LEGACY_ZS = ("zero_to_0th", "scale_to_0th", "zero_sigclip_kwargs", "scale_sigclip_kwargs")
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,10 +61,15 @@ class Step:
         seen by this step).
     std, low, upp, nit, output_flags
         ``*spatial`` rejection diagnostics of a reject step (``std`` is None for
-        algorithms without a spread), else None.
+        algorithms without a spread), else None. ``low``/``upp`` are the smallest and
+        largest samples kept (LinearClip: its bounds).
     sample_flags
         Stage-local ``(N, *spatial)`` uint8 flags when the step asked for ``"full"``
         (samples excluded by earlier steps carry PREVIOUS), else None.
+    clip_low, clip_upp
+        ``*spatial`` clipping bounds of the last evaluated pass of a reject step.
+    mask
+        ``(N, *spatial)`` bool: every sample excluded after a reject step, else None.
     """
 
     kind: str
@@ -67,6 +82,9 @@ class Step:
     nit: np.ndarray | None = None
     output_flags: np.ndarray | None = None
     sample_flags: np.ndarray | None = None
+    clip_low: np.ndarray | None = None
+    clip_upp: np.ndarray | None = None
+    mask: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,8 +99,8 @@ class CombineResult:
         ``(N, *spatial)`` bool: every sample excluded from ``data`` (input mask, NaN/inf,
         thresholds, rejections, grow).
     low, upp
-        ``*spatial`` clipping bounds of the last evaluated pass of the last rejector
-        (retained extremes for MinMaxClip); None without rejection.
+        ``*spatial`` smallest and largest samples kept by the last rejector (for
+        LinearClip: its bounds, as imcombiners 0.1.1); None without rejection.
     std
         ``*spatial`` spread of the last pass (sigma at the centre for CcdClip); None
         without rejection or for algorithms without a spread (LinearClip, MinMaxClip, PClip).
@@ -98,6 +116,17 @@ class CombineResult:
         Steps (:class:`Step`) of the chain so far followed by one per rejector of this call.
     zero, scale, weights
         Per-frame vectors used (None when not used).
+    clip_low, clip_upp
+        ``*spatial`` clipping bounds of the last evaluated pass of the last rejector
+        (retained extremes for MinMaxClip); None without rejection.
+
+    Notes
+    -----
+    imcombiners 0.1.1 returned tuples and arrays here; those uses still work with a
+    DeprecationWarning: unpacking, ``len()`` and integer indexing give 0.1.1's
+    ``ndcombine`` tuple ``(data, mask_rej, mask_thresh, std, low, upp, nit,
+    output_flags[, sample_flags])``, and ``numpy.asarray(result)``, ``.shape``, ``.dtype``
+    and array indexing act on ``data``.
     """
 
     data: np.ndarray
@@ -113,6 +142,55 @@ class CombineResult:
     zero: np.ndarray | None = None
     scale: np.ndarray | None = None
     weights: np.ndarray | None = None
+    clip_low: np.ndarray | None = None
+    clip_upp: np.ndarray | None = None
+    #: What the 0.1.1 tuple needs beyond the fields (internal).
+    _legacy: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    # ---- 0.1.1 compatibility (deprecated): the ndcombine tuple and the image array
+
+    def _as_tuple(self, how: str) -> tuple[Any, ...]:
+        warn_deprecated(f"{how} a CombineResult (0.1.1's tuple result)",
+                        "the attributes .data, .mask, .std, .low, .upp, .nit, .output_flags, .sample_flags")
+        return legacy_tuple(self)
+
+    def __iter__(self):
+        return iter(self._as_tuple("unpacking"))
+
+    def __len__(self) -> int:
+        return len(self._as_tuple("len() of"))
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, np.integer, slice)):
+            return self._as_tuple("indexing")[key]
+        warn_deprecated("indexing a CombineResult as an array", "result.data[...]")
+        return self.data[key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        warn_deprecated("using a CombineResult as an array (0.1.1 returned the image)", "result.data")
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Deprecated: ``data.shape`` (0.1.1 returned the image itself)."""
+        warn_deprecated("CombineResult.shape", "result.data.shape")
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Deprecated: ``data.dtype``."""
+        warn_deprecated("CombineResult.dtype", "result.data.dtype")
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        """Deprecated: ``data.ndim``."""
+        warn_deprecated("CombineResult.ndim", "result.data.ndim")
+        return self.data.ndim
+
+
+def _custom_or_kernel(r: Any) -> bool:
+    return isinstance(r, Rejector) and (type(r) is not Rejector or r.is_custom)
 
 
 def _as_rejectors(rejectors: Any) -> tuple[Rejector, ...]:
@@ -122,7 +200,7 @@ def _as_rejectors(rejectors: Any) -> tuple[Rejector, ...]:
         return (rejectors,)
     if isinstance(rejectors, (list, tuple)):
         for r in rejectors:
-            if not isinstance(r, Rejector) or type(r) is Rejector:
+            if not _custom_or_kernel(r):
                 raise TypeError(
                     "rejectors must be a Rejector or a sequence of them (SigClip, CcdClip, AvSigClip, "
                     f"LinearClip, MinMaxClip, PClip); got an item {r!r}"
@@ -143,10 +221,24 @@ def _step_from(raw: dict[str, Any], rejector: Rejector) -> Step:
         nit=raw["nit"],
         output_flags=raw["output_flags"],
         sample_flags=raw.get("sample_flags"),
+        clip_low=raw.get("clip_low"),
+        clip_upp=raw.get("clip_upp"),
+        mask=raw.get("mask"),
     )
 
 
-class Combiner:
+def _full_or_diagnostics(owner: str, full: Any, diagnostics: Any) -> tuple[Any, bool]:
+    """0.1.1's ``full=True``: a deprecated spelling of ``diagnostics="simple"``."""
+    if full is None or full is False:
+        return diagnostics, False
+    if diagnostics is not None:
+        raise ValueError("pass either diagnostics or full, not both")
+    warn_deprecated(f"{owner}(full=True)", "diagnostics='simple'",
+                    detail="which returns a CombineResult with .data, .mask, .std, ...")
+    return "simple", True
+
+
+class Combiner(LegacyCombinerState):
     """Combine a stack of frames along axis 0, optionally step by step.
 
     Parameters
@@ -160,10 +252,15 @@ class Combiner:
         frame-shaped mask shared by all frames. NaN and +/-inf are always masked.
     copy
         Keep private copies of the frames and mask. Not needed for safety (the input is
-        never written); use it when you will modify the arrays while the Combiner lives.
+        never written); use it when you will modify the arrays while the Combiner lives
+        (0.1.1 always copied).
     """
 
-    def __init__(self, stack: Any, mask: Any = None, *, copy: bool = False) -> None:
+    @renamed_kwargs(arr="stack")
+    def __init__(self, stack: Any, mask: Any = None, *, copy: bool = False, **legacy: Any) -> None:
+        pop_validate("Combiner", legacy)
+        if legacy:
+            raise TypeError(f"Combiner() got unexpected keyword arguments {sorted(legacy)}")
         copy = as_bool(copy, "copy")  # reliability: copy="no" is not True
         self._fs: FrameSet = prepare_frames(stack, mask, copy=copy)
         self._acc: tuple[np.ndarray, ...] | None = self._fs.masks
@@ -172,6 +269,7 @@ class Combiner:
         self._scale: np.ndarray | None = None
         self._history: list[Step] = []
         self._sample_flags: np.ndarray | None = None
+        self._legacy_init()
 
     # ----------------------------------------------------------------- properties
 
@@ -221,11 +319,11 @@ class Combiner:
         return self._scale
 
     def __repr__(self) -> str:
+        # imcombiners 0.1.1's format (H, W for images; the spatial shape otherwise).
         n_masked = 0 if self._acc is None else int(sum(int(a.sum()) for a in self._acc))
-        return (
-            f"Combiner(N={self._fs.n}, spatial={self._fs.spatial}, dtype={self._fs.dtype.name}, "
-            f"n_masked={n_masked}, steps={len(self._history)})"
-        )
+        sp = self._fs.spatial
+        where = f"H={sp[0]}, W={sp[1]}" if len(sp) == 2 else f"shape={sp}"
+        return f"Combiner(N={self._fs.n}, {where}, dtype={self._fs.workspace.name}, n_masked={n_masked})"
 
     # ----------------------------------------------------------------- helpers
 
@@ -251,11 +349,13 @@ class Combiner:
 
     # ----------------------------------------------------------------- chained steps
 
+    @renamed_kwargs(low="lo", upp="hi")
     def threshold(self, lo: float | None = -math.inf, hi: float | None = math.inf) -> Combiner:
         """Exclude samples whose raw value is outside ``[lo, hi]`` (inclusive keep range).
 
         Thresholds always apply to raw (un-normalised) values, whatever the order of the
-        chained calls. Returns ``self``.
+        chained calls (0.1.1 applied them to the current, possibly normalised, values).
+        Returns ``self``. ``low=``/``upp=`` are deprecated 0.1.1 names of ``lo``/``hi``.
         """
         lo_, hi_ = as_thresholds((lo, hi), "threshold (lo, hi)")
         fs = self._fs
@@ -271,6 +371,8 @@ class Combiner:
         self._acc = tuple(new_acc)
         self._chained = True
         self._history.append(Step("threshold", params={"thresholds": (lo_, hi_)}, nrej=nrej.reshape(fs.spatial)))
+        self._legacy_thresholds.append((lo_, hi_))
+        self._legacy_mask = None  # the chain mask is the latest again
         return self
 
     def zero_scale(
@@ -280,23 +382,71 @@ class Combiner:
         *,
         statsec: Any = None,
         relative: bool = True,
+        **legacy: Any,
     ) -> Combiner:
         """Set the per-frame normalisation ``value' = (value - zero) / scale``.
 
         Statistics are taken on the raw frames over the current valid samples (input
         mask, thresholds and earlier rejections excluded). May be called once. Returns
-        ``self``. See :mod:`imcombiners._stats` for the accepted forms.
+        ``self``. See :mod:`imcombiners._stats` for the accepted forms. 0.1.1's
+        ``zero_to_0th``, ``scale_to_0th``, ``zero_sigclip_kwargs`` and
+        ``scale_sigclip_kwargs`` are accepted with a DeprecationWarning.
         """
         if self._zero is not None or self._scale is not None:
             raise ValueError("zero_scale: the normalisation is already set for this Combiner; create a new one to change it")
         parse_statsec(statsec, self._fs.spatial)
-        z, s, _ = resolve_normalisation(
-            self._fs.n, zero, scale, None, stat_of=self._stat_of(None, statsec), relative=relative, parallel=True
-        )
+        z, s, _ = self._resolve("Combiner.zero_scale", zero, scale, None, None, statsec, relative, legacy)
         self._zero, self._scale = z, s
         self._chained = True
         self._history.append(Step("zero_scale", params={"zero": z, "scale": s, "statsec": statsec}))
         return self
+
+    def _resolve(self, owner: str, zero: Any, scale: Any, weights: Any, thr: Any, statsec: Any, relative: Any,
+                 legacy: dict[str, Any]) -> tuple[Any, Any, Any]:
+        """Resolve zero/scale/weights to vectors, honouring 0.1.1's zero/scale keywords."""
+        unknown = set(legacy) - set(_LEGACY_ZS)
+        if unknown:
+            raise TypeError(f"{owner}() got unexpected keyword arguments {sorted(unknown)}")
+        if legacy:
+            zero, scale, relative = translate_zero_scale(owner, zero, scale, relative, legacy)
+        rebase = relative if isinstance(relative, Rebase011) else None
+        z, s, w = resolve_normalisation(
+            self._fs.n, zero, scale, weights, stat_of=self._stat_of(thr, statsec),
+            relative=False if rebase is not None else relative, parallel=True,
+        )
+        if rebase is not None:
+            z, s = rebase.apply(z, s)
+        return z, s, w
+
+    def _workspace(self) -> np.ndarray:
+        """The normalised float stack ``(N, *spatial)`` (for user rejectors)."""
+        fs = self._fs
+        out = np.empty(fs.shape, fs.workspace)
+        for i in range(fs.n):
+            v = fs.frame(i).astype(np.float64)
+            if self._zero is not None:
+                v = v - self._zero[i]
+            if self._scale is not None:
+                v = v / self._scale[i]
+            out[i] = v
+        return out
+
+    def _reject_custom(self, rejector: Rejector, grow: float | None) -> Step:
+        """Run a user rejector's own ``apply`` (0.1.1's extension point) as a step."""
+        warn_deprecated(f"a Rejector subclass with its own apply() ({type(rejector).__name__})",
+                        "a mask you compute yourself: Combiner(stack, mask=...) or a built-in rejector",
+                        detail="it runs in Python on a normalised copy of the stack")
+        before = self.mask
+        radius = grow if grow is not None else getattr(rejector, "grow", None)
+        grow_fn = None if radius is None else (lambda m: grow_mask(m, radius))
+        raw = run_custom_rejector(rejector, self._workspace(), before, grow_fn)
+        new = raw["mask"] if before is None else (raw["mask"] & ~before)
+        return Step(
+            kind="reject", rejector=rejector, params={"grow": radius},
+            nrej=new.reshape(self._fs.n, -1).sum(axis=0, dtype=np.uint16).reshape(self._fs.spatial),
+            std=raw["std"], low=raw["low"], upp=raw["upp"], nit=raw["nit"],
+            output_flags=raw["output_flags"], mask=raw["mask"],
+        )
 
     def reject(self, rejector: Rejector, grow: float | None = None, diagnostics: str | None = "simple") -> Combiner:
         """Apply one rejector to the current survivors and keep the result.
@@ -313,12 +463,21 @@ class Combiner:
 
         Returns ``self``; the step's diagnostics are appended to :attr:`history`.
         """
-        if not isinstance(rejector, Rejector) or type(rejector) is Rejector:
+        if not _custom_or_kernel(rejector):
             raise TypeError(
                 "reject() expects a Rejector (SigClip, CcdClip, AvSigClip, LinearClip, MinMaxClip, "
                 f"PClip); got {rejector!r}"
             )
         level = check_diagnostics(diagnostics) or "simple"
+        if rejector.is_custom:
+            step = self._reject_custom(rejector, grow)
+            n, m = self._fs.n, self._fs.m
+            self._acc = tuple(np.ascontiguousarray(step.mask).reshape(n, m))
+            self._chained = True
+            self._history.append(step)
+            self._legacy_steps.append(step)
+            self._legacy_mask = None
+            return self
         if grow is not None:
             rejector = rejector.replace(grow=grow)
         want = set(_ALL_DIAG)
@@ -334,8 +493,11 @@ class Combiner:
         self._acc = tuple(np.ascontiguousarray(res["mask"]).reshape(n, m))
         self._chained = True
         self._history.append(step)
+        self._legacy_steps.append(step)
+        self._legacy_mask = None
         if level == "full":
             self._sample_flags = step.sample_flags
+            self._legacy_sample_flags = step.sample_flags
         return self
 
     # ----------------------------------------------------------------- combine
@@ -355,6 +517,7 @@ class Combiner:
         statsec: Any = None,
         q: float | None = None,
         relative: bool = True,
+        **legacy: Any,
     ) -> np.ndarray | CombineResult:
         """Combine the frames (after any chained steps) and return the image.
 
@@ -389,6 +552,11 @@ class Combiner:
             Quantile in [0, 1] for ``method="quantile"``.
         relative
             Make zero/scale vectors relative to the first frame (IRAF convention).
+        **legacy
+            Deprecated 0.1.1 keywords: ``weight`` (= ``weights``), ``full=True``
+            (= ``diagnostics="simple"``, returning the image), ``zero_to_0th``,
+            ``scale_to_0th``, ``zero_sigclip_kwargs``, ``scale_sigclip_kwargs``.
+            ``thresholds`` may also be 0.1.1's list of ``(low, upp)`` pairs.
 
         Returns
         -------
@@ -397,10 +565,70 @@ class Combiner:
             thresholded, normalised, weighted or rejected; otherwise float32 (uint8,
             uint16, int16, float32 input) or float64 (int32, float64 input).
         """
+        if "weight" in legacy:
+            if weights is not None:
+                raise TypeError("Combiner.combine: give either weights= or the deprecated weight=, not both")
+            warn_deprecated("Combiner.combine(weight=...)", "weights=")
+            weights = legacy.pop("weight")
+        diagnostics, legacy_full = _full_or_diagnostics("Combiner.combine", legacy.pop("full", None), diagnostics)
         method = canonical_method(method)
         level = check_diagnostics(diagnostics)
         rejs = _as_rejectors(rejectors)
-        thr = as_thresholds(thresholds)
+        thr = as_thresholds(merge_threshold_pairs(thresholds))
+        if any(r.is_custom for r in rejs):
+            res = self._combine_as_chain(method, thr, zero, scale, weights, rejs, level, ddof, blank,
+                                         statsec, q, relative, legacy)
+        else:
+            res = self._combine(method, thr, zero, scale, weights, rejs, level, ddof, blank, statsec, q,
+                                relative, legacy)
+        if level is None:
+            return res
+        self._legacy_record(res, thr, level)
+        return res.data if legacy_full else res
+
+    def _legacy_record(self, res: CombineResult, thr: Any, level: str) -> None:
+        """Remember a diagnostics combine for 0.1.1's state attributes (0.1.1 ran it as
+        chained steps)."""
+        new = res.history[len(self._history):]
+        self._legacy_steps.extend(s for s in new if s.kind == "reject")
+        if thr is not None:
+            self._legacy_thresholds.append(thr)
+        self._legacy_mask = res.mask
+        if level == "full":
+            self._legacy_sample_flags = res.sample_flags
+
+    def _combine_as_chain(self, method: str, thr: Any, zero: Any, scale: Any, weights: Any,
+                          rejs: tuple[Rejector, ...], level: str | None, ddof: int, blank: Any,
+                          statsec: Any, q: Any, relative: Any, legacy: dict[str, Any]) -> Any:
+        """A combine with a user rejector: run it as chained steps on a copy."""
+        tmp = _copy.copy(self)
+        if thr is not None:
+            tmp.threshold(*thr)
+        if zero is not None or scale is not None or legacy:
+            if self._zero is not None or self._scale is not None:
+                raise ValueError("zero/scale: the normalisation was already set by zero_scale(); give both "
+                                 "zero and scale there, not to combine()")
+            z, s, _ = tmp._resolve("Combiner.combine", zero, scale, None, None, statsec, relative, legacy)
+            tmp._zero, tmp._scale = z, s
+        for r in rejs:
+            tmp.reject(r, diagnostics=level or "simple")
+        res = tmp._combine(method, None, None, None, weights, (), level, ddof, blank, statsec, q, relative, {})
+        if level is None:
+            return res
+        last = tmp._history[-1]
+        return CombineResult(
+            data=res.data, mask=res.mask, low=last.low, upp=last.upp,
+            std=last.std if (last.rejector is not None and (last.rejector.has_spread or last.rejector.is_custom)) else None,
+            nit=last.nit, output_flags=res.output_flags, nused=res.nused, sample_flags=res.sample_flags,
+            history=tuple(tmp._history), zero=tmp._zero, scale=tmp._scale, weights=res.weights,
+            clip_low=last.clip_low, clip_upp=last.clip_upp,
+            _legacy={"rejected": True, "full": level == "full",
+                     "mask_thresh": _thresh_mask_fn(self._fs, thr)},
+        )
+
+    def _combine(self, method: str, thr: Any, zero: Any, scale: Any, weights: Any, rejs: tuple[Rejector, ...],
+                 level: str | None, ddof: int, blank: Any, statsec: Any, q: Any, relative: Any,
+                 legacy: dict[str, Any]) -> Any:
         if weights is not None and method == "mean":
             method = "wavg"
         if weights is not None and method != "wavg":
@@ -414,9 +642,7 @@ class Combiner:
                 "scale there, not to combine()"
             )
         parse_statsec(statsec, self._fs.spatial)
-        z, s, w = resolve_normalisation(
-            self._fs.n, zero, scale, weights, stat_of=self._stat_of(thr, statsec), relative=relative, parallel=True
-        )
+        z, s, w = self._resolve("Combiner.combine", zero, scale, weights, thr, statsec, relative, legacy)
         z = self._zero if z is None else z
         s = self._scale if s is None else s
 
@@ -450,13 +676,38 @@ class Combiner:
             zero=z,
             scale=s,
             weights=w,
+            clip_low=res.get("clip_low") if last else None,
+            clip_upp=res.get("clip_upp") if last else None,
+            _legacy={"rejected": bool(rejs), "full": level == "full",
+                     "mask_thresh": _thresh_mask_fn(self._fs, thr)},
         )
 
-    def variance(self, ddof: int = 0, *, blank: float | None = None) -> np.ndarray:
+    def variance(self, ddof: int = 1, *, blank: float | None = None, **legacy: Any) -> Any:
         """Variance of the surviving samples (after the chained steps) along axis 0.
 
         ``sum((x - mean)**2) / (n - ddof)`` over the valid, normalised samples; NaN where
-        ``n <= ddof``. ``ddof=0`` matches ``numpy.nanvar`` and ``combine("variance")``.
+        ``n <= ddof``. The default ``ddof=1`` is the sample variance (imcombiners 0.1.1);
+        ``combine("variance")`` defaults to ``ddof=0`` like ``numpy.nanvar``.
+        ``return_mean=True`` (deprecated 0.1.1 keyword) returns ``(variance, mean)``.
         """
-        return self.combine("variance", ddof=ddof, blank=blank)
+        return_mean = legacy.pop("return_mean", None)
+        if legacy:
+            raise TypeError(f"Combiner.variance() got unexpected keyword arguments {sorted(legacy)}")
+        ddof = as_int(ddof, "ddof", min=0)
+        var = self.combine("variance", ddof=ddof, blank=blank)
+        if return_mean is None or not as_bool(return_mean, "return_mean"):
+            if return_mean is not None:
+                warn_deprecated("Combiner.variance(return_mean=...)", "Combiner.combine('mean')")
+            return var
+        warn_deprecated("Combiner.variance(return_mean=True)", "Combiner.combine('mean') for the mean")
+        return var, self.combine("mean", blank=blank)
+
+
+def _thresh_mask_fn(fs: FrameSet, thr: Any) -> Any:
+    """A lazy 0.1.1 ``mask_thresh`` for a combine (None without thresholds)."""
+    if thr is None:
+        return None
+    from ._legacy import threshold_mask
+
+    return lambda: threshold_mask(fs.frames, [thr], fs.shape)
 

@@ -24,7 +24,8 @@ __all__ = [
 ]
 
 #: Diagnostics of ``diagnostics="simple"`` (library modes).
-SIMPLE_DIAGNOSTICS: tuple[str, ...] = ("mask", "low", "upp", "std", "nit", "output_flags", "nused")
+SIMPLE_DIAGNOSTICS: tuple[str, ...] = ("mask", "low", "upp", "std", "nit", "output_flags", "nused",
+                                       "clip_low", "clip_upp")
 #: Diagnostics of ``diagnostics="full"``: the simple ones and the per-sample flags.
 FULL_DIAGNOSTICS: tuple[str, ...] = SIMPLE_DIAGNOSTICS + ("sample_flags",)
 #: Every optional output of a library job (``data`` is always produced).
@@ -38,7 +39,8 @@ IRAF_PRODUCTS: tuple[str, ...] = ("sigma", "rejmask", "nrejmask", "expmask", "bp
 PER_SAMPLE: frozenset[str] = frozenset({"mask", "sample_flags", "rejmask"})
 
 #: Outputs in the workspace dtype (float32 or float64, as the combined image).
-WORKSPACE_TYPED: frozenset[str] = frozenset({"data", "output", "std", "low", "upp", "sigma"})
+WORKSPACE_TYPED: frozenset[str] = frozenset({"data", "output", "std", "low", "upp", "clip_low", "clip_upp",
+                                             "sigma"})
 
 #: Bytes per element of the other outputs (per-sample ones: per sample).
 ITEMSIZE: Mapping[str, int] = {
@@ -56,7 +58,7 @@ ITEMSIZE: Mapping[str, int] = {
 #: FITS extension name of each output (the combined image is the primary HDU).
 FITS_EXTNAMES: Mapping[str, str] = {
     "mask": "MASK", "sample_flags": "SAMPFLAG", "std": "STD", "low": "LOW", "upp": "UPP",
-    "nit": "NIT", "output_flags": "OUTFLAGS", "nused": "NUSED",
+    "nit": "NIT", "output_flags": "OUTFLAGS", "nused": "NUSED", "clip_low": "CLIPLOW", "clip_upp": "CLIPUPP",
     "sigma": "SIGMA", "rejmask": "REJMASK", "nrejmask": "NREJMASK", "expmask": "EXPMASK", "bpmask": "BPMASK",
 }
 

@@ -13,7 +13,7 @@
 //! value is nonzero: IRAF then counts the mask line as not empty). Plain bool masks
 //! (true = bad) are valid codes.
 
-use super::engine::Stack;
+use super::gather::Stack;
 use super::ctx::{Ctx, IntPath, Reject};
 use super::line::{DFlag, LineBuf};
 use super::sort::sort2;
