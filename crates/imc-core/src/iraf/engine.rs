@@ -45,29 +45,67 @@ fn do_combine<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool) {
     }
 }
 
+/// Padding between the image rows of the line's rejection-mask scratch (bytes).
+const REJ_PAD: usize = 64;
+
 /// Per-line outputs, written into line-major slices.
 struct LineOut<'a, T> {
     out: &'a mut [T],
     sig: Option<&'a mut [T]>,
-    /// `(N, w)` for this line, true = used.
-    used: Option<&'a mut [bool]>,
+    /// This line of each image's rejection mask (frame-major output), true = not used.
+    rej: Option<Vec<&'a mut [bool]>>,
     nrej: Option<&'a mut [i32]>,
     exp: Option<&'a mut [i32]>,
     bpm: Option<&'a mut [i32]>,
+    /// The masks' memory is still as allocated (all zero): zeros need not be written.
+    fresh: bool,
 }
 
-fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
+fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
     let nimg = b.nimg;
     let w = b.w;
     o.out.copy_from_slice(&b.avg);
     if let Some(s) = o.sig {
         sigma(b, c, s);
     }
-    if let Some(u) = o.used {
+    let negative = c.novalue && b.neg.iter().any(|&k| k > 0);
+    // every pixel kept all its values: the masks are zero (the expmask aside), which
+    // fresh memory already holds
+    let zeros = o.fresh && !negative && b.n.iter().all(|&k| k == nimg);
+    if zeros {
+        (o.rej, o.nrej, o.bpm) = (None, None, None);
+    }
+    if let Some(mut rows) = o.rej.take_if(|_| b.ranges) {
+        // a lazy line: each image's row from its values and the ranges kept (see LineBuf)
+        for (k, row) in rows.iter_mut().enumerate() {
+            let f = &b.fo[k * w..(k + 1) * w];
+            for (((q, &v), &lo), &hi) in row.iter_mut().zip(f).zip(&b.lo).zip(&b.hi) {
+                *q = !(v >= lo && v <= hi);
+            }
+        }
+        for &x in &b.exact {
+            for row in rows.iter_mut() {
+                row[x] = true;
+            }
+            for j in 0..b.n[x] {
+                let k = b.id[x * nimg + j] as usize;
+                if k > 0 {
+                    rows[k - 1][x] = false;
+                }
+            }
+        }
+    }
+    if let Some(mut rows) = o.rej {
+        // Built in a line scratch first: the images' rows of the output lie a plane apart,
+        // often a power of two, and per-pixel stores across them would fight over the
+        // same cache sets. The scratch rows are padded apart for the same reason.
+        let ws = w + REJ_PAD;
+        let mut r = std::mem::take(&mut b.rejline);
+        r.resize(nimg * ws, false);
         // pixels that kept all N values use every image; the others are set from their ids
-        for row in u.chunks_exact_mut(w) {
-            for (q, &k) in row.iter_mut().zip(&b.n) {
-                *q = k == nimg;
+        for k in 0..nimg {
+            for (q, &n) in r[k * ws..k * ws + w].iter_mut().zip(&b.n) {
+                *q = n != nimg;
             }
         }
         for x in 0..w {
@@ -75,7 +113,7 @@ fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
                 continue;
             }
             for k in 0..nimg {
-                u[k * w + x] = false;
+                r[k * ws + x] = true;
             }
             if c.novalue && b.neg[x] > 0 {
                 continue; // IRAF's negative n: no image counts as used
@@ -83,12 +121,16 @@ fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
             for j in 0..b.n[x] {
                 let k = b.id[x * nimg + j] as usize;
                 if k > 0 {
-                    u[(k - 1) * w + x] = true;
+                    r[(k - 1) * ws + x] = false;
                 }
             }
         }
+        for (k, row) in rows.iter_mut().enumerate() {
+            row.copy_from_slice(&r[k * ws..k * ws + w]);
+        }
+        b.rejline = r;
     }
-    let negative = c.novalue && b.neg.iter().any(|&k| k > 0);
+
     if let Some(r) = o.nrej {
         for x in 0..w {
             // IRAF's negative n: N - n exceeds N
@@ -107,27 +149,57 @@ fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
         }
     }
     if let Some(e) = o.exp {
-        for x in 0..w {
-            if negative && b.neg[x] > 0 {
-                e[x] = nint((0.0 - c.ezero) / c.escale);
-                continue;
-            }
-            if b.sm_only && b.n[x] == nimg {
-                // every image used; the sum does not depend on the slot order here
-                // (Ctx::exp_all is only set when the exposures make it so)
-                e[x] = nint((c.exp_all - c.ezero) / c.escale);
-                continue;
-            }
-            let mut exp = 0.0f32;
-            for j in 0..b.n[x] {
-                let k = b.id[x * nimg + j] as usize - 1;
+        let code = |exp: f32| nint((exp - c.ezero) / c.escale);
+        if b.ranges {
+            // a lazy line: sums over the images whose values are in the pixel's range, a
+            // row at a time (Ctx::exp_all is set, so the order of the terms is free)
+            let mut acc = std::mem::take(&mut b.expacc);
+            acc.clear();
+            acc.resize(w, 0.0);
+            for k in 0..nimg {
                 if c.wts[k] > 0.0 {
-                    exp += c.exps[k];
+                    let ek = c.exps[k];
+                    let f = &b.fo[k * w..(k + 1) * w];
+                    for (((a, &v), &lo), &hi) in acc.iter_mut().zip(f).zip(&b.lo).zip(&b.hi) {
+                        *a += if v >= lo && v <= hi { ek } else { 0.0 };
+                    }
                 }
             }
-            e[x] = nint((exp - c.ezero) / c.escale);
+            for (q, &a) in e.iter_mut().zip(&acc) {
+                *q = code(a);
+            }
+            for &x in &b.exact {
+                e[x] = code(id_exposure(b, c, x));
+            }
+            b.expacc = acc;
+            return;
+        }
+        let all = code(c.exp_all);
+        for x in 0..w {
+            e[x] = if negative && b.neg[x] > 0 {
+                code(0.0)
+            } else if b.sm_only && b.n[x] == nimg {
+                // every image used; the sum does not depend on the slot order here
+                // (Ctx::exp_all is only set when the exposures make it so)
+                all
+            } else {
+                code(id_exposure(b, c, x))
+            };
         }
     }
+}
+
+/// Exposure sum of the images pixel `x` uses (slot order, IRAF's float32 sum).
+#[inline]
+fn id_exposure<T: Work>(b: &LineBuf<T>, c: &Ctx, x: usize) -> f32 {
+    let mut exp = 0.0f32;
+    for &k in &b.id[x * b.nimg..x * b.nimg + b.n[x]] {
+        let k = k as usize - 1;
+        if c.wts[k] > 0.0 {
+            exp += c.exps[k];
+        }
+    }
+    exp
 }
 
 /// Fortran NINT (round half away from zero).
@@ -210,10 +282,10 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
     let mut output = crate::alloc::output_vec(m, T::ZERO);
     let mut sig = if want.sigma { Some(crate::alloc::output_vec(m, T::ZERO)) } else { None };
     // line-major (lines, N, w) used-mask, transposed to frame-major at the end
-    let mut used = if want.rejmask { Some(crate::alloc::output_vec(m * nimg, false)) } else { None };
-    let mut nrej = if want.nrej { Some(vec![0i32; m]) } else { None };
-    let mut exp = if want.expmask { Some(vec![0i32; m]) } else { None };
-    let mut bpm = if want.bpmask { Some(vec![0i32; m]) } else { None };
+    let mut rejmask = if want.rejmask { Some(crate::alloc::output_vec(m * nimg, false)) } else { None };
+    let mut nrej = if want.nrej { Some(crate::alloc::output_vec(m, 0i32)) } else { None };
+    let mut exp = if want.expmask { Some(crate::alloc::output_vec(m, 0i32)) } else { None };
+    let mut bpm = if want.bpmask { Some(crate::alloc::output_vec(m, 0i32)) } else { None };
     let grow = c.grow >= 1.0;
 
     // First pass. With grow we also collect the rejected (image, x) of every line.
@@ -227,7 +299,7 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
     {
         let out_it = output.par_chunks_mut(w);
         let sig_it = opt_chunks(&mut sig, w, st.lines);
-        let used_it = opt_chunks(&mut used, w * nimg, st.lines);
+        let used_it = line_rows(&mut rejmask, m, w, st.lines);
         let nrej_it = opt_chunks(&mut nrej, w, st.lines);
         let exp_it = opt_chunks(&mut exp, w, st.lines);
         let bpm_it = opt_chunks(&mut bpm, w, st.lines);
@@ -248,7 +320,7 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
             .for_each_init(
                 || LineBuf::<T>::new(nimg, w),
                 |b, (y, (((((((out, sg), us), nr), ex), bp), mut rj), kind))| {
-                    let o = LineOut { out, sig: sg, used: us, nrej: nr, exp: ex, bpm: bp };
+                    let o = LineOut { out, sig: sg, rej: us, nrej: nr, exp: ex, bpm: bp, fresh: true };
                     let (list, wrote) = match rj.take() {
                         Some((l, wr)) => (Some(l), Some(wr)),
                         None => (None, None),
@@ -275,10 +347,11 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
                     let o = LineOut {
                         out: &mut output[a..e],
                         sig: sig.as_mut().map(|v| &mut v[a..e]),
-                        used: used.as_mut().map(|v| &mut v[a * nimg..e * nimg]),
+                        rej: rejmask.as_mut().map(|v| v.chunks_mut(m).map(|p| &mut p[a..e]).collect()),
                         nrej: nrej.as_mut().map(|v| &mut v[a..e]),
                         exp: exp.as_mut().map(|v| &mut v[a..e]),
                         bpm: bpm.as_mut().map(|v| &mut v[a..e]),
+                        fresh: false,
                     };
                     let (wrote, _) = first_pass_line(&mut b, c, st, y, true, o, None);
                     if grow {
@@ -307,7 +380,7 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
         let mut unwritten = vec![false; m];
         let out_it = output.par_chunks_mut(w);
         let sig_it = opt_chunks(&mut sig, w, st.lines);
-        let used_it = opt_chunks(&mut used, w * nimg, st.lines);
+        let used_it = line_rows(&mut rejmask, m, w, st.lines);
         let nrej_it = opt_chunks(&mut nrej, w, st.lines);
         let exp_it = opt_chunks(&mut exp, w, st.lines);
         let bpm_it = opt_chunks(&mut bpm, w, st.lines);
@@ -356,7 +429,7 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
                         }
                     }
                     do_combine(b, c, false);
-                    write_outputs(b, c, LineOut { out, sig: sg, used: us, nrej: nr, exp: ex, bpm: bp });
+                    write_outputs(b, c, LineOut { out, sig: sg, rej: us, nrej: nr, exp: ex, bpm: bp, fresh: false });
                 },
             );
         let mut carry: Vec<T> = pass1[last_written * w..(last_written + 1) * w].to_vec();
@@ -373,21 +446,23 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
         }
     }
 
-    // (lines, N, w) -> (N, lines*w), true = rejected
-    let rejmask = used.map(|u| {
-        let mut r = vec![false; nimg * m];
-        r.par_chunks_mut(m).enumerate().for_each(|(k, plane)| {
-            for y in 0..st.lines {
-                let src = &u[(y * nimg + k) * w..(y * nimg + k + 1) * w];
-                let dst = &mut plane[y * w..(y + 1) * w];
-                for x in 0..w {
-                    dst[x] = !src[x];
+    EngineOut { output, sigma: sig, rejmask, nrej, expmask: exp, bpmask: bpm }
+}
+
+/// Per line: that line of each of the N planes of a frame-major `(N, m)` mask.
+fn line_rows<'a>(v: &'a mut Option<Vec<bool>>, m: usize, w: usize, lines: usize) -> Vec<Option<Vec<&'a mut [bool]>>> {
+    match v {
+        Some(v) => {
+            let mut per: Vec<Vec<&mut [bool]>> = (0..lines).map(|_| Vec::new()).collect();
+            for plane in v.chunks_mut(m.max(1)) {
+                for (y, row) in plane.chunks_mut(w.max(1)).enumerate() {
+                    per[y].push(row);
                 }
             }
-        });
-        r
-    });
-    EngineOut { output, sigma: sig, rejmask, nrej, expmask: exp, bpmask: bpm }
+            per.into_iter().map(Some).collect()
+        }
+        None => (0..lines).map(|_| None).collect(),
+    }
 }
 
 fn opt_chunks<'a, U: Send + 'a>(v: &'a mut Option<Vec<U>>, size: usize, lines: usize) -> Vec<Option<&'a mut [U]>> {

@@ -129,6 +129,15 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
     let mut ssq = [0.0f32; L];
     let mut sum = [T::ZERO; L];
     let mut simple = [false; L];
+    if c.lazy_ids {
+        // every image used unless the pixel's clip says otherwise
+        b.ranges = true;
+        b.exact.clear();
+        b.lo.clear();
+        b.lo.resize(w, T::from_f32(f32::NEG_INFINITY));
+        b.hi.clear();
+        b.hi.resize(w, T::from_f32(f32::INFINITY));
+    }
     let mut x0 = 0;
     while x0 < w {
         let len = L.min(w - x0);
@@ -191,31 +200,72 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
                 continue;
             }
             let s0 = x * nimg;
+            for j in 0..nimg {
+                b.v[s0 + j] = b.sm[j * w + x];
+            }
             if c.lazy_ids {
-                // the masks need the images: sort the frame-ordered values with their ids
+                // slot numbers as ids: the survivors' slots then give their value range
+                // (see `slot_range`)
                 for j in 0..nimg {
-                    b.v[s0 + j] = b.fo[j * w + x];
                     b.id[s0 + j] = (j + 1) as u16;
                 }
-                sort2(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg]);
-            } else {
-                for j in 0..nimg {
-                    b.v[s0 + j] = b.sm[j * w + x];
+            }
+            let clip = |b: &mut LineBuf<T>| {
+                let v = &mut b.v[s0..s0 + nimg];
+                let id = &mut b.id[s0..s0 + nimg];
+                if ccd {
+                    mccdclip_pixel(v, id, &mut b.resid, nimg, c)
+                } else {
+                    msigclip_pixel(v, id, &mut b.resid, &mut b.wbuf, nimg, c)
+                }
+            };
+            let mut kept = clip(b);
+            if c.lazy_ids {
+                if let Some((lo, hi)) = slot_range(b, x, kept.n) {
+                    (b.lo[x], b.hi[x]) = (lo, hi);
+                } else {
+                    // the survivors split a run of equal values: which images those are
+                    // depends on IRAF's sort, so sort the frame-ordered values with their ids
+                    for j in 0..nimg {
+                        b.v[s0 + j] = b.fo[j * w + x];
+                        b.id[s0 + j] = (j + 1) as u16;
+                    }
+                    sort2(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg]);
+                    kept = clip(b);
+                    b.exact.push(x);
                 }
             }
-            let v = &mut b.v[s0..s0 + nimg];
-            let id = &mut b.id[s0..s0 + nimg];
-            let kept = if ccd {
-                mccdclip_pixel(v, id, &mut b.resid, nimg, c)
-            } else {
-                msigclip_pixel(v, id, &mut b.resid, &mut b.wbuf, nimg, c)
-            };
             b.n[x] = kept.n;
+            let v = &b.v[s0..s0 + nimg];
             b.avg[x] = if c.comb_median { kept.value } else { pixel_average(v, kept.n, c) };
         }
         x0 += len;
     }
     b.finish_flag(nimg);
+}
+
+/// Pixel `x` of a lazy line clipped with slot numbers (1-based positions in the sorted
+/// column `b.sm`) as ids, `n` values kept: when the survivors are a run of slots
+/// [lo, hi] with no equal value just outside it, they are exactly the images whose values
+/// lie in [sorted(lo), sorted(hi)], whatever order IRAF's sort gave equal values: that
+/// range (empty when nothing is kept). None otherwise.
+fn slot_range<T: Work>(b: &LineBuf<T>, x: usize, n: usize) -> Option<(T, T)> {
+    let nimg = b.nimg;
+    let w = b.w;
+    if n == 0 {
+        return Some((T::from_f32(f32::INFINITY), T::from_f32(f32::NEG_INFINITY)));
+    }
+    if n == nimg {
+        return Some((T::from_f32(f32::NEG_INFINITY), T::from_f32(f32::INFINITY)));
+    }
+    let ids = &b.id[x * nimg..x * nimg + n];
+    let lo = *ids.iter().min().unwrap() as usize;
+    let hi = *ids.iter().max().unwrap() as usize;
+    let col = |r: usize| b.sm[(r - 1) * w + x];
+    if hi - lo + 1 != n || (lo > 1 && col(lo - 1) == col(lo)) || (hi < nimg && col(hi + 1) == col(hi)) {
+        return None;
+    }
+    Some((col(lo), col(hi)))
 }
 
 fn none_sum<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
@@ -314,6 +364,8 @@ fn asigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
             let s0 = x * nimg;
             for j in 0..nimg {
                 b.v[s0 + j] = b.sm[j * w + x];
+                // frame order (an earlier line's clip may have left them permuted)
+                b.id[s0 + j] = (j + 1) as u16;
             }
             let kept = asigclip_pixel(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg], &mut b.resid, &mut b.wbuf_t, nimg, c);
             b.n[x] = kept.n;

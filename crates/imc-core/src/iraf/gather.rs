@@ -31,6 +31,7 @@ pub struct Stack<'a, P: Input> {
 pub(super) fn gather<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
     b.sm_only = false;
     b.sm_sorted = false;
+    b.ranges = false;
     if c.novalue {
         b.neg.iter_mut().for_each(|k| *k = 0);
     }
