@@ -13,6 +13,7 @@ use super::reject::reject_line;
 use super::work::Work;
 use crate::grow::{Ball, Grid, Span};
 use crate::input::Input;
+use crate::simd::{self, Isa, Kernel};
 
 /// What the caller wants computed besides the combined image.
 #[derive(Clone, Copy, Debug, Default)]
@@ -219,9 +220,46 @@ enum LineKind {
     Early,
 }
 
+/// One image line of the first pass: gather and reject (a whole-line fast path or IRAF's
+/// per-pixel routines); returns how the line leaves IRAF's combine flag. The unit of work compiled once per SIMD level (the
+/// gather and the fast paths are `#[inline(always)]` into [`simd::dispatch`]'s functions;
+/// IRAF's per-pixel routines are shared, compiled at the baseline).
+struct LineWork<'a, 'b, P: Input, T: Work> {
+    b: &'a mut LineBuf<T>,
+    c: &'a Ctx,
+    st: &'a Stack<'b, P>,
+    y: usize,
+}
+
+impl<P: Input, T: Work> Kernel for LineWork<'_, '_, P, T> {
+    type Output = LineKind;
+    #[inline(always)]
+    fn run(self) -> LineKind {
+        let LineWork { b, c, st, y } = self;
+        gather(b, c, st, y);
+        let kind = if b.dflag == DFlag::None || c.nimg < 3.max(c.maxkeep(c.nimg) + 1) {
+            LineKind::Reset
+        } else if b.n.iter().all(|&k| k < 3) {
+            LineKind::Early
+        } else {
+            LineKind::Clipped
+        };
+        let fast_here = b.sm_only || (b.sm_sorted && matches!(c.fast, Some(f) if f.sorted()) && b.dflag == DFlag::All);
+        if fast_here {
+            super::fastline::run(b, c);
+        } else {
+            reject_line(b, c);
+            if c.novalue {
+                super::place::novalue_after_reject(b, c);
+            }
+        }
+        kind
+    }
+}
+
 /// First pass over line `y`: gather, reject, combine, products. `force_combine`: run the
 /// combine step whatever the rejection decided. `rejected` collects the rejected
-/// (image, x) for grow. Returns (the rejection routine wrote the output, line kind).
+/// (image, x) for grow; `isa`: the SIMD level of the line work. Returns (the rejection routine wrote the output, line kind).
 fn first_pass_line<P: Input, T: Work>(
     b: &mut LineBuf<T>,
     c: &Ctx,
@@ -230,27 +268,11 @@ fn first_pass_line<P: Input, T: Work>(
     force_combine: bool,
     o: LineOut<T>,
     rejected: Option<&mut Vec<Rejected>>,
+    isa: Isa,
 ) -> (bool, LineKind) {
     let nimg = c.nimg;
     let w = st.w;
-    gather(b, c, st, y);
-    let kind = if b.dflag == DFlag::None || c.nimg < 3.max(c.maxkeep(c.nimg) + 1) {
-        LineKind::Reset
-    } else if b.n.iter().all(|&k| k < 3) {
-        LineKind::Early
-    } else {
-        LineKind::Clipped
-    };
-    let fast_here =
-        b.sm_only || (b.sm_sorted && matches!(c.fast, Some(f) if f.sorted()) && b.dflag == DFlag::All);
-    if fast_here {
-        super::fastline::run(b, c);
-    } else {
-        reject_line(b, c);
-        if c.novalue {
-            super::place::novalue_after_reject(b, c);
-        }
-    }
+    let kind = simd::dispatch(isa, LineWork { b: &mut *b, c, st, y });
     if force_combine {
         b.docombine = true;
     }
@@ -272,8 +294,8 @@ fn first_pass_line<P: Input, T: Work>(
     (wrote, kind)
 }
 
-/// Run the whole combine.
-pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T> {
+/// Run the whole combine, its vector loops compiled for `isa`.
+pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> EngineOut<T> {
     let nimg = c.nimg;
     let w = st.w;
     let m = st.lines * w;
@@ -325,7 +347,7 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
                         Some((l, wr)) => (Some(l), Some(wr)),
                         None => (None, None),
                     };
-                    let (routine, k) = first_pass_line(b, c, st, y, false, o, list);
+                    let (routine, k) = first_pass_line(b, c, st, y, false, o, list, isa);
                     if let Some(wr) = wrote {
                         *wr = routine;
                     }
@@ -353,7 +375,7 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
                         bpm: bpm.as_mut().map(|v| &mut v[a..e]),
                         fresh: false,
                     };
-                    let (wrote, _) = first_pass_line(&mut b, c, st, y, true, o, None);
+                    let (wrote, _) = first_pass_line(&mut b, c, st, y, true, o, None, isa);
                     if grow {
                         routine_wrote[y] = wrote;
                     }
