@@ -9,13 +9,15 @@ product, the header and the offsets) for strips of one and of four output lines.
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
+from astropy.io import fits
 
 import imcombiners.dask as imd
 from imcombiners.iraf import imcombine
-from tests.helpers.iraf_v2 import CASES, differences, kwargs_of, load, write_fits_case
+from tests.helpers.iraf_v2 import CASES, differences, header_differences, kwargs_of, load, write_fits_case
 
 FIELDS = ("output", "sigma", "rejmask", "nrejmask", "expmask", "bpmask", "scale", "zero", "weight", "offsets")
 
@@ -54,11 +56,16 @@ def test_v2_cases_through_small_strips(case, tmp_path):
 @pytest.mark.parametrize("case", [c for c in CASES if c["features"]["mask_kind"] or c["features"]["offsets_kind"]],
                          ids=lambda c: c["id"])
 def test_v2_cases_from_fits_files_through_strips(case, tmp_path):
-    """FITS frames with their headers: masks by keyword, WCS offsets; matches IRAF."""
+    """FITS frames with their headers: masks by keyword, WCS offsets; matches IRAF, and
+    ``to_fits`` writes IRAF's output header keywords."""
     z, params = load(case)
     paths = write_fits_case(z, params, tmp_path)
     kw = kwargs_of(z, params, tmp_path)
     kw.pop("masks", None)
     kw.pop("headers")
-    res = imd.imcombine(paths, tile=(3, 3), **kw).compute()
-    assert not differences(res, z, params)
+    lazy = imd.imcombine(paths, tile=(3, 3), **kw)
+    assert not differences(lazy.compute(), z, params)
+    # the written output carries IRAF's coordinate keywords (CRPIX/LTV/LTM, NAXISn)
+    lazy.to_fits(tmp_path / "out.fits")
+    header = fits.getheader(tmp_path / "out.fits")
+    assert not header_differences(dict(header), json.loads(str(z["output_header_json"])))
