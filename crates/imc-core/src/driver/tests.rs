@@ -176,7 +176,66 @@ fn pclip_complete_lanes_shortcut_matches_element_path() {
 #[test]
 fn column_path_equals_element_path() {
     // N above the network limit takes the column path.
-    paths_agree(NETWORK_MAX_N + 7, 150);
+    paths_agree(NETWORK_MAX_N + 7, 40);
+}
+
+#[test]
+fn large_network_equals_element_path() {
+    // Hundreds of frames: one network of N rows (not a power of two).
+    paths_agree(700, 90);
+}
+
+/// Order statistics of the selection path (`lane_select`) against the element path.
+fn selection_agrees<T: Input + Copy>(data: &[Vec<T>], masks: Option<&[Vec<bool>]>, thresholds: Option<(f64, f64)>) {
+    let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), masks.map(|mk| mk.iter().map(|v| v.as_slice()).collect())).unwrap();
+    for method in [Method::Median, Method::LMedian, Method::Quantile { q: 0.0 }, Method::Quantile { q: 0.3 }, Method::Quantile { q: 1.0 }] {
+        let mut job = Job::simple(method);
+        job.thresholds = thresholds;
+        job.want = Want { nused: true, output_flags: true, ..Want::default() };
+        assert_eq!(Path::choose(&job, data.len(), &[], None, true), Path::Select);
+        let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
+        job.want.mask = true;
+        let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+        let bits = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fast.data), bits(&slow.data), "{method:?} n={}", data.len());
+        assert_eq!(fast.nused, slow.nused);
+        assert_eq!(fast.output_flags, slow.output_flags);
+    }
+}
+
+#[test]
+fn selection_path_equals_element_path() {
+    // f32 with ties, signed zeros, negatives, huge values, infinities and NaN; partial
+    // last block; lanes that lose every sample to the mask.
+    for n in [SELECT_MIN_N, 301] {
+        let m = 150;
+        let data: Vec<Vec<f32>> = (0..n)
+            .map(|i| {
+                (0..m)
+                    .map(|p| match (p * 31 + i * 17) % 97 {
+                        0 => f32::NAN,
+                        1 => f32::INFINITY,
+                        2 => -0.0,
+                        3 => 0.0,
+                        4 => -3.0e38,
+                        5 => 1.0e-40,
+                        k => (k as f32 - 50.0) * if p % 3 == 0 { 0.5 } else { 1.37 },
+                    })
+                    .collect()
+            })
+            .collect();
+        let masks: Vec<Vec<bool>> = (0..n).map(|i| (0..m).map(|p| p == 7 || (p * 5 + i) % 29 == 0).collect()).collect();
+        selection_agrees(&data, None, None);
+        selection_agrees(&data, Some(&masks), Some((-100.0, 40.0)));
+    }
+    // Integer inputs select on their own values.
+    let n = 200;
+    let u: Vec<Vec<u16>> = (0..n).map(|i| (0..130).map(|p| ((p * 7919 + i * 104729) % 65536) as u16 / if p % 2 == 0 { 1 } else { 4096 }).collect()).collect();
+    selection_agrees(&u, None, Some((3.0, 60000.0)));
+    let v: Vec<Vec<i16>> = u.iter().map(|f| f.iter().map(|&x| x as i16).collect()).collect();
+    selection_agrees(&v, None, None);
+    let b: Vec<Vec<u8>> = u.iter().map(|f| f.iter().map(|&x| x as u8).collect()).collect();
+    selection_agrees(&b, None, None);
 }
 
 fn paths_agree(n: usize, m: usize) {
