@@ -241,7 +241,9 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let lane32 = T::FITS_F32 && job.zero.is_none() && job.scale.is_none();
     let path = Path::choose(job, n, &prepared, lone, lane32);
     let block = path.block(n);
-    let network = if path == Path::Vertical { network::batcher(n) } else { vec![] };
+    // The AvSigClip line pre-pass sorts with the network too (see `line_sigmas`).
+    let avsig = prepared.iter().any(|p| matches!(p.rejector, Rejector::AvSigClip { .. }));
+    let network = if path == Path::Vertical || (avsig && n <= NETWORK_MAX_N) { network::batcher(n) } else { vec![] };
     let plain = frames.masks.is_none() && job.thresholds.is_none() && job.zero.is_none() && job.scale.is_none();
     let nblocks = m.div_ceil(block);
     let line = if job.line == 0 || m % job.line != 0 { m.max(1) } else { job.line };

@@ -56,6 +56,31 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         network::sort_columns(&mut rows[..n * lanes], lanes, self.network);
     }
 
+    /// Load and sort a block in the lane type of this job (`rows32` or `rows`).
+    pub(super) fn load_sorted_block(&self, s: &mut Scratch, need_orig: bool, p0: usize, p1: usize) {
+        if self.lane32 {
+            self.load_sort::<f32>(&mut s.rows32, &mut s.orig, need_orig, p0, p1);
+        } else {
+            self.load_sort::<f64>(&mut s.rows, &mut s.orig, need_orig, p0, p1);
+        }
+    }
+
+    /// Lane b's valid sorted samples into `s.sorted` (the +inf padding dropped).
+    pub(super) fn sorted_lane(&self, s: &mut Scratch, b: usize) {
+        let (n, lanes) = (self.n, LANES);
+        s.sorted.clear();
+        if self.lane32 {
+            s.sorted.extend((0..n).map(|k| s.rows32[k * lanes + b] as f64));
+        } else {
+            s.sorted.extend((0..n).map(|k| s.rows[k * lanes + b]));
+        }
+        let mut c = n;
+        while c > 0 && s.sorted[c - 1] == f64::INFINITY {
+            c -= 1;
+        }
+        s.sorted.truncate(c);
+    }
+
     /// Vertical path: load a block frame-major, sort all its pixels with one network,
     /// then reject and combine each pixel from its sorted column.
     pub(super) fn vertical_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
@@ -65,11 +90,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let method = job.method;
         let lanes = LANES;
         let need_orig = method.uses_frame_order();
-        if self.lane32 {
-            self.load_sort::<f32>(&mut s.rows32, &mut s.orig, need_orig, p0, p1);
-        } else {
-            self.load_sort::<f64>(&mut s.rows, &mut s.orig, need_orig, p0, p1);
-        }
+        self.load_sorted_block(s, need_orig, p0, p1);
         // Order statistics without rejection read the sorted rows directly.
         if self.prepared.is_empty() && !need_orig {
             // Common case: every lane complete and only the image wanted -> whole rows.
@@ -148,18 +169,9 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 }
                 continue;
             }
-            // Gather this pixel's sorted samples; the +inf padding (invalid) sits at the end.
-            s.sorted.clear();
-            if self.lane32 {
-                s.sorted.extend((0..n).map(|k| s.rows32[k * lanes + b] as f64));
-            } else {
-                s.sorted.extend((0..n).map(|k| s.rows[k * lanes + b]));
-            }
-            let mut c = n;
-            while c > 0 && s.sorted[c - 1] == f64::INFINITY {
-                c -= 1;
-            }
-            s.sorted.truncate(c);
+            // This pixel's sorted samples; the +inf padding (invalid) sits at the end.
+            self.sorted_lane(s, b);
+            let c = s.sorted.len();
             let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, &mut s.rs);
             if c < n {
                 flags |= oflag::PREMASKED;
