@@ -240,5 +240,7 @@ def combine(
                                p.want, offsets),
         zero=z, scale=s, weights=w,
     )
-    return LazyCombine(graph=graph, plan=p.plan, out_dtypes=out_dtypes, n=p.n, spatial=p.spatial,
+    lazy = LazyCombine(graph=graph, plan=p.plan, out_dtypes=out_dtypes, n=p.n, spatial=p.spatial,
                        zero=z, scale=s, weights=w, provenance=prov, job=job)
+    lazy.template = p.first_fits
+    return lazy

@@ -18,6 +18,7 @@ import numpy as np
 from imcombiners._products import FULL_DIAGNOSTICS, SIMPLE_DIAGNOSTICS
 from imcombiners._rejectors import Rejector
 from imcombiners.dask.inputs import Hdu, Offsets, as_source, mask_inputs
+from imcombiners.io.fits import FitsFrame
 from imcombiners.dask.planner import Plan, make_plan, parse_memory
 from imcombiners.dask.scheduling import distributed_client, worker_resources
 from imcombiners.dask.sources import StackSource
@@ -74,6 +75,12 @@ class PreparedStack:
     def masked(self) -> bool:
         """A mask was given."""
         return self.mask_source is not None or self.dmask is not None
+
+    @property
+    def first_fits(self) -> FitsFrame | None:
+        """The first input when the inputs are FITS images (its header starts the output's)."""
+        frames = getattr(self.source, "frames", None)
+        return frames[0] if frames and isinstance(frames[0], FitsFrame) else None
 
 
 def wanted_outputs(diagnostics: Diagnostics) -> frozenset[str]:
