@@ -90,9 +90,15 @@ def tile_graph(p: PreparedStack, job: object, tile_fn: TileFunction) -> TileGrap
         token = tokenize(p.source.token, None if p.mask_source is None else p.mask_source.token,
                          p.plan.chunks, p.halo, job_token(job), tile_fn)
         src, msrc = p.source, p.mask_source
+        # Tiles run roughly in order, `threads` at a time: each asks for the one that
+        # will start when it finishes (read-ahead; see tasks.tile_from_source).
+        order = {t.index: k for k, t in enumerate(all_tiles)}
+        lead = max(1, p.plan.threads)
 
         def expr(t: Tile) -> Task:
-            return (tile_from_source, src, msrc, t.read_window, t.crop, tile_fn, job)
+            k = order[t.index] + lead
+            ahead = all_tiles[k].read_window if k < len(all_tiles) else None
+            return (tile_from_source, src, msrc, t.read_window, t.crop, tile_fn, job, ahead)
 
         return TileGraph(all_tiles, expr, [], token)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from imcombiners._job import Job, run_job
 from imcombiners._stats import frame_statistic
-from imcombiners.dask.sources import StackSource
+from imcombiners.dask.sources import StackSource, prefetch
 from imcombiners.dask.tiling import Placement, Window
 
 __all__ = [
@@ -81,8 +81,15 @@ def _crop(outputs: Mapping[str, np.ndarray], crop: Window | None) -> dict[str, n
 
 
 def tile_from_source(source: StackSource, mask_source: StackSource | None, read_window: Window,
-                     crop: Window | None, tile_fn: TileFunction[JobT], job: JobT) -> dict[str, np.ndarray]:
-    """Fused reader + kernel: read the window of all N frames, combine, crop the halo."""
+                     crop: Window | None, tile_fn: TileFunction[JobT], job: JobT,
+                     ahead: Window | None = None) -> dict[str, np.ndarray]:
+    """Fused reader + kernel: read the window of all N frames, combine, crop the halo.
+
+    ``ahead``: the read window of a tile that runs later; its file bytes are requested
+    in the background first, so the disk reads it while this tile's kernel runs.
+    """
+    prefetch(source, ahead)
+    prefetch(mask_source, ahead)
     data = source.read(read_window)
     mask = None if mask_source is None else _as_bool(mask_source.read(read_window))
     outputs = tile_fn(data, mask, job)
