@@ -29,6 +29,7 @@ import signal
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 # run as a script: its own directory (benchmarks/) is first on sys.path
 import _data
@@ -40,6 +41,7 @@ from _common import (BENCH_DIR, PEER_PYTHON, RESULTS_DIR, iraf_version, machine_
                      use_repo_package)
 from _imc011 import NOT_BUILT, PeerDriver
 from _timing import Impl, run_interleaved
+from _sections import keep_sections
 
 
 class Ctx:
@@ -285,8 +287,9 @@ def main(argv=None) -> int:
         with open(args.render) as f:
             saved = json.load(f)
         out = args.output or str(BENCH_DIR / "RESULTS.md")
+        text = keep_sections(Path(out), _markdown(saved["records"], saved["meta"]))
         with open(out, "w") as f:
-            f.write(_markdown(saved["records"], saved["meta"]))
+            f.write(text)
         log(f"wrote {out}")
         return 0
 
@@ -363,8 +366,9 @@ def main(argv=None) -> int:
 
     meta["elapsed"] = time.perf_counter() - t_start
     meta["load_after"] = os.getloadavg()
+    text = keep_sections(Path(output), _markdown(records, meta))  # N-sweep, beyond-RAM
     with open(output, "w") as f:
-        f.write(_markdown(records, meta))
+        f.write(text)
     with open(json_path, "w") as f:
         json.dump({"meta": meta, "records": records}, f, indent=1, default=str)
     log(f"wrote {output} and {json_path} in {meta['elapsed']:.0f} s")
