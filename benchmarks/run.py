@@ -191,6 +191,23 @@ def run_ooc(sc: S.Scenario, shape, ctx: Ctx, args) -> dict:
     return rec
 
 
+def _write_report(path: str, md: str) -> None:
+    """Write RESULTS.md, keeping the blocks other scripts wrote: simd_levels.py's per-SIMD-level
+    block, and the marked sections of nsweep.py and beyond_ram.py (_sections.py)."""
+    from simd_levels import BEGIN, END
+
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        old = ""
+    if BEGIN in old and END in old:
+        md = md.rstrip("\n") + "\n\n" + BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    md = keep_sections(Path(path), md)
+    with open(path, "w") as f:
+        f.write(md)
+
+
 def _markdown(records: list[dict], meta: dict) -> str:
     md = _report.render([r for r in records if r["kind"] != "failed"], meta)
     for r in records:
@@ -287,9 +304,7 @@ def main(argv=None) -> int:
         with open(args.render) as f:
             saved = json.load(f)
         out = args.output or str(BENCH_DIR / "RESULTS.md")
-        text = keep_sections(Path(out), _markdown(saved["records"], saved["meta"]))
-        with open(out, "w") as f:
-            f.write(text)
+        _write_report(out, _markdown(saved["records"], saved["meta"]))
         log(f"wrote {out}")
         return 0
 
@@ -366,9 +381,7 @@ def main(argv=None) -> int:
 
     meta["elapsed"] = time.perf_counter() - t_start
     meta["load_after"] = os.getloadavg()
-    text = keep_sections(Path(output), _markdown(records, meta))  # N-sweep, beyond-RAM
-    with open(output, "w") as f:
-        f.write(text)
+    _write_report(output, _markdown(records, meta))
     with open(json_path, "w") as f:
         json.dump({"meta": meta, "records": records}, f, indent=1, default=str)
     log(f"wrote {output} and {json_path} in {meta['elapsed']:.0f} s")

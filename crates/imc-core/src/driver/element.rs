@@ -112,6 +112,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 
     /// Gather samples of pixels [p0, p1) into pixel-major `vals`/`st`.
+    #[inline(always)]
     pub(super) fn gather(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
         for i in 0..n {
@@ -127,6 +128,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 
     /// General path: one element at a time, frame ids known.
+    #[inline(always)]
     pub(super) fn element_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
         let m = self.m;
@@ -195,6 +197,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 
     /// Column path (large N, no per-sample outputs): each element's valid values only.
+    #[inline(always)]
     pub(super) fn column_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
         let job = self.job;

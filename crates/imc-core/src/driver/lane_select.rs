@@ -91,6 +91,7 @@ fn ranks(method: Method, c: usize) -> Option<(usize, usize)> {
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Keys of a block, frame-major (`keys[i * LANES + b]`); lanes past the image end are
     /// absent.
+    #[inline(always)]
     fn load_keys(&self, keys: &mut [i32], p0: usize, p1: usize) {
         let len = p1 - p0;
         for i in 0..self.n {
@@ -114,7 +115,9 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
     }
 
-    /// Median / lower median / quantile of every pixel of [p0, p1) by bisection.
+    /// Median / lower median / quantile of every pixel of [p0, p1) by bisection (inlined
+    /// into the SIMD level's dispatch, as every block kernel).
+    #[inline(always)]
     pub(super) fn select_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
         let len = p1 - p0;
@@ -185,6 +188,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 /// its answer is an end of the interval's keys (rank = cl: the smallest key >= lo; rank =
 /// ch - 1: the largest key <= hi), which happens once the interval holds few samples, long
 /// before it shrinks to one key; one last pass reads those ends.
+#[inline(always)]
 fn bisect(keys: &[i32], rank: &[u32; LANES], count: &[u32; LANES], mut lo: [i32; LANES], mut hi: [i32; LANES]) -> [i32; LANES] {
     let mut cl = [0u32; LANES];
     let mut ch = *count;

@@ -31,6 +31,7 @@ use crate::network::{self, LANES};
 use crate::real::Real;
 use crate::reject::sigclip::SpreadAbout;
 use crate::reject::{sflag, Prepared};
+use crate::simd::{self, Kernel};
 
 mod element;
 mod lane_select;
@@ -248,6 +249,8 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let nblocks = m.div_ceil(block);
     let line = if job.line == 0 || m % job.line != 0 { m.max(1) } else { job.line };
     let data_only = !w.any_diag() && !w.nused && !w.mask && !w.sample_flags;
+    // The SIMD level, read once per call; every block of the call runs at it.
+    let isa = simd::active();
     let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, lone };
     // Line sigmas in chain order: an AvSigClip sees the survivors of the rejectors before
     // it, exactly as when the chain runs as separate steps.
@@ -262,14 +265,7 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let body = |s: &mut Scratch, b: usize| {
         let p0 = b * block;
         let p1 = (p0 + block).min(m);
-        match path {
-            Path::Stream => ctx.stream_block(s, p0, p1),
-            Path::MinMaxStream => ctx.minmax_stream_block(s, p0, p1),
-            Path::Vertical => ctx.vertical_block(s, p0, p1),
-            Path::Select => ctx.select_block(s, p0, p1),
-            Path::Element => ctx.element_block(s, p0, p1),
-            Path::Column => ctx.column_block(s, p0, p1),
-        }
+        simd::dispatch(isa, BlockWork { ctx: &ctx, path, s, p0, p1 });
     };
     if threads == 1 || nblocks <= 1 {
         let mut s = Scratch::new(n, block, path);
@@ -303,6 +299,33 @@ struct Ctx<'a, 'f, T, O> {
     data_only: bool,
     /// The chain's lone rejector when whole blocks can decide it at once.
     lone: Option<LoneRejector>,
+}
+
+/// One block of pixels [p0, p1) on `path`: the unit of work compiled once per SIMD level
+/// (the block functions and their vector loops are `#[inline(always)]` into
+/// [`simd::dispatch`]'s per-level functions).
+struct BlockWork<'c, 'a, 'f, T, O> {
+    ctx: &'c Ctx<'a, 'f, T, O>,
+    path: Path,
+    s: &'c mut Scratch,
+    p0: usize,
+    p1: usize,
+}
+
+impl<T: Input, O: Real> Kernel for BlockWork<'_, '_, '_, T, O> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let BlockWork { ctx, path, s, p0, p1 } = self;
+        match path {
+            Path::Stream => ctx.stream_block(s, p0, p1),
+            Path::MinMaxStream => ctx.minmax_stream_block(s, p0, p1),
+            Path::Vertical => ctx.vertical_block(s, p0, p1),
+            Path::Select => ctx.select_block(s, p0, p1),
+            Path::Element => ctx.element_block(s, p0, p1),
+            Path::Column => ctx.column_block(s, p0, p1),
+        }
+    }
 }
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
