@@ -5,7 +5,9 @@
     python benchmarks/beyond_ram.py --n 20 --size 512 --dir /tmp/s --output /tmp/s.md  # smoke
 
 1. Writes N float32 FITS files of size x size (once; 450 x 4096 x 4096 = 30.2 GB, more
-   than this machine's RAM) into ``--dir`` (a COMPLETE marker records a finished set).
+   than this machine's RAM) into ``--dir`` (a COMPLETE marker records a finished set):
+   Normal(1000, 5) x per-frame scale with 0.5 % cosmic rays, 8 frames generated and the
+   others rolled copies of them (see :func:`frames`).
 2. Drops the page cache (``sync; echo 3 > /proc/sys/vm/drop_caches``, needs root; without
    root the run is reported as *not cold*) and times one sequential read of every file
    (16 MiB reads, one file after another): the read floor.
@@ -29,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from _common import BENCH_DIR, machine_info, package_versions, use_repo_package
 from _data import frame
 from _sections import replace_section
@@ -36,22 +40,38 @@ from _sections import replace_section
 READ_CHUNK = 16 * 2**20
 
 
+#: Distinct frames generated (Normal noise + cosmic rays, _data.frame); the others are
+#: these rolled by a different number of rows and scaled, so every pixel still sees
+#: independent-looking samples while writing 450 frames costs seconds, not minutes.
+POOL = 8
+
+
+def frames(n: int, size: int):
+    """The stack's frames, one at a time (float32, size x size)."""
+    pool = [frame(11, POOL, size, size, j) for j in range(min(POOL, n))]
+    scales = np.random.default_rng(12).uniform(0.97, 1.03, n).astype(np.float32)
+    for i in range(n):
+        img = np.roll(pool[i % POOL], (i // POOL) * 37 % size, axis=0)
+        img *= scales[i]
+        yield img
+
+
 def write_stack(folder: Path, n: int, size: int) -> list[str]:
-    """N single-HDU float32 FITS files (the benchmark data of _data.frame); reused if complete."""
+    """N single-HDU float32 FITS files (see :func:`frames`); reused if complete."""
     from astropy.io import fits
 
     names = [str(folder / f"f{i:04d}.fits") for i in range(n)]
     done = folder / "COMPLETE"
-    if done.exists() and done.read_text().strip() == f"{n} {size}":
+    if done.exists() and done.read_text().strip() == f"{n} {size} {POOL}":
         return names
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    for i, name in enumerate(names):
-        fits.PrimaryHDU(frame(11, n, size, size, i)).writeto(name + ".tmp", overwrite=True)
+    for i, (name, img) in enumerate(zip(names, frames(n, size))):
+        fits.PrimaryHDU(img).writeto(name + ".tmp", overwrite=True)
         os.replace(name + ".tmp", name)
         if i % 50 == 49:
             print(f"  wrote {i + 1}/{n} files ({time.time() - t0:.0f} s)", flush=True)
-    done.write_text(f"{n} {size}\n")
+    done.write_text(f"{n} {size} {POOL}\n")
     return names
 
 
