@@ -21,6 +21,16 @@ impl<T> Out<T> {
     pub(super) unsafe fn put(self, i: usize, x: T) {
         *self.0.add(i) = x;
     }
+
+    /// Elements [p0, p0 + len) as a slice, for loops that write a whole run: one pointer
+    /// known not to alias the inputs, so the loop vectorises (element by element through
+    /// `put`, the pointer and the index are reloaded at every step).
+    /// Safety: the run is in bounds, owned by the calling block and not otherwise
+    /// accessed while the slice lives.
+    #[inline(always)]
+    pub(super) unsafe fn run<'a>(self, p0: usize, len: usize) -> &'a mut [T] {
+        std::slice::from_raw_parts_mut(self.0.add(p0), len)
+    }
 }
 
 pub(super) struct Ptrs<O> {
@@ -88,7 +98,9 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     pub(super) fn write_sums(&self, p0: usize, acc: &[f64], cnt: &[u32]) {
         let sum = self.job.method == Method::Sum;
         let blank = self.job.blank;
-        for (b, (&a, &c)) in acc.iter().zip(cnt).enumerate() {
+        // Safety: see the note above the impl.
+        let out = unsafe { self.ptrs.data.run(p0, acc.len()) };
+        for (o, (&a, &c)) in out.iter_mut().zip(acc.iter().zip(cnt)) {
             let v = if c == 0 {
                 // Same values as finish_value: blank, else NaN (mean) or 0 (sum).
                 blank.unwrap_or(if sum { 0.0 } else { f64::NAN })
@@ -97,8 +109,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             } else {
                 a / c as f64
             };
-            // Safety: see the note above the impl.
-            unsafe { self.ptrs.data.put(p0 + b, O::from_f64(v)) };
+            *o = O::from_f64(v);
         }
     }
 }
