@@ -23,9 +23,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from imcombiners._job import Job
+from imcombiners._job import Job, combine_method
 from imcombiners._rejectors import Rejector
-from imcombiners._validate import canonical_method
 from imcombiners.dask.inputs import Hdu, Offsets
 from imcombiners.dask.lazy import CombinedArrays, LazyCombine, tile_graph
 from imcombiners.dask.normalisation import Factor, LibraryStat, resolve_factors
@@ -39,7 +38,7 @@ from imcombiners.dask.tasks import (
     default_stat_function,
     default_tile_function,
 )
-from imcombiners.io.provenance import provenance_dict
+from imcombiners.io.provenance import library_parameters, provenance_dict
 
 __all__ = ["combine", "plan", "LazyCombine", "CombinedArrays", "TileFunction", "default_tile_function"]
 
@@ -96,20 +95,6 @@ def _probe_outputs(tile_fn: TileFunction, job: object, n: int, dtype: np.dtype, 
     masks = np.zeros(frames.shape, bool) if masked else None
     res = tile_fn(frames, masks, job)
     return {k: np.asarray(v).dtype for k, v in res.items() if isinstance(v, np.ndarray)}
-
-
-def _parameters(method: str, rejectors: Sequence[Rejector], thresholds: object, zero: Factor,
-                scale: Factor, weights: Factor, statsec: object, ddof: int, q: float | None,
-                blank: float | None, want: frozenset[str], offsets: Offsets | None) -> dict:
-    """The call's parameters as recorded in the provenance."""
-    return {
-        "method": method, "rejectors": list(rejectors or ()), "thresholds": thresholds,
-        "zero": zero if isinstance(zero, str) or zero is None else "values",
-        "scale": scale if isinstance(scale, str) or scale is None else "values",
-        "weights": weights if isinstance(weights, str) or weights is None else "values",
-        "statsec": repr(statsec) if statsec is not None else None, "ddof": ddof, "q": q,
-        "blank": blank, "diagnostics": sorted(want), "offsets": offsets is not None,
-    }
 
 
 # --------------------------------------------------------------------------
@@ -225,9 +210,7 @@ def combine(
     # first pass: per-image statistics for zero/scale/weights
     z, s, w = resolve_factors(p, zero, scale, weights, statsec, thresholds, kernels.stat_fn, progress,
                               relative)
-    m = method
-    if w is not None and canonical_method(method) == "mean":
-        m = "wavg"  # weighted mean
+    m = combine_method(method, w)  # a mean with weights is the weighted mean
     job = kernels.job_factory(method=m, rejectors=rej, thresholds=thresholds, zero=z, scale=s, weights=w,
                               ddof=ddof, q=q, blank=blank, want=p.want)
     if hasattr(job, "check_n"):
@@ -236,8 +219,8 @@ def combine(
     graph = tile_graph(p, job, kernels.tile_fn)
     prov = provenance_dict(
         inputs=p.names, ncombine=p.n,
-        parameters=_parameters(m, rej, thresholds, zero, scale, weights, statsec, ddof, q, blank,
-                               p.want, offsets),
+        parameters=library_parameters(m, rej, thresholds, zero, scale, weights, statsec, ddof, q, blank,
+                                      p.want, offsets),
         zero=z, scale=s, weights=w,
     )
     lazy = LazyCombine(graph=graph, plan=p.plan, out_dtypes=out_dtypes, n=p.n, spatial=p.spatial,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["library_version", "provenance_dict", "provenance_cards"]
+__all__ = ["library_version", "library_parameters", "provenance_dict", "provenance_cards"]
 
 #: IRAF writes IMCMB001 .. IMCMB999; beyond that we record only the count.
 _MAX_NAMED_INPUTS = 999
@@ -57,6 +57,24 @@ def _jsonable(value: Any) -> Any:
     if callable(value):
         return getattr(value, "__qualname__", repr(value))
     return repr(value)
+
+
+def library_parameters(method: str, rejectors: Sequence[Any], thresholds: Any, zero: Any, scale: Any,
+                       weights: Any, statsec: Any, ddof: int, q: float | None, blank: float | None,
+                       want: Any, offsets: Any) -> dict[str, Any]:
+    """The parameters of a library combine as its provenance records them.
+
+    Factors given as numbers are recorded as ``"values"`` (their numbers have their own
+    cards); statistic names as given.
+    """
+    return {
+        "method": method, "rejectors": list(rejectors or ()), "thresholds": thresholds,
+        "zero": zero if isinstance(zero, str) or zero is None else "values",
+        "scale": scale if isinstance(scale, str) or scale is None else "values",
+        "weights": weights if isinstance(weights, str) or weights is None else "values",
+        "statsec": repr(statsec) if statsec is not None else None, "ddof": ddof, "q": q,
+        "blank": blank, "diagnostics": sorted(want), "offsets": offsets is not None,
+    }
 
 
 def provenance_dict(
