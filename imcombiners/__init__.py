@@ -20,7 +20,7 @@ from typing import Any
 from . import kernels
 from ._combiner import CombineResult, Combiner, Step
 from ._ndcombine import ndcombine
-from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
+from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
 from ._validate import InsufficientMemoryError
 from .flags import OutputFlags, SampleFlags
 from .offsets import place_into_padded
@@ -46,6 +46,7 @@ __all__ = [
     "Rejector",
     "SigClip",
     "CcdClip",
+    "VarClip",
     "AvSigClip",
     "LinearClip",
     "MinMaxClip",

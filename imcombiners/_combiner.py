@@ -24,6 +24,14 @@ import numpy as np
 
 from ._frames import FrameSet, prepare_frames
 from ._job import Job, run_job
+from ._planes import (
+    Planes,
+    as_bad_bits,
+    is_inverse_variance,
+    is_pixel_weights,
+    prepare_planes,
+)
+from ._products import DIAGNOSTICS
 from ._rejectors import Rejector
 from ._stats import frame_statistic, parse_statsec, resolve_normalisation
 from ._validate import as_bool, as_thresholds, canonical_method, check_diagnostics
@@ -98,21 +106,33 @@ class CombineResult:
         Steps (:class:`Step`) of the chain so far followed by one per rejector of this call.
     zero, scale, weights
         Per-frame vectors used (None when not used).
+    variance, weight, exposure, dq
+        Survey products asked for by name (docs/design.md "Survey planes"): the propagated
+        variance of ``data``, the sum of the weights of the samples used, the sum of their
+        exposure times, and the OR of their DQ words (plus ``nodata_bit`` where none was
+        left); None when not asked.
+
+    With ``diagnostics`` given as a list of names, only those outputs are set (the others
+    are None).
     """
 
     data: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray | None
     low: np.ndarray | None
     upp: np.ndarray | None
     std: np.ndarray | None
     nit: np.ndarray | None
-    output_flags: np.ndarray
-    nused: np.ndarray
+    output_flags: np.ndarray | None
+    nused: np.ndarray | None
     sample_flags: np.ndarray | None = None
     history: tuple[Step, ...] = ()
     zero: np.ndarray | None = None
     scale: np.ndarray | None = None
     weights: np.ndarray | None = None
+    variance: np.ndarray | None = None
+    weight: np.ndarray | None = None
+    exposure: np.ndarray | None = None
+    dq: np.ndarray | None = None
 
 
 def _as_rejectors(rejectors: Any) -> tuple[Rejector, ...]:
@@ -129,6 +149,25 @@ def _as_rejectors(rejectors: Any) -> tuple[Rejector, ...]:
                 )
         return tuple(rejectors)
     raise TypeError(f"rejectors must be None, a Rejector or a sequence of Rejectors; got {rejectors!r}")
+
+
+def _wanted(diagnostics: Any) -> tuple[str | None, frozenset[str]]:
+    """``diagnostics`` -> (level, outputs): None / "simple" / "full", or "list" with names."""
+    if diagnostics is None or isinstance(diagnostics, str):
+        level = check_diagnostics(diagnostics)
+        want = set() if level is None else set(_ALL_DIAG)
+        if level == "full":
+            want.add("sample_flags")
+        return level, frozenset(want)
+    try:
+        names = frozenset(str(x) for x in diagnostics)
+    except TypeError:
+        raise ValueError(f"diagnostics must be None, 'simple', 'full' or a list of output names; got "
+                         f"{diagnostics!r}") from None
+    unknown = names - DIAGNOSTICS - {"data"}
+    if unknown:
+        raise ValueError(f"diagnostics: unknown outputs {sorted(unknown)}; expected some of {sorted(DIAGNOSTICS)}")
+    return "list", names - {"data"}
 
 
 def _step_from(raw: dict[str, Any], rejector: Rejector) -> Step:
@@ -158,14 +197,34 @@ class Combiner:
     mask
         Bool array of the stack's shape (True = bad), a list of N frame masks, or one
         frame-shaped mask shared by all frames. NaN and +/-inf are always masked.
+    variance
+        Variance of every sample in raw units (the stack's shape or N frames), for the
+        propagated ``variance`` product, inverse-variance weights and :class:`VarClip`.
+        A sample whose variance is not finite or not positive is not used.
+    dq
+        Integer DQ words (the stack's shape, N frames or one frame shared by all).
+    bad_bits
+        DQ bits that exclude a sample (``dq & bad_bits != 0``); None: every bit, 0: none
+        (the DQ is then only propagated to the ``dq`` product).
     copy
         Keep private copies of the frames and mask. Not needed for safety (the input is
         never written); use it when you will modify the arrays while the Combiner lives.
+
+    Notes
+    -----
+    The rules for variances, weights and DQ words (which samples count, zero/scale on the
+    variance, the products) are in docs/design.md, "Survey planes".
     """
 
-    def __init__(self, stack: Any, mask: Any = None, *, copy: bool = False) -> None:
+    def __init__(self, stack: Any, mask: Any = None, *, variance: Any = None, dq: Any = None,
+                 bad_bits: Any = None, copy: bool = False) -> None:
         copy = as_bool(copy, "copy")  # reliability: copy="no" is not True
-        self._fs: FrameSet = prepare_frames(stack, mask, copy=copy)
+        fs = prepare_frames(stack, mask, copy=copy)
+        planes = prepare_planes(fs.n, fs.spatial, variance=variance, dq=dq, copy=copy)
+        if bad_bits is not None and (planes is None or planes.dq is None):
+            raise ValueError("bad_bits selects DQ bits: it needs dq= (integer DQ words)")
+        self._bad_bits = None if bad_bits is None else as_bad_bits(bad_bits, planes.dq_dtype)  # type: ignore[union-attr]
+        self._fs: FrameSet = fs.with_planes(planes)
         self._acc: tuple[np.ndarray, ...] | None = self._fs.masks
         self._chained = False
         self._zero: np.ndarray | None = None
@@ -231,9 +290,14 @@ class Combiner:
 
     def _stat_of(self, thresholds: tuple[float, float] | None, statsec: Any):
         fs, acc = self._fs, self._acc
+        bad_bits = self._bad_bits
 
         def stat_of(i: int, spec: Any) -> float:
-            m = None if acc is None else acc[i].reshape(fs.spatial)
+            m = None if acc is None else acc[i]
+            unusable = _unusable(fs.planes, i, bad_bits)
+            if unusable is not None:
+                m = unusable if m is None else (m | unusable)
+            m = None if m is None else m.reshape(fs.spatial)
             return frame_statistic(fs.frame(i), m, spec, thresholds=thresholds, statsec=statsec)
 
         return stat_of
@@ -324,7 +388,8 @@ class Combiner:
         want = set(_ALL_DIAG)
         if level == "full":
             want.add("sample_flags")
-        job = Job("mean", rejectors=(rejector,), zero=self._zero, scale=self._scale, want=frozenset(want))
+        job = Job("mean", rejectors=(rejector,), zero=self._zero, scale=self._scale, want=frozenset(want),
+                  bad_bits=self._bad_bits)
         res = run_job(
             self._frames(), None, job, split_steps=True,
             previous=self._previous() if level == "full" else None,
@@ -355,6 +420,8 @@ class Combiner:
         statsec: Any = None,
         q: float | None = None,
         relative: bool = True,
+        nodata_bit: int | None = None,
+        exptime: Any = None,
     ) -> np.ndarray | CombineResult:
         """Combine the frames (after any chained steps) and return the image.
 
@@ -373,12 +440,16 @@ class Combiner:
         zero, scale, weights
             None, a number, a length-N sequence, a callable on a masked frame or a
             statistic name (mean, median, mode, sigclip_mean, sigclip_median). ``weights``
-            turn ``mean`` into a weighted mean.
+            may also be one weight per sample (an array of the stack's shape) or
+            ``"inverse_variance"`` (1/variance after scaling; needs ``variance=``).
+            Weights turn ``mean`` into a weighted mean and ``sum`` into a weighted sum.
         rejectors
             A :class:`~imcombiners.Rejector` or a sequence of them.
         diagnostics
             None: return only the image (fastest: one fused kernel call). ``"simple"``:
-            a :class:`CombineResult`. ``"full"``: also ``sample_flags``.
+            a :class:`CombineResult`. ``"full"``: also ``sample_flags``.  Or a list of
+            output names: any of mask, sample_flags, std, low, upp, nit, output_flags,
+            nused, and the survey products variance, weight, exposure, dq.
         ddof
             Delta degrees of freedom of ``variance``.
         blank
@@ -389,6 +460,11 @@ class Combiner:
             Quantile in [0, 1] for ``method="quantile"``.
         relative
             Make zero/scale vectors relative to the first frame (IRAF convention).
+        nodata_bit
+            Bit of the ``dq`` product set where no sample is left (default: the top bit of
+            its dtype; 0: none).
+        exptime
+            Exposure time of each frame (N numbers) for the ``exposure`` product.
 
         Returns
         -------
@@ -398,15 +474,26 @@ class Combiner:
             uint16, int16, float32 input) or float64 (int32, float64 input).
         """
         method = canonical_method(method)
-        level = check_diagnostics(diagnostics)
+        level, want = _wanted(diagnostics)
         rejs = _as_rejectors(rejectors)
         thr = as_thresholds(thresholds)
-        if weights is not None and method == "mean":
+        fs = self._fs
+        weighting: str | None = None
+        planes = fs.planes
+        if is_inverse_variance(weights):
+            weighting, weights = "inverse_variance", None
+        elif is_pixel_weights(weights, fs.n, fs.spatial):
+            wp = prepare_planes(fs.n, fs.spatial, weights=weights)
+            planes = Planes(None if planes is None else planes.variance, wp.weights,  # type: ignore[union-attr]
+                            None if planes is None else planes.dq)
+            weighting, weights = "pixel", None
+        if (weights is not None or weighting is not None) and method == "mean":
             method = "wavg"
-        if weights is not None and method != "wavg":
-            raise ValueError(f"weights can only be used with mean/wavg; got method {method!r}")
-        if method == "wavg" and weights is None:
-            raise ValueError("weights: method 'wavg' needs weights (one per frame or a statistic name)")
+        if (weights is not None or weighting is not None) and method not in ("wavg", "sum"):
+            raise ValueError(f"weights can only be used with mean/wavg and sum; got method {method!r}")
+        if method == "wavg" and weights is None and weighting is None:
+            raise ValueError("weights: method 'wavg' needs weights (one per frame or sample, a statistic name "
+                             "or 'inverse_variance')")
         if (zero is not None or scale is not None) and (self._zero is not None or self._scale is not None):
             # Relative zeros depend on the scales, so both must be resolved together.
             raise ValueError(
@@ -420,39 +507,41 @@ class Combiner:
         z = self._zero if z is None else z
         s = self._scale if s is None else s
 
-        want: set[str] = set()
-        if level is not None:
-            want |= _ALL_DIAG
-            if level == "full":
-                want.add("sample_flags")
         job = Job(method, rejectors=rejs, thresholds=thr, zero=z, scale=s, weights=w,
-                  ddof=ddof, q=q, blank=blank, want=frozenset(want))
+                  ddof=ddof, q=q, blank=blank, want=want, weighting="frame" if w is not None else weighting,
+                  bad_bits=self._bad_bits, nodata_bit=nodata_bit, exptime=exptime)
+        frames = self._frames().with_planes(planes)
         if level is None:
-            return run_job(self._frames(), None, job)["data"]
+            return run_job(frames, None, job)["data"]
 
+        split = bool(rejs) and level != "list"
         res = run_job(
-            self._frames(), None, job, split_steps=bool(rejs),
-            previous=self._previous() if level == "full" else None,
+            frames, None, job, split_steps=split,
+            previous=self._previous() if "sample_flags" in want else None,
         )
         steps = tuple(_step_from(raw, raw["rejector"]) for raw in res.get("steps", ()))
         last = rejs[-1] if rejs else None
         return CombineResult(
             data=res["data"],
-            mask=res["mask"],
+            mask=res.get("mask"),
             low=res.get("low") if last else None,
             upp=res.get("upp") if last else None,
             std=res.get("std") if last is not None and last.has_spread else None,
             nit=res.get("nit") if last else None,
-            output_flags=res["output_flags"],
-            nused=res["nused"],
+            output_flags=res.get("output_flags"),
+            nused=res.get("nused"),
             sample_flags=res.get("sample_flags"),
             history=tuple(self._history) + steps,
             zero=z,
             scale=s,
             weights=w,
+            variance=res.get("variance"),
+            weight=res.get("weight"),
+            exposure=res.get("exposure"),
+            dq=res.get("dq"),
         )
 
-    def variance(self, ddof: int = 0, *, blank: float | None = None) -> np.ndarray:
+    def variance(self, ddof: int = 0, *, blank: float | None = None) -> np.ndarray:  # noqa: D417
         """Variance of the surviving samples (after the chained steps) along axis 0.
 
         ``sum((x - mean)**2) / (n - ddof)`` over the valid, normalised samples; NaN where
@@ -460,3 +549,23 @@ class Combiner:
         """
         return self.combine("variance", ddof=ddof, blank=blank)
 
+
+def _unusable(planes: Planes | None, i: int, bad_bits: int | None) -> np.ndarray | None:
+    """Samples of frame ``i`` its planes exclude (bad DQ bits, unusable variance), flat.
+
+    Why here: the per-frame statistics of zero/scale/weights must skip the samples the
+    combine skips, and those planes are read by the kernel, not turned into masks.
+    """
+    if planes is None:
+        return None
+    out = None
+    if planes.dq is not None:
+        dq = planes.dq[i]
+        bits = np.iinfo(dq.dtype).max if bad_bits is None else bad_bits
+        out = (dq & dq.dtype.type(bits)) != 0
+    if planes.variance is not None:
+        v = planes.variance[i]
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isfinite(v) & (v > 0))
+        out = bad if out is None else (out | bad)
+    return out

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 
 from ._combiner import CombineResult, Combiner
-from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
+from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
 from ._validate import as_sigma_pair
 
 __all__ = ["ndcombine", "REJECT_METHODS"]
 
 #: Accepted values of ``reject``.
-REJECT_METHODS = ("none", "sigclip", "ccdclip", "crreject", "avsigclip", "linearclip", "minmax", "pclip")
+REJECT_METHODS = ("none", "sigclip", "ccdclip", "crreject", "varclip", "avsigclip", "linearclip", "minmax",
+                  "pclip")
 
 
 def _one_of(name_a: str, a: Any, name_b: str, b: Any) -> None:
@@ -106,7 +107,12 @@ def ndcombine(
     relative: bool = True,
     blank: float | None = None,
     q: float | None = None,
-    diagnostics: str | None = None,
+    diagnostics: Any = None,
+    variance: Any = None,
+    dq: Any = None,
+    bad_bits: Any = None,
+    nodata_bit: int | None = None,
+    exptime: Any = None,
 ) -> np.ndarray | CombineResult:
     """Combine a stack in one call (library semantics, IRAF-style names accepted).
 
@@ -118,7 +124,8 @@ def ndcombine(
         Combine method (see :meth:`Combiner.combine`).
     reject
         None/"none", "sigclip", "ccdclip", "crreject" (ccdclip, high side only),
-        "avsigclip", "linearclip", "minmax" or "pclip".
+        "varclip" (each sample's own sigma from ``variance``), "avsigclip",
+        "linearclip", "minmax" or "pclip".
     sigma, lsigma, hsigma
         Clipping limits: ``sigma`` (one number or ``(lo, hi)``) or IRAF's
         ``lsigma``/``hsigma`` (each defaults to 3).
@@ -152,7 +159,12 @@ def ndcombine(
     q
         Quantile for ``combine="quantile"``.
     diagnostics
-        None (image only), "simple" or "full" (:class:`~imcombiners.CombineResult`).
+        None (image only), "simple" or "full" (:class:`~imcombiners.CombineResult`), or a
+        list of output names (see :meth:`Combiner.combine`; e.g. ``["variance", "dq"]``).
+    variance, dq, bad_bits
+        Per-sample variances and integer DQ words, as for :class:`~imcombiners.Combiner`.
+    nodata_bit, exptime
+        As for :meth:`Combiner.combine`.
 
     Returns
     -------
@@ -180,7 +192,7 @@ def ndcombine(
         sigscale=sigscale, pclip=pclip, low_scale=low_scale, low=low, upp_scale=upp_scale, upp=upp,
         grow=grow,
     )
-    return Combiner(stack, mask).combine(
+    return Combiner(stack, mask, variance=variance, dq=dq, bad_bits=bad_bits).combine(
         combine,
         thresholds=thr,
         zero=zero,
@@ -193,6 +205,8 @@ def ndcombine(
         statsec=statsec,
         q=q,
         relative=relative,
+        nodata_bit=nodata_bit,
+        exptime=exptime,
     )
 
 
@@ -211,7 +225,7 @@ def _make_rejector(reject: Any, **p: Any) -> Rejector | None:
     cen = _centre(p["mclip"], p["cenfunc"])
     limits = {"nkeep": p["nkeep"], "maxrej": p["maxrej"], "revert_on_nkeep": p["revert_on_nkeep"]}
     iters = {} if p["maxiters"] is None else {"maxiters": p["maxiters"]}
-    if kind in ("sigclip", "ccdclip", "crreject", "avsigclip", "pclip"):
+    if kind in ("sigclip", "ccdclip", "crreject", "varclip", "avsigclip", "pclip"):
         sig = _sigma(p["sigma"], p["lsigma"], p["hsigma"])
     if kind == "sigclip":
         return SigClip(sigma=sig, cenfunc=cen, stdfunc=p["stdfunc"], ddof=p["ddof"], grow=p["grow"], **iters, **limits)
@@ -220,6 +234,8 @@ def _make_rejector(reject: Any, **p: Any) -> Rejector | None:
             sigma=sig, cenfunc=cen, rdnoise=p["rdnoise"], gain=p["gain"], snoise=p["snoise"],
             sigscale=p["sigscale"], high_only=kind == "crreject", grow=p["grow"], **iters, **limits,
         )
+    if kind == "varclip":
+        return VarClip(sigma=sig, cenfunc=cen, grow=p["grow"], **iters, **limits)
     if kind == "avsigclip":
         return AvSigClip(sigma=sig, cenfunc=cen, nkeep=p["nkeep"], sigscale=p["sigscale"], grow=p["grow"])
     if kind == "linearclip":

@@ -47,6 +47,7 @@ __all__ = [
     "Rejector",
     "SigClip",
     "CcdClip",
+    "VarClip",
     "AvSigClip",
     "LinearClip",
     "MinMaxClip",
@@ -82,10 +83,12 @@ class Rejector:
     kind: ClassVar[str] = ""
     #: Whether the algorithm computes a spread, i.e. whether ``std`` is reported.
     has_spread: ClassVar[bool] = False
+    #: Whether the algorithm reads the samples' variances (a ``variance=`` plane).
+    needs_variance: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if type(self) is Rejector:
-            raise TypeError("Rejector is abstract: use SigClip, CcdClip, AvSigClip, LinearClip, MinMaxClip or PClip")
+            raise TypeError("Rejector is abstract: use SigClip, CcdClip, VarClip, AvSigClip, LinearClip, MinMaxClip or PClip")
 
     @property
     def grow_radius(self) -> float | None:
@@ -228,6 +231,45 @@ class CcdClip(Rejector):
             # crreject never rejects low: an infinite lower limit says so to any engine.
             out["sigma_lo"] = float("inf")
         return out
+
+
+@dataclass(frozen=True)
+class VarClip(Rejector):
+    """Sigma clipping with each sample's own standard deviation (DRAGONS "varclip"-like).
+
+    Needs a ``variance=`` plane.  Each pass takes the centre ``c`` of the survivors and
+    rejects a sample when ``x < c - lo*sqrt(v)`` or ``x > c + hi*sqrt(v)`` with ``v`` that
+    sample's variance after zero/scale (``V / scale**2``), walking inward from both ends
+    of the sorted window (docs/design.md, "Survey planes").
+
+    Parameters
+    ----------
+    sigma, maxiters, cenfunc
+        As for :class:`SigClip`.
+    nkeep, maxrej, revert_on_nkeep, grow
+        See the module documentation.
+
+    Notes
+    -----
+    ``std`` reports ``sqrt(mean variance)`` of the survivors of the last pass and
+    ``low``/``upp`` the limits at that typical sigma.
+    """
+
+    sigma: float | tuple[float, float] = 3.0
+    maxiters: int = 5
+    cenfunc: str = "median"
+    nkeep: int = 1
+    maxrej: int | None = None
+    revert_on_nkeep: bool = True
+    grow: float | None = None
+
+    kind: ClassVar[str] = "varclip"
+    has_spread: ClassVar[bool] = True
+    needs_variance: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _set(self, "sigma", as_sigma_pair(self.sigma))
+        _clip_common(self)
 
 
 @dataclass(frozen=True)
@@ -382,4 +424,4 @@ class PClip(Rejector):
 
 #: Kinds the library engine of ``_core.run`` is documented to implement. ``_core`` may
 #: advertise its own list as ``_core.REJECTORS``.
-KERNEL_KINDS = frozenset({"sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip"})
+KERNEL_KINDS = frozenset({"sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip", "varclip"})

@@ -16,6 +16,10 @@ rejector parameters are still checked, because the Rust side needs them right).
   - ``X_combine(stack, mask=None, *, combine="mean", **params)`` -> the fused image.
 
   ``params`` are the fields of the matching rejector class (``grow`` included).
+* Variance-aware: :func:`varclip`, :func:`varclip_mask`, :func:`varclip_combine` (each
+  sample's own sigma from its variance; the ``variance`` array comes second), and
+  :func:`combine_with_variance` -> ``(image, propagated variance)`` for mean, sum,
+  median, lmedian, weighted (``weights=``, ``"inverse_variance"``) mean and sum.
 * :func:`grow_mask`.
 """
 
@@ -25,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from ._frames import prepare_frames
+from ._frames import FrameSet, prepare_frames
 from ._job import Job, load_core, run_job
-from ._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
+from ._planes import Planes, is_inverse_variance, is_pixel_weights, prepare_planes
+from ._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
 from ._validate import as_float
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "linearclip", "linearclip_mask", "linearclip_combine",
     "minmax", "minmax_mask", "minmax_combine",
     "pclip", "pclip_mask", "pclip_combine",
+    "varclip", "varclip_mask", "varclip_combine", "combine_with_variance",
     "grow_mask",
 ]
 
@@ -106,18 +112,24 @@ def quantile(stack: Any, q: float, mask: Any = None) -> np.ndarray:
 # --------------------------------------------------------------------------- rejection
 
 
-def _reject(rejector: Rejector, stack: Any, mask: Any) -> tuple[Any, ...]:
-    res = run_job(prepare_frames(stack, mask), None, Job("mean", rejectors=(rejector,), want=_DIAG))
+def _frames(stack: Any, mask: Any, variance: Any = None) -> FrameSet:
+    fs = prepare_frames(stack, mask)
+    return fs if variance is None else fs.with_planes(prepare_planes(fs.n, fs.spatial, variance=variance))
+
+
+def _reject(rejector: Rejector, stack: Any, mask: Any, variance: Any = None) -> tuple[Any, ...]:
+    res = run_job(_frames(stack, mask, variance), None, Job("mean", rejectors=(rejector,), want=_DIAG))
     std = res.get("std") if rejector.has_spread else None
     return res["mask"], std, res["low"], res["upp"], res["nit"], res["output_flags"]
 
 
-def _reject_mask(rejector: Rejector, stack: Any, mask: Any) -> np.ndarray:
-    return run_job(prepare_frames(stack, mask), None, Job("mean", rejectors=(rejector,), want=frozenset({"mask"})))["mask"]
+def _reject_mask(rejector: Rejector, stack: Any, mask: Any, variance: Any = None) -> np.ndarray:
+    job = Job("mean", rejectors=(rejector,), want=frozenset({"mask"}))
+    return run_job(_frames(stack, mask, variance), None, job)["mask"]
 
 
-def _reject_combine(rejector: Rejector, stack: Any, mask: Any, combine: str) -> np.ndarray:
-    return run_job(prepare_frames(stack, mask), None, Job(combine, rejectors=(rejector,)))["data"]
+def _reject_combine(rejector: Rejector, stack: Any, mask: Any, combine: str, variance: Any = None) -> np.ndarray:
+    return run_job(_frames(stack, mask, variance), None, Job(combine, rejectors=(rejector,)))["data"]
 
 
 def sigclip(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
@@ -193,6 +205,66 @@ def pclip_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
 def pclip_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
     """Percentile clipping fused with the final combine."""
     return _reject_combine(PClip(**params), stack, mask, combine)
+
+
+def varclip(stack: Any, variance: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
+    """Clipping with each sample's own sigma sqrt(variance) (:class:`~imcombiners.VarClip`
+    parameters) -> 6-tuple."""
+    return _reject(VarClip(**params), stack, mask, variance)
+
+
+def varclip_mask(stack: Any, variance: Any, mask: Any = None, **params: Any) -> np.ndarray:
+    """Variance-aware clipping -> mask of the excluded samples."""
+    return _reject_mask(VarClip(**params), stack, mask, variance)
+
+
+def varclip_combine(stack: Any, variance: Any, mask: Any = None, *, combine: str = "mean",
+                    **params: Any) -> np.ndarray:
+    """Variance-aware clipping fused with the final combine."""
+    return _reject_combine(VarClip(**params), stack, mask, combine, variance)
+
+
+def combine_with_variance(stack: Any, variance: Any, method: str = "mean", *, weights: Any = None,
+                          mask: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The combined image and its propagated variance (docs/design.md "Survey planes").
+
+    Parameters
+    ----------
+    stack, variance
+        ``(N, *spatial)`` samples and their variances.
+    method
+        mean, sum, median or lmedian (with ``weights``: weighted mean or weighted sum).
+    weights
+        None, N per-frame weights, one weight per sample (the stack's shape) or
+        ``"inverse_variance"``.
+    mask
+        Bad samples (True = bad).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``*spatial`` image and variance (NaN where no sample is left).
+    """
+    fs = _frames(stack, mask, variance)
+    planes: Planes = fs.planes  # type: ignore[assignment]
+    per_frame = None
+    weighting = None
+    if is_inverse_variance(weights):
+        weighting = "inverse_variance"
+    elif is_pixel_weights(weights, fs.n, fs.spatial):
+        wp = prepare_planes(fs.n, fs.spatial, weights=weights)
+        planes = Planes(planes.variance, wp.weights, None)  # type: ignore[union-attr]
+        weighting = "pixel"
+    elif weights is not None:
+        try:
+            per_frame = np.asarray(weights, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise TypeError(f"weights must be N numbers, an array of the stack's shape or 'inverse_variance'; "
+                            f"got {weights!r}") from None
+        weighting = "frame"
+    job = Job(method, weights=per_frame, weighting=weighting, want=frozenset({"variance"}))
+    res = run_job(fs.with_planes(planes), None, job)
+    return res["data"], res["variance"]
 
 
 # --------------------------------------------------------------------------- grow
