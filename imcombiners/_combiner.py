@@ -30,6 +30,7 @@ from ._planes import (
     is_inverse_variance,
     is_pixel_weights,
     prepare_planes,
+    unusable_samples,
 )
 from ._products import DIAGNOSTICS
 from ._rejectors import Rejector
@@ -550,22 +551,10 @@ class Combiner:
         return self.combine("variance", ddof=ddof, blank=blank)
 
 
-def _unusable(planes: Planes | None, i: int, bad_bits: int | None) -> np.ndarray | None:
-    """Samples of frame ``i`` its planes exclude (bad DQ bits, unusable variance), flat.
 
-    Why here: the per-frame statistics of zero/scale/weights must skip the samples the
-    combine skips, and those planes are read by the kernel, not turned into masks.
-    """
+def _unusable(planes: Planes | None, i: int, bad_bits: int | None) -> np.ndarray | None:
+    """Samples of frame ``i`` its planes exclude, flat (see :func:`unusable_samples`)."""
     if planes is None:
         return None
-    out = None
-    if planes.dq is not None:
-        dq = planes.dq[i]
-        bits = np.iinfo(dq.dtype).max if bad_bits is None else bad_bits
-        out = (dq & dq.dtype.type(bits)) != 0
-    if planes.variance is not None:
-        v = planes.variance[i]
-        with np.errstate(invalid="ignore"):
-            bad = ~(np.isfinite(v) & (v > 0))
-        out = bad if out is None else (out | bad)
-    return out
+    return unusable_samples(None if planes.dq is None else planes.dq[i],
+                            None if planes.variance is None else planes.variance[i], bad_bits)

@@ -37,6 +37,7 @@ __all__ = [
     "dq_unsigned",
     "as_bad_bits",
     "as_nodata_bit",
+    "unusable_samples",
 ]
 
 #: How an input plane's values relate to the variance.
@@ -260,6 +261,28 @@ def as_nodata_bit(nodata_bit: Any, dq_dtype: np.dtype) -> int:
         raise ValueError(f"nodata_bit must be 0 or a single bit (a power of two) below 2**{width} for "
                          f"{width}-bit DQ words; got {value}")
     return value
+
+
+def unusable_samples(dq: np.ndarray | None, variance: np.ndarray | None,
+                     bad_bits: int | None) -> np.ndarray | None:
+    """Samples of one frame that its planes exclude: a bad DQ bit, or a variance that is
+    not finite or not positive (raw units); None when neither plane is given.
+
+    Why: the per-frame statistics of zero/scale/weights must skip the samples the combine
+    skips, and the kernel reads these planes instead of masks (the out-of-core
+    statistics pass and the in-memory API both call this).
+    """
+    out = None
+    if dq is not None:
+        words = _as_unsigned(np.asarray(dq))
+        bits = np.iinfo(words.dtype).max if bad_bits is None else int(bad_bits)
+        out = (words & words.dtype.type(bits & np.iinfo(words.dtype).max)) != 0
+    if variance is not None:
+        v = np.asarray(variance)
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isfinite(v) & (v > 0))
+        out = bad if out is None else (out | bad)
+    return out
 
 
 def _frames_of(x: Any, n: int, spatial: tuple[int, ...], name: str, *, shared_ok: bool) -> list[np.ndarray]:
