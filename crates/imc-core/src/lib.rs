@@ -28,6 +28,8 @@ pub mod real;
 pub mod driver;
 pub mod frames;
 pub mod job;
+pub mod planes;
+pub mod propagate;
 pub mod reduce;
 pub mod reject;
 pub mod select;

@@ -13,6 +13,7 @@ mod linearclip;
 pub(crate) mod minmax;
 pub(crate) mod pclip;
 mod sigclip;
+mod varclip;
 
 use crate::job::{Centre, Limits, Rejector};
 
@@ -33,6 +34,10 @@ pub mod sflag {
     pub const ALGORITHM: u8 = 8;
     pub const GROW: u8 = 16;
     pub const PREVIOUS: u8 = 32;
+    /// A bad DQ bit (`dq & bad_bits != 0`).
+    pub const DQ: u8 = 64;
+    /// Variance not finite or not > 0, or a per-pixel weight not finite or < 0.
+    pub const BAD_VARIANCE: u8 = 128;
 }
 
 /// Per-element diagnostics of one rejector.
@@ -61,12 +66,15 @@ pub struct Win<'a> {
     pub hi: usize,
     /// AvSigClip: the sigma of this element's image line (NaN when not computed).
     pub line_sigma: f64,
+    /// VarClip: the normalised variance of each frame's sample of this element, indexed
+    /// by frame id (None without a variance plane).
+    pub var: Option<&'a [f64]>,
 }
 
 impl<'a> Win<'a> {
     /// The full window over sorted samples.
     pub fn new(a: &'a [f64], ids: Option<&'a [u32]>) -> Self {
-        Win { a, ids, lo: 0, hi: a.len(), line_sigma: f64::NAN }
+        Win { a, ids, lo: 0, hi: a.len(), line_sigma: f64::NAN, var: None }
     }
 
     #[inline]
@@ -145,7 +153,7 @@ impl Prepared {
 
     /// Whether this rejector needs the frame index of every sorted sample.
     pub fn needs_ids(&self) -> bool {
-        self.per_image_noise
+        self.per_image_noise || matches!(self.rejector, Rejector::VarClip { .. })
     }
 
     /// Narrow the window of one element.
@@ -156,6 +164,9 @@ impl Prepared {
             }
             Rejector::CcdClip { sigma_lo, sigma_hi, maxiters, cen, noise, limits } => {
                 ccdclip::apply(w, self, *sigma_lo, *sigma_hi, *maxiters, *cen, noise, limits)
+            }
+            Rejector::VarClip { sigma_lo, sigma_hi, maxiters, cen, limits } => {
+                varclip::apply(w, *sigma_lo, *sigma_hi, *maxiters, *cen, limits)
             }
             Rejector::LinearClip { low_scale, low, upp_scale, upp, maxiters, cen, limits } => {
                 linearclip::apply(w, *low_scale, *low, *upp_scale, *upp, *maxiters, *cen, limits)

@@ -112,7 +112,7 @@ mod tests {
     fn run(v: &[f64], lim: Limits, sig: f64, it: u32, cen: Centre) -> (Vec<f64>, Diag) {
         let mut a = v.to_vec();
         select::sort(&mut a);
-        let mut w = Win { a: &a, ids: None, lo: 0, hi: a.len(), line_sigma: f64::NAN };
+        let mut w = Win { a: &a, ids: None, lo: 0, hi: a.len(), line_sigma: f64::NAN, var: None };
         let mut s = Scratch::default();
         let d = apply(&mut w, &mut s, sig, sig, it, cen, Spread::Std, 0, &lim);
         (w.vals().to_vec(), d)
