@@ -60,7 +60,33 @@ __all__ = [
 ]
 
 
+#: imcombiners 0.1.1 top-level names -> their replacement (deprecated aliases).
+_DEPRECATED = {
+    "sigclip": "imcombiners.kernels.sigclip",
+    "ccdclip": "imcombiners.kernels.ccdclip",
+    "linearclip": "imcombiners.kernels.linearclip",
+    "minmax": "imcombiners.kernels.minmax",
+    "pclip": "imcombiners.kernels.pclip",
+    "grow_mask": "imcombiners.kernels.grow_mask",
+    "nanaverage": "imcombiners.kernels.wavg",
+    "resolve_zero_scale": "imcombiners.Combiner(...).zero_scale",
+}
+
+
+def _deprecated_alias(name: str) -> Any:
+    from ._deprecation import deprecated_function
+    from ._legacy import resolve_zero_scale
+
+    if name == "resolve_zero_scale":
+        return resolve_zero_scale  # warns itself
+    if name == "nanaverage":
+        return kernels.nanaverage  # warns itself
+    return deprecated_function(f"imcombiners.{name}", _DEPRECATED[name], getattr(kernels, name))
+
+
 def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        return _deprecated_alias(name)
     # imcombine lives in .iraf, which loads the IRAF engine: import it on first use only.
     if name == "imcombine":
         try:

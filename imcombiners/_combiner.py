@@ -12,34 +12,37 @@ Chained use keeps state between steps (accumulated mask, normalisation, history)
 
 The input is never modified (even with ``copy=False``): thresholds and rejections are
 masks, and zero/scale are applied by the kernel while it reads the samples.
+
+imcombiners 0.1.1 spellings (``arr=``, ``validate=``, ``weight=``, ``full=``,
+``zero_to_0th``/``scale_to_0th``, ``*_sigclip_kwargs``, ``threshold(low=, upp=)``,
+``variance(return_mean=)``, the state attributes ``mask_rej``, ``last_reject``, ... and
+``copy()``) keep working with a DeprecationWarning (see docs/migrating-from-0.1.md).
 """
 
 from __future__ import annotations
 
+import copy as _copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ._deprecation import pop_validate, renamed_kwargs, warn_deprecated
 from ._frames import FrameSet, prepare_frames
 from ._job import Job, run_job
-from ._planes import (
-    Planes,
-    as_bad_bits,
-    is_inverse_variance,
-    is_pixel_weights,
-    prepare_planes,
-    unusable_samples,
-)
+from ._legacy import LegacyCombinerState, Rebase011, legacy_tuple, merge_threshold_pairs, run_custom_rejector, translate_zero_scale
+from ._planes import as_bad_bits, prepare_planes, split_weights, unusable_samples
 from ._products import DIAGNOSTICS
 from ._rejectors import Rejector
 from ._stats import frame_statistic, parse_statsec, resolve_normalisation
-from ._validate import as_bool, as_thresholds, canonical_method, check_diagnostics
+from .kernels import grow_mask
+from ._validate import as_bool, as_int, as_thresholds, canonical_method, check_diagnostics
 
 __all__ = ["Combiner", "CombineResult", "Step"]
 
-_ALL_DIAG = frozenset({"mask", "std", "low", "upp", "nit", "output_flags", "nused"})
+_ALL_DIAG = frozenset({"mask", "std", "low", "upp", "nit", "output_flags", "nused", "clip_low", "clip_upp"})
+_LEGACY_ZS = ("zero_to_0th", "scale_to_0th", "zero_sigclip_kwargs", "scale_sigclip_kwargs")
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,10 +63,15 @@ class Step:
         seen by this step).
     std, low, upp, nit, output_flags
         ``*spatial`` rejection diagnostics of a reject step (``std`` is None for
-        algorithms without a spread), else None.
+        algorithms without a spread), else None. ``low``/``upp`` are the smallest and
+        largest samples kept (LinearClip: its bounds).
     sample_flags
         Stage-local ``(N, *spatial)`` uint8 flags when the step asked for ``"full"``
         (samples excluded by earlier steps carry PREVIOUS), else None.
+    clip_low, clip_upp
+        ``*spatial`` clipping bounds of the last evaluated pass of a reject step.
+    mask
+        ``(N, *spatial)`` bool: every sample excluded after a reject step, else None.
     """
 
     kind: str
@@ -76,6 +84,9 @@ class Step:
     nit: np.ndarray | None = None
     output_flags: np.ndarray | None = None
     sample_flags: np.ndarray | None = None
+    clip_low: np.ndarray | None = None
+    clip_upp: np.ndarray | None = None
+    mask: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,8 +101,8 @@ class CombineResult:
         ``(N, *spatial)`` bool: every sample excluded from ``data`` (input mask, NaN/inf,
         thresholds, rejections, grow).
     low, upp
-        ``*spatial`` clipping bounds of the last evaluated pass of the last rejector
-        (retained extremes for MinMaxClip); None without rejection.
+        ``*spatial`` smallest and largest samples kept by the last rejector (for
+        LinearClip: its bounds, as imcombiners 0.1.1); None without rejection.
     std
         ``*spatial`` spread of the last pass (sigma at the centre for CcdClip); None
         without rejection or for algorithms without a spread (LinearClip, MinMaxClip, PClip).
@@ -107,14 +118,25 @@ class CombineResult:
         Steps (:class:`Step`) of the chain so far followed by one per rejector of this call.
     zero, scale, weights
         Per-frame vectors used (None when not used).
+    clip_low, clip_upp
+        ``*spatial`` clipping bounds of the last evaluated pass of the last rejector
+        (retained extremes for MinMaxClip); None without rejection.
     variance, weight, exposure, dq
         Survey products asked for by name (docs/design.md "Survey planes"): the propagated
         variance of ``data``, the sum of the weights of the samples used, the sum of their
         exposure times, and the OR of their DQ words (plus ``nodata_bit`` where none was
         left); None when not asked.
 
+    Notes
+    -----
     With ``diagnostics`` given as a list of names, only those outputs are set (the others
     are None).
+
+    imcombiners 0.1.1 returned tuples and arrays here; those uses still work with a
+    DeprecationWarning: unpacking, ``len()`` and integer indexing give 0.1.1's
+    ``ndcombine`` tuple ``(data, mask_rej, mask_thresh, std, low, upp, nit,
+    output_flags[, sample_flags])``, and ``numpy.asarray(result)``, ``.shape``, ``.dtype``
+    and array indexing act on ``data``.
     """
 
     data: np.ndarray
@@ -130,10 +152,59 @@ class CombineResult:
     zero: np.ndarray | None = None
     scale: np.ndarray | None = None
     weights: np.ndarray | None = None
+    clip_low: np.ndarray | None = None
+    clip_upp: np.ndarray | None = None
     variance: np.ndarray | None = None
     weight: np.ndarray | None = None
     exposure: np.ndarray | None = None
     dq: np.ndarray | None = None
+    #: What the 0.1.1 tuple needs beyond the fields (internal).
+    _legacy: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    # ---- 0.1.1 compatibility (deprecated): the ndcombine tuple and the image array
+
+    def _as_tuple(self, how: str) -> tuple[Any, ...]:
+        warn_deprecated(f"{how} a CombineResult (0.1.1's tuple result)",
+                        "the attributes .data, .mask, .std, .low, .upp, .nit, .output_flags, .sample_flags")
+        return legacy_tuple(self)
+
+    def __iter__(self):
+        return iter(self._as_tuple("unpacking"))
+
+    def __len__(self) -> int:
+        return len(self._as_tuple("len() of"))
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, np.integer, slice)):
+            return self._as_tuple("indexing")[key]
+        warn_deprecated("indexing a CombineResult as an array", "result.data[...]")
+        return self.data[key]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        warn_deprecated("using a CombineResult as an array (0.1.1 returned the image)", "result.data")
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Deprecated: ``data.shape`` (0.1.1 returned the image itself)."""
+        warn_deprecated("CombineResult.shape", "result.data.shape")
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Deprecated: ``data.dtype``."""
+        warn_deprecated("CombineResult.dtype", "result.data.dtype")
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        """Deprecated: ``data.ndim``."""
+        warn_deprecated("CombineResult.ndim", "result.data.ndim")
+        return self.data.ndim
+
+
+def _custom_or_kernel(r: Any) -> bool:
+    return isinstance(r, Rejector) and (type(r) is not Rejector or r.is_custom)
 
 
 def _as_rejectors(rejectors: Any) -> tuple[Rejector, ...]:
@@ -143,13 +214,31 @@ def _as_rejectors(rejectors: Any) -> tuple[Rejector, ...]:
         return (rejectors,)
     if isinstance(rejectors, (list, tuple)):
         for r in rejectors:
-            if not isinstance(r, Rejector) or type(r) is Rejector:
+            if not _custom_or_kernel(r):
                 raise TypeError(
                     "rejectors must be a Rejector or a sequence of them (SigClip, CcdClip, AvSigClip, "
                     f"LinearClip, MinMaxClip, PClip); got an item {r!r}"
                 )
         return tuple(rejectors)
     raise TypeError(f"rejectors must be None, a Rejector or a sequence of Rejectors; got {rejectors!r}")
+
+
+def _step_from(raw: dict[str, Any], rejector: Rejector) -> Step:
+    return Step(
+        kind="reject",
+        rejector=rejector,
+        params={"grow": rejector.grow_radius},
+        nrej=raw["nrej"],
+        std=raw["std"] if rejector.has_spread else None,
+        low=raw["low"],
+        upp=raw["upp"],
+        nit=raw["nit"],
+        output_flags=raw["output_flags"],
+        sample_flags=raw.get("sample_flags"),
+        clip_low=raw.get("clip_low"),
+        clip_upp=raw.get("clip_upp"),
+        mask=raw.get("mask"),
+    )
 
 
 def _wanted(diagnostics: Any) -> tuple[str | None, frozenset[str]]:
@@ -171,22 +260,18 @@ def _wanted(diagnostics: Any) -> tuple[str | None, frozenset[str]]:
     return "list", names - {"data"}
 
 
-def _step_from(raw: dict[str, Any], rejector: Rejector) -> Step:
-    return Step(
-        kind="reject",
-        rejector=rejector,
-        params={"grow": rejector.grow_radius},
-        nrej=raw["nrej"],
-        std=raw["std"] if rejector.has_spread else None,
-        low=raw["low"],
-        upp=raw["upp"],
-        nit=raw["nit"],
-        output_flags=raw["output_flags"],
-        sample_flags=raw.get("sample_flags"),
-    )
+def _full_or_diagnostics(owner: str, full: Any, diagnostics: Any) -> tuple[Any, bool]:
+    """0.1.1's ``full=True``: a deprecated spelling of ``diagnostics="simple"``."""
+    if full is None or full is False:
+        return diagnostics, False
+    if diagnostics is not None:
+        raise ValueError("pass either diagnostics or full, not both")
+    warn_deprecated(f"{owner}(full=True)", "diagnostics='simple'",
+                    detail="which returns a CombineResult with .data, .mask, .std, ...")
+    return "simple", True
 
 
-class Combiner:
+class Combiner(LegacyCombinerState):
     """Combine a stack of frames along axis 0, optionally step by step.
 
     Parameters
@@ -209,7 +294,8 @@ class Combiner:
         (the DQ is then only propagated to the ``dq`` product).
     copy
         Keep private copies of the frames and mask. Not needed for safety (the input is
-        never written); use it when you will modify the arrays while the Combiner lives.
+        never written); use it when you will modify the arrays while the Combiner lives
+        (0.1.1 always copied).
 
     Notes
     -----
@@ -217,8 +303,12 @@ class Combiner:
     variance, the products) are in docs/design.md, "Survey planes".
     """
 
+    @renamed_kwargs(arr="stack")
     def __init__(self, stack: Any, mask: Any = None, *, variance: Any = None, dq: Any = None,
-                 bad_bits: Any = None, copy: bool = False) -> None:
+                 bad_bits: Any = None, copy: bool = False, **legacy: Any) -> None:
+        pop_validate("Combiner", legacy)
+        if legacy:
+            raise TypeError(f"Combiner() got unexpected keyword arguments {sorted(legacy)}")
         copy = as_bool(copy, "copy")  # reliability: copy="no" is not True
         fs = prepare_frames(stack, mask, copy=copy)
         planes = prepare_planes(fs.n, fs.spatial, variance=variance, dq=dq, copy=copy)
@@ -232,6 +322,7 @@ class Combiner:
         self._scale: np.ndarray | None = None
         self._history: list[Step] = []
         self._sample_flags: np.ndarray | None = None
+        self._legacy_init()
 
     # ----------------------------------------------------------------- properties
 
@@ -281,11 +372,11 @@ class Combiner:
         return self._scale
 
     def __repr__(self) -> str:
+        # imcombiners 0.1.1's format (H, W for images; the spatial shape otherwise).
         n_masked = 0 if self._acc is None else int(sum(int(a.sum()) for a in self._acc))
-        return (
-            f"Combiner(N={self._fs.n}, spatial={self._fs.spatial}, dtype={self._fs.dtype.name}, "
-            f"n_masked={n_masked}, steps={len(self._history)})"
-        )
+        sp = self._fs.spatial
+        where = f"H={sp[0]}, W={sp[1]}" if len(sp) == 2 else f"shape={sp}"
+        return f"Combiner(N={self._fs.n}, {where}, dtype={self._fs.workspace.name}, n_masked={n_masked})"
 
     # ----------------------------------------------------------------- helpers
 
@@ -294,8 +385,11 @@ class Combiner:
         bad_bits = self._bad_bits
 
         def stat_of(i: int, spec: Any) -> float:
+            # the samples the combine uses: not masked, no bad DQ bit, a usable variance
             m = None if acc is None else acc[i]
-            unusable = _unusable(fs.planes, i, bad_bits)
+            pl = fs.planes
+            unusable = None if pl is None else unusable_samples(
+                None if pl.dq is None else pl.dq[i], None if pl.variance is None else pl.variance[i], bad_bits)
             if unusable is not None:
                 m = unusable if m is None else (m | unusable)
             m = None if m is None else m.reshape(fs.spatial)
@@ -316,11 +410,13 @@ class Combiner:
 
     # ----------------------------------------------------------------- chained steps
 
+    @renamed_kwargs(low="lo", upp="hi")
     def threshold(self, lo: float | None = -math.inf, hi: float | None = math.inf) -> Combiner:
         """Exclude samples whose raw value is outside ``[lo, hi]`` (inclusive keep range).
 
         Thresholds always apply to raw (un-normalised) values, whatever the order of the
-        chained calls. Returns ``self``.
+        chained calls (0.1.1 applied them to the current, possibly normalised, values).
+        Returns ``self``. ``low=``/``upp=`` are deprecated 0.1.1 names of ``lo``/``hi``.
         """
         lo_, hi_ = as_thresholds((lo, hi), "threshold (lo, hi)")
         fs = self._fs
@@ -336,6 +432,8 @@ class Combiner:
         self._acc = tuple(new_acc)
         self._chained = True
         self._history.append(Step("threshold", params={"thresholds": (lo_, hi_)}, nrej=nrej.reshape(fs.spatial)))
+        self._legacy_thresholds.append((lo_, hi_))
+        self._legacy_mask = None  # the chain mask is the latest again
         return self
 
     def zero_scale(
@@ -345,23 +443,71 @@ class Combiner:
         *,
         statsec: Any = None,
         relative: bool = True,
+        **legacy: Any,
     ) -> Combiner:
         """Set the per-frame normalisation ``value' = (value - zero) / scale``.
 
         Statistics are taken on the raw frames over the current valid samples (input
         mask, thresholds and earlier rejections excluded). May be called once. Returns
-        ``self``. See :mod:`imcombiners._stats` for the accepted forms.
+        ``self``. See :mod:`imcombiners._stats` for the accepted forms. 0.1.1's
+        ``zero_to_0th``, ``scale_to_0th``, ``zero_sigclip_kwargs`` and
+        ``scale_sigclip_kwargs`` are accepted with a DeprecationWarning.
         """
         if self._zero is not None or self._scale is not None:
             raise ValueError("zero_scale: the normalisation is already set for this Combiner; create a new one to change it")
         parse_statsec(statsec, self._fs.spatial)
-        z, s, _ = resolve_normalisation(
-            self._fs.n, zero, scale, None, stat_of=self._stat_of(None, statsec), relative=relative, parallel=True
-        )
+        z, s, _ = self._resolve("Combiner.zero_scale", zero, scale, None, None, statsec, relative, legacy)
         self._zero, self._scale = z, s
         self._chained = True
         self._history.append(Step("zero_scale", params={"zero": z, "scale": s, "statsec": statsec}))
         return self
+
+    def _resolve(self, owner: str, zero: Any, scale: Any, weights: Any, thr: Any, statsec: Any, relative: Any,
+                 legacy: dict[str, Any]) -> tuple[Any, Any, Any]:
+        """Resolve zero/scale/weights to vectors, honouring 0.1.1's zero/scale keywords."""
+        unknown = set(legacy) - set(_LEGACY_ZS)
+        if unknown:
+            raise TypeError(f"{owner}() got unexpected keyword arguments {sorted(unknown)}")
+        if legacy:
+            zero, scale, relative = translate_zero_scale(owner, zero, scale, relative, legacy)
+        rebase = relative if isinstance(relative, Rebase011) else None
+        z, s, w = resolve_normalisation(
+            self._fs.n, zero, scale, weights, stat_of=self._stat_of(thr, statsec),
+            relative=False if rebase is not None else relative, parallel=True,
+        )
+        if rebase is not None:
+            z, s = rebase.apply(z, s)
+        return z, s, w
+
+    def _workspace(self) -> np.ndarray:
+        """The normalised float stack ``(N, *spatial)`` (for user rejectors)."""
+        fs = self._fs
+        out = np.empty(fs.shape, fs.workspace)
+        for i in range(fs.n):
+            v = fs.frame(i).astype(np.float64)
+            if self._zero is not None:
+                v = v - self._zero[i]
+            if self._scale is not None:
+                v = v / self._scale[i]
+            out[i] = v
+        return out
+
+    def _reject_custom(self, rejector: Rejector, grow: float | None) -> Step:
+        """Run a user rejector's own ``apply`` (0.1.1's extension point) as a step."""
+        warn_deprecated(f"a Rejector subclass with its own apply() ({type(rejector).__name__})",
+                        "a mask you compute yourself: Combiner(stack, mask=...) or a built-in rejector",
+                        detail="it runs in Python on a normalised copy of the stack")
+        before = self.mask
+        radius = grow if grow is not None else getattr(rejector, "grow", None)
+        grow_fn = None if radius is None else (lambda m: grow_mask(m, radius))
+        raw = run_custom_rejector(rejector, self._workspace(), before, grow_fn)
+        new = raw["mask"] if before is None else (raw["mask"] & ~before)
+        return Step(
+            kind="reject", rejector=rejector, params={"grow": radius},
+            nrej=new.reshape(self._fs.n, -1).sum(axis=0, dtype=np.uint16).reshape(self._fs.spatial),
+            std=raw["std"], low=raw["low"], upp=raw["upp"], nit=raw["nit"],
+            output_flags=raw["output_flags"], mask=raw["mask"],
+        )
 
     def reject(self, rejector: Rejector, grow: float | None = None, diagnostics: str | None = "simple") -> Combiner:
         """Apply one rejector to the current survivors and keep the result.
@@ -378,12 +524,21 @@ class Combiner:
 
         Returns ``self``; the step's diagnostics are appended to :attr:`history`.
         """
-        if not isinstance(rejector, Rejector) or type(rejector) is Rejector:
+        if not _custom_or_kernel(rejector):
             raise TypeError(
                 "reject() expects a Rejector (SigClip, CcdClip, AvSigClip, LinearClip, MinMaxClip, "
                 f"PClip); got {rejector!r}"
             )
         level = check_diagnostics(diagnostics) or "simple"
+        if rejector.is_custom:
+            step = self._reject_custom(rejector, grow)
+            n, m = self._fs.n, self._fs.m
+            self._acc = tuple(np.ascontiguousarray(step.mask).reshape(n, m))
+            self._chained = True
+            self._history.append(step)
+            self._legacy_steps.append(step)
+            self._legacy_mask = None
+            return self
         if grow is not None:
             rejector = rejector.replace(grow=grow)
         want = set(_ALL_DIAG)
@@ -400,8 +555,11 @@ class Combiner:
         self._acc = tuple(np.ascontiguousarray(res["mask"]).reshape(n, m))
         self._chained = True
         self._history.append(step)
+        self._legacy_steps.append(step)
+        self._legacy_mask = None
         if level == "full":
             self._sample_flags = step.sample_flags
+            self._legacy_sample_flags = step.sample_flags
         return self
 
     # ----------------------------------------------------------------- combine
@@ -415,7 +573,7 @@ class Combiner:
         scale: Any = None,
         weights: Any = None,
         rejectors: Any = None,
-        diagnostics: str | None = None,
+        diagnostics: Any = None,
         ddof: int = 0,
         blank: float | None = None,
         statsec: Any = None,
@@ -423,6 +581,7 @@ class Combiner:
         relative: bool = True,
         nodata_bit: int | None = None,
         exptime: Any = None,
+        **legacy: Any,
     ) -> np.ndarray | CombineResult:
         """Combine the frames (after any chained steps) and return the image.
 
@@ -450,7 +609,8 @@ class Combiner:
             None: return only the image (fastest: one fused kernel call). ``"simple"``:
             a :class:`CombineResult`. ``"full"``: also ``sample_flags``.  Or a list of
             output names: any of mask, sample_flags, std, low, upp, nit, output_flags,
-            nused, and the survey products variance, weight, exposure, dq.
+            nused, clip_low, clip_upp, and the survey products variance, weight,
+            exposure, dq.
         ddof
             Delta degrees of freedom of ``variance``.
         blank
@@ -466,6 +626,11 @@ class Combiner:
             its dtype; 0: none).
         exptime
             Exposure time of each frame (N numbers) for the ``exposure`` product.
+        **legacy
+            Deprecated 0.1.1 keywords: ``weight`` (= ``weights``), ``full=True``
+            (= ``diagnostics="simple"``, returning the image), ``zero_to_0th``,
+            ``scale_to_0th``, ``zero_sigclip_kwargs``, ``scale_sigclip_kwargs``.
+            ``thresholds`` may also be 0.1.1's list of ``(low, upp)`` pairs.
 
         Returns
         -------
@@ -474,25 +639,82 @@ class Combiner:
             thresholded, normalised, weighted or rejected; otherwise float32 (uint8,
             uint16, int16, float32 input) or float64 (int32, float64 input).
         """
+        if "weight" in legacy:
+            if weights is not None:
+                raise TypeError("Combiner.combine: give either weights= or the deprecated weight=, not both")
+            warn_deprecated("Combiner.combine(weight=...)", "weights=")
+            weights = legacy.pop("weight")
+        diagnostics, legacy_full = _full_or_diagnostics("Combiner.combine", legacy.pop("full", None), diagnostics)
         method = canonical_method(method)
         level, want = _wanted(diagnostics)
         rejs = _as_rejectors(rejectors)
-        thr = as_thresholds(thresholds)
+        thr = as_thresholds(merge_threshold_pairs(thresholds))
+        products = {"want": want, "nodata_bit": nodata_bit, "exptime": exptime}
+        if any(r.is_custom for r in rejs):
+            res = self._combine_as_chain(method, thr, zero, scale, weights, rejs, level, ddof, blank,
+                                         statsec, q, relative, legacy, products)
+        else:
+            res = self._combine(method, thr, zero, scale, weights, rejs, level, ddof, blank, statsec, q,
+                                relative, legacy, products)
+        if level is None:
+            return res
+        self._legacy_record(res, thr, level)
+        return res.data if legacy_full else res
+
+    def _legacy_record(self, res: CombineResult, thr: Any, level: str) -> None:
+        """Remember a diagnostics combine for 0.1.1's state attributes (0.1.1 ran it as
+        chained steps)."""
+        new = res.history[len(self._history):]
+        self._legacy_steps.extend(s for s in new if s.kind == "reject")
+        if thr is not None:
+            self._legacy_thresholds.append(thr)
+        self._legacy_mask = res.mask
+        if level == "full":
+            self._legacy_sample_flags = res.sample_flags
+
+    def _combine_as_chain(self, method: str, thr: Any, zero: Any, scale: Any, weights: Any,
+                          rejs: tuple[Rejector, ...], level: str | None, ddof: int, blank: Any,
+                          statsec: Any, q: Any, relative: Any, legacy: dict[str, Any],
+                          products: dict[str, Any]) -> Any:
+        """A combine with a user rejector: run it as chained steps on a copy."""
+        tmp = _copy.copy(self)
+        if thr is not None:
+            tmp.threshold(*thr)
+        if zero is not None or scale is not None or legacy:
+            if self._zero is not None or self._scale is not None:
+                raise ValueError("zero/scale: the normalisation was already set by zero_scale(); give both "
+                                 "zero and scale there, not to combine()")
+            z, s, _ = tmp._resolve("Combiner.combine", zero, scale, None, None, statsec, relative, legacy)
+            tmp._zero, tmp._scale = z, s
+        for r in rejs:
+            tmp.reject(r, diagnostics="full" if level == "full" else "simple")
+        res = tmp._combine(method, None, None, None, weights, (), level, ddof, blank, statsec, q, relative, {},
+                           products)
+        if level is None:
+            return res
+        last = tmp._history[-1]
+        return CombineResult(
+            data=res.data, mask=res.mask, low=last.low, upp=last.upp,
+            std=last.std if (last.rejector is not None and (last.rejector.has_spread or last.rejector.is_custom)) else None,
+            nit=last.nit, output_flags=res.output_flags, nused=res.nused, sample_flags=res.sample_flags,
+            history=tuple(tmp._history), zero=tmp._zero, scale=tmp._scale, weights=res.weights,
+            clip_low=last.clip_low, clip_upp=last.clip_upp, variance=res.variance, weight=res.weight,
+            exposure=res.exposure, dq=res.dq,
+            _legacy={"rejected": True, "full": level == "full",
+                     "mask_thresh": _thresh_mask_fn(self._fs, thr)},
+        )
+
+    def _combine(self, method: str, thr: Any, zero: Any, scale: Any, weights: Any, rejs: tuple[Rejector, ...],
+                 level: str | None, ddof: int, blank: Any, statsec: Any, q: Any, relative: Any,
+                 legacy: dict[str, Any], products: dict[str, Any]) -> Any:
         fs = self._fs
-        weighting: str | None = None
-        planes = fs.planes
-        if is_inverse_variance(weights):
-            weighting, weights = "inverse_variance", None
-        elif is_pixel_weights(weights, fs.n, fs.spatial):
-            wp = prepare_planes(fs.n, fs.spatial, weights=weights)
-            planes = Planes(None if planes is None else planes.variance, wp.weights,  # type: ignore[union-attr]
-                            None if planes is None else planes.dq)
-            weighting, weights = "pixel", None
-        if (weights is not None or weighting is not None) and method == "mean":
+        weighting, weights, planes = split_weights(weights, fs.n, fs.spatial, fs.planes)
+        weighted = weights is not None or weighting is not None
+        if weighted and method == "mean":
             method = "wavg"
-        if (weights is not None or weighting is not None) and method not in ("wavg", "sum"):
+        if weighted and method not in ("wavg", "sum"):
             raise ValueError(f"weights can only be used with mean/wavg and sum; got method {method!r}")
-        if method == "wavg" and weights is None and weighting is None:
+        if method == "wavg" and not weighted:
             raise ValueError("weights: method 'wavg' needs weights (one per frame or sample, a statistic name "
                              "or 'inverse_variance')")
         if (zero is not None or scale is not None) and (self._zero is not None or self._scale is not None):
@@ -502,22 +724,20 @@ class Combiner:
                 "scale there, not to combine()"
             )
         parse_statsec(statsec, self._fs.spatial)
-        z, s, w = resolve_normalisation(
-            self._fs.n, zero, scale, weights, stat_of=self._stat_of(thr, statsec), relative=relative, parallel=True
-        )
+        z, s, w = self._resolve("Combiner.combine", zero, scale, weights, thr, statsec, relative, legacy)
         z = self._zero if z is None else z
         s = self._scale if s is None else s
 
+        want = products["want"]
         job = Job(method, rejectors=rejs, thresholds=thr, zero=z, scale=s, weights=w,
                   ddof=ddof, q=q, blank=blank, want=want, weighting="frame" if w is not None else weighting,
-                  bad_bits=self._bad_bits, nodata_bit=nodata_bit, exptime=exptime)
+                  bad_bits=self._bad_bits, nodata_bit=products["nodata_bit"], exptime=products["exptime"])
         frames = self._frames().with_planes(planes)
         if level is None:
             return run_job(frames, None, job)["data"]
 
-        split = bool(rejs) and level != "list"
         res = run_job(
-            frames, None, job, split_steps=split,
+            frames, None, job, split_steps=bool(rejs) and level != "list",
             previous=self._previous() if "sample_flags" in want else None,
         )
         steps = tuple(_step_from(raw, raw["rejector"]) for raw in res.get("steps", ()))
@@ -536,25 +756,42 @@ class Combiner:
             zero=z,
             scale=s,
             weights=w,
+            clip_low=res.get("clip_low") if last else None,
+            clip_upp=res.get("clip_upp") if last else None,
             variance=res.get("variance"),
             weight=res.get("weight"),
             exposure=res.get("exposure"),
             dq=res.get("dq"),
+            _legacy={"rejected": bool(rejs), "full": level == "full",
+                     "mask_thresh": _thresh_mask_fn(self._fs, thr)},
         )
 
-    def variance(self, ddof: int = 0, *, blank: float | None = None) -> np.ndarray:  # noqa: D417
+    def variance(self, ddof: int = 1, *, blank: float | None = None, **legacy: Any) -> Any:
         """Variance of the surviving samples (after the chained steps) along axis 0.
 
         ``sum((x - mean)**2) / (n - ddof)`` over the valid, normalised samples; NaN where
-        ``n <= ddof``. ``ddof=0`` matches ``numpy.nanvar`` and ``combine("variance")``.
+        ``n <= ddof``. The default ``ddof=1`` is the sample variance (imcombiners 0.1.1);
+        ``combine("variance")`` defaults to ``ddof=0`` like ``numpy.nanvar``.
+        ``return_mean=True`` (deprecated 0.1.1 keyword) returns ``(variance, mean)``.
         """
-        return self.combine("variance", ddof=ddof, blank=blank)
+        return_mean = legacy.pop("return_mean", None)
+        if legacy:
+            raise TypeError(f"Combiner.variance() got unexpected keyword arguments {sorted(legacy)}")
+        ddof = as_int(ddof, "ddof", min=0)
+        var = self.combine("variance", ddof=ddof, blank=blank)
+        if return_mean is None or not as_bool(return_mean, "return_mean"):
+            if return_mean is not None:
+                warn_deprecated("Combiner.variance(return_mean=...)", "Combiner.combine('mean')")
+            return var
+        warn_deprecated("Combiner.variance(return_mean=True)", "Combiner.combine('mean') for the mean")
+        return var, self.combine("mean", blank=blank)
 
 
-
-def _unusable(planes: Planes | None, i: int, bad_bits: int | None) -> np.ndarray | None:
-    """Samples of frame ``i`` its planes exclude, flat (see :func:`unusable_samples`)."""
-    if planes is None:
+def _thresh_mask_fn(fs: FrameSet, thr: Any) -> Any:
+    """A lazy 0.1.1 ``mask_thresh`` for a combine (None without thresholds)."""
+    if thr is None:
         return None
-    return unusable_samples(None if planes.dq is None else planes.dq[i],
-                            None if planes.variance is None else planes.variance[i], bad_bits)
+    from ._legacy import threshold_mask
+
+    return lambda: threshold_mask(fs.frames, [thr], fs.shape)
+

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._frames import FrameSet, prepare_frames
 from ._planes import Planes, as_bad_bits, as_nodata_bit
-from ._products import DIAGNOSTICS, PER_SAMPLE
+from ._products import DIAGNOSTICS, PER_SAMPLE, WORKSPACE_TYPED
 from ._rejectors import KERNEL_KINDS, Rejector
 from ._validate import (
     as_blank,
@@ -34,7 +34,9 @@ __all__ = ["Job", "OUTPUTS", "run_job", "result_dtype", "load_core"]
 
 #: Optional outputs a job can ask for (``data`` is always produced).
 OUTPUTS = DIAGNOSTICS
-_REJ_DIAG = ("std", "low", "upp", "nit")
+_REJ_DIAG = ("std", "low", "upp", "nit", "clip_low", "clip_upp")
+# Sample-flag bits a later stage contributes (the first stage's flags are taken whole).
+_STAGE_BITS = np.uint8(SampleFlags.ALGORITHM | SampleFlags.GROW | SampleFlags.RESTORED_NKEEP | SampleFlags.RESTORED_MAXREJ)
 _INTEGER_EXACT = frozenset({"lmedian", "min", "max"})
 #: Methods with a propagated variance (docs/design.md "Survey planes").
 VARIANCE_METHODS = frozenset({"mean", "wavg", "sum", "median", "lmedian"})
@@ -280,7 +282,7 @@ def _estimate_bytes(fs: FrameSet, job: Job, staged: int) -> int:
     for name in job.want:
         if name in PER_SAMPLE:
             total += n * m
-        elif name in ("std", "low", "upp", "variance", "weight", "exposure"):
+        elif name in WORKSPACE_TYPED:
             total += m * ws
         elif name == "dq":
             total += m * (1 if fs.planes is None else fs.planes.dq_dtype.itemsize)
@@ -360,12 +362,14 @@ def run_job(
     dict
         ``"data"`` (``*spatial``) and the outputs in ``job.want``: ``mask`` and
         ``sample_flags`` shaped ``(N, *spatial)``; ``std``, ``low``, ``upp``, ``nit``,
-        ``output_flags``, ``nused``, ``variance``, ``weight``, ``exposure``, ``dq`` shaped
-        ``*spatial`` (std/low/upp/nit describe the last rejector and are absent without
-        rejectors). With ``split_steps``, ``"steps"`` holds
-        one dict per rejector: ``rejector``, ``std``, ``low``, ``upp``, ``nit``,
-        ``output_flags``, ``nrej`` (samples newly excluded by the step, uint16) and
-        ``sample_flags`` (stage-local, when wanted).
+        ``clip_low``, ``clip_upp``, ``output_flags``, ``nused``, ``variance``, ``weight``,
+        ``exposure``, ``dq`` shaped ``*spatial`` (std/low/upp/nit/clip_* describe the last
+        rejector and are absent without rejectors; low/upp are the retained extremes,
+        clip_low/clip_upp the clipping bounds). With ``split_steps``, ``"steps"`` holds one
+        dict per rejector: ``rejector``, ``std``, ``low``, ``upp``, ``nit``, ``clip_low``,
+        ``clip_upp``, ``output_flags``, ``nrej`` (samples newly excluded by the step,
+        uint16), ``mask`` (every sample excluded after the step) and ``sample_flags``
+        (stage-local, when wanted).
     """
     if isinstance(frames, FrameSet):
         fs = frames if masks is None else prepare_frames(frames, masks)
@@ -428,7 +432,7 @@ def run_job(
 
         sf, of = res.get("sample_flags"), res.get("output_flags")
         if want_flags and sf is not None:
-            part = sf if k == 0 else (sf & np.uint8(SampleFlags.ALGORITHM | SampleFlags.GROW))
+            part = sf if k == 0 else (sf & _STAGE_BITS)
             merged_sf = part.copy() if merged_sf is None else (merged_sf | part)
         if "output_flags" in job.want and of is not None:
             part = of if k == 0 else (of & np.uint8(0xFF ^ int(OutputFlags.PREMASKED)))
@@ -442,6 +446,7 @@ def run_job(
             step["output_flags"] = _shape(of, spatial)
             new = res["mask"] if before is None else (res["mask"] & ~before)
             step["nrej"] = new.reshape(n, m).sum(axis=0, dtype=np.uint16).reshape(spatial)
+            step["mask"] = res["mask"].reshape(n, *spatial)
             if want_flags and sf is not None:
                 earlier = in_prev
                 if k > 0 and before is not None:
@@ -513,7 +518,7 @@ def _empty(fs: FrameSet, want: frozenset[str]) -> dict[str, np.ndarray]:
     ws = fs.workspace
     out: dict[str, np.ndarray] = {}
     for name in want:
-        if name == "data" or name in ("std", "low", "upp"):
+        if name in WORKSPACE_TYPED:
             out[name] = np.empty(0, ws)
         elif name == "mask":
             out[name] = np.empty(0, bool)

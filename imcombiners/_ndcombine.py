@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
 import numpy as np
 
 from ._combiner import CombineResult, Combiner
+from ._deprecation import pop_validate, warn_deprecated
+from ._legacy import legacy_tuple
 from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
-from ._validate import as_sigma_pair
+from ._validate import as_bool, as_sigma_pair
 
 __all__ = ["ndcombine", "REJECT_METHODS"]
 
 #: Accepted values of ``reject``.
 REJECT_METHODS = ("none", "sigclip", "ccdclip", "crreject", "varclip", "avsigclip", "linearclip", "minmax",
                   "pclip")
+
+#: 0.1.1's positional order after ``(arr, mask)`` (all its parameters were positional).
+_POSITIONAL_011 = (
+    "thresholds", "combine", "reject", "sigma", "cenfunc", "clip_cen", "maxiters", "ddof", "nkeep",
+    "maxrej", "n_minmax", "rdnoise", "gain", "snoise", "pclip", "zero", "scale", "zero_to_0th",
+    "scale_to_0th", "zero_sigclip_kwargs", "scale_sigclip_kwargs", "weight", "revert_on_nkeep",
+    "grow", "full", "diagnostics", "scale_ref", "zero_ref", "validate",
+)
+#: 0.1.1 keywords that have no parameter of their own here any more.
+_LEGACY_KEYWORDS = frozenset({"arr", "clip_cen", "zero_to_0th", "scale_to_0th", "zero_sigclip_kwargs",
+                              "scale_sigclip_kwargs", "full", "scale_ref", "zero_ref", "validate"})
+class _Required:
+    """Default of ``stack``: required, but 0.1.1's ``arr=`` may stand in for it."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+_MISSING: Any = _Required()
 
 
 def _one_of(name_a: str, a: Any, name_b: str, b: Any) -> None:
@@ -67,9 +89,9 @@ def _minmax_counts(nlow: Any, nhigh: Any, n_minmax: Any) -> tuple[Any, Any]:
 
 
 def ndcombine(
-    stack: Any,
+    stack: Any = _MISSING,
     mask: Any = None,
-    *,
+    *legacy_args: Any,
     combine: str = "mean",
     reject: str | None = None,
     sigma: Any = None,
@@ -108,11 +130,13 @@ def ndcombine(
     blank: float | None = None,
     q: float | None = None,
     diagnostics: Any = None,
+    spread_centre: str | None = None,
     variance: Any = None,
     dq: Any = None,
     bad_bits: Any = None,
     nodata_bit: int | None = None,
     exptime: Any = None,
+    **legacy: Any,
 ) -> np.ndarray | CombineResult:
     """Combine a stack in one call (library semantics, IRAF-style names accepted).
 
@@ -165,6 +189,15 @@ def ndcombine(
         Per-sample variances and integer DQ words, as for :class:`~imcombiners.Combiner`.
     nodata_bit, exptime
         As for :meth:`Combiner.combine`.
+    spread_centre
+        Centre the sigclip spread (and the ccdclip noise level) is measured about; None:
+        the clipping centre (see :class:`~imcombiners.SigClip`).
+    **legacy
+        imcombiners 0.1.1 spellings, accepted with a DeprecationWarning: ``arr`` (the
+        stack), positional arguments after ``mask`` (0.1.1's order), ``clip_cen``
+        (``spread_centre``), ``full=True`` (returns 0.1.1's 8-tuple), ``zero_to_0th``,
+        ``scale_to_0th``, ``zero_sigclip_kwargs``, ``scale_sigclip_kwargs``, ``scale_ref``,
+        ``zero_ref`` (ccdclip) and ``validate``.
 
     Returns
     -------
@@ -175,6 +208,9 @@ def ndcombine(
         float workspace (float32 for uint8/uint16/int16/float32, float64 for int32/float64),
         the same in every mode.
     """
+    if stack is _MISSING or legacy_args or legacy:
+        here = locals()
+        return _legacy_call(stack, mask, legacy_args, {k: here[k] for k in _KEYWORD_DEFAULTS}, legacy)
     # Conflicting spellings are errors whatever the algorithm (IRAF would silently pick one).
     _one_of("weight", weight, "weights", weights)
     if sigma is not None and (lsigma is not None or hsigma is not None):
@@ -190,7 +226,7 @@ def ndcombine(
         ddof=ddof, maxiters=maxiters, nkeep=nkeep, maxrej=maxrej, revert_on_nkeep=revert_on_nkeep,
         nlow=nlow, nhigh=nhigh, n_minmax=n_minmax, rdnoise=rdnoise, gain=gain, snoise=snoise,
         sigscale=sigscale, pclip=pclip, low_scale=low_scale, low=low, upp_scale=upp_scale, upp=upp,
-        grow=grow,
+        grow=grow, spread_centre=spread_centre, ccd_ref=None,
     )
     return Combiner(stack, mask, variance=variance, dq=dq, bad_bits=bad_bits).combine(
         combine,
@@ -227,12 +263,15 @@ def _make_rejector(reject: Any, **p: Any) -> Rejector | None:
     iters = {} if p["maxiters"] is None else {"maxiters": p["maxiters"]}
     if kind in ("sigclip", "ccdclip", "crreject", "varclip", "avsigclip", "pclip"):
         sig = _sigma(p["sigma"], p["lsigma"], p["hsigma"])
+    about = {} if p["spread_centre"] is None else {"spread_centre": p["spread_centre"]}
     if kind == "sigclip":
-        return SigClip(sigma=sig, cenfunc=cen, stdfunc=p["stdfunc"], ddof=p["ddof"], grow=p["grow"], **iters, **limits)
+        return SigClip(sigma=sig, cenfunc=cen, stdfunc=p["stdfunc"], ddof=p["ddof"], grow=p["grow"],
+                       **about, **iters, **limits)
     if kind in ("ccdclip", "crreject"):
         return CcdClip(
             sigma=sig, cenfunc=cen, rdnoise=p["rdnoise"], gain=p["gain"], snoise=p["snoise"],
-            sigscale=p["sigscale"], high_only=kind == "crreject", grow=p["grow"], **iters, **limits,
+            sigscale=p["sigscale"], high_only=kind == "crreject", grow=p["grow"], **about,
+            **(p["ccd_ref"] or {}), **iters, **limits,
         )
     if kind == "varclip":
         return VarClip(sigma=sig, cenfunc=cen, grow=p["grow"], **iters, **limits)
@@ -247,3 +286,85 @@ def _make_rejector(reject: Any, **p: Any) -> Rejector | None:
         n_min, n_max = _minmax_counts(p["nlow"], p["nhigh"], p["n_minmax"])
         return MinMaxClip(n_min=n_min, n_max=n_max, grow=p["grow"])
     return PClip(frac=p["pclip"], sigma=sig, nkeep=p["nkeep"], grow=p["grow"])
+
+
+_KEYWORD_DEFAULTS = {
+    name: prm.default for name, prm in inspect.signature(ndcombine).parameters.items()
+    if prm.kind is inspect.Parameter.KEYWORD_ONLY
+}
+
+
+def _legacy_call(stack: Any, mask: Any, args: tuple[Any, ...], params: dict[str, Any], legacy: dict[str, Any]) -> Any:
+    """ndcombine called with imcombiners 0.1.1 spellings: translate (warning) and run."""
+    legacy = dict(legacy)
+    unknown = set(legacy) - _LEGACY_KEYWORDS
+    if unknown:
+        raise TypeError(f"ndcombine() got unexpected keyword arguments {sorted(unknown)}")
+    if "arr" in legacy:
+        if stack is not _MISSING:
+            raise TypeError("ndcombine: give either stack or the deprecated arr=, not both")
+        warn_deprecated("ndcombine(arr=...)", "the first argument (stack)")
+        stack = legacy.pop("arr")
+    if stack is _MISSING:
+        raise TypeError("ndcombine() missing the stack (first argument)")
+    if args:
+        if len(args) > len(_POSITIONAL_011):
+            raise TypeError(f"ndcombine() takes at most {2 + len(_POSITIONAL_011)} positional arguments")
+        warn_deprecated("ndcombine(stack, mask, <more positional arguments>)", "keyword arguments",
+                        detail="positional order of imcombiners 0.1.1")
+        for name, value in zip(_POSITIONAL_011, args):
+            if name in _LEGACY_KEYWORDS:
+                if name in legacy:
+                    raise TypeError(f"ndcombine() got multiple values for argument {name!r}")
+                legacy[name] = value
+                continue
+            if params[name] is not _KEYWORD_DEFAULTS[name]:
+                raise TypeError(f"ndcombine() got multiple values for argument {name!r}")
+            params[name] = value
+    pop_validate("ndcombine", legacy)
+    if "clip_cen" in legacy:
+        clip_cen = legacy.pop("clip_cen")
+        if clip_cen is not None:
+            if params["spread_centre"] is not None:
+                raise TypeError("ndcombine: give either spread_centre= or the deprecated clip_cen=, not both")
+            warn_deprecated("ndcombine(clip_cen=...)", "spread_centre=")
+            params["spread_centre"] = clip_cen
+    ccd_ref = {k: legacy.pop(k) for k in ("scale_ref", "zero_ref") if k in legacy}
+    if ccd_ref:
+        warn_deprecated("ndcombine(scale_ref=..., zero_ref=...)", "zero=/scale= (per-frame normalisation)",
+                        detail="the ccdclip noise model follows IRAF; see docs/migrating-from-0.1.md")
+    full = legacy.pop("full", False)
+    if full is not None and as_bool(full, "full"):
+        if params["diagnostics"] is not None:
+            raise ValueError("pass either diagnostics or full, not both")
+        warn_deprecated("ndcombine(full=True)", "diagnostics='simple'",
+                        detail="which returns a CombineResult with .data, .mask, .std, ...")
+        params["diagnostics"] = "simple"
+    else:
+        full = False
+    res = _run(stack, mask, params, legacy, ccd_ref)
+    if full:
+        return legacy_tuple(res)
+    return res
+
+
+def _run(stack: Any, mask: Any, p: dict[str, Any], zs_legacy: dict[str, Any], ccd_ref: dict[str, Any]) -> Any:
+    """The body of :func:`ndcombine` on resolved parameters (``zs_legacy``: 0.1.1's
+    zero/scale keywords, passed on to :meth:`Combiner.combine`)."""
+    _one_of("weight", p["weight"], "weights", p["weights"])
+    if p["sigma"] is not None and (p["lsigma"] is not None or p["hsigma"] is not None):
+        raise ValueError("give either sigma or lsigma/hsigma, not both")
+    _one_of("mclip", p["mclip"], "cenfunc", p["cenfunc"])
+    if p["n_minmax"] is not None and (p["nlow"] is not None or p["nhigh"] is not None):
+        raise ValueError("give either n_minmax or nlow/nhigh, not both")
+    w = p["weight"] if p["weight"] is not None else p["weights"]
+    thr = _thresholds(p["thresholds"], p["lthreshold"], p["hthreshold"])
+    names = ("sigma", "lsigma", "hsigma", "mclip", "cenfunc", "stdfunc", "ddof", "maxiters", "nkeep", "maxrej",
+             "revert_on_nkeep", "nlow", "nhigh", "n_minmax", "rdnoise", "gain", "snoise", "sigscale", "pclip",
+             "low_scale", "low", "upp_scale", "upp", "grow", "spread_centre")
+    rejector = _make_rejector(p["reject"], **{k: p[k] for k in names}, ccd_ref=ccd_ref or None)
+    return Combiner(stack, mask, variance=p["variance"], dq=p["dq"], bad_bits=p["bad_bits"]).combine(
+        p["combine"], thresholds=thr, zero=p["zero"], scale=p["scale"], weights=w, rejectors=rejector,
+        diagnostics=p["diagnostics"], ddof=p["ddof"], blank=p["blank"], statsec=p["statsec"], q=p["q"],
+        relative=p["relative"], nodata_bit=p["nodata_bit"], exptime=p["exptime"], **zs_legacy,
+    )

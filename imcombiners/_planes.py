@@ -38,6 +38,7 @@ __all__ = [
     "as_bad_bits",
     "as_nodata_bit",
     "unusable_samples",
+    "split_weights",
 ]
 
 #: How an input plane's values relate to the variance.
@@ -408,3 +409,23 @@ def planes_from_sequences(variance: Sequence[np.ndarray] | None = None, weights:
         return None
     return Planes(None if variance is None else tuple(variance), None if weights is None else tuple(weights),
                   None if dq is None else tuple(dq))
+
+
+def split_weights(weights: Any, n: int, spatial: tuple[int, ...],
+                  planes: Planes | None) -> tuple[str | None, Any, Planes | None]:
+    """Sort a ``weights`` argument into (weighting, per-frame weights, planes).
+
+    ``"inverse_variance"`` -> ("inverse_variance", None, planes); one weight per sample
+    -> ("pixel", None, planes with a weights plane); anything else (None, numbers, a
+    statistic name, a callable) is per-frame and returned as given, with weighting None
+    (the caller resolves it; resolved numbers mean "frame").
+    """
+    if is_inverse_variance(weights):
+        return "inverse_variance", None, planes
+    if is_pixel_weights(weights, n, spatial):
+        wp = prepare_planes(n, spatial, weights=weights)
+        assert wp is not None
+        if planes is None:
+            return "pixel", None, wp
+        return "pixel", None, Planes(planes.variance, wp.weights, planes.dq)
+    return None, weights, planes

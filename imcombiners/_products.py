@@ -25,7 +25,8 @@ __all__ = [
 ]
 
 #: Diagnostics of ``diagnostics="simple"`` (library modes).
-SIMPLE_DIAGNOSTICS: tuple[str, ...] = ("mask", "low", "upp", "std", "nit", "output_flags", "nused")
+SIMPLE_DIAGNOSTICS: tuple[str, ...] = ("mask", "low", "upp", "std", "nit", "output_flags", "nused",
+                                       "clip_low", "clip_upp")
 #: Diagnostics of ``diagnostics="full"``: the simple ones and the per-sample flags.
 FULL_DIAGNOSTICS: tuple[str, ...] = SIMPLE_DIAGNOSTICS + ("sample_flags",)
 #: Survey products (docs/design.md "Survey planes"): the propagated variance, the sum of
@@ -43,8 +44,8 @@ IRAF_PRODUCTS: tuple[str, ...] = ("sigma", "rejmask", "nrejmask", "expmask")
 PER_SAMPLE: frozenset[str] = frozenset({"mask", "sample_flags", "rejmask"})
 
 #: Outputs in the workspace dtype (float32 or float64, as the combined image).
-WORKSPACE_TYPED: frozenset[str] = frozenset({"data", "output", "std", "low", "upp", "sigma", "variance",
-                                             "weight", "exposure"})
+WORKSPACE_TYPED: frozenset[str] = frozenset({"data", "output", "std", "low", "upp", "clip_low", "clip_upp",
+                                             "sigma", "variance", "weight", "exposure"})
 
 #: Bytes per element of the other outputs (per-sample ones: per sample).
 ITEMSIZE: Mapping[str, int] = {
@@ -62,7 +63,7 @@ ITEMSIZE: Mapping[str, int] = {
 #: FITS extension name of each output (the combined image is the primary HDU).
 FITS_EXTNAMES: Mapping[str, str] = {
     "mask": "MASK", "sample_flags": "SAMPFLAG", "std": "STD", "low": "LOW", "upp": "UPP",
-    "nit": "NIT", "output_flags": "OUTFLAGS", "nused": "NUSED",
+    "nit": "NIT", "output_flags": "OUTFLAGS", "nused": "NUSED", "clip_low": "CLIPLOW", "clip_upp": "CLIPUPP",
     "variance": "VAR", "weight": "WHT", "exposure": "EXPOSURE", "dq": "DQ",
     "sigma": "SIGMA", "rejmask": "REJMASK", "nrejmask": "NREJMASK", "expmask": "EXPMASK",
 }

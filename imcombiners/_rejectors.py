@@ -26,14 +26,23 @@ Shared rules (SigClip, CcdClip, LinearClip)
     Spatial radius in pixels: every sample this rejector rejects also rejects the samples
     of the same frame within that Euclidean distance. Only this rejector's own rejections
     seed the growth (not input masks, thresholds or NaN).
+
+Diagnostics (as imcombiners 0.1.1): ``low``/``upp`` are the smallest and largest samples
+the rejector kept (LinearClip: its bounds); the clipping bounds of the last pass are
+``clip_low``/``clip_upp``. ``nit`` for SigClip/CcdClip is 1 + the passes that rejected
+something and were kept; for LinearClip and AvSigClip the passes evaluated; MinMaxClip
+and PClip always 1. Samples a pass rejected and then gave back because of nkeep/maxrej
+carry ``SampleFlags.RESTORED_NKEEP``/``RESTORED_MAXREJ``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ._deprecation import AbstractRejectorError, ParameterTypeError, pop_validate, warn_deprecated
 from ._validate import (
     as_bool,
     as_float,
@@ -58,6 +67,16 @@ __all__ = [
 # nit is reported as uint8, so more passes than this cannot be counted.
 _MAX_ITERS = 255
 
+#: Runs one rejector alone for the deprecated ``Rejector.apply``: the kernels module,
+#: which sits above this one, registers it (:func:`register_runner`).
+_RUNNER: Callable[[Any, Any, Any], tuple[Any, ...]] | None = None
+
+
+def register_runner(fn: Callable[[Any, Any, Any], tuple[Any, ...]]) -> None:
+    """Set how ``Rejector.apply`` runs a built-in rejector (``kernels.run_rejector``)."""
+    global _RUNNER
+    _RUNNER = fn
+
 
 def _set(obj: Any, name: str, value: Any) -> None:
     # Frozen dataclasses normalise their own fields in __post_init__ this way.
@@ -75,6 +94,20 @@ def _maxrej(value: Any) -> int | None:
     return None if value is None else as_int(value, "maxrej", min=0)
 
 
+def _spread_centre(obj: Any) -> None:
+    """Resolve ``spread_centre`` and 0.1.1's deprecated ``clip_cen`` spelling of it."""
+    owner = type(obj).__name__
+    if obj.clip_cen is not None:
+        if obj.spread_centre is not None:
+            raise TypeError(f"{owner}: give either spread_centre= or the deprecated clip_cen=, not both")
+        warn_deprecated(f"{owner}(clip_cen=...)", "spread_centre=")
+        _set(obj, "spread_centre", obj.clip_cen)
+        _set(obj, "clip_cen", None)
+    if obj.spread_centre is not None:
+        _set(obj, "spread_centre", canonical_centre(obj.spread_centre, "spread_centre"))
+
+
+
 @dataclass(frozen=True)
 class Rejector:
     """Base class of the rejection algorithms (use a subclass)."""
@@ -85,10 +118,37 @@ class Rejector:
     has_spread: ClassVar[bool] = False
     #: Whether the algorithm reads the samples' variances (a ``variance=`` plane).
     needs_variance: ClassVar[bool] = False
+    #: Fields kept only as deprecated 0.1.1 spellings (not sent to the kernel).
+    _legacy_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self) -> None:
         if type(self) is Rejector:
-            raise TypeError("Rejector is abstract: use SigClip, CcdClip, VarClip, AvSigClip, LinearClip, MinMaxClip or PClip")
+            raise AbstractRejectorError(
+                "Rejector is abstract: use SigClip, CcdClip, VarClip, AvSigClip, LinearClip, MinMaxClip or "
+                "PClip (or a subclass that implements apply())"
+            )
+
+    @property
+    def is_custom(self) -> bool:
+        """True for a user subclass that implements :meth:`apply` itself (0.1.1 style): it
+        runs in Python on the normalised stack instead of in the kernel."""
+        return type(self).apply is not Rejector.apply
+
+    def apply(self, arr: Any, mask: Any = None, **kwargs: Any) -> tuple[Any, ...]:
+        """Run this rejector alone: ``(mask_rej, std, low, upp, nit, output_flags)``.
+
+        Deprecated for the built-in rejectors (use ``imcombiners.kernels.<kind>``). A
+        subclass may override it (0.1.1's extension point): it receives the normalised
+        float stack ``(N, *spatial)`` and the current bool mask, and returns that 6-tuple;
+        :class:`~imcombiners.Combiner` then uses its ``mask_rej``.
+        """
+        pop_validate(f"{type(self).__name__}.apply", kwargs)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.apply() got unexpected keyword arguments {sorted(kwargs)}")
+        if not self.kind or _RUNNER is None:
+            raise NotImplementedError(f"{type(self).__name__} does not implement apply()")
+        warn_deprecated(f"{type(self).__name__}.apply(arr, mask)", f"imcombiners.kernels.{self.kind}(arr, mask, **params)")
+        return _RUNNER(self, arr, mask)
 
     @property
     def grow_radius(self) -> float | None:
@@ -104,7 +164,7 @@ class Rejector:
         out: dict[str, Any] = {"kind": self.kind}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "grow" or (f.name == "maxrej" and value is None):
+            if f.name == "grow" or f.name in self._legacy_fields or (f.name in ("maxrej", "spread_centre") and value is None):
                 continue
             if f.name == "sigma":
                 out["sigma_lo"], out["sigma_hi"] = float(value[0]), float(value[1])
@@ -143,13 +203,21 @@ class SigClip(Rejector):
         Centre: ``"median"`` (even n: mean of the middle pair), ``"mean"`` or
         ``"lmedian"`` (lower middle).
     stdfunc
-        Spread: ``"std"`` (standard deviation about the mean with ``ddof``, like NumPy and
-        astropy), ``"mad"`` (1.4826 x median absolute deviation, astropy ``mad_std``) or
-        ``"iraf"`` (RMS about the centre with n - 1, IRAF sigclip).
+        Spread about the centre ``a`` (see ``spread_centre``): ``"std"``
+        (``sqrt(sum((x - a)**2) / (n - ddof))``; with ddof=1 this is IRAF's sigclip sigma),
+        ``"mad"`` (1.482602 x median ``|x - a|``, astropy ``mad_std``) or ``"iraf"`` (RMS
+        about the clipping centre with n - 1, whatever ``ddof``).
     ddof
-        Delta degrees of freedom of ``stdfunc="std"``.
+        Delta degrees of freedom of the spread: ``sqrt(sum((x - a)**2) / (n - ddof))`` for
+        ``"std"``; ``"mad"`` is multiplied by ``sqrt(n / (n - ddof))`` when ddof > 0.
     nkeep, maxrej, revert_on_nkeep, grow
         See the module documentation.
+    spread_centre
+        Centre ``a`` the spread is measured about (mean, median, lmedian). None (default):
+        the clipping centre ``cenfunc``, as imcombiners 0.1.1 and IRAF do. ``"mean"`` with
+        ``stdfunc="std"`` is NumPy's / astropy's standard deviation.
+    clip_cen
+        Deprecated 0.1.1 name of ``spread_centre``.
     """
 
     sigma: float | tuple[float, float] = 3.0
@@ -161,14 +229,18 @@ class SigClip(Rejector):
     maxrej: int | None = None
     revert_on_nkeep: bool = True
     grow: float | None = None
+    spread_centre: str | None = None
+    clip_cen: str | None = field(default=None, repr=False)
 
     kind: ClassVar[str] = "sigclip"
     has_spread: ClassVar[bool] = True
+    _legacy_fields: ClassVar[frozenset[str]] = frozenset({"clip_cen"})
 
     def __post_init__(self) -> None:
         _set(self, "sigma", as_sigma_pair(self.sigma))
         _set(self, "stdfunc", canonical_stdfunc(self.stdfunc))
         _set(self, "ddof", as_int(self.ddof, "ddof", min=0))
+        _spread_centre(self)
         _clip_common(self)
 
 
@@ -198,6 +270,15 @@ class CcdClip(Rejector):
         Reject only high outliers (IRAF ``crreject``).
     nkeep, maxrej, revert_on_nkeep, grow
         See the module documentation.
+    spread_centre
+        Centre at which the noise is evaluated (None: the clipping centre).
+    clip_cen, ddof, scale_ref, zero_ref
+        Deprecated 0.1.1 parameters: ``clip_cen`` is ``spread_centre``; ``ddof`` never
+        entered the noise model and is ignored; ``scale_ref``/``zero_ref`` (1 and 0 by
+        default) describe the data as ``raw / scale_ref - zero_ref``, so the noise is
+        evaluated at the raw level ``scale_ref * (c + zero_ref)`` and divided by
+        ``scale_ref`` (IRAF's model for one frame's scale; give the frames' ``zero``/
+        ``scale`` to the combine instead).
     """
 
     sigma: float | tuple[float, float] = 3.0
@@ -212,9 +293,15 @@ class CcdClip(Rejector):
     revert_on_nkeep: bool = True
     high_only: bool = False
     grow: float | None = None
+    spread_centre: str | None = None
+    clip_cen: str | None = field(default=None, repr=False)
+    ddof: int | None = field(default=None, repr=False)
+    scale_ref: float = field(default=1.0, repr=False)
+    zero_ref: float = field(default=0.0, repr=False)
 
     kind: ClassVar[str] = "ccdclip"
     has_spread: ClassVar[bool] = True
+    _legacy_fields: ClassVar[frozenset[str]] = frozenset({"clip_cen", "ddof"})
 
     def __post_init__(self) -> None:
         _set(self, "sigma", as_sigma_pair(self.sigma))
@@ -223,6 +310,16 @@ class CcdClip(Rejector):
         _set(self, "snoise", as_float(self.snoise, "snoise", min=0.0))
         _set(self, "sigscale", as_float(self.sigscale, "sigscale", min=0.0))
         _set(self, "high_only", as_bool(self.high_only, "high_only"))
+        _spread_centre(self)
+        if self.ddof is not None:
+            as_int(self.ddof, "ddof", min=0)
+            warn_deprecated("CcdClip(ddof=...)", "no argument", detail="the CCD noise model has no ddof; it was always ignored")
+            _set(self, "ddof", None)
+        _set(self, "scale_ref", as_float(self.scale_ref, "scale_ref", positive=True))
+        _set(self, "zero_ref", as_float(self.zero_ref, "zero_ref"))
+        if (self.scale_ref, self.zero_ref) != (1.0, 0.0):
+            warn_deprecated("CcdClip(scale_ref=..., zero_ref=...)", "the combine's zero=/scale= (per-frame normalisation)",
+                            detail="the noise model follows IRAF: see docs/migrating-from-0.1.md")
         _clip_common(self)
 
     def to_kernel_dict(self) -> dict[str, Any]:
@@ -325,6 +422,11 @@ class LinearClip(Rejector):
     with ``c`` the ``cenfunc`` centre of the current survivors. ``maxiters=1`` is a single
     pass; larger values iterate (centre recomputed) until nothing changes.
 
+    ``LinearClip()`` with all four bounds at their defaults (1, 0, 1, 0) rejects nothing
+    (imcombiners 0.1.1: an unconfigured LinearClip is a no-op, not "keep x == c").
+    Diagnostics: ``low``/``upp`` are the bounds of the last kept pass (NaN when none was
+    kept), ``nit`` the passes evaluated; MAXITERS is set only when ``maxiters > 1``.
+
     Parameters
     ----------
     low_scale, low, upp_scale, upp
@@ -416,6 +518,8 @@ class PClip(Rejector):
     kind: ClassVar[str] = "pclip"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.frac, (int, float)) and hasattr(self.frac, "__len__"):
+            raise ParameterTypeError(f"frac must be a scalar for IRAF-style pclip (a rank offset); got {self.frac!r}")
         _set(self, "frac", as_float(self.frac, "frac", nonzero=True))
         _set(self, "sigma", as_sigma_pair(self.sigma))
         _set(self, "nkeep", as_int(self.nkeep, "nkeep"))

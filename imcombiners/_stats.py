@@ -6,8 +6,11 @@
 * a number (the same for every frame),
 * a length-N sequence of numbers,
 * a callable, called once per frame with a ``numpy.ma.MaskedArray`` of the frame (or of
-  its ``statsec`` region) in which masked, non-finite and out-of-threshold pixels are
-  masked, returning a number,
+  its ``statsec`` region, in the float workspace dtype) in which masked, non-finite and
+  out-of-threshold pixels are masked and hold NaN, returning a number (when it returns
+  NaN although the frame has valid pixels, it is called again with the plain array, NaN
+  at the invalid pixels: ``np.nanmedian`` and ``np.nanpercentile`` mishandle masked
+  arrays, and imcombiners 0.1.1 passed plain arrays),
 * a statistic name: ``mean`` (``average``, ``avg``), ``median`` (``med``), ``mode`` (IRAF's
   histogram-window mode), ``sigclip_mean``, ``sigclip_median`` (mean/median of the
   survivors of a 3-sigma, median-centred clipping, like astropy's
@@ -38,6 +41,7 @@ __all__ = [
     "canonical_statistic",
     "frame_statistic",
     "parse_statsec",
+    "plane_sigclip_statistic",
     "resolve_normalisation",
 ]
 
@@ -49,6 +53,9 @@ _STAT_ALIASES = {
     "sigclip_median": "sigclip_median",
     "min": "min", "max": "max", "sum": "sum",
 }
+
+#: imcombiners 0.1.1 statistic names (deprecated) -> current name.
+_DEPRECATED_STATS = {"mean_sc": "sigclip_mean", "median_sc": "sigclip_median", "med_sc": "sigclip_median"}
 
 #: Canonical statistic names accepted for zero/scale/weights.
 STATISTICS = ("mean", "median", "mode", "sigclip_mean", "sigclip_median", "min", "max", "sum")
@@ -190,7 +197,17 @@ def frame_statistic(
     rmask = None if mask is None else (mask if sec is None else mask[sec])
     if callable(name):
         valid = _valid_mask(region, rmask, thresholds)
-        value = name(np.ma.MaskedArray(region, mask=~valid))
+        # The float workspace with NaN where invalid, as a masked array: mask-aware code and
+        # NumPy's nan-functions (what 0.1.1 callables used) both see only the valid pixels.
+        from ._validate import workspace_dtype
+
+        data = np.array(region, dtype=workspace_dtype(region.dtype))
+        data[~valid] = np.nan
+        value = name(np.ma.MaskedArray(data, mask=~valid))
+        if (value is np.ma.masked or _is_nan(value)) and valid.any():
+            # Some NumPy functions (np.nanmedian, np.nanpercentile) mishandle masked arrays:
+            # give them the plain array with NaN at the invalid pixels (0.1.1's convention).
+            value = name(data)
         if value is np.ma.masked:
             return math.nan
         try:
@@ -208,6 +225,13 @@ def frame_statistic(
         return float(core_stat(flat, fmask, stat, float(lo), float(hi), float(lo_s), float(hi_s), int(maxiters)))
     values = np.asarray(region, dtype=np.float64)[_valid_mask(region, rmask, thresholds)]
     return _numpy_statistic(values, stat, lo_s, hi_s, maxiters)
+
+
+def _is_nan(value: Any) -> bool:
+    try:
+        return bool(np.isnan(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _numpy_statistic(values: np.ndarray, stat: str, lo_s: float, hi_s: float, maxiters: int) -> float:
@@ -266,6 +290,56 @@ def _iraf_mode(a: np.ndarray) -> float:
     return float(mode)
 
 
+def plane_sigclip_statistic(kind: str, *, sigma: Any = 3.0, maxiters: int = 5, cenfunc: str = "median",
+                            clip_cen: str | None = None, ddof: int = 0) -> Callable[[np.ndarray], float]:
+    """imcombiners 0.1.1's sigma-clipped frame statistic, as a callable for zero/scale.
+
+    Each pass re-tests the whole frame: keep ``c - lo*s <= x <= c + hi*s`` with ``c`` the
+    ``cenfunc`` centre and ``s = sqrt(sum((x - a)**2) / (n - ddof))`` about ``a``
+    (``clip_cen``, default ``cenfunc``) of the current survivors; stop when nothing changes,
+    nothing survives, n <= ddof or s == 0. Returns the mean (``kind="mean"``) or the median
+    of the survivors. (The ``sigclip_mean``/``sigclip_median`` statistics clip like
+    astropy's ``sigma_clipped_stats`` instead.)
+    """
+    from ._validate import as_int, as_sigma_pair, canonical_centre
+
+    lo_s, hi_s = as_sigma_pair(sigma)
+    maxiters = as_int(maxiters, "maxiters", min=0)
+    ddof = as_int(ddof, "ddof", min=0)
+    cen = canonical_centre(cenfunc)
+    about = canonical_centre(clip_cen, "clip_cen") if clip_cen is not None else cen
+
+    def centre(v: np.ndarray, name: str) -> float:
+        if name == "mean":
+            return float(np.mean(v))
+        if name == "median":
+            return float(np.median(v))
+        return float(np.sort(v)[(v.size - 1) // 2])
+
+    def stat(plane: np.ndarray) -> float:
+        x = np.asarray(np.ma.compressed(plane) if np.ma.isMaskedArray(plane) else plane, dtype=np.float64).ravel()
+        x = x[np.isfinite(x)]
+        keep = np.ones(x.size, bool)
+        for _ in range(maxiters):
+            v = x[keep]
+            if v.size == 0 or v.size <= ddof:
+                break
+            c, a = centre(v, cen), centre(v, about)
+            s = math.sqrt(float(np.sum((v - a) ** 2)) / (v.size - ddof))
+            if s == 0:
+                break
+            new = (x >= c - lo_s * s) & (x <= c + hi_s * s)
+            if np.array_equal(new, keep):
+                break
+            keep = new
+        v = x[keep]
+        if v.size == 0:
+            return math.nan
+        return float(np.mean(v)) if kind == "mean" else float(np.median(v))
+
+    return stat
+
+
 # --------------------------------------------------------------------------- zero/scale/weights
 
 StatOf = Callable[[int, Any], float]
@@ -283,6 +357,14 @@ def _resolve_one(value: Any, n: int, param: str, stat_of: StatOf, parallel: bool
     """Numbers for one of zero/scale/weights and whether they form a per-frame vector."""
     if value is None:
         return None, False
+    if isinstance(value, str) and value.strip().lower() in _DEPRECATED_STATS:
+        # imcombiners 0.1.1 names: its own per-plane sigma-clipped statistic.
+        from ._deprecation import warn_deprecated
+
+        old = value.strip().lower()
+        warn_deprecated(f"{param}={old!r}", f"{param}={_DEPRECATED_STATS[old]!r}",
+                        detail="the old name keeps 0.1.1's clipping about the median, re-tested from the whole frame")
+        value = plane_sigclip_statistic("mean" if old == "mean_sc" else "median")
     if isinstance(value, str):
         stat = canonical_statistic(value, param)
         out = _per_frame(stat_of, n, stat, parallel)

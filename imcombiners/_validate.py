@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ._deprecation import NegativeCountError, ParameterTypeError
+
 __all__ = [
     "ACCEPTED_DTYPES",
     "InsufficientMemoryError",
@@ -91,9 +93,14 @@ _CENTRES = {
     "mean": "mean", "average": "mean", "avg": "mean",
     "median": "median", "med": "median",
     "lmedian": "lmedian", "lmed": "lmedian", "lower_median": "lmedian",
+    "lower-median": "lmedian", "lower median": "lmedian",
 }
 
-_STDFUNCS = {"std": "std", "mad": "mad", "mad_std": "mad", "iraf": "iraf"}
+_STDFUNCS = {
+    "std": "std", "standard_deviation": "std", "standard-deviation": "std",
+    "mad": "mad", "mad_std": "mad", "median_absolute_deviation": "mad", "median-absolute-deviation": "mad",
+    "iraf": "iraf",
+}
 
 
 def _canonical(value: Any, table: dict[str, str], name: str, accepted: str) -> str:
@@ -153,7 +160,7 @@ def as_float(
 ) -> float:
     """Convert a real scalar to float, checking finiteness and range."""
     if not _is_real_number(value):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
+        raise ParameterTypeError(f"{name} must be a real number; got {value!r}")
     v = float(value)
     if math.isnan(v) or (finite and math.isinf(v)):
         raise ValueError(f"{name} must be {'finite' if finite else 'a number (not NaN)'}; got {v}")
@@ -169,15 +176,17 @@ def as_float(
 def as_int(value: Any, name: str, *, min: int | None = None, max: int | None = None) -> int:
     """Convert an integral scalar to int, checking the range (floats like 3.0 accepted)."""
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer; got {value!r}")
+        raise ParameterTypeError(f"{name} must be an integer; got {value!r}")
     if isinstance(value, numbers.Integral):
         v = int(value)
     elif isinstance(value, numbers.Real) and float(value).is_integer():
         v = int(value)
     else:
-        raise TypeError(f"{name} must be an integer; got {value!r}")
+        raise ParameterTypeError(f"{name} must be an integer; got {value!r}")
     if min is not None and v < min:
-        raise ValueError(f"{name} must be >= {min}; got {v}")
+        # A negative count was an OverflowError in 0.1.1: catchable as both.
+        cls = NegativeCountError if (min == 0 and v < 0) else ValueError
+        raise cls(f"{name} must be >= {min}; got {v}")
     if max is not None and v > max:
         raise ValueError(f"{name} must be <= {max}; got {v}")
     return v
@@ -204,7 +213,7 @@ def as_sigma_pair(value: Any, name: str = "sigma") -> tuple[float, float]:
             lo = as_float(items[0], f"{name}[0] (lower)", finite=False, min=0.0)
             hi = as_float(items[1], f"{name}[1] (upper)", finite=False, min=0.0)
             return (lo, hi)
-    raise TypeError(f"{name} must be a non-negative number or a (lo, hi) pair of them; got {value!r}")
+    raise ParameterTypeError(f"{name} must be a non-negative number or a (lo, hi) pair of them; got {value!r}")
 
 
 def as_thresholds(value: Any, name: str = "thresholds") -> tuple[float, float] | None:

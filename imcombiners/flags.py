@@ -30,11 +30,11 @@ class SampleFlags(IntFlag):
     GROW = 16
     #: Already excluded before this step (stage-local flags of a chained step).
     PREVIOUS = 32
-    #: Its DQ word has a bad bit (``dq & bad_bits != 0``).
-    DQ = 64
-    #: Its variance is not finite or not positive, or its per-pixel weight is not finite
-    #: or negative.
-    BAD_VARIANCE = 128
+    #: Rejected by a pass that was then undone (``revert_on_nkeep=True``) or given back
+    #: (IRAF add-back) to keep ``nkeep`` samples; the sample is *used*.
+    RESTORED_NKEEP = 64
+    #: The same for ``maxrej``; both bits when both limits were binding.
+    RESTORED_MAXREJ = 128
 
 
 class OutputFlags(IntFlag):

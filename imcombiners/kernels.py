@@ -21,18 +21,26 @@ rejector parameters are still checked, because the Rust side needs them right).
   :func:`combine_with_variance` -> ``(image, propagated variance)`` for mean, sum,
   median, lmedian, weighted (``weights=``, ``"inverse_variance"``) mean and sum.
 * :func:`grow_mask`.
+
+imcombiners 0.1.1 spellings still work with a DeprecationWarning: the 1-D kernels
+(``sigclip_1d``, ``sigclip_mask_1d``, ``sigclip_combine_1d`` and the same for ccdclip,
+minmax, pclip; ``linearclip_1d``), ``nanaverage`` (use :func:`wavg`), the ``arr=`` keyword
+and ``validate=``.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
+from ._deprecation import pop_validate, renamed_kwargs, resolve_renamed, warn_deprecated
 from ._frames import FrameSet, prepare_frames
 from ._job import Job, load_core, run_job
-from ._planes import Planes, is_inverse_variance, is_pixel_weights, prepare_planes
-from ._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
+from ._legacy import one_d_kernels
+from ._planes import prepare_planes, split_weights
+from ._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip, register_runner
 from ._validate import as_float
 
 __all__ = [
@@ -112,116 +120,148 @@ def quantile(stack: Any, q: float, mask: Any = None) -> np.ndarray:
 # --------------------------------------------------------------------------- rejection
 
 
-def _frames(stack: Any, mask: Any, variance: Any = None) -> FrameSet:
-    fs = prepare_frames(stack, mask)
-    return fs if variance is None else fs.with_planes(prepare_planes(fs.n, fs.spatial, variance=variance))
-
-
-def _reject(rejector: Rejector, stack: Any, mask: Any, variance: Any = None) -> tuple[Any, ...]:
-    res = run_job(_frames(stack, mask, variance), None, Job("mean", rejectors=(rejector,), want=_DIAG))
+def run_rejector(rejector: Rejector, stack: Any, mask: Any = None) -> tuple[Any, ...]:
+    """One rejector alone -> ``(mask_rej, std, low, upp, nit, output_flags)``."""
+    res = run_job(prepare_frames(stack, mask), None, Job("mean", rejectors=(rejector,), want=_DIAG))
     std = res.get("std") if rejector.has_spread else None
     return res["mask"], std, res["low"], res["upp"], res["nit"], res["output_flags"]
 
 
-def _reject_mask(rejector: Rejector, stack: Any, mask: Any, variance: Any = None) -> np.ndarray:
-    job = Job("mean", rejectors=(rejector,), want=frozenset({"mask"}))
-    return run_job(_frames(stack, mask, variance), None, job)["mask"]
+_reject = run_rejector
+register_runner(run_rejector)
 
 
-def _reject_combine(rejector: Rejector, stack: Any, mask: Any, combine: str, variance: Any = None) -> np.ndarray:
-    return run_job(_frames(stack, mask, variance), None, Job(combine, rejectors=(rejector,)))["data"]
+def _params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    # 0.1.1 keywords: validate= (ignored) and arr= (the stack) are handled by the callers.
+    pop_validate(f"imcombiners.kernels.{kind}", params)
+    return params
 
 
+def _reject_mask(rejector: Rejector, stack: Any, mask: Any) -> np.ndarray:
+    return run_job(prepare_frames(stack, mask), None, Job("mean", rejectors=(rejector,), want=frozenset({"mask"})))["mask"]
+
+
+def _reject_combine(rejector: Rejector, stack: Any, mask: Any, combine: str) -> np.ndarray:
+    return run_job(prepare_frames(stack, mask), None, Job(combine, rejectors=(rejector,)))["data"]
+
+
+@renamed_kwargs(arr="stack")
 def sigclip(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
     """Sigma clipping (:class:`~imcombiners.SigClip` parameters) -> 6-tuple."""
-    return _reject(SigClip(**params), stack, mask)
+    return _reject(SigClip(**_params("sigclip", params)), stack, mask)
 
 
+@renamed_kwargs(arr="stack")
 def sigclip_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
     """Sigma clipping -> ``(N, *spatial)`` bool mask of the excluded samples."""
-    return _reject_mask(SigClip(**params), stack, mask)
+    return _reject_mask(SigClip(**_params("sigclip_mask", params)), stack, mask)
 
 
+@renamed_kwargs(arr="stack")
 def sigclip_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
     """Sigma clipping fused with the final combine -> ``*spatial`` image."""
-    return _reject_combine(SigClip(**params), stack, mask, combine)
+    return _reject_combine(SigClip(**_params("sigclip_combine", params)), stack, mask, combine)
 
 
+@renamed_kwargs(arr="stack")
 def ccdclip(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
     """CCD noise-model clipping (:class:`~imcombiners.CcdClip` parameters) -> 6-tuple."""
-    return _reject(CcdClip(**params), stack, mask)
+    return _reject(CcdClip(**_params("ccdclip", params)), stack, mask)
 
 
+@renamed_kwargs(arr="stack")
 def ccdclip_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
     """CCD noise-model clipping -> mask of the excluded samples."""
-    return _reject_mask(CcdClip(**params), stack, mask)
+    return _reject_mask(CcdClip(**_params("ccdclip_mask", params)), stack, mask)
 
 
+@renamed_kwargs(arr="stack")
 def ccdclip_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
     """CCD noise-model clipping fused with the final combine."""
-    return _reject_combine(CcdClip(**params), stack, mask, combine)
+    return _reject_combine(CcdClip(**_params("ccdclip_combine", params)), stack, mask, combine)
 
 
+@renamed_kwargs(arr="stack")
 def linearclip(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
     """Linear clipping (:class:`~imcombiners.LinearClip` parameters) -> 6-tuple (std None)."""
-    return _reject(LinearClip(**params), stack, mask)
+    return _reject(LinearClip(**_params("linearclip", params)), stack, mask)
 
 
+@renamed_kwargs(arr="stack")
 def linearclip_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
     """Linear clipping -> mask of the excluded samples."""
-    return _reject_mask(LinearClip(**params), stack, mask)
+    return _reject_mask(LinearClip(**_params("linearclip_mask", params)), stack, mask)
 
 
+@renamed_kwargs(arr="stack")
 def linearclip_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
     """Linear clipping fused with the final combine."""
-    return _reject_combine(LinearClip(**params), stack, mask, combine)
+    return _reject_combine(LinearClip(**_params("linearclip_combine", params)), stack, mask, combine)
 
 
+@renamed_kwargs(arr="stack")
 def minmax(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
     """Min/max clipping (:class:`~imcombiners.MinMaxClip` parameters) -> 6-tuple (std None)."""
-    return _reject(MinMaxClip(**params), stack, mask)
+    return _reject(MinMaxClip(**_params("minmax", params)), stack, mask)
 
 
+@renamed_kwargs(arr="stack")
 def minmax_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
     """Min/max clipping -> mask of the excluded samples."""
-    return _reject_mask(MinMaxClip(**params), stack, mask)
+    return _reject_mask(MinMaxClip(**_params("minmax_mask", params)), stack, mask)
 
 
+@renamed_kwargs(arr="stack")
 def minmax_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
     """Min/max clipping fused with the final combine."""
-    return _reject_combine(MinMaxClip(**params), stack, mask, combine)
+    return _reject_combine(MinMaxClip(**_params("minmax_combine", params)), stack, mask, combine)
 
 
+@renamed_kwargs(arr="stack")
 def pclip(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
     """Percentile clipping (:class:`~imcombiners.PClip` parameters) -> 6-tuple (std None)."""
-    return _reject(PClip(**params), stack, mask)
+    return _reject(PClip(**_params("pclip", params)), stack, mask)
 
 
+@renamed_kwargs(arr="stack")
 def pclip_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
     """Percentile clipping -> mask of the excluded samples."""
-    return _reject_mask(PClip(**params), stack, mask)
+    return _reject_mask(PClip(**_params("pclip_mask", params)), stack, mask)
 
 
+@renamed_kwargs(arr="stack")
 def pclip_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
     """Percentile clipping fused with the final combine."""
-    return _reject_combine(PClip(**params), stack, mask, combine)
+    return _reject_combine(PClip(**_params("pclip_combine", params)), stack, mask, combine)
+
+
+# --------------------------------------------------------------------------- with variances
+
+
+def _with_variance(stack: Any, mask: Any, variance: Any) -> FrameSet:
+    fs = prepare_frames(stack, mask)
+    return fs.with_planes(prepare_planes(fs.n, fs.spatial, variance=variance))
 
 
 def varclip(stack: Any, variance: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
     """Clipping with each sample's own sigma sqrt(variance) (:class:`~imcombiners.VarClip`
-    parameters) -> 6-tuple."""
-    return _reject(VarClip(**params), stack, mask, variance)
+    parameters) -> ``(mask_rej, std, low, upp, nit, output_flags)``."""
+    r = VarClip(**params)
+    res = run_job(_with_variance(stack, mask, variance), None, Job("mean", rejectors=(r,), want=_DIAG))
+    return res["mask"], res["std"], res["low"], res["upp"], res["nit"], res["output_flags"]
 
 
 def varclip_mask(stack: Any, variance: Any, mask: Any = None, **params: Any) -> np.ndarray:
     """Variance-aware clipping -> mask of the excluded samples."""
-    return _reject_mask(VarClip(**params), stack, mask, variance)
+    job = Job("mean", rejectors=(VarClip(**params),), want=frozenset({"mask"}))
+    return run_job(_with_variance(stack, mask, variance), None, job)["mask"]
 
 
 def varclip_combine(stack: Any, variance: Any, mask: Any = None, *, combine: str = "mean",
                     **params: Any) -> np.ndarray:
     """Variance-aware clipping fused with the final combine."""
-    return _reject_combine(VarClip(**params), stack, mask, combine, variance)
+    job = Job(combine, rejectors=(VarClip(**params),))
+    return run_job(_with_variance(stack, mask, variance), None, job)["data"]
 
 
 def combine_with_variance(stack: Any, variance: Any, method: str = "mean", *, weights: Any = None,
@@ -245,22 +285,13 @@ def combine_with_variance(stack: Any, variance: Any, method: str = "mean", *, we
     (numpy.ndarray, numpy.ndarray)
         ``*spatial`` image and variance (NaN where no sample is left).
     """
-    fs = _frames(stack, mask, variance)
-    planes: Planes = fs.planes  # type: ignore[assignment]
-    per_frame = None
-    weighting = None
-    if is_inverse_variance(weights):
-        weighting = "inverse_variance"
-    elif is_pixel_weights(weights, fs.n, fs.spatial):
-        wp = prepare_planes(fs.n, fs.spatial, weights=weights)
-        planes = Planes(planes.variance, wp.weights, None)  # type: ignore[union-attr]
-        weighting = "pixel"
-    elif weights is not None:
-        try:
-            per_frame = np.asarray(weights, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
+    fs = _with_variance(stack, mask, variance)
+    weighting, per_frame, planes = split_weights(weights, fs.n, fs.spatial, fs.planes)
+    if per_frame is not None:
+        if isinstance(per_frame, str) or callable(per_frame):
             raise TypeError(f"weights must be N numbers, an array of the stack's shape or 'inverse_variance'; "
-                            f"got {weights!r}") from None
+                            f"got {per_frame!r}")
+        per_frame = np.asarray(per_frame, dtype=np.float64).reshape(-1)
         weighting = "frame"
     job = Job(method, weights=per_frame, weighting=weighting, want=frozenset({"variance"}))
     res = run_job(fs.with_planes(planes), None, job)
@@ -270,12 +301,23 @@ def combine_with_variance(stack: Any, variance: Any, method: str = "mean", *, we
 # --------------------------------------------------------------------------- grow
 
 
-def grow_mask(mask: Any, radius: float) -> np.ndarray:
+def grow_mask(mask: Any, radius: float | None = None, **legacy: Any) -> np.ndarray:
     """Grow every True of an ``(N, *spatial)`` bool mask to the pixels of the same frame
     within Euclidean distance ``radius`` (``radius < 1`` adds nothing).
 
-    Returns a new array; the input is not modified.
+    Returns a new array; the input is not modified. (0.1.1 spellings ``grow=`` for
+    ``radius`` and ``validate=`` still work, with a DeprecationWarning.)
     """
+    if legacy:
+        pop_validate("imcombiners.kernels.grow_mask", legacy)
+        if radius is not None and "grow" in legacy:
+            raise TypeError("grow_mask: give either radius or the deprecated grow=, not both")
+        resolve_renamed("imcombiners.kernels.grow_mask", legacy, {"grow": "radius"})
+        radius = legacy.pop("radius", radius)
+        if legacy:
+            raise TypeError(f"grow_mask() got unexpected keyword arguments {sorted(legacy)}")
+    if radius is None:
+        raise TypeError("grow_mask() missing the radius (a finite number >= 0)")
     m = np.asarray(mask)
     if m.dtype != bool:
         raise TypeError(f"mask must have dtype bool; got {m.dtype}")
@@ -286,3 +328,18 @@ def grow_mask(mask: Any, radius: float) -> np.ndarray:
         return m.copy()
     return np.asarray(load_core().grow_mask(np.ascontiguousarray(m), r))
 
+
+
+# --------------------------------------------------------------------------- 0.1.1 names
+
+def nanaverage(arr: Any, weights: Any, **kwargs: Any) -> np.ndarray:
+    """Deprecated 0.1.1 weighted mean over the finite samples: :func:`wavg`."""
+    warn_deprecated("nanaverage(arr, weights)", "imcombiners.kernels.wavg(stack, weights)")
+    pop_validate("nanaverage", kwargs)
+    if kwargs:
+        raise TypeError(f"nanaverage() got unexpected keyword arguments {sorted(kwargs)}")
+    return wavg(arr, weights)
+
+
+# Deprecated, not in __all__: 0.1.1's 1-D kernels (see the module doc).
+globals().update(one_d_kernels(sys.modules[__name__]))

@@ -8,9 +8,18 @@ from typing import Any
 
 import numpy as np
 
+from ._deprecation import pop_validate
 from ._validate import check_dtype, check_memory, workspace_dtype
 
-__all__ = ["place_into_padded", "padded_layout"]
+__all__ = ["place_into_padded", "padded_layout", "OffsetOverflowError"]
+
+#: Largest padded extent per axis we accept (the output must be indexable with int64).
+_MAX_EXTENT = 2**62
+
+
+class OffsetOverflowError(OverflowError, ValueError):
+    """Offsets so far apart that the padded stack cannot be indexed (catchable as either
+    OverflowError or ValueError, like imcombiners 0.1.1's error)."""
 
 
 def padded_layout(shapes: list[tuple[int, ...]], offsets: Any) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -42,13 +51,22 @@ def padded_layout(shapes: list[tuple[int, ...]], offsets: Any) -> tuple[np.ndarr
         off = off.reshape(n, 1)
     if off.shape != (n, ndim):
         raise ValueError(f"offsets must have shape (N, ndim) = ({n}, {ndim}); got {off.shape}")
-    starts = off.astype(np.int64) - off.astype(np.int64).min(axis=0)
-    sizes = np.asarray(shapes, dtype=np.int64)
-    outer = tuple(int(v) for v in (starts + sizes).max(axis=0))
-    return starts, outer
+    # Python integers: offsets near the int64 limits must not wrap around silently.
+    rows = [[int(v) for v in row] for row in off.tolist()]
+    lows = [min(row[k] for row in rows) for k in range(ndim)]
+    outer_l = [max(row[k] - lows[k] + shapes[i][k] for i, row in enumerate(rows)) for k in range(ndim)]
+    for k, extent in enumerate(outer_l):
+        if extent > _MAX_EXTENT:
+            raise OffsetOverflowError(
+                f"offsets: axis {k} spans {extent} pixels once normalised (offsets "
+                f"{min(r[k] for r in rows)} .. {max(r[k] for r in rows)}), more than a padded "
+                "stack can index; check the offsets"
+            )
+    starts = np.array([[row[k] - lows[k] for k in range(ndim)] for row in rows], dtype=np.int64).reshape(n, ndim)
+    return starts, tuple(outer_l)
 
 
-def place_into_padded(images: Iterable[Any], offsets: Any, fill: float = math.nan) -> np.ndarray:
+def place_into_padded(images: Iterable[Any], offsets: Any, fill: float = math.nan, **legacy: Any) -> np.ndarray:
     """Place N frames at integer offsets into one ``(N, *outer)`` padded stack.
 
     Parameters
@@ -62,13 +80,23 @@ def place_into_padded(images: Iterable[Any], offsets: Any, fill: float = math.na
         so frame i starts at ``offsets[i] - offsets.min(axis=0)``.
     fill
         Value of the uncovered pixels (default NaN, which every combine skips).
+    **legacy
+        ``validate=`` (imcombiners 0.1.1; ignored, with a DeprecationWarning).
 
     Returns
     -------
     numpy.ndarray
         ``(N, *outer)`` float array (float32 if every frame's workspace is float32,
         otherwise float64); ``outer`` is the smallest shape covering every frame.
+
+    Raises
+    ------
+    OffsetOverflowError
+        (an OverflowError and a ValueError) when the offsets are too far apart to index.
     """
+    pop_validate("place_into_padded", legacy)
+    if legacy:
+        raise TypeError(f"place_into_padded() got unexpected keyword arguments {sorted(legacy)}")
     imgs = [np.asarray(im) for im in images]
     if not imgs:
         raise ValueError("images must contain at least one array")
@@ -78,6 +106,8 @@ def place_into_padded(images: Iterable[Any], offsets: Any, fill: float = math.na
             raise ValueError(f"images[{i}] must have at least 1 dimension; got a scalar")
         if im.ndim != ndim:
             raise ValueError(f"images must all have the same number of dimensions; images[{i}] has {im.ndim}, images[0] has {ndim}")
+        if 0 in im.shape:
+            raise ValueError(f"images[{i}] must have non-zero axes; got shape {im.shape}")
         check_dtype(im.dtype, f"images[{i}]")
     ws = np.result_type(*[workspace_dtype(im.dtype) for im in imgs])
     starts, outer = padded_layout([im.shape for im in imgs], offsets)

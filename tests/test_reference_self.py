@@ -105,7 +105,10 @@ def test_sigclip_matches_astropy(case, cen, std, sigma, maxiters, ddof):
     if std == "mad":
         ddof = 0
     lo, hi = ref._pair(sigma)
-    r = ref.SigClip(sigma=sigma, maxiters=maxiters, cenfunc=cen, stdfunc=std, ddof=ddof, nkeep=0)
+    # astropy's std is about the mean and its mad_std about the median, whatever the centre
+    about = "mean" if std == "std" else "median"
+    r = ref.SigClip(sigma=sigma, maxiters=maxiters, cenfunc=cen, stdfunc=std, ddof=ddof, nkeep=0,
+                    spread_centre=about)
     got = ref.combine(case.data, case.mask, rejectors=[r])
     x = excluded_nan(case)
     # Callables on purpose: astropy's C fast path (string cenfunc/stdfunc with an axis)
@@ -131,8 +134,27 @@ def test_sigclip_matches_astropy(case, cen, std, sigma, maxiters, ddof):
     blo, bhi = (np.asarray(b, float) for b in (blo, bhi))
     if blo.ndim == x.ndim:  # keepdims-style bounds
         blo, bhi = blo[0], bhi[0]
-    assert_close(got.low[ev], np.broadcast_to(blo, ev.shape)[ev], rtol=1e-9)
-    assert_close(got.upp[ev], np.broadcast_to(bhi, ev.shape)[ev], rtol=1e-9)
+    assert_close(got.clip_low[ev], np.broadcast_to(blo, ev.shape)[ev], rtol=1e-9)
+    assert_close(got.clip_upp[ev], np.broadcast_to(bhi, ev.shape)[ev], rtol=1e-9)
+
+
+def test_sigclip_spread_about_the_clipping_centre():
+    """0.1.1 / IRAF: the std is measured about the clipping centre with ddof.
+
+    [0..8, 30] with a median centre (4.5): about the median the spread is sqrt(71.25) =
+    8.44 and 30 is 3.02 sigma out (kept at sigma 3.1); about the mean (6.6) it is
+    sqrt(66.84) = 8.18 and 30 is 3.12 sigma out (rejected)."""
+    x = np.array([0.0, 1, 2, 3, 4, 5, 6, 7, 8, 30])[:, None]
+    about_med = math.sqrt(sum((v - 4.5) ** 2 for v in x[:, 0]) / 10)
+    r = ref.combine(x, rejectors=[ref.SigClip(sigma=3.1, nkeep=0, maxiters=1)])
+    assert not r.mask.any() and math.isclose(r.std[0], about_med)
+    r = ref.combine(x, rejectors=[ref.SigClip(sigma=3.1, nkeep=0, maxiters=1, spread_centre="mean")])
+    assert r.mask[:, 0].tolist() == [False] * 9 + [True]
+    assert math.isclose(r.std[0], float(np.std(x[:, 0])))
+    # IRAF's spread is the same with ddof = 1
+    a = ref.combine(x, rejectors=[ref.SigClip(sigma=3.0, nkeep=0, stdfunc="iraf")])
+    b = ref.combine(x, rejectors=[ref.SigClip(sigma=3.0, nkeep=0, ddof=1)])
+    assert a.std[0] == b.std[0] and np.array_equal(a.mask, b.mask)
 
 
 def test_sigclip_hand_iterations():
@@ -140,14 +162,15 @@ def test_sigclip_hand_iterations():
     x = np.array([0.0, 10.0, 10.1, 100.0])[:, None]
     r = ref.combine(x, rejectors=[ref.SigClip(sigma=1.0, cenfunc="median", stdfunc="iraf", nkeep=0)])
     assert r.mask[:, 0].tolist() == [True, False, False, True]
-    assert r.nit[0] == 3 and r.output_flags[0] == 0
+    assert r.nit[0] == 3 and r.output_flags[0] == 0  # 1 + two kept rejecting passes
     s3 = math.sqrt(0.05**2 * 2)  # last pass: [10, 10.1], c = 10.05
-    assert math.isclose(r.std[0], s3) and math.isclose(r.low[0], 10.05 - s3)
+    assert math.isclose(r.std[0], s3) and math.isclose(r.clip_low[0], 10.05 - s3)
+    assert (r.low[0], r.upp[0]) == (10.0, 10.1)  # retained extremes
     # the same with maxiters=2: the second pass still rejected -> flag 2
     r = ref.combine(x, rejectors=[ref.SigClip(sigma=1.0, cenfunc="median", stdfunc="iraf",
                                               nkeep=0, maxiters=2)])
     assert r.mask[:, 0].tolist() == [True, False, False, True]
-    assert r.nit[0] == 2 and r.output_flags[0] == ref.O_MAXITERS
+    assert r.nit[0] == 3 and r.output_flags[0] == ref.O_MAXITERS
 
 
 def test_sigclip_nkeep_revert_and_addback():
@@ -155,9 +178,12 @@ def test_sigclip_nkeep_revert_and_addback():
     base = dict(sigma=1.0, cenfunc="median", stdfunc="iraf", nkeep=4)
     rv = ref.combine(x, rejectors=[ref.SigClip(**base, revert_on_nkeep=True)])
     assert not rv.mask.any() and rv.output_flags[0] == ref.O_NKEEP and rv.nit[0] == 1
+    # the undone pass proposed 0 and 25: they are flagged as restored
+    assert rv.sample_flags[:, 0].tolist() == [ref.F_RESTORED_NKEEP, 0, 0, 0, ref.F_RESTORED_NKEEP]
     ab = ref.combine(x, rejectors=[ref.SigClip(**base, revert_on_nkeep=False)])
     assert ab.mask[:, 0].tolist() == [False, False, False, False, True]  # 0 is less deviant
-    assert ab.output_flags[0] == ref.O_NKEEP
+    assert ab.output_flags[0] == ref.O_NKEEP and ab.nit[0] == 2
+    assert ab.sample_flags[:, 0].tolist() == [ref.F_RESTORED_NKEEP, 0, 0, 0, ref.F_ALGORITHM]
     # equal residuals are restored together, even beyond the limit
     y = np.array([0.0, 9.9, 10.0, 10.1, 20.0])[:, None]
     tie = ref.combine(y, rejectors=[ref.SigClip(**base, revert_on_nkeep=False)])
@@ -169,12 +195,15 @@ def test_sigclip_nkeep_revert_and_addback():
     mr = ref.combine(x, rejectors=[ref.SigClip(sigma=1.0, cenfunc="median", stdfunc="iraf",
                                                nkeep=0, maxrej=1)])
     assert not mr.mask.any() and mr.output_flags[0] == ref.O_MAXREJ
+    assert mr.sample_flags[:, 0].tolist() == [ref.F_RESTORED_MAXREJ, 0, 0, 0, ref.F_RESTORED_MAXREJ]
 
 
-def test_sigclip_needs_two_samples():
+def test_sigclip_lone_sample_is_kept():
     x = np.array([[1.0], [np.nan], [np.nan]])
     r = ref.combine(x, rejectors=[ref.SigClip(sigma=0.0, nkeep=0)])
-    assert not r.mask[0, 0] and r.nit[0] == 0 and np.isnan(r.std[0])
+    assert not r.mask[0, 0] and r.nit[0] == 1 and r.std[0] == 0.0  # nit: 1 + kept passes
+    r = ref.combine(x, rejectors=[ref.SigClip(sigma=0.0, nkeep=0, stdfunc="iraf")])
+    assert not r.mask[0, 0] and r.nit[0] == 1 and np.isnan(r.std[0])  # n - 1 = 0: undefined
 
 
 # ---------------------------------------------------------------------------------------
@@ -297,7 +326,8 @@ def test_pclip_hand_examples():
     x = np.array([40.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0])[:, None]
     r = ref.combine(x, rejectors=[ref.PClip(frac=-0.5, sigma=3.0, nkeep=0)])
     assert r.mask[:, 0].tolist() == [True, True, False, False, False, False, False]
-    assert (r.low[0], r.upp[0], r.nit[0]) == (1.0, 7.0, 1) and np.isnan(r.std[0])  # std: design.md
+    assert (r.clip_low[0], r.clip_upp[0], r.nit[0]) == (1.0, 7.0, 1) and np.isnan(r.std[0])  # std: design.md
+    assert (r.low[0], r.upp[0]) == (2.0, 6.0)  # retained extremes
     # >= : 1 sits exactly at median - 3 sigma and is rejected (a strict test would keep it)
     # nkeep = 6: one must come back; 1 (residual 3) beats 40 (residual 36)
     r = ref.combine(x, rejectors=[ref.PClip(frac=-0.5, sigma=3.0, nkeep=6)])
@@ -405,7 +435,8 @@ def test_avsigclip_hand_example():
     x = np.array([10.0, 10.0, 10.0, 10.0, 22.0])[:, None]
     r = ref.combine(x, rejectors=[ref.AvSigClip(sigma=1.5, nkeep=0)])
     assert r.mask[:, 0].tolist() == [False] * 4 + [True]
-    assert r.nit[0] == 2 and math.isclose(r.std[0], 6.0) and math.isclose(r.upp[0], 19.0)
+    assert r.nit[0] == 2 and math.isclose(r.std[0], 6.0) and math.isclose(r.clip_upp[0], 19.0)
+    assert r.upp[0] == 10.0
     r = ref.combine(x, rejectors=[ref.AvSigClip(sigma=2.0, nkeep=0)])
     assert not r.mask.any() and r.nit[0] == 1
     # nkeep = 5 of 5: n < keep + 1 -> not clipped at all

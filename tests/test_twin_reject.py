@@ -94,12 +94,17 @@ def test_chain_with_grow_matches_twin(case, chain, method, data):
        cen=st.sampled_from(["mean", "median"]), std=st.sampled_from(["std", "mad"]),
        sigma=sts.sigma_pairs, maxiters=st.integers(1, 8))
 def test_sigclip_matches_astropy(case, cen, std, sigma, maxiters):
-    """SigClip(nkeep=0, no maxrej) == astropy sigma_clip (generic, accumulating path)."""
+    """SigClip(nkeep=0, no maxrej) == astropy sigma_clip (generic, accumulating path).
+
+    astropy measures its std about the mean and its mad_std about the median, whatever the
+    clipping centre: ``spread_centre`` says the same; the bounds are ``clip_low/clip_upp``.
+    """
     from astropy.stats import mad_std, sigma_clip
 
     lo, hi = ref._pair(sigma)
-    r = ref.SigClip(sigma=sigma, maxiters=maxiters, cenfunc=cen, stdfunc=std, nkeep=0)
-    got = h.run_pkg(case.data, case.mask, rejectors=[r], want={"mask", "low", "upp", "nit", "nused"})
+    about = "mean" if std == "std" else "median"
+    r = ref.SigClip(sigma=sigma, maxiters=maxiters, cenfunc=cen, stdfunc=std, nkeep=0, spread_centre=about)
+    got = h.run_pkg(case.data, case.mask, rejectors=[r], want={"mask", "clip_low", "clip_upp", "nit", "nused"})
     x = h.excluded_nan(case.data, case.mask)
     cenfunc = {"mean": lambda a, axis: np.nanmean(a, axis=axis),
                "median": lambda a, axis: np.nanmedian(a, axis=axis)}[cen]
@@ -121,8 +126,8 @@ def test_sigclip_matches_astropy(case, cen, std, sigma, maxiters):
     ev = keep & (got["nused"] >= 2)
     rtol = h.rtol_for(case.data.dtype)
     mag = np.nanmax(np.abs(x), axis=0, initial=0.0)
-    h.assert_close(got["low"][ev], np.broadcast_to(blo, ev.shape)[ev], rtol=rtol, atol=rtol * mag[ev], err="low")
-    h.assert_close(got["upp"][ev], np.broadcast_to(bhi, ev.shape)[ev], rtol=rtol, atol=rtol * mag[ev], err="upp")
+    h.assert_close(got["clip_low"][ev], np.broadcast_to(blo, ev.shape)[ev], rtol=rtol, atol=rtol * mag[ev], err="clip_low")
+    h.assert_close(got["clip_upp"][ev], np.broadcast_to(bhi, ev.shape)[ev], rtol=rtol, atol=rtol * mag[ev], err="clip_upp")
 
 
 @given(case=sts.stacks(), n_min=sts._counts, n_max=sts._counts)
@@ -161,8 +166,9 @@ def test_sigclip_iterates_and_flags_maxiters():
     r = _one([0.0, 10.0, 10.1, 100.0], ref.SigClip(sigma=1.0, stdfunc="iraf", nkeep=0))
     assert r["mask"][:, 0].tolist() == [True, False, False, True]
     assert r["nit"][0] == 3 and r["output_flags"][0] == 0
+    # nit = 1 + the passes that rejected and were kept (0.1.1): both passes rejected.
     r = _one([0.0, 10.0, 10.1, 100.0], ref.SigClip(sigma=1.0, stdfunc="iraf", nkeep=0, maxiters=2))
-    assert r["nit"][0] == 2 and r["output_flags"][0] == ref.O_MAXITERS
+    assert r["nit"][0] == 3 and r["output_flags"][0] == ref.O_MAXITERS
 
 
 def test_sigclip_nkeep_revert_vs_addback():
@@ -299,21 +305,27 @@ def test_linearclip_empty_range_addback_from_the_ends():
 
 
 def test_single_sample_is_not_a_clipping_pass():
-    """design.md: nothing is clipped when n < 2 (s undefined): no pass is evaluated."""
-    for rej in (ref.SigClip(nkeep=0), ref.SigClip(stdfunc="mad", nkeep=0),
-                ref.CcdClip(rdnoise=5.0, nkeep=0)):
+    """A lone sample is its own centre and is never rejected (0.1.1 still evaluates the
+    pass: std 0 for std/mad, the model sigma for ccdclip; nit 1 = 1 + no rejecting pass);
+    "iraf" (n - 1) and ddof >= n leave the spread undefined: no pass, std NaN."""
+    for rej, std in ((ref.SigClip(nkeep=0), 0.0), (ref.SigClip(stdfunc="mad", nkeep=0), 0.0),
+                     (ref.CcdClip(rdnoise=5.0, nkeep=0), math.sqrt(25.0 + 7.0)),
+                     (ref.SigClip(stdfunc="iraf", nkeep=0), math.nan), (ref.SigClip(ddof=1, nkeep=0), math.nan)):
         r = _one([7.0, np.nan, np.nan], rej)
         assert not r["mask"][0, 0]
-        assert r["nit"][0] == 0, rej
-        assert np.isnan(r["std"][0]) and np.isnan(r["low"][0]) and np.isnan(r["upp"][0]), rej
+        assert r["nit"][0] == 1, rej
+        assert r["low"][0] == 7.0 and r["upp"][0] == 7.0, rej
+        assert (np.isnan(r["std"][0]) and np.isnan(r["clip_low"][0])) if math.isnan(std) else \
+            (math.isclose(r["std"][0], std) and r["clip_low"][0] <= 7.0 <= r["clip_upp"][0]), rej
 
 
 def test_minmax_and_clippers_with_no_sample():
-    """MinMaxClip has nit 0 when n = 0; nothing is evaluated for an empty element."""
-    for rej in (ref.MinMaxClip(1, 1), ref.SigClip(nkeep=0), ref.CcdClip(nkeep=0), ref.PClip(),
-                ref.LinearClip(nkeep=0), ref.AvSigClip(nkeep=0)):
+    """Nothing is evaluated for an empty element: nit is 1 for the rejectors that count
+    like 0.1.1's sigclip/minmax/pclip, 0 for those that count evaluated passes."""
+    for rej, nit in ((ref.MinMaxClip(1, 1), 1), (ref.SigClip(nkeep=0), 1), (ref.CcdClip(nkeep=0), 1),
+                     (ref.PClip(), 1), (ref.LinearClip(low=1.0, nkeep=0), 0), (ref.AvSigClip(nkeep=0), 0)):
         r = _one([np.nan, np.nan, np.nan], rej)
-        assert r["nit"][0] == 0 and np.isnan(r["low"][0]) and np.isnan(r["upp"][0]), rej
+        assert r["nit"][0] == nit and np.isnan(r["low"][0]) and np.isnan(r["upp"][0]), rej
         assert np.isnan(r["data"][0]) and not np.signbit(r["data"][0]), rej
 
 

@@ -97,7 +97,8 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--maxrej", type=int, default=None, metavar="N",
                    help="reject at most N samples per pixel")
     r.add_argument("--stdfunc", choices=("std", "mad", "iraf"), default=None,
-                   help="sigclip spread: std (default), mad (robust) or iraf (about the centre)")
+                   help="sigclip spread about the clipping centre: std (default; ddof 0), mad (robust) "
+                        "or iraf (n - 1)")
     r.add_argument("--addback", dest="revert_on_nkeep", action="store_false", default=None,
                    help="when nkeep/maxrej would be broken, restore the least deviant samples "
                    "(IRAF) instead of undoing the whole pass")

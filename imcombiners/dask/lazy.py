@@ -137,8 +137,9 @@ class CombinedArrays:
         The combined image.
     mask, sample_flags : ndarray or None
         Per-sample diagnostics ``(N, *spatial)`` when asked.
-    std, low, upp, nit, output_flags, nused : ndarray or None
-        Per-element diagnostics when asked.
+    std, low, upp, nit, output_flags, nused, clip_low, clip_upp : ndarray or None
+        Per-element diagnostics when asked (``low``/``upp`` the retained extremes,
+        ``clip_low``/``clip_upp`` the clipping bounds).
     variance, weight, exposure, dq : ndarray or None
         Survey products when asked (docs/design.md "Survey planes").
     zero, scale, weights : ndarray or None
@@ -160,6 +161,8 @@ class CombinedArrays:
     weight: np.ndarray | None = None
     exposure: np.ndarray | None = None
     dq: np.ndarray | None = None
+    clip_low: np.ndarray | None = None
+    clip_upp: np.ndarray | None = None
     zero: np.ndarray | None = None
     scale: np.ndarray | None = None
     weights: np.ndarray | None = None
@@ -179,7 +182,7 @@ class LazyCombine:
     ----------
     data : dask.array.Array
         The combined image (lazy).
-    mask, sample_flags, std, low, upp, nit, output_flags, nused : dask.array.Array or None
+    mask, sample_flags, std, low, upp, nit, output_flags, nused, clip_low, clip_upp : dask.array.Array or None
         Requested diagnostics (lazy), from the same tile tasks as ``data``.
     arrays : dict of str to dask.array.Array
         All outputs by name.

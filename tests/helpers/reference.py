@@ -47,7 +47,8 @@ ADDBACK_TOL = 0.001
 
 # sample_flags bits
 F_INPUT, F_NONFINITE, F_THRESHOLD, F_ALGORITHM, F_GROW, F_PREVIOUS = 1, 2, 4, 8, 16, 32
-F_DQ, F_BAD_VARIANCE = 64, 128
+# samples a pass rejected and then gave back to respect nkeep / maxrej (they stay in use)
+F_RESTORED_NKEEP, F_RESTORED_MAXREJ = 64, 128
 # output_flags bits
 O_PREMASKED, O_MAXITERS, O_NKEEP, O_MAXREJ, O_GROW = 1, 2, 4, 8, 16
 
@@ -92,6 +93,7 @@ class SigClip:
     maxrej: int | None = None
     revert_on_nkeep: bool = True
     grow: float | None = None
+    spread_centre: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,9 @@ class CcdClip:
     revert_on_nkeep: bool = True
     high_only: bool = False
     grow: float | None = None
+    spread_centre: str | None = None
+    scale_ref: float = 1.0
+    zero_ref: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -284,7 +289,12 @@ class Judge:
 
 @dataclass
 class Outcome:
-    """Result of one rejector on one output element."""
+    """Result of one rejector on one output element.
+
+    ``low``/``upp``: the iterative drivers leave the bounds of the last *kept* pass here
+    (LinearClip reports them); :func:`combine` replaces them by the retained extremes for
+    every other rejector.  ``clip_low``/``clip_upp``: bounds of the last evaluated pass.
+    """
 
     rejected: np.ndarray  # bool, aligned with the element's input survivors
     std: float = math.nan
@@ -292,6 +302,9 @@ class Outcome:
     upp: float = math.nan
     nit: int = 0
     flags: int = 0
+    clip_low: float = math.nan
+    clip_upp: float = math.nan
+    restored: np.ndarray | None = None  # uint8 RESTORED_* bits aligned with the input
 
 
 # --------------------------------------------------------------------------------------
@@ -378,7 +391,8 @@ class PassBounds:
     scale: float  # magnitude for fragility checks
 
 
-def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge) -> Outcome:
+def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge,
+             count: str = "accepted") -> Outcome:
     """Generic "clip, accumulate, repeat" driver on the sorted window (design.md).
 
     Each pass computes bounds from the current window ``[lo, hi)`` of the (value, frame)
@@ -386,23 +400,43 @@ def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge
     its lower bound, then the high end while a sample is above its upper bound, each walk
     stopping at the first sample it keeps.  ``maxiters=None`` iterates until nothing
     changes.  A pass that cannot start (fewer than ``min_n`` samples, bounds undefined) is
-    not evaluated; std/low/upp/nit describe the last evaluated pass (also a reverted one).
+    not evaluated; std/clip_low/clip_upp describe the last evaluated pass (also a reverted
+    one), low/upp the bounds of the last pass that was kept (NaN if none).
     When a pass would remove more than allowed: flag 4 when the survivors would be fewer
     than keep, flag 8 when more than ``maxrej`` would be rejected in total; then either
     the pass is undone (``revert``) or the IRAF add-back restores samples; clipping stops.
-    Flag 2 when pass number ``maxiters`` rejected and was accepted in full.
+    The samples the pass proposed and that stay get RESTORED_NKEEP (64) / RESTORED_MAXREJ
+    (128) for the flags raised.
     Add-back residuals: |x - c|/sigma_i with ties within 0.001 when every sample of the
     window has sigma_i > 0 and std is finite, else |x - c| with exact ties.
+
+    Pass counting (imcombiners 0.1.1's two conventions):
+    ``count="accepted"`` (SigClip, CcdClip): nit = 1 + passes that rejected something and
+    were kept (an add-back pass counts when it still removed something); flag 2 when
+    ``maxiters`` is 0 or pass number ``maxiters`` rejected and was kept in full.
+    ``count="evaluated"`` (LinearClip, AvSigClip): nit = passes evaluated; flag 2 only when
+    ``maxiters`` > 1 and pass number ``maxiters`` rejected and was kept in full.
     """
     n0 = len(x)
     order = sort_samples(x, fid)
     xs = np.array([float(x[j]) for j in order], dtype=np.float64)
     fs = np.array([int(fid[j]) for j in order], dtype=np.int64)
-    out = Outcome(rejected=np.zeros(n0, dtype=bool))
+    out = Outcome(rejected=np.zeros(n0, dtype=bool), restored=np.zeros(n0, dtype=np.uint8))
+    accepted = count == "accepted"
+    if accepted:
+        out.nit = 1
+        if maxiters == 0:
+            out.flags |= O_MAXITERS
     keep = keep_count(nkeep, n0)
     allowed = allowed_rejections(n0, nkeep, maxrej)
     lo, hi = 0, n0
     it = 0
+
+    def give_back(ranges, bits):
+        for a, b in ranges:
+            for j in range(a, b):
+                out.restored[order[j]] |= bits
+
     while maxiters is None or it < maxiters:
         it += 1
         if hi - lo < max(min_n, 1):
@@ -410,8 +444,9 @@ def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge
         b = bounds_of(xs[lo:hi], fs[lo:hi])
         if b is None:
             break
-        out.nit += 1
-        out.std, out.low, out.upp = b.std, b.low, b.upp
+        if not accepted:
+            out.nit += 1
+        out.std, out.clip_low, out.clip_upp = b.std, b.low, b.upp
 
         def below(j):
             return judge.lt(float(xs[j]), float(b.lo[j - lo]), b.scale)
@@ -432,14 +467,20 @@ def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge
             nhi -= 1
         k = (nlo - lo) + (hi - nhi)
         if k == 0:
+            out.low, out.upp = b.low, b.upp
             break
         done = n0 - (hi - lo)
         if done + k > allowed:
+            bits = 0
             if (nhi - nlo) < keep:
                 out.flags |= O_NKEEP
+                bits |= F_RESTORED_NKEEP
             if maxrej is not None and done + k > maxrej:
                 out.flags |= O_MAXREJ
-            if not revert:
+                bits |= F_RESTORED_MAXREJ
+            if revert:
+                give_back([(lo, nlo), (nhi, hi)], bits)
+            else:
                 win = slice(lo, hi)
                 scaled = b.sig is not None and math.isfinite(b.std) and bool(np.all(b.sig > 0))
                 c = b.centre
@@ -448,29 +489,44 @@ def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge
                     d = abs(float(xs[j]) - c)
                     return d / float(b.sig[j - win.start]) if scaled else d
 
-                lo, hi = add_back_ends(resid, lo, hi, nlo, nhi, allowed - done,
+                l2, h2 = add_back_ends(resid, lo, hi, nlo, nhi, allowed - done,
                                        ADDBACK_TOL if scaled else 0.0, judge)
+                give_back([(l2, nlo), (nhi, h2)], bits)
+                if l2 > lo or h2 < hi:
+                    out.low, out.upp = b.low, b.upp
+                    if accepted:
+                        out.nit += 1
+                lo, hi = l2, h2
             break
         lo, hi = nlo, nhi
-        if maxiters is not None and it == maxiters:
+        out.low, out.upp = b.low, b.upp
+        if accepted:
+            out.nit += 1
+        if maxiters is not None and it == maxiters and (accepted or maxiters > 1):
             out.flags |= O_MAXITERS
     for j in list(range(0, lo)) + list(range(hi, n0)):
         out.rejected[order[j]] = True
     return out
 
 
-def spread(x: np.ndarray, c: float, stdfunc: str, ddof: int) -> float:
-    """SigClip spread.
+def spread(x: np.ndarray, c: float, stdfunc: str, ddof: int, about: str) -> float:
+    """SigClip spread about the centre ``about`` (a centre name; design.md).
 
-    CHOICE: ``ddof`` only enters ``stdfunc="std"`` (n <= ddof -> NaN -> stop); "mad" and
-    "iraf" ignore it.
+    ``"std"``: sqrt(sum (x - a)^2 / (n - ddof)), NaN when n <= ddof; ``"mad"``:
+    MAD_FACTOR * median |x - a|, times sqrt(n / (n - ddof)) when ddof > 0 (NaN when
+    n <= ddof); ``"iraf"``: sqrt(sum (x - c)^2 / (n - 1)) about the clipping centre c.
     """
     n = len(x)
+    a = centre(x, about)
     if stdfunc == "std":
-        return math.sqrt(variance(x, ddof)) if n > ddof else math.nan
+        if n <= ddof:
+            return math.nan
+        return math.sqrt(math.fsum((float(v) - a) ** 2 for v in x) / (n - ddof))
     if stdfunc == "mad":
-        med = median(x)
-        return MAD_FACTOR * median(np.abs(x - med))
+        if n <= ddof:
+            return math.nan
+        mad = MAD_FACTOR * median(np.abs(x - a))
+        return mad * math.sqrt(n / (n - ddof)) if ddof > 0 else mad
     if stdfunc == "iraf":
         return math.sqrt(math.fsum((float(v) - c) ** 2 for v in x) / (n - 1)) if n >= 2 else math.nan
     raise ValueError(f"stdfunc {stdfunc!r}")
@@ -479,14 +535,17 @@ def spread(x: np.ndarray, c: float, stdfunc: str, ddof: int) -> float:
 def sigclip_element(x: np.ndarray, fid: np.ndarray, r: SigClip, judge: Judge) -> Outcome:
     """design.md SigClip on the valid (normalised) samples of one element.
 
-    Rejects x < c - lo*s or x > c + hi*s (strict).  No pass when n < 2.
-    s == 0 is a valid spread (every x != c is rejected, as astropy does).
+    Rejects x < c - lo*s or x > c + hi*s (strict).  A pass runs from n = 1 (0.1.1: a lone
+    sample is its own centre, s = 0 for std/mad, nothing is rejected; "iraf" needs n >= 2).
+    s == 0 is a valid spread (every x != c is rejected, as astropy does).  The spread is
+    taken about ``spread_centre`` (None: the clipping centre, imcombiners 0.1.1).
     """
     lo_s, hi_s = _pair(r.sigma)
+    about = r.spread_centre or r.cenfunc
 
     def bounds_of(xs, _fid):
         c = centre(xs, r.cenfunc)
-        s = spread(xs, c, r.stdfunc, r.ddof)
+        s = spread(xs, c, r.stdfunc, r.ddof, about)
         if not math.isfinite(s) or not math.isfinite(c):
             return None
         lo, hi = c - lo_s * s, c + hi_s * s
@@ -495,11 +554,20 @@ def sigclip_element(x: np.ndarray, fid: np.ndarray, r: SigClip, judge: Judge) ->
                           max(abs(c), s))
 
     return _iterate(x, fid, maxiters=r.maxiters, nkeep=r.nkeep, maxrej=r.maxrej,
-                    revert=r.revert_on_nkeep, min_n=2, bounds_of=bounds_of, judge=judge)
+                    revert=r.revert_on_nkeep, min_n=1, bounds_of=bounds_of, judge=judge)
 
 
 #: IRAF's floor on the read-noise variance: 1e4 / MAX_REAL with MAX_REAL = 0.99e37.
 CCD_VAR_FLOOR = 1e4 / 0.99e37
+
+
+def ccd_level_sigma(v: float, r: CcdClip) -> float:
+    """Model sigma at normalised level ``v`` without per-image scales: the raw level is
+    scale_ref * (v + zero_ref) (0.1.1's deprecated reference; 1 and 0 by default) and the
+    sigma is brought back to normalised units."""
+    if r.scale_ref == 1.0 and r.zero_ref == 0.0:
+        return ccd_sigma(v, r)
+    return ccd_sigma(r.scale_ref * v + r.scale_ref * r.zero_ref, r) / r.scale_ref
 
 
 def ccd_sigma(level: float, r: CcdClip) -> float:
@@ -532,7 +600,9 @@ def ccdclip_element(x, fid, r: CcdClip, scale, zero, judge: Judge) -> Outcome:
     With per-sample sigmas a kept sample at an end of the sorted window shields the
     samples inside it (IRAF's sorted-ends model), handled by :func:`_iterate`.
     std = model(max(0, c)) (sigma at the centre, S = 1); low/upp = c -/+ sigma*std with
-    that centre sigma; high_only: no low-side test and low = -inf.
+    that centre sigma; high_only: no low-side test and low = -inf.  The level ``c`` of the
+    model is the ``spread_centre`` of the window when given (0.1.1's clip_cen), else the
+    clipping centre.
     """
     lo_s, hi_s = _pair(r.sigma)
     corr = doscale1(r, scale)
@@ -542,11 +612,12 @@ def ccdclip_element(x, fid, r: CcdClip, scale, zero, judge: Judge) -> Outcome:
 
     def bounds_of(xs, fs):
         c = centre(xs, r.cenfunc)
-        if not math.isfinite(c):
+        lev = centre(xs, r.spread_centre) if r.spread_centre else c
+        if not (math.isfinite(c) and math.isfinite(lev)):
             return None
-        sc = ccd_sigma(c, r)
+        sc = ccd_level_sigma(lev, r)
         if corr:
-            sig = np.array([ccd_sigma(S[f] * c + Z[f], r) / abs(S[f]) for f in fs])
+            sig = np.array([ccd_sigma(S[f] * lev + Z[f], r) / abs(S[f]) for f in fs])
         else:
             sig = np.full(len(xs), sc)
         lo = np.full(len(xs), -math.inf) if r.high_only else c - lo_s * sig
@@ -556,7 +627,13 @@ def ccdclip_element(x, fid, r: CcdClip, scale, zero, judge: Judge) -> Outcome:
                           max(abs(c), float(np.max(sig))))
 
     return _iterate(x, fid, maxiters=r.maxiters, nkeep=r.nkeep, maxrej=r.maxrej,
-                    revert=r.revert_on_nkeep, min_n=2, bounds_of=bounds_of, judge=judge)
+                    revert=r.revert_on_nkeep, min_n=1, bounds_of=bounds_of, judge=judge)
+
+
+def linearclip_is_noop(r: LinearClip) -> bool:
+    """The default bounds (1, 0, 1, 0) would keep only x == c: 0.1.1 treats that
+    LinearClip as unconfigured and rejects nothing (nit 0, NaN bounds)."""
+    return (r.low_scale, r.low, r.upp_scale, r.upp) == (1.0, 0.0, 1.0, 0.0)
 
 
 def linearclip_element(x, fid, r: LinearClip, judge: Judge) -> Outcome:
@@ -564,8 +641,11 @@ def linearclip_element(x, fid, r: LinearClip, judge: Judge) -> Outcome:
 
     Runs from n >= 1 (it needs no spread); std is NaN; add-back by |x - c| with exact
     ties.  An empty keep range (low bound > upper bound) rejects every sample: the low
-    walk takes the samples below the low bound, the high walk all the rest.
+    walk takes the samples below the low bound, the high walk all the rest.  Passes are
+    counted as evaluated; low/upp are the bounds of the last kept pass.
     """
+    if linearclip_is_noop(r):
+        return Outcome(rejected=np.zeros(len(x), dtype=bool))
 
     def bounds_of(xs, _fid):
         c = centre(xs, r.cenfunc)
@@ -577,7 +657,8 @@ def linearclip_element(x, fid, r: LinearClip, judge: Judge) -> Outcome:
                           max(abs(c), abs(lo), abs(hi)))
 
     return _iterate(x, fid, maxiters=r.maxiters, nkeep=r.nkeep, maxrej=r.maxrej,
-                    revert=r.revert_on_nkeep, min_n=1, bounds_of=bounds_of, judge=judge)
+                    revert=r.revert_on_nkeep, min_n=1, bounds_of=bounds_of, judge=judge,
+                    count="evaluated")
 
 
 # --------------------------------------------------------------------------------------
@@ -604,7 +685,8 @@ def varclip_element(x, fid, var_of_frame: np.ndarray, r: VarClip, judge: Judge) 
                           max(abs(c), float(np.max(sig))))
 
     return _iterate(x, fid, maxiters=r.maxiters, nkeep=r.nkeep, maxrej=r.maxrej,
-                    revert=r.revert_on_nkeep, min_n=2, bounds_of=bounds_of, judge=judge)
+                    revert=r.revert_on_nkeep, min_n=2, bounds_of=bounds_of, judge=judge,
+                    count="evaluated")
 
 
 def poisson_level(c: float, frames: np.ndarray, scale, zero, corr: bool) -> np.ndarray:
@@ -671,7 +753,7 @@ def avsigclip_element(x, fid, r: AvSigClip, s: float, judge: Judge, scale=None,
                           sig, max(abs(c), float(np.max(sig))))
 
     return _iterate(x, fid, maxiters=None, nkeep=r.nkeep, maxrej=None, revert=False, min_n=3,
-                    bounds_of=bounds_of, judge=judge)
+                    bounds_of=bounds_of, judge=judge, count="evaluated")
 
 
 # --------------------------------------------------------------------------------------
@@ -692,10 +774,11 @@ def minmax_element(x, fid, r: MinMaxClip, nframes: int) -> Outcome:
     """design.md MinMaxClip: k_lo = trunc(f_lo*n + 0.001) lowest and
     k_hi = min(trunc(f_hi*n + 0.001), n - k_lo) highest valid samples, in (value, frame)
     order: among equal values the lower frames go at the low edge, the higher frames at
-    the high edge.  nit = 1 when n >= 1 else 0; low/upp = retained extremes (NaN if none).
+    the high edge.  nit = 1 (a single pass, 0.1.1); low/upp and clip_low/clip_upp =
+    retained extremes (NaN if none).
     """
     n = len(x)
-    out = Outcome(rejected=np.zeros(n, dtype=bool), nit=1 if n else 0)
+    out = Outcome(rejected=np.zeros(n, dtype=bool), nit=1)
     if n == 0:
         return out
     k_lo = min(int(minmax_fraction(r.n_min, nframes) * n + 0.001), n)
@@ -706,6 +789,7 @@ def minmax_element(x, fid, r: MinMaxClip, nframes: int) -> Outcome:
     kept = x[~out.rejected]
     if len(kept):
         out.low, out.upp = float(kept.min()), float(kept.max())
+        out.clip_low, out.clip_upp = out.low, out.upp
     return out
 
 
@@ -727,12 +811,12 @@ def pclip_element(x, fid, r: PClip, nframes: int, judge: Judge) -> Outcome:
     or m + p, clamped to [1, n]; sigma = sign(p) * (v[slot] - median); sigma <= 0 -> no
     rejection.  Single pass walking in from both ends while (median - v)/sigma >= lsigma
     (low end) or (v - median)/sigma >= hsigma (high end).  If fewer than keep survive,
-    the ends add-back (residual |v - median|/sigma, ties within 0.001) restores them and
-    sets bit 4.  std NaN (design.md), low/upp = median -/+ sigma*(lo, hi); nit = 1 when
-    the pass ran (also when sigma <= 0).
+    the ends add-back (residual |v - median|/sigma, ties within 0.001) restores them,
+    sets bit 4 and marks them RESTORED_NKEEP.  std NaN (design.md), clip_low/clip_upp =
+    median -/+ sigma*(lo, hi); nit = 1 at every element (0.1.1).
     """
     n = len(x)
-    out = Outcome(rejected=np.zeros(n, dtype=bool))
+    out = Outcome(rejected=np.zeros(n, dtype=bool), nit=1, restored=np.zeros(n, dtype=np.uint8))
     lo_s, hi_s = _pair(r.sigma)
     keep = keep_count(r.nkeep, n)
     if n < max(3, keep + 1):
@@ -748,8 +832,7 @@ def pclip_element(x, fid, r: PClip, nframes: int, judge: Judge) -> Outcome:
     else:
         slot = min(m + p, n)
     sig = math.copysign(1.0, p) * (v[slot - 1] - med)
-    out.nit = 1
-    out.low, out.upp = med - lo_s * sig, med + hi_s * sig
+    out.clip_low, out.clip_upp = med - lo_s * sig, med + hi_s * sig
     if not sig > 0:
         return out
     lo, hi = 0, n
@@ -759,8 +842,11 @@ def pclip_element(x, fid, r: PClip, nframes: int, judge: Judge) -> Outcome:
         hi -= 1
     if hi - lo < keep:
         out.flags |= O_NKEEP
-        lo, hi = add_back_ends(lambda j: abs(v[j] - med) / sig, 0, n, lo, hi, n - keep,
+        l2, h2 = add_back_ends(lambda j: abs(v[j] - med) / sig, 0, n, lo, hi, n - keep,
                                ADDBACK_TOL, judge)
+        for j in list(range(l2, lo)) + list(range(hi, h2)):
+            out.restored[order[j]] |= F_RESTORED_NKEEP
+        lo, hi = l2, h2
     for j in list(range(0, lo)) + list(range(hi, n)):
         out.rejected[order[j]] = True
     return out
@@ -812,8 +898,11 @@ def order_statistics_only(rej) -> bool:
     if isinstance(rej, (MinMaxClip, PClip)):
         return True
     if isinstance(rej, SigClip):
-        return rej.cenfunc != "mean" and rej.stdfunc == "mad"
-    if isinstance(rej, (CcdClip, LinearClip)):
+        about = rej.spread_centre or rej.cenfunc
+        return rej.cenfunc != "mean" and about != "mean" and rej.stdfunc == "mad" and rej.ddof == 0
+    if isinstance(rej, CcdClip):
+        return rej.cenfunc != "mean" and rej.spread_centre != "mean"
+    if isinstance(rej, LinearClip):
         return rej.cenfunc != "mean"
     return False
 
@@ -857,7 +946,7 @@ class TwinResult:
     mask: np.ndarray  # (N, *spatial) bool, every excluded sample
     sample_flags: np.ndarray  # (N, *spatial) uint8
     std: np.ndarray
-    low: np.ndarray
+    low: np.ndarray  # retained extremes (LinearClip: bounds of its last kept pass)
     upp: np.ndarray
     nit: np.ndarray
     output_flags: np.ndarray
@@ -865,6 +954,8 @@ class TwinResult:
     fragile: np.ndarray  # (*spatial) bool
     magnitude: np.ndarray  # (*spatial) max |value| of the valid samples (for tolerances)
     workspace: np.dtype = field(default=np.dtype(np.float64))
+    clip_low: np.ndarray | None = None  # clipping bounds of the last evaluated pass
+    clip_upp: np.ndarray | None = None
     # survey products (design.md "Survey planes"); None when not computable
     variance: np.ndarray | None = None  # (*spatial) float64
     weight: np.ndarray | None = None  # (*spatial) float64, sum of the survivors' weights
@@ -965,13 +1056,16 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
     the stack's shape (design.md "Survey planes"); ``bad_bits`` None = every bit.
 
     CHOICEs:
-    * sample_flags record the first cause only: input mask (1), else non-finite (2), else
-      outside thresholds (4), else algorithm (8), else grow (16);
+    * sample_flags of a sample excluded before rejection carry every cause that applies
+      (input mask 1, non-finite 2, outside the thresholds 4: imcombiners 0.1.1); a
+      rejector's exclusions add 8 (algorithm) or 16 (grow) to valid samples only;
     * output bit 1 (premasked) = some sample of the element was excluded before the
       first rejector (input mask, non-finite or threshold);
     * ``blank`` fills only elements with no sample left; variance with 0 < n <= ddof is
       NaN; sum of nothing is 0 unless ``blank`` is given;
-    * with no rejector, std/low/upp are NaN and nit 0.
+    * with no rejector, std/low/upp are NaN and nit 0;
+    * a sample restored by nkeep/maxrej keeps its earlier flags and gains bit 64/128; a
+      sample flagged so and rejected later carries both bits.
     """
     if isinstance(stack, (list, tuple)):
         stack = np.stack([np.asarray(f) for f in stack])
@@ -986,21 +1080,23 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
 
     if mask is not None:
         m = np.asarray(mask, dtype=bool).reshape(stack.shape)
-        flags[m] = F_INPUT
+        flags[m] |= F_INPUT
         excluded |= m
     if dq is not None:
+        # a bad DQ bit works like the input mask (design.md "Survey planes")
         words = np.asarray(dq).astype(np.int64) & ((1 << (8 * np.asarray(dq).dtype.itemsize)) - 1)
         bits = words if bad_bits is None else words & int(bad_bits)
-        bad_dq = (bits != 0) & ~excluded
-        flags[bad_dq] = F_DQ
+        bad_dq = bits != 0
+        flags[bad_dq] |= F_INPUT
         excluded |= bad_dq
-    nonfinite = ~np.isfinite(raw) & ~excluded
-    flags[nonfinite] = F_NONFINITE
+    nonfinite = ~np.isfinite(raw)
+    flags[nonfinite] |= F_NONFINITE
     excluded |= nonfinite
     if thresholds is not None:
         lo, hi = thresholds
-        outside = ((raw < lo) | (raw > hi)) & ~excluded
-        flags[outside] = F_THRESHOLD
+        with np.errstate(invalid="ignore"):
+            outside = (raw < lo) | (raw > hi)  # NaN never, an infinity beyond a finite bound yes
+        flags[outside] |= F_THRESHOLD
         excluded |= outside
 
     zv, sv = _as_vector(zero, nframes, 0.0), _as_vector(scale, nframes, 1.0)
@@ -1027,9 +1123,10 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
         if sv is not None:
             with np.errstate(all="ignore"):
                 nvar = nvar / (sv * sv).reshape(shape1)
+        # an unusable variance counts as a non-finite sample (every cause is recorded)
         with np.errstate(invalid="ignore"):
-            bad_var = ~(np.isfinite(nvar) & (nvar > 0)) & ~excluded
-        flags[bad_var] = F_BAD_VARIANCE
+            bad_var = ~(np.isfinite(nvar) & (nvar > 0))
+        flags[bad_var] |= F_NONFINITE
         excluded |= bad_var
     wplane = None
     if isinstance(weights, str):
@@ -1040,8 +1137,8 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
     elif weights is not None and np.ndim(weights) > 1:
         wplane = np.asarray(weights, dtype=np.float64).reshape(stack.shape)
         with np.errstate(invalid="ignore"):
-            bad_w = ~(np.isfinite(wplane) & (wplane >= 0)) & ~excluded
-        flags[bad_w] = F_BAD_VARIANCE
+            bad_w = ~(np.isfinite(wplane) & (wplane >= 0))
+        flags[bad_w] |= F_NONFINITE
         excluded |= bad_w
 
     out_flags = np.zeros(spatial, dtype=np.uint8)
@@ -1050,6 +1147,8 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
     std = np.full(spatial, np.nan)
     low = np.full(spatial, np.nan)
     upp = np.full(spatial, np.nan)
+    clip_low = np.full(spatial, np.nan)
+    clip_upp = np.full(spatial, np.nan)
     nit = np.zeros(spatial, dtype=np.int64)
     fragile = np.zeros(spatial, dtype=bool)
     fids = np.arange(nframes)
@@ -1084,15 +1183,21 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
             else:
                 raise TypeError(f"unknown rejector {rej!r}")
             stage[(fid[o.rejected],) + e] = True
+            if o.restored is not None:
+                flags[(fid,) + e] |= o.restored.astype(np.uint8)
+            if not isinstance(rej, LinearClip):
+                kept = x[~o.rejected]
+                o.low, o.upp = (float(kept.min()), float(kept.max())) if len(kept) else (math.nan, math.nan)
             std[e], low[e], upp[e], nit[e] = o.std, o.low, o.upp, o.nit
+            clip_low[e], clip_upp[e] = o.clip_low, o.clip_upp
             out_flags[e] |= o.flags
             fragile[e] |= judge.fragile
-        flags[stage] = F_ALGORITHM
+        flags[stage] |= F_ALGORITHM
         excluded |= stage
         radius = getattr(rej, "grow", None)
         if radius is not None and radius >= 1:
             grown = grow_mask(stage, radius) & ~excluded
-            flags[grown] = F_GROW
+            flags[grown] |= F_GROW
             excluded |= grown
             out_flags[grown.any(axis=0)] |= O_GROW
             # a fragile element's rejections may differ, and so may what they grow into
@@ -1136,5 +1241,5 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
 
     return TwinResult(data=data, mask=excluded, sample_flags=flags, std=std, low=low, upp=upp,
                       nit=nit, output_flags=out_flags, nused=nused, fragile=fragile,
-                      magnitude=magnitude, workspace=ws, variance=out_var, weight=out_w,
-                      dq=out_dq, exposure=out_exp)
+                      magnitude=magnitude, workspace=ws, clip_low=clip_low, clip_upp=clip_upp,
+                      variance=out_var, weight=out_w, dq=out_dq, exposure=out_exp)

@@ -183,6 +183,8 @@ def stacks(**kw):
 _sigmas = st.sampled_from([0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0])
 sigma_pairs = st.one_of(_sigmas, st.tuples(_sigmas, _sigmas))
 centres = st.sampled_from(["mean", "median", "lmedian"])
+#: None (the clipping centre, the default) most of the time.
+spread_centres = st.sampled_from([None, None, None, "mean", "median", "lmedian"])
 nkeeps = st.sampled_from([0, 0, 1, 1, 2, 3, 5, -1, -2, -4])
 maxrejs = st.sampled_from([None, None, None, 0, 1, 2, 5])
 grows = st.sampled_from([None, None, None, 1.0, 1.5, 2.0])
@@ -193,10 +195,11 @@ def sigclips(draw, grow: bool = False, limits: bool = True):
     stdfunc = draw(st.sampled_from(["std", "mad", "iraf"]))
     return ref.SigClip(
         sigma=draw(sigma_pairs),
-        maxiters=draw(st.integers(1, 10)),
+        maxiters=draw(st.integers(0, 10)),
         cenfunc=draw(centres),
         stdfunc=stdfunc,
-        ddof=draw(st.sampled_from([0, 0, 1, 2])) if stdfunc == "std" else 0,
+        ddof=draw(st.sampled_from([0, 0, 1, 2])) if stdfunc != "iraf" else 0,
+        spread_centre=draw(spread_centres),
         nkeep=draw(nkeeps) if limits else 0,
         maxrej=draw(maxrejs) if limits else None,
         revert_on_nkeep=draw(st.booleans()),
@@ -208,8 +211,9 @@ def sigclips(draw, grow: bool = False, limits: bool = True):
 def ccdclips(draw, grow: bool = False):
     return ref.CcdClip(
         sigma=draw(sigma_pairs),
-        maxiters=draw(st.integers(1, 8)),
+        maxiters=draw(st.integers(0, 8)),
         cenfunc=draw(centres),
+        spread_centre=draw(spread_centres),
         rdnoise=draw(st.sampled_from([0.0, 1.0, 5.0, 20.0])),
         gain=draw(st.sampled_from([0.5, 1.0, 2.5])),
         snoise=draw(st.sampled_from([0.0, 0.0, 0.01, 0.1])),

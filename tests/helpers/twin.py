@@ -19,7 +19,8 @@ from hypothesis import settings
 
 from tests.helpers import reference as ref
 
-ALL_WANT = frozenset({"mask", "sample_flags", "std", "low", "upp", "nit", "output_flags", "nused"})
+ALL_WANT = frozenset({"mask", "sample_flags", "std", "low", "upp", "nit", "output_flags", "nused",
+                      "clip_low", "clip_upp"})
 
 
 # ---------------------------------------------------------------------------------------
@@ -204,7 +205,7 @@ def compare_to_twin(got: dict, tw: ref.TwinResult, *, method="mean", parts=None,
             mag = tw.magnitude ** 2 if method == "variance" else tw.magnitude
             assert_close(got["data"][keep], tw.data[keep], rtol=rtol, atol=rtol * mag[keep],
                          err=f"{err} data")
-        elif name in ("std", "low", "upp"):
+        elif name in ("std", "low", "upp", "clip_low", "clip_upp"):
             g = got.get(name)
             if g is None:
                 continue

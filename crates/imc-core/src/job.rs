@@ -67,14 +67,17 @@ impl Centre {
     }
 }
 
-/// Spread estimator for sigma clipping.
+/// Spread estimator for sigma clipping. Deviations are taken about the spread centre `a`:
+/// the clipping centre unless the rejector names another one (`spread_cen`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Spread {
-    /// Standard deviation about the mean with `ddof` (NumPy/astropy std).
+    /// sqrt(sum (x - a)^2 / (n - ddof)): about the clipping centre by default (imcombiners
+    /// 0.1.1; IRAF with ddof = 1), about the mean with `spread_cen` = mean (NumPy std).
     Std,
-    /// 1.4826 * median absolute deviation about the median (astropy mad_std).
+    /// 1.482602218505602 * median |x - a|, times sqrt(n / (n - ddof)) when ddof > 0
+    /// (astropy mad_std about the median; 0.1.1's ddof correction).
     Mad,
-    /// sqrt(sum (x - c)^2 / (n - 1)) about the clipping centre c (IRAF).
+    /// sqrt(sum (x - c)^2 / (n - 1)) about the clipping centre c (IRAF), whatever ddof.
     Iraf,
 }
 
@@ -108,12 +111,27 @@ pub struct Noise {
     pub gain: f64,
     pub snoise: f64,
     pub sigscale: f64,
+    /// Centre at which the noise is evaluated (None: the clipping centre).
+    pub level_cen: Option<Centre>,
+    /// Raw level of a normalised value v when no per-image scales apply:
+    /// I = level_scale * v + level_zero, sigma = sigma(I) / level_scale (1 and 0 by
+    /// default; 0.1.1's deprecated scale_ref/zero_ref set them).
+    pub level_scale: f64,
+    pub level_zero: f64,
+}
+
+impl Noise {
+    /// IRAF's model with the given parameters, evaluated at the clipping centre.
+    pub fn new(rdnoise: f64, gain: f64, snoise: f64, sigscale: f64) -> Self {
+        Noise { rdnoise, gain, snoise, sigscale, level_cen: None, level_scale: 1.0, level_zero: 0.0 }
+    }
 }
 
 /// One rejection algorithm with its parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rejector {
-    SigClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, spread: Spread, ddof: u32, limits: Limits },
+    /// `spread_cen`: centre the spread is measured about (None: the clipping centre `cen`).
+    SigClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, spread: Spread, spread_cen: Option<Centre>, ddof: u32, limits: Limits },
     CcdClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, noise: Noise, limits: Limits },
     /// Each sample's own sigma sqrt(v') from the variance plane (DRAGONS "varclip"-like).
     VarClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, limits: Limits },
@@ -143,6 +161,9 @@ pub struct Want {
     pub exposure: bool,
     /// OR of the DQ words of the samples used (+ the no-data bit).
     pub dq: bool,
+    /// Clipping bounds of the last evaluated pass (`low`/`upp` are the retained extremes).
+    pub clip_low: bool,
+    pub clip_upp: bool,
 }
 
 impl Want {
@@ -160,6 +181,8 @@ impl Want {
             "weight" => self.weight = true,
             "exposure" => self.exposure = true,
             "dq" => self.dq = true,
+            "clip_low" => self.clip_low = true,
+            "clip_upp" => self.clip_upp = true,
             "data" => {}
             other => return Err(Error::param("want", format!("unknown output {other:?}"))),
         }
@@ -168,7 +191,7 @@ impl Want {
 
     /// Whether any per-element rejection diagnostic is wanted.
     pub fn any_diag(&self) -> bool {
-        self.std || self.low || self.upp || self.nit || self.output_flags
+        self.std || self.low || self.upp || self.nit || self.output_flags || self.clip_low || self.clip_upp
     }
 
     /// Whether a survey product (variance, weight, exposure, dq) is wanted.
@@ -344,6 +367,12 @@ impl Rejector {
                 }
                 if !(noise.sigscale.is_finite() && noise.sigscale >= 0.0) {
                     return Err(Error::param("sigscale", format!("must be finite and >= 0; got {}", noise.sigscale)));
+                }
+                if !(noise.level_scale.is_finite() && noise.level_scale > 0.0) {
+                    return Err(Error::param("scale_ref", format!("must be finite and > 0; got {}", noise.level_scale)));
+                }
+                if !noise.level_zero.is_finite() {
+                    return Err(Error::param("zero_ref", format!("must be finite; got {}", noise.level_zero)));
                 }
                 Ok(())
             }

@@ -38,4 +38,7 @@ pub mod stats;
 // IRAF-exact engine.
 pub mod iraf;
 
+#[doc(hidden)]
+pub mod fixtures;
+
 pub use error::{Error, Result};

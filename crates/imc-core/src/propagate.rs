@@ -57,7 +57,7 @@ impl<'a> PlaneCtx<'a> {
     }
 
     /// Variance and weight of a sample whose value is valid, or the status that excludes
-    /// it (BAD_VARIANCE: variance not finite or not > 0, weight not finite or < 0).
+    /// it (NONFINITE: variance not finite or not > 0, weight not finite or < 0).
     #[inline(always)]
     pub fn values(&self, i: usize, p: usize, q: u32) -> Result<PlaneValues, u8> {
         let mut var = f64::NAN;
@@ -68,14 +68,14 @@ impl<'a> PlaneCtx<'a> {
                 None => raw,
             };
             if !(var.is_finite() && var > 0.0) {
-                return Err(sflag::BAD_VARIANCE);
+                return Err(sflag::NONFINITE);
             }
         }
         let mut plane_w = 1.0;
         if let Some(wp) = &self.planes.weights {
             plane_w = wp.get(i, p);
             if !(plane_w.is_finite() && plane_w >= 0.0) {
-                return Err(sflag::BAD_VARIANCE);
+                return Err(sflag::NONFINITE);
             }
         }
         let weight = match self.weighting {

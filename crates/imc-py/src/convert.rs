@@ -68,6 +68,11 @@ fn limits(d: &Bound<'_, PyDict>) -> PyResult<Limits> {
     })
 }
 
+/// The centre a spread (or CCD noise level) is taken about; absent = the clipping centre.
+fn spread_cen(d: &Bound<'_, PyDict>) -> PyResult<Option<Centre>> {
+    get_opt::<String>(d, "spread_centre")?.map(|c| Centre::parse(&c).map_err(core_err)).transpose()
+}
+
 fn rejector(d: &Bound<'_, PyDict>) -> PyResult<Rejector> {
     let kind: String = get(d, "kind", String::new())?;
     let cen = || -> PyResult<Centre> { Centre::parse(&get(d, "cenfunc", "median".to_string())?).map_err(core_err) };
@@ -80,6 +85,7 @@ fn rejector(d: &Bound<'_, PyDict>) -> PyResult<Rejector> {
             maxiters: maxiters(5)?,
             cen: cen()?,
             spread: Spread::parse(&get(d, "stdfunc", "std".to_string())?).map_err(core_err)?,
+            spread_cen: spread_cen(d)?,
             ddof: get(d, "ddof", 0u32)?,
             limits: limits(d)?,
         },
@@ -91,10 +97,11 @@ fn rejector(d: &Bound<'_, PyDict>) -> PyResult<Rejector> {
                 maxiters: maxiters(5)?,
                 cen: cen()?,
                 noise: Noise {
-                    rdnoise: get(d, "rdnoise", 0.0)?,
-                    gain: get(d, "gain", 1.0)?,
-                    snoise: get(d, "snoise", 0.0)?,
-                    sigscale: get(d, "sigscale", 0.1)?,
+                    level_cen: spread_cen(d)?,
+                    // 0.1.1's scale_ref/zero_ref: raw level = scale_ref * (v + zero_ref).
+                    level_scale: get(d, "scale_ref", 1.0)?,
+                    level_zero: get(d, "scale_ref", 1.0)? * get(d, "zero_ref", 0.0)?,
+                    ..Noise::new(get(d, "rdnoise", 0.0)?, get(d, "gain", 1.0)?, get(d, "snoise", 0.0)?, get(d, "sigscale", 0.1)?)
                 },
                 limits: limits(d)?,
             }

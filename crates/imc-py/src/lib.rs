@@ -29,6 +29,8 @@ fn pack<'py, O: Real + numpy::Element>(py: Python<'py>, out: Outputs<O>) -> PyRe
     put_opt(&d, "std", out.std)?;
     put_opt(&d, "low", out.low)?;
     put_opt(&d, "upp", out.upp)?;
+    put_opt(&d, "clip_low", out.clip_low)?;
+    put_opt(&d, "clip_upp", out.clip_upp)?;
     put_opt(&d, "nit", out.nit)?;
     put_opt(&d, "output_flags", out.output_flags)?;
     put_opt(&d, "nused", out.nused)?;

@@ -6,13 +6,15 @@
 //! `pass_hi` and the diagnostics; lanes it cannot decide (`pass_ok == false`) go through
 //! the per-element rejector chain as before.
 
-use super::{Ctx, Scratch};
+use super::scratch::Scratch;
+use super::{Ctx, LoneRejector};
 use crate::network::LANES;
 use crate::input::Input;
 use crate::real::Real;
 use crate::reject::minmax::drop_counts;
 use crate::reject::keep_count;
 use crate::reject::pclip::spread_slot;
+use crate::reject::sigclip::sum_sq_about;
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Sorted value `k` of lane `b`.
@@ -38,13 +40,14 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         (0..len).all(|b| self.lane_at(s, n - 1, b) != f64::INFINITY)
     }
 
-    /// Vectorised first pass of a lone median-centred, std-spread SigClip over a block whose
+    /// Vectorised first pass of a lone median-centred, std-spread SigClip (spread about the
+    /// median or the mean) over a block whose
     /// lanes are all complete: the same operations, in the same order, as the per-element
     /// pass (`reject::sigclip::centre_spread`), for 64 pixels at once. Lanes whose first
     /// pass rejects nothing (most of them) are finished here; the others start again on
     /// the per-element path. Returns false when the shortcut does not apply.
     pub(super) fn sigclip_first_pass(&self, s: &mut Scratch, len: usize) -> bool {
-        let Some((sigma_lo, sigma_hi, ddof)) = self.sigclip_fast else { return false };
+        let Some(LoneRejector::SigClip { sigma_lo, sigma_hi, ddof, about }) = self.lone else { return false };
         let (n, lanes) = (self.n, LANES);
         if n < 2 || n <= ddof as usize || !self.lanes_complete(s, len) {
             return false;
@@ -71,7 +74,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 sb += d * d;
             }
             let c = s.pass_med[b];
-            let sd = ((sb - sa * sa / nf).max(0.0) / (n - ddof as usize) as f64).sqrt();
+            let sd = (sum_sq_about(sa, sb, nf, about) / (n - ddof as usize) as f64).sqrt();
             let (low, upp) = (c - sigma_lo * sd, c + sigma_hi * sd);
             s.pass_std[b] = sd;
             s.pass_low[b] = low;
@@ -88,7 +91,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// same sorted window; lanes whose window edges cut no run of equal values are decided
     /// here. Returns false when the shortcut does not apply.
     pub(super) fn minmax_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
-        let Some((f_lo, f_hi)) = self.minmax_fast else { return false };
+        let Some(LoneRejector::MinMax { frac_lo: f_lo, frac_hi: f_hi }) = self.lone else { return false };
         let n = self.n;
         if !self.lanes_complete(s, len) {
             return false;
@@ -118,7 +121,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// per-element `while` loops stop exactly after the samples counted here. Lanes that
     /// would need the nkeep add-back go through the per-element path.
     pub(super) fn pclip_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
-        let Some((p, sigma_lo, sigma_hi, nkeep)) = self.pclip_fast else { return false };
+        let Some(LoneRejector::PClip { offset: p, sigma_lo, sigma_hi, nkeep }) = self.lone else { return false };
         let n = self.n;
         let keep = keep_count(nkeep, n);
         if n < 3.max(keep + 1) || !self.lanes_complete(s, len) {

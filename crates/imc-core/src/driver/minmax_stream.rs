@@ -10,7 +10,8 @@
 //! too far apart) take pass 2: locate the two dropped frames, then add the other samples
 //! in frame order, exactly as every other path does.
 
-use super::{Ctx, Scratch};
+use super::scratch::Scratch;
+use super::{Ctx, LoneRejector};
 use crate::input::Input;
 use crate::real::Real;
 use crate::reject::minmax::drop_counts;
@@ -58,7 +59,9 @@ impl MinMaxScratch {
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Combine pixels [p0, p1) (see the module documentation).
     pub(super) fn minmax_stream_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
-        let (f_lo, f_hi) = self.minmax_fast.expect("MinMaxStream needs a lone MinMaxClip");
+        let Some(LoneRejector::MinMax { frac_lo: f_lo, frac_hi: f_hi }) = self.lone else {
+            unreachable!("the MinMaxStream path is only chosen for a lone MinMaxClip")
+        };
         let (n, len) = (self.n, p1 - p0);
         let s = &mut s.minmax;
         // f32 extremes are exact for the input type when nothing is normalised; only then

@@ -57,8 +57,8 @@ pub struct Ctx {
     pub fhigh: f32,
     /// pclip rank offset (integer-valued).
     pub pc: f32,
-    /// ccdclip noise table per image: (var0, gain, snoise).
-    pub noise: Vec<(f32, f32, f32)>,
+    /// ccdclip noise model per image.
+    pub noise: Vec<NoiseModel>,
     pub scales: Vec<f32>,
     pub zeros: Vec<f32>,
     pub wts: Vec<f32>,
@@ -91,7 +91,34 @@ pub struct Ctx {
     pub escale: f32,
 }
 
+/// IRAF's CCD noise model of one image: variance (rdnoise/gain)² (floored), gain (e-/ADU)
+/// and the sensitivity noise fraction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NoiseModel {
+    pub var0: f32,
+    pub gain: f32,
+    pub snoise: f32,
+}
+
+/// How many values IRAF's minmax drops from a pixel: `pairs` of one low and one high
+/// value first, then `low` more lowest or `high` more highest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MinMaxCounts {
+    pub pairs: usize,
+    pub low: usize,
+    pub high: usize,
+}
+
 impl Ctx {
+    /// IRAF minmax's counts for a pixel with `n` values (float32: trunc(f * n + 0.001)).
+    #[inline]
+    pub fn minmax_counts(&self, n: usize) -> MinMaxCounts {
+        let nlo = (self.flow * n as f32 + 0.001f32) as usize;
+        let nhi = (self.fhigh * n as f32 + 0.001f32) as usize;
+        let pairs = nlo.min(nhi);
+        MinMaxCounts { pairs, low: nlo - pairs, high: nhi - pairs }
+    }
+
     /// IRAF maxkeep for a pixel with `n` values.
     #[inline]
     pub fn maxkeep(&self, n: usize) -> usize {

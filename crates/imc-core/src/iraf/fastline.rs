@@ -19,7 +19,7 @@
 //!   scans and swaps decide, per pixel, which two slots change; the sum over the kept
 //!   slots, in slot order, is then taken for all pixels at once.
 
-use super::ctx::{Combine, Ctx, Fast, Reject};
+use super::ctx::{Combine, Ctx, Fast, MinMaxCounts, Reject};
 use super::line::{DFlag, LineBuf};
 use super::reject::{asigclip_pixel, ccd_sigma, mccdclip_pixel, msigclip_pixel};
 use super::work::{fmax, Work};
@@ -130,8 +130,8 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
         }
         if ccd {
             // one noise model: the same sigma for every value of the pixel
-            let (rn2, g, sn) = c.noise[0];
-            let (rn2, g, sn) = (T::from_f32(rn2), T::from_f32(g), T::from_f32(sn));
+            let q = c.noise[0];
+            let (rn2, g, sn) = (T::from_f32(q.var0), T::from_f32(q.gain), T::from_f32(q.snoise));
             for k in 0..len {
                 let q = fmax(T::ZERO, med[k]);
                 let p = q * sn;
@@ -182,13 +182,13 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
             }
             let v = &mut b.v[s0..s0 + nimg];
             let id = &mut b.id[s0..s0 + nimg];
-            let (n1, m) = if ccd {
+            let kept = if ccd {
                 mccdclip_pixel(v, id, &mut b.resid, nimg, c)
             } else {
                 msigclip_pixel(v, id, &mut b.resid, &mut b.wbuf, nimg, c)
             };
-            b.n[x] = n1;
-            b.avg[x] = if c.comb_median { m } else { pixel_average(v, n1, c) };
+            b.n[x] = kept.n;
+            b.avg[x] = if c.comb_median { kept.value } else { pixel_average(v, kept.n, c) };
         }
         x0 += len;
     }
@@ -292,9 +292,9 @@ fn asigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
             for j in 0..nimg {
                 b.v[s0 + j] = b.sm[j * w + x];
             }
-            let (n1, a) = asigclip_pixel(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg], &mut b.resid, &mut b.wbuf_t, nimg, c);
-            b.n[x] = n1;
-            b.avg[x] = a;
+            let kept = asigclip_pixel(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg], &mut b.resid, &mut b.wbuf_t, nimg, c);
+            b.n[x] = kept.n;
+            b.avg[x] = kept.value;
         }
         x0 += len;
     }
@@ -303,14 +303,11 @@ fn asigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
 
 /// (pairs, low, high) dropped by IRAF minmax from N values when the fast path applies:
 /// at most one pair, or one low or one high value, and at least one value left.
-fn minmax_plan(c: &Ctx) -> Option<(usize, usize, usize)> {
+fn minmax_plan(c: &Ctx) -> Option<MinMaxCounts> {
     let n = c.nimg;
-    let nlo = (c.flow * n as f32 + 0.001f32) as usize;
-    let nhi = (c.fhigh * n as f32 + 0.001f32) as usize;
-    let np = nlo.min(nhi);
-    let plan = (np, nlo - np, nhi - np);
-    let ok = matches!(plan, (1, 0, 0) | (0, 1, 0) | (0, 0, 1)) && n > 2 * np + plan.1 + plan.2;
-    ok.then_some(plan)
+    let k = c.minmax_counts(n);
+    let ok = k.pairs + k.low + k.high == 1 && n > 2 * k.pairs + k.low + k.high;
+    ok.then_some(k)
 }
 
 /// The slots (1-based) IRAF's swaps rewrite in one pixel, in order (the latest wins).
@@ -338,7 +335,9 @@ impl<T: Work> Writes<T> {
 /// slots; the writes below mirror `reject::minmax` step by step. The kept slots are then
 /// the first n1 with at most two of them rewritten, summed in slot order for all pixels.
 fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
-    let (np, nlo, _) = minmax_plan(c).expect("Fast::MinMax without a plan");
+    let Some(MinMaxCounts { pairs: np, low: nlo, .. }) = minmax_plan(c) else {
+        unreachable!("Fast::MinMax is only chosen with a plan")
+    };
     let (scan_max, scan_min) = (np == 1 || nlo == 0, np == 1 || nlo == 1);
     let nimg = c.nimg;
     let n1 = nimg - if np == 1 { 2 } else { 1 };

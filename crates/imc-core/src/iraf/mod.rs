@@ -17,6 +17,7 @@ pub mod ctx;
 pub mod engine;
 pub mod factors;
 pub mod fastline;
+pub mod gather;
 pub mod line;
 pub mod reject;
 pub mod sort;
@@ -34,7 +35,7 @@ pub use work::Work;
 
 use crate::input::Input;
 use crate::{Error, Result};
-use ctx::{Ctx, Fast};
+use ctx::{Ctx, Fast, NoiseModel};
 
 /// IRAF imcombine parameters (after INDEF handling and factor normalisation).
 #[derive(Clone, Debug)]
@@ -254,7 +255,7 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
                     return Err(Error::param("snoise", format!("must be >= 0, got {}", sn[i])));
                 }
                 let q = rn[i] / g[i];
-                noise.push(((q * q).max(floor), g[i], sn[i]));
+                noise.push(NoiseModel { var0: (q * q).max(floor), gain: g[i], snoise: sn[i] });
             }
             if reject == Reject::CrReject {
                 lsig = MAX_REAL;
@@ -361,7 +362,7 @@ pub fn imcombine<P: Input, T: Work>(
             maskzero: c.ezero,
         });
     }
-    let st = engine::Stack { frames, masks, w, h, lines: m / w };
+    let st = gather::Stack { frames, masks, w, h, lines: m / w };
     let run = || engine::run::<P, T>(&st, &c, want);
     let r = if threads == 0 {
         run()

@@ -3,27 +3,7 @@
 use super::*;
 
 fn params(n: usize, combine: Combine, reject: Reject) -> Params {
-    Params {
-        combine,
-        reject,
-        nlow: 1.0,
-        nhigh: 1.0,
-        nkeep: 1,
-        mclip: true,
-        lsigma: Some(3.0),
-        hsigma: Some(3.0),
-        rdnoise: vec![0.0],
-        gain: vec![1.0],
-        snoise: vec![0.0],
-        sigscale: 0.1,
-        pclip: -0.5,
-        grow: 0.0,
-        lthreshold: None,
-        hthreshold: None,
-        blank: 0.0,
-        factors: normalise((Source::None, &[]), (Source::None, &[]), (Source::None, &[]), &vec![1.0; n]).unwrap(),
-        exposures: vec![1.0],
-    }
+    crate::fixtures::iraf_params(n, combine, reject)
 }
 
 const ALL: Want = Want { sigma: true, rejmask: true, nrej: true, expmask: true };

@@ -3,7 +3,7 @@
 //! When the per-image scales differ beyond `sigscale`, each sample's Poisson level is its
 //! own frame's (raw level / scale², IRAF's (c + Z) / S).
 
-use super::{side, centre, iterate, Diag, Pass, Prepared, Win};
+use super::{side, centre, iterate, Diag, Pass, Passes, Prepared, Scratch, Win};
 use crate::job::{Centre, Limits};
 
 /// One pixel's contribution to its line's sigma: (sum of (v - c)^2 / level, count).
@@ -32,7 +32,7 @@ pub fn line_sigma(acc: f64, count: usize) -> f64 {
     if count > 1 { (acc / (count - 1) as f64).sqrt() } else { f64::NAN }
 }
 
-pub(super) fn apply(w: &mut Win<'_>, prep: &Prepared, sigma_lo: f64, sigma_hi: f64, cen: Centre, nkeep: i64) -> Diag {
+pub(super) fn apply(w: &mut Win<'_>, s_: &mut Scratch, prep: &Prepared, sigma_lo: f64, sigma_hi: f64, cen: Centre, nkeep: i64) -> Diag {
     let s = w.line_sigma;
     let keep = super::keep_count(nkeep, w.n());
     if !(s > 0.0) || w.n() < 3.max(keep + 1) {
@@ -51,15 +51,17 @@ pub(super) fn apply(w: &mut Win<'_>, prep: &Prepared, sigma_lo: f64, sigma_hi: f
     let limits = Limits { nkeep, maxrej: None, revert: false };
     iterate(
         w,
+        s_,
         u32::MAX,
         &limits,
-        |w| {
+        Passes::Evaluated,
+        |w, _| {
             let c = centre(w.vals(), cen);
             if !c.is_finite() || w.n() < 3 {
                 return None;
             }
             let sd = s * c.max(1.0).sqrt();
-            Some(Pass { centre: c, std: sd, low: c - sigma_lo * sd, upp: c + sigma_hi * sd })
+            Some(Pass { centre: c, level: c, std: sd, low: c - sigma_lo * sd, upp: c + sigma_hi * sd })
         },
         |k, p| {
             let sd = sigma_k(k, p);

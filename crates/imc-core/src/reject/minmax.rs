@@ -21,16 +21,18 @@ pub(crate) fn drop_counts(frac_lo: f64, frac_hi: f64, n: usize) -> DropCounts {
 
 pub(super) fn apply(w: &mut Win<'_>, frac_lo: f64, frac_hi: f64) -> Diag {
     let n = w.n();
-    if n == 0 {
-        return Diag::default();
-    }
+    // A single pass: nit is 1 at every element (0.1.1).
     let mut d = Diag { nit: 1, ..Diag::default() };
+    if n == 0 {
+        return d;
+    }
     let k = drop_counts(frac_lo, frac_hi, n);
     w.lo += k.low;
     w.hi -= k.high;
+    // No bounds: the clipping limits are the retained extremes.
     if w.n() > 0 {
-        d.low = w.a[w.lo];
-        d.upp = w.a[w.hi - 1];
+        d.clip_low = w.a[w.lo];
+        d.clip_upp = w.a[w.hi - 1];
     }
     d
 }

@@ -12,10 +12,10 @@ mod ccdclip;
 mod linearclip;
 pub(crate) mod minmax;
 pub(crate) mod pclip;
-mod sigclip;
+pub(crate) mod sigclip;
 mod varclip;
 
-use crate::job::{Centre, Limits, Rejector};
+use crate::job::{Centre, Limits, Rejector, Spread};
 
 /// Output-flag bits (per output element).
 pub mod oflag {
@@ -34,25 +34,41 @@ pub mod sflag {
     pub const ALGORITHM: u8 = 8;
     pub const GROW: u8 = 16;
     pub const PREVIOUS: u8 = 32;
-    /// A bad DQ bit (`dq & bad_bits != 0`).
-    pub const DQ: u8 = 64;
-    /// Variance not finite or not > 0, or a per-pixel weight not finite or < 0.
-    pub const BAD_VARIANCE: u8 = 128;
+    /// Rejected by a pass that was then undone (or added back) to respect nkeep.
+    pub const RESTORED_NKEEP: u8 = 64;
+    /// Rejected by a pass that was then undone (or added back) to respect maxrej.
+    pub const RESTORED_MAXREJ: u8 = 128;
+    /// Bits that mark a sample that was *kept* (not excluded).
+    pub const RESTORED: u8 = RESTORED_NKEEP | RESTORED_MAXREJ;
 }
 
 /// Per-element diagnostics of one rejector.
+///
+/// `low`/`upp` are the smallest and largest retained samples (imcombiners 0.1.1), except
+/// for LinearClip, whose `low`/`upp` are the bounds of its last accepted pass (0.1.1 too).
+/// `clip_low`/`clip_upp` are the clipping bounds of the last evaluated pass.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Diag {
     pub std: f64,
     pub low: f64,
     pub upp: f64,
+    pub clip_low: f64,
+    pub clip_upp: f64,
     pub nit: u8,
     pub flags: u8,
 }
 
 impl Default for Diag {
     fn default() -> Self {
-        Diag { std: f64::NAN, low: f64::NAN, upp: f64::NAN, nit: 0, flags: 0 }
+        Diag { std: f64::NAN, low: f64::NAN, upp: f64::NAN, clip_low: f64::NAN, clip_upp: f64::NAN, nit: 0, flags: 0 }
+    }
+}
+
+impl Diag {
+    /// Set `low`/`upp` to the extremes of the survivor window (NaN when it is empty).
+    #[inline]
+    pub fn retained_extremes(&mut self, w: &Win<'_>) {
+        (self.low, self.upp) = if w.n() > 0 { (w.a[w.lo], w.a[w.hi - 1]) } else { (f64::NAN, f64::NAN) };
     }
 }
 
@@ -91,6 +107,11 @@ impl<'a> Win<'a> {
 #[derive(Default)]
 pub struct Scratch {
     pub(crate) s1: Vec<f64>,
+    /// When true, rejectors record the samples a limited pass restored.
+    pub record_restored: bool,
+    /// Sorted-sample ranges `[a, b)` restored by nkeep/maxrej with their sample-flag bits
+    /// (only while `record_restored`; the caller clears it per element).
+    pub restored: Vec<(usize, usize, u8)>,
 }
 
 /// Per-rejector data derived once per job (not per element).
@@ -124,6 +145,7 @@ impl Prepared {
             frac_hi: 0.0,
         };
         match rejector {
+            // Per-image levels come from the job's scales, never from level_scale.
             Rejector::CcdClip { noise, .. } => p.per_image_noise = p.scales_differ(noise.sigscale),
             Rejector::AvSigClip { sigscale, .. } => p.per_image_noise = p.scales_differ(*sigscale),
             Rejector::PClip { frac, .. } => p.pclip_offset = pclip::rank_offset(*frac, n),
@@ -158,28 +180,41 @@ impl Prepared {
 
     /// Narrow the window of one element.
     pub fn apply(&self, w: &mut Win<'_>, s: &mut Scratch) -> Diag {
-        match &self.rejector {
-            Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen, spread, ddof, limits } => {
-                sigclip::apply(w, s, *sigma_lo, *sigma_hi, *maxiters, *cen, *spread, *ddof, limits)
+        let mut d = match &self.rejector {
+            Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen, spread, spread_cen, ddof, limits } => {
+                let shape = SigClipShape { cen: *cen, spread: *spread, spread_cen: *spread_cen, ddof: *ddof };
+                sigclip::apply(w, s, *sigma_lo, *sigma_hi, *maxiters, shape, limits)
             }
             Rejector::CcdClip { sigma_lo, sigma_hi, maxiters, cen, noise, limits } => {
-                ccdclip::apply(w, self, *sigma_lo, *sigma_hi, *maxiters, *cen, noise, limits)
+                ccdclip::apply(w, s, self, *sigma_lo, *sigma_hi, *maxiters, *cen, noise, limits)
             }
             Rejector::VarClip { sigma_lo, sigma_hi, maxiters, cen, limits } => {
-                varclip::apply(w, *sigma_lo, *sigma_hi, *maxiters, *cen, limits)
+                varclip::apply(w, s, *sigma_lo, *sigma_hi, *maxiters, *cen, limits)
             }
             Rejector::LinearClip { low_scale, low, upp_scale, upp, maxiters, cen, limits } => {
-                linearclip::apply(w, *low_scale, *low, *upp_scale, *upp, *maxiters, *cen, limits)
+                // LinearClip reports its bounds as low/upp (0.1.1): nothing to replace.
+                return linearclip::apply(w, s, *low_scale, *low, *upp_scale, *upp, *maxiters, *cen, limits);
             }
             Rejector::AvSigClip { sigma_lo, sigma_hi, cen, nkeep, .. } => {
-                avsigclip::apply(w, self, *sigma_lo, *sigma_hi, *cen, *nkeep)
+                avsigclip::apply(w, s, self, *sigma_lo, *sigma_hi, *cen, *nkeep)
             }
             Rejector::MinMax { .. } => minmax::apply(w, self.frac_lo, self.frac_hi),
             Rejector::PClip { sigma_lo, sigma_hi, nkeep, .. } => {
-                pclip::apply(w, self.pclip_offset, *sigma_lo, *sigma_hi, *nkeep)
+                pclip::apply(w, s, self.pclip_offset, *sigma_lo, *sigma_hi, *nkeep)
             }
-        }
+        };
+        d.retained_extremes(w);
+        d
     }
+}
+
+/// The shape of a SigClip: centre, spread estimator, spread centre and ddof.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SigClipShape {
+    pub cen: Centre,
+    pub spread: Spread,
+    pub spread_cen: Option<Centre>,
+    pub ddof: u32,
 }
 
 /// Centre of the sorted survivors.
@@ -271,41 +306,92 @@ pub(crate) const ADDBACK_TOL: f64 = 0.001;
 /// What one pass of an iterative clip proposes.
 pub(crate) struct Pass {
     pub centre: f64,
+    /// Level of per-sample noise models (CcdClip; the centre elsewhere).
+    pub level: f64,
     pub std: f64,
     pub low: f64,
     pub upp: f64,
 }
 
-/// The iterative clipping loop shared by SigClip, CcdClip and LinearClip.
+/// How an iterative clip counts its passes in `nit` and when it sets MAXITERS
+/// (the two conventions of imcombiners 0.1.1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Passes {
+    /// SigClip, CcdClip: nit = 1 + the passes that rejected something and were kept;
+    /// MAXITERS when `maxiters` is 0 or the last allowed pass rejected and was kept.
+    Accepted,
+    /// LinearClip, AvSigClip: nit = passes evaluated; MAXITERS when `maxiters` > 1 and the
+    /// last allowed pass rejected and was kept.
+    Evaluated,
+}
+
+/// Record the sorted-sample ranges a limited pass gave back (`[a, b)` pairs) with `bits`.
+#[inline]
+fn record_restored(s: &mut Scratch, ranges: [(usize, usize); 2], bits: u8) {
+    if s.record_restored && bits != 0 {
+        for (a, b) in ranges {
+            if b > a {
+                s.restored.push((a, b, bits));
+            }
+        }
+    }
+}
+
+/// The iterative clipping loop shared by SigClip, CcdClip, LinearClip and AvSigClip.
 ///
 /// `pass` computes the centre and limits from the current window, or `None` when they
 /// are undefined (the loop stops). `sigma_of(k)` gives the residual scale of sorted
 /// sample k (for per-sample noise models), and `side(k, pass)` whether sample k is below
 /// (-1), inside (0) or above (+1) its keep range. Rejection walks inward from both ends and stops at the first
 /// kept sample of each side, so survivors stay contiguous.
-pub(crate) fn iterate<P, R, S>(w: &mut Win<'_>, maxiters: u32, limits: &Limits, mut pass: P, side: R, sigma_of: S) -> Diag
+///
+/// Diagnostics: `clip_low`/`clip_upp`/`std` describe the last evaluated pass, `low`/`upp`
+/// the bounds of the last kept pass (NaN when none was kept).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn iterate<P, R, S>(
+    w: &mut Win<'_>,
+    s: &mut Scratch,
+    maxiters: u32,
+    limits: &Limits,
+    passes: Passes,
+    mut pass: P,
+    side: R,
+    sigma_of: S,
+) -> Diag
 where
-    P: FnMut(&Win<'_>) -> Option<Pass>,
+    P: FnMut(&Win<'_>, &mut Scratch) -> Option<Pass>,
     R: Fn(usize, &Pass) -> i8,
     S: Fn(usize, &Pass) -> f64,
 {
     let mut d = Diag::default();
+    if passes == Passes::Accepted {
+        d.nit = 1;
+        if maxiters == 0 {
+            d.flags |= oflag::MAXITERS;
+        }
+    }
     let n0 = w.n();
     let keep = keep_count(limits.nkeep, n0);
     let allowed = match limits.maxrej {
         Some(m) => (n0 - keep).min(m.min(n0 as u64) as usize),
         None => n0 - keep,
     };
+    let count_kept_pass = |d: &mut Diag, rejected: bool| match passes {
+        Passes::Accepted if rejected => d.nit = d.nit.saturating_add(1),
+        _ => {}
+    };
     for it in 1..=maxiters {
         if w.n() == 0 {
             break;
         }
-        let Some(p) = pass(w) else { break };
+        let Some(p) = pass(w, s) else { break };
         debug_assert!(w.lo <= w.hi && w.hi <= w.a.len());
-        d.nit = d.nit.saturating_add(1);
+        if passes == Passes::Evaluated {
+            d.nit = d.nit.saturating_add(1);
+        }
         d.std = p.std;
-        d.low = p.low;
-        d.upp = p.upp;
+        d.clip_low = p.low;
+        d.clip_upp = p.upp;
         let (mut lo, mut hi) = (w.lo, w.hi);
         while lo < hi && side(lo, &p) < 0 {
             lo += 1;
@@ -315,19 +401,26 @@ where
         }
         let k = (lo - w.lo) + (w.hi - hi);
         if k == 0 {
+            (d.low, d.upp) = (p.low, p.upp);
             break;
         }
         let done = n0 - w.n();
         if done + k > allowed {
+            let mut bits = 0;
             if w.n() - k < keep {
                 d.flags |= oflag::NKEEP;
+                bits |= sflag::RESTORED_NKEEP;
             }
             if let Some(m) = limits.maxrej {
                 if (done + k) as u64 > m {
                     d.flags |= oflag::MAXREJ;
+                    bits |= sflag::RESTORED_MAXREJ;
                 }
             }
-            if !limits.revert {
+            if limits.revert {
+                // The whole pass is undone: every sample it proposed is restored.
+                record_restored(s, [(w.lo, lo), (hi, w.hi)], bits);
+            } else {
                 // Residuals in units of sigma (IRAF's 0.001 sigma tolerance for ties); with a
                 // zero or undefined spread, plain distances from the centre with exact ties.
                 let scaled = (w.lo..w.hi).all(|j| sigma_of(j, &p) > 0.0) && p.std.is_finite();
@@ -337,6 +430,11 @@ where
                     if scaled { d / sigma_of(j, &p) } else { d }
                 };
                 let (l2, h2) = add_back(w.lo, w.hi, lo, hi, allowed - done, tol, resid);
+                record_restored(s, [(l2, lo), (hi, h2)], bits);
+                if l2 > w.lo || h2 < w.hi {
+                    (d.low, d.upp) = (p.low, p.upp);
+                    count_kept_pass(&mut d, true);
+                }
                 w.lo = l2;
                 w.hi = h2;
             }
@@ -344,7 +442,13 @@ where
         }
         w.lo = lo;
         w.hi = hi;
-        if it == maxiters {
+        (d.low, d.upp) = (p.low, p.upp);
+        count_kept_pass(&mut d, true);
+        let flag_maxiters = match passes {
+            Passes::Accepted => true,
+            Passes::Evaluated => maxiters > 1,
+        };
+        if it == maxiters && flag_maxiters {
             d.flags |= oflag::MAXITERS;
         }
     }

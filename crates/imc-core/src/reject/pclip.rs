@@ -2,7 +2,7 @@
 //! between the median and the sample `p` ranks away from it; a single pass with
 //! non-strict (>=) comparisons.
 
-use super::{add_back, keep_count, oflag, Diag, Win, ADDBACK_TOL};
+use super::{add_back, keep_count, oflag, sflag, Diag, Scratch, Win, ADDBACK_TOL};
 
 /// IRAF's conversion of `pclip` to a rank offset, fixed from the stack size N.
 pub(super) fn rank_offset(frac: f64, n: usize) -> i64 {
@@ -28,14 +28,14 @@ pub(crate) fn spread_slot(p: i64, n: usize) -> usize {
     }
 }
 
-pub(super) fn apply(w: &mut Win<'_>, p: i64, sigma_lo: f64, sigma_hi: f64, nkeep: i64) -> Diag {
+pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, p: i64, sigma_lo: f64, sigma_hi: f64, nkeep: i64) -> Diag {
     let n = w.n();
-    let mut d = Diag::default();
+    // A single pass: nit is 1 at every element (0.1.1).
+    let mut d = Diag { nit: 1, ..Diag::default() };
     let keep = keep_count(nkeep, n);
     if n < 3.max(keep + 1) {
         return d;
     }
-    d.nit = 1;
     let (lo0, hi0) = (w.lo, w.hi);
     let a = w.a;
     let at = |k1: usize| a[lo0 + k1 - 1]; // 1-based within the window
@@ -43,8 +43,8 @@ pub(super) fn apply(w: &mut Win<'_>, p: i64, sigma_lo: f64, sigma_hi: f64, nkeep
     let med = if n % 2 == 1 { at(m) } else { 0.5 * (at(m - 1) + at(m)) };
     let slot = spread_slot(p, n);
     let sigma = p.signum() as f64 * (at(slot) - med);
-    d.low = med - sigma_lo * sigma;
-    d.upp = med + sigma_hi * sigma;
+    d.clip_low = med - sigma_lo * sigma;
+    d.clip_upp = med + sigma_hi * sigma;
     if !(sigma > 0.0) {
         return d;
     }
@@ -58,6 +58,13 @@ pub(super) fn apply(w: &mut Win<'_>, p: i64, sigma_lo: f64, sigma_hi: f64, nkeep
     if hi - lo < keep {
         d.flags |= oflag::NKEEP;
         let (l2, h2) = add_back(lo0, hi0, lo, hi, n - keep, ADDBACK_TOL, |j| (a[j] - med).abs() / sigma);
+        if s.record_restored {
+            for (x, y) in [(l2, lo), (hi, h2)] {
+                if y > x {
+                    s.restored.push((x, y, sflag::RESTORED_NKEEP));
+                }
+            }
+        }
         lo = l2;
         hi = h2;
     }
@@ -83,7 +90,7 @@ mod tests {
     fn clips_both_ends() {
         let a = [970.0, 1002.0, 1003.0, 1004.0, 1005.0, 1006.0, 1012.0];
         let mut w = Win { a: &a, ids: None, lo: 0, hi: 7, line_sigma: f64::NAN, var: None };
-        apply(&mut w, rank_offset(0.25, 7), 3.0, 3.0, 1);
+        apply(&mut w, &mut Scratch::default(), rank_offset(0.25, 7), 3.0, 3.0, 1);
         assert_eq!((w.lo, w.hi), (1, 6));
     }
 }

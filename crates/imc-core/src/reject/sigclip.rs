@@ -1,18 +1,46 @@
 //! Sigma clipping about a centre (mean, median or lower median) with a data spread.
+//!
+//! The spread is measured about the clipping centre unless another spread centre is
+//! given (imcombiners 0.1.1 semantics; IRAF's sigclip is the std about the centre with
+//! ddof = 1).
 
-use super::{side, iterate, Diag, Pass, Scratch, Win};
+use super::{side, iterate, Diag, Pass, Passes, Scratch, SigClipShape, Win};
 use crate::job::{Centre, Limits, Spread};
 use crate::select;
 
 /// astropy's `mad_std` factor: 1 / Phi^-1(3/4).
 pub const MAD_TO_STD: f64 = 1.482602218505602;
 
+/// Σ(x - a)² of the values from their sums about the median m (sd = Σ(x - m),
+/// sdd = Σ(x - m)²), for a spread centre a = m + e. Shared with the vectorised first
+/// pass of the driver so both give the same bits.
+#[inline]
+pub(crate) fn sum_sq_about(sd: f64, sdd: f64, nf: f64, about: SpreadAbout) -> f64 {
+    match about {
+        // About the median itself: no correction term (exact).
+        SpreadAbout::Median => sdd,
+        // About the mean: Σd² - (Σd)²/n (one subtraction; |mean - median| <= std, so at
+        // most a factor 2 of precision is lost).
+        SpreadAbout::Mean => (sdd - sd * sd / nf).max(0.0),
+        // Any other centre: Σd² - 2eΣd + ne².
+        SpreadAbout::Offset(e) => (sdd - 2.0 * e * sd + nf * e * e).max(0.0),
+    }
+}
+
+/// The centre a spread is taken about, relative to the window median.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum SpreadAbout {
+    Median,
+    Mean,
+    /// a = median + e.
+    Offset(f64),
+}
+
 /// Centre and spread of sorted values `v` from one fused pass.
 ///
 /// Deviations are taken from the window median m: with d = x - m, Σd and Σd² give the mean
-/// (m + Σd/n) and every second moment needed. Because |mean - median| <= std, the
-/// subtraction Σd² - (Σd)²/n loses at most a factor 2 in precision.
-pub(crate) fn centre_spread(v: &[f64], cen: Centre, spread: Spread, ddof: u32, s: &mut Scratch) -> Option<(f64, f64)> {
+/// (m + Σd/n) and the second moment about any centre.
+pub(crate) fn centre_spread(v: &[f64], shape: SigClipShape, s: &mut Scratch) -> Option<(f64, f64)> {
     let n = v.len();
     if n == 0 {
         return None;
@@ -20,33 +48,50 @@ pub(crate) fn centre_spread(v: &[f64], cen: Centre, spread: Spread, ddof: u32, s
     let med = super::median_sorted(v);
     let nf = n as f64;
     let (sd, sdd) = sum_dev(v, med);
-    let c = match cen {
+    let at = |cen: Centre| match cen {
         Centre::Mean => med + sd / nf,
         Centre::Median => med,
         Centre::LMedian => v[(n - 1) / 2],
     };
-    let out = match spread {
+    let c = at(shape.cen);
+    let about_cen = shape.spread_cen.unwrap_or(shape.cen);
+    let ddof = shape.ddof as usize;
+    let out = match shape.spread {
         Spread::Std => {
-            if n <= ddof as usize {
+            if n <= ddof {
                 return None;
             }
-            ((sdd - sd * sd / nf).max(0.0) / (n - ddof as usize) as f64).sqrt()
+            (sum_sq_about(sd, sdd, nf, about(about_cen, at(about_cen), med)) / (n - ddof) as f64).sqrt()
         }
         Spread::Iraf => {
             if n < 2 {
                 return None;
             }
-            // Σ(x - c)² with e = c - m: Σd² - 2eΣd + ne².
-            let e = c - med;
-            ((sdd - 2.0 * e * sd + nf * e * e).max(0.0) / (n - 1) as f64).sqrt()
+            (sum_sq_about(sd, sdd, nf, about(shape.cen, c, med)) / (n - 1) as f64).sqrt()
         }
         Spread::Mad => {
+            if n <= ddof {
+                return None;
+            }
+            let a = at(about_cen);
             s.s1.clear();
-            s.s1.extend(v.iter().map(|&x| (x - med).abs()));
-            MAD_TO_STD * select::median(&mut s.s1)
+            s.s1.extend(v.iter().map(|&x| (x - a).abs()));
+            let mad = MAD_TO_STD * select::median(&mut s.s1);
+            // 0.1.1's small-sample correction of the MAD (only with ddof > 0).
+            if ddof > 0 { mad * (nf / (n - ddof) as f64).sqrt() } else { mad }
         }
     };
     Some((c, out))
+}
+
+/// How centre `cen` (value `a`) sits relative to the median `med`.
+#[inline]
+fn about(cen: Centre, a: f64, med: f64) -> SpreadAbout {
+    match cen {
+        Centre::Median => SpreadAbout::Median,
+        Centre::Mean => SpreadAbout::Mean,
+        Centre::LMedian => SpreadAbout::Offset(a - med),
+    }
 }
 
 /// (Σ(x - m), Σ(x - m)²) with four interleaved accumulators (fixed order).
@@ -71,33 +116,30 @@ fn sum_dev(v: &[f64], m: f64) -> (f64, f64) {
     (sa, sb)
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn apply(
     w: &mut Win<'_>,
     s: &mut Scratch,
     sigma_lo: f64,
     sigma_hi: f64,
     maxiters: u32,
-    cen: Centre,
-    spread: Spread,
-    ddof: u32,
+    shape: SigClipShape,
     limits: &Limits,
 ) -> Diag {
     let a = w.a;
     iterate(
         w,
+        s,
         maxiters,
         limits,
-        |w| {
-            // A single sample cannot be an outlier.
-            if w.n() < 2 {
-                return None;
-            }
-            let (c, sd) = centre_spread(w.vals(), cen, spread, ddof, s)?;
+        Passes::Accepted,
+        |w, s| {
+            // A pass runs from one sample up (0.1.1: it reports the spread, 0, and rejects
+            // nothing, since the sample is its own centre).
+            let (c, sd) = centre_spread(w.vals(), shape, s)?;
             if !(sd.is_finite() && c.is_finite()) {
                 return None;
             }
-            Some(Pass { centre: c, std: sd, low: c - sigma_lo * sd, upp: c + sigma_hi * sd })
+            Some(Pass { centre: c, level: c, std: sd, low: c - sigma_lo * sd, upp: c + sigma_hi * sd })
         },
         |k, p| side(a[k], p.low, p.upp),
         |_, p| p.std,
@@ -114,7 +156,8 @@ mod tests {
         select::sort(&mut a);
         let mut w = Win { a: &a, ids: None, lo: 0, hi: a.len(), line_sigma: f64::NAN, var: None };
         let mut s = Scratch::default();
-        let d = apply(&mut w, &mut s, sig, sig, it, cen, Spread::Std, 0, &lim);
+        let shape = SigClipShape { cen, spread: Spread::Std, spread_cen: None, ddof: 0 };
+        let d = apply(&mut w, &mut s, sig, sig, it, shape, &lim);
         (w.vals().to_vec(), d)
     }
 
@@ -122,11 +165,26 @@ mod tests {
 
     #[test]
     fn rejects_outlier_median_std() {
-        let (kept, d) = run(&[10.0, 10.5, 9.5, 10.2, 9.8, 100.0, 10.1, 9.9], FREE, 3.0, 5, Centre::Median);
-        assert_eq!(kept.len(), 7);
+        // Twelve samples: the spread about the median (~26) puts 100 beyond 3 sigma.
+        let v = [10.0, 10.5, 9.5, 10.2, 9.8, 100.0, 10.1, 9.9, 10.0, 10.3, 9.7, 10.4];
+        let (kept, d) = run(&v, FREE, 3.0, 5, Centre::Median);
+        assert_eq!(kept.len(), 11);
         assert!(!kept.contains(&100.0));
         assert!(d.nit >= 2);
         assert_eq!(d.flags, 0);
+        assert!(d.clip_low < 9.5 && d.clip_upp > 10.5 && d.clip_upp < 100.0);
+    }
+
+    #[test]
+    fn prepared_reports_retained_extremes() {
+        use crate::job::Rejector;
+        use crate::reject::Prepared;
+        let mut a = vec![10.0, 10.5, 9.5, 10.2, 9.8, 100.0, 10.1, 9.9, 10.0, 10.3, 9.7, 10.4];
+        select::sort(&mut a);
+        let r = Rejector::SigClip { sigma_lo: 3.0, sigma_hi: 3.0, maxiters: 5, cen: Centre::Median, spread: Spread::Std, spread_cen: None, ddof: 0, limits: FREE };
+        let mut w = Win::new(&a, None);
+        let d = Prepared::new(&r, a.len(), None, None).apply(&mut w, &mut Scratch::default());
+        assert_eq!((d.low, d.upp), (9.5, 10.5));
     }
 
     #[test]
@@ -158,6 +216,59 @@ mod tests {
     fn maxiters_flag() {
         let (_, d) = run(&[0.0, 50.0, 99.0, 100.0, 100.0, 101.0, 150.0, 1000.0], FREE, 1.0, 1, Centre::Median);
         assert_eq!(d.flags & oflag::MAXITERS, oflag::MAXITERS);
-        assert_eq!(d.nit, 1);
+        // 0.1.1 counting: 1 + the passes that rejected and were kept.
+        assert_eq!(d.nit, 2);
+    }
+
+    #[test]
+    fn spread_is_about_the_clipping_centre() {
+        let v = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 30.0];
+        let mut s = Scratch::default();
+        let med = 4.5;
+        let about_med = (v.iter().map(|x| (x - med) * (x - med)).sum::<f64>() / 10.0).sqrt();
+        let shape = SigClipShape { cen: Centre::Median, spread: Spread::Std, spread_cen: None, ddof: 0 };
+        let (c, sd) = centre_spread(&v, shape, &mut s).unwrap();
+        assert_eq!(c, med);
+        assert!((sd - about_med).abs() < 1e-12 * about_med);
+        let mean = v.iter().sum::<f64>() / 10.0;
+        let about_mean = (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 9.0).sqrt();
+        let shape = SigClipShape { spread_cen: Some(Centre::Mean), ddof: 1, ..shape };
+        let (c, sd) = centre_spread(&v, shape, &mut s).unwrap();
+        assert_eq!(c, med);
+        assert!((sd - about_mean).abs() < 1e-12 * about_mean);
+        // IRAF's spread is the std about the centre with ddof = 1.
+        let lm = SigClipShape { cen: Centre::LMedian, spread: Spread::Std, spread_cen: None, ddof: 1 };
+        let iraf = SigClipShape { spread: Spread::Iraf, ddof: 0, ..lm };
+        let (a, b) = (centre_spread(&v, lm, &mut s).unwrap(), centre_spread(&v, iraf, &mut s).unwrap());
+        assert_eq!(a.0, 4.0);
+        assert!((a.1 - b.1).abs() < 1e-15 * a.1);
+    }
+
+    #[test]
+    fn mad_is_about_the_spread_centre_with_ddof_correction() {
+        let v = [0.0, 0.0, 0.0, 1.0, 1.0, 2.0, 10.0, 10.0, 10.0, 10.0, 50.0];
+        let mut s = Scratch::default();
+        let mean = v.iter().sum::<f64>() / 11.0;
+        let mut dev: Vec<f64> = v.iter().map(|x| (x - mean).abs()).collect();
+        dev.sort_by(f64::total_cmp);
+        let shape = SigClipShape { cen: Centre::Mean, spread: Spread::Mad, spread_cen: None, ddof: 0 };
+        let (_, sd) = centre_spread(&v, shape, &mut s).unwrap();
+        assert!((sd - MAD_TO_STD * dev[5]).abs() < 1e-12 * sd);
+        let (_, sd1) = centre_spread(&v, SigClipShape { ddof: 1, ..shape }, &mut s).unwrap();
+        assert!((sd1 - sd * (11.0f64 / 10.0).sqrt()).abs() < 1e-12 * sd1);
+    }
+
+    #[test]
+    fn nkeep_revert_records_restored_samples() {
+        let mut a = vec![1.0, 2.0, 3.0, 4.0, 100.0];
+        select::sort(&mut a);
+        let mut w = Win::new(&a, None);
+        let mut s = Scratch { record_restored: true, ..Scratch::default() };
+        let lim = Limits { nkeep: 3, maxrej: None, revert: true };
+        let shape = SigClipShape { cen: Centre::Median, spread: Spread::Std, spread_cen: None, ddof: 0 };
+        let d = apply(&mut w, &mut s, 0.5, 0.5, 5, shape, &lim);
+        assert_eq!(w.vals(), &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(s.restored, vec![(0, 1, crate::reject::sflag::RESTORED_NKEEP), (3, 4, crate::reject::sflag::RESTORED_NKEEP)]);
+        assert_eq!((d.nit, d.flags), (2, oflag::NKEEP));
     }
 }

@@ -4,10 +4,19 @@
 //! variance plane through its frame id. The sorted-ends walk of [`iterate`] applies: a kept
 //! sample at an end of the sorted window shields the samples inside it.
 
-use super::{centre, iterate, side, Diag, Pass, Win};
+use super::{centre, iterate, side, Diag, Pass, Passes, Scratch, Win};
 use crate::job::{Centre, Limits};
 
-pub(super) fn apply(w: &mut Win<'_>, sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, limits: &Limits) -> Diag {
+#[allow(clippy::too_many_arguments)]
+pub(super) fn apply(
+    w: &mut Win<'_>,
+    s: &mut Scratch,
+    sigma_lo: f64,
+    sigma_hi: f64,
+    maxiters: u32,
+    cen: Centre,
+    limits: &Limits,
+) -> Diag {
     let a = w.a;
     let (Some(ids), Some(var)) = (w.ids, w.var) else {
         // Without frame ids or variances there is no per-sample sigma: nothing to clip
@@ -17,9 +26,12 @@ pub(super) fn apply(w: &mut Win<'_>, sigma_lo: f64, sigma_hi: f64, maxiters: u32
     let sigma_k = move |k: usize| var[ids[k] as usize].sqrt();
     iterate(
         w,
+        s,
         maxiters,
         limits,
-        |w| {
+        // nit counts the passes evaluated (as LinearClip and AvSigClip)
+        Passes::Evaluated,
+        |w, _| {
             // A single sample cannot be an outlier.
             if w.n() < 2 {
                 return None;
@@ -34,7 +46,7 @@ pub(super) fn apply(w: &mut Win<'_>, sigma_lo: f64, sigma_hi: f64, maxiters: u32
                 sv += var[ids[k] as usize];
             }
             let sd = (sv / w.n() as f64).sqrt();
-            Some(Pass { centre: c, std: sd, low: c - sigma_lo * sd, upp: c + sigma_hi * sd })
+            Some(Pass { centre: c, level: c, std: sd, low: c - sigma_lo * sd, upp: c + sigma_hi * sd })
         },
         |k, p| {
             let s = sigma_k(k);
@@ -47,8 +59,6 @@ pub(super) fn apply(w: &mut Win<'_>, sigma_lo: f64, sigma_hi: f64, maxiters: u32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reject::Scratch;
-    use crate::job::Limits;
 
     #[test]
     fn each_sample_is_judged_by_its_own_sigma() {
@@ -59,7 +69,7 @@ mod tests {
         let mut w = Win::new(&a, Some(&ids));
         w.var = Some(&var);
         let lim = Limits { nkeep: 1, maxrej: None, revert: true };
-        let d = apply(&mut w, 3.0, 3.0, 5, Centre::Median, &lim);
+        let d = apply(&mut w, &mut Scratch::default(), 3.0, 3.0, 5, Centre::Median, &lim);
         // median 10.5: 16 is within 3*10 of it, so it shields 14 (which alone would be
         // 7 sigma away): the sorted-ends model rejects nothing on the high side.
         assert_eq!((w.lo, w.hi), (0, 5));
@@ -67,8 +77,7 @@ mod tests {
         let var2 = [1.0, 1.0, 1.0, 0.25, 0.25];
         let mut w = Win::new(&a, Some(&ids));
         w.var = Some(&var2);
-        let _ = Scratch::default();
-        apply(&mut w, 3.0, 3.0, 5, Centre::Median, &lim);
+        apply(&mut w, &mut Scratch::default(), 3.0, 3.0, 5, Centre::Median, &lim);
         assert_eq!((w.lo, w.hi), (0, 3));
     }
 }

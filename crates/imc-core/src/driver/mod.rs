@@ -1,0 +1,332 @@
+//! The tile driver: blocks of output elements -> gather -> reject chain -> combine -> outputs.
+//!
+//! A block is a run of consecutive pixels. Its samples are gathered frame by frame
+//! (contiguous reads from every frame) into a pixel-major scratch buffer, so each output
+//! element then works on its N samples in cache. Blocks run in parallel with rayon; the
+//! result of an element depends only on its own samples, never on the block size or the
+//! number of threads.
+//!
+//! Paths (chosen by `Path::choose`, all giving the same bits; `tests` checks each
+//! against the element path):
+//! * `stream`: running reductions without rejection, frame by frame;
+//! * `minmax_stream`: a lone MinMaxClip dropping at most one value per end, then a sum;
+//! * `vertical`: blocks of [`LANES`] pixels sorted by one network, then rejected per lane
+//!   (`lane_shortcuts` decides a lone SigClip / MinMaxClip / PClip for whole blocks);
+//! * `element`: one element at a time, with frame ids (per-sample outputs) or values
+//!   only for large N (the column path).
+//!
+//! `output` holds the raw-pointer writers and `scratch` the per-thread buffers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::prelude::*;
+
+use crate::alloc::output_vec;
+use crate::error::{Error, Result};
+use crate::frames::Frames;
+use crate::input::Input;
+use crate::job::{Centre, Job, Method, Rejector, Spread};
+use crate::network::{self, LANES};
+use crate::real::Real;
+use crate::reject::sigclip::SpreadAbout;
+use crate::reject::{sflag, Prepared};
+
+mod element;
+mod lane_shortcuts;
+mod minmax_stream;
+mod output;
+mod scratch;
+mod stream;
+mod vertical;
+#[cfg(test)]
+mod tests;
+
+use minmax_stream::MINMAX_BLOCK;
+use output::{Elem, Out, Ptrs};
+use scratch::Scratch;
+
+/// Everything one run produces; optional outputs are `Some` when the job asked for them.
+pub struct Outputs<O> {
+    pub data: Vec<O>,
+    /// (N * M) frame-major: every excluded sample.
+    pub mask: Option<Vec<bool>>,
+    pub sample_flags: Option<Vec<u8>>,
+    pub std: Option<Vec<O>>,
+    pub low: Option<Vec<O>>,
+    pub upp: Option<Vec<O>>,
+    pub nit: Option<Vec<u8>>,
+    pub output_flags: Option<Vec<u8>>,
+    pub nused: Option<Vec<i32>>,
+    pub clip_low: Option<Vec<O>>,
+    pub clip_upp: Option<Vec<O>>,
+}
+
+/// Pixels per block for the element path: keep the gathered samples near 64 KiB.
+fn block_len(n: usize) -> usize {
+    (8192 / n.max(1)).clamp(16, 2048)
+}
+
+/// Pixels per block of the streaming (no rejection) path.
+const STREAM_BLOCK: usize = 16384;
+/// Frames read together by the streaming loops: one load/store of the accumulators per
+/// group and several read streams at once (the memory system, not the adds, is the limit).
+const FRAME_GROUP: usize = 4;
+// The fixed-size inner loops (`add_valid`, `minmax_stream::find_extremes`) match groups of
+// exactly four frames.
+const _: () = assert!(FRAME_GROUP == 4);
+/// Largest N sorted with networks; above it selection on one element at a time wins.
+const NETWORK_MAX_N: usize = 256;
+
+/// Run `f` on a rayon pool with `threads` threads (0 = the global pool).
+pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    if threads == 0 {
+        return f();
+    }
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let pool = {
+        let mut pools = POOLS.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap_or_else(|e| e.into_inner());
+        pools
+            .entry(threads)
+            .or_insert_with(|| {
+                Arc::new(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .thread_name(|i| format!("imc-{i}"))
+                        .build()
+                        .expect("rayon pool"),
+                )
+            })
+            .clone()
+    };
+    pool.install(f)
+}
+
+/// How a job's blocks are processed.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Path {
+    /// No rejection, a running reduction: accumulate frame by frame.
+    Stream,
+    /// A lone MinMaxClip removing at most one value at each end, then a mean or sum:
+    /// extremes and sums in one streaming pass (see `minmax_stream`).
+    MinMaxStream,
+    /// Sort many pixels at once with a sorting network (no per-sample outputs).
+    Vertical,
+    /// Large N without per-sample outputs: one element at a time, values only (selection
+    /// for order statistics, one unstable sort otherwise).
+    Column,
+    /// One element at a time with frame ids (per-sample outputs, id-aware noise).
+    Element,
+}
+
+impl Path {
+    /// The fastest path that gives the job's outputs (each gives the same bits).
+    fn choose(job: &Job, n: usize, prepared: &[Prepared], lone: Option<LoneRejector>) -> Path {
+        let w = job.want;
+        // trunc(f * N + 0.001) <= 1 at N bounds the count for every smaller valid count.
+        let at_most_one = |f: f64| (f * n as f64 + 0.001).trunc() <= 1.0;
+        let minmax_stream = matches!(lone, Some(LoneRejector::MinMax { frac_lo, frac_hi }) if at_most_one(frac_lo) && at_most_one(frac_hi));
+        let per_sample = w.mask || w.sample_flags;
+        if minmax_stream && !(w.any_diag() || per_sample) && matches!(job.method, Method::Mean | Method::Sum) {
+            Path::MinMaxStream
+        } else if job.rejectors.is_empty()
+            && !per_sample
+            && matches!(job.method, Method::Mean | Method::Sum | Method::WAvg | Method::Min | Method::Max)
+        {
+            Path::Stream
+        } else if !per_sample && !prepared.iter().any(|p| p.needs_ids()) {
+            if n <= NETWORK_MAX_N { Path::Vertical } else { Path::Column }
+        } else {
+            Path::Element
+        }
+    }
+
+    /// Pixels per block of this path.
+    fn block(self, n: usize) -> usize {
+        match self {
+            Path::Element | Path::Column => block_len(n),
+            // Running reductions: long rows per task (vectorised loops, few tasks).
+            Path::Stream => STREAM_BLOCK,
+            Path::MinMaxStream => MINMAX_BLOCK,
+            Path::Vertical => LANES,
+        }
+    }
+}
+
+/// A lone rejector that whole blocks of complete, network-sorted lanes can decide at once
+/// (see `lane_shortcuts`; a lone MinMaxClip also streams, see `minmax_stream`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum LoneRejector {
+    /// SigClip with a median centre and the std spread about the median or the mean (at
+    /// least one pass).
+    SigClip { sigma_lo: f64, sigma_hi: f64, ddof: u32, about: SpreadAbout },
+    /// MinMaxClip: the fractions of the valid samples dropped at each end.
+    MinMax { frac_lo: f64, frac_hi: f64 },
+    /// PClip: IRAF's rank offset (from N) and the clipping limits.
+    PClip { offset: i64, sigma_lo: f64, sigma_hi: f64, nkeep: i64 },
+}
+
+impl LoneRejector {
+    /// The chain's rejector when it is alone and of a kind with a whole-block shortcut.
+    fn of(prepared: &[Prepared]) -> Option<Self> {
+        let [p] = prepared else { return None };
+        match p.rejector {
+            Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen: Centre::Median, spread: Spread::Std, spread_cen, ddof, .. }
+                if maxiters >= 1 && matches!(spread_cen, None | Some(Centre::Median | Centre::Mean)) =>
+            {
+                let about = if spread_cen == Some(Centre::Mean) { SpreadAbout::Mean } else { SpreadAbout::Median };
+                Some(LoneRejector::SigClip { sigma_lo, sigma_hi, ddof, about })
+            }
+            Rejector::MinMax { .. } => Some(LoneRejector::MinMax { frac_lo: p.frac_lo, frac_hi: p.frac_hi }),
+            Rejector::PClip { sigma_lo, sigma_hi, nkeep, .. } => {
+                Some(LoneRejector::PClip { offset: p.pclip_offset, sigma_lo, sigma_hi, nkeep })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Combine `frames` as `job` says. `threads`: 0 = all cores (rayon's global pool),
+/// 1 = run on the calling thread (what a Dask task wants), k = a pool of k threads.
+pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize) -> Result<Outputs<O>> {
+    let n = frames.n();
+    let m = frames.len;
+    job.validate(n)?;
+    if n > u16::MAX as usize {
+        return Err(Error::param("frames", format!("at most {} frames per combine; got {n}", u16::MAX)));
+    }
+    let prepared: Vec<Prepared> =
+        job.rejectors.iter().map(|r| Prepared::new(r, n, job.zero.as_deref(), job.scale.as_deref())).collect();
+    let w = job.want;
+    let per_sample = n.checked_mul(m).ok_or_else(|| Error::Shape("stack too large".into()))?;
+    let mut out = Outputs {
+        data: output_vec(m, O::default()),
+        mask: w.mask.then(|| output_vec(per_sample, false)),
+        sample_flags: w.sample_flags.then(|| output_vec(per_sample, 0u8)),
+        std: w.std.then(|| output_vec(m, O::NAN)),
+        low: w.low.then(|| output_vec(m, O::NAN)),
+        upp: w.upp.then(|| output_vec(m, O::NAN)),
+        nit: w.nit.then(|| output_vec(m, 0u8)),
+        output_flags: w.output_flags.then(|| output_vec(m, 0u8)),
+        nused: w.nused.then(|| output_vec(m, 0i32)),
+        clip_low: w.clip_low.then(|| output_vec(m, O::NAN)),
+        clip_upp: w.clip_upp.then(|| output_vec(m, O::NAN)),
+    };
+    let ptrs = Ptrs {
+        data: Out(out.data.as_mut_ptr()),
+        mask: Out::of(&mut out.mask),
+        sflags: Out::of(&mut out.sample_flags),
+        std: Out::of(&mut out.std),
+        low: Out::of(&mut out.low),
+        upp: Out::of(&mut out.upp),
+        nit: Out::of(&mut out.nit),
+        oflags: Out::of(&mut out.output_flags),
+        nused: Out::of(&mut out.nused),
+        clip_low: Out::of(&mut out.clip_low),
+        clip_upp: Out::of(&mut out.clip_upp),
+    };
+    let lone = LoneRejector::of(&prepared);
+    let path = Path::choose(job, n, &prepared, lone);
+    let block = path.block(n);
+    let network = if path == Path::Vertical { network::batcher(n) } else { vec![] };
+    let plain = frames.masks.is_none() && job.thresholds.is_none() && job.zero.is_none() && job.scale.is_none();
+    let nblocks = m.div_ceil(block);
+    let line = if job.line == 0 || m % job.line != 0 { m.max(1) } else { job.line };
+    // f32 lanes hold u8/u16/i16/f32 samples exactly; normalised values need f64.
+    let lane32 = T::FITS_F32 && job.zero.is_none() && job.scale.is_none();
+    let data_only = !w.any_diag() && !w.nused && !w.mask && !w.sample_flags;
+    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, lone };
+    // Line sigmas in chain order: an AvSigClip sees the survivors of the rejectors before
+    // it, exactly as when the chain runs as separate steps.
+    for (k, p) in prepared.iter().enumerate() {
+        let table = match p.rejector {
+            Rejector::AvSigClip { cen, .. } => Some(ctx.line_sigmas(k, cen, threads)),
+            _ => None,
+        };
+        ctx.line_sigma.push(table);
+    }
+    let ctx = ctx;
+    let body = |s: &mut Scratch, b: usize| {
+        let p0 = b * block;
+        let p1 = (p0 + block).min(m);
+        match path {
+            Path::Stream => ctx.stream_block(s, p0, p1),
+            Path::MinMaxStream => ctx.minmax_stream_block(s, p0, p1),
+            Path::Vertical => ctx.vertical_block(s, p0, p1),
+            Path::Element => ctx.element_block(s, p0, p1),
+            Path::Column => ctx.column_block(s, p0, p1),
+        }
+    };
+    if threads == 1 || nblocks <= 1 {
+        let mut s = Scratch::new(n, block, path);
+        for b in 0..nblocks {
+            body(&mut s, b);
+        }
+    } else {
+        with_threads(threads, || {
+            (0..nblocks).into_par_iter().for_each_init(|| Scratch::new(n, block, path), |s, b| body(s, b));
+        });
+    }
+    Ok(out)
+}
+
+struct Ctx<'a, 'f, T, O> {
+    frames: &'a Frames<'f, T>,
+    job: &'a Job,
+    prepared: &'a [Prepared],
+    ptrs: &'a Ptrs<O>,
+    n: usize,
+    m: usize,
+    network: &'a [(u16, u16)],
+    /// Pixels per image line, and per rejector the sigma of every line (AvSigClip only).
+    line: usize,
+    line_sigma: Vec<Option<Vec<f64>>>,
+    /// No masks, thresholds or normalisation: only non-finite values can be invalid.
+    plain: bool,
+    /// The network may sort in f32 (exact for the input type and no normalisation).
+    lane32: bool,
+    /// Only the combined image is wanted (no per-element diagnostics).
+    data_only: bool,
+    /// The chain's lone rejector when whole blocks can decide it at once.
+    lone: Option<LoneRejector>,
+}
+
+impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
+    /// Read one raw sample, classify it, and normalise it. An excluded sample carries every
+    /// cause that applies (input mask, non-finite, outside the thresholds: NaN never is, an
+    /// infinity beyond a finite bound is), as imcombiners 0.1.1 reported them.
+    #[inline(always)]
+    fn sample(&self, i: usize, raw: T, masked: bool) -> (f64, u8) {
+        let v = raw.to_f64();
+        let nonfinite = T::IS_FLOAT && !v.is_finite();
+        let outside = match self.job.thresholds {
+            Some((lo, hi)) => v < lo || v > hi,
+            None => false,
+        };
+        if masked || nonfinite || outside {
+            let st = (masked as u8 * sflag::INPUT_MASK) | (nonfinite as u8 * sflag::NONFINITE) | (outside as u8 * sflag::THRESHOLD);
+            return (if masked { f64::NAN } else { v }, st);
+        }
+        let mut x = v;
+        if let Some(z) = &self.job.zero {
+            x -= z[i];
+        }
+        if let Some(s) = &self.job.scale {
+            x /= s[i];
+        }
+        if !x.is_finite() {
+            return (x, sflag::NONFINITE);
+        }
+        // -0.0 -> +0.0 so that equal values are bit-identical whatever sorted them.
+        (x + 0.0, 0)
+    }
+
+    fn finish_value(&self, value: f64, nused: usize) -> f64 {
+        if nused == 0 {
+            if let Some(b) = self.job.blank {
+                return b;
+            }
+        }
+        value
+    }
+}

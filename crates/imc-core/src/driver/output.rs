@@ -1,0 +1,103 @@
+//! Writing results: every block owns its pixels of every output and writes them through
+//! raw pointers (the output vectors are allocated once, up front, on huge pages).
+
+use super::Ctx;
+use crate::input::Input;
+use crate::job::Method;
+use crate::real::Real;
+use crate::reject::Diag;
+
+/// A raw pointer that blocks write through at disjoint indices.
+#[derive(Clone, Copy)]
+pub(super) struct Out<T>(pub(super) *mut T);
+unsafe impl<T> Send for Out<T> {}
+unsafe impl<T> Sync for Out<T> {}
+impl<T> Out<T> {
+    pub(super) fn of(v: &mut Option<Vec<T>>) -> Option<Out<T>> {
+        v.as_mut().map(|v| Out(v.as_mut_ptr()))
+    }
+    /// Safety: `i` is in bounds and written by exactly one block.
+    #[inline(always)]
+    pub(super) unsafe fn put(self, i: usize, x: T) {
+        *self.0.add(i) = x;
+    }
+}
+
+pub(super) struct Ptrs<O> {
+    pub(super) data: Out<O>,
+    pub(super) mask: Option<Out<bool>>,
+    pub(super) sflags: Option<Out<u8>>,
+    pub(super) std: Option<Out<O>>,
+    pub(super) low: Option<Out<O>>,
+    pub(super) upp: Option<Out<O>>,
+    pub(super) nit: Option<Out<u8>>,
+    pub(super) oflags: Option<Out<u8>>,
+    pub(super) nused: Option<Out<i32>>,
+    pub(super) clip_low: Option<Out<O>>,
+    pub(super) clip_upp: Option<Out<O>>,
+}
+
+/// Per-element results the block writers store.
+pub(super) struct Elem {
+    pub(super) value: f64,
+    pub(super) nused: usize,
+    pub(super) flags: u8,
+    pub(super) diag: Diag,
+}
+
+// Safety of the raw writes below: block b owns pixels [p0, p1) of every output, and
+// per-sample index i * m + p for those pixels; blocks are disjoint.
+
+impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
+    #[inline(always)]
+    pub(super) fn write(&self, px: usize, e: &Elem) {
+        let p = self.ptrs;
+        // Safety: see the note above.
+        unsafe {
+            p.data.put(px, O::from_f64(e.value));
+            if let Some(o) = p.std {
+                o.put(px, O::from_f64(e.diag.std));
+            }
+            if let Some(o) = p.low {
+                o.put(px, O::from_f64(e.diag.low));
+            }
+            if let Some(o) = p.upp {
+                o.put(px, O::from_f64(e.diag.upp));
+            }
+            if let Some(o) = p.nit {
+                o.put(px, e.diag.nit);
+            }
+            if let Some(o) = p.oflags {
+                o.put(px, e.flags);
+            }
+            if let Some(o) = p.nused {
+                o.put(px, e.nused as i32);
+            }
+            if let Some(o) = p.clip_low {
+                o.put(px, O::from_f64(e.diag.clip_low));
+            }
+            if let Some(o) = p.clip_upp {
+                o.put(px, O::from_f64(e.diag.clip_upp));
+            }
+        }
+    }
+
+    /// Mean or sum of every pixel of a block from its sums and counts, when only the
+    /// combined image is wanted: one vectorisable loop, no per-pixel bookkeeping.
+    pub(super) fn write_sums(&self, p0: usize, acc: &[f64], cnt: &[u32]) {
+        let sum = self.job.method == Method::Sum;
+        let blank = self.job.blank;
+        for (b, (&a, &c)) in acc.iter().zip(cnt).enumerate() {
+            let v = if c == 0 {
+                // Same values as finish_value: blank, else NaN (mean) or 0 (sum).
+                blank.unwrap_or(if sum { 0.0 } else { f64::NAN })
+            } else if sum {
+                a
+            } else {
+                a / c as f64
+            };
+            // Safety: see the note above the impl.
+            unsafe { self.ptrs.data.put(p0 + b, O::from_f64(v)) };
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Per-thread scratch buffers of the driver, sized for the path a job takes.
+
+use super::minmax_stream::MinMaxScratch;
+use super::{Elem, Path};
+use crate::network::LANES;
+use crate::reject::Scratch as RejScratch;
+
+/// Per-thread scratch.
+pub(super) struct Scratch {
+    // Element path: pixel-major samples of a block.
+    pub(super) vals: Vec<f64>,
+    pub(super) st: Vec<u8>,
+    // One element.
+    pub(super) pairs: Vec<(f64, u32)>,
+    pub(super) sorted: Vec<f64>,
+    pub(super) sorted_ids: Vec<u32>,
+    pub(super) fo: Vec<f64>,
+    pub(super) fo_ids: Vec<u32>,
+    pub(super) rs: RejScratch,
+    // Vertical path: frame-major rows of a block (original and sorted).
+    pub(super) orig: Vec<f64>,
+    pub(super) rows: Vec<f64>,
+    pub(super) rows32: Vec<f32>,
+    pub(super) vlo: Vec<f64>,
+    pub(super) vhi: Vec<f64>,
+    pub(super) pending: Vec<Option<Elem>>,
+    // Vectorised SigClip first pass.
+    pub(super) pass_acc: Vec<f64>,
+    pub(super) pass_med: Vec<f64>,
+    pub(super) pass_std: Vec<f64>,
+    pub(super) pass_low: Vec<f64>,
+    pub(super) pass_upp: Vec<f64>,
+    pub(super) pass_ok: Vec<bool>,
+    pub(super) pass_lo: Vec<usize>,
+    pub(super) pass_hi: Vec<usize>,
+    // Streaming path.
+    pub(super) acc: Vec<f64>,
+    pub(super) cnt: Vec<u32>,
+    pub(super) wsum: Vec<f64>,
+    pub(super) minmax: MinMaxScratch,
+}
+
+impl Scratch {
+    /// Buffers sized for `path`; the ones it never touches stay empty.
+    pub(super) fn new(n: usize, block: usize, path: Path) -> Self {
+        let lanes = if path == Path::Vertical { LANES } else { 0 };
+        let per_sample = if matches!(path, Path::Element | Path::Column) { n * block } else { 0 };
+        let per_pixel = if path == Path::Stream { block } else { lanes };
+        Scratch {
+            vals: vec![0.0; per_sample],
+            st: vec![0; per_sample],
+            pairs: Vec::with_capacity(n),
+            sorted: Vec::with_capacity(n),
+            sorted_ids: Vec::with_capacity(n),
+            fo: Vec::with_capacity(n),
+            fo_ids: Vec::with_capacity(n),
+            rs: RejScratch::default(),
+            orig: vec![0.0; n * lanes],
+            rows: vec![0.0; n * lanes],
+            rows32: vec![0.0; n * lanes],
+            vlo: vec![0.0; lanes],
+            vhi: vec![0.0; lanes],
+            pending: (0..lanes).map(|_| None).collect(),
+            pass_acc: vec![0.0; 8 * lanes],
+            pass_med: vec![0.0; lanes],
+            pass_std: vec![0.0; lanes],
+            pass_low: vec![0.0; lanes],
+            pass_upp: vec![0.0; lanes],
+            pass_ok: vec![false; lanes],
+            pass_lo: vec![0; lanes],
+            pass_hi: vec![0; lanes],
+            acc: vec![0.0; per_pixel],
+            cnt: vec![0; per_pixel],
+            wsum: vec![0.0; per_pixel],
+            minmax: if path == Path::MinMaxStream { MinMaxScratch::new(block) } else { MinMaxScratch::default() },
+        }
+    }
+}

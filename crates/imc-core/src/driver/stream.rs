@@ -1,0 +1,126 @@
+//! Running reductions without rejection (mean, sum, weighted mean, min, max): frames are
+//! accumulated in order, several at a time, with no per-element buffer.
+
+use super::scratch::Scratch;
+use super::{Ctx, Elem, FRAME_GROUP};
+use crate::input::Input;
+use crate::job::Method;
+use crate::real::Real;
+use crate::reject::{oflag, Diag};
+
+impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
+    /// Reductions that need no per-element buffer (no rejection): accumulate frame by frame.
+    /// Same f64 operations in the same (frame) order as the other paths, so same bits.
+    pub(super) fn stream_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
+        let len = p1 - p0;
+        let job = self.job;
+        let method = job.method;
+        let init = match method {
+            Method::Min => f64::INFINITY,
+            Method::Max => f64::NEG_INFINITY,
+            _ => 0.0,
+        };
+        let acc = &mut s.acc[..len];
+        let cnt = &mut s.cnt[..len];
+        let wsum = &mut s.wsum[..len];
+        acc.fill(init);
+        cnt.fill(0);
+        wsum.fill(0.0);
+        if self.plain && matches!(method, Method::Mean | Method::Sum) {
+            // The hot loop of a plain mean: frames in groups, branch-free so it vectorises.
+            self.for_frame_groups(p0, p1, |fs, _| add_valid(fs, acc, cnt));
+            if self.data_only {
+                self.write_sums(p0, acc, cnt);
+                return;
+            }
+        } else {
+            // Everything else: one sample at a time.
+            for i in 0..self.n {
+                let f = &self.frames.data[i][p0..p1];
+                let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
+                let wi = job.weights.as_ref().map(|w| w[i]).unwrap_or(1.0);
+                for b in 0..len {
+                    let bad = mk.is_some_and(|mk| mk[b]);
+                    let (x, st) = self.sample(i, f[b], bad);
+                    if st != 0 {
+                        continue;
+                    }
+                    cnt[b] += 1;
+                    match method {
+                        Method::Mean | Method::Sum => acc[b] += x,
+                        Method::WAvg => {
+                            acc[b] += wi * x;
+                            wsum[b] += wi;
+                        }
+                        Method::Min => acc[b] = if x < acc[b] { x } else { acc[b] },
+                        Method::Max => acc[b] = if x > acc[b] { x } else { acc[b] },
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for b in 0..len {
+            let c = cnt[b] as usize;
+            let value = match method {
+                // 0/0 would give a NaN with the sign bit set; keep NaNs canonical.
+                Method::Mean => if c == 0 { f64::NAN } else { acc[b] / c as f64 },
+                Method::WAvg => {
+                    if wsum[b] == 0.0 { f64::NAN } else { acc[b] / wsum[b] }
+                }
+                Method::Sum => acc[b],
+                _ => {
+                    if c == 0 { f64::NAN } else { acc[b] }
+                }
+            };
+            let flags = if c < self.n { oflag::PREMASKED } else { 0 };
+            self.write(p0 + b, &Elem { value: self.finish_value(value, c), nused: c, flags, diag: Diag::default() });
+        }
+    }
+
+    /// Call `f(frames, id of the first)` on pixels [p0, p1) of the frames, FRAME_GROUP
+    /// frames at a time and then one by one, in frame order.
+    #[inline(always)]
+    pub(super) fn for_frame_groups(&self, p0: usize, p1: usize, mut f: impl FnMut(&[&[T]], u32)) {
+        let frames = &self.frames.data;
+        let mut i = 0;
+        while i + FRAME_GROUP <= self.n {
+            let group: [&[T]; FRAME_GROUP] = std::array::from_fn(|j| &frames[i + j][p0..p1]);
+            f(&group, i as u32);
+            i += FRAME_GROUP;
+        }
+        for (j, fr) in frames[i..].iter().enumerate() {
+            f(&[&fr[p0..p1]], (i + j) as u32);
+        }
+    }
+}
+
+/// `acc[b] += x` and `cnt[b] += 1` for every valid sample x of a few frames, frame by frame
+/// in order (so the same f64 sums as one frame at a time). Invalid samples add +0.0, which
+/// leaves every sum bit-identical to skipping them.
+#[inline(always)]
+fn add_valid<T: Input>(fs: &[&[T]], acc: &mut [f64], cnt: &mut [u32]) {
+    let len = acc.len();
+    match fs {
+        [a, b, c, d] => add_valid_k([&a[..len], &b[..len], &c[..len], &d[..len]], acc, &mut cnt[..len]),
+        _ => {
+            for f in fs {
+                add_valid_k([&f[..len]], acc, &mut cnt[..len]);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn add_valid_k<T: Input, const K: usize>(fs: [&[T]; K], acc: &mut [f64], cnt: &mut [u32]) {
+    for b in 0..acc.len() {
+        let (mut a, mut c) = (acc[b], cnt[b]);
+        for f in &fs {
+            let x = f[b].to_f64();
+            let ok = !T::IS_FLOAT || x.is_finite();
+            a += if ok { x } else { 0.0 };
+            c += ok as u32;
+        }
+        acc[b] = a;
+        cnt[b] = c;
+    }
+}

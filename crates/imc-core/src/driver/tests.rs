@@ -1,0 +1,332 @@
+//! Every path of the driver against the element path, thread counts, masks and errors.
+
+use super::*;
+use crate::job::{Centre, Limits, Rejector, Spread, Want};
+use crate::reject::oflag;
+
+pub(super) fn stack(n: usize, m: usize) -> Vec<Vec<f32>> {
+    // Deterministic pseudo-random values with a few outliers.
+    let mut s = 12345u64;
+    (0..n)
+        .map(|_| {
+            (0..m)
+                .map(|_| {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let u = (s >> 33) as f32 / (1u64 << 31) as f32;
+                    if u > 0.995 { 1e4 } else { 1000.0 + 10.0 * u }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn sig() -> Rejector {
+    crate::fixtures::sigclip_median()
+}
+
+#[test]
+fn thread_count_does_not_change_bits() {
+    let data = stack(15, 5000);
+    let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+    let mut job = Job::simple(Method::Mean);
+    job.rejectors.push(sig());
+    job.want = Want { mask: true, std: true, ..Want::default() };
+    let a: Outputs<f32> = run(&fr, &job, 1).unwrap();
+    let b: Outputs<f32> = run(&fr, &job, 2).unwrap();
+    let c: Outputs<f32> = run(&fr, &job, 0).unwrap();
+    assert_eq!(a.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), b.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    assert_eq!(a.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), c.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    assert_eq!(a.mask, b.mask);
+}
+
+#[test]
+fn streaming_equals_general_path() {
+    let data = stack(7, 3000);
+    let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+    for method in [Method::Mean, Method::Sum, Method::Min, Method::Max] {
+        let job = Job::simple(method);
+        let fast: Outputs<f64> = run(&fr, &job, 1).unwrap();
+        let mut slow_job = Job::simple(method);
+        slow_job.want.mask = true; // forces the per-element path
+        let slow: Outputs<f64> = run(&fr, &slow_job, 1).unwrap();
+        assert_eq!(fast.data, slow.data, "{method:?}");
+    }
+}
+
+fn all_rejectors() -> Vec<Rejector> {
+    use crate::job::Noise;
+    let lim = |nkeep, revert| Limits { nkeep, maxrej: None, revert };
+    vec![
+        sig(),
+        Rejector::SigClip { sigma_lo: 1.0, sigma_hi: 1.5, maxiters: 3, cen: Centre::Mean, spread: Spread::Mad, spread_cen: None, ddof: 1, limits: lim(3, false) },
+        Rejector::SigClip { sigma_lo: 2.5, sigma_hi: 2.0, maxiters: 4, cen: Centre::Median, spread: Spread::Std, spread_cen: Some(Centre::Mean), ddof: 1, limits: lim(2, true) },
+        Rejector::SigClip { sigma_lo: 2.0, sigma_hi: 2.0, maxiters: 5, cen: Centre::LMedian, spread: Spread::Iraf, spread_cen: None, ddof: 0, limits: Limits { nkeep: -2, maxrej: Some(3), revert: false } },
+        Rejector::CcdClip { sigma_lo: 3.0, sigma_hi: 3.0, maxiters: 5, cen: Centre::Median, noise: Noise::new(5.0, 1.5, 0.01, 0.1), limits: lim(1, true) },
+        Rejector::CcdClip { sigma_lo: 2.0, sigma_hi: 2.5, maxiters: 3, cen: Centre::Mean, noise: Noise { level_cen: Some(Centre::Median), level_scale: 1.5, level_zero: 20.0, ..Noise::new(3.0, 2.0, 0.0, 0.1) }, limits: lim(2, false) },
+        Rejector::LinearClip { low_scale: 0.99, low: 1.0, upp_scale: 1.0, upp: 3.0, maxiters: 2, cen: Centre::Median, limits: lim(1, true) },
+        Rejector::MinMax { n_min: 1.0, n_max: 2.0 },
+        Rejector::PClip { frac: -0.5, sigma_lo: 1.0, sigma_hi: 1.0, nkeep: 2 },
+        Rejector::AvSigClip { sigma_lo: 2.0, sigma_hi: 2.0, cen: Centre::Median, nkeep: 1, sigscale: 0.1 },
+    ]
+}
+
+#[test]
+fn vertical_path_equals_element_path() {
+    paths_agree(9, 700);
+}
+
+#[test]
+fn complete_lanes_fast_order_statistics() {
+    for n in [1, 2, 5, 6] {
+        let data = stack(n, 300);
+        let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+        for method in [Method::Median, Method::LMedian, Method::Min, Method::Max] {
+            let fast: Outputs<f32> = run(&fr, &Job::simple(method), 2).unwrap();
+            let mut job = Job::simple(method);
+            job.want.mask = true;
+            let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+            assert_eq!(fast.data, slow.data, "n={n} {method:?}");
+        }
+    }
+}
+
+#[test]
+fn sigclip_first_pass_shortcut_matches_element_path() {
+    let bits = |v: &Option<Vec<f32>>| v.as_ref().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for n in [2, 3, 8, 20] {
+        let data = stack(n, 1000); // complete lanes with 0.5 % outliers
+        let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+        for method in [Method::Mean, Method::Median, Method::Sum, Method::Max] {
+            let mut job = Job::simple(method);
+            job.rejectors = vec![sig()];
+            job.want = Want { std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true, ..Want::default() };
+            let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
+            job.want.mask = true;
+            let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+            assert_eq!(bits(&fast.clip_low), bits(&slow.clip_low));
+            assert_eq!(bits(&fast.clip_upp), bits(&slow.clip_upp));
+            assert_eq!(fast.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), slow.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "n={n} {method:?}");
+            assert_eq!(bits(&fast.std), bits(&slow.std));
+            assert_eq!(bits(&fast.low), bits(&slow.low));
+            assert_eq!(bits(&fast.upp), bits(&slow.upp));
+            assert_eq!(fast.nit, slow.nit);
+            assert_eq!(fast.output_flags, slow.output_flags);
+            assert_eq!(fast.nused, slow.nused);
+        }
+    }
+}
+
+#[test]
+fn minmax_complete_lanes_shortcut_matches_element_path() {
+    for n in [3, 7, 20] {
+        // Rounded values: ties at the window edges are common.
+        let data: Vec<Vec<f32>> = stack(n, 900).into_iter().map(|f| f.into_iter().map(|x| (x * 0.3).round()).collect()).collect();
+        let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+        for (lo, hi) in [(1.0, 1.0), (0.0, 2.0), (2.0, 0.0)] {
+            for method in [Method::Mean, Method::Median, Method::Sum, Method::Variance { ddof: 1 }, Method::Max] {
+                let mut job = Job::simple(method);
+                job.rejectors = vec![Rejector::MinMax { n_min: lo, n_max: hi }];
+                job.want = Want { low: true, upp: true, nit: true, nused: true, ..Want::default() };
+                let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
+                job.want.mask = true;
+                let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+                let b = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(b(&fast.data), b(&slow.data), "n={n} {lo} {hi} {method:?}");
+                assert_eq!(b(fast.low.as_ref().unwrap()), b(slow.low.as_ref().unwrap()));
+                assert_eq!(b(fast.upp.as_ref().unwrap()), b(slow.upp.as_ref().unwrap()));
+                assert_eq!(fast.nit, slow.nit);
+                assert_eq!(fast.nused, slow.nused);
+            }
+        }
+    }
+}
+
+#[test]
+fn pclip_complete_lanes_shortcut_matches_element_path() {
+    let b = |v: &Option<Vec<f32>>| v.as_ref().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for n in [3, 4, 5, 8, 20] {
+        // Rounded values: ties and zero spreads are common.
+        for scale in [0.3f32, 3.0] {
+            let data: Vec<Vec<f32>> = stack(n, 700).into_iter().map(|f| f.into_iter().map(|x| (x * scale).round()).collect()).collect();
+            let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+            for (frac, lo, hi, nkeep) in [(-0.5, 3.0, 3.0, 1), (0.3, 1.0, 0.5, 0), (-2.0, 0.5, 2.0, 3), (2.0, 1.0, 1.0, -2)] {
+                for method in [Method::Mean, Method::Median, Method::Sum, Method::LMedian, Method::Max, Method::Quantile { q: 0.2 }] {
+                    let mut job = Job::simple(method);
+                    job.rejectors = vec![Rejector::PClip { frac, sigma_lo: lo, sigma_hi: hi, nkeep }];
+                    job.want = Want { low: true, upp: true, std: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true, ..Want::default() };
+                    let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
+                    job.want.mask = true;
+                    let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+                    let what = format!("n={n} x{scale} frac={frac} ({lo}, {hi}) nkeep={nkeep} {method:?}");
+                    assert_eq!(b(&fast.clip_low), b(&slow.clip_low), "{what}");
+                    assert_eq!(b(&fast.clip_upp), b(&slow.clip_upp), "{what}");
+                    assert_eq!(b(&Some(fast.data.clone())), b(&Some(slow.data.clone())), "{what}");
+                    assert_eq!(b(&fast.low), b(&slow.low), "{what}");
+                    assert_eq!(b(&fast.upp), b(&slow.upp), "{what}");
+                    assert_eq!(b(&fast.std), b(&slow.std), "{what}");
+                    assert_eq!(fast.nit, slow.nit, "{what}");
+                    assert_eq!(fast.output_flags, slow.output_flags, "{what}");
+                    assert_eq!(fast.nused, slow.nused, "{what}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn column_path_equals_element_path() {
+    // N above the network limit takes the column path.
+    paths_agree(NETWORK_MAX_N + 7, 150);
+}
+
+fn paths_agree(n: usize, m: usize) {
+    // Quantised values make ties common; a mask and NaNs make counts vary.
+    let raw = stack(n, m);
+    let data: Vec<Vec<f64>> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, f)| f.iter().enumerate().map(|(p, &x)| if (p + i) % 37 == 0 { f64::NAN } else { (x as f64 * 0.5).round() }).collect())
+        .collect();
+    let masks: Vec<Vec<bool>> = (0..n).map(|i| (0..m).map(|p| (p * 7 + i) % 23 == 0).collect()).collect();
+    let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), Some(masks.iter().map(|v| v.as_slice()).collect())).unwrap();
+    let chains = all_rejectors().into_iter().map(|r| vec![r, Rejector::MinMax { n_min: 0.0, n_max: 1.0 }]).chain([vec![]]);
+    for chain in chains {
+        for method in [Method::Mean, Method::Median, Method::Sum, Method::Variance { ddof: 1 }, Method::Min, Method::LMedian, Method::Quantile { q: 0.7 }] {
+            let r = &chain;
+            let mut job = Job::simple(method);
+            job.line = if m % 70 == 0 { 70 } else { m };
+            job.rejectors = chain.clone();
+            job.want = Want { std: true, nit: true, output_flags: true, nused: true, ..Want::default() };
+            let fast: Outputs<f64> = run(&fr, &job, 1).unwrap();
+            job.want.mask = true;
+            let slow: Outputs<f64> = run(&fr, &job, 2).unwrap();
+            let bits = |v: &Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast.data), bits(&slow.data), "{r:?} {method:?}");
+            assert_eq!(fast.nused, slow.nused);
+            assert_eq!(fast.output_flags, slow.output_flags);
+            assert_eq!(bits(fast.std.as_ref().unwrap()), bits(slow.std.as_ref().unwrap()));
+            let mask = slow.mask.unwrap();
+            let excluded: Vec<i32> = (0..m).map(|p| (0..n).filter(|&i| mask[i * m + p]).count() as i32).collect();
+            let used: Vec<i32> = slow.nused.unwrap().iter().map(|&u| n as i32 - u).collect();
+            assert_eq!(excluded, used);
+        }
+    }
+}
+
+#[test]
+fn f32_lanes_and_direct_order_statistics_match_element_path() {
+    let (n, m) = (13, 500);
+    let raw = stack(n, m);
+    let data: Vec<Vec<f32>> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, f)| f.iter().enumerate().map(|(p, &x)| if (p * 3 + i) % 41 == 0 { f32::NAN } else { (x * 0.25).round() }).collect())
+        .collect();
+    let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+    let bits = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for rejectors in [vec![], vec![sig()], vec![Rejector::MinMax { n_min: 1.0, n_max: 1.0 }]] {
+        for method in [Method::Median, Method::LMedian, Method::Min, Method::Max, Method::Quantile { q: 0.3 }, Method::Mean, Method::Sum] {
+            let mut job = Job::simple(method);
+            job.rejectors = rejectors.clone();
+            job.want.nused = true;
+            let fast: Outputs<f32> = run(&fr, &job, 1).unwrap();
+            job.want.mask = true;
+            let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+            assert_eq!(bits(&fast.data), bits(&slow.data), "{method:?} {rejectors:?}");
+            assert_eq!(fast.nused, slow.nused);
+        }
+    }
+}
+
+#[test]
+fn avsigclip_uses_one_sigma_per_line() {
+    // Two lines: a quiet one and a noisy one; the same +40 excursion is rejected only in
+    // the quiet line, whose Poisson-scaled sigma is small.
+    let n = 8;
+    let line = 50;
+    let data: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..2 * line)
+                .map(|p| {
+                    let noise = if p < line { 1.0 } else { 30.0 };
+                    let v = 100.0 + noise * (((i * 7 + p * 3) % 5) as f64 - 2.0);
+                    if i == 0 && (p == 10 || p == line + 10) { 140.0 } else { v }
+                })
+                .collect()
+        })
+        .collect();
+    let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+    let mut job = Job::simple(Method::Mean);
+    job.line = line;
+    job.rejectors = vec![Rejector::AvSigClip { sigma_lo: 3.0, sigma_hi: 3.0, cen: Centre::Median, nkeep: 1, sigscale: 0.1 }];
+    job.want = Want { mask: true, std: true, ..Want::default() };
+    let o: Outputs<f64> = run(&fr, &job, 1).unwrap();
+    let mask = o.mask.unwrap();
+    assert!(mask[10], "quiet line: the excursion is rejected");
+    assert!(!mask[line + 10], "noisy line: the same excursion is kept");
+    let std = o.std.unwrap();
+    assert!(std[line + 10] > 5.0 * std[10]);
+}
+
+#[test]
+fn restored_samples_are_flagged_but_kept() {
+    // [1, 2, 3, 4, 100]: the second pass would leave 2 < nkeep = 3 samples and is undone.
+    let frames: Vec<[f64; 1]> = [1.0, 2.0, 3.0, 4.0, 100.0].iter().map(|&x| [x]).collect();
+    let fr = Frames::new(frames.iter().map(|f| &f[..]).collect(), None).unwrap();
+    let mut job = Job::simple(Method::Mean);
+    let mut r = sig();
+    if let Rejector::SigClip { sigma_lo, sigma_hi, limits, .. } = &mut r {
+        (*sigma_lo, *sigma_hi, limits.nkeep) = (0.5, 0.5, 3);
+    }
+    job.rejectors = vec![r];
+    job.want = Want { mask: true, sample_flags: true, nit: true, output_flags: true, low: true, upp: true, ..Want::default() };
+    let o: Outputs<f64> = run(&fr, &job, 1).unwrap();
+    assert_eq!(o.mask.unwrap(), vec![false, false, false, false, true]);
+    let nk = sflag::RESTORED_NKEEP;
+    assert_eq!(o.sample_flags.unwrap(), vec![nk, 0, 0, nk, sflag::ALGORITHM]);
+    assert_eq!((o.nit.unwrap()[0], o.output_flags.unwrap()[0]), (2, oflag::NKEEP));
+    assert_eq!((o.low.unwrap()[0], o.upp.unwrap()[0]), (1.0, 4.0));
+    assert_eq!(o.data, vec![2.5]);
+}
+
+#[test]
+fn masks_thresholds_and_blank() {
+    let f0 = [1.0f64, f64::NAN, 5.0];
+    let f1 = [3.0f64, f64::NAN, 100.0];
+    let m0 = [false, false, true];
+    let m1 = [false, false, false];
+    let fr = Frames::new(vec![&f0[..], &f1[..]], Some(vec![&m0[..], &m1[..]])).unwrap();
+    let mut job = Job::simple(Method::Mean);
+    job.thresholds = Some((0.0, 50.0));
+    job.blank = Some(-1.0);
+    job.want = Want { sample_flags: true, nused: true, ..Want::default() };
+    let o: Outputs<f64> = run(&fr, &job, 1).unwrap();
+    assert_eq!(o.data, vec![2.0, -1.0, -1.0]);
+    assert_eq!(o.nused.unwrap(), vec![2, 0, 0]);
+    assert_eq!(o.sample_flags.unwrap(), vec![0, 2, 1, 0, 2, 4]);
+}
+
+#[test]
+fn zero_scale_on_gather() {
+    let f0 = [10.0f32, 20.0];
+    let f1 = [21.0f32, 41.0];
+    let fr = Frames::new(vec![&f0[..], &f1[..]], None).unwrap();
+    let mut job = Job::simple(Method::Mean);
+    job.zero = Some(vec![0.0, 1.0]);
+    job.scale = Some(vec![1.0, 2.0]);
+    let o: Outputs<f32> = run(&fr, &job, 1).unwrap();
+    assert_eq!(o.data, vec![10.0, 20.0]);
+}
+
+#[test]
+fn bad_parameters_are_errors() {
+    let f0 = [1.0f32];
+    let fr = Frames::new(vec![&f0[..]], None).unwrap();
+    let mut job = Job::simple(Method::Mean);
+    job.zero = Some(vec![0.0, 1.0]);
+    assert!(run::<f32, f32>(&fr, &job, 1).is_err());
+    let mut job = Job::simple(Method::WAvg);
+    assert!(run::<f32, f32>(&fr, &job, 1).is_err());
+    job.weights = Some(vec![f64::NAN]);
+    assert!(run::<f32, f32>(&fr, &job, 1).is_err());
+}

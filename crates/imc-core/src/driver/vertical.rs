@@ -1,0 +1,238 @@
+//! The vertical path: a block of pixels loaded frame-major and sorted by one sorting
+//! network across all its lanes, then rejected and combined lane by lane (or, for a lone
+//! SigClip / MinMaxClip / PClip, for the whole block at once: `lane_shortcuts`).
+
+use super::element::{frame_order_survivors, Survivors};
+use super::scratch::Scratch;
+use super::{Ctx, Elem};
+use crate::input::Input;
+use crate::job::Method;
+use crate::network::{self, LANES};
+use crate::real::Real;
+use crate::reduce;
+use crate::reject::{oflag, Diag};
+
+impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
+    /// Load a block frame-major into `rows` (invalid samples +inf, so they sort to the
+    /// end) and, when asked, into `orig` (invalid NaN, frame order kept); then sort every
+    /// lane with the network.
+    fn load_sort<L: Real>(&self, rows: &mut [L], orig: &mut [f64], need_orig: bool, p0: usize, p1: usize) {
+        let n = self.n;
+        let len = p1 - p0;
+        let lanes = LANES;
+        for i in 0..n {
+            let frame = self.frames.data[i];
+            prefetch_ahead(frame, p1 + PREFETCH_BLOCKS * lanes, lanes);
+            let f = &frame[p0..p1];
+            let srow = &mut rows[i * lanes..i * lanes + lanes];
+            let row = &mut orig[i * lanes..i * lanes + lanes];
+            if self.plain {
+                // Branch-free so it vectorises.
+                for (r, &raw) in srow.iter_mut().zip(f) {
+                    let x = raw.to_f64();
+                    let ok = !T::IS_FLOAT || x.is_finite();
+                    *r = if ok { L::from_f64(x + 0.0) } else { L::INF };
+                }
+                if need_orig {
+                    for (o, &raw) in row.iter_mut().zip(f) {
+                        let x = raw.to_f64();
+                        let ok = !T::IS_FLOAT || x.is_finite();
+                        *o = if ok { x + 0.0 } else { f64::NAN };
+                    }
+                }
+            } else {
+                let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
+                for (b, &raw) in f.iter().enumerate() {
+                    let bad = mk.is_some_and(|mk| mk[b]);
+                    let (x, st) = self.sample(i, raw, bad);
+                    row[b] = if st == 0 { x } else { f64::NAN };
+                    srow[b] = if st == 0 { L::from_f64(x) } else { L::INF };
+                }
+            }
+            // Lanes past the end of the image sort as empty.
+            row[len..].fill(f64::NAN);
+            srow[len..].fill(L::INF);
+        }
+        network::sort_columns(&mut rows[..n * lanes], lanes, self.network);
+    }
+
+    /// Vertical path: load a block frame-major, sort all its pixels with one network,
+    /// then reject and combine each pixel from its sorted column.
+    pub(super) fn vertical_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
+        let n = self.n;
+        let len = p1 - p0;
+        let job = self.job;
+        let method = job.method;
+        let lanes = LANES;
+        let need_orig = method.uses_frame_order();
+        if self.lane32 {
+            self.load_sort::<f32>(&mut s.rows32, &mut s.orig, need_orig, p0, p1);
+        } else {
+            self.load_sort::<f64>(&mut s.rows, &mut s.orig, need_orig, p0, p1);
+        }
+        // Order statistics without rejection read the sorted rows directly.
+        if self.prepared.is_empty() && !need_orig {
+            // Common case: every lane complete and only the image wanted -> whole rows.
+            let full = if self.lane32 {
+                s.rows32[(n - 1) * lanes..(n - 1) * lanes + len].iter().all(|&x| x < f32::INFINITY)
+            } else {
+                s.rows[(n - 1) * lanes..(n - 1) * lanes + len].iter().all(|&x| x < f64::INFINITY)
+            };
+            if full && self.data_only && matches!(method, Method::Median | Method::LMedian | Method::Min | Method::Max) {
+                let (k0, k1) = match method {
+                    Method::Median => ((n - 1) / 2, n / 2),
+                    Method::LMedian => ((n - 1) / 2, (n - 1) / 2),
+                    Method::Min => (0, 0),
+                    _ => (n - 1, n - 1),
+                };
+                self.pick_rows(s, k0, k1, len);
+                for (b, &a) in s.acc[..len].iter().enumerate() {
+                    // Safety: see the note above the impl.
+                    unsafe { self.ptrs.data.put(p0 + b, O::from_f64(a)) };
+                }
+                return;
+            }
+            for b in 0..len {
+                let at = |k: usize| -> f64 {
+                    if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] }
+                };
+                let mut c = n;
+                while c > 0 && at(c - 1) == f64::INFINITY {
+                    c -= 1;
+                }
+                let v = reduce::order_stat_at(method, c, at).unwrap_or_else(|| {
+                    s.sorted.clear();
+                    s.sorted.extend((0..c).map(at));
+                    reduce::finish(method, &s.sorted, &[], &[], None)
+                });
+                let flags = if c < n { oflag::PREMASKED } else { 0 };
+                self.write(p0 + b, &Elem { value: self.finish_value(v, c), nused: c, flags, diag: Diag::default() });
+            }
+            return;
+        }
+        // Mean and sum of pixels whose survivors are exactly the values in [vlo, vhi] are
+        // accumulated afterwards for all lanes at once (vectorised, frame order).
+        let lane_sums = matches!(method, Method::Mean | Method::Sum);
+        let shortcut = self.sigclip_first_pass(s, len) || self.minmax_complete_lanes(s, len) || self.pclip_complete_lanes(s, len);
+        for b in 0..len {
+            if shortcut && s.pass_ok[b] {
+                // Decided for the whole block at once: survivors are the sorted window
+                // [pass_lo, pass_hi) with no ties cut at its edges.
+                let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
+                let at = |k: usize| if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
+                // One pass that rejected nothing beyond [lo, hi): nit 1 (both 0.1.1 counts).
+                let diag = Diag { std: s.pass_std[b], low: at(lo), upp: at(hi - 1), clip_low: s.pass_low[b], clip_upp: s.pass_upp[b], nit: 1, flags: 0 };
+                let e = Elem { value: 0.0, nused: hi - lo, flags: 0, diag };
+                if lane_sums {
+                    s.vlo[b] = at(lo);
+                    s.vhi[b] = at(hi - 1);
+                    s.pending[b] = Some(e);
+                } else if method.uses_frame_order() {
+                    s.sorted.clear();
+                    s.sorted.extend((0..n).map(at));
+                    s.fo.clear();
+                    s.fo_ids.clear();
+                    let orig = &s.orig;
+                    frame_order_survivors(&s.sorted, lo, hi, n, |i| orig[i * lanes + b], &mut s.fo, &mut s.fo_ids);
+                    let v = reduce::finish(method, &s.sorted[lo..hi], &s.fo, &s.fo_ids, job.weights.as_deref());
+                    self.write(p0 + b, &Elem { value: v, ..e });
+                } else {
+                    // Order statistics straight from the sorted rows (same expressions as
+                    // reduce::finish on the window).
+                    let v = reduce::order_stat_at(method, hi - lo, |k| at(lo + k)).unwrap_or_else(|| {
+                        s.sorted.clear();
+                        s.sorted.extend((lo..hi).map(at));
+                        reduce::finish(method, &s.sorted, &[], &[], None)
+                    });
+                    self.write(p0 + b, &Elem { value: v, ..e });
+                }
+                continue;
+            }
+            // Gather this pixel's sorted samples; the +inf padding (invalid) sits at the end.
+            s.sorted.clear();
+            if self.lane32 {
+                s.sorted.extend((0..n).map(|k| s.rows32[k * lanes + b] as f64));
+            } else {
+                s.sorted.extend((0..n).map(|k| s.rows[k * lanes + b]));
+            }
+            let mut c = n;
+            while c > 0 && s.sorted[c - 1] == f64::INFINITY {
+                c -= 1;
+            }
+            s.sorted.truncate(c);
+            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, &mut s.rs);
+            if c < n {
+                flags |= oflag::PREMASKED;
+            }
+            let nused = hi - lo;
+            s.vlo[b] = f64::INFINITY;
+            s.vhi[b] = f64::NEG_INFINITY;
+            s.pending[b] = None;
+            s.fo.clear();
+            s.fo_ids.clear();
+            if method.uses_frame_order() && hi > lo {
+                // Survivors in frame order: values strictly inside the window edges, and at
+                // each edge value the occurrences that (value, frame) order keeps.
+                let a = &s.sorted;
+                let (vlo, vhi) = (a[lo], a[hi - 1]);
+                let dl = a[..lo].iter().rev().take_while(|&&x| x == vlo).count();
+                let split_hi = hi < c && a[hi] == vhi;
+                if lane_sums && dl == 0 && !split_hi {
+                    s.vlo[b] = vlo;
+                    s.vhi[b] = vhi;
+                    s.pending[b] = Some(Elem { value: 0.0, nused, flags, diag });
+                    continue;
+                }
+                let orig = &s.orig;
+                frame_order_survivors(a, lo, hi, n, |i| orig[i * lanes + b], &mut s.fo, &mut s.fo_ids);
+            }
+            let v = reduce::finish(method, &s.sorted[lo..hi], &s.fo, &s.fo_ids, job.weights.as_deref());
+            self.write(p0 + b, &Elem { value: self.finish_value(v, nused), nused, flags, diag });
+        }
+        if lane_sums {
+            let acc = &mut s.acc[..len];
+            acc.fill(0.0);
+            let (vlo, vhi) = (&s.vlo[..len], &s.vhi[..len]);
+            for i in 0..n {
+                let row = &s.orig[i * lanes..i * lanes + len];
+                for b in 0..len {
+                    let x = row[b];
+                    // Adding +0.0 leaves every sum bit-identical to skipping the sample.
+                    // (`&`, not `&&`: no masked loads.)
+                    acc[b] += if (x >= vlo[b]) & (x <= vhi[b]) { x } else { 0.0 };
+                }
+            }
+            for (b, (pending, &sum)) in s.pending[..len].iter_mut().zip(acc.iter()).enumerate() {
+                if let Some(mut e) = pending.take() {
+                    e.value = if method == Method::Sum { sum } else { sum / e.nused as f64 };
+                    self.write(p0 + b, &e);
+                }
+            }
+        }
+    }
+}
+
+/// How many blocks ahead the vertical path prefetches each frame. A block reads a short
+/// piece of every frame; with tens of frames that is more streams than the hardware
+/// prefetchers follow (measured: ~10 % faster SigClip on 20 frames).
+const PREFETCH_BLOCKS: usize = 4;
+
+/// Ask for `frame[from..from + len]` in cache (a hint; out-of-range parts are skipped).
+#[inline(always)]
+fn prefetch_ahead<T>(frame: &[T], from: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let end = (from + len).min(frame.len());
+        let step = (64 / std::mem::size_of::<T>().max(1)).max(1);
+        let mut k = from;
+        while k < end {
+            // Safety: k < frame.len(); a prefetch has no effect on program state.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch(frame.as_ptr().add(k) as *const i8, std::arch::x86_64::_MM_HINT_T0);
+            }
+            k += step;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (frame, from, len);
+}
