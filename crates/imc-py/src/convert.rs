@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyList};
 use imc_core::job::{Centre, Job, Limits, Method, Noise, Rejector, Spread, Want};
 
 /// Rejector kinds the kernel implements (exported as `_core.REJECTORS`).
-pub(crate) const REJECTORS: [&str; 6] = ["sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip"];
+pub(crate) const REJECTORS: [&str; 7] = ["sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip", "varclip"];
 
 /// A core error as a Python ValueError (its message names the parameter).
 pub(crate) fn core_err(e: imc_core::Error) -> PyErr {
@@ -40,14 +40,14 @@ fn bad_value(key: &str, v: &Bound<'_, PyAny>) -> PyErr {
     PyValueError::new_err(format!("{key}: invalid value {shown}"))
 }
 
-fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str, default: T) -> PyResult<T> {
+pub(crate) fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str, default: T) -> PyResult<T> {
     match d.get_item(key)? {
         Some(v) if !v.is_none() => v.extract::<T>().map_err(|_| bad_value(key, &v)),
         _ => Ok(default),
     }
 }
 
-fn get_opt<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
+pub(crate) fn get_opt<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
     match d.get_item(key)? {
         Some(v) if !v.is_none() => Ok(Some(v.extract::<T>().map_err(|_| bad_value(key, &v))?)),
         _ => Ok(None),
@@ -106,6 +106,13 @@ fn rejector(d: &Bound<'_, PyDict>) -> PyResult<Rejector> {
                 limits: limits(d)?,
             }
         }
+        "varclip" => Rejector::VarClip {
+            sigma_lo: sig("sigma_lo")?,
+            sigma_hi: sig("sigma_hi")?,
+            maxiters: maxiters(5)?,
+            cen: cen()?,
+            limits: limits(d)?,
+        },
         "linearclip" => Rejector::LinearClip {
             low_scale: get(d, "low_scale", 1.0)?,
             low: get(d, "low", 0.0)?,
@@ -168,5 +175,6 @@ pub(crate) fn job_from_dict(d: &Bound<'_, PyDict>) -> PyResult<Job> {
         }
     }
     job.want = want;
+    crate::planes::job_keys(d, &mut job)?;
     Ok(job)
 }
