@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy as _copy
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,10 +30,11 @@ import numpy as np
 from ._deprecation import pop_validate, renamed_kwargs, warn_deprecated
 from ._frames import FrameSet, prepare_frames
 from ._job import Job, run_job
-from ._legacy import LegacyCombinerState, Rebase011, legacy_tuple, merge_threshold_pairs, run_custom_rejector, translate_zero_scale
+from ._legacy import LegacyCombinerState, Rebase011, merge_threshold_pairs, run_custom_rejector, translate_zero_scale
 from ._planes import as_bad_bits, prepare_planes, split_weights, unusable_samples
 from ._products import DIAGNOSTICS
 from ._rejectors import Rejector
+from ._results import CombineResult, Step
 from ._stats import frame_statistic, parse_statsec, resolve_normalisation
 from .kernels import grow_mask
 from ._validate import as_bool, as_int, as_thresholds, canonical_method, check_diagnostics
@@ -43,164 +43,6 @@ __all__ = ["Combiner", "CombineResult", "Step"]
 
 _ALL_DIAG = frozenset({"mask", "std", "low", "upp", "nit", "output_flags", "nused", "clip_low", "clip_upp"})
 _LEGACY_ZS = ("zero_to_0th", "scale_to_0th", "zero_sigclip_kwargs", "scale_sigclip_kwargs")
-
-
-@dataclass(frozen=True, eq=False)
-class Step:
-    """Diagnostics of one step: a chained call or one rejector of a combine.
-
-    Attributes
-    ----------
-    kind
-        ``"threshold"``, ``"zero_scale"`` or ``"reject"``.
-    rejector
-        The rejector of a ``"reject"`` step (with the ``grow`` actually used), else None.
-    params
-        Parameters of the step (thresholds; resolved zero/scale vectors).
-    nrej
-        ``*spatial`` uint16: samples newly excluded by this step at each element (for a
-        reject step: algorithm rejections plus grow, plus NaN/threshold exclusions first
-        seen by this step).
-    std, low, upp, nit, output_flags
-        ``*spatial`` rejection diagnostics of a reject step (``std`` is None for
-        algorithms without a spread), else None. ``low``/``upp`` are the smallest and
-        largest samples kept (LinearClip: its bounds).
-    sample_flags
-        Stage-local ``(N, *spatial)`` uint8 flags when the step asked for ``"full"``
-        (samples excluded by earlier steps carry PREVIOUS), else None.
-    clip_low, clip_upp
-        ``*spatial`` clipping bounds of the last evaluated pass of a reject step.
-    mask
-        ``(N, *spatial)`` bool: every sample excluded after a reject step, else None.
-    """
-
-    kind: str
-    rejector: Rejector | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    nrej: np.ndarray | None = None
-    std: np.ndarray | None = None
-    low: np.ndarray | None = None
-    upp: np.ndarray | None = None
-    nit: np.ndarray | None = None
-    output_flags: np.ndarray | None = None
-    sample_flags: np.ndarray | None = None
-    clip_low: np.ndarray | None = None
-    clip_upp: np.ndarray | None = None
-    mask: np.ndarray | None = None
-
-
-@dataclass(frozen=True, eq=False)
-class CombineResult:
-    """The combined image and its diagnostics (``diagnostics="simple"`` or ``"full"``).
-
-    Attributes
-    ----------
-    data
-        ``*spatial`` combined image.
-    mask
-        ``(N, *spatial)`` bool: every sample excluded from ``data`` (input mask, NaN/inf,
-        thresholds, rejections, grow).
-    low, upp
-        ``*spatial`` smallest and largest samples kept by the last rejector (for
-        LinearClip: its bounds, as imcombiners 0.1.1); None without rejection.
-    std
-        ``*spatial`` spread of the last pass (sigma at the centre for CcdClip); None
-        without rejection or for algorithms without a spread (LinearClip, MinMaxClip, PClip).
-    nit
-        ``*spatial`` uint8 passes evaluated by the last rejector; None without rejection.
-    output_flags
-        ``*spatial`` uint8 :class:`~imcombiners.OutputFlags`, OR over all rejectors.
-    nused
-        ``*spatial`` number of samples that made each output value.
-    sample_flags
-        ``(N, *spatial)`` uint8 :class:`~imcombiners.SampleFlags` (``"full"`` only).
-    history
-        Steps (:class:`Step`) of the chain so far followed by one per rejector of this call.
-    zero, scale, weights
-        Per-frame vectors used (None when not used).
-    clip_low, clip_upp
-        ``*spatial`` clipping bounds of the last evaluated pass of the last rejector
-        (retained extremes for MinMaxClip); None without rejection.
-    variance, weight, exposure, dq
-        Survey products asked for by name (docs/design.md "Survey planes"): the propagated
-        variance of ``data``, the sum of the weights of the samples used, the sum of their
-        exposure times, and the OR of their DQ words (plus ``nodata_bit`` where none was
-        left); None when not asked.
-
-    Notes
-    -----
-    With ``diagnostics`` given as a list of names, only those outputs are set (the others
-    are None).
-
-    imcombiners 0.1.1 returned tuples and arrays here; those uses still work with a
-    DeprecationWarning: unpacking, ``len()`` and integer indexing give 0.1.1's
-    ``ndcombine`` tuple ``(data, mask_rej, mask_thresh, std, low, upp, nit,
-    output_flags[, sample_flags])``, and ``numpy.asarray(result)``, ``.shape``, ``.dtype``
-    and array indexing act on ``data``.
-    """
-
-    data: np.ndarray
-    mask: np.ndarray | None
-    low: np.ndarray | None
-    upp: np.ndarray | None
-    std: np.ndarray | None
-    nit: np.ndarray | None
-    output_flags: np.ndarray | None
-    nused: np.ndarray | None
-    sample_flags: np.ndarray | None = None
-    history: tuple[Step, ...] = ()
-    zero: np.ndarray | None = None
-    scale: np.ndarray | None = None
-    weights: np.ndarray | None = None
-    clip_low: np.ndarray | None = None
-    clip_upp: np.ndarray | None = None
-    variance: np.ndarray | None = None
-    weight: np.ndarray | None = None
-    exposure: np.ndarray | None = None
-    dq: np.ndarray | None = None
-    #: What the 0.1.1 tuple needs beyond the fields (internal).
-    _legacy: dict[str, Any] | None = field(default=None, repr=False, compare=False)
-
-    # ---- 0.1.1 compatibility (deprecated): the ndcombine tuple and the image array
-
-    def _as_tuple(self, how: str) -> tuple[Any, ...]:
-        warn_deprecated(f"{how} a CombineResult (0.1.1's tuple result)",
-                        "the attributes .data, .mask, .std, .low, .upp, .nit, .output_flags, .sample_flags")
-        return legacy_tuple(self)
-
-    def __iter__(self):
-        return iter(self._as_tuple("unpacking"))
-
-    def __len__(self) -> int:
-        return len(self._as_tuple("len() of"))
-
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, (int, np.integer, slice)):
-            return self._as_tuple("indexing")[key]
-        warn_deprecated("indexing a CombineResult as an array", "result.data[...]")
-        return self.data[key]
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        warn_deprecated("using a CombineResult as an array (0.1.1 returned the image)", "result.data")
-        return self.data if dtype is None else self.data.astype(dtype)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """Deprecated: ``data.shape`` (0.1.1 returned the image itself)."""
-        warn_deprecated("CombineResult.shape", "result.data.shape")
-        return self.data.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        """Deprecated: ``data.dtype``."""
-        warn_deprecated("CombineResult.dtype", "result.data.dtype")
-        return self.data.dtype
-
-    @property
-    def ndim(self) -> int:
-        """Deprecated: ``data.ndim``."""
-        warn_deprecated("CombineResult.ndim", "result.data.ndim")
-        return self.data.ndim
 
 
 def _custom_or_kernel(r: Any) -> bool:
@@ -358,7 +200,8 @@ class Combiner(LegacyCombinerState):
 
     @property
     def sample_flags(self) -> np.ndarray | None:
-        """Stage-local sample flags of the last step run with ``diagnostics="full"``."""
+        """Sample flags of the last ``reject()`` (stage-local) or ``combine()`` run with
+        ``diagnostics="full"`` (None before)."""
         return self._sample_flags
 
     @property
@@ -671,6 +514,7 @@ class Combiner(LegacyCombinerState):
         self._legacy_mask = res.mask
         if level == "full":
             self._legacy_sample_flags = res.sample_flags
+            self._sample_flags = res.sample_flags
 
     def _combine_as_chain(self, method: str, thr: Any, zero: Any, scale: Any, weights: Any,
                           rejs: tuple[Rejector, ...], level: str | None, ddof: int, blank: Any,

@@ -30,6 +30,7 @@ import math
 import numbers
 import os
 import re
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any
@@ -203,7 +204,10 @@ def frame_statistic(
 
         data = np.array(region, dtype=workspace_dtype(region.dtype))
         data[~valid] = np.nan
-        value = name(np.ma.MaskedArray(data, mask=~valid))
+        with warnings.catch_warnings():
+            # NumPy says so when a nan-function partitions a masked array: handled below.
+            warnings.filterwarnings("ignore", message=".*will ignore the 'mask' of the MaskedArray")
+            value = name(np.ma.MaskedArray(data, mask=~valid))
         if (value is np.ma.masked or _is_nan(value)) and valid.any():
             # Some NumPy functions (np.nanmedian, np.nanpercentile) mishandle masked arrays:
             # give them the plain array with NaN at the invalid pixels (0.1.1's convention).

@@ -73,6 +73,13 @@ def test_result_unpacks_as_the_011_tuple():
         assert tuple(plain)[1:] == (None,) * 7
 
 
+def test_result_truth_value_does_not_warn():
+    res = imc.ndcombine(X, reject="sigclip", diagnostics="simple")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        assert res and repr(res).startswith("CombineResult(")
+
+
 def test_result_acts_as_the_image_array():
     res = imc.Combiner(X).combine("median", rejectors=imc.SigClip(), diagnostics="simple")
     with deprecated("result.data"):
@@ -85,6 +92,16 @@ def test_result_acts_as_the_image_array():
         assert res.ndim == 2
     with deprecated("result.data[...]"):
         assert res[1, 2] == res.data[1, 2]
+    with deprecated("result.data"):
+        same(res - 100.0, res.data - 100.0)
+    with deprecated("result.data"):
+        same(2 * res > 150.0, 2 * res.data > 150.0)
+    with deprecated("result.data.mean"):
+        assert res.mean() == res.data.mean()
+    with deprecated("result.data.ravel"):
+        same(res.ravel(), res.data.ravel())
+    assert res.std is not None and res.std.shape == res.data.shape  # fields are not delegated
+    assert res != imc.Combiner(X).combine("median", rejectors=imc.SigClip(), diagnostics="simple")  # identity
 
 
 def test_combiner_full_true_returns_the_image_and_keeps_the_diagnostics():
@@ -269,8 +286,10 @@ def test_nanaverage():
     w = np.arange(1.0, 8.0)
     with deprecated("imcombiners.kernels.wavg"):
         same(imck.nanaverage(X, w), imck.wavg(X, w))
-    with deprecated("imcombiners.kernels.wavg"):
+    with pytest.warns(DeprecationWarning) as rec:
         same(imc.nanaverage(X, w, validate=False), imck.wavg(X, w))
+    text = " ".join(str(r.message) for r in rec)
+    assert "imcombiners.kernels.wavg" in text and "validate" in text
 
 
 @pytest.mark.parametrize("name", ["sigclip", "ccdclip", "linearclip", "minmax", "pclip"])

@@ -887,3 +887,22 @@ def test_all_masked_element():
 def test_single_frame_minmax_rejects_everything():
     x = np.ones((1, 2, 2))
     assert np.all(np.isnan(imc.Combiner(x).combine("mean", rejectors=imc.MinMaxClip(1, 1))))
+
+
+def test_sample_flags_after_a_full_combine():
+    x = small()
+    cmb = imc.Combiner(x)
+    out = cmb.combine("mean", rejectors=[imc.SigClip(sigma=2.5)], diagnostics="full")
+    assert cmb.sample_flags.shape == x.shape and cmb.sample_flags.dtype == np.uint8
+    assert cmb.sample_flags[2, 1, 1] & imc.SampleFlags.ALGORITHM
+    assert np.asarray(out).shape == x.shape[1:]
+
+
+def test_result_of_a_diagnostics_combine_is_the_image():
+    x = small()
+    cmb = imc.Combiner(x)
+    out = cmb.combine("median", rejectors=imc.SigClip(sigma=2.5), diagnostics="simple")
+    assert out.shape == x.shape[1:] and out.dtype == x.dtype
+    assert abs(float(out.mean()) - 100.0) < 2.0
+    assert np.all(np.abs(out - 100.0) < 10.0)
+    np.testing.assert_allclose(out, imc.Combiner(x).combine("median", rejectors=imc.SigClip(sigma=2.5)))
