@@ -131,6 +131,8 @@ def _parameters(method: str, rejectors: Sequence[Rejector], thresholds: object, 
             return v
         if isinstance(v, PlaneSpec):
             return f"{v.extname} ({v.kind})"
+        if isinstance(v, tuple) and v and isinstance(v[0], str):  # ("NAME", kind)
+            return " ".join(str(x) for x in v)
         return "array"
 
     out = {

@@ -28,6 +28,7 @@ from imcombiners.dask.scheduling import Progress, distributed_client, execute, l
 from imcombiners.dask.sinks import Compressors, ZarrStore, write_fits, write_zarr
 from imcombiners.dask.stack import PreparedStack
 from imcombiners.dask.tasks import (
+    PLANE_ROLES,
     RegionTarget,
     TileFunction,
     select_output,
@@ -110,17 +111,20 @@ def tile_graph(p: PreparedStack, job: object, tile_fn: TileFunction) -> TileGrap
     token = tokenize(darr.name, None if dmask is None else dmask.name,
                      sorted((k, d.name) for k, d in dplanes.items()), p.halo, job_token(job), tile_fn)
 
+    # Plane blocks go into tasks as lists in PLANE_ROLES order (dask substitutes keys in
+    # lists, not in dicts): None for a role not given.
     def dask_expr(t: Tile) -> Task:
         if t.crop is not None:  # halo: assemble the read window from neighbouring blocks
             keys, placements, shape = block_parts(darr, t)
             mkeys, mplace = (None, None) if dmask is None else block_parts(dmask, t)[:2]
-            parts = {role: tuple(block_parts(d, t)[:2]) for role, d in dplanes.items()}
-            extra = (parts,) if parts else ()
+            parts = [None if r not in dplanes else list(block_parts(dplanes[r], t)[:2]) for r in PLANE_ROLES]
+            extra = (parts,) if dplanes else ()
             return (tile_from_parts, keys, placements, shape, mkeys, mplace, t.crop, tile_fn, job, *extra)
         blocks = [(darr.name, k, *t.index) for k in range(nb0)]
         mblocks = None if dmask is None else [(dmask.name, k, *t.index) for k in range(mb0)]  # type: ignore[arg-type]
-        pblocks = {role: [(d.name, k, *t.index) for k in range(d.numblocks[0])] for role, d in dplanes.items()}
-        extra2 = (pblocks,) if pblocks else ()
+        pblocks = [None if r not in dplanes else [(dplanes[r].name, k, *t.index)
+                                                  for k in range(dplanes[r].numblocks[0])] for r in PLANE_ROLES]
+        extra2 = (pblocks,) if dplanes else ()
         return (tile_from_blocks, blocks, mblocks, None, tile_fn, job, *extra2)
 
     deps = [darr] + ([dmask] if dmask is not None else []) + list(dplanes.values())

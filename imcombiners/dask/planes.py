@@ -29,15 +29,15 @@ from dask.base import tokenize
 from imcombiners._planes import PlaneSpec, dq_unsigned, plane_spec, to_variance, variance_spec
 from imcombiners.dask.inputs import FrameView, Offsets, is_dask
 from imcombiners.dask.sources import FrameReader, FramesSource, StackArraySource, StackSource, as_frame
+from imcombiners.dask.tasks import PLANE_ROLES
 from imcombiners.offsets import padded_layout
 
 if TYPE_CHECKING:  # dask.array is heavy (~1 s); only its type is used
     import dask.array as da
 
-__all__ = ["PLANE_ROLES", "PlaneFrame", "PlaneFrames", "PlaneArray", "plane_inputs", "plane_dtype"]
+__all__ = ["PLANE_ROLES", "PlaneFrame", "PlaneFrames", "PlaneArray", "plane_inputs", "plane_dtype",
+           "check_plane_names"]
 
-#: The planes a stack may carry, in the order tasks read them.
-PLANE_ROLES = ("variance", "weights", "dq")
 _FILL = {"variance": np.nan, "weights": 0.0, "dq": 0}
 
 
@@ -160,6 +160,13 @@ def _spec_of(value: object, role: str) -> PlaneSpec | None:
     if isinstance(value, str) or (isinstance(value, tuple) and value and isinstance(value[0], str)):
         return variance_spec(value) if role == "variance" else plane_spec(value, role, role)
     return None
+
+
+def check_plane_names(planes: Mapping[str, object]) -> None:
+    """Check the extension names of plane arguments before any file is opened."""
+    for role, value in planes.items():
+        if value is not None:
+            _spec_of(value, role)
 
 
 def plane_inputs(value: object, *, role: str, inputs: object, shape: tuple[int, ...],

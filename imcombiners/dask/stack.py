@@ -18,7 +18,7 @@ import numpy as np
 from imcombiners._products import DIAGNOSTICS, FULL_DIAGNOSTICS, SIMPLE_DIAGNOSTICS
 from imcombiners._rejectors import Rejector
 from imcombiners.dask.inputs import Hdu, Offsets, as_source, mask_inputs
-from imcombiners.dask.planes import PLANE_ROLES, plane_inputs
+from imcombiners.dask.planes import PLANE_ROLES, check_plane_names, plane_inputs
 from imcombiners.dask.planner import Plan, make_plan, parse_memory
 from imcombiners.dask.scheduling import distributed_client, worker_resources
 from imcombiners.dask.sources import StackSource
@@ -128,6 +128,7 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
     weights, dq) to what the user gave (see :mod:`imcombiners.dask.planes`).
     """
     user_inputs = inputs
+    check_plane_names(planes or {})  # a bad extension name fails before any file is read
     if client is False:
         client = distributed_client()
     if client is not None and isinstance(inputs, np.ndarray) and not isinstance(inputs, np.memmap):

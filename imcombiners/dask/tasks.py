@@ -20,6 +20,9 @@ from imcombiners._stats import frame_statistic
 from imcombiners.dask.sources import StackSource
 from imcombiners.dask.tiling import Placement, Window
 
+#: The planes a stack may carry, in the order tasks receive them (dask.planes imports it).
+PLANE_ROLES = ("variance", "weights", "dq")
+
 __all__ = [
     "Frames", "Thresholds", "TileFunction", "StatFunction", "RegionTarget",
     "default_tile_function", "default_stat_function", "tile_from_source", "tile_from_blocks",
@@ -119,14 +122,17 @@ def _frames_of(blocks: Sequence[np.ndarray]) -> Frames:
 
 def tile_from_blocks(blocks: Sequence[np.ndarray], mask_blocks: Sequence[np.ndarray] | None,
                      crop: Window | None, tile_fn: TileFunction, job: JobT,
-                     plane_blocks: Mapping[str, Sequence[np.ndarray]] | None = None) -> dict[str, np.ndarray]:
-    """Kernel over dask blocks of one tile (axis-0 blocks are not concatenated)."""
+                     plane_blocks: Sequence[Sequence[np.ndarray] | None] | None = None) -> dict[str, np.ndarray]:
+    """Kernel over dask blocks of one tile (axis-0 blocks are not concatenated).
+
+    ``plane_blocks``: the blocks of each plane in :data:`PLANE_ROLES` order (None: not given).
+    """
     data = _frames_of(blocks)
     mask = None
     if mask_blocks is not None:
         mask = _frames_of(mask_blocks)
         mask = [_as_bool(m) for m in mask] if isinstance(mask, list) else _as_bool(mask)
-    planes = {role: _frames_of(b) for role, b in (plane_blocks or {}).items()}
+    planes = {role: _frames_of(b) for role, b in zip(PLANE_ROLES, plane_blocks or ()) if b is not None}
     return _crop(_call(tile_fn, data, mask, job, planes), crop)
 
 
@@ -140,14 +146,18 @@ def _assemble(parts: Sequence[np.ndarray], where: Sequence[Placement], shape: tu
 def tile_from_parts(blocks: Sequence[np.ndarray], placements: Sequence[Placement], shape: tuple[int, ...],
                     mask_blocks: Sequence[np.ndarray] | None, mask_placements: Sequence[Placement] | None,
                     crop: Window | None, tile_fn: TileFunction, job: JobT,
-                    plane_parts: Mapping[str, tuple[Sequence[np.ndarray], Sequence[Placement]]] | None = None,
+                    plane_parts: Sequence[Sequence[object] | None] | None = None,
                     ) -> dict[str, np.ndarray]:
-    """Kernel over a read window (tile + halo) assembled from neighbouring dask blocks."""
+    """Kernel over a read window (tile + halo) assembled from neighbouring dask blocks.
+
+    ``plane_parts``: ``[blocks, placements]`` of each plane in :data:`PLANE_ROLES` order.
+    """
     data = _assemble(blocks, placements, shape)
     mask = None
     if mask_blocks is not None and mask_placements is not None:
         mask = _as_bool(_assemble(mask_blocks, mask_placements, shape))
-    planes = {role: _assemble(b, p, shape) for role, (b, p) in (plane_parts or {}).items()}
+    planes = {role: _assemble(part[0], part[1], shape)  # type: ignore[arg-type]
+              for role, part in zip(PLANE_ROLES, plane_parts or ()) if part is not None}
     return _crop(_call(tile_fn, data, mask, job, planes), crop)
 
 
