@@ -142,32 +142,47 @@ impl Acc {
 
     /// The products for `method` (design.md table); `nodata_bit` where nothing was used.
     pub fn finish(&self, method: Method, weighting: Weighting, nodata_bit: u32) -> Products {
-        let nf = self.n as f64;
-        let weighted = weighting != Weighting::None;
-        let (value, variance) = if self.n == 0 {
-            (if method == Method::Sum { 0.0 } else { f64::NAN }, f64::NAN)
-        } else {
-            match method {
-                Method::Mean => (self.sx / nf, self.sv / (nf * nf)),
-                Method::WAvg => {
-                    // Weights that sum to zero leave the element undefined.
-                    if self.sw == 0.0 { (f64::NAN, f64::NAN) } else { (self.swx / self.sw, self.swwv / (self.sw * self.sw)) }
-                }
-                Method::Sum => {
-                    if weighted { (self.swx, self.swwv) } else { (self.sx, self.sv) }
-                }
-                Method::Median => (f64::NAN, median_variance(self.n, self.sinvsd, false)),
-                Method::LMedian => (f64::NAN, median_variance(self.n, self.sinvsd, true)),
-                _ => (f64::NAN, f64::NAN),
-            }
-        };
         Products {
-            value,
-            variance,
+            value: value_of(method, weighting, self.n, self.sx, self.sw, self.swx),
+            variance: variance_of(method, weighting, self.n, self.sv, self.sw, self.swwv, self.sinvsd),
             weight: self.sw,
             exposure: self.exposure,
             dq: if self.n == 0 { nodata_bit } else { self.dq },
         }
+    }
+}
+
+/// The combined value of a frame-order method from the sums of its `n` survivors (NaN
+/// for the other methods, whose value comes from the sorted survivors). Written once for
+/// every path (the streaming loops call it per pixel).
+#[inline(always)]
+pub fn value_of(method: Method, weighting: Weighting, n: usize, sx: f64, sw: f64, swx: f64) -> f64 {
+    match method {
+        Method::Sum if n == 0 => 0.0,
+        _ if n == 0 => f64::NAN,
+        Method::Mean => sx / n as f64,
+        // Weights that sum to zero leave the element undefined.
+        Method::WAvg => if sw == 0.0 { f64::NAN } else { swx / sw },
+        Method::Sum => if weighting != Weighting::None { swx } else { sx },
+        _ => f64::NAN,
+    }
+}
+
+/// The propagated variance of the combined value (design.md table); NaN when no sample
+/// was used, when weights sum to zero, and for methods without one.
+#[inline(always)]
+pub fn variance_of(method: Method, weighting: Weighting, n: usize, sv: f64, sw: f64, swwv: f64, sinvsd: f64) -> f64 {
+    if n == 0 {
+        return f64::NAN;
+    }
+    let nf = n as f64;
+    match method {
+        Method::Mean => sv / (nf * nf),
+        Method::WAvg => if sw == 0.0 { f64::NAN } else { swwv / (sw * sw) },
+        Method::Sum => if weighting != Weighting::None { swwv } else { sv },
+        Method::Median => median_variance(n, sinvsd, false),
+        Method::LMedian => median_variance(n, sinvsd, true),
+        _ => f64::NAN,
     }
 }
 

@@ -22,6 +22,14 @@ impl<T> Out<T> {
     pub(super) unsafe fn put(self, i: usize, x: T) {
         *self.0.add(i) = x;
     }
+    /// The block's part `[start, start + len)` as a slice (vectorisable loops).
+    /// Safety: in bounds and owned by the calling block alone, used while no other
+    /// reference to it exists.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub(super) unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [T] {
+        std::slice::from_raw_parts_mut(self.0.add(start), len)
+    }
 }
 
 pub(super) struct Ptrs<O> {

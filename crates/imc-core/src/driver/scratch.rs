@@ -1,6 +1,7 @@
 //! Per-thread scratch buffers of the driver, sized for the path a job takes.
 
 use super::minmax_stream::MinMaxScratch;
+use super::plane_stream::PlaneSums;
 use super::{Elem, Path};
 use crate::network::LANES;
 use crate::propagate::Acc;
@@ -43,8 +44,10 @@ pub(super) struct Scratch {
     pub(super) cnt: Vec<u32>,
     pub(super) wsum: Vec<f64>,
     pub(super) minmax: MinMaxScratch,
-    // Plane-stream path: one accumulator per pixel of the block.
+    // Plane-stream path: one accumulator per pixel of the block (general loop) or sums
+    // per pixel (fast loop).
     pub(super) accs: Vec<Acc>,
+    pub(super) psums: PlaneSums,
 }
 
 impl Scratch {
@@ -86,6 +89,7 @@ impl Scratch {
             wsum: vec![0.0; per_pixel],
             minmax: if path == Path::MinMaxStream { MinMaxScratch::new(block) } else { MinMaxScratch::default() },
             accs: if path == Path::PlaneStream { vec![Acc::default(); block] } else { vec![] },
+            psums: if path == Path::PlaneStream { PlaneSums::new(block) } else { PlaneSums::default() },
         }
     }
 }
