@@ -27,7 +27,7 @@ MODULES = [
     ("imcombiners.kernels", "Direct kernels (plain functions of arrays)"),
     ("imcombiners.dask", "Out-of-core engine"),
     ("imcombiners.io.nddata", "CCDData / NDData in and out"),
-    ("imcombiners.io.fits", "Windowed FITS reads and region-by-region FITS writes"),
+    ("imcombiners.io.fits", "FITS input and output: image HDUs, pixel types, headers, windowed reads, writes"),
     ("imcombiners.io.provenance", "Provenance keywords and attributes"),
     ("imcombiners.quicklook", "PNG quick-looks"),
     ("imcombiners.demo", "Synthetic raw frames and the demo job"),

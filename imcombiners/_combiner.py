@@ -121,7 +121,10 @@ class Combiner(LegacyCombinerState):
     stack
         ``(N, *spatial)`` ndarray (any layout or byte order) or a list/tuple of N equally
         shaped arrays. dtypes: uint8, uint16, int16 (float32 results), int32 (float64),
-        float32, float64; anything else raises ``TypeError`` (cast explicitly).
+        float32, float64; anything else raises ``TypeError`` (cast explicitly). A list of
+        N FITS file names (IRAF names such as ``"raw.fits[SCI]"`` allowed) reads the
+        images' physical values (:mod:`imcombiners.io.fits`: unsigned 32-bit and scaled
+        32-bit images as float64, BLANK pixels masked, ``.fz``/``.gz`` files too).
     mask
         Bool array of the stack's shape (True = bad), a list of N frame masks, or one
         frame-shaped mask shared by all frames. NaN and +/-inf are always masked.

@@ -9,6 +9,7 @@ stack never needs a second full-size temporary on top of the converted copy.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,7 +107,8 @@ def prepare_frames(
     ----------
     stack
         ``(N, *spatial)`` ndarray (any byte order or layout; a ``numpy.ma.MaskedArray``
-        contributes its mask), or a list/tuple of N equally shaped arrays.
+        contributes its mask), or a list/tuple of N equally shaped arrays, or a list/tuple
+        of N FITS file names (read with :func:`imcombiners.io.fits.load_images`).
     mask
         None; a bool array of the stack's shape (True = bad; other dtypes: nonzero = bad);
         a list of N frame masks; or one ``*spatial`` mask shared by every frame.
@@ -121,6 +123,12 @@ def prepare_frames(
     ValueError
         No frame, fewer than 2 dimensions, unequal frame shapes, mask shape mismatch.
     """
+    if (isinstance(stack, (list, tuple)) and stack
+            and all(isinstance(p, (str, os.PathLike)) for p in stack)):
+        # FITS file names: the images' physical values (io.fits, library view)
+        from .io.fits.stack import load_images
+
+        stack = load_images(stack, what=name).frames
     if isinstance(stack, FrameSet):
         if mask is not None:
             return stack.with_masks(prepare_masks(mask, stack.n, stack.spatial, name=mask_name, copy=copy))

@@ -127,6 +127,17 @@ def header_value(headers: Sequence[Header | None] | None, i: int, key: str, defa
     return default
 
 
+def _number(v: object) -> float:
+    """A header value as a float: numbers, and numbers written as strings (a decimal comma
+    as cameras write ``'3,2E-05'``, a Fortran ``1.5D3``) too."""
+    from .io.fits.header import header_number
+
+    x = header_number(v)
+    if x is None:
+        raise ValueError(f"not a number: {v!r}")
+    return x
+
+
 def _keyword_values(name: str, key: str, headers: Sequence[Header | None] | None, n: int) -> list[float]:
     vals = []
     for i in range(n):
@@ -134,7 +145,7 @@ def _keyword_values(name: str, key: str, headers: Sequence[Header | None] | None
         if v is None:
             raise ValueError(f"{name}: header keyword {key!r} not found for image {i}")
         try:
-            vals.append(float(v))  # type: ignore[arg-type]
+            vals.append(_number(v))
         except (TypeError, ValueError):
             raise ValueError(f"{name}: header keyword {key!r} of image {i} is not a number ({v!r})") from None
     return vals
@@ -147,7 +158,7 @@ def header_numbers(headers: Sequence[Header | None] | None, n: int, key: str | N
     for i in range(n):
         v = header_value(headers, i, key, None) if key else None
         try:
-            out.append(default if v is None else float(v))  # type: ignore[arg-type]
+            out.append(default if v is None else _number(v))
         except (TypeError, ValueError):
             out.append(default)
     return out
@@ -260,7 +271,7 @@ def _factor_source(name: str, spec: FactorParam, n: int, expname: str | None,
                 raise ValueError("zero: 'exposure' is not allowed (use it for scale or weight)")
             key = expname or ""
             return FactorSource("stat", values=tuple(
-                max(0.001, float(header_value(headers, i, key, 0.0) if key else 0.0))  # type: ignore[arg-type]
+                max(0.001, _number(header_value(headers, i, key, 0.0) if key else 0.0))
                 for i in range(n)))
         if s.startswith("!"):
             return FactorSource("file", values=tuple(_keyword_values(name, s[1:], headers, n)))

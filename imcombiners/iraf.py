@@ -9,18 +9,15 @@ parameter mapping and ``docs/iraf-differences.md`` for the few deliberate differ
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._fitsmap import map_image
 from ._frames import FrameSet, prepare_frames
 from ._iraf_params import STATISTICS, FactorParam, Header, IrafParams, NoiseParam, ResolvedParams
 from ._job import load_core
 from ._validate import as_int, check_memory
-from .io.fits import probe
 
 __all__ = ["ImcombineResult", "imcombine"]
 
@@ -71,57 +68,6 @@ class ImcombineResult:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _is_paths(images: object) -> bool:
-    return (
-        isinstance(images, (list, tuple))
-        and len(images) > 0
-        and all(isinstance(p, (str, os.PathLike)) for p in images)
-    )
-
-
-def _read_fits(paths: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], list[Header]]:
-    """Read images that cannot be memory-mapped (scaled, compressed, extensions) with astropy."""
-    from astropy.io import fits  # heavy (~0.6 s): only for FITS files _fitsmap cannot map
-
-    data, headers = [], []
-    for p in paths:
-        name = os.fspath(p)
-        try:
-            # reliability: header checks first (corrupt BITPIX/NAXIS, truncated data), and
-            # every read error names the file
-            probe(name)
-            with fits.open(name, memmap=False) as hdul:
-                hdu = next((h for h in hdul if getattr(h, "data", None) is not None), None)
-                if hdu is None:
-                    raise ValueError(f"images: {name!r} has no image data")
-                data.append(np.asarray(hdu.data))
-                headers.append(hdu.header.copy())
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            if name in str(exc):
-                raise
-            raise ValueError(f"images: cannot read FITS image {name!r}: {exc}") from exc
-    return data, headers
-
-
-def _map_fits(paths: Sequence[str | os.PathLike]) -> tuple[FrameSet, str | None, list[Header]] | None:
-    """Memory-map every file (see ``_fitsmap``); None unless all are plain images of one
-    type and shape."""
-    mapped = []
-    for p in paths:
-        m = map_image(p)
-        if m is None or (mapped and (m.swapped, m.dtype, m.shape) != (mapped[0].swapped, mapped[0].dtype,
-                                                                       mapped[0].shape)):
-            return None
-        mapped.append(m)
-    first = mapped[0]
-    if len(first.shape) < 1:
-        return None
-    fs = FrameSet(tuple(m.raw for m in mapped), None, first.shape, first.dtype)
-    return fs, first.swapped, [m.header for m in mapped]
 
 
 def _measured_statistics(fs: FrameSet, swapped: str | None, resolved: ResolvedParams) -> dict[str, list[float]] | None:
@@ -177,16 +123,23 @@ def imcombine(
     outtype: str | None = None,
     products: str | Sequence[str] = "all",
     threads: int = 0,
+    hdu: int | str | tuple[str, int] | None = None,
 ) -> ImcombineResult:
     """Combine images exactly as IRAF ``imcombine`` (IRAF 2.17 names and defaults).
 
     Parameters
     ----------
     images : ndarray (N, *spatial), list of N arrays, or list of N FITS paths
-        The input images. With paths, the first HDU holding data is read and its header
-        serves ``!KEYWORD``, ``exposure``/``expname``, NCOMBINE and keyword noise
-        parameters. Accepted dtypes: uint8, uint16, int16, int32, float32, float64.
-        Non-finite values are treated as masked (IRAF would read them as 0).
+        The input images. With paths (IRAF names such as ``raw.fits[1]`` or
+        ``raw.fits[SCI,2]`` allowed), the image is the HDU named, or ``hdu``, or the
+        primary HDU when it holds data, else the first image extension; files are read
+        as IRAF reads them (unsigned 16-bit as ushort; unsigned 32-bit and scaled
+        integers as real, i.e. float32 of the physical value; BLANK pixels masked;
+        ``.fz`` and ``.gz`` files too). The image's header (primary cards merged for an
+        image in an extension) serves ``!KEYWORD``, ``exposure``/``expname``, NCOMBINE
+        and keyword noise parameters. Accepted array dtypes: uint8, uint16, int16,
+        int32, float32, float64. Non-finite values are treated as masked (IRAF would
+        read them as 0).
     combine : {"average", "median", "lmedian", "sum"}
     reject : {"none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip"}
     nlow, nhigh : int or float
@@ -236,6 +189,9 @@ def imcombine(
         ``products="none"`` computes only the combined image.
     threads : int
         0 = all cores, k = k threads (results never depend on it).
+    hdu : int, str or (str, int), optional
+        HDU of FITS paths given without an IRAF ``[...]`` name: index, EXTNAME or
+        (EXTNAME, EXTVER).
 
     Returns
     -------
@@ -243,15 +199,17 @@ def imcombine(
     """
     params = IrafParams.from_arguments(locals())  # every IRAF parameter, validated
     # --- images
-    swapped = None  # frames are raw big-endian FITS words of this kind (see _fitsmap)
-    if _is_paths(images):
-        mapped = _map_fits(images)  # type: ignore[arg-type]
-        if mapped is not None:
-            images, swapped, fits_headers = mapped
-        else:
-            images, fits_headers = _read_fits(images)  # type: ignore[arg-type]
+    swapped = None  # frames are raw big-endian FITS words of this kind (io.fits.mapped)
+    from .io.fits.stack import is_image_names, load_images
+
+    if is_image_names(images):
+        # IRAF's view of the files (e.g. unsigned 32-bit -> real, as IRAF reads them)
+        loaded = load_images(images, hdu, view="iraf", allow_mapping=True)  # type: ignore[arg-type]
+        images, swapped = loaded.frames, loaded.swapped
+        if loaded.mapped:
+            images = FrameSet(tuple(loaded.frames), None, loaded.shape, loaded.dtype)
         if headers is None:
-            headers = fits_headers
+            headers = loaded.headers
     fs = prepare_frames(images, masks, name="images", mask_name="masks")
     n = fs.n
     # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;

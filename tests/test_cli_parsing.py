@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -186,8 +188,18 @@ def test_shape_mismatch_and_dtype(files, capsys):
 
 
 def test_existing_output_needs_overwrite(files, capsys):
-    status, _, err = _run(capsys, "combine", "f*.fits", "-o", "f0.fits")
+    status, _, err = _run(capsys, "combine", "f1.fits", "f2.fits", "-o", "f0.fits")
     assert status == 2 and "exists (use --overwrite" in err
+
+
+def test_output_that_is_an_input_is_refused_even_with_overwrite(files, capsys):
+    before = open("f0.fits", "rb").read()
+    for extra in ([], ["--overwrite"]):
+        status, _, err = _run(capsys, "combine", "f*.fits", "-o", "./f0.fits", *extra)
+        assert status == 2 and "'./f0.fits' is one of the inputs" in err and len(err.splitlines()) == 1
+        status, _, err = _run(capsys, "imcombine", "f*.fits", "m.fits", "sigmas=f1.fits", *extra)
+        assert status == 2 and "sigmas= 'f1.fits' is one of the inputs" in err
+    assert open("f0.fits", "rb").read() == before and not os.path.exists("m.fits")
 
 
 def test_help_reads_like_a_man_page(capsys):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from imcombiners._fitsmap import LazyHeader, map_image
+from imcombiners.io.fits.mapped import LazyHeader, map_image
 from imcombiners.iraf import imcombine
 
 PRODUCTS = ("sigma", "rejmask", "nrejmask", "expmask")

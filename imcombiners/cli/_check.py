@@ -17,7 +17,12 @@ __all__ = ["InputInfo", "inspect_inputs"]
 
 @dataclass(frozen=True)
 class InputInfo:
-    """What the headers say about the inputs."""
+    """What the headers say about the inputs.
+
+    ``paths`` are the input names as given (IRAF selectors such as ``a.fits[1]`` kept:
+    they name the images in messages and IMCMBnnn cards); ``frames`` say where each
+    image is (file, HDU).
+    """
 
     paths: list[str]
     frames: list  # imcombiners.io.fits.FitsFrame per input
@@ -26,6 +31,11 @@ class InputInfo:
     @property
     def n(self) -> int:
         return len(self.paths)
+
+    @property
+    def files(self) -> list[str]:
+        """The input files (selectors removed)."""
+        return [f.path for f in self.frames]
 
     @property
     def hdus(self) -> list[int]:
@@ -43,13 +53,16 @@ class InputInfo:
         return sum(math.prod(f.shape) * f.dtype.itemsize for f in self.frames)
 
 
-def _parse_hdu(hdu: str | int | None) -> int | str | None:
-    if hdu is None or isinstance(hdu, int):
-        return hdu
-    return int(hdu) if hdu.lstrip("-").isdigit() else hdu
+def _parse_hdu(hdu: str | int | None) -> object:
+    from imcombiners.io.fits.names import parse_hdu
+
+    try:
+        return parse_hdu(hdu, what="--hdu")
+    except (TypeError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
 
 
-def inspect_inputs(paths: list[str], hdu: str | int | None = None) -> InputInfo:
+def inspect_inputs(paths: list[str], hdu: str | int | None = None, *, view: str = "library") -> InputInfo:
     """Read every input's header and check shape and pixel type.
 
     Parameters
@@ -57,8 +70,11 @@ def inspect_inputs(paths: list[str], hdu: str | int | None = None) -> InputInfo:
     paths : list of str
         FITS files (existence already checked).
     hdu : str or int, optional
-        HDU index or EXTNAME; default the first HDU with image data (so tile-compressed
-        files, whose image is in extension 1, work without options).
+        HDU index, EXTNAME or EXTNAME,EXTVER for names without an IRAF selector
+        (``a.fits[SCI]``); default the first HDU with image data (so multi-extension
+        files with an empty primary and tile-compressed files work without options).
+    view : {"library", "iraf"}
+        Pixel dtype policy of the frames (see :mod:`imcombiners.io.fits.pixels`).
 
     Raises
     ------
@@ -68,18 +84,25 @@ def inspect_inputs(paths: list[str], hdu: str | int | None = None) -> InputInfo:
     """
     from imcombiners.io.fits import probe
 
+    from ._inputs import file_of, looks_like_list
+
     want = _parse_hdu(hdu)
     frames = []
     for path in paths:
         try:
-            frame = probe(path, want)
+            frame = probe(path, want, view=view)
         except (KeyError, IndexError):
             raise CLIError(f"input '{path}' has no HDU {hdu!r}") from None
         except (OSError, ValueError, TypeError) as exc:
+            fname = file_of(path)
+            if looks_like_list(fname):
+                raise CLIError(f"input '{path}' is a list of file names, not a FITS image: write "
+                               f"@{path} to combine the images it lists") from None
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            msg = msg[len(fname) + 2:] if msg.startswith(fname + ": ") else msg
             raise CLIError(f"cannot read FITS image '{path}': {msg}") from None
         if frame.bitpix == 64:
-            kind = "uint64" if frame.bzero == 2**63 else "int64"
+            kind = frame.pixels.kind if frame.pixels.kind != "scaled" else "scaled int64"
             raise CLIError(
                 f"input '{path}' has unsupported pixel type {kind} (BITPIX=64): it cannot be "
                 "combined exactly; convert it to float64 or int32 first"

@@ -8,6 +8,7 @@ and progress bars.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -16,8 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
-
-from imcombiners._products import FITS_EXTNAMES
 
 from ._check import InputInfo, inspect_inputs
 from ._cluster import ClusterSpec, compute_on
@@ -80,12 +79,10 @@ class _Bar:
 
 
 def _combine_kwargs(info: InputInfo, job: Mapping[str, Any]) -> dict[str, Any]:
-    hdus = set(info.hdus)
     return dict(
         method=job["method"], rejectors=job["rejectors"] or None, thresholds=job["thresholds"],
         zero=job["zero"], scale=job["scale"], weights=job["weights"], statsec=job["statsec"],
         blank=job["blank"], memory_limit=job["memory_limit"],
-        hdu=hdus.pop() if len(hdus) == 1 else None,
         threads=job["workers"] if job["scheduler"] is None and job.get("cluster") is None else None,
     )
 
@@ -124,9 +121,11 @@ def combine_to_files(
     Parameters
     ----------
     info : InputInfo or list of str
-        Checked inputs (or paths, checked here).
+        Checked inputs (or names, checked here; IRAF selectors such as ``a.fits[1]``
+        allowed).
     output : path
-        Master image: FITS (primary HDU + provenance) or a zarr group (``.zarr``).
+        Master image: FITS (the first input's header, cleaned, plus provenance) or a
+        zarr group (``.zarr``).
     method, rejectors, thresholds, zero, scale, weights, statsec, blank, memory_limit
         As :func:`imcombiners.dask.combine`. ``rejectors`` may instead be given as
         ``reject`` + ``params`` (IRAF-named options).
@@ -142,13 +141,19 @@ def combine_to_files(
     preview : path, optional
         PNG quick-look: first input, master, rejection map.
     dtype : {"float32", "float64"}, optional
-        Cast the master on writing (FITS only).
+        Pixel type of the master on disk (FITS only).
     progress : bool
         Show tqdm progress bars on stderr.
     overwrite : bool
         Replace existing files.
     log : callable, optional
         Receives one-line status messages (the batch cluster starting and stopping).
+
+    Notes
+    -----
+    Every FITS output (master and products) is written by the same tile tasks in one
+    pass, each into its own preallocated file, so nothing is held whole in memory and
+    ``memory_limit`` holds whatever the products.
     """
     import imcombiners.dask as imd
 
@@ -168,32 +173,46 @@ def combine_to_files(
                weights=weights, statsec=statsec, blank=blank, memory_limit=memory_limit,
                workers=workers, scheduler=scheduler, cluster=cluster)
     stat_bar, bar = _Bar("statistics", progress), _Bar("combining", progress)
+    preview_counts: str | None = None
+    if not to_zarr:
+        # the output header reads the first input's with astropy: load it before the engine
+        # measures the process's baseline for --memory-limit (astropy.io.fits is ~15 MB)
+        from imcombiners.io.fits import read_header
+
+        read_header(info.frames[0])
     with compute_on(scheduler=scheduler, workers=workers, cluster=cluster, log=log,
                     memory_limit=memory_limit if isinstance(memory_limit, int) else None):
         try:
-            lazy = imd.combine(info.paths, diagnostics=outs or None, streaming=True,
+            # the probed frames carry each input's file and HDU (IRAF names such as a.fits[1])
+            lazy = imd.combine(list(info.frames), diagnostics=outs or None, streaming=True,
                                progress=stat_bar, **_combine_kwargs(info, job))
         finally:
             stat_bar.close()
+        lazy.provenance = dict(lazy.provenance, inputs=list(info.paths))
         outcome = CombineOutcome(output=output, plan=lazy.plan, plan_summary=_short_plan(lazy.plan),
                                  zero=lazy.zero, scale=lazy.scale, weights=lazy.weights)
         try:
             if to_zarr:
                 lazy.to_zarr(output, outputs=["data", *outs], overwrite=overwrite, progress=bar)
                 outcome.products = {p: f"{output}/{_SOURCE[p]}" for p in products}
-            elif not outs:
-                lazy.to_fits(output, outputs=["data"], overwrite=overwrite, progress=bar)
-                if dtype:
-                    _recast(output, dtype)
             else:
-                nrej = _fits_with_products(lazy, output, outs, products, info.n, dtype, overwrite,
-                                           bar, keep_nrej=preview is not None)
-                outcome.products = {k: v for k, v in products.items() if os.path.exists(v)}
+                written, preview_counts = _write_fits_outputs(lazy, info, output, outs, products, dtype,
+                                                              preview, overwrite, bar)
+                outcome.products = written
         finally:
             bar.close()
-    if preview is not None:
-        _write_preview(info, output, to_zarr, preview, nrej if not to_zarr else None)
+    try:
+        if preview is not None:
+            _write_preview(info, output, to_zarr, preview, preview_counts, products)
+    finally:
+        if preview_counts is not None and preview_counts not in products.values():
+            discard(preview_counts)
     return outcome
+
+
+def discard(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
 
 
 def _short_plan(plan: Any) -> str:
@@ -201,98 +220,77 @@ def _short_plan(plan: Any) -> str:
             f"predicted peak {plan.predicted_peak / 2**20:.0f} MiB")
 
 
-def _fits_with_products(lazy: Any, output: str, outs: list[str], products: Mapping[str, str],
-                        n: int, dtype: str | None, overwrite: bool, bar: Any, *,
-                        keep_nrej: bool = False) -> np.ndarray | None:
-    """One streaming pass into a temporary multi-extension file, then split it.
+def _write_fits_outputs(lazy: Any, info: InputInfo, output: str, outs: list[str],
+                        products: Mapping[str, str], dtype: str | None, preview: str | None,
+                        overwrite: bool, bar: Any) -> tuple[dict[str, str], str | None]:
+    """Master and products in one streaming pass, each in its own FITS file.
 
-    Why: every output comes from the same tile task, so writing them together runs the
-    kernel once per tile; the split only copies the (small, 2-D) outputs.
+    Returns the products written and the file holding the preview's counts (a product,
+    or a temporary nused image).
     """
-    from astropy.io import fits
+    from imcombiners.dask.sinks import FitsProduct, write_fits_files
+    from imcombiners.io.atomic import temporary_sibling
+    from imcombiners.io.fits import output_header
+    from imcombiners.io.provenance import provenance_cards
 
-    from imcombiners.io.atomic import atomic_path, temporary_sibling
-
-    tmp = temporary_sibling(output)
-    nrej_kept = None
-    try:
-        lazy.to_fits(tmp, outputs=["data", *outs], overwrite=True, progress=bar)
-        with fits.open(tmp, memmap=True) as hdul:
-            if keep_nrej:
-                nrej_kept = n - np.array(hdul["NUSED"].data, dtype=np.int32)
-            master = hdul[0]
-            data = master.data if dtype is None else master.data.astype(dtype)
-            with atomic_path(output, overwrite=overwrite) as t:
-                fits.PrimaryHDU(data, header=_clean_header(master.header)).writeto(t)
-            for name, path in products.items():
-                ext = hdul[FITS_EXTNAMES[_SOURCE[name]]] if _SOURCE[name] in outs else None
-                if ext is None:  # e.g. std without a sigma-type rejector
-                    continue
-                arr = ext.data
-                if name == "nrej":
-                    arr = (n - arr.astype(np.int32)).astype(np.int16 if n < 32768 else np.int32)
-                elif name == "mask":
-                    arr = arr.astype(np.uint8)
-                hdr = fits.Header()
-                hdr["IMCPROD"] = (name, "imcombiners diagnostic product")
-                hdr["IMCMAST"] = (os.path.basename(output), "master image")
-                hdr["NCOMBINE"] = (n, "number of images combined")
-                with atomic_path(path, overwrite=overwrite) as t:
-                    fits.PrimaryHDU(arr, header=hdr).writeto(t)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return nrej_kept
-
-
-def _clean_header(header: Any) -> Any:
-    h = header.copy()
-    for key in ("SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "EXTEND", "BZERO", "BSCALE"):
-        h.remove(key, ignore_missing=True, remove_all=True)
-    return h
-
-
-def _recast(path: str, dtype: str) -> None:
-    from astropy.io import fits
-
-    from imcombiners.io.atomic import atomic_path
-
-    with fits.open(path, memmap=True) as hdul:
-        if hdul[0].data.dtype == np.dtype(dtype):
-            return
-        data = hdul[0].data.astype(dtype)
-        header = _clean_header(hdul[0].header)
-    with atomic_path(path, overwrite=True) as t:
-        fits.PrimaryHDU(data, header=header).writeto(t)
+    n = info.n
+    header = output_header(info.frames[0], provenance_cards(lazy.provenance), source=info.paths[0])
+    prods = [FitsProduct(output, "data", dtype=dtype, header=header)]
+    written: dict[str, str] = {}
+    for name, path in products.items():
+        source = _SOURCE[name]
+        if source not in outs:  # e.g. std without a sigma-type rejector
+            continue
+        kind = {"nrej": np.int16 if n < 32768 else np.int32, "mask": np.uint8}.get(name)
+        cards = (("IMCPROD", name, "imcombiners diagnostic product"),
+                 ("IMCMAST", os.path.basename(output), "master image"),
+                 ("NCOMBINE", n, "number of images combined"))
+        prods.append(FitsProduct(path, source, dtype=kind, complement=name == "nrej", cards=cards))
+        written[name] = path
+    counts = next((p for k, p in written.items() if k in ("nrej", "nused")), None)
+    if preview is not None and counts is None:
+        counts = temporary_sibling(output) + ".nused.fits"
+        prods.append(FitsProduct(counts, "nused"))
+    write_fits_files(lazy, prods, overwrite=overwrite, progress=bar)
+    return written, counts
 
 
 def _write_preview(info: InputInfo, output: str, to_zarr: bool, preview: str,
-                   nrej: np.ndarray | None) -> None:
-    from astropy.io import fits
-
+                   counts: str | None, products: Mapping[str, str]) -> None:
+    """PNG of the first input, the master and the samples not used (read strip by strip)."""
+    from imcombiners.io.atomic import atomic_path
     from imcombiners.io.fits import probe
-    from imcombiners.quicklook import quicklook
+    from imcombiners.quicklook import display_image, quicklook
 
-    first = probe(info.paths[0], info.hdus[0]).read()
+    first = info.frames[0]
+    if len(first.shape) != 2:
+        raise CLIError(f"--preview needs 2-D images, the inputs have shape {first.shape}")
+    n = info.n
     if to_zarr:
         import zarr
 
         group = zarr.open_group(output, mode="r")
-        master = np.asarray(group["data"])
-        nrej = info.n - np.asarray(group["nused"]).astype(np.int32)
+        master_rows = lambda y0, y1: np.asarray(group["data"][y0:y1])  # noqa: E731
+        count_rows = lambda y0, y1: n - np.asarray(group["nused"][y0:y1]).astype(np.int32)  # noqa: E731
     else:
-        master = fits.getdata(output)
-    if master.ndim != 2:
-        raise CLIError(f"--preview needs 2-D images, the master has shape {master.shape}")
-    panels = [first, master]
-    titles = [os.path.basename(info.paths[0]), "master"]
-    if nrej is not None:
-        panels.append(np.asarray(nrej).astype(np.int32))
-        titles.append("samples not used")
-    from imcombiners.io.atomic import atomic_path
+        master = probe(output)
+        master_rows = lambda y0, y1: master.read((slice(y0, y1),))  # noqa: E731
+        cframe = probe(counts) if counts is not None else None
+        is_nrej = counts is not None and counts == products.get("nrej")
 
+        def count_rows(y0: int, y1: int) -> np.ndarray:
+            v = cframe.read((slice(y0, y1),)).astype(np.int32)
+            return v if is_nrej else n - v
+
+    shape = first.shape
+    side = 500  # pixels of a 5-inch panel at 100 dpi: more would only be resampled away
+    panels = [display_image(lambda y0, y1: first.read((slice(y0, y1),)), shape, limit=side),
+              display_image(master_rows, shape, limit=side),
+              display_image(count_rows, shape, is_count=True, limit=side)]
+    titles = [os.path.basename(info.paths[0]), "master", "samples not used"]
     with atomic_path(preview, overwrite=True) as t:
-        quicklook(panels, t + ".png", titles=titles)
+        quicklook(panels, t + ".png", titles=titles, kinds=["image", "image", "count"],
+                  shapes=[shape] * 3)
         os.replace(t + ".png", t)
 
 
@@ -312,7 +310,7 @@ def plan_text(info: InputInfo, *, method: str, rejectors: list, thresholds: Any 
     kw = _combine_kwargs(info, job)
     for k in ("zero", "scale", "weights", "statsec", "blank", "thresholds"):
         kw.pop(k)
-    plan = imd.plan(info.paths, streaming=True, **kw)
+    plan = imd.plan(list(info.frames), streaming=True, **kw)  # each input's file and HDU
     n, spatial = plan.shape[0], plan.shape[1:]
     npix = math.prod(spatial)
     in_bytes = sum(math.prod(f.shape) * abs(f.bitpix) // 8 for f in info.frames)
@@ -341,14 +339,13 @@ def _estimate_seconds(info: InputInfo, method: str, rejectors: list, thresholds:
                       threads: int) -> tuple[float, float] | None:
     """Seconds per output pixel to read all N samples, and to combine them (one thread)."""
     import imcombiners as imc
-    from imcombiners.io.fits import probe
 
     shape = info.shape
     width = math.prod(shape[1:])
     rows = max(1, min(shape[0], 32768 // max(1, width)))
     window = (slice(0, rows),) + tuple(slice(0, s) for s in shape[1:])
     t0 = time.perf_counter()
-    frames = [probe(p, h).read(window) for p, h in zip(info.paths, info.hdus)]
+    frames = [f.read(window) for f in info.frames]
     read_s = time.perf_counter() - t0
     sample = np.stack(frames)
     t0 = time.perf_counter()
@@ -374,60 +371,60 @@ def _fmt_seconds(s: float) -> str:
 # ----------------------------------------------------------------------------- IRAF form
 
 
-def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False) -> None:
-    """Run :func:`imcombiners.imcombine` for a parsed IRAF task call and write its images."""
-    from astropy.io import fits
+def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False,
+                  info: InputInfo | None = None) -> None:
+    """Run :func:`imcombiners.imcombine` for a parsed IRAF task call and write its images.
 
+    The output header is the first input's (primary and extension cards merged, stale
+    cards removed, bad cards repaired or dropped), then IMCMBnnn, NCOMBINE and the
+    provenance cards, as IRAF writes it.
+    """
     import imcombiners as imc
-    from imcombiners.io.atomic import atomic_path
+    from imcombiners.io.fits import output_header, write_image
     from imcombiners.io.provenance import provenance_cards, provenance_dict
 
-    from ._inputs import expand_inputs
-    from ._iraf import imcombine_kwargs
+    if info is None:
+        from ._inputs import expand_inputs
 
-    paths = expand_inputs(call.inputs)
-    info = inspect_inputs(paths)
-    kwargs = imcombine_kwargs(call.kwargs)
-    # Compute only the products the user asked for (IRAF's sigmas/rejmasks/... outputs).
-    wanted = {"sigmas": "sigma", "rejmasks": "rejmask", "nrejmasks": "nrejmask", "expmasks": "expmask"}
-    kwargs["products"] = [wanted[k] for k in call.products if k in wanted] or "none"
+        info = inspect_inputs(expand_inputs(call.inputs), view="iraf")
+    paths = list(info.paths)
+    kwargs = iraf_kwargs(call, info.n)
     res = imc.imcombine(paths, **kwargs)
 
-    # IRAF copies the first input's header to the output, then records the combine.
-    header = fits.getheader(paths[0], info.hdus[0])
-    header = _clean_header(header)
-    for key in list(header.keys()):
-        if key.startswith("IMCMB") or key in ("NCOMBINE",):
-            header.remove(key, ignore_missing=True, remove_all=True)
-    params = {"task": "imcombine", **{k: v for k, v in kwargs.items()}}
+    params = {"task": "imcombine", **call.kwargs}
     prov = provenance_dict(inputs=paths, ncombine=len(paths), parameters=params,
                            zero=res.zero, scale=res.scale, weights=res.weight)
-    for key, value, comment in provenance_cards(prov):
-        header[key] = (value, comment)
-
-    def write(path: str, data: np.ndarray, hdr: Any = None) -> None:
-        with atomic_path(path, overwrite=overwrite) as t:
-            fits.PrimaryHDU(data, header=hdr).writeto(t)
-
-    write(call.output, res.output, header)
-    small = fits.Header()
-    small["IMCMAST"] = (os.path.basename(call.output), "master image")
-    small["NCOMBINE"] = (len(paths), "number of images combined")
+    header = output_header(info.frames[0], provenance_cards(prov), source=paths[0])
+    write_image(call.output, res.output, header, overwrite=overwrite)
+    small = (("IMCMAST", os.path.basename(call.output), "master image"),
+             ("NCOMBINE", len(paths), "number of images combined"))
     if "sigmas" in call.products:
-        write(call.products["sigmas"], res.sigma, small)
+        write_image(call.products["sigmas"], res.sigma, cards=small, overwrite=overwrite)
     if "rejmasks" in call.products:
-        write(call.products["rejmasks"], res.rejmask.astype(np.uint8), small)
+        write_image(call.products["rejmasks"], res.rejmask.astype(np.uint8), cards=small, overwrite=overwrite)
     if "nrejmasks" in call.products:
-        write(call.products["nrejmasks"], res.nrejmask.astype(np.int32), small)
+        write_image(call.products["nrejmasks"], res.nrejmask.astype(np.int32), cards=small,
+                    overwrite=overwrite)
     if "expmasks" in call.products:
-        hdr = small.copy()
-        hdr["MASKSCAL"] = res.maskscal
-        hdr["MASKZERO"] = res.maskzero
-        write(call.products["expmasks"], res.expmask.astype(np.int32), hdr)
+        cards = small + (("MASKSCAL", res.maskscal, "exposure = value * MASKSCAL + MASKZERO"),
+                         ("MASKZERO", res.maskzero, "exposure mask zero point"))
+        write_image(call.products["expmasks"], res.expmask.astype(np.int32), cards=cards, overwrite=overwrite)
     for w in res.warnings:
         print(f"imcombiners imcombine: warning: {w}", file=sys.stderr)
     if call.logfile and not quiet:
         _iraf_log(call, paths, res, kwargs)
+
+
+def iraf_kwargs(call: Any, n: int) -> dict[str, Any]:
+    """Keyword arguments of :func:`imcombiners.imcombine` for a parsed task call of N images
+    (``combine=minimum|maximum`` as IRAF users compute them, see
+    :func:`imcombiners.cli._iraf.imcombine_kwargs`); only the asked-for products."""
+    from ._iraf import imcombine_kwargs
+
+    kwargs = imcombine_kwargs(call.kwargs, n)
+    wanted = {"sigmas": "sigma", "rejmasks": "rejmask", "nrejmasks": "nrejmask", "expmasks": "expmask"}
+    kwargs["products"] = [wanted[k] for k in call.products if k in wanted] or "none"
+    return kwargs
 
 
 def _iraf_log(call: Any, paths: list[str], res: Any, kwargs: Mapping[str, Any]) -> None:

@@ -66,14 +66,26 @@ DESCRIPTION
     (--method). Non-finite input pixels (NaN, inf) are always ignored.
 
     INPUTS are FITS files, globs ('raw/*.fits', sorted by name), @list files (one
-    name per line, '#' comments) or IRAF comma lists (a.fits,b.fits). All must have
-    the same shape. Integer (8, 16, 32 bit, with BZERO/BSCALE) and float images are
-    accepted; 64-bit integers are refused (convert them first).
+    name per line, '#' comments) or IRAF comma lists (a.fits,b.fits). An image in an
+    extension is named as in IRAF (raw/a.fits[1], a.fits[SCI], a.fits[SCI,2]) or
+    chosen for every input with --hdu; by default the primary HDU is used when it
+    holds an image, else the first image extension (multi-extension files with an
+    empty primary work as given). All images must have the same shape. Integer (8,
+    16, 32 bit; unsigned 16/32-bit with BZERO; scaled with BSCALE; BLANK pixels are
+    ignored) and float images are accepted, tile-compressed (.fz: Rice, GZIP,
+    HCOMPRESS, PLIO) or gzip/bzip2-compressed (.gz, .bz2) too; 64-bit integers are
+    refused (convert them first).
 
-    OUTPUT ending in .zarr is written as a zarr store, anything else as FITS with
-    provenance keywords (NCOMBINE, IMCMBnnn, the parameters, zero/scale/weight used,
-    the library version). The output is written under a temporary name and renamed
-    when complete.
+    OUTPUT ending in .zarr is written as a zarr store, anything else as FITS. The
+    FITS header starts from the first input's header (as IRAF does: instrument,
+    detector, dates, WCS...; primary and extension cards merged), without the cards
+    that no longer describe the output (BZERO/BSCALE/BLANK, DATAMIN/DATAMAX,
+    checksums, EXTNAME...), then the provenance keywords (NCOMBINE, IMCMBnnn, the
+    parameters, zero/scale/weight used, the library version). A non-standard input
+    card is repaired (e.g. a decimal-comma number becomes a string) or dropped, with
+    one warning naming the card and the file. Every output path is checked before
+    any work: an output that is one of the inputs is refused even with --overwrite.
+    Outputs are written under a temporary name and renamed when complete.
 """
 
 COMBINE_EPILOG = """\
@@ -134,10 +146,19 @@ DESCRIPTION
     threshold unset, and zero/scale/weight accept none, mode, median, mean,
     exposure, !KEYWORD or @file (one number per image).
 
-    INPUT is an @list file, a glob, a comma-separated list or a single file.
+    INPUT is an @list file, a glob, a comma-separated list or a single file. Images
+    in extensions are named as in IRAF: file.fits[1], file.fits[SCI], file.fits[SCI,2];
+    without a name, the primary HDU is used when it holds an image, else the first
+    image extension. Files are read as IRAF reads them (unsigned 16-bit as ushort,
+    unsigned 32-bit and scaled integers as real); tile-compressed (.fz) and gzip
+    (.gz) files are accepted. The output header is the first input's (primary and
+    extension cards), without the cards that no longer apply, plus IMCMBnnn,
+    NCOMBINE and the parameters.
 
 PARAMETERS
     combine    average|median|lmedian|sum|minimum|maximum   (average)
+               minimum/maximum: the average left by reject=minmax with
+               nhigh/nlow = N-1 (as IRAF users compute them); reject must be none
     reject     none|minmax|ccdclip|crreject|sigclip|avsigclip|pclip   (none)
     blank      value where no pixel is left   (0.)
     scale, zero, weight    none|mode|median|mean|exposure|!KEY|@file   (none)

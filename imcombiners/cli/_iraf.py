@@ -119,6 +119,9 @@ class _Param:
             return self.kind
         return "kw" if name in IrafParams.names() else "fixed"
 
+#: Not combine types of IRAF or the library: IRAF users get them with reject=minmax
+#: (nhigh/nlow = N-1), and so does the task form (:func:`imcombine_kwargs`).
+MINMAX_COMBINES = ("minimum", "maximum")
 
 #: Every IRAF IMCOMBINE parameter, in IRAF's order, with how the CLI treats it.
 IRAF_PARAMETERS: dict[str, _Param] = {
@@ -132,7 +135,8 @@ IRAF_PARAMETERS: dict[str, _Param] = {
     "sigmas": _Param(_string, "", "product", "output sigma image"),
     "imcmb": _Param(_string, "$I", "parameter", "IMCMBnnn keyword value"),
     "logfile": _Param(_string, "STDOUT", "product", "log file ('STDOUT' or '' for none)"),
-    "combine": _Param(_choice(*COMBINES), "average", "parameter", "type of combine operation"),
+    "combine": _Param(_choice(*COMBINES, *MINMAX_COMBINES), "average", "parameter",
+                      "type of combine operation"),
     "reject": _Param(_choice(*REJECTS), "none", "parameter", "type of rejection"),
     "project": _Param(parse_bool, False, "parameter", "project highest dimension of input images"),
     "outtype": _Param(_choice("real", "double", "none", ""), "real", "parameter", "output image pixel type"),
@@ -292,14 +296,28 @@ def parse_iraf_call(tokens: list[str]) -> IrafCall:
     return call
 
 
-def imcombine_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Task values -> :func:`imcombiners.imcombine` keywords (IRAF's "" and "none" mean "not set")."""
+def imcombine_kwargs(kwargs: dict[str, Any], n: int | None = None) -> dict[str, Any]:
+    """Task values -> :func:`imcombiners.imcombine` keywords (IRAF's "" and "none" mean "not set").
+
+    ``combine=minimum|maximum`` becomes what IRAF users run for it: ``combine=average``
+    after ``reject=minmax`` removes the N-1 highest (lowest) values; ``n`` is N (None:
+    before the inputs are known, N = 2 stands in for validation).
+    """
     out = dict(kwargs)
     for key in ("statsec", "expname"):
         if key in out and not out[key]:
             out[key] = None
     if out.get("outtype") in ("none", ""):
         out.pop("outtype")
+    combine = out.get("combine")
+    if combine in MINMAX_COMBINES:
+        if out.get("reject", "none") != "none":
+            raise CLIError(f"combine={combine} is computed with reject=minmax (nlow/nhigh = N-1); "
+                           f"it cannot be combined with reject={out['reject']}")
+        m = 2 if n is None else n
+        low = combine == "maximum"
+        out.update(combine="average", reject="minmax" if m > 1 else "none",
+                   nlow=(m - 1) if low else 0, nhigh=0 if low else (m - 1))
     return out
 
 

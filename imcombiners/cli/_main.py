@@ -6,6 +6,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from typing import Any, Sequence
 
 from ._errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
@@ -65,9 +66,9 @@ def _job_from_args(args: Any) -> dict[str, Any]:
         reject=args.reject,
         params=_combine_params(args),
         thresholds=_thresholds(args),
-        zero=parse_factor("--zero", args.zero, info.n, paths=paths, hdus=info.hdus),
-        scale=parse_factor("--scale", args.scale, info.n, paths=paths, hdus=info.hdus),
-        weights=parse_factor("--weight", args.weight, info.n, paths=paths, hdus=info.hdus),
+        zero=parse_factor("--zero", args.zero, info.n, paths=info.files, hdus=info.hdus),
+        scale=parse_factor("--scale", args.scale, info.n, paths=info.files, hdus=info.hdus),
+        weights=parse_factor("--weight", args.weight, info.n, paths=info.files, hdus=info.hdus),
         statsec=args.statsec,
         blank=args.blank,
         memory_limit=parse_memory(args.memory_limit),
@@ -84,34 +85,57 @@ def _products(args: Any) -> dict[str, str]:
     bad = [p for p in names if p not in PRODUCTS]
     if bad:
         raise CLIError(f"--products: unknown product '{bad[0]}' (accepted: {', '.join(PRODUCTS)})")
-    os.makedirs(args.diagnostics, exist_ok=True)
+    if os.path.exists(args.diagnostics) and not os.path.isdir(args.diagnostics):
+        raise CLIError(f"--diagnostics '{args.diagnostics}' is a file; give a directory")
     return {p: os.path.join(args.diagnostics, f"{p}.fits") for p in names}
 
 
-def _refuse_existing(paths: Sequence[str], overwrite: bool) -> None:
-    if overwrite:
-        return
-    for p in paths:
-        if p and os.path.exists(p):
-            raise CLIError(f"output '{p}' exists (use --overwrite to replace it)")
+def _warn(args: Any, text: str) -> None:
+    print(f"imcombiners {args.command}: warning: {text}", file=sys.stderr, flush=True)
+
+
+def _warn_unused(args: Any) -> None:
+    """One line per option that does nothing for the chosen method."""
+    from ._unused import given_options, unused_combine_options
+
+    sub = build_parser().subparsers[args.command]
+    given = given_options(sub, getattr(args, "argv", [])[1:])
+    extra = {}
+    if args.command == "combine":
+        if not args.diagnostics:
+            extra["products"] = "without --diagnostics"
+        if args.output.rstrip("/").endswith(".zarr"):
+            extra["dtype"] = "with a .zarr output (the zarr arrays keep the engine's type)"
+    if args.scheduler not in (None, "local"):
+        extra["workers"] = "with a --scheduler address (the cluster's workers are used)"
+    for line in unused_combine_options(sub, given, args.reject, extra):
+        _warn(args, line)
 
 
 def cmd_combine(args: Any) -> int:
+    from ._inputs import file_of
+    from ._outputs import check_outputs, created_directory
+
     job = _job_from_args(args)
     products = _products(args)
-    _refuse_existing([args.output, *products.values(), args.preview or ""], args.overwrite)
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        raise CLIError(f"output directory does not exist: '{out_dir}'")
     info = job.pop("info")
+    outputs = {"-o": args.output, "--preview": args.preview or ""}
+    outputs.update({f"--products {k}": v for k, v in products.items()})
+    check_outputs(outputs, [file_of(p) for p in info.paths], overwrite=args.overwrite,
+                  directories=[args.diagnostics] if products else [])
+    _warn_unused(args)
+    from imcombiners._malloc import fix_mmap_threshold
+
     from ._engine import combine_to_files  # after the checks: bad input fails fast
 
+    fix_mmap_threshold()  # freed tile buffers leave the process: --memory-limit measures live data
     t0 = time.perf_counter()
-    outcome = combine_to_files(
-        info, args.output, products=products, preview=args.preview, dtype=args.dtype,
-        progress=_progress_wanted(args), overwrite=args.overwrite, log=lambda s: _say(args, s),
-        **job,
-    )
+    with created_directory(args.diagnostics if products else None):
+        outcome = combine_to_files(
+            info, args.output, products=products, preview=args.preview, dtype=args.dtype,
+            progress=_progress_wanted(args), overwrite=args.overwrite, log=lambda s: _say(args, s),
+            **job,
+        )
     dt = time.perf_counter() - t0
     shape = "x".join(str(s) for s in info.shape)
     _say(args, f"wrote {args.output} ({shape}, {info.n} images combined) in {dt:.1f} s")
@@ -124,6 +148,7 @@ def cmd_combine(args: Any) -> int:
 
 def cmd_plan(args: Any) -> int:
     job = _job_from_args(args)
+    _warn_unused(args)
     info = job.pop("info")
     from ._engine import plan_text
 
@@ -132,16 +157,27 @@ def cmd_plan(args: Any) -> int:
 
 
 def cmd_imcombine(args: Any) -> int:
+    from ._check import inspect_inputs
+    from ._inputs import expand_inputs, file_of
     from ._iraf import parse_iraf_call
+    from ._outputs import check_outputs
+    from ._unused import unused_iraf_parameters
 
     if not args.params:
         raise CLIError("usage: imcombiners imcombine INPUT OUTPUT [name=value ...]")
     call = parse_iraf_call(args.params)
-    _refuse_existing([call.output, *call.products.values()], args.overwrite)
+    info = inspect_inputs(expand_inputs(call.inputs), view="iraf")
+    inputs = [file_of(p) for p in info.paths]
+    outputs = {"output": call.output, **{f"{k}=": v for k, v in call.products.items()}}
+    check_outputs(outputs, inputs, overwrite=args.overwrite)
+    if call.logfile and call.logfile != "STDOUT":  # appended to, so it may exist
+        check_outputs({"logfile=": call.logfile}, inputs, overwrite=True)
+    for line in unused_iraf_parameters(call.kwargs, call.kwargs.get("reject", "none")):
+        _warn(args, line)
     from ._engine import run_imcombine
 
     t0 = time.perf_counter()
-    run_imcombine(call, overwrite=args.overwrite, quiet=args.quiet)
+    run_imcombine(call, overwrite=args.overwrite, quiet=args.quiet, info=info)
     if call.logfile != "STDOUT":
         _say(args, f"wrote {call.output} in {time.perf_counter() - t0:.1f} s")
     return EXIT_OK
@@ -153,13 +189,19 @@ def cmd_demo(args: Any) -> int:
     shape = parse_size(args.size)
     if args.frames < 6:
         raise CLIError(f"--frames must be at least 6, got {args.frames}")
+    from imcombiners._malloc import fix_mmap_threshold
+
+    from ._outputs import created_directory
+
+    fix_mmap_threshold()
     t0 = time.perf_counter()
-    res = run_demo(
-        args.dir, n_frames=args.frames, shape=shape, dtype=args.dtype,
-        memory_limit=parse_memory(args.memory_limit),
-        seed=DEFAULT_SEED if args.seed is None else args.seed,
-        progress=_progress_wanted(args), log=lambda s: _say(args, s),
-    )
+    with created_directory(args.dir):
+        res = run_demo(
+            args.dir, n_frames=args.frames, shape=shape, dtype=args.dtype,
+            memory_limit=parse_memory(args.memory_limit),
+            seed=DEFAULT_SEED if args.seed is None else args.seed,
+            progress=_progress_wanted(args), log=lambda s: _say(args, s),
+        )
     total = time.perf_counter() - t0
     _say(args, "")
     _say(args, f"master image        {res.master}")
@@ -195,9 +237,20 @@ _COMMANDS = {"combine": cmd_combine, "plan": cmd_plan, "imcombine": cmd_imcombin
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    from ._outputs import public_text
+
+    text = public_text(str(exc).strip()) or type(exc).__name__
     first = text.splitlines()[0]
     return first if len(text.splitlines()) == 1 else first + " ..."
+
+
+def _io_message(exc: OSError) -> str:
+    from ._outputs import public_text
+
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename:
+        return public_text(f"cannot access '{exc.filename}': {what}")
+    return _one_line(exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -209,11 +262,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         Arguments without the program name (default: ``sys.argv[1:]``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        return _main(argv)
+
+
+def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                      line: Any = None) -> None:
+    """Library warnings (e.g. a repaired header card) as ``imcombiners: warning: ...`` lines."""
+    from ._outputs import public_text
+
+    text = public_text(str(message).strip()).splitlines()
+    print(f"imcombiners: warning: {text[0] if text else category.__name__}", file=sys.stderr, flush=True)
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     prog = "imcombiners"
     want_tb = "--traceback" in argv
     try:
         args, extras = parser.parse_known_args(argv)
+        args.argv = argv
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
@@ -226,12 +295,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         if want_tb:
             traceback.print_exc()
-        print(f"{getattr(exc, 'prog', prog)}: error: {exc}", file=sys.stderr)
+        print(f"{getattr(exc, 'prog', prog)}: error: {_one_line(exc)}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, TypeError, FileNotFoundError, MemoryError) as exc:
+    except OSError as exc:
+        # reading or writing failed during the run (inputs and output paths were checked
+        # before it started): an I/O failure, exit status 1
+        if want_tb:
+            traceback.print_exc()
+        print(f"{prog}: error: {_io_message(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (ValueError, TypeError, MemoryError) as exc:
         # The library validates parameters with clear messages: those are bad input.
         if want_tb:
             traceback.print_exc()

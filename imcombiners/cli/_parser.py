@@ -55,8 +55,10 @@ def _add_inputs(p: argparse.ArgumentParser, *, output: bool) -> None:
     if output:
         g.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                        help="output image: FITS (.fits) or zarr (.zarr)")
-    g.add_argument("--hdu", default=None, metavar="N|NAME",
-                   help="HDU to read from every input (default: the first with an image)")
+    g.add_argument("--hdu", default=None, metavar="N|NAME[,VER]",
+                   help="HDU to read from every input without an IRAF [..] name: index, EXTNAME "
+                   "or EXTNAME,EXTVER (default: the primary if it holds an image, else the first "
+                   "image extension)")
 
 
 def _add_combine_options(p: argparse.ArgumentParser) -> None:
@@ -138,7 +140,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help=f"diagnostics to write, from {','.join(PRODUCTS)} "
                    f"(default: {','.join(DEFAULT_PRODUCTS)})")
     g.add_argument("--preview", default=None, metavar="PNG",
-                   help="write a PNG quick-look: first input, master, rejection map")
+                   help="write a PNG quick-look: first input and master (grey, zscale), samples "
+                   "not used per pixel; pixel axes and colour bars")
     g.add_argument("-f", "--overwrite", action="store_true", help="replace existing outputs")
 
 

@@ -81,16 +81,19 @@ def _count(value: Any) -> int | float:
 
 
 def header_values(option: str, keyword: str, paths: list[str], hdus: list[Any]) -> list[float]:
-    """One number per input from a header keyword (IRAF's ``!KEYWORD``, ``exposure``)."""
-    from astropy.io import fits
+    """One number per input from a header keyword (IRAF's ``!KEYWORD``, ``exposure``).
+
+    The image's header as IRAF sees it (primary cards merged for an image in an
+    extension); a number written with a decimal comma or as a string is read too.
+    """
+    from imcombiners.io.fits import header_number, read_header
 
     values = []
     for path, hdu in zip(paths, hdus):
-        value = fits.getheader(path, hdu).get(keyword)
-        try:
-            values.append(float(value))
-        except (TypeError, ValueError):
-            raise CLIError(f"{option}: input '{path}' has no numeric {keyword} keyword") from None
+        value = header_number(read_header(path, hdu).get(keyword))
+        if value is None:
+            raise CLIError(f"{option}: input '{path}' has no numeric {keyword} keyword")
+        values.append(value)
     return values
 
 

@@ -310,5 +310,7 @@ def combine(
                                p.want, offsets, planes_in, bad_bits),
         zero=z, scale=s, weights=w,
     )
-    return LazyCombine(graph=graph, plan=p.plan, out_dtypes=out_dtypes, n=p.n, spatial=p.spatial,
+    lazy = LazyCombine(graph=graph, plan=p.plan, out_dtypes=out_dtypes, n=p.n, spatial=p.spatial,
                        zero=z, scale=s, weights=w, provenance=prov, job=job)
+    lazy.template = p.first_fits
+    return lazy

@@ -51,8 +51,12 @@ def is_dask(x: object) -> bool:
 
 
 def as_source(inputs: object, *, offsets: Offsets | None, hdu: Hdu,
-              is_mask: bool = False) -> StackSource | None:
-    """Turn inputs into a source (None for dask arrays, handled blockwise)."""
+              is_mask: bool = False, view: str = "library") -> StackSource | None:
+    """Turn inputs into a source (None for dask arrays, handled blockwise).
+
+    ``view`` chooses the dtype FITS frames are read as (``"iraf"`` for IRAF's
+    ``imcombine``: IRAF's pixel type of each file).
+    """
     if isinstance(inputs, StackSource):
         return inputs
     if is_dask(inputs):
@@ -64,7 +68,7 @@ def as_source(inputs: object, *, offsets: Offsets | None, hdu: Hdu,
     if isinstance(inputs, (list, tuple)):
         if is_mask:
             return MaskFrames(inputs, offsets=offsets, hdu=hdu)
-        return FramesSource(inputs, offsets=offsets, hdu=hdu)
+        return FramesSource(inputs, offsets=offsets, hdu=hdu, view=view)
     if hasattr(inputs, "shape") and hasattr(inputs, "dtype"):
         if offsets is not None:
             # one (N, *spatial) array of equal frames placed at offsets

@@ -39,6 +39,7 @@ from imcombiners._iraf_params import (
 from imcombiners._job import load_core
 from imcombiners._products import IRAF_PRODUCTS
 from imcombiners.dask.inputs import Hdu, as_source, is_dask
+from imcombiners.io.fits import FitsFrame, read_header
 from imcombiners.dask.lazy import LazyCombine, tile_graph
 from imcombiners.dask.normalisation import statistics_pass
 from imcombiners.dask.planner import Plan
@@ -310,11 +311,10 @@ def _headers_of(p: PreparedStack, headers: Sequence[Header] | None) -> list[Head
     if headers is not None:
         return list(headers)
     frames = getattr(p.source, "frames", None)
-    if frames is None or not all(hasattr(f, "path") and hasattr(f, "hdu") for f in frames):
+    if frames is None or not all(isinstance(f, FitsFrame) for f in frames):
         return None
-    from astropy.io import fits  # heavy (~0.6 s): only for FITS inputs
-
-    return [fits.getheader(f.path, f.hdu) for f in frames]
+    # the image's header as IRAF sees it (primary cards merged for an image in an extension)
+    return [read_header(f) for f in frames]
 
 
 def _extra_per_pixel(n: int, dtype: np.dtype, params: IrafParams, double: bool) -> float:
@@ -333,7 +333,8 @@ def _prepare_iraf(images: object, masks: object, hdu: Hdu, params: IrafParams, m
                   streaming: bool) -> tuple[PreparedStack, bool, np.dtype]:
     """The prepared stack planned in full-width strips, the working precision and output dtype."""
     # the dtype decides the workspace; read it cheaply before planning
-    probe_src = None if is_dask(images) else as_source(images, offsets=None, hdu=hdu)
+    # FITS files are read as IRAF reads them (e.g. unsigned 32-bit as real), as in memory
+    probe_src = None if is_dask(images) else as_source(images, offsets=None, hdu=hdu, view="iraf")
     shape = tuple(images.shape if probe_src is None else probe_src.shape)  # type: ignore[attr-defined]
     dtype = np.dtype(images.dtype if probe_src is None else probe_src.dtype).newbyteorder("=")  # type: ignore[attr-defined]
     n, spatial = int(shape[0]), shape[1:]
@@ -466,10 +467,12 @@ def imcombine(
     out_dtypes = {k: out_dtypes[k] for k in ("output", *params.products)}
     prov = provenance_dict(inputs=p.names, ncombine=n, parameters=_provenance_parameters(params, kernel),
                            zero=list(fac["zeros"]), scale=list(fac["scales"]), weights=list(fac["wts"]))
-    return LazyImcombine(graph=tile_graph(p, job, iraf_tile_function), plan=p.plan, out_dtypes=out_dtypes,
+    lazy = LazyImcombine(graph=tile_graph(p, job, iraf_tile_function), plan=p.plan, out_dtypes=out_dtypes,
                          n=n, spatial=p.spatial, zero=None, scale=None, weights=None,
                          provenance=prov, job=job, factors=fac, maskscal=float(one["maskscal"]),
                          maskzero=float(one["maskzero"]))
+    lazy.template = p.first_fits
+    return lazy
 
 
 def plan_imcombine(images: object, *, grow: float = 0.0, nkeep: int = 1, masks: object = None,

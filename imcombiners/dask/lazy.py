@@ -208,6 +208,9 @@ class LazyCombine:
     primary = "data"
     #: Extra header cards per output written by ``to_fits`` (name -> cards).
     extra_cards: Mapping[str, tuple] = {}
+    #: The first input when the inputs are FITS images: ``to_fits`` starts the primary
+    #: header from its header, as IRAF does (:func:`imcombiners.io.fits.output_header`).
+    template: object = None
 
     def __init__(self, *, graph: TileGraph, plan: Plan, out_dtypes: Mapping[str, np.dtype], n: int,
                  spatial: tuple[int, ...], zero: np.ndarray | None, scale: np.ndarray | None,

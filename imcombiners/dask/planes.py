@@ -30,6 +30,7 @@ from imcombiners._planes import PlaneSpec, dq_unsigned, plane_spec, to_variance,
 from imcombiners.dask.inputs import FrameView, Offsets, is_dask
 from imcombiners.dask.sources import FrameReader, FramesSource, StackArraySource, StackSource, as_frame
 from imcombiners.dask.tasks import PLANE_ROLES
+from imcombiners.io.fits.window import normalise_window as _normalise_window
 from imcombiners.offsets import padded_layout
 
 if TYPE_CHECKING:  # dask.array is heavy (~1 s); only its type is used
@@ -141,14 +142,10 @@ class PlaneArray(StackArraySource):
         return np.ascontiguousarray(block, dtype=self.dtype)
 
     def read(self, window: Sequence[slice]) -> np.ndarray:
-        from imcombiners.io.fits import _normalise_window  # the sources' window rule
-
         win = (slice(None),) + _normalise_window(self.shape[1:], window)
         return self._convert(self._reader[win])  # type: ignore[index]
 
     def read_frame(self, i: int, window: Sequence[slice] | None = None) -> np.ndarray:
-        from imcombiners.io.fits import _normalise_window
-
         win = (slice(i, i + 1),) + _normalise_window(self.shape[1:], window)
         return self._convert(self._reader[win])[0]  # type: ignore[index]
 

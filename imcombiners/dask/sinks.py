@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Protocol, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import numpy as np
 
@@ -26,13 +27,14 @@ from imcombiners.dask.planner import Plan
 from imcombiners.dask.scheduling import Progress
 from imcombiners.dask.tasks import RegionTarget
 from imcombiners.io.atomic import commit, discard, temporary_sibling
-from imcombiners.io.fits import HduSpec, create_fits
+from imcombiners.io.fits import HduSpec, create_fits, output_header
 from imcombiners.io.provenance import provenance_cards
 
 if TYPE_CHECKING:  # zarr is imported only when writing zarr (~0.2 s)
     import zarr
 
-__all__ = ["StreamableResult", "write_zarr", "write_fits", "EXTNAMES", "ZarrStore", "Compressors"]
+__all__ = ["StreamableResult", "write_zarr", "write_fits", "write_fits_files", "FitsProduct", "EXTNAMES",
+           "ZarrStore", "Compressors"]
 
 #: FITS extension name of each output (the image is the primary HDU).
 EXTNAMES = FITS_EXTNAMES
@@ -72,6 +74,10 @@ class StreamableResult(Protocol):
     @property
     def extra_cards(self) -> Mapping[str, tuple]:
         """Extra header cards per output."""
+
+    @property
+    def template(self) -> object:
+        """The first input when the inputs are FITS images (a FitsFrame), else None."""
 
     def write_tiles(self, targets: Mapping[str, RegionTarget], progress: Progress) -> None:
         """Read, combine and write every tile into ``targets`` (output name -> target)."""
@@ -197,8 +203,11 @@ def write_fits(result: StreamableResult, path: str | os.PathLike[str], *,
                progress: Progress = None) -> str:
     """Stream the outputs of a combine into one multi-extension FITS file.
 
-    The primary HDU holds the combined image with the provenance cards
-    (``NCOMBINE``, ``IMCMBnnn``, ``IMCPARAM``, ``IMCZ/S/Wnnnn``, ``IMCVERS``);
+    The primary HDU holds the combined image; its header starts, for FITS inputs, from
+    the first input's header as IRAF does (:func:`imcombiners.io.fits.output_header`:
+    stale structural/scaling/checksum cards removed, non-standard cards repaired or
+    dropped with a warning, WCS kept), followed by the provenance cards (``NCOMBINE``,
+    ``IMCMBnnn``, ``IMCPARAM``, ``IMCZ/S/Wnnnn``, ``IMCVERS``);
     each diagnostic is an image extension (``MASK`` with N planes, ``NUSED``,
     ``STD``, ``LOW``, ``UPP``, ``NIT``, ``OUTFLAGS``, ``SAMPFLAG``).  The file is
     preallocated under a temporary name, written region by region by the tile
@@ -220,13 +229,19 @@ def write_fits(result: StreamableResult, path: str | os.PathLike[str], *,
         raise ValueError(f"to_fits needs the {primary!r} output (it is the primary HDU)")
     cards = tuple(provenance_cards(result.provenance))
     extra = result.extra_cards or {}
+    template = getattr(result, "template", None)
+    header = None
+    if template is not None:  # FITS inputs: the first input's header, as IRAF does
+        header = output_header(template, cards)
+        cards = ()
     specs = []
     for name in names:
         dtype = np.dtype(result.out_dtypes[name])
         dtype = np.dtype(np.uint8) if dtype == bool else dtype
         own = cards if name == primary else ()
         specs.append(HduSpec("PRIMARY" if name == primary else FITS_EXTNAMES.get(name, name.upper()[:8]),
-                             _shape_of(result, name), dtype, own + tuple(extra.get(name, ()))))
+                             _shape_of(result, name), dtype, own + tuple(extra.get(name, ())),
+                             header if name == primary else None))
     tmp = temporary_sibling(final)
     try:
         targets = create_fits(tmp, specs)
@@ -237,3 +252,105 @@ def write_fits(result: StreamableResult, path: str | os.PathLike[str], *,
         discard(tmp)
         raise
     return final
+
+
+# --------------------------------------------------------------------------
+# one FITS file per output (the command line's master + diagnostic images)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FitsProduct:
+    """One output written to its own FITS file (a primary image).
+
+    Attributes
+    ----------
+    path : str
+        Final file name.
+    output : str
+        The engine output it is made from (``data``, ``nused``, ``mask``, ...).
+    dtype : numpy dtype, optional
+        Stored dtype (default: the output's; bool is stored as uint8).
+    complement : bool
+        Store ``N - value`` (e.g. the number of samples not used from ``nused``).
+    header : astropy.io.fits.Header, optional
+        Header cards (e.g. :func:`imcombiners.io.fits.output_header`).
+    cards : tuple of (keyword, value, comment)
+        More cards.
+    """
+
+    path: str
+    output: str
+    dtype: Any = None
+    complement: bool = False
+    header: Any = None
+    cards: tuple = ()
+
+
+@dataclass(frozen=True)
+class _Complement:
+    """A region target storing ``n - value`` (picklable)."""
+
+    target: Any
+    n: int
+
+    def __setitem__(self, key: Any, value: np.ndarray) -> None:
+        self.target[key] = self.n - np.asarray(value).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class _Fanout:
+    """Write one tile output into several region targets (picklable)."""
+
+    targets: tuple
+
+    def __setitem__(self, key: Any, value: np.ndarray) -> None:
+        for t in self.targets:
+            t[key] = value
+
+
+def write_fits_files(result: StreamableResult, products: Sequence[FitsProduct], *, overwrite: bool = False,
+                     progress: Progress = None) -> list[str]:
+    """Stream outputs into separate FITS files in one pass (each tile combined once).
+
+    Every file is preallocated under a temporary name, written region by region by the
+    tile tasks and renamed when all are complete; a failure leaves none of them. No
+    output is ever held whole in memory, so ``memory_limit`` holds whatever the
+    products (a per-sample ``mask`` included).
+
+    Returns
+    -------
+    list of str
+        The final paths.
+    """
+    for prod in products:
+        if prod.output not in result.out_dtypes:
+            raise ValueError(f"{prod.path}: output {prod.output!r} was not computed; available: "
+                             f"{sorted(result.out_dtypes)}")
+        final = os.fspath(prod.path)
+        if os.path.exists(final) and not overwrite:
+            raise FileExistsError(f"{final!r} exists; pass overwrite=True to replace it")
+        if os.path.isdir(final):
+            raise IsADirectoryError(f"path {final!r} is a directory; give a file name for the FITS output")
+    temps: list[str] = []
+    by_output: dict[str, list[Any]] = {}
+    try:
+        for prod in products:
+            dtype = np.dtype(prod.dtype if prod.dtype is not None else result.out_dtypes[prod.output])
+            dtype = np.dtype(np.uint8) if dtype == bool else dtype
+            tmp = temporary_sibling(prod.path)
+            temps.append(tmp)
+            spec = HduSpec("PRIMARY", _shape_of(result, prod.output), dtype, tuple(prod.cards), prod.header)
+            target: Any = create_fits(tmp, [spec])["PRIMARY"]
+            if prod.complement:
+                target = _Complement(target, int(result.n))
+            by_output.setdefault(prod.output, []).append(target)
+        targets = {k: (v[0] if len(v) == 1 else _Fanout(tuple(v))) for k, v in by_output.items()}
+        result.write_tiles(targets, progress)
+        for prod, tmp in zip(products, temps):
+            commit(tmp, prod.path, overwrite=overwrite)
+    except BaseException:
+        for tmp in temps:
+            discard(tmp)
+        raise
+    return [os.fspath(p.path) for p in products]

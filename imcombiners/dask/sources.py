@@ -34,7 +34,9 @@ from typing import Protocol, Union, runtime_checkable
 import numpy as np
 from dask.base import tokenize
 
-from imcombiners.io.fits import FitsFrame, _normalise_window, probe, read_window
+from imcombiners.io.fits import FitsFrame, probe
+from imcombiners.io.fits.window import normalise_window as _normalise_window
+from imcombiners.io.fits.window import read_window
 from imcombiners.offsets import padded_layout
 
 __all__ = [
@@ -198,18 +200,23 @@ class ArrayFrame:
         return out
 
 
-def as_frame(obj: FrameInput, hdu: int | str | None = None) -> FrameReader:
-    """Turn one input frame (path, memmap, array) into a frame reader."""
-    if isinstance(obj, (FitsFrame, RawFrame, ArrayFrame, FrameReader)):
+def as_frame(obj: FrameInput, hdu: int | str | None = None, view: str = "library") -> FrameReader:
+    """Turn one input frame (path, memmap, array) into a frame reader.
+
+    FITS paths (IRAF names such as ``f.fits[SCI,2]`` allowed) and probed
+    :class:`~imcombiners.io.fits.FitsFrame` objects are read for ``view``: ``"library"``
+    (exact physical values) or ``"iraf"`` (IRAF's pixel type for the file), see
+    :mod:`imcombiners.io.fits.pixels`.
+    """
+    if isinstance(obj, FitsFrame):
+        frame = obj.with_view(view)
+        frame.dtype  # noqa: B018 - same dtype policy as arrays: 64-bit integers are refused
+        return frame
+    if isinstance(obj, (RawFrame, ArrayFrame, FrameReader)):
         return obj
     if isinstance(obj, (str, os.PathLike)):
-        frame = probe(obj, hdu)
-        if frame.bitpix == 64:
-            # Same dtype policy as the in-memory API: no silent, lossy int64 -> float64.
-            raise TypeError(
-                f"{os.fspath(obj)}: 64-bit integer pixels (BITPIX=64, int64) cannot be combined "
-                "without loss; cast explicitly (e.g. to float64) and write a new file"
-            )
+        frame = probe(obj, hdu, view=view)
+        frame.dtype  # noqa: B018 - refuses 64-bit integers, naming the file
         return frame
     if isinstance(obj, np.memmap):
         raw = RawFrame.from_memmap(obj)
@@ -306,11 +313,13 @@ class FramesSource(StackSource):
         HDU to read from FITS paths.
     fill : float
         Value of uncovered samples (NaN = masked).
+    view : {"library", "iraf"}
+        Pixel dtype policy of FITS frames (:mod:`imcombiners.io.fits.pixels`).
     """
 
     def __init__(self, frames: Sequence[FrameInput], offsets: Sequence[Sequence[int]] | None = None,
-                 hdu: int | str | None = None, fill: float = np.nan) -> None:
-        self.frames: list[FrameReader] = [as_frame(f, hdu) for f in frames]
+                 hdu: int | str | None = None, fill: float = np.nan, view: str = "library") -> None:
+        self.frames: list[FrameReader] = [as_frame(f, hdu, view) for f in frames]
         if not self.frames:
             raise ValueError("inputs: need at least one frame")
         shapes = [tuple(f.shape) for f in self.frames]

@@ -19,6 +19,7 @@ from imcombiners._products import DIAGNOSTICS, FULL_DIAGNOSTICS, SIMPLE_DIAGNOST
 from imcombiners._rejectors import Rejector
 from imcombiners.dask.inputs import Hdu, Offsets, as_source, mask_inputs
 from imcombiners.dask.planes import PLANE_ROLES, check_plane_names, plane_inputs
+from imcombiners.io.fits import FitsFrame
 from imcombiners.dask.planner import Plan, make_plan, parse_memory
 from imcombiners.dask.scheduling import distributed_client, worker_resources
 from imcombiners.dask.sources import StackSource
@@ -86,6 +87,12 @@ class PreparedStack:
         out = {role: np.dtype(src.dtype) for role, src in self.plane_sources.items()}
         out.update({role: np.dtype(d.dtype) for role, d in self.dplanes.items()})
         return out
+
+    @property
+    def first_fits(self) -> FitsFrame | None:
+        """The first input when the inputs are FITS images (its header starts the output's)."""
+        frames = getattr(self.source, "frames", None)
+        return frames[0] if frames and isinstance(frames[0], FitsFrame) else None
 
 
 def wanted_outputs(diagnostics: Diagnostics) -> frozenset[str]:

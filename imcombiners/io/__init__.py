@@ -1,8 +1,9 @@
-"""FITS input/output helpers used by the out-of-core engine and the CLI.
+"""Input/output helpers: FITS files, atomic outputs, provenance, NDData.
 
-* :mod:`imcombiners.io.fits` — windowed FITS reads (BZERO/BSCALE, big-endian,
-  tile-compressed) under an open-file budget; preallocated FITS outputs written
-  region by region.
+* :mod:`imcombiners.io.fits` — the one FITS package: image HDUs found as users expect
+  (empty primary, IRAF names ``f.fits[SCI,2]``), one pixel-type table (unsigned,
+  BSCALE, BLANK), tile-compressed and gzip inputs, windowed reads, headers (merged as
+  IRAF does; outputs start from the first input's), atomic and region-by-region writes.
 * :mod:`imcombiners.io.atomic` — temporary name + atomic rename.
 * :mod:`imcombiners.io.provenance` — NCOMBINE/IMCMBnnn/parameters/version.
 """

@@ -9,5 +9,7 @@
 * :mod:`tests.helpers.slurm` -- a real single-node SLURM cluster (munged, slurmctld, slurmd)
   and the ``SLURMCluster`` the SLURM tests start on it;
 * :mod:`tests.helpers.slurm_checks` -- data, bit-for-bit checks and fault helpers of the
-  SLURM tests (imported by the SLURM workers too).
+  SLURM tests (imported by the SLURM workers too);
+* :mod:`tests.helpers.fits_quirks` -- small FITS files with real instruments' quirks;
+* :mod:`tests.helpers.iraf_files` -- real IRAF run on FITS files as they are.
 """

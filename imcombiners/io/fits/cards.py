@@ -39,7 +39,7 @@ def read_header(fh) -> bytes | None:
 # The keywords `walk` and its callers read, as a card start ("KEYWORD = ").
 _STRUCTURAL = re.compile(
     rb"(SIMPLE  |XTENSION|BITPIX  |NAXIS   |NAXIS\d{1,3} {0,2}|PCOUNT  |GCOUNT  |GROUPS  |"
-    rb"BZERO   |BSCALE  |BLANK   )= "
+    rb"BZERO   |BSCALE  |BLANK   |EXTNAME |EXTVER  )= "
 )
 _ANY = re.compile(rb"([ -~]{8})= ")
 
@@ -48,7 +48,7 @@ def parse_cards(raw: bytes, every: bool = False) -> dict[str, str]:
     """Keyword -> raw value text of the ``KEYWORD = value`` cards.
 
     Only the structural keywords (SIMPLE, XTENSION, BITPIX, NAXIS, NAXISn, PCOUNT, GCOUNT,
-    GROUPS, BZERO, BSCALE, BLANK) unless ``every``. The first card of a repeated keyword
+    GROUPS, BZERO, BSCALE, BLANK, EXTNAME, EXTVER) unless ``every``. The first card of a repeated keyword
     wins, as in astropy. String values keep their quotes; comments after ``/`` are
     dropped from other values.
     """
@@ -128,6 +128,20 @@ class Hdu:
     @property
     def npix(self) -> int:
         return int(np.prod(self.dims, dtype=np.int64)) if self.dims else 0
+
+    @property
+    def extname(self) -> str | None:
+        """EXTNAME (upper case, trailing blanks removed) or None."""
+        text = self.cards.get("EXTNAME")
+        if text is None or not text.startswith("'"):
+            return None
+        return text.strip("'").rstrip().upper()
+
+    @property
+    def extver(self) -> int:
+        """EXTVER (1 when absent, as the FITS standard says)."""
+        v = integer(self.cards, "EXTVER", 1)
+        return 1 if v is None else v
 
     @property
     def is_image(self) -> bool:

@@ -1,0 +1,54 @@
+"""FITS input and output: the one place the library reads and writes FITS files.
+
+Every path that touches FITS (the in-memory API given file names, :func:`imcombiners.imcombine`,
+:mod:`imcombiners.dask`, the command line) goes through this package:
+
+* :mod:`.pixels` — the one table of pixel types: BITPIX + BZERO/BSCALE/BLANK -> physical
+  values and the dtype delivered to the library (exact) or IRAF (IRAF's pixel type) view;
+  unsigned 16/32-bit, scaled integers, BLANK -> NaN (masked).
+* :mod:`.names` — IRAF image names ``file.fits[1]``, ``file.fits[SCI]``, ``file.fits[SCI,2]``.
+* :mod:`.frame` — :func:`probe` finds the image HDU (the primary when it holds data, else
+  the first image extension) and :class:`FitsFrame` reads windows of it: positioned reads
+  of plain files, tile-wise decompression of ``.fz`` (Rice, GZIP, HCOMPRESS, PLIO), a
+  local decompressed copy of ``.gz``/``.bz2`` files.
+* :mod:`.handles` — open files under a per-process budget; decompressed copies.
+* :mod:`.mapped` — memory maps of plain images for the IRAF engine.
+* :mod:`.stack` — whole images of N files for the in-memory API.
+* :mod:`.header` — headers as IRAF merges them, numbers from odd cards, output headers
+  (the first input's cards, cleaned, plus provenance).
+* :mod:`.write` — atomic whole-image writes; preallocated files written by regions.
+* :mod:`.cards` — fixed-format structural cards read without astropy (fast headers).
+
+astropy is imported only by the functions that need it (``import imcombiners`` stays lean).
+"""
+
+from .frame import FitsFrame, probe, probe_many
+from .handles import close_all, get_open_file_budget, set_open_file_budget
+from .header import FitsHeaderWarning, header_number, output_header, read_header
+from .names import split_name
+from .pixels import PixelType, pixel_type
+from .stack import ImageSet, load_images
+from .write import FitsRegionTarget, HduSpec, ImageHdu, create_fits, write_image
+
+__all__ = [
+    "FitsFrame",
+    "FitsHeaderWarning",
+    "FitsRegionTarget",
+    "HduSpec",
+    "ImageHdu",
+    "ImageSet",
+    "PixelType",
+    "close_all",
+    "create_fits",
+    "get_open_file_budget",
+    "header_number",
+    "load_images",
+    "output_header",
+    "pixel_type",
+    "probe",
+    "probe_many",
+    "read_header",
+    "set_open_file_budget",
+    "split_name",
+    "write_image",
+]
