@@ -15,15 +15,46 @@ Stacks are ``(N, *spatial)`` arrays or lists of equally shaped frames; results a
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import kernels
-from ._combiner import CombineResult, Combiner, Step
-from ._ndcombine import ndcombine
-from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
-from ._validate import InsufficientMemoryError
-from .flags import OutputFlags, SampleFlags
-from .offsets import place_into_padded
+if TYPE_CHECKING:  # the public names, loaded on first use (see _load_api)
+    from . import kernels
+    from ._combiner import CombineResult, Combiner, Step
+    from ._ndcombine import ndcombine
+    from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
+    from ._validate import InsufficientMemoryError
+    from .flags import OutputFlags, SampleFlags
+    from .iraf import imcombine
+    from .offsets import place_into_padded
+
+
+def _load_api() -> None:
+    """Import the public API into this namespace (NumPy, the kernels, the rejectors).
+
+    Why lazily: ``import imcombiners`` is also the first step of every ``imcombiners``
+    console-script run, and ``imcombiners --version`` or ``--help`` need none of it
+    (NumPy alone is ~60 ms of a ~150 ms start-up budget). Every public name, the
+    first time one is asked for, loads them all together, so the modules that
+    register themselves on import (kernels, for ``Rejector.apply``) always have.
+    """
+    from importlib import import_module
+
+    # (``from . import kernels`` would ask this module's __getattr__ for it: a loop)
+    kernels = import_module(f"{__name__}.kernels")
+    from ._combiner import CombineResult, Combiner, Step
+    from ._ndcombine import ndcombine
+    from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
+    from ._validate import InsufficientMemoryError
+    from .flags import OutputFlags, SampleFlags
+    from .offsets import place_into_padded
+
+    globals().update(
+        kernels=kernels, CombineResult=CombineResult, Combiner=Combiner, Step=Step,
+        ndcombine=ndcombine, AvSigClip=AvSigClip, CcdClip=CcdClip, LinearClip=LinearClip,
+        MinMaxClip=MinMaxClip, PClip=PClip, Rejector=Rejector, SigClip=SigClip, VarClip=VarClip,
+        InsufficientMemoryError=InsufficientMemoryError, OutputFlags=OutputFlags,
+        SampleFlags=SampleFlags, place_into_padded=place_into_padded,
+    )
 
 
 def _version() -> str:
@@ -34,8 +65,6 @@ def _version() -> str:
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0+unknown"
 
-
-__version__ = _version()
 
 __all__ = [
     "Combiner",
@@ -74,6 +103,7 @@ _DEPRECATED = {
 
 
 def _deprecated_alias(name: str) -> Any:
+    _load_api()
     from ._deprecation import deprecated_function
     from ._legacy import resolve_zero_scale
 
@@ -84,7 +114,17 @@ def _deprecated_alias(name: str) -> Any:
     return deprecated_function(f"imcombiners.{name}", _DEPRECATED[name], getattr(kernels, name))
 
 
+#: Public names loaded on first use by :func:`_load_api`.
+_LAZY_API = frozenset(__all__) - {"imcombine", "__version__"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_API:
+        _load_api()
+        return globals()[name]
+    if name == "__version__":
+        globals()["__version__"] = _version()
+        return globals()["__version__"]
     if name in _DEPRECATED:
         return _deprecated_alias(name)
     # imcombine lives in .iraf, which loads the IRAF engine: import it on first use only.
@@ -99,7 +139,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"imcombine"})
+    return sorted(set(globals()) | set(__all__))
 
 
 # ``DataArray.imc`` is registered by ``import imcombiners.dask`` (which imports xarray).

@@ -82,7 +82,7 @@ def _combine_kwargs(info: InputInfo, job: Mapping[str, Any]) -> dict[str, Any]:
     return dict(
         method=job["method"], rejectors=job["rejectors"] or None, thresholds=job["thresholds"],
         zero=job["zero"], scale=job["scale"], weights=job["weights"], statsec=job["statsec"],
-        blank=job["blank"], memory_limit=job["memory_limit"],
+        blank=job["blank"], ddof=job.get("ddof", 0), memory_limit=job["memory_limit"],
         threads=job["workers"] if job["scheduler"] is None and job.get("cluster") is None else None,
     )
 
@@ -104,6 +104,7 @@ def combine_to_files(
     weights: Any = None,
     statsec: Any = None,
     blank: float | None = None,
+    ddof: int = 0,
     memory_limit: int | str | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
@@ -126,7 +127,7 @@ def combine_to_files(
     output : path
         Master image: FITS (the first input's header, cleaned, plus provenance) or a
         zarr group (``.zarr``).
-    method, rejectors, thresholds, zero, scale, weights, statsec, blank, memory_limit
+    method, rejectors, thresholds, zero, scale, weights, statsec, blank, ddof, memory_limit
         As :func:`imcombiners.dask.combine`. ``rejectors`` may instead be given as
         ``reject`` + ``params`` (IRAF-named options).
     scheduler, workers
@@ -170,7 +171,7 @@ def combine_to_files(
     outs = engine_outputs(products, preview is not None, rejectors)
 
     job = dict(method=method, rejectors=rejectors, thresholds=thresholds, zero=zero, scale=scale,
-               weights=weights, statsec=statsec, blank=blank, memory_limit=memory_limit,
+               weights=weights, statsec=statsec, blank=blank, ddof=ddof, memory_limit=memory_limit,
                workers=workers, scheduler=scheduler, cluster=cluster)
     stat_bar, bar = _Bar("statistics", progress), _Bar("combining", progress)
     preview_counts: str | None = None
@@ -308,7 +309,7 @@ def plan_text(info: InputInfo, *, method: str, rejectors: list, thresholds: Any 
                weights=weights, statsec=None, blank=None, memory_limit=memory_limit,
                workers=workers, scheduler=scheduler)
     kw = _combine_kwargs(info, job)
-    for k in ("zero", "scale", "weights", "statsec", "blank", "thresholds"):
+    for k in ("zero", "scale", "weights", "statsec", "blank", "thresholds", "ddof"):
         kw.pop(k)
     plan = imd.plan(list(info.frames), streaming=True, **kw)  # each input's file and HDU
     n, spatial = plan.shape[0], plan.shape[1:]

@@ -31,7 +31,7 @@ def _progress_wanted(args: Any) -> bool:
 def _combine_params(args: Any) -> dict[str, Any]:
     keys = ("lsigma", "hsigma", "mclip", "maxiters", "nkeep", "maxrej", "nlow", "nhigh", "rdnoise",
             "gain", "snoise", "sigscale", "pclip", "low_scale", "low", "upp_scale", "upp", "grow",
-            "stdfunc", "revert_on_nkeep")
+            "stdfunc", "revert_on_nkeep", "ddof")
     return {k: getattr(args, k) for k in keys}
 
 
@@ -56,6 +56,8 @@ def _job_from_args(args: Any) -> dict[str, Any]:
 
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be at least 1, got {args.workers}")
+    if args.ddof < 0:
+        raise CLIError(f"--ddof must be 0 or more, got {args.ddof}")
     cluster = cluster_spec(args)  # option errors before reading any input
     paths = expand_inputs(args.inputs)
     info = inspect_inputs(paths, args.hdu)
@@ -71,6 +73,7 @@ def _job_from_args(args: Any) -> dict[str, Any]:
         weights=parse_factor("--weight", args.weight, info.n, paths=info.files, hdus=info.hdus),
         statsec=args.statsec,
         blank=args.blank,
+        ddof=args.ddof,
         memory_limit=parse_memory(args.memory_limit),
         scheduler=args.scheduler,
         workers=args.workers,
@@ -108,6 +111,8 @@ def _warn_unused(args: Any) -> None:
             extra["dtype"] = "with a .zarr output (the zarr arrays keep the engine's type)"
     if args.scheduler not in (None, "local"):
         extra["workers"] = "with a --scheduler address (the cluster's workers are used)"
+    if args.method == "variance":
+        given.discard("ddof")  # the variance's own degrees of freedom
     for line in unused_combine_options(sub, given, args.reject, extra):
         _warn(args, line)
 

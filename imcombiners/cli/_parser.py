@@ -48,6 +48,19 @@ def _version() -> str:
             return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the version is looked up only when asked for (importlib.metadata
+    is a few milliseconds of every start-up otherwise)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> NoReturn:  # noqa: D102
+        print(f"imcombiners {_version()}")
+        parser.exit()
+
+
 def _add_inputs(p: argparse.ArgumentParser, *, output: bool) -> None:
     g = p.add_argument_group("INPUT / OUTPUT")
     g.add_argument("inputs", nargs="+", metavar="INPUTS",
@@ -99,8 +112,11 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--maxrej", type=int, default=None, metavar="N",
                    help="reject at most N samples per pixel")
     r.add_argument("--stdfunc", choices=("std", "mad", "iraf"), default=None,
-                   help="sigclip spread about the clipping centre: std (default; ddof 0), mad (robust) "
-                        "or iraf (n - 1)")
+                   help="sigclip spread about the clipping centre: std (default; n - --ddof), mad "
+                        "(robust) or iraf (n - 1)")
+    r.add_argument("--ddof", type=int, default=0, metavar="N",
+                   help="delta degrees of freedom of the sigclip spread, sqrt(sum(d^2)/(n - N)), and "
+                   "of --method variance (0; Siril and IRAF's sigma use 1)")
     r.add_argument("--addback", dest="revert_on_nkeep", action="store_false", default=None,
                    help="when nkeep/maxrej would be broken, restore the least deviant samples "
                    "(IRAF) instead of undoing the whole pass")
@@ -159,8 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="imcombiners", description=_help.MAIN_DESCRIPTION, epilog=_help.MAIN_EPILOG,
                      formatter_class=_ManFormatter, usage=argparse.SUPPRESS)
     parser._optionals.title = "OPTIONS"
-    parser.add_argument("--version", action="version", version=f"imcombiners {_version()}",
-                        help="print the version and exit")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser,
                                 title="COMMAND SUMMARY")
     parser.subparsers = sub.choices  # type: ignore[attr-defined]  # for errors about extras

@@ -20,7 +20,7 @@ def build_rejectors(reject: str, p: dict[str, Any]) -> list:
     p : dict
         Option values: lsigma, hsigma, mclip, maxiters, nkeep, maxrej, nlow, nhigh,
         rdnoise, gain, snoise, sigscale, pclip, low_scale, low, upp_scale, upp, grow,
-        stdfunc, revert_on_nkeep. Missing keys take the library defaults.
+        stdfunc, revert_on_nkeep, ddof. Missing keys take the library defaults.
 
     Returns
     -------
@@ -50,6 +50,8 @@ def build_rejectors(reject: str, p: dict[str, Any]) -> list:
             kw = dict(iterative, sigma=sigma, cenfunc=centre)
             if p.get("stdfunc"):
                 kw["stdfunc"] = p["stdfunc"]
+            if p.get("ddof"):
+                kw["ddof"] = int(p["ddof"])
             return [R.SigClip(**kw)]
         if reject in ("ccdclip", "crreject"):
             return [R.CcdClip(**iterative, sigma=sigma, cenfunc=centre,

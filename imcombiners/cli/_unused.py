@@ -24,7 +24,7 @@ COMBINE_USES: dict[str, tuple[str, ...]] = {
     "mclip": ("sigclip", "avsigclip", "ccdclip", "crreject", "linearclip"),
     "maxiters": _ITERATIVE, "maxrej": _ITERATIVE, "revert_on_nkeep": _ITERATIVE,
     "nkeep": ("sigclip", "avsigclip", "ccdclip", "crreject", "linearclip", "pclip"),
-    "stdfunc": ("sigclip",),
+    "stdfunc": ("sigclip",), "ddof": ("sigclip",),
     "nlow": ("minmax",), "nhigh": ("minmax",),
     "rdnoise": _CCD, "gain": _CCD, "snoise": _CCD,
     "sigscale": ("ccdclip", "crreject", "avsigclip"),

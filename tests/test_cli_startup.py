@@ -1,0 +1,64 @@
+"""What the console script imports: start-up cannot silently regress.
+
+Each command runs as a real process under ``python -X importtime`` (the list it prints is
+every module the process imported, in any way); the test asserts which heavy libraries
+are absent. Timings are measured in benchmarks/, never here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+#: Heavy libraries no command needs before it knows it needs them.
+OUT_OF_CORE = {"dask", "distributed", "xarray", "pandas", "zarr"}
+PLOTTING = {"matplotlib", "PIL"}
+#: What printing the version or the help pages needs none of.
+START_UP = OUT_OF_CORE | PLOTTING | {"numpy", "astropy", "psutil", "tqdm", "imcombiners._core"}
+
+
+def imported_modules(*args: str, cwd: Path | None = None) -> tuple[set[str], subprocess.CompletedProcess]:
+    """Run ``python -X importtime -m imcombiners.cli ARGS``; the modules it imported."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "imcombiners.cli", *args],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    names = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "package":  # the header line
+                names.add(name)
+    return names, proc
+
+
+def heavy(names: set[str], libraries: set[str]) -> list[str]:
+    """The modules of ``names`` that belong to one of ``libraries`` (a package or a module)."""
+    return sorted(n for n in names if n in libraries or n.split(".")[0] in libraries)
+
+
+def test_the_import_list_is_seen():
+    # the checks below would pass on an empty list: the CLI's own modules must be in it
+    names, proc = imported_modules("--version")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {"imcombiners", "imcombiners.cli._main", "argparse"} <= names
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["combine", "--help"],
+                                  ["imcombine", "--help"]], ids=" ".join)
+def test_version_and_help_import_nothing_heavy(args):
+    names, proc = imported_modules(*args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert heavy(names, START_UP) == []
+    if args == ["--version"]:
+        assert proc.stdout.startswith("imcombiners ")
+
+
+def test_a_usage_error_imports_nothing_heavy(tmp_path):
+    names, proc = imported_modules("combine", "--method", "nosuch", "a.fits", "-o", "b.fits", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--method" in proc.stderr or "method" in proc.stderr
+    assert heavy(names, START_UP) == []
