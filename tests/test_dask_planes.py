@@ -144,9 +144,8 @@ def test_fits_extensions_by_name(tmp_path, plane):
         _write_mef(p, sci[i], {name: values[i], "DQ": dq[i]})
         paths.append(p)
     # the in-memory reference converts the same float32 values the same way
-    as_var = {"VAR": var, "ERR": err * err, "WHT": 1 / wht if True else None, "NOISE": err * err}[name]
     with np.errstate(divide="ignore"):
-        as_var = (np.float32(1) / wht) if name == "WHT" else as_var
+        as_var = {"VAR": var, "ERR": err * err, "NOISE": err * err}.get(name, np.float32(1) / wht)
     names = ["variance", "weight", "dq", "nused"]
     want = _memory(sci, as_var, dq, "inverse_variance", None, "mean", imc.VarClip(4.0), names, None, 2)
     lazy = imd.combine(paths, "mean", hdu="SCI", variance=plane, dq="DQ", bad_bits=2, weights="inverse_variance",

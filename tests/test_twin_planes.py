@@ -93,7 +93,13 @@ def test_planes_without_effect_leave_the_image_unchanged(case, data):
     pc = hp.PlaneCase(np.ones(shape, np.float32), np.full(shape, 6, np.uint16), 1, None, None)
     got = hp.run_pkg_planes(case.data, case.mask, pc, method=method, rejectors=rejectors, want={"variance"})
     plain = h.run_pkg(case.data, case.mask, method=method, rejectors=rejectors, want=set())
-    assert got["data"].tobytes() == plain["data"].tobytes()
+    want = plain["data"]
+    if want.dtype.kind in "iu":
+        # integer input keeps its type only without anything that can exclude a sample
+        # (planes can, like a mask): the same values in the float workspace
+        assert method == "lmedian" and got["data"].dtype.kind == "f", got["data"].dtype
+        want = want.astype(got["data"].dtype)
+    assert got["data"].tobytes() == want.tobytes()
 
 
 def test_weighted_mean_twin_by_hand():
