@@ -189,6 +189,21 @@ def run_ooc(sc: S.Scenario, shape, ctx: Ctx, args) -> dict:
     return rec
 
 
+def _write_report(path: str, md: str) -> None:
+    """Write RESULTS.md, keeping the per-SIMD-level block that simd_levels.py wrote."""
+    from simd_levels import BEGIN, END
+
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        old = ""
+    if BEGIN in old and END in old:
+        md = md.rstrip("\n") + "\n\n" + BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    with open(path, "w") as f:
+        f.write(md)
+
+
 def _markdown(records: list[dict], meta: dict) -> str:
     md = _report.render([r for r in records if r["kind"] != "failed"], meta)
     for r in records:
@@ -285,8 +300,7 @@ def main(argv=None) -> int:
         with open(args.render) as f:
             saved = json.load(f)
         out = args.output or str(BENCH_DIR / "RESULTS.md")
-        with open(out, "w") as f:
-            f.write(_markdown(saved["records"], saved["meta"]))
+        _write_report(out, _markdown(saved["records"], saved["meta"]))
         log(f"wrote {out}")
         return 0
 
@@ -363,8 +377,7 @@ def main(argv=None) -> int:
 
     meta["elapsed"] = time.perf_counter() - t_start
     meta["load_after"] = os.getloadavg()
-    with open(output, "w") as f:
-        f.write(_markdown(records, meta))
+    _write_report(output, _markdown(records, meta))
     with open(json_path, "w") as f:
         json.dump({"meta": meta, "records": records}, f, indent=1, default=str)
     log(f"wrote {output} and {json_path} in {meta['elapsed']:.0f} s")

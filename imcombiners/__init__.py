@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the public names, loaded on first use (see _load_api)
     from . import kernels
     from ._combiner import CombineResult, Combiner, Step
+    from ._config import show_config
     from ._ndcombine import ndcombine
     from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
     from ._validate import InsufficientMemoryError
@@ -42,6 +43,7 @@ def _load_api() -> None:
     # (``from . import kernels`` would ask this module's __getattr__ for it: a loop)
     kernels = import_module(f"{__name__}.kernels")
     from ._combiner import CombineResult, Combiner, Step
+    from ._config import show_config
     from ._ndcombine import ndcombine
     from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
     from ._validate import InsufficientMemoryError
@@ -53,7 +55,7 @@ def _load_api() -> None:
         ndcombine=ndcombine, AvSigClip=AvSigClip, CcdClip=CcdClip, LinearClip=LinearClip,
         MinMaxClip=MinMaxClip, PClip=PClip, Rejector=Rejector, SigClip=SigClip, VarClip=VarClip,
         InsufficientMemoryError=InsufficientMemoryError, OutputFlags=OutputFlags,
-        SampleFlags=SampleFlags, place_into_padded=place_into_padded,
+        SampleFlags=SampleFlags, place_into_padded=place_into_padded, show_config=show_config,
     )
 
 
@@ -85,6 +87,7 @@ __all__ = [
     "InsufficientMemoryError",
     "kernels",
     "place_into_padded",
+    "show_config",
     "__version__",
 ]
 

@@ -11,6 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # themselves as skipped, with the reason):
 #   iraf iraf-noao      real IRAF 2.17 for the live parity test (tests/test_iraf_live.py)
 #   slurm-wlm munge     a real single-node SLURM cluster (tests/test_slurm_*.py)
+#   qemu-user           emulated CPUs without AVX-512 / AVX for the wheel (tests/test_wheel.py)
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     apt_updated=0
     apt_install() {
@@ -22,6 +23,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
             || echo "warning: could not install $*; the tests needing it will be skipped" >&2
     }
     command -v irafcl >/dev/null 2>&1 || apt_install iraf iraf-noao
+    command -v qemu-x86_64 >/dev/null 2>&1 || apt_install qemu-user
     [ -x /usr/sbin/slurmd ] && [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/munged ] \
         || apt_install slurm-wlm munge
     # Installed and root: the SLURM tests must run here (a daemon that does not start
@@ -29,6 +31,13 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     if [ -x /usr/sbin/slurmd ] && [ -x /usr/sbin/munged ]; then
         export IMC_REQUIRE_SLURM=1
     fi
+fi
+
+# The aarch64 standard library, for tests/test_build.py's `cargo check --target aarch64-...`
+# (best effort: without rustup or network that test reports itself as skipped).
+if command -v rustup >/dev/null 2>&1; then
+    rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 \
+        || echo "warning: rustup target add aarch64-unknown-linux-gnu failed; the aarch64 build check will be skipped" >&2
 fi
 
 python3 -m pip install -q -e ".[test]"

@@ -23,6 +23,7 @@ pub mod input;
 pub mod mode;
 pub mod network;
 pub mod real;
+pub mod simd;
 
 // Library engine.
 pub mod driver;

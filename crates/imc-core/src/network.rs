@@ -43,7 +43,7 @@ const COLUMN_BLOCK: usize = 128;
 /// Sort every column of `rows` (row-major, rows of `stride` values; column x holds one
 /// pixel's values) ascending with the comparators `net`. Values must not be NaN (invalid
 /// samples are +inf and sort to the end).
-#[inline]
+#[inline(always)]
 pub fn sort_columns<T: Copy + PartialOrd>(rows: &mut [T], stride: usize, net: &[(u16, u16)]) {
     let mut x0 = 0;
     while x0 < stride {

@@ -8,6 +8,7 @@ mod arrays;
 mod convert;
 mod iraf;
 mod planes;
+mod simd;
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -177,5 +178,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(frame_stat, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     iraf::register(m)?;
+    simd::register(m)?;
     Ok(())
 }

@@ -101,6 +101,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
     /// Gather samples of pixels [p0, p1) into pixel-major `vals`/`st` (and, with planes,
     /// `pvar`/`pw`/`pdq`).
+    #[inline(always)]
     pub(super) fn gather(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
         if let Some(pc) = &self.pctx {
@@ -140,6 +141,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 
     /// General path: one element at a time, frame ids known.
+    #[inline(always)]
     pub(super) fn element_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
         let m = self.m;
@@ -232,6 +234,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 
     /// Column path (large N, no per-sample outputs): each element's valid values only.
+    #[inline(always)]
     pub(super) fn column_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
         let job = self.job;

@@ -26,6 +26,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Per lane of a block of complete lanes, into `s.acc`: sorted rows k0 and k1 (k1 = k0
     /// or k0 + 1) averaged when they differ -- the median (k0 = (n-1)/2, k1 = n/2), lower
     /// median, minimum or maximum with the expressions of `reject::median_of_some`.
+    #[inline(always)]
     pub(super) fn pick_rows(&self, s: &mut Scratch, k0: usize, k1: usize, len: usize) {
         if self.lane32 {
             pick_rows(&s.rows32, k0, k1, &mut s.acc[..len]);
@@ -35,6 +36,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 
     /// Whether every lane of the block holds n valid samples (invalid ones sort as +inf).
+    #[inline(always)]
     fn lanes_complete(&self, s: &Scratch, len: usize) -> bool {
         let n = self.n;
         (0..len).all(|b| self.lane_at(s, n - 1, b) != f64::INFINITY)
@@ -46,6 +48,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// pass (`reject::sigclip::centre_spread`), for 64 pixels at once. Lanes whose first
     /// pass rejects nothing (most of them) are finished here; the others start again on
     /// the per-element path. Returns false when the shortcut does not apply.
+    #[inline(always)]
     pub(super) fn sigclip_first_pass(&self, s: &mut Scratch, len: usize) -> bool {
         let Some(LoneRejector::SigClip { sigma_lo, sigma_hi, ddof, about }) = self.lone else { return false };
         let (n, lanes) = (self.n, LANES);
@@ -90,6 +93,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// A lone MinMaxClip over a block whose lanes are all complete: every lane keeps the
     /// same sorted window; lanes whose window edges cut no run of equal values are decided
     /// here. Returns false when the shortcut does not apply.
+    #[inline(always)]
     pub(super) fn minmax_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
         let Some(LoneRejector::MinMax { frac_lo: f_lo, frac_hi: f_hi }) = self.lone else { return false };
         let n = self.n;
@@ -120,6 +124,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// samples: correctly rounded division by a positive spread is monotone, so the
     /// per-element `while` loops stop exactly after the samples counted here. Lanes that
     /// would need the nkeep add-back go through the per-element path.
+    #[inline(always)]
     pub(super) fn pclip_complete_lanes(&self, s: &mut Scratch, len: usize) -> bool {
         let Some(LoneRejector::PClip { offset: p, sigma_lo, sigma_hi, nkeep }) = self.lone else { return false };
         let n = self.n;

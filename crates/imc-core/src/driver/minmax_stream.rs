@@ -58,6 +58,7 @@ impl MinMaxScratch {
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Combine pixels [p0, p1) (see the module documentation).
+    #[inline(always)]
     pub(super) fn minmax_stream_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let Some(LoneRejector::MinMax { frac_lo: f_lo, frac_hi: f_hi }) = self.lone else {
             unreachable!("the MinMaxStream path is only chosen for a lone MinMaxClip")
@@ -153,13 +154,16 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
     /// Pass 1 over pixels [p0, p1): valid count, extremes and frame-order sum of the valid
     /// samples (the sum is only used when `plain`).
+    #[inline(always)]
     fn extremes_pass<L: Real>(&self, p0: usize, p1: usize, vmin: &mut [L], vmax: &mut [L], valid: &mut [u32], total: &mut [f64]) {
         vmin.fill(L::INF);
         vmax.fill(L::NEG_INF);
         valid.fill(0);
         total.fill(0.0);
         if self.plain {
-            self.for_frame_groups(p0, p1, |fs: &[&[T]], _| find_extremes(fs, vmin, vmax, valid, total));
+            for (g, k, _) in self.frame_groups(p0, p1) {
+                find_extremes(&g[..k], vmin, vmax, valid, total);
+            }
         } else {
             for i in 0..self.n {
                 for b in 0..p1 - p0 {
@@ -176,11 +180,14 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
     /// The frames (value, frame) order puts at the two ends: the first frame holding the
     /// minimum and the last holding the maximum.
+    #[inline(always)]
     fn locate_pass<L: Real>(&self, p0: usize, p1: usize, vmin: &[L], vmax: &[L], lo_at: &mut [u32], hi_at: &mut [u32]) {
         lo_at.fill(u32::MAX);
         hi_at.fill(u32::MAX);
         if self.plain {
-            self.for_frame_groups(p0, p1, |fs: &[&[T]], id0| locate_extremes(fs, id0, vmin, vmax, lo_at, hi_at));
+            for (g, k, id0) in self.frame_groups(p0, p1) {
+                locate_extremes(&g[..k], id0, vmin, vmax, lo_at, hi_at);
+            }
         } else {
             for i in 0..self.n {
                 let id = i as u32;
@@ -200,9 +207,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 
     /// Pass 2: frame-order sums of the valid samples except frames `lo_at[b]`, `hi_at[b]`.
+    #[inline(always)]
     fn sum_except_pass(&self, p0: usize, p1: usize, lo_at: &[u32], hi_at: &[u32], sums: &mut [f64]) {
         if self.plain {
-            self.for_frame_groups(p0, p1, |fs: &[&[T]], id0| add_valid_except(fs, id0, lo_at, hi_at, sums));
+            for (g, k, id0) in self.frame_groups(p0, p1) {
+                add_valid_except(&g[..k], id0, lo_at, hi_at, sums);
+            }
         } else {
             for i in 0..self.n {
                 let id = i as u32;

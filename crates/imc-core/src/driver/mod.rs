@@ -35,6 +35,7 @@ use crate::propagate::PlaneCtx;
 use crate::real::Real;
 use crate::reject::sigclip::SpreadAbout;
 use crate::reject::{sflag, Prepared};
+use crate::simd::{self, Kernel};
 
 mod element;
 mod lane_shortcuts;
@@ -267,6 +268,8 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let lane32 = T::FITS_F32 && job.zero.is_none() && job.scale.is_none();
     let data_only = !w.any_diag() && !w.nused && !w.mask && !w.sample_flags;
     let pctx = with_planes.then(|| PlaneCtx::new(&frames.planes, job));
+    // The SIMD level, read once per call; every block of the call runs at it.
+    let isa = simd::active();
     let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, lone, pctx };
     // Line sigmas in chain order: an AvSigClip sees the survivors of the rejectors before
     // it, exactly as when the chain runs as separate steps.
@@ -281,14 +284,7 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let body = |s: &mut Scratch, b: usize| {
         let p0 = b * block;
         let p1 = (p0 + block).min(m);
-        match path {
-            Path::Stream => ctx.stream_block(s, p0, p1),
-            Path::MinMaxStream => ctx.minmax_stream_block(s, p0, p1),
-            Path::Vertical => ctx.vertical_block(s, p0, p1),
-            Path::Element => ctx.element_block(s, p0, p1),
-            Path::Column => ctx.column_block(s, p0, p1),
-            Path::PlaneStream => ctx.plane_stream_block(s, p0, p1),
-        }
+        simd::dispatch(isa, BlockWork { ctx: &ctx, path, s, p0, p1 });
     };
     let scratch = || Scratch::with_planes(n, block, path, with_planes);
     if threads == 1 || nblocks <= 1 {
@@ -341,6 +337,33 @@ fn check_planes<T>(frames: &Frames<'_, T>, job: &Job) -> Result<()> {
         return Err(Error::param("nodata_bit", format!("{} does not fit {bits}-bit DQ words", job.nodata_bit)));
     }
     Ok(())
+}
+
+/// One block of pixels [p0, p1) on `path`: the unit of work compiled once per SIMD level
+/// (the block functions and their vector loops are `#[inline(always)]` into
+/// [`simd::dispatch`]'s per-level functions).
+struct BlockWork<'c, 'a, 'f, T, O> {
+    ctx: &'c Ctx<'a, 'f, T, O>,
+    path: Path,
+    s: &'c mut Scratch,
+    p0: usize,
+    p1: usize,
+}
+
+impl<T: Input, O: Real> Kernel for BlockWork<'_, '_, '_, T, O> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let BlockWork { ctx, path, s, p0, p1 } = self;
+        match path {
+            Path::Stream => ctx.stream_block(s, p0, p1),
+            Path::MinMaxStream => ctx.minmax_stream_block(s, p0, p1),
+            Path::Vertical => ctx.vertical_block(s, p0, p1),
+            Path::Element => ctx.element_block(s, p0, p1),
+            Path::Column => ctx.column_block(s, p0, p1),
+            Path::PlaneStream => ctx.plane_stream_block(s, p0, p1),
+        }
+    }
 }
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {

@@ -118,6 +118,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
     /// Mean or sum of every pixel of a block from its sums and counts, when only the
     /// combined image is wanted: one vectorisable loop, no per-pixel bookkeeping.
+    #[inline(always)]
     pub(super) fn write_sums(&self, p0: usize, acc: &[f64], cnt: &[u32]) {
         let sum = self.job.method == Method::Sum;
         let blank = self.job.blank;

@@ -77,6 +77,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             && matches!(self.job.weighting, Weighting::None | Weighting::Frame | Weighting::InverseVariance)
     }
 
+    #[inline(always)]
     pub(super) fn plane_stream_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
         if self.plane_stream_is_plain() {
             self.plane_stream_plain(s, p0, p1);
@@ -117,6 +118,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// sum bit-identical to skipping it), the same operations as [`Acc::add`], four frames
     /// per pass over the sums (in frame order) so the sums are loaded and stored once per
     /// group.
+    #[inline(always)]
     fn plane_stream_plain(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let len = p1 - p0;
         let job = self.job;
@@ -161,6 +163,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// The outputs of a block from its sums, one vectorisable loop per output (the same
     /// expressions as [`Acc::finish`]: `value_of`, `variance_of`). Rejection diagnostics
     /// keep their initial values (there is no rejection on this path).
+    #[inline(always)]
     fn write_plane_sums(&self, s: &PlaneSums, p0: usize, len: usize, weighted: bool) {
         // Safety (every slice below): block-owned pixels [p0, p0 + len), see output.rs.
         let (job, p) = (self.job, self.ptrs);

@@ -11,6 +11,7 @@ use crate::reject::{oflag, Diag};
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Reductions that need no per-element buffer (no rejection): accumulate frame by frame.
     /// Same f64 operations in the same (frame) order as the other paths, so same bits.
+    #[inline(always)]
     pub(super) fn stream_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let len = p1 - p0;
         let job = self.job;
@@ -28,7 +29,9 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         wsum.fill(0.0);
         if self.plain && matches!(method, Method::Mean | Method::Sum) {
             // The hot loop of a plain mean: frames in groups, branch-free so it vectorises.
-            self.for_frame_groups(p0, p1, |fs, _| add_valid(fs, acc, cnt));
+            for (g, k, _) in self.frame_groups(p0, p1) {
+                add_valid(&g[..k], acc, cnt);
+            }
             if self.data_only {
                 self.write_sums(p0, acc, cnt);
                 return;
@@ -77,19 +80,40 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
     }
 
-    /// Call `f(frames, id of the first)` on pixels [p0, p1) of the frames, FRAME_GROUP
-    /// frames at a time and then one by one, in frame order.
+    /// Pixels [p0, p1) of the frames in frame order, FRAME_GROUP frames at a time and then
+    /// one by one: `(group, k, id)` = the first k slices of `group`, the first frame's id.
+    /// (An iterator, not a closure-taking helper: the loop bodies stay in the caller,
+    /// compiled at its SIMD level.)
     #[inline(always)]
-    pub(super) fn for_frame_groups(&self, p0: usize, p1: usize, mut f: impl FnMut(&[&[T]], u32)) {
-        let frames = &self.frames.data;
-        let mut i = 0;
-        while i + FRAME_GROUP <= self.n {
-            let group: [&[T]; FRAME_GROUP] = std::array::from_fn(|j| &frames[i + j][p0..p1]);
-            f(&group, i as u32);
-            i += FRAME_GROUP;
+    pub(super) fn frame_groups(&self, p0: usize, p1: usize) -> FrameGroups<'_, T> {
+        FrameGroups { frames: &self.frames.data, p0, p1, i: 0 }
+    }
+}
+
+/// See [`Ctx::frame_groups`].
+pub(super) struct FrameGroups<'a, T> {
+    frames: &'a [&'a [T]],
+    p0: usize,
+    p1: usize,
+    i: usize,
+}
+
+impl<'a, T> Iterator for FrameGroups<'a, T> {
+    type Item = ([&'a [T]; FRAME_GROUP], usize, u32);
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (fr, i, r) = (self.frames, self.i, self.p0..self.p1);
+        if i >= fr.len() {
+            return None;
         }
-        for (j, fr) in frames[i..].iter().enumerate() {
-            f(&[&fr[p0..p1]], (i + j) as u32);
+        let id = i as u32;
+        if i + FRAME_GROUP <= fr.len() {
+            self.i += FRAME_GROUP;
+            Some(([&fr[i][r.clone()], &fr[i + 1][r.clone()], &fr[i + 2][r.clone()], &fr[i + 3][r]], FRAME_GROUP, id))
+        } else {
+            self.i += 1;
+            let f = &fr[i][r];
+            Some(([f, f, f, f], 1, id))
         }
     }
 }

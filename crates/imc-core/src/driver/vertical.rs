@@ -16,6 +16,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Load a block frame-major into `rows` (invalid samples +inf, so they sort to the
     /// end) and, when asked, into `orig` (invalid NaN, frame order kept); then sort every
     /// lane with the network.
+    #[inline(always)]
     fn load_sort<L: Real>(&self, rows: &mut [L], orig: &mut [f64], need_orig: bool, p0: usize, p1: usize) {
         let n = self.n;
         let len = p1 - p0;
@@ -58,6 +59,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
     /// Vertical path: load a block frame-major, sort all its pixels with one network,
     /// then reject and combine each pixel from its sorted column.
+    #[inline(always)]
     pub(super) fn vertical_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
         let len = p1 - p0;

@@ -13,6 +13,7 @@ use super::reject::reject_line;
 use super::work::Work;
 use crate::grow::{Ball, Grid, Span};
 use crate::input::Input;
+use crate::simd::{self, Isa, Kernel};
 
 /// What the caller wants computed besides the combined image.
 #[derive(Clone, Copy, Debug, Default)]
@@ -104,8 +105,34 @@ fn nint(x: f32) -> i32 {
     x.round() as i32
 }
 
-/// Run the whole combine.
-pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T> {
+/// One image line of the first pass: gather, reject (a whole-line fast path or IRAF's
+/// per-pixel routines) and combine. The unit of work compiled once per SIMD level (the
+/// gather and the fast paths are `#[inline(always)]` into [`simd::dispatch`]'s functions;
+/// IRAF's per-pixel routines are shared, compiled at the baseline).
+struct LineWork<'a, 'b, P: Input, T: Work> {
+    b: &'a mut LineBuf<T>,
+    c: &'a Ctx,
+    st: &'a Stack<'b, P>,
+    y: usize,
+}
+
+impl<P: Input, T: Work> Kernel for LineWork<'_, '_, P, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let LineWork { b, c, st, y } = self;
+        gather(b, c, st, y);
+        let fast_here = b.sm_only || (b.sm_sorted && matches!(c.fast, Some(f) if f.sorted()) && b.dflag == DFlag::All);
+        if fast_here {
+            super::fastline::run(b, c);
+        } else {
+            reject_line(b, c);
+        }
+    }
+}
+
+/// Run the whole combine, its vector loops compiled for `isa`.
+pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> EngineOut<T> {
     let nimg = c.nimg;
     let w = st.w;
     let m = st.lines * w;
@@ -145,14 +172,7 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want) -> EngineOut<T
             .for_each_init(
                 || LineBuf::<T>::new(nimg, w),
                 |b, (y, (((((out, sg), us), nr), ex), mut rj))| {
-                    gather(b, c, st, y);
-                    let fast_here = b.sm_only
-                        || (b.sm_sorted && matches!(c.fast, Some(f) if f.sorted()) && b.dflag == DFlag::All);
-                    if fast_here {
-                        super::fastline::run(b, c);
-                    } else {
-                        reject_line(b, c);
-                    }
+                    simd::dispatch(isa, LineWork { b, c, st, y });
                     if let Some((_, wrote)) = rj.as_mut() {
                         **wrote = !b.docombine;
                     }

@@ -61,6 +61,7 @@ pub fn choose(c: &Ctx, want_sigma: bool) -> (Option<Fast>, bool) {
 
 /// Run the fast path `c.fast` on a line held (sorted when [`Fast::sorted`]) in `b.sm`.
 /// Sets `b.avg`, `b.n` and the flags; the combine step is done (`b.docombine = false`).
+#[inline(always)]
 pub fn run<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     debug_assert!(b.dflag == DFlag::All && b.sm.len() == c.nimg * b.w);
     match c.fast {
@@ -103,6 +104,7 @@ fn pixel_average<T: Work>(v: &[T], n1: usize, c: &Ctx) -> T {
     }
 }
 
+#[inline(always)]
 fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
     let nimg = c.nimg;
     let w = b.w;
@@ -195,6 +197,7 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
     b.finish_flag(nimg);
 }
 
+#[inline(always)]
 fn none_sum<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let nimg = c.nimg;
     let w = b.w;
@@ -215,6 +218,7 @@ fn none_sum<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
 
 /// IRAF's median without rejection depends only on the values (its selection picks the
 /// k-th smallest), so it is read from the sorted slots.
+#[inline(always)]
 fn none_median<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let nimg = c.nimg;
     let w = b.w;
@@ -239,6 +243,7 @@ fn none_median<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
 /// [-lsigma, hsigma]. Residuals grow with the value, so the pass rejects nothing exactly
 /// when the two extremes stay inside (or the spread is not > 0); the result is then the
 /// sum of all values (IRAF's order: the scan sum plus low plus high) over N.
+#[inline(always)]
 fn asigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let nimg = c.nimg;
     let w = b.w;
@@ -334,6 +339,7 @@ impl<T: Work> Writes<T> {
 /// Per pixel, IRAF's scan finds the extreme slots and its swaps rewrite at most four
 /// slots; the writes below mirror `reject::minmax` step by step. The kept slots are then
 /// the first n1 with at most two of them rewritten, summed in slot order for all pixels.
+#[inline(always)]
 fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let Some(MinMaxCounts { pairs: np, low: nlo, .. }) = minmax_plan(c) else {
         unreachable!("Fast::MinMax is only chosen with a plan")

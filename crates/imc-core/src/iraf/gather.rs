@@ -23,6 +23,7 @@ pub struct Stack<'a, P: Input> {
 }
 
 /// Read line `y` into the buffer (IRAF `ic_gdata`).
+#[inline(always)]
 pub(super) fn gather<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
     b.sm_only = false;
     b.sm_sorted = false;
@@ -37,6 +38,7 @@ pub(super) fn gather<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<
 /// line network when the ids are not needed, then lay the slots out pixel-major. Gives the
 /// same buffer contents as [`gather_general`] would; returns false (nothing usable done)
 /// when some value is not finite, so that the general path handles the line.
+#[inline(always)]
 fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) -> bool {
     let nimg = b.nimg;
     let w = b.w;
@@ -125,6 +127,7 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
 /// pairs, which is IRAF's quicksort order whenever the pixel has no two equal values
 /// (the sorted order is then unique). Pixels with equal values are sorted again from
 /// frame order by IRAF's quicksort, whose placement of equal values decides the ids.
+#[inline(always)]
 fn sort_with_ids<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let nimg = b.nimg;
     let w = b.w;

@@ -363,7 +363,9 @@ pub fn imcombine<P: Input, T: Work>(
         });
     }
     let st = gather::Stack { frames, masks, w, h, lines: m / w };
-    let run = || engine::run::<P, T>(&st, &c, want);
+    // The SIMD level, read once per call on the calling thread.
+    let isa = crate::simd::active();
+    let run = || engine::run::<P, T>(&st, &c, want, isa);
     let r = if threads == 0 {
         run()
     } else {
