@@ -131,7 +131,7 @@ fn library_cases<T: Input, O: Real>(frames: &Frames<'_, T>, label: &str) {
                     job.weights = Some((0..n).map(|i| 1.0 + (i % 3) as f64 * 0.25).collect());
                 }
                 match variant {
-                    1 => job.want = Want { mask: true, sample_flags: true, std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true },
+                    1 => job.want = Want { mask: true, sample_flags: true, std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true, ..Want::default() },
                     2 => {
                         job.thresholds = Some((100.0, 4000.0));
                         job.want = Want { nused: true, output_flags: true, ..Want::default() };
