@@ -30,7 +30,7 @@ from ._validate import (
 )
 from .flags import OutputFlags, SampleFlags
 
-__all__ = ["Job", "OUTPUTS", "run_job", "result_dtype", "load_core"]
+__all__ = ["Job", "OUTPUTS", "run_job", "result_dtype", "load_core", "combine_method", "library_job"]
 
 #: Optional outputs a job can ask for (``data`` is always produced).
 OUTPUTS = DIAGNOSTICS
@@ -532,3 +532,16 @@ def _empty(fs: FrameSet, want: frozenset[str]) -> dict[str, np.ndarray]:
             out[name] = np.empty(0, np.uint8)
     return out
 
+
+def combine_method(method: str, weights: Any) -> str:
+    """The method a library combine runs: a mean with weights is the weighted mean (``wavg``)."""
+    return "wavg" if weights is not None and canonical_method(method) == "mean" else method
+
+
+def library_job(method: str, *, rejectors: Sequence[Rejector] = (), thresholds: Any = None,
+                zero: Any = None, scale: Any = None, weights: Any = None, ddof: int = 0,
+                q: float | None = None, blank: float | None = None,
+                want: frozenset[str] = frozenset()) -> Job:
+    """The :class:`Job` of a library combine from resolved factors (Dask and CLI engines alike)."""
+    return Job(method=combine_method(method, weights), rejectors=tuple(rejectors), thresholds=thresholds,
+               zero=zero, scale=scale, weights=weights, ddof=ddof, q=q, blank=blank, want=want)

@@ -65,7 +65,7 @@ def test_outputs_checked_before_work(raw, capsys):
 
 def test_io_failure_exits_1_without_temporary_names(raw, capsys, monkeypatch):
     paths, _ = raw
-    import imcombiners.dask.sinks as sinks
+    import imcombiners.io.fits.outputs as sinks  # where every engine creates its FITS files
 
     real = sinks.create_fits
 
@@ -85,7 +85,7 @@ def test_io_failure_exits_1_without_temporary_names(raw, capsys, monkeypatch):
 
 def test_interrupt_leaves_no_empty_folders(raw, capsys, monkeypatch):
     paths, _ = raw
-    import imcombiners.dask.sinks as sinks
+    import imcombiners.io.fits.outputs as sinks  # where every engine creates its FITS files
 
     real = sinks.create_fits
 

@@ -138,6 +138,23 @@ def test_factors_from_headers(tmp_path):
         parse_factor("--zero", "!NOPE", 3, paths=paths, hdus=hdus)
 
 
+@pytest.mark.parametrize("text", ["2GB", "512MiB", "1e9", "1.5 GB", "100", "4kB", "4k", "4KiB", "4ki", "MB",
+                                  "3 mb", "7TB", "0.5GiB", "10B", "lots", "2XB", "GB2", "", "1e", "-1GB"])
+def test_sizes_read_as_dask_reads_them(text):
+    # the command line parses sizes without importing Dask: same grammar as the library's
+    from dask.utils import parse_bytes as dask_parse
+
+    from imcombiners.cli._sizes import parse_bytes
+
+    try:
+        expected = dask_parse(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            parse_bytes(text)
+        return
+    assert parse_bytes(text) == expected
+
+
 def test_sizes_and_memory():
     assert parse_size("512") == (512, 512)
     assert parse_size("128x256") == (128, 256)

@@ -62,3 +62,35 @@ def test_a_usage_error_imports_nothing_heavy(tmp_path):
     assert proc.returncode == 2
     assert "--method" in proc.stderr or "method" in proc.stderr
     assert heavy(names, START_UP) == []
+
+
+def _u16_frames(folder: Path, n: int = 5, shape: tuple[int, int] = (40, 30)) -> list[str]:
+    import numpy as np
+    from astropy.io import fits
+
+    rng = np.random.default_rng(3)
+    names = []
+    for i in range(n):
+        p = folder / f"b{i}.fits"
+        fits.PrimaryHDU(rng.integers(900, 1100, shape).astype(np.uint16)).writeto(p)
+        names.append(p.name)
+    return names
+
+
+@pytest.mark.parametrize("extra", [[], ["--reject", "sigclip", "--ddof", "1", "--diagnostics", "d",
+                                        "--products", "nrej,std", "--memory-limit", "1GB"]],
+                         ids=["median", "sigclip-products-limit"])
+def test_a_local_combine_imports_no_out_of_core_engine(tmp_path, extra):
+    names = _u16_frames(tmp_path)
+    found, proc = imported_modules("combine", *names, "-o", "m.fits", "-q", *extra, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "m.fits").exists()
+    assert "imcombiners._core" in found  # it did combine
+    assert heavy(found, OUT_OF_CORE | PLOTTING) == []
+
+
+def test_a_zarr_output_still_takes_the_dask_engine(tmp_path):
+    names = _u16_frames(tmp_path)
+    found, proc = imported_modules("combine", *names, "-o", "m.zarr", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {"dask", "zarr"} <= {n.split(".")[0] for n in found}

@@ -1,9 +1,10 @@
 """The CLI's bridge to the library: out-of-core combine to files, plans, IRAF form.
 
-Nothing here combines pixels itself: ``combine`` goes through
-:func:`imcombiners.dask.combine` (streamed to FITS or zarr), ``imcombine`` through
-:func:`imcombiners.imcombine`. This module only chooses outputs, files, schedulers
-and progress bars.
+Nothing here combines pixels itself: ``combine`` runs on this machine through the local
+engine (:mod:`._local`: strips of the FITS files, no Dask) and on a scheduler or cluster,
+or into zarr, through :func:`imcombiners.dask.combine` (streamed to FITS or zarr);
+``imcombine`` goes through :func:`imcombiners.imcombine`. This module only chooses the
+engine, outputs, files, schedulers and progress bars.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def combine_to_files(
     progress: bool = False,
     overwrite: bool = False,
     log: Callable[[str], object] | None = None,
+    engine: str = "auto",
 ) -> CombineOutcome:
     """Combine FITS files out of core into ``output`` (FITS or ``.zarr``) and products.
 
@@ -149,6 +151,9 @@ def combine_to_files(
         Replace existing files.
     log : callable, optional
         Receives one-line status messages (the batch cluster starting and stopping).
+    engine : {"auto", "local", "dask"}
+        ``auto``: the local engine (:mod:`imcombiners.cli._local`, no Dask) for FITS
+        outputs computed in this process, Dask otherwise. Both write the same bits.
 
     Notes
     -----
@@ -156,8 +161,6 @@ def combine_to_files(
     pass, each into its own preallocated file, so nothing is held whole in memory and
     ``memory_limit`` holds whatever the products.
     """
-    import imcombiners.dask as imd
-
     if not isinstance(info, InputInfo):
         info = inspect_inputs([os.fspath(p) for p in info])
     if rejectors is None and reject is not None:
@@ -175,6 +178,18 @@ def combine_to_files(
                workers=workers, scheduler=scheduler, cluster=cluster)
     stat_bar, bar = _Bar("statistics", progress), _Bar("combining", progress)
     preview_counts: str | None = None
+    if engine not in ("auto", "local", "dask"):
+        raise ValueError(f"engine must be 'auto', 'local' or 'dask'; got {engine!r}")
+    if engine == "local" or (engine == "auto" and runs_locally(info, to_zarr, scheduler, cluster)):
+        try:
+            outcome, preview_counts = _combine_locally(info, output, job, outs, products, dtype, preview,
+                                                       overwrite, bar)
+        finally:
+            bar.close()
+        _finish_preview(info, output, to_zarr, preview, preview_counts, products)
+        return outcome
+    import imcombiners.dask as imd
+
     if not to_zarr:
         # the output header reads the first input's with astropy: load it before the engine
         # measures the process's baseline for --memory-limit (astropy.io.fits is ~15 MB)
@@ -202,13 +217,68 @@ def combine_to_files(
                 outcome.products = written
         finally:
             bar.close()
+    _finish_preview(info, output, to_zarr, preview, preview_counts, products)
+    return outcome
+
+
+def runs_locally(info: InputInfo, to_zarr: bool, scheduler: str | None, cluster: Any) -> bool:
+    """Whether the local engine takes the job: FITS output computed in this process, from
+    inputs of a pixel type the kernels take (else Dask, which also words the errors)."""
+    from ._local import stack_dtype
+
+    return not to_zarr and scheduler is None and cluster is None and stack_dtype(info.frames) is not None
+
+
+def _combine_locally(info: InputInfo, output: str, job: Mapping[str, Any], outs: list[str],
+                     products: Mapping[str, str], dtype: str | None, preview: str | None,
+                     overwrite: bool, bar: Any) -> tuple[CombineOutcome, str | None]:
+    """The local engine: statistics, job, strip plan (before any file exists), then strips."""
+    from imcombiners._products import output_shape
+    from imcombiners.io.fits import output_header
+    from imcombiners.io.fits.outputs import open_products
+    from imcombiners.io.provenance import provenance_cards
+
+    from ._local import bytes_per_pixel, plan_strips, prepare_local, run_strips
+
+    threads = int(job.get("workers") or os.cpu_count() or 1)
+    run = prepare_local(info, method=job["method"], rejectors=job["rejectors"], thresholds=job["thresholds"],
+                        zero=job["zero"], scale=job["scale"], weights=job["weights"], statsec=job["statsec"],
+                        blank=job["blank"], ddof=job.get("ddof", 0), outputs=outs, threads=threads)
+    work = run.out_dtypes["data"].itemsize
+    disk = max(f.disk_itemsize for f in run.frames)
+    per_pixel = bytes_per_pixel(run.n, run.dtype.itemsize, work, run.out_dtypes, disk, run.grow_stages)
+    limit = job["memory_limit"]
+    if isinstance(limit, str):
+        from ._sizes import parse_memory
+
+        limit = parse_memory(limit, "memory_limit")
+    plan = plan_strips(run.n, run.spatial, run.dtype.itemsize, per_pixel, run.halo, limit, threads)
+    header = output_header(info.frames[0], provenance_cards(run.provenance), source=info.paths[0])
+    prods, written, counts = _fits_products(info, output, outs, products, dtype, preview, header)
+    files = open_products(prods, run.out_dtypes, lambda name: output_shape(name, run.n, run.spatial), run.n,
+                          overwrite=overwrite)
+    try:
+        run_strips(run, plan, files.targets, progress=bar)
+        files.commit(overwrite)
+    except BaseException:
+        files.discard()
+        raise
+    summary = (f"{plan.nstrips} strips of {plan.rows} rows, {min(plan.threads, plan.nstrips)} at once"
+               + (f", predicted peak {plan.predicted_peak / 2**20:.0f} MiB" if plan.baseline else ""))
+    outcome = CombineOutcome(output=output, products=written, plan=plan, plan_summary=summary,
+                             zero=run.zero, scale=run.scale, weights=run.weights)
+    return outcome, counts
+
+
+def _finish_preview(info: InputInfo, output: str, to_zarr: bool, preview: str | None,
+                    counts: str | None, products: Mapping[str, str]) -> None:
+    """Draw the preview, then remove the temporary counts image it was drawn from."""
     try:
         if preview is not None:
-            _write_preview(info, output, to_zarr, preview, preview_counts, products)
+            _write_preview(info, output, to_zarr, preview, counts, products)
     finally:
-        if preview_counts is not None and preview_counts not in products.values():
-            discard(preview_counts)
-    return outcome
+        if counts is not None and counts not in products.values():
+            discard(counts)
 
 
 def discard(path: str) -> None:
@@ -229,13 +299,27 @@ def _write_fits_outputs(lazy: Any, info: InputInfo, output: str, outs: list[str]
     Returns the products written and the file holding the preview's counts (a product,
     or a temporary nused image).
     """
-    from imcombiners.dask.sinks import FitsProduct, write_fits_files
-    from imcombiners.io.atomic import temporary_sibling
+    from imcombiners.dask.sinks import write_fits_files
     from imcombiners.io.fits import output_header
     from imcombiners.io.provenance import provenance_cards
 
-    n = info.n
     header = output_header(info.frames[0], provenance_cards(lazy.provenance), source=info.paths[0])
+    prods, written, counts = _fits_products(info, output, outs, products, dtype, preview, header)
+    write_fits_files(lazy, prods, overwrite=overwrite, progress=bar)
+    return written, counts
+
+
+def _fits_products(info: InputInfo, output: str, outs: list[str], products: Mapping[str, str],
+                   dtype: str | None, preview: str | None, header: Any) -> tuple[list, dict[str, str], str | None]:
+    """The files to write: the master (``header``), the products asked for, and the counts
+    image the preview needs (a product, or a temporary nused image).
+
+    Returns (FitsProduct list, product name -> path written, counts image or None).
+    """
+    from imcombiners.io.atomic import temporary_sibling
+    from imcombiners.io.fits.outputs import FitsProduct
+
+    n = info.n
     prods = [FitsProduct(output, "data", dtype=dtype, header=header)]
     written: dict[str, str] = {}
     for name, path in products.items():
@@ -252,8 +336,7 @@ def _write_fits_outputs(lazy: Any, info: InputInfo, output: str, outs: list[str]
     if preview is not None and counts is None:
         counts = temporary_sibling(output) + ".nused.fits"
         prods.append(FitsProduct(counts, "nused"))
-    write_fits_files(lazy, prods, overwrite=overwrite, progress=bar)
-    return written, counts
+    return prods, written, counts
 
 
 def _write_preview(info: InputInfo, output: str, to_zarr: bool, preview: str,

@@ -23,10 +23,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from imcombiners._job import Job
+from imcombiners._job import Job, combine_method
 from imcombiners._planes import PlaneSpec, as_bad_bits, is_inverse_variance
 from imcombiners._rejectors import Rejector
-from imcombiners._validate import canonical_method
 from imcombiners.dask.inputs import Hdu, Offsets
 from imcombiners.dask.lazy import CombinedArrays, LazyCombine, tile_graph
 from imcombiners.dask.normalisation import Factor, LibraryStat, resolve_factors
@@ -40,7 +39,7 @@ from imcombiners.dask.tasks import (
     default_stat_function,
     default_tile_function,
 )
-from imcombiners.io.provenance import provenance_dict
+from imcombiners.io.provenance import library_parameters, provenance_dict
 
 __all__ = ["combine", "plan", "LazyCombine", "CombinedArrays", "TileFunction", "default_tile_function"]
 
@@ -119,37 +118,6 @@ def _weighting(weights: Factor | object) -> tuple[str | None, object, object]:
     if _is_pixel_weights(weights):
         return "pixel", None, weights
     return None, weights, None
-
-
-def _parameters(method: str, rejectors: Sequence[Rejector], thresholds: object, zero: Factor,
-                scale: Factor, weights: object, statsec: object, ddof: int, q: float | None,
-                blank: float | None, want: frozenset[str], offsets: Offsets | None,
-                planes: dict[str, object] | None = None, bad_bits: int | None = None) -> dict:
-    """The call's parameters as recorded in the provenance."""
-    def plane(v: object) -> object:
-        if v is None or isinstance(v, str):
-            return v
-        if isinstance(v, PlaneSpec):
-            return f"{v.extname} ({v.kind})"
-        if isinstance(v, tuple) and v and isinstance(v[0], str):  # ("NAME", kind)
-            return " ".join(str(x) for x in v)
-        return "array"
-
-    out = {
-        "method": method, "rejectors": list(rejectors or ()), "thresholds": thresholds,
-        "zero": zero if isinstance(zero, str) or zero is None else "values",
-        "scale": scale if isinstance(scale, str) or scale is None else "values",
-        "weights": weights if isinstance(weights, str) or weights is None else (
-            plane(weights) if _is_pixel_weights(weights) else "values"),
-        "statsec": repr(statsec) if statsec is not None else None, "ddof": ddof, "q": q,
-        "blank": blank, "diagnostics": sorted(want), "offsets": offsets is not None,
-    }
-    for role, v in (planes or {}).items():
-        if v is not None and role != "weights":
-            out[role] = plane(v)
-    if bad_bits is not None:
-        out["bad_bits"] = bad_bits
-    return out
 
 
 # --------------------------------------------------------------------------
@@ -291,9 +259,8 @@ def combine(
     # first pass: per-image statistics for zero/scale/weights
     z, s, w = resolve_factors(p, zero, scale, frame_weights, statsec, thresholds, kernels.stat_fn, progress,
                               relative, bad_bits)  # type: ignore[arg-type]
-    m = method
-    if (w is not None or weighting is not None) and canonical_method(method) == "mean":
-        m = "wavg"  # weighted mean
+    # a mean with weights (per frame, per pixel or inverse variance) is the weighted mean
+    m = combine_method(method, w if w is not None else weighting)
     extra = {} if not (weighting or dq is not None or nodata_bit is not None or exptime is not None) else {
         "weighting": "frame" if w is not None else weighting, "bad_bits": bad_bits, "nodata_bit": nodata_bit,
         "exptime": exptime}
@@ -306,8 +273,8 @@ def combine(
     graph = tile_graph(p, job, kernels.tile_fn)
     prov = provenance_dict(
         inputs=p.names, ncombine=p.n,
-        parameters=_parameters(m, rej, thresholds, zero, scale, weights, statsec, ddof, q, blank,
-                               p.want, offsets, planes_in, bad_bits),
+        parameters=library_parameters(m, rej, thresholds, zero, scale, weights, statsec, ddof, q, blank,
+                                      p.want, offsets, planes=planes_in, bad_bits=bad_bits),
         zero=z, scale=s, weights=w,
     )
     lazy = LazyCombine(graph=graph, plan=p.plan, out_dtypes=out_dtypes, n=p.n, spatial=p.spatial,

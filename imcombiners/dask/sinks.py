@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import TYPE_CHECKING, Protocol, Union
 
 import numpy as np
 
@@ -28,6 +27,7 @@ from imcombiners.dask.scheduling import Progress
 from imcombiners.dask.tasks import RegionTarget
 from imcombiners.io.atomic import commit, discard, temporary_sibling
 from imcombiners.io.fits import HduSpec, create_fits, output_header
+from imcombiners.io.fits.outputs import FitsProduct, open_products
 from imcombiners.io.provenance import provenance_cards
 
 if TYPE_CHECKING:  # zarr is imported only when writing zarr (~0.2 s)
@@ -259,98 +259,26 @@ def write_fits(result: StreamableResult, path: str | os.PathLike[str], *,
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FitsProduct:
-    """One output written to its own FITS file (a primary image).
-
-    Attributes
-    ----------
-    path : str
-        Final file name.
-    output : str
-        The engine output it is made from (``data``, ``nused``, ``mask``, ...).
-    dtype : numpy dtype, optional
-        Stored dtype (default: the output's; bool is stored as uint8).
-    complement : bool
-        Store ``N - value`` (e.g. the number of samples not used from ``nused``).
-    header : astropy.io.fits.Header, optional
-        Header cards (e.g. :func:`imcombiners.io.fits.output_header`).
-    cards : tuple of (keyword, value, comment)
-        More cards.
-    """
-
-    path: str
-    output: str
-    dtype: Any = None
-    complement: bool = False
-    header: Any = None
-    cards: tuple = ()
-
-
-@dataclass(frozen=True)
-class _Complement:
-    """A region target storing ``n - value`` (picklable)."""
-
-    target: Any
-    n: int
-
-    def __setitem__(self, key: Any, value: np.ndarray) -> None:
-        self.target[key] = self.n - np.asarray(value).astype(np.int64)
-
-
-@dataclass(frozen=True)
-class _Fanout:
-    """Write one tile output into several region targets (picklable)."""
-
-    targets: tuple
-
-    def __setitem__(self, key: Any, value: np.ndarray) -> None:
-        for t in self.targets:
-            t[key] = value
-
-
 def write_fits_files(result: StreamableResult, products: Sequence[FitsProduct], *, overwrite: bool = False,
                      progress: Progress = None) -> list[str]:
     """Stream outputs into separate FITS files in one pass (each tile combined once).
 
     Every file is preallocated under a temporary name, written region by region by the
-    tile tasks and renamed when all are complete; a failure leaves none of them. No
-    output is ever held whole in memory, so ``memory_limit`` holds whatever the
-    products (a per-sample ``mask`` included).
+    tile tasks and renamed when all are complete; a failure leaves none of them
+    (:func:`imcombiners.io.fits.outputs.open_products`). No output is ever held whole in
+    memory, so ``memory_limit`` holds whatever the products (a per-sample ``mask``
+    included).
 
     Returns
     -------
     list of str
         The final paths.
     """
-    for prod in products:
-        if prod.output not in result.out_dtypes:
-            raise ValueError(f"{prod.path}: output {prod.output!r} was not computed; available: "
-                             f"{sorted(result.out_dtypes)}")
-        final = os.fspath(prod.path)
-        if os.path.exists(final) and not overwrite:
-            raise FileExistsError(f"{final!r} exists; pass overwrite=True to replace it")
-        if os.path.isdir(final):
-            raise IsADirectoryError(f"path {final!r} is a directory; give a file name for the FITS output")
-    temps: list[str] = []
-    by_output: dict[str, list[Any]] = {}
+    files = open_products(products, result.out_dtypes, lambda name: _shape_of(result, name), int(result.n),
+                          overwrite=overwrite)
     try:
-        for prod in products:
-            dtype = np.dtype(prod.dtype if prod.dtype is not None else result.out_dtypes[prod.output])
-            dtype = np.dtype(np.uint8) if dtype == bool else dtype
-            tmp = temporary_sibling(prod.path)
-            temps.append(tmp)
-            spec = HduSpec("PRIMARY", _shape_of(result, prod.output), dtype, tuple(prod.cards), prod.header)
-            target: Any = create_fits(tmp, [spec])["PRIMARY"]
-            if prod.complement:
-                target = _Complement(target, int(result.n))
-            by_output.setdefault(prod.output, []).append(target)
-        targets = {k: (v[0] if len(v) == 1 else _Fanout(tuple(v))) for k, v in by_output.items()}
-        result.write_tiles(targets, progress)
-        for prod, tmp in zip(products, temps):
-            commit(tmp, prod.path, overwrite=overwrite)
+        result.write_tiles(files.targets, progress)
+        return files.commit(overwrite)
     except BaseException:
-        for tmp in temps:
-            discard(tmp)
+        files.discard()
         raise
-    return [os.fspath(p.path) for p in products]

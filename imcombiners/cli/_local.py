@@ -1,0 +1,339 @@
+"""Combining FITS files in this process without Dask: the command line's local engine.
+
+Why: for a job that runs on this machine, a Dask graph costs more than it gives
+(importing dask, xarray and pandas takes longer than combining ten frames), so the
+command line runs the tile tasks itself:
+
+* the image is cut into strips of whole rows (plus a halo of ``grow`` rows); a stack
+  small enough is one strip, combined with every core;
+* otherwise one thread per core takes strips in turn: it reads the strip of every input
+  into buffers it keeps (memory is touched once), combines it with one kernel thread and
+  writes its rows of every output file, so reading one strip overlaps combining another;
+* under ``--memory-limit`` the strip height and the number of strips at once follow the
+  same memory model as the Dask planner (:mod:`imcombiners.dask.planner`: baseline +
+  strips at once x bytes per strip, with its safety factor).
+
+The job, the zero/scale/weight statistics and the provenance are those of
+:func:`imcombiners.dask.combine` (:func:`imcombiners._job.library_job`,
+:func:`imcombiners._stats.frame_statistic` on the same regions,
+:func:`imcombiners.io.provenance.library_parameters`); since an output pixel depends only
+on its samples and the job, the results are the same bits.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._check import InputInfo
+
+__all__ = ["StripPlan", "LocalRun", "plan_strips", "prepare_local", "run_strips", "KERNEL_DTYPES"]
+
+#: Safety factor on the bytes of a strip (allocator slack, small temporaries), as the planner's.
+SAFETY = 1.25
+#: Input bytes of one strip we aim for: small enough that strips overlap and balance,
+#: large enough that a kernel call amortises its set-up.
+STRIP_INPUT = 32 << 20
+#: Fixed allowance per strip being combined (Python objects, kernel scratch).
+STRIP_OVERHEAD = 4 << 20
+
+#: dtypes the kernels take as input.
+KERNEL_DTYPES = frozenset(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float32,
+                                                 np.float64))
+
+
+@dataclass(frozen=True)
+class StripPlan:
+    """How the local engine cuts the image and how many strips it runs at once.
+
+    Attributes
+    ----------
+    rows : int
+        Output rows per strip (the last strip may be shorter).
+    halo : int
+        Extra rows read above and below a strip (grow), cropped after the kernel.
+    threads : int
+        Strips combined at once (one kernel thread each); a single strip uses
+        ``threads`` kernel threads.
+    per_strip : int
+        Predicted bytes of one strip being combined.
+    baseline : int
+        Resident memory of the process before the run (0 when not measured).
+    memory_limit : int or None
+    """
+
+    rows: int
+    halo: int
+    threads: int
+    per_strip: int
+    baseline: int
+    memory_limit: int | None
+    height: int
+
+    @property
+    def nstrips(self) -> int:
+        return -(-self.height // self.rows)
+
+    @property
+    def predicted_peak(self) -> int:
+        return self.baseline + min(self.threads, self.nstrips) * self.per_strip
+
+
+def _resident_bytes() -> int:
+    """Resident memory of this process now (what a strip plan cannot shrink)."""
+    import psutil  # a dependency; imported only when a memory limit asks for it
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def bytes_per_pixel(n: int, itemsize: int, work_itemsize: int, out_dtypes: Mapping[str, np.dtype],
+                    disk_itemsize: int, grow_stages: int) -> int:
+    """Bytes per strip pixel while it is combined: the N samples, one frame's raw words,
+    the outputs (per-sample ones N times) and their stored copy, grow scratch."""
+    outputs = 0
+    widest = 0
+    for name, dt in out_dtypes.items():
+        size = np.dtype(dt).itemsize * (n if _per_sample(name) else 1)
+        outputs += size
+        widest = max(widest, size)
+    return n * itemsize + disk_itemsize + 2 * outputs + widest + 3 * n * grow_stages + work_itemsize
+
+
+def _per_sample(name: str) -> bool:
+    from imcombiners._products import PER_SAMPLE
+
+    return name in PER_SAMPLE
+
+
+def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int, halo: int,
+                memory_limit: int | None, threads: int | None) -> StripPlan:
+    """Strip height and strips at once for N frames of ``spatial`` under ``memory_limit``.
+
+    Raises
+    ------
+    MemoryError
+        When even one row of the N frames does not fit the limit.
+    """
+    height = spatial[0]
+    row_px = math.prod(spatial[1:])
+    threads = max(1, int(threads or os.cpu_count() or 1))
+    rows = max(1, STRIP_INPUT // max(1, n * row_px * itemsize))
+    baseline = 0
+    if memory_limit is not None:
+        baseline = _resident_bytes()
+        budget = memory_limit - baseline
+
+        def strip_bytes(r: int) -> int:
+            return int(SAFETY * (min(height, r + 2 * halo)) * row_px * per_pixel) + STRIP_OVERHEAD
+
+        if budget < strip_bytes(1):
+            raise MemoryError(
+                f"--memory-limit {memory_limit / 2**20:.0f} MiB leaves {max(budget, 0) / 2**20:.0f} MiB "
+                f"after the process baseline ({baseline / 2**20:.0f} MiB); even one row of {n} frames "
+                f"needs {strip_bytes(1) / 2**20:.1f} MiB. Raise --memory-limit or ask for fewer "
+                "diagnostics."
+            )
+        threads = max(1, min(threads, budget // strip_bytes(1)))
+        fit = int(((budget / threads - STRIP_OVERHEAD) / SAFETY) // (row_px * per_pixel)) - 2 * halo
+        rows = max(1, min(rows, fit))
+    rows = min(rows, height)
+    if rows < height:
+        # every thread busy: at least two strips per thread when the rows allow
+        rows = max(1, min(rows, -(-height // (2 * threads))))
+    per_strip = int(SAFETY * min(height, rows + 2 * halo) * row_px * per_pixel) + STRIP_OVERHEAD
+    return StripPlan(rows=rows, halo=halo, threads=threads, per_strip=per_strip, baseline=baseline,
+                     memory_limit=memory_limit, height=height)
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+@dataclass
+class LocalRun:
+    """Everything a local run needs, prepared before any output file is created.
+
+    Attributes
+    ----------
+    frames : list of FitsFrame
+    dtype : numpy.dtype
+        The stack's dtype (the inputs' common type, as the Dask sources read it).
+    job : imcombiners._job.Job
+    out_dtypes : dict of str to numpy.dtype
+        Every output of the job.
+    provenance : dict
+    zero, scale, weights : ndarray or None
+        The factors used.
+    halo : int
+    """
+
+    frames: list
+    dtype: np.dtype
+    job: Any
+    out_dtypes: dict[str, np.dtype]
+    provenance: dict
+    zero: np.ndarray | None
+    scale: np.ndarray | None
+    weights: np.ndarray | None
+    halo: int
+    grow_stages: int
+
+    @property
+    def n(self) -> int:
+        return len(self.frames)
+
+    @property
+    def spatial(self) -> tuple[int, ...]:
+        return tuple(self.frames[0].shape)
+
+
+def stack_dtype(frames: Sequence[Any]) -> np.dtype | None:
+    """The dtype the stack is read in (the inputs' common type), None if no kernel takes it."""
+    dtypes = {np.dtype(f.dtype) for f in frames}
+    dtype = np.result_type(*dtypes) if len(dtypes) > 1 else dtypes.pop()
+    dtype = np.dtype(dtype).newbyteorder("=")
+    return dtype if dtype in KERNEL_DTYPES else None
+
+
+def _statistics(frames: Sequence[Any], dtype: np.dtype, specs: list, statsec: Any, thresholds: Any,
+                threads: int) -> dict[tuple[int, Any], float]:
+    """Every statistic of every frame, each read over its statistics region only."""
+    from imcombiners._stats import frame_statistic, parse_statsec
+    from imcombiners._validate import as_thresholds
+    from imcombiners.io.fits.window import normalise_window, window_shape
+
+    spatial = tuple(frames[0].shape)
+    region = parse_statsec(statsec, spatial)
+    win = normalise_window(spatial, region)
+    thr = as_thresholds(thresholds)
+
+    def one(i: int) -> list[float]:
+        frame = frames[i].read(win, out=np.empty(window_shape(win), dtype))
+        return [float(frame_statistic(frame, None, spec, thresholds=thr)) for spec in specs]
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="imc-stats") as pool:
+        values = list(pool.map(one, range(len(frames))))
+    return {(i, spec): values[i][k] for i in range(len(frames)) for k, spec in enumerate(specs)}
+
+
+def prepare_local(info: InputInfo, *, method: str, rejectors: Sequence[Any], thresholds: Any,
+                  zero: Any, scale: Any, weights: Any, statsec: Any, blank: float | None, ddof: int,
+                  outputs: Sequence[str], threads: int) -> LocalRun:
+    """Resolve zero/scale/weights, build and check the job, find every output's dtype."""
+    from imcombiners._job import library_job, run_job
+    from imcombiners._stats import canonical_statistic, resolve_normalisation
+    from imcombiners.io.provenance import library_parameters, provenance_dict
+
+    frames = list(info.frames)
+    dtype = stack_dtype(frames)
+    if dtype is None:
+        raise TypeError("the inputs' pixel type is not one the kernels take")
+    n = len(frames)
+    specs: list[Any] = []
+    for v in (zero, scale, weights):
+        if isinstance(v, str):
+            spec = canonical_statistic(v)
+            if spec not in specs:
+                specs.append(spec)
+    table = _statistics(frames, dtype, specs, statsec, thresholds, threads) if specs else {}
+    z, s, w = resolve_normalisation(n, zero, scale, weights, stat_of=lambda i, spec: table[(i, spec)],
+                                    relative=True)
+    rej = tuple(rejectors)
+    job = library_job(method, rejectors=rej, thresholds=thresholds, zero=z, scale=s, weights=w,
+                      ddof=ddof, q=None, blank=blank, want=frozenset(outputs))
+    job.check_n(n)
+    # dtype of every output from the kernel itself on a 1-pixel stack (as the Dask engine)
+    probe = run_job(np.zeros((n,) + (1,) * len(info.shape), dtype), None, job, threads=1, check_mem=False)
+    out_dtypes = {k: np.asarray(v).dtype for k, v in probe.items() if isinstance(v, np.ndarray)}
+    grows = [r.grow_radius for r in rej if getattr(r, "grow_radius", None)]
+    halo = sum(math.ceil(g) for g in grows)
+    prov = provenance_dict(
+        inputs=list(info.paths), ncombine=n,
+        parameters=library_parameters(job.method, rej, thresholds, zero, scale, weights, statsec, ddof,
+                                      None, blank, job.want, None),
+        zero=z, scale=s, weights=w,
+    )
+    return LocalRun(frames, dtype, job, out_dtypes, prov, z, s, w, halo, len(grows))
+
+
+# ----------------------------------------------------------------------------- strips
+
+
+class _Buffers(threading.local):
+    """Per-thread buffers kept from strip to strip (memory is touched once)."""
+
+    stack: np.ndarray | None = None
+
+
+def _strip_buffer(local: _Buffers, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    buf = local.stack
+    if buf is None or buf.shape[0] != shape[0] or buf.shape[2:] != shape[2:] or buf.shape[1] < shape[1] \
+            or buf.dtype != dtype:
+        buf = local.stack = np.empty(shape, dtype)
+    return buf
+
+
+def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
+               progress: Callable[[int, int], object] | None = None) -> None:
+    """Read, combine and write every strip of ``run`` into ``targets`` (output -> region target).
+
+    A failing strip stops the run: strips not started are cancelled, those running finish
+    (so none writes into a file the caller is about to discard), then the error is raised.
+    """
+    from imcombiners._job import run_job
+
+    n, spatial, halo = run.n, run.spatial, plan.halo
+    height = spatial[0]
+    strips = [(y0, min(height, y0 + plan.rows)) for y0 in range(0, height, plan.rows)]
+    single = len(strips) == 1
+    local = _Buffers()
+    pool = ThreadPoolExecutor(max_workers=plan.threads, thread_name_prefix="imc-strip")
+
+    def read_into(i: int, buf: np.ndarray, win: tuple[slice, ...], rows: int) -> None:
+        run.frames[i].read(win, out=buf[i, :rows])
+
+    def strip(y0: int, y1: int) -> None:
+        r0, r1 = max(0, y0 - halo), min(height, y1 + halo)
+        rows = r1 - r0
+        win = (slice(r0, r1),) + tuple(slice(0, s) for s in spatial[1:])
+        if single:
+            buf = np.empty((n, rows) + spatial[1:], run.dtype)
+            list(pool.map(lambda i: read_into(i, buf, win, rows), range(n)))  # frames in parallel
+            frames: Any = buf
+            kernel_threads = plan.threads
+        else:
+            buf = _strip_buffer(local, (n, min(height, plan.rows + 2 * halo)) + spatial[1:], run.dtype)
+            for i in range(n):
+                read_into(i, buf, win, rows)
+            frames = buf if rows == buf.shape[1] else [buf[i, :rows] for i in range(n)]
+            kernel_threads = 1
+        res = run_job(frames, None, run.job, threads=kernel_threads, check_mem=False)
+        del frames
+        crop = slice(y0 - r0, y0 - r0 + (y1 - y0))
+        out = {}
+        for name in targets:
+            arr = res[name]
+            out[name] = arr[:, crop] if arr.ndim == len(spatial) + 1 else arr[crop]
+        for name, target in targets.items():
+            arr = out[name]
+            target[(slice(None), slice(y0, y1)) if arr.ndim == len(spatial) + 1 else (slice(y0, y1),)] = arr
+
+    try:
+        if single:
+            strip(*strips[0])
+            if progress is not None:
+                progress(1, 1)
+            return
+        futures = [pool.submit(strip, y0, y1) for y0, y1 in strips]
+        for done, fut in enumerate(as_completed(futures), start=1):
+            fut.result()  # raises the strip's error
+            if progress is not None:
+                progress(done, len(strips))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
