@@ -31,7 +31,7 @@ from ._deprecation import pop_validate, renamed_kwargs, warn_deprecated
 from ._frames import FrameSet, prepare_frames
 from ._job import Job, run_job
 from ._legacy import LegacyCombinerState, Rebase011, merge_threshold_pairs, run_custom_rejector, translate_zero_scale
-from ._planes import as_bad_bits, prepare_planes, split_weights, unusable_samples
+from ._planes import as_bad_bits, planes_from_files, prepare_planes, split_weights, unusable_samples
 from ._products import DIAGNOSTICS
 from ._rejectors import Rejector
 from ._results import CombineResult, Step
@@ -131,9 +131,12 @@ class Combiner(LegacyCombinerState):
     variance
         Variance of every sample in raw units (the stack's shape or N frames), for the
         propagated ``variance`` product, inverse-variance weights and :class:`VarClip`.
-        A sample whose variance is not finite or not positive is not used.
+        A sample whose variance is not finite or not positive is not used.  With a stack
+        of FITS file names: an extension name of every file (``"VAR"``; ``"ERR"`` squared,
+        ``"WHT"``/``"IVAR"`` inverted on read; ``("NAME", "stddev")`` for other names).
     dq
-        Integer DQ words (the stack's shape, N frames or one frame shared by all).
+        Integer DQ words (the stack's shape, N frames or one frame shared by all), or an
+        extension name (``"DQ"``) of FITS file names.
     bad_bits
         DQ bits that exclude a sample (``dq & bad_bits != 0``); None: every bit, 0: none
         (the DQ is then only propagated to the ``dq`` product).
@@ -155,6 +158,9 @@ class Combiner(LegacyCombinerState):
         if legacy:
             raise TypeError(f"Combiner() got unexpected keyword arguments {sorted(legacy)}")
         copy = as_bool(copy, "copy")  # reliability: copy="no" is not True
+        # extension names of FITS file stacks (variance="VAR", dq="DQ") read before the frames
+        variance = planes_from_files(stack, variance, "variance")
+        dq = planes_from_files(stack, dq, "dq")
         fs = prepare_frames(stack, mask, copy=copy)
         planes = prepare_planes(fs.n, fs.spatial, variance=variance, dq=dq, copy=copy)
         if bad_bits is not None and (planes is None or planes.dq is None):

@@ -368,6 +368,38 @@ def _dq_plane(x: Any, n: int, spatial: tuple[int, ...], m: int, copy: bool) -> t
     return _flat(conv, dtype, m, "dq", copy)
 
 
+def _names_extension(value: Any) -> bool:
+    """A plane argument that names an extension of FITS inputs (not an array)."""
+    return isinstance(value, (str, PlaneSpec)) or (isinstance(value, tuple) and bool(value)
+                                                   and isinstance(value[0], str))
+
+
+def planes_from_files(stack: Any, value: Any, role: str) -> Any:
+    """A plane given as an extension name of the FITS file stack -> its N frames.
+
+    ``value`` is returned unchanged unless it names an extension (``"VAR"``, ``"ERR"``,
+    ``("NOISE", "stddev")``, ``"DQ"``); then every file's extension is read (the file of an
+    image name ``a.fits[SCI]``, not its HDU) and variances converted on read as in
+    :func:`to_variance`.
+    """
+    if value is None or not _names_extension(value):
+        return value
+    import os
+
+    if not (isinstance(stack, (list, tuple)) and stack and all(isinstance(p, (str, os.PathLike)) for p in stack)):
+        raise TypeError(f"{role}={value!r} names a FITS extension: the stack must then be FITS file names")
+    from .io.fits import split_name
+    from .io.fits.stack import load_images
+
+    spec = variance_spec(value) if role == "variance" else plane_spec(value, role, role)
+    files = [split_name(p)[0] for p in stack]
+    frames = load_images(files, hdu=spec.hdu, what=role).frames
+    if role == "variance" and spec.kind != "variance":
+        frames = [to_variance(np.array(f, dtype=np.result_type(f.dtype, np.float32), copy=True), spec.kind)
+                  for f in frames]
+    return frames
+
+
 def prepare_planes(
     n: int,
     spatial: tuple[int, ...],

@@ -184,3 +184,31 @@ def test_planner_counts_the_planes():
     # 3 more outputs per pixel: about 4.5 times the bytes of a tile
     ratio = (with_planes.per_task - TASK_OVERHEAD) / (plain.per_task - TASK_OVERHEAD)
     assert 4.2 < ratio < 4.8
+
+
+@pytest.mark.parametrize("plane", ["VAR", "ERR", "WHT", ("NOISE", "stddev")])
+def test_in_memory_combiner_reads_the_extensions_too(tmp_path, plane):
+    """Combiner(FITS names, variance="ERR", dq="DQ") reads every file's extensions (the
+    file of an image name a.fits[SCI], converted on read) and equals the arrays' combine."""
+    rng = np.random.default_rng(8)
+    n, shape = 4, (9, 11)
+    sci = rng.normal(100, 5, (n, *shape)).astype(np.float32)
+    var = rng.uniform(1, 9, (n, *shape)).astype(np.float32)
+    dq = (rng.integers(0, 4, (n, *shape)) * (rng.random((n, *shape)) < 0.3)).astype(np.int16)
+    name = plane if isinstance(plane, str) else plane[0]
+    stored = {"VAR": var, "ERR": np.sqrt(var), "WHT": 1 / var, "NOISE": np.sqrt(var)}[name].astype(np.float32)
+    paths = []
+    for i in range(n):
+        p = str(tmp_path / f"g{i}.fits")
+        _write_mef(p, sci[i], {name: stored[i], "DQ": dq[i]})
+        paths.append(p + "[SCI]")
+    as_var = {"VAR": stored, "ERR": stored * stored, "NOISE": stored * stored, "WHT": np.float32(1) / stored}[name]
+    names = ["variance", "dq", "weight"]
+    got = imc.Combiner(paths, variance=plane, dq="DQ", bad_bits=1).combine("mean", weights="inverse_variance",
+                                                                            diagnostics=names)
+    want = imc.Combiner(sci, variance=as_var, dq=dq, bad_bits=1).combine("mean", weights="inverse_variance",
+                                                                          diagnostics=names)
+    _same({"data": got.data, **{k: getattr(got, k) for k in names}},
+          {"data": want.data, **{k: getattr(want, k) for k in names}}, ["data", *names])
+    with pytest.raises(TypeError, match="names a FITS extension"):
+        imc.Combiner(sci, variance="VAR")

@@ -1,5 +1,9 @@
 """xarray accessors: ``da.imc.combine(dim="frame", ...)`` and ``ds.imc.combine(...)``.
 
+These are the implementations; ``DataArray.imc``/``Dataset.imc`` are registered by
+``import imcombiners`` (:mod:`imcombiners._xarray`: proxies that load this module on
+first use).
+
 One-line forwarders to :func:`imcombiners.dask.combine` that move ``dim`` to axis 0,
 keep the coordinates and attributes that do not involve ``dim``, and return lazy xarray
 objects (dask-backed) built from the engine's outputs.  The Dataset accessor takes the
@@ -58,7 +62,6 @@ def _wrap(lazy: LazyCombine, arr: xr.DataArray, order: tuple[Hashable, ...], dim
     return {names.get(k, k): one(k, a) for k, a in lazy.arrays.items()}
 
 
-@xr.register_dataarray_accessor("imc")
 class ImcAccessor:
     """``DataArray.imc``: image-stack combining along a frame dimension."""
 
@@ -116,7 +119,6 @@ class ImcAccessor:
         return ds
 
 
-@xr.register_dataset_accessor("imc")
 class ImcDatasetAccessor:
     """``Dataset.imc``: combine a survey stack held as variables of one Dataset."""
 

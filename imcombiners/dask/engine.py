@@ -26,6 +26,7 @@ import numpy as np
 from imcombiners._job import Job, combine_method
 from imcombiners._planes import PlaneSpec, as_bad_bits, is_inverse_variance
 from imcombiners._rejectors import Rejector
+from imcombiners.canvas import WcsCanvas, resolve_offsets
 from imcombiners.dask.inputs import Hdu, Offsets
 from imcombiners.dask.lazy import CombinedArrays, LazyCombine, tile_graph
 from imcombiners.dask.normalisation import Factor, LibraryStat, resolve_factors
@@ -127,7 +128,7 @@ def _weighting(weights: Factor | object) -> tuple[str | None, object, object]:
 
 def plan(inputs: object, method: str = "mean", *, mask: object = None,
          rejectors: Rejector | Sequence[Rejector] | None = None, diagnostics: Diagnostics = None,
-         offsets: Offsets | None = None, hdu: Hdu = None, memory_limit: MemoryLimit = None,
+         offsets: Offsets | str | WcsCanvas | None = None, hdu: Hdu = None, memory_limit: MemoryLimit = None,
          tile: Sequence[int] | None = None, threads: int | None = None, streaming: bool = False,
          variance: object = None, dq: object = None, weights: object = None,
          **_ignored: object) -> Plan:
@@ -148,6 +149,7 @@ def plan(inputs: object, method: str = "mean", *, mask: object = None,
     if unknown:
         raise TypeError(f"plan() got unexpected keyword arguments {unknown}; it takes the arguments of combine()")
     _, _, wplane = _weighting(weights)
+    offsets, _canvas = resolve_offsets(offsets, inputs, hdu)
     p = prepare_stack(inputs, mask=mask, offsets=offsets, hdu=hdu, rejectors=rejectors,
                       diagnostics=diagnostics, memory_limit=memory_limit, tile=tile, threads=threads,
                       result_in_memory=not streaming,
@@ -171,7 +173,7 @@ def combine(
     q: float | None = None,
     blank: float | None = None,
     relative: bool = True,
-    offsets: Offsets | None = None,
+    offsets: Offsets | str | WcsCanvas | None = None,
     hdu: Hdu = None,
     memory_limit: MemoryLimit = None,
     tile: Sequence[int] | None = None,
@@ -222,6 +224,10 @@ def combine(
         Integer offset of each frame (NumPy axis order) as in
         :func:`imcombiners.offsets.place_into_padded`; frames may then differ in shape.
         The padded stack is never built: a tile reads only the frames overlapping it.
+        ``"wcs"``: offsets from the WCS of FITS inputs (nearest pixel; frames rotated or
+        scaled relative to the first are refused), or a
+        :class:`~imcombiners.canvas.WcsCanvas` from :func:`~imcombiners.canvas.wcs_canvas`.
+        The output's WCS (``to_fits`` header, ``.wcs_header``) is then the canvas's.
     hdu
         HDU of FITS inputs (default: the first with an image).
     memory_limit
@@ -245,6 +251,7 @@ def combine(
     kernels = _kernels
     weighting, frame_weights, wplane = _weighting(weights)
     planes_in = {"variance": variance, "dq": dq, "weights": wplane}
+    offsets, canvas = resolve_offsets(offsets, inputs, hdu)
     p = prepare_stack(inputs, mask=mask, offsets=offsets, hdu=hdu, rejectors=rejectors,
                       diagnostics=diagnostics, memory_limit=memory_limit, tile=tile, threads=threads,
                       result_in_memory=not streaming, planes=planes_in)
@@ -274,10 +281,16 @@ def combine(
     prov = provenance_dict(
         inputs=p.names, ncombine=p.n,
         parameters=library_parameters(m, rej, thresholds, zero, scale, weights, statsec, ddof, q, blank,
-                                      p.want, offsets, planes=planes_in, bad_bits=bad_bits),
+                                      p.want, "wcs" if canvas is not None else offsets, planes=planes_in,
+                                      bad_bits=bad_bits),
         zero=z, scale=s, weights=w,
     )
     lazy = LazyCombine(graph=graph, plan=p.plan, out_dtypes=out_dtypes, n=p.n, spatial=p.spatial,
                        zero=z, scale=s, weights=w, provenance=prov, job=job)
     lazy.template = p.first_fits
+    frame_starts = getattr(p.source, "offsets", None)
+    if offsets is not None and frame_starts:
+        lazy.origin = tuple(int(v) for v in frame_starts[0])
+    if canvas is not None:
+        lazy.wcs_header = canvas.header
     return lazy

@@ -211,6 +211,12 @@ class LazyCombine:
     #: The first input when the inputs are FITS images: ``to_fits`` starts the primary
     #: header from its header, as IRAF does (:func:`imcombiners.io.fits.output_header`).
     template: object = None
+    #: With offsets: where the first frame's pixel 0 lies on the output grid (NumPy axis
+    #: order); ``to_fits`` moves the template's WCS there (None: no offsets).
+    origin: tuple[int, ...] | None = None
+    #: With a WCS canvas (``offsets="wcs"``): the canvas WCS cards, for outputs without a
+    #: FITS template and for the zarr attributes.
+    wcs_header: object = None
 
     def __init__(self, *, graph: TileGraph, plan: Plan, out_dtypes: Mapping[str, np.dtype], n: int,
                  spatial: tuple[int, ...], zero: np.ndarray | None, scale: np.ndarray | None,
@@ -346,9 +352,12 @@ class LazyCombine:
                           compressors=compressors, atomic=atomic)
 
     def to_fits(self, path: str | os.PathLike[str], *, outputs: Sequence[str] | None = None,
-                overwrite: bool = False, progress: Progress = None) -> str:
+                overwrite: bool = False, progress: Progress = None, science_extension: bool = False) -> str:
         """Stream every output into one multi-extension FITS file, renamed when complete.
 
-        See :func:`imcombiners.dask.sinks.write_fits`.
+        ``science_extension=True``: the survey layout (data-less primary header, then
+        ``SCI``, ``VAR``, ``DQ``, ``WHT``... extensions).  See
+        :func:`imcombiners.dask.sinks.write_fits`.
         """
-        return write_fits(self, path, outputs=outputs, overwrite=overwrite, progress=progress)
+        return write_fits(self, path, outputs=outputs, overwrite=overwrite, progress=progress,
+                          science_extension=science_extension)

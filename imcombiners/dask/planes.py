@@ -30,6 +30,7 @@ from imcombiners._planes import PlaneSpec, dq_unsigned, plane_spec, to_variance,
 from imcombiners.dask.inputs import FrameView, Offsets, is_dask
 from imcombiners.dask.sources import FrameReader, FramesSource, StackArraySource, StackSource, as_frame
 from imcombiners.dask.tasks import PLANE_ROLES
+from imcombiners.io.fits import FitsFrame, split_name
 from imcombiners.io.fits.window import normalise_window as _normalise_window
 from imcombiners.offsets import padded_layout
 
@@ -179,10 +180,13 @@ def plane_inputs(value: object, *, role: str, inputs: object, shape: tuple[int, 
     spec = _spec_of(value, role)
     if spec is not None:
         paths = inputs if isinstance(inputs, (list, tuple)) else None
-        if not paths or not all(isinstance(p, (str, bytes)) or hasattr(p, "__fspath__") for p in paths):
+        if not paths or not all(isinstance(p, (str, FitsFrame)) or hasattr(p, "__fspath__") for p in paths):
             raise TypeError(f"{role}={value!r} names a FITS extension: the inputs must then be FITS files")
         kind = spec.kind if role == "variance" else role
-        source: StackSource = PlaneFrames(list(paths), role, kind, offsets=offsets, hdu=spec.hdu)
+        # the plane's extension of each input file (an image selector such as
+        # "a.fits[SCI]" or a probed frame names the file, not the plane's HDU)
+        files = [p.path if isinstance(p, FitsFrame) else split_name(p)[0] for p in paths]
+        source: StackSource = PlaneFrames(files, role, kind, offsets=offsets, hdu=spec.hdu)
     elif dask_stack:
         import dask.array as da  # a dask stack: dask.array is already imported
 
