@@ -236,7 +236,11 @@ class Job:
         final: bool,
         planes: Planes | None = None,
     ) -> dict[str, Any]:
-        """The ``job`` dictionary of one ``_core.run`` call (one stage of the job)."""
+        """The ``job`` dictionary of one ``_core.run`` call (one stage of the job).
+
+        Every key is sent, and every rejector dict carries all its parameters: the kernel
+        gives none a default and refuses unknown keys (``imcombiners.errors.KernelCallError``).
+        """
 
         def seq(v: np.ndarray | None) -> list[float] | None:
             return None if v is None else [float(x) for x in v]

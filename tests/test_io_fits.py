@@ -284,3 +284,27 @@ def test_fast_probe_hands_bad_files_to_astropy(tmp_path):
     assert imf.frame._probe_plain(str(tmp_path / "bitpix.fits"), None) is None
     with pytest.raises(ValueError, match="BITPIX"):
         imf.probe(tmp_path / "bitpix.fits")
+
+
+def test_reads_into_strips_of_a_buffer_convert_in_place(tmp_path):
+    # the local engine reads each frame's strip into a slice of a buffer it keeps: the
+    # stored words land in that slice and become the values there (uint16, int16, int32,
+    # uint8, float32, float64); other kinds go through a temporary array. Same values.
+    from imcombiners.io.fits.pixels import converts_in_place
+
+    for name, path in _cases(tmp_path).items():
+        frame = imf.probe(path)
+        ref = fits.getdata(path)
+        buf = np.full((3, 13) + SHAPE[1:], 99, frame.dtype)
+        for k, (y0, y1) in enumerate([(0, 13), (13, 20), (30, SHAPE[0])]):
+            out = buf[k, : y1 - y0]
+            got = frame.read((slice(y0, y1),), out=out)
+            assert got is out
+            expect = ref[y0:y1]
+            if name.startswith("scaled"):
+                np.testing.assert_allclose(got, expect, rtol=1e-6, equal_nan=True, err_msg=name)
+            else:
+                np.testing.assert_array_equal(got, expect.astype(got.dtype), err_msg=name)
+        assert converts_in_place(frame.pixels, frame.dtype) == (
+            name.replace("comp_", "").replace("f32", "float32").replace("u16", "uint16")
+            in ("uint16", "int16", "uint8", "int32", "float32", "float64")), name

@@ -296,7 +296,7 @@ def _combine_locally(info: InputInfo, output: str, job: Mapping[str, Any], outs:
 
         limit = parse_memory(limit, "memory_limit")
     plan = plan_strips(run.n, run.spatial, run.dtype.itemsize, per_pixel, run.halo, limit, threads)
-    header = output_header(info.frames[0], provenance_cards(run.provenance), source=info.paths[0])
+    header = output_header(info.frames[0], provenance_cards(run.provenance), source=info.paths[0], plain=True)
     prods, written, counts = _fits_products(info, output, outs, products, dtype, preview, header)
     files = open_products(prods, run.out_dtypes, lambda name: output_shape(name, run.n, run.spatial), run.n,
                           overwrite=overwrite)
@@ -349,7 +349,10 @@ def _write_fits_outputs(lazy: Any, info: InputInfo, output: str, outs: list[str]
     from imcombiners.io.fits import output_header
     from imcombiners.io.provenance import provenance_cards
 
-    header = output_header(info.frames[0], provenance_cards(lazy.provenance), source=info.paths[0])
+    # survey outputs edit the header's WCS (astropy); others take the plain card path
+    astropy_header = bool(lazy.origin) or survey is not None
+    header = output_header(info.frames[0], provenance_cards(lazy.provenance), source=info.paths[0],
+                           plain=not astropy_header)
     if lazy.origin:  # frames at offsets: the first frame's WCS moved onto the output grid
         header = shift_wcs_header(header, lazy.origin)
     prods, written, counts = _fits_products(info, output, outs, products, dtype, preview, header, survey)

@@ -156,6 +156,37 @@ pub fn grow_mask(mask: &[bool], n: usize, shape: &[usize], radius: f64) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// The stamped ball marks exactly the samples within the radius of a marked one.
+        #[test]
+        fn grow_equals_brute_force_distance(
+            shape in prop::collection::vec(1usize..9, 1..4),
+            radius in 0.0f64..4.0,
+            seeds in prop::collection::vec(any::<u16>(), 1..4),
+        ) {
+            let m: usize = shape.iter().product();
+            let grid = Grid::new(&shape);
+            let mut mask = vec![false; m];
+            for s in &seeds {
+                mask[*s as usize % m] = true;
+            }
+            let got = grow_mask(&mask, 1, &shape, radius).unwrap();
+            let (mut a, mut b) = (vec![0i64; shape.len()], vec![0i64; shape.len()]);
+            for (p, &marked) in got.iter().enumerate() {
+                grid.coords(p, &mut a);
+                let near = (0..m).filter(|&q| mask[q]).any(|q| {
+                    grid.coords(q, &mut b);
+                    let d2: i64 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+                    if radius < 1.0 { d2 == 0 } else { (d2 as f64) <= radius * radius }
+                });
+                prop_assert_eq!(marked, near, "p={} shape={:?} r={}", p, &shape, radius);
+            }
+        }
+    }
 
     #[test]
     fn disc_sizes_match_iraf() {

@@ -71,6 +71,35 @@ fn compare_swap<T: Copy + PartialOrd>(lo: &mut [T], hi: &mut [T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Every column comes out as a plain sort of it (f32 and f64, with infinities).
+        #[test]
+        fn network_sort_equals_a_plain_sort(
+            (n, stride, vals) in (1usize..80, 1usize..200).prop_flat_map(|(n, s)| {
+                let v = prop_oneof![4 => (0i32..6).prop_map(f64::from), 4 => -1e6f64..1e6, 1 => Just(f64::INFINITY), 1 => Just(f64::NEG_INFINITY)];
+                (Just(n), Just(s), prop::collection::vec(v, n * s))
+            }),
+        ) {
+            let net = batcher(n);
+            let column = |rows: &[f64], b: usize| (0..n).map(|i| rows[i * stride + b]).collect::<Vec<_>>();
+            let mut rows = vals.clone();
+            sort_columns(&mut rows, stride, &net);
+            let mut rows32: Vec<f32> = vals.iter().map(|&x| x as f32).collect();
+            sort_columns(&mut rows32, stride, &net);
+            for b in 0..stride {
+                let mut want = column(&vals, b);
+                want.sort_by(|x, y| x.total_cmp(y));
+                prop_assert_eq!(&column(&rows, b), &want);
+                let got32: Vec<f32> = (0..n).map(|i| rows32[i * stride + b]).collect();
+                let want32: Vec<f32> = want.iter().map(|&x| x as f32).collect();
+                prop_assert_eq!(got32, want32);
+            }
+        }
+    }
 
     #[test]
     fn networks_sort_every_zero_one_input() {

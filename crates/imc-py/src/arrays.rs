@@ -1,9 +1,10 @@
 //! Borrowing NumPy arrays as Rust slices (shared by every binding).
 
 use numpy::{PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+
+use crate::error::{dtype_err, layout_err};
 
 /// Borrow every frame as a 1-D array of element type `T`; `None` when frames[0] is not `T`
 /// (the caller tries the next dtype), an error when a later frame disagrees.
@@ -16,7 +17,7 @@ pub(crate) fn borrow_all<'py, T: numpy::Element>(
     let mut v = Vec::with_capacity(frames.len());
     for (i, f) in frames.iter().enumerate() {
         v.push(f.extract::<PyReadonlyArray1<'py, T>>().map_err(|_| {
-            PyTypeError::new_err(format!("frames[{i}]: every frame must be a 1-D array of the same dtype as frames[0]"))
+            dtype_err(format!("frames[{i}]: every frame must be a 1-D array of the same dtype as frames[0]"))
         })?);
     }
     Ok(Some(v))
@@ -30,7 +31,7 @@ pub(crate) fn borrow_masks<'py>(masks: Option<&Bound<'py, PyList>>) -> PyResult<
                 .enumerate()
                 .map(|(i, a)| {
                     a.extract::<PyReadonlyArray1<'py, bool>>()
-                        .map_err(|_| PyTypeError::new_err(format!("masks[{i}] must be a 1-D bool array")))
+                        .map_err(|_| dtype_err(format!("masks[{i}] must be a 1-D bool array")))
                 })
                 .collect::<PyResult<Vec<_>>>()
         })
@@ -42,7 +43,7 @@ pub(crate) fn slices<'a, T: numpy::Element>(arrays: &'a [PyReadonlyArray1<'_, T>
     arrays
         .iter()
         .enumerate()
-        .map(|(i, a)| a.as_slice().map_err(|_| PyValueError::new_err(format!("{what}[{i}] must be C-contiguous"))))
+        .map(|(i, a)| a.as_slice().map_err(|_| layout_err(format!("{what}[{i}] must be C-contiguous"))))
         .collect()
 }
 

@@ -5,15 +5,17 @@
 //! * `iraf_factors(scale, zero, weight, ncombine)` -> dict (IRAF's normalisation)
 
 use numpy::{PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use imc_core::input::{as_be, BeF32, BeF64, BeI16, BeI32, BeU16, Input};
 use imc_core::iraf::{self, Combine, Factors, Params, Reject, Source, Want, Work};
 
+use imc_core::Error;
+
 use crate::arrays::{borrow_all, borrow_masks, put_opt, slices};
-use crate::{core_err, guarded};
+use crate::error::{call_err, core_err, dtype_err, guarded, layout_err};
+use crate::strict::strict_dict;
 
 /// For the `swapped` kind of a memory-mapped FITS image (big-endian words), expand
 /// `$m!(raw word type, big-endian pixel type)`; `None` (native arrays) falls through.
@@ -26,28 +28,9 @@ macro_rules! match_swapped {
             Some("i2") => $m!(u16, BeI16),
             Some("u2") => $m!(u16, BeU16),
             Some("i4") => $m!(u32, BeI32),
-            Some(s) => return Err(PyValueError::new_err(format!("swapped: unknown type {s:?}"))),
+            Some(s) => return Err(call_err(format!("swapped: unknown type {s:?}"))),
         }
     };
-}
-
-fn bad(key: &str, v: &Bound<'_, PyAny>) -> PyErr {
-    let shown = v.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into());
-    PyValueError::new_err(format!("{key}: invalid value {shown}"))
-}
-
-fn req<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
-    match d.get_item(key)? {
-        Some(v) => v.extract::<T>().map_err(|_| bad(key, &v)),
-        None => Err(PyValueError::new_err(format!("params: missing key {key:?}"))),
-    }
-}
-
-fn opt<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
-    match d.get_item(key)? {
-        Some(v) if !v.is_none() => Ok(Some(v.extract::<T>().map_err(|_| bad(key, &v))?)),
-        _ => Ok(None),
-    }
 }
 
 fn parse_combine(s: &str) -> PyResult<Combine> {
@@ -56,11 +39,7 @@ fn parse_combine(s: &str) -> PyResult<Combine> {
         "median" => Combine::Median,
         "lmedian" => Combine::LMedian,
         "sum" => Combine::Sum,
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "combine: unknown {s:?}; use average, median, lmedian or sum"
-            )))
-        }
+        _ => return Err(core_err(Error::param("combine", format!("unknown {s:?}; use average, median, lmedian or sum")))),
     })
 }
 
@@ -74,45 +53,57 @@ fn parse_reject(s: &str) -> PyResult<Reject> {
         "crreject" => Reject::CrReject,
         "pclip" => Reject::PClip,
         _ => {
-            return Err(PyValueError::new_err(format!(
-                "reject: unknown {s:?}; use none, minmax, sigclip, avsigclip, ccdclip, crreject or pclip"
+            return Err(core_err(Error::param(
+                "reject",
+                format!("unknown {s:?}; use none, minmax, sigclip, avsigclip, ccdclip, crreject or pclip"),
             )))
         }
     })
 }
 
-fn params_from_dict(d: &Bound<'_, PyDict>) -> PyResult<Params> {
-    let combine = parse_combine(&req::<String>(d, "combine")?)?;
-    let reject = parse_reject(&req::<String>(d, "reject")?)?;
+strict_dict!(
+    /// `_core.iraf_combine`'s parameters (imcombiners/_iraf_params.py `kernel_params`):
+    /// every key required (the INDEF ones as None), none other accepted.
+    ParamsDict "params" {
+        combine: String, reject: String, nlow: f32, nhigh: f32, nkeep: i32, mclip: bool,
+        lsigma: Option<f32>, hsigma: Option<f32>, rdnoise: Vec<f32>, gain: Vec<f32>, snoise: Vec<f32>,
+        sigscale: f32, pclip: f32, grow: f32, lthreshold: Option<f32>, hthreshold: Option<f32>, blank: f32,
+        scales: Vec<f32>, zeros: Vec<f32>, wts: Vec<f32>, doscale: bool, dozero: bool, dowts: bool,
+        exposures: Vec<f32>,
+    } {}
+);
+
+fn params_from_dict(d: &Bound<'_, PyAny>) -> PyResult<Params> {
+    let p = ParamsDict::from_dict(d)?;
     let factors = Factors {
-        scales: req(d, "scales")?,
-        zeros: req(d, "zeros")?,
-        wts: req(d, "wts")?,
-        doscale: req(d, "doscale")?,
-        dozero: req(d, "dozero")?,
-        dowts: req(d, "dowts")?,
+        scales: p.scales,
+        zeros: p.zeros,
+        wts: p.wts,
+        doscale: p.doscale,
+        dozero: p.dozero,
+        dowts: p.dowts,
         warnings: Vec::new(),
     };
     Ok(Params {
-        combine,
-        reject,
-        nlow: req(d, "nlow")?,
-        nhigh: req(d, "nhigh")?,
-        nkeep: req(d, "nkeep")?,
-        mclip: req(d, "mclip")?,
-        lsigma: opt(d, "lsigma")?,
-        hsigma: opt(d, "hsigma")?,
-        rdnoise: req(d, "rdnoise")?,
-        gain: req(d, "gain")?,
-        snoise: req(d, "snoise")?,
-        sigscale: req(d, "sigscale")?,
-        pclip: req(d, "pclip")?,
-        grow: req(d, "grow")?,
-        lthreshold: opt(d, "lthreshold")?,
-        hthreshold: opt(d, "hthreshold")?,
-        blank: req(d, "blank")?,
+        combine: parse_combine(&p.combine)?,
+        reject: parse_reject(&p.reject)?,
+        nlow: p.nlow,
+        nhigh: p.nhigh,
+        nkeep: p.nkeep,
+        mclip: p.mclip,
+        lsigma: p.lsigma,
+        hsigma: p.hsigma,
+        rdnoise: p.rdnoise,
+        gain: p.gain,
+        snoise: p.snoise,
+        sigscale: p.sigscale,
+        pclip: p.pclip,
+        grow: p.grow,
+        lthreshold: p.lthreshold,
+        hthreshold: p.hthreshold,
+        blank: p.blank,
         factors,
-        exposures: req(d, "exposures")?,
+        exposures: p.exposures,
     })
 }
 
@@ -154,7 +145,8 @@ where
 ///     float32, float64) and length M = prod(shape).
 /// masks : list of N 1-D bool arrays (True = bad) or None.
 /// shape : spatial shape (lines run along the last axis).
-/// params : dict of validated parameters and normalised factors (see imcombiners/iraf.py).
+/// params : dict of validated parameters and normalised factors, every key given (see
+///     imcombiners/_iraf_params.py `kernel_params`).
 /// want : list of extra outputs among "sigma", "rejmask", "nrejmask", "expmask".
 /// double : bool, True = IRAF's double path (float64 working type).
 /// threads : int, 0 = all cores.
@@ -170,14 +162,14 @@ fn iraf_combine<'py>(
     frames: &Bound<'py, PyList>,
     masks: Option<&Bound<'py, PyList>>,
     shape: Vec<usize>,
-    params: &Bound<'py, PyDict>,
+    params: &Bound<'py, PyAny>,
     want: Vec<String>,
     double: bool,
     threads: usize,
     swapped: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if frames.is_empty() {
-        return Err(PyValueError::new_err("images: at least one image is required"));
+        return Err(core_err(Error::param("images", "at least one image is required")));
     }
     let p = params_from_dict(params)?;
     let mut w = Want::default();
@@ -187,7 +179,7 @@ fn iraf_combine<'py>(
             "rejmask" => w.rejmask = true,
             "nrejmask" => w.nrej = true,
             "expmask" => w.expmask = true,
-            _ => return Err(PyValueError::new_err(format!("want: unknown output {name:?}"))),
+            _ => return Err(call_err(format!("want: unknown output {name:?}"))),
         }
     }
     let masks = borrow_masks(masks)?;
@@ -203,9 +195,8 @@ fn iraf_combine<'py>(
     }
     macro_rules! dispatch_be {
         ($raw:ty, $pix:ty) => {{
-            let a = borrow_all::<$raw>(frames)?.ok_or_else(|| {
-                PyTypeError::new_err(format!("frames: swapped={swapped:?} needs {} words", stringify!($raw)))
-            })?;
+            let a = borrow_all::<$raw>(frames)?
+                .ok_or_else(|| dtype_err(format!("frames: swapped={swapped:?} needs {} words", stringify!($raw))))?;
             run_as!($pix, slices(&a, "frames")?.into_iter().map(as_be::<$pix>).collect())
         }};
     }
@@ -224,7 +215,7 @@ fn iraf_combine<'py>(
     dispatch!(u8);
     dispatch!(i32);
     let dt = frames.get_item(0)?.getattr("dtype").map(|d| d.to_string()).unwrap_or_else(|_| "?".into());
-    Err(PyTypeError::new_err(format!(
+    Err(dtype_err(format!(
         "images: dtype {dt} is not supported; use uint8, uint16, int16, int32, float32 or float64 (cast explicitly)"
     )))
 }
@@ -245,7 +236,7 @@ fn iraf_stats<'py>(
     swapped: Option<&str>,
 ) -> PyResult<(f32, f32, f32)> {
     let mk = match &mask {
-        Some(m) => Some(m.as_slice().map_err(|_| PyValueError::new_err("mask must be C-contiguous"))?),
+        Some(m) => Some(m.as_slice().map_err(|_| layout_err("mask must be C-contiguous"))?),
         None => None,
     };
     let need = iraf::StatNeed { sorted };
@@ -253,8 +244,8 @@ fn iraf_stats<'py>(
         ($raw:ty, $pix:ty) => {{
             let a = frame
                 .extract::<PyReadonlyArray1<'py, $raw>>()
-                .map_err(|_| PyTypeError::new_err(format!("frame: swapped={swapped:?} needs {} words", stringify!($raw))))?;
-            let s = a.as_slice().map_err(|_| PyValueError::new_err("frame must be C-contiguous"))?;
+                .map_err(|_| dtype_err(format!("frame: swapped={swapped:?} needs {} words", stringify!($raw))))?;
+            let s = a.as_slice().map_err(|_| layout_err("frame must be C-contiguous"))?;
             let s = as_be::<$pix>(s);
             return py.detach(|| {
                 guarded(|| iraf::image_stats(s, mk, &shape, section.as_deref(), lthreshold, hthreshold, need))
@@ -265,7 +256,7 @@ fn iraf_stats<'py>(
     macro_rules! dispatch {
         ($t:ty) => {
             if let Ok(a) = frame.extract::<PyReadonlyArray1<'py, $t>>() {
-                let s = a.as_slice().map_err(|_| PyValueError::new_err("frame must be C-contiguous"))?;
+                let s = a.as_slice().map_err(|_| layout_err("frame must be C-contiguous"))?;
                 return py.detach(|| {
                     guarded(|| iraf::image_stats(s, mk, &shape, section.as_deref(), lthreshold, hthreshold, need))
                 });
@@ -278,7 +269,7 @@ fn iraf_stats<'py>(
     dispatch!(i16);
     dispatch!(u8);
     dispatch!(i32);
-    Err(PyTypeError::new_err("frame: must be a 1-D array of uint8, uint16, int16, int32, float32 or float64"))
+    Err(dtype_err("frame: must be a 1-D array of uint8, uint16, int16, int32, float32 or float64"))
 }
 
 fn source(s: &str, what: &str) -> PyResult<Source> {
@@ -286,7 +277,7 @@ fn source(s: &str, what: &str) -> PyResult<Source> {
         "none" => Source::None,
         "stat" => Source::Stat,
         "file" => Source::File,
-        _ => return Err(PyValueError::new_err(format!("{what}: unknown source {s:?}"))),
+        _ => return Err(call_err(format!("{what}: unknown source {s:?}"))),
     })
 }
 

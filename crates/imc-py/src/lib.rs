@@ -1,17 +1,19 @@
 //! `imcombiners._core`: thin PyO3 bindings over `imc-core`.
 //!
-//! Only argument conversion lives here: NumPy arrays -> borrowed slices, Python dicts ->
-//! `Job`, dtype dispatch, releasing the GIL while kernels run, turning errors into
-//! ValueError and any Rust panic into RuntimeError (never a crash of the interpreter).
+//! Only argument conversion lives here: NumPy arrays -> borrowed slices, strict typed
+//! dicts -> `Job` / IRAF `Params` (`job`, `iraf`, `strict`), dtype dispatch, releasing the
+//! GIL while kernels run, and every error mapped to its Python exception class in one
+//! place (`error`; a Rust panic never crosses into Python).
 
 mod arrays;
-mod convert;
+mod error;
 mod iraf;
+mod job;
 mod planes;
 mod simd;
+mod strict;
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -21,7 +23,7 @@ use imc_core::input::Input;
 use imc_core::real::Real;
 
 use arrays::{borrow_all, borrow_masks, put_opt, slices};
-pub(crate) use convert::{core_err, guarded};
+use error::{core_err, dtype_err, guarded, layout_err};
 
 fn pack<'py, O: Real + numpy::Element>(py: Python<'py>, out: Outputs<O>, dq_bits: u32) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -73,7 +75,7 @@ where
 /// frames : list of 1-D C-contiguous arrays (uint8, uint16, int16, int32, float32, float64),
 ///     one per frame, all of one dtype and length.
 /// masks : list of 1-D bool arrays or None (True = bad sample).
-/// job : dict describing the combine (see docs/design.md).
+/// job : dict describing the combine (see docs/design.md; strict keys, no defaults).
 /// threads : int, 0 = all cores, 1 = the calling thread only.
 /// planes : dict or None: "variance" / "weights" (lists of 1-D float32/float64 arrays) and
 ///     "dq" (a list of 1-D uint8/uint16/uint32 arrays), one array per frame.
@@ -83,14 +85,14 @@ fn run<'py>(
     py: Python<'py>,
     frames: &Bound<'py, PyList>,
     masks: Option<&Bound<'py, PyList>>,
-    job: &Bound<'py, PyDict>,
+    job: &Bound<'py, PyAny>,
     threads: usize,
     planes: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if frames.is_empty() {
-        return Err(PyValueError::new_err("frames: at least one frame is required"));
+        return Err(core_err(imc_core::Error::param("frames", "at least one frame is required")));
     }
-    let job = convert::job_from_dict(job)?;
+    let job = job::job_from_dict(job)?;
     let masks = borrow_masks(masks)?;
     let planes = planes::Borrowed::from_dict(planes)?;
     macro_rules! dispatch {
@@ -107,7 +109,7 @@ fn run<'py>(
     dispatch!(u8 => f32);
     dispatch!(i32 => f64);
     let dt = frames.get_item(0)?.getattr("dtype").map(|d| d.to_string()).unwrap_or_else(|_| "?".into());
-    Err(PyTypeError::new_err(format!(
+    Err(dtype_err(format!(
         "frames: dtype {dt} is not supported; use uint8, uint16, int16, int32, float32 or float64 (cast explicitly)"
     )))
 }
@@ -117,9 +119,9 @@ fn run<'py>(
 fn grow_mask<'py>(py: Python<'py>, mask: PyReadonlyArrayDyn<'py, bool>, radius: f64) -> PyResult<Bound<'py, PyAny>> {
     let shape = mask.shape().to_vec();
     if shape.len() < 2 {
-        return Err(PyValueError::new_err("mask: must have shape (N, *spatial) with at least 2 dimensions"));
+        return Err(layout_err("mask: must have shape (N, *spatial) with at least 2 dimensions"));
     }
-    let data = mask.as_slice().map_err(|_| PyValueError::new_err("mask must be C-contiguous"))?;
+    let data = mask.as_slice().map_err(|_| layout_err("mask must be C-contiguous"))?;
     let grown = py.detach(|| guarded(|| imc_core::grow::grow_mask(data, shape[0], &shape[1..], radius)))?;
     let arr = PyArray1::from_vec(py, grown);
     Ok(arr.reshape(shape)?.into_any())
@@ -141,13 +143,13 @@ fn frame_stat<'py>(
     maxiters: u32,
 ) -> PyResult<f64> {
     let mk = match &mask {
-        Some(m) => Some(m.as_slice().map_err(|_| PyValueError::new_err("mask must be C-contiguous"))?),
+        Some(m) => Some(m.as_slice().map_err(|_| layout_err("mask must be C-contiguous"))?),
         None => None,
     };
     macro_rules! dispatch {
         ($t:ty) => {
             if let Ok(a) = frame.extract::<PyReadonlyArray1<'py, $t>>() {
-                let s = a.as_slice().map_err(|_| PyValueError::new_err("frame must be C-contiguous"))?;
+                let s = a.as_slice().map_err(|_| layout_err("frame must be C-contiguous"))?;
                 return py.detach(|| {
                     guarded(|| imc_core::stats::frame_stat(s, mk, name, lo, hi, sigma_lo, sigma_hi, maxiters))
                 });
@@ -160,7 +162,7 @@ fn frame_stat<'py>(
     dispatch!(i16);
     dispatch!(u8);
     dispatch!(i32);
-    Err(PyTypeError::new_err("frame: must be a 1-D array of uint8, uint16, int16, int32, float32 or float64"))
+    Err(dtype_err("frame: must be a 1-D array of uint8, uint16, int16, int32, float32 or float64"))
 }
 
 /// Raise a Rust panic on purpose (tests check that it becomes a Python exception).
@@ -172,7 +174,7 @@ fn _panic_for_tests() -> PyResult<()> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("REJECTORS", convert::REJECTORS.to_vec())?;
+    m.add("REJECTORS", job::REJECTORS.to_vec())?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(grow_mask, m)?)?;
     m.add_function(wrap_pyfunction!(frame_stat, m)?)?;

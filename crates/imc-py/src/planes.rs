@@ -1,16 +1,15 @@
 //! The survey planes at the boundary: `planes={"variance": [...], "weights": [...],
-//! "dq": [...]}` -> borrowed slices, the job keys that go with them, and the DQ output.
+//! "dq": [...]}` -> borrowed slices, and the DQ output (the job keys that go with them
+//! are fields of `job::JobDict`).
 
 use numpy::{PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use imc_core::job::{Job, Weighting};
 use imc_core::planes::{DqPlane, FloatPlane, Planes};
 
 use crate::arrays::{borrow_all, slices};
-use crate::convert::core_err;
+use crate::error::{call_err, dtype_err, layout_err};
 
 /// Planes borrowed from Python for the duration of one call.
 #[derive(Default)]
@@ -27,9 +26,9 @@ pub(crate) struct Borrowed<'py> {
 fn list<'py>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyList>>> {
     match d.get_item(key)? {
         Some(v) if !v.is_none() => {
-            let l = v.cast_into::<PyList>().map_err(|_| PyTypeError::new_err(format!("planes[{key:?}] must be a list of arrays")))?;
+            let l = v.cast_into::<PyList>().map_err(|_| call_err(format!("planes[{key:?}] must be a list of arrays")))?;
             if l.is_empty() {
-                return Err(PyValueError::new_err(format!("planes[{key:?}]: at least one frame is required")));
+                return Err(layout_err(format!("planes[{key:?}]: at least one frame is required")));
             }
             Ok(Some(l))
         }
@@ -45,7 +44,7 @@ impl<'py> Borrowed<'py> {
         for key in d.keys() {
             let k: String = key.extract()?;
             if !matches!(k.as_str(), "variance" | "weights" | "dq") {
-                return Err(PyValueError::new_err(format!("planes: unknown plane {k:?}; expected variance, weights or dq")));
+                return Err(call_err(format!("planes: unknown plane {k:?}; expected variance, weights or dq")));
             }
         }
         let float = |key: &str| -> PyResult<(Option<Vec<PyReadonlyArray1<'py, f32>>>, Option<Vec<PyReadonlyArray1<'py, f64>>>)> {
@@ -56,7 +55,7 @@ impl<'py> Borrowed<'py> {
             if let Some(a) = borrow_all::<f64>(&l)? {
                 return Ok((None, Some(a)));
             }
-            Err(PyTypeError::new_err(format!("planes[{key:?}]: arrays must be 1-D float32 or float64")))
+            Err(dtype_err(format!("planes[{key:?}]: arrays must be 1-D float32 or float64")))
         };
         (b.var32, b.var64) = float("variance")?;
         (b.w32, b.w64) = float("weights")?;
@@ -68,7 +67,7 @@ impl<'py> Borrowed<'py> {
             } else if let Some(a) = borrow_all::<u32>(&l)? {
                 b.dq32 = Some(a);
             } else {
-                return Err(PyTypeError::new_err("planes[\"dq\"]: arrays must be 1-D uint8, uint16 or uint32"));
+                return Err(dtype_err("planes[\"dq\"]: arrays must be 1-D uint8, uint16 or uint32"));
             }
         }
         Ok(b)
@@ -100,19 +99,6 @@ fn float_plane<'a>(
         (_, Some(a)) => Some(FloatPlane::F64(slices(a, what)?)),
         _ => None,
     })
-}
-
-/// The job keys of the survey planes: weighting, bad_bits, nodata_bit, exptime.
-pub(crate) fn job_keys(d: &Bound<'_, PyDict>, job: &mut Job) -> PyResult<()> {
-    let weighting: Option<String> = crate::convert::get_opt(d, "weighting")?;
-    job.weighting = Weighting::parse(weighting.as_deref()).map_err(core_err)?;
-    if job.weights.is_some() && weighting.is_none() {
-        job.weighting = Weighting::Frame; // a job dict of before the planes
-    }
-    job.bad_bits = crate::convert::get(d, "bad_bits", u32::MAX as u64)?.min(u32::MAX as u64) as u32;
-    job.nodata_bit = crate::convert::get(d, "nodata_bit", 0u64)?.try_into().map_err(|_| PyValueError::new_err("nodata_bit: must fit 32 bits"))?;
-    job.exptime = crate::convert::get_opt(d, "exptime")?;
-    Ok(())
 }
 
 /// `d["dq"] = ndarray` in the DQ plane's width (`bits`; uint8 without a DQ plane).

@@ -1,7 +1,7 @@
 //! The SIMD level of the kernels (`imc_core::simd`): what the CPU has, which level runs,
 //! and a process-wide override for tests and benchmarks.
 
-use pyo3::exceptions::{PyRuntimeWarning, PyValueError};
+use pyo3::exceptions::PyRuntimeWarning;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -45,10 +45,10 @@ fn _set_simd_level(level: Option<&str>) -> PyResult<()> {
     let parsed = match level {
         None => None,
         Some(name) => Some(Level::parse(name).ok_or_else(|| {
-            PyValueError::new_err(format!("level: {name:?} is not a SIMD level; use baseline, avx2 or avx512"))
+            crate::error::param_err(format!("level: {name:?} is not a SIMD level; use baseline, avx2 or avx512"))
         })?),
     };
-    simd::set_global(parsed).map_err(|e| PyValueError::new_err(e.to_string()))
+    simd::set_global(parsed).map_err(|e| crate::error::param_err(e.to_string()))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -28,7 +28,7 @@ import numpy as np
 from . import cards as _cards
 from .handles import CACHE, container_of, local_copy
 from .names import HduSelector, hdu_label, parse_hdu, split_name
-from .pixels import PixelType, pixel_type, to_physical
+from .pixels import PixelType, converts_in_place, physical_in_place, pixel_type, to_physical
 from .window import normalise_window, read_window, window_shape
 
 __all__ = ["FitsFrame", "probe", "probe_many"]
@@ -134,15 +134,22 @@ class FitsFrame:
         if 0 in wshape:
             return out
         local = local_copy(self.path, self.container)
-        raw = self._read_compressed(local, win) if self.compressed else self._read_plain(local, win)
-        return to_physical(raw, self.pixels, out)
+        if self.compressed:
+            return to_physical(self._read_compressed(local, win), self.pixels, out)
+        ptype = self.pixels
+        direct = out if out.flags.c_contiguous and converts_in_place(ptype, out.dtype) else None
+        raw = self._read_plain(local, win, direct)
+        if direct is not None and np.shares_memory(raw, direct):
+            # the stored words were read into ``out`` itself: convert them there (no copy)
+            return physical_in_place(direct, ptype)
+        return to_physical(raw, ptype, out)
 
     # -- uncompressed: positioned reads of exactly the window's bytes ------
-    def _read_plain(self, local: str, win: tuple[slice, ...]) -> np.ndarray:
+    def _read_plain(self, local: str, win: tuple[slice, ...], into: np.ndarray | None = None) -> np.ndarray:
         key = ("fd", local)
         fd, _lock = CACHE.acquire(key, lambda: os.open(local, os.O_RDONLY))
         try:
-            return read_window(fd, self.shape, win, self.pixels.disk, self.data_offset)
+            return read_window(fd, self.shape, win, self.pixels.disk, self.data_offset, into=into)
         finally:
             CACHE.release(key)
 

@@ -26,34 +26,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import cards as _cards
+from .header_rules import STALE_KEYWORDS, FitsHeaderWarning, is_stale as _is_stale, warn_card as _warn
 
 __all__ = ["FitsHeaderWarning", "read_header", "header_number", "clean_cards", "output_header",
            "fitted_card", "STALE_KEYWORDS"]
-
-
-class FitsHeaderWarning(UserWarning):
-    """A header card of an input was repaired or dropped on its way to an output."""
-
-
-#: Keywords that describe the stored file, not the combined image (removed from outputs).
-STALE_KEYWORDS = frozenset({
-    "SIMPLE", "XTENSION", "BITPIX", "NAXIS", "EXTEND", "PCOUNT", "GCOUNT", "GROUPS",
-    "BZERO", "BSCALE", "BLANK", "DATAMIN", "DATAMAX", "CHECKSUM", "DATASUM", "CHECKVER",
-    "EXTNAME", "EXTVER", "EXTLEVEL", "INHERIT", "NEXTEND", "END",
-    # tile compression (astropy hides them from a CompImageHDU's header; a copied header may not)
-    "ZIMAGE", "ZSIMPLE", "ZTENSION", "ZEXTEND", "ZBLOCKED", "ZPCOUNT", "ZGCOUNT", "ZCMPTYPE",
-    "ZBITPIX", "ZNAXIS", "ZQUANTIZ", "ZDITHER0", "ZHECKSUM", "ZDATASUM", "TFIELDS", "THEAP",
-    # an earlier combine (IRAF replaces them; the provenance of this combine follows)
-    "NCOMBINE", "IMCVERS", "IMCMETH", "IMCPARAM", "IMCPROD", "IMCMAST",
-})
-_STALE_PATTERN = re.compile(
-    r"^(NAXIS\d+|ZNAXIS\d+|ZTILE\d+|ZNAME\d+|ZVAL\d+|TTYPE\d+|TFORM\d+|TUNIT\d+|TDIM\d+|"
-    r"PTYPE\d+|PSCAL\d+|PZERO\d+|IMCMB\d{3}|IMC[ZSW]\d{4})$"
-)
-
-
-def _is_stale(keyword: str) -> bool:
-    return keyword in STALE_KEYWORDS or bool(_STALE_PATTERN.match(keyword))
 
 
 # --------------------------------------------------------------------------
@@ -293,11 +269,6 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else ""
 
 
-def _warn(source: str, key: str, problem: str, action: str) -> None:
-    warnings.warn(f"{os.path.basename(source)}: header card {key or '(blank)'}: {problem}; {action}",
-                  FitsHeaderWarning, stacklevel=3)
-
-
 def fitted_card(keyword: str, value: Any, comment: str = "") -> Any:
     """A card whose comment is shortened to fit (no truncation warning)."""
     from astropy.io import fits
@@ -318,7 +289,8 @@ def fitted_card(keyword: str, value: Any, comment: str = "") -> Any:
 
 
 def output_header(first: Any = None, provenance: Iterable[tuple[str, Any, str]] = (), *,
-                  source: str | None = None, extra: Sequence[tuple[str, Any, str]] = ()) -> Any:
+                  source: str | None = None, extra: Sequence[tuple[str, Any, str]] = (),
+                  plain: bool = False) -> Any:
     """Header of a combined image: the first input's header, cleaned, plus provenance.
 
     Parameters
@@ -332,17 +304,26 @@ def output_header(first: Any = None, provenance: Iterable[tuple[str, Any, str]] 
         Name used in warnings about bad cards (default: the file name).
     extra : sequence of (keyword, value, comment)
         More cards (e.g. ``MASKSCAL``) appended after the provenance.
+    plain : bool
+        Return a :class:`.cardtext.PlainHeader` (the same cards, made without importing
+        astropy) when every card allows it; the writers take either.
 
     Returns
     -------
-    astropy.io.fits.Header
+    astropy.io.fits.Header or PlainHeader
         Without structural cards (the writer adds SIMPLE/BITPIX/NAXIS...).
     """
+    provenance = list(provenance)
+    if plain:
+        from .cardtext import output_cards
+
+        cards = output_cards(first, provenance, source=source, extra=extra)
+        if cards is not None:
+            return cards
     from astropy.io import fits
 
     from .frame import FitsFrame
 
-    provenance = list(provenance)
     odd: tuple[str, ...] = ()
     if first is None:
         base, name = fits.Header(), source or "header"

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["PixelType", "pixel_type", "to_physical", "bitpix_for", "disk_dtype", "VIEWS",
-           "BITPIX_VALUES"]
+           "BITPIX_VALUES", "converts_in_place", "physical_in_place"]
 
 #: Where pixels go: the library's exact view or IRAF's view of the file.
 VIEWS = ("library", "iraf")
@@ -201,6 +201,35 @@ def to_physical(raw: np.ndarray, ptype: PixelType, out: np.ndarray) -> np.ndarra
     if blank is not None:
         out[raw == blank] = np.nan
     return out
+
+
+#: physical kinds whose values fit the stored words' size: converted where they were read.
+_IN_PLACE = {"uint8": np.dtype(np.uint8), "int16": np.dtype(np.int16), "int32": np.dtype(np.int32),
+             "float32": _F32, "float64": _F64, "uint16": np.dtype(np.uint16)}
+
+
+def converts_in_place(ptype: PixelType, dtype: Any) -> bool:
+    """Whether stored words read into an array of ``dtype`` can become the physical values
+    where they are (:func:`physical_in_place`): same item size, no scaling beyond the
+    unsigned convention, no BLANK."""
+    want = _IN_PLACE.get(ptype.kind)
+    return want is not None and ptype.blank is None and np.dtype(dtype) == want
+
+
+def physical_in_place(words: np.ndarray, ptype: PixelType) -> np.ndarray:
+    """Turn stored (big-endian) words held in a native array of the physical dtype into the
+    values, in place: a byte swap (then, for uint16, the sign bit flipped).
+
+    The values equal :func:`to_physical`'s; no second array is allocated, which matters
+    for a strip of a frame that is converted while it is still in the CPU's cache.
+    """
+    if not converts_in_place(ptype, words.dtype):
+        raise ValueError(f"{ptype.kind} pixels cannot be converted in place into {words.dtype}")
+    if words.dtype.itemsize > 1:
+        words.byteswap(inplace=True)
+    if ptype.kind == "uint16":
+        np.bitwise_xor(words, np.uint16(1 << 15), out=words)
+    return words
 
 
 #: dtype -> (BITPIX, BZERO) used to store it (the writer's side of the table).

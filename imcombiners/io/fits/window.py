@@ -88,16 +88,23 @@ def pread_into(fd: int, buf: np.ndarray, offset: int) -> None:
 
 
 def read_window(fd: int, shape: tuple[int, ...], win: tuple[slice, ...], disk: np.dtype,
-                offset: int) -> np.ndarray:
+                offset: int, into: np.ndarray | None = None) -> np.ndarray:
     """Read a window of a C-ordered array stored at byte ``offset`` of an open file.
 
     Only the window's bytes are read (positioned reads, one per contiguous run); the last
     axis is read as one run and subsampled in memory when the window has a step there.
-    Returns the window in the on-disk dtype ``disk``.
+    Returns the window in the on-disk dtype ``disk``: in a new array, or in ``into`` (a
+    C-contiguous array of the window's shape and of ``disk``'s item size, e.g. the
+    caller's native-endian destination, which then holds the stored bytes) when given
+    and the window has no step on the last axis.
     """
     last = win[-1]
     read_win = win[:-1] + (slice(last.start, last.stop, 1),)
-    raw = np.empty(window_shape(read_win), disk)
+    if (into is not None and last.step == 1 and into.shape == window_shape(read_win)
+            and into.dtype.itemsize == disk.itemsize and into.flags.c_contiguous):
+        raw = into.view(disk)
+    else:
+        raw = np.empty(window_shape(read_win), disk)
     flat = raw.reshape(-1).view(np.uint8)
     pos = 0
     for elem_offset, count in contiguous_runs(shape, read_win):

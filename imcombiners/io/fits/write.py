@@ -41,9 +41,9 @@ class HduSpec:
         Data dtype: bool/uint8, int16, uint16, int32, float32, float64.
     cards : tuple
         Extra header cards ``(keyword, value, comment)``.
-    header : astropy.io.fits.Header, optional
+    header : astropy.io.fits.Header or PlainHeader, optional
         Cards placed before ``cards`` (e.g. :func:`.header.output_header`); structural
-        cards in it are ignored.
+        cards in it are ignored. Plain headers and cards are written without astropy.
     """
 
     name: str
@@ -53,28 +53,28 @@ class HduSpec:
     header: Any = None
 
 
+def _structural_cards(spec: HduSpec, primary: bool) -> list[tuple[str, Any, str]]:
+    """The structural cards of an HDU: ``(keyword, value, comment)``."""
+    bitpix, bzero = bitpix_for(spec.dtype)
+    cards: list[tuple[str, Any, str]] = [("SIMPLE", True, "conforms to FITS standard") if primary
+                                         else ("XTENSION", "IMAGE", "image extension")]
+    cards += [("BITPIX", int(bitpix), ""), ("NAXIS", len(spec.shape), "")]
+    cards += [(f"NAXIS{k}", int(n), "") for k, n in enumerate(reversed(spec.shape), start=1)]
+    if primary:
+        cards.append(("EXTEND", True, ""))
+    else:
+        cards += [("PCOUNT", 0, ""), ("GCOUNT", 1, ""), ("EXTNAME", spec.name, "")]
+    if bzero:
+        cards += [("BSCALE", 1, ""), ("BZERO", int(bzero), "")]
+    return cards
+
+
 def _structural(spec: HduSpec, primary: bool) -> Any:
     from astropy.io import fits
 
-    bitpix, bzero = bitpix_for(spec.dtype)
     h = fits.Header()
-    if primary:
-        h["SIMPLE"] = (True, "conforms to FITS standard")
-    else:
-        h["XTENSION"] = ("IMAGE", "image extension")
-    h["BITPIX"] = bitpix
-    h["NAXIS"] = len(spec.shape)
-    for k, n in enumerate(reversed(spec.shape), start=1):
-        h[f"NAXIS{k}"] = int(n)
-    if primary:
-        h["EXTEND"] = True
-    else:
-        h["PCOUNT"] = 0
-        h["GCOUNT"] = 1
-        h["EXTNAME"] = spec.name
-    if bzero:
-        h["BSCALE"] = 1
-        h["BZERO"] = bzero
+    for key, value, comment in _structural_cards(spec, primary):
+        h[key] = (value, comment) if comment else value
     return h
 
 
@@ -96,6 +96,20 @@ def _header_for(spec: HduSpec, primary: bool) -> Any:
             del h[card.keyword]
         h.append(card, end=True)
     return h
+
+
+def _header_text(spec: HduSpec, primary: bool) -> str:
+    """The header block of an HDU: written without astropy when its cards are plain
+    (:mod:`.cardtext`, the same characters), else through astropy."""
+    from .cardtext import PlainHeader, as_astropy, header_text
+
+    if spec.header is None or isinstance(spec.header, PlainHeader):
+        text = header_text(_structural_cards(spec, primary), spec.header, spec.cards)
+        if text is not None:
+            return text
+        if spec.header is not None:
+            spec = HduSpec(spec.name, spec.shape, spec.dtype, spec.cards, as_astropy(spec.header))
+    return _header_for(spec, primary).tostring()
 
 
 @dataclass(frozen=True)
@@ -165,8 +179,7 @@ def create_fits(path: str | os.PathLike[str], hdus: Sequence[HduSpec]) -> dict[s
     pos = 0
     with open(path, "wb") as f:
         for k, spec in enumerate(hdus):
-            header = _header_for(spec, primary=(k == 0))
-            text = header.tostring().encode("ascii")
+            text = _header_text(spec, primary=(k == 0)).encode("ascii")
             f.write(text)
             pos += len(text)
             bitpix, _ = bitpix_for(spec.dtype)

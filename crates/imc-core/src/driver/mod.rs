@@ -46,6 +46,8 @@ mod scratch;
 mod stream;
 mod vertical;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use minmax_stream::MINMAX_BLOCK;

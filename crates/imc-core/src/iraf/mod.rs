@@ -25,6 +25,8 @@ pub mod stats;
 pub mod work;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 pub use engine::Want;

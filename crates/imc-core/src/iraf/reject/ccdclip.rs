@@ -6,7 +6,6 @@ use crate::iraf::ctx::Ctx;
 use crate::iraf::line::LineBuf;
 use crate::iraf::work::{fmax, Work};
 
-
 #[inline]
 pub(crate) fn ccd_sigma<T: Work>(c: &Ctx, a: T, l: usize) -> T {
     let q = c.noise[l];

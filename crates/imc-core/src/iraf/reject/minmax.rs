@@ -1,10 +1,9 @@
 //! IRAF `ic_mm`: drop the `nlow` lowest and `nhigh` highest values (pairs first).
 
-use super::common::{swap2};
+use super::common::swap2;
 use crate::iraf::ctx::Ctx;
 use crate::iraf::line::{DFlag, LineBuf};
 use crate::iraf::work::Work;
-
 
 pub(super) fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let all = b.dflag == DFlag::All;

@@ -5,7 +5,6 @@ use crate::iraf::ctx::Ctx;
 use crate::iraf::line::{DFlag, LineBuf};
 use crate::iraf::work::Work;
 
-
 pub(super) fn pclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let mk_line = c.maxkeep(c.nimg);
     if c.nimg < 3.max(mk_line + 1) {

@@ -1,0 +1,188 @@
+//! Property tests of the library engine's driver: every fast path (streaming, MinMax
+//! stream, network-sorted lanes and their whole-block shortcuts, the column path) gives the
+//! bits of the element path; a result depends neither on the thread count nor on how the
+//! pixels are split into tiles.
+
+use proptest::prelude::*;
+
+use super::{run, Outputs};
+use crate::frames::Frames;
+use crate::job::{Centre, Job, Limits, Method, Noise, Rejector, Spread, Want};
+
+/// A sample: mostly a few distinct values (ties), some spread, outliers, NaN and inf.
+fn sample() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        6 => (0i32..12).prop_map(|k| 1000.0 + 3.0 * k as f32),
+        3 => 900.0f32..1100.0,
+        1 => -1e5f32..1e5,
+        1 => Just(f32::NAN),
+        1 => Just(f32::INFINITY),
+    ]
+}
+
+/// (n frames, rows, width, n * rows * width samples).
+fn stack(max_n: usize) -> impl Strategy<Value = (usize, usize, usize, Vec<f32>)> {
+    (1..=max_n, 1usize..5, 1usize..40).prop_flat_map(|(n, rows, w)| {
+        (Just(n), Just(rows), Just(w), prop::collection::vec(sample(), n * rows * w))
+    })
+}
+
+fn method() -> impl Strategy<Value = Method> {
+    prop_oneof![
+        Just(Method::Mean),
+        Just(Method::Sum),
+        Just(Method::Median),
+        Just(Method::LMedian),
+        Just(Method::Min),
+        Just(Method::Max),
+        Just(Method::Variance { ddof: 1 }),
+        (0.0f64..=1.0).prop_map(|q| Method::Quantile { q }),
+    ]
+}
+
+fn limits() -> impl Strategy<Value = Limits> {
+    (-2i64..4, prop::option::of(0u64..4), any::<bool>()).prop_map(|(nkeep, maxrej, revert)| Limits { nkeep, maxrej, revert })
+}
+
+fn centre() -> impl Strategy<Value = Centre> {
+    prop_oneof![Just(Centre::Median), Just(Centre::Mean), Just(Centre::LMedian)]
+}
+
+fn rejector() -> impl Strategy<Value = Rejector> {
+    let sigma = 0.5f64..4.0;
+    prop_oneof![
+        // The lone SigClip the vertical path decides for whole blocks ...
+        (sigma.clone(), sigma.clone(), 1u32..6, 0u32..2, limits()).prop_map(|(lo, hi, maxiters, ddof, limits)| Rejector::SigClip {
+            sigma_lo: lo, sigma_hi: hi, maxiters, cen: Centre::Median, spread: Spread::Std, spread_cen: None, ddof, limits
+        }),
+        // ... and every other SigClip.
+        (sigma.clone(), 1u32..6, centre(), prop_oneof![Just(Spread::Std), Just(Spread::Mad), Just(Spread::Iraf)], limits())
+            .prop_map(|(s, maxiters, cen, spread, limits)| Rejector::SigClip {
+                sigma_lo: s, sigma_hi: s, maxiters, cen, spread, spread_cen: None, ddof: 0, limits
+            }),
+        (0.0f64..3.0, 0.0f64..3.0).prop_map(|(n_min, n_max)| Rejector::MinMax { n_min: n_min.floor(), n_max: n_max.floor() }),
+        (0.0f64..0.4, 0.0f64..0.4).prop_map(|(n_min, n_max)| Rejector::MinMax { n_min, n_max }),
+        (prop_oneof![Just(-0.5), Just(0.3), Just(-2.0), Just(2.0)], sigma.clone(), sigma.clone(), -2i64..4)
+            .prop_map(|(frac, lo, hi, nkeep)| Rejector::PClip { frac, sigma_lo: lo, sigma_hi: hi, nkeep }),
+        (sigma.clone(), 1u32..4, centre(), limits()).prop_map(|(s, maxiters, cen, limits)| Rejector::CcdClip {
+            sigma_lo: s, sigma_hi: s, maxiters, cen, noise: Noise::new(5.0, 1.5, 0.01, 0.1), limits
+        }),
+        (0.9f64..1.0, 0.0f64..5.0, 1u32..3, limits()).prop_map(|(sc, off, maxiters, limits)| Rejector::LinearClip {
+            low_scale: sc, low: off, upp_scale: 1.0, upp: off, maxiters, cen: Centre::Median, limits
+        }),
+        (sigma, centre(), -1i64..3).prop_map(|(s, cen, nkeep)| Rejector::AvSigClip { sigma_lo: s, sigma_hi: s, cen, nkeep, sigscale: 0.1 }),
+    ]
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn frames_of(data: &[f32], n: usize, m: usize) -> Vec<&[f32]> {
+    (0..n).map(|i| &data[i * m..(i + 1) * m]).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// The path a job takes without per-sample outputs gives the element path's bits.
+    #[test]
+    fn fast_paths_equal_the_element_path(
+        (n, rows, w, data) in stack(24),
+        method in method(),
+        chain in prop::collection::vec(rejector(), 0..3),
+        masked in any::<bool>(),
+    ) {
+        let m = rows * w;
+        let mask: Vec<bool> = (0..n * m).map(|k| masked && k % 7 == 3).collect();
+        let fr = Frames::new(frames_of(&data, n, m), masked.then(|| (0..n).map(|i| &mask[i * m..(i + 1) * m]).collect())).unwrap();
+        let mut job = Job::simple(method);
+        job.rejectors = chain;
+        job.line = w;
+        job.want = Want { nused: true, output_flags: true, std: true, clip_low: true, ..Want::default() };
+        let fast: Outputs<f64> = run(&fr, &job, 1).unwrap();
+        job.want.mask = true; // per-sample outputs: the element path
+        let slow: Outputs<f64> = run(&fr, &job, 1).unwrap();
+        prop_assert_eq!(bits(&fast.data), bits(&slow.data));
+        prop_assert_eq!(fast.nused, slow.nused);
+        prop_assert_eq!(fast.output_flags, slow.output_flags);
+        prop_assert_eq!(bits(fast.std.as_deref().unwrap()), bits(slow.std.as_deref().unwrap()));
+        prop_assert_eq!(bits(fast.clip_low.as_deref().unwrap()), bits(slow.clip_low.as_deref().unwrap()));
+    }
+
+    /// The data-only fast paths (whole rows of order statistics, streaming sums, the
+    /// MinMax stream, the lane shortcuts) give the element path's bits in f32 too.
+    #[test]
+    fn data_only_paths_equal_the_element_path(
+        (n, rows, w, data) in stack(24),
+        method in prop_oneof![Just(Method::Mean), Just(Method::Sum), Just(Method::Median), Just(Method::Min), Just(Method::Max)],
+        chain in prop::collection::vec(rejector(), 0..2),
+    ) {
+        let m = rows * w;
+        let fr = Frames::new(frames_of(&data, n, m), None).unwrap();
+        let mut job = Job::simple(method);
+        job.rejectors = chain;
+        job.line = w;
+        let fast: Outputs<f32> = run(&fr, &job, 1).unwrap();
+        job.want.mask = true;
+        let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+        let b = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(b(&fast.data), b(&slow.data));
+    }
+
+    /// Above the network limit the column path gives the element path's bits.
+    #[test]
+    fn column_path_equals_the_element_path(
+        data in prop::collection::vec(sample(), 260 * 3),
+        method in method(),
+        r in rejector(),
+    ) {
+        let (n, m) = (260, 3);
+        let fr = Frames::new(frames_of(&data, n, m), None).unwrap();
+        let mut job = Job::simple(method);
+        job.rejectors = vec![r];
+        job.line = m;
+        job.want.nused = true;
+        let fast: Outputs<f64> = run(&fr, &job, 1).unwrap();
+        job.want.mask = true;
+        let slow: Outputs<f64> = run(&fr, &job, 1).unwrap();
+        prop_assert_eq!(bits(&fast.data), bits(&slow.data));
+        prop_assert_eq!(fast.nused, slow.nused);
+    }
+
+    /// Same bits with 1 or 2 threads and when the image is combined as two tiles (split at
+    /// a line boundary, as the Dask engine splits for line-based rejectors).
+    #[test]
+    fn threads_and_tiles_do_not_change_bits(
+        (n, rows, w, data) in stack(16),
+        split in 0usize..5,
+        method in method(),
+        chain in prop::collection::vec(rejector(), 0..3),
+        per_sample in any::<bool>(),
+    ) {
+        let m = rows * w;
+        let k = split.min(rows) * w;
+        let mut job = Job::simple(method);
+        job.rejectors = chain;
+        job.line = w;
+        job.want = Want { nused: true, mask: per_sample, ..Want::default() };
+        let whole_fr = Frames::new(frames_of(&data, n, m), None).unwrap();
+        let one: Outputs<f64> = run(&whole_fr, &job, 1).unwrap();
+        let two: Outputs<f64> = run(&whole_fr, &job, 2).unwrap();
+        prop_assert_eq!(bits(&one.data), bits(&two.data));
+        prop_assert_eq!(&one.mask, &two.mask);
+        let mut tiled = Vec::with_capacity(m);
+        let mut nused = Vec::with_capacity(m);
+        for (a, b) in [(0, k), (k, m)] {
+            if a == b {
+                continue;
+            }
+            let part: Vec<&[f32]> = (0..n).map(|i| &data[i * m + a..i * m + b]).collect();
+            let o: Outputs<f64> = run(&Frames::new(part, None).unwrap(), &job, 1).unwrap();
+            tiled.extend(o.data);
+            nused.extend(o.nused.unwrap());
+        }
+        prop_assert_eq!(bits(&one.data), bits(&tiled));
+        prop_assert_eq!(one.nused.unwrap(), nused);
+    }
+}
