@@ -90,7 +90,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 };
                 self.pick_rows(s, k0, k1, len);
                 // Safety: see the note above the impl.
-                let out = unsafe { self.ptrs.data.run(p0, len) };
+                let out = unsafe { self.ptrs.data.slice(p0, len) };
                 for (o, &a) in out.iter_mut().zip(&s.acc[..len]) {
                     *o = O::from_f64(a);
                 }
@@ -164,7 +164,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 c -= 1;
             }
             s.sorted.truncate(c);
-            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, &mut s.rs);
+            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, None, &mut s.rs);
             if c < n {
                 flags |= oflag::PREMASKED;
             }
