@@ -190,16 +190,18 @@ def run_ooc(sc: S.Scenario, shape, ctx: Ctx, args) -> dict:
 
 
 def _write_report(path: str, md: str) -> None:
-    """Write RESULTS.md, keeping the per-SIMD-level block that simd_levels.py wrote."""
-    from simd_levels import BEGIN, END
+    """Write RESULTS.md, keeping the blocks that simd_levels.py and cli_siril.py wrote."""
+    import cli_siril
+    import simd_levels
 
     try:
         with open(path) as f:
             old = f.read()
     except OSError:
         old = ""
-    if BEGIN in old and END in old:
-        md = md.rstrip("\n") + "\n\n" + BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    for begin, end in ((simd_levels.BEGIN, simd_levels.END), (cli_siril.BEGIN, cli_siril.END)):
+        if begin in old and end in old:
+            md = md.rstrip("\n") + "\n\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
     with open(path, "w") as f:
         f.write(md)
 
