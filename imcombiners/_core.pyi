@@ -41,7 +41,7 @@ def grow_mask(mask: npt.NDArray[np.bool_], radius: float) -> npt.NDArray[np.bool
 
 def frame_stat(
     frame: npt.NDArray[Any],
-    mask: npt.NDArray[np.bool_] | None,
+    mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8] | None,
     name: str,
     lo: float = ...,
     hi: float = ...,
@@ -55,21 +55,24 @@ def frame_stat(
 
 def iraf_combine(
     frames: Sequence[npt.NDArray[Any]],
-    masks: Sequence[npt.NDArray[np.bool_]] | None,
+    masks: Sequence[npt.NDArray[np.bool_] | npt.NDArray[np.uint8] | None] | None,
     shape: Sequence[int],
     params: dict[str, Any],
     want: Sequence[str],
     double: bool,
     threads: int = 0,
     swapped: str | None = None,
+    placement: Sequence[tuple[int, int, int, int]] | None = None,
 ) -> dict[str, Any]:
-    """IRAF imcombine's line engine. ``params``: ``IrafParams.kernel_params`` (every key,
-    INDEF as None); ``want`` among sigma, rejmask, nrejmask, expmask; ``swapped``: the
-    big-endian FITS type of raw words ("f4", "f8", "i2", "u2", "i4") or None."""
+    """IRAF imcombine's line engine. ``masks``: per frame None, bool (True = bad) or uint8
+    mask codes; ``shape``: the output's; ``params``: ``ResolvedParams.kernel_params``
+    (every key, INDEF as None); ``want`` among sigma, rejmask, nrejmask, expmask, bpmask;
+    ``swapped``: the big-endian FITS type of raw words ("f4", "f8", "i2", "u2", "i4") or
+    None; ``placement``: per frame (oy, ox, h, w) on the output (IRAF offsets)."""
 
 def iraf_stats(
     frame: npt.NDArray[Any],
-    mask: npt.NDArray[np.bool_] | None,
+    mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8] | None,
     shape: Sequence[int],
     section: Sequence[tuple[int, int]] | None,
     lthreshold: float | None,

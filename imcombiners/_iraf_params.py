@@ -15,19 +15,27 @@ A new IRAF parameter is added here: a field of :class:`IrafParams` (validated in
 ``__post_init__``), what it becomes per image in :meth:`IrafParams.resolve`, and its
 entry in :meth:`ResolvedParams.kernel_params`; the two ``imcombine`` functions take it
 by name (:meth:`IrafParams.from_arguments`).
+
+The output geometry (``offsets``, ``outlimits``, statsec modifiers), the mask types and
+the output types are worked out by :mod:`._iraf_setup` (and the modules it uses).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Union
 
 import numpy as np
 
+from ._iraf_geometry import check_offsets, parse_outlimits
+from ._iraf_geometry import parse_statsec as parse_stat_section
+from ._iraf_masks import MaskRule
+from ._iraf_outtype import OUTTYPES as _OUTTYPE_DTYPES
+from ._iraf_outtype import parse_outtype, working_path
+from ._iraf_setup import Layout, resolve_layout, resolve_mask_rule, stat_sections
 from ._job import load_core
 from ._products import IRAF_PRODUCTS
 
@@ -37,13 +45,14 @@ __all__ = [
 ]
 
 #: ``combine`` values.
-COMBINES = ("average", "median", "lmedian", "sum")
+COMBINES = ("average", "median", "lmedian", "sum", "quadrature", "nmodel")
 #: ``reject`` values.
 REJECTS = ("none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip")
 #: Image statistics for ``zero``/``scale``/``weight``, in the order the kernel returns them.
 STATISTICS = ("mode", "median", "mean")
-#: ``outtype`` values (None: float32, or float64 for int32/float64 input).
-OUTTYPES = (None, "real", "double")
+#: ``outtype`` values (None: float32, or float64 for int32/float64 input; the integer
+#: types truncate and wrap as IRAF; one-letter abbreviations are accepted too).
+OUTTYPES = (None, "real", "double", "short", "ushort", "integer", "long")
 #: IRAF's MAX_REAL: INDEF thresholds become +-MAX_REAL for the statistics.
 MAX_REAL = 0.99e37
 
@@ -94,7 +103,9 @@ def _count(name: str, value: object) -> float:
 
 
 def parse_products(products: object) -> tuple[str, ...]:
-    """``"all"``, ``"none"``, one name or a collection of names -> product names in IRAF's order."""
+    """``"all"``, ``"none"``/None, one name or a collection of names -> product names in IRAF's order."""
+    if products is None:
+        return ()
     if isinstance(products, str):
         low = products.lower()
         if low == "all":
@@ -178,42 +189,6 @@ def _noise_values(name: str, value: NoiseParam, headers: Sequence[Header | None]
     if vals.size != n:
         raise ValueError(f"{name}: give one number, {n} numbers or a header keyword; got {vals.size} values")
     return [float(v) for v in vals]
-
-
-def parse_statsec(statsec: object, spatial: tuple[int, ...]) -> list[tuple[int, int]] | None:
-    """IRAF section ``[x1:x2,y1:y2]`` (1-based inclusive, x = last axis) -> limits per IRAF axis."""
-    if statsec is None:
-        return None
-    if not isinstance(statsec, str):
-        raise TypeError(f"statsec must be a string like '[x1:x2,y1:y2]' or None; got {statsec!r}")
-    s = statsec.strip()
-    for mod in ("input", "output", "overlap"):  # only meaningful with offsets
-        if s.lower().startswith(mod):
-            s = s[len(mod):].strip()
-    if s == "":
-        return None
-    m = re.fullmatch(r"\[(.*)\]", s)
-    if not m:
-        raise ValueError(f"statsec must look like '[x1:x2,y1:y2]' (1-based, inclusive); got {statsec!r}")
-    parts = [p.strip() for p in m.group(1).split(",")]
-    nd = len(spatial)
-    if len(parts) > nd:
-        raise ValueError(f"statsec {statsec!r} has {len(parts)} axes but the images have {nd}")
-    out = []
-    for d, p in enumerate(parts):
-        length = spatial[nd - 1 - d]
-        if p == "*":
-            out.append((1, length))
-            continue
-        mm = re.fullmatch(r"(-?\d+)(?::(-?\d+))?(?::\d+)?", p)
-        if not mm:
-            raise ValueError(f"statsec: cannot parse axis {d + 1} {p!r} of {statsec!r}")
-        a = int(mm.group(1))
-        b = int(mm.group(2)) if mm.group(2) is not None else a
-        if max(a, b) < 1 or min(a, b) > length:
-            raise ValueError(f"statsec: axis {d + 1} range {a}:{b} lies outside the image (1..{length})")
-        out.append((a, b))
-    return out
 
 
 def _read_list_file(name: str, path: str, n: int) -> list[float]:
@@ -333,7 +308,11 @@ class IrafParams:
     expname: str | None = None
     blank: float = 0.0
     outtype: str | None = None
-    products: tuple[str, ...] | str = IRAF_PRODUCTS
+    masktype: str | None = None
+    maskvalue: object = None
+    offsets: object = "none"
+    outlimits: object = None
+    products: tuple[str, ...] | str | None = None
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:
@@ -341,8 +320,7 @@ class IrafParams:
 
         put("combine", _choice("combine", self.combine, COMBINES))
         put("reject", _choice("reject", self.reject, REJECTS))
-        if self.outtype not in OUTTYPES:
-            raise ValueError(f"outtype: use None, 'real' or 'double'; got {self.outtype!r}")
+        put("outtype", parse_outtype(self.outtype))
         put("nlow", _count("nlow", self.nlow))
         put("nhigh", _count("nhigh", self.nhigh))
         if isinstance(self.nkeep, bool) or not isinstance(self.nkeep, numbers.Integral):
@@ -369,6 +347,13 @@ class IrafParams:
         if self.expname is not None and not isinstance(self.expname, str):
             raise TypeError(f"expname must be a header keyword name or None; got {self.expname!r}")
         put("products", parse_products(self.products))
+        rule = self.mask_rule(masks_given=True)  # validates masktype / maskvalue
+        if rule.novalue and self.grow >= 1.0:  # type: ignore[operator]
+            raise ValueError("grow: masktype='novalue' cannot be combined with grow >= 1 (IRAF 2.17 crashes on "
+                             "it); use another mask type or grow=0")
+        check_offsets(self.offsets)
+        parse_outlimits(self.outlimits, 7)  # validates the format
+        parse_stat_section(self.statsec)  # validates the format and modifier
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -382,15 +367,34 @@ class IrafParams:
 
     # -- derived ------------------------------------------------------------
     def working_type(self, dtype: np.dtype) -> tuple[bool, np.dtype]:
-        """(combine in double precision, output dtype) for images of ``dtype`` (IRAF's rules)."""
-        dtype = np.dtype(dtype)
-        double = bool(self.outtype == "double" or dtype == np.float64
-                      or (dtype == np.int32 and self.outtype != "real"))
-        if self.outtype == "real":
-            return double, np.dtype(np.float32)
-        if self.outtype == "double":
-            return double, np.dtype(np.float64)
+        """(combine in double precision, kernel output dtype) for images of ``dtype``.
+
+        The kernel's output is real (float32, or float64 on IRAF's double path); an
+        integer ``outtype`` is applied afterwards (:meth:`output_dtype`).
+        """
+        double = working_path(np.dtype(dtype), self.outtype) == "double"  # type: ignore[arg-type]
         return double, np.dtype(np.float64 if double else np.float32)
+
+    def int_path(self, dtype: np.dtype) -> str:
+        """IRAF's integer code path for images of ``dtype``: "short", "int" or "real"."""
+        path = working_path(np.dtype(dtype), self.outtype)  # type: ignore[arg-type]
+        return path if path in ("short", "int") else "real"
+
+    def output_dtype(self, dtype: np.dtype) -> np.dtype:
+        """dtype of the combined image for images of ``dtype``."""
+        if self.outtype is None:
+            return self.working_type(dtype)[1]
+        return _OUTTYPE_DTYPES[self.outtype]  # type: ignore[index]
+
+    def sigma_dtype(self, dtype: np.dtype) -> np.dtype:
+        """dtype of the sigma image: real (float32) for every outtype but double."""
+        if self.outtype is None:
+            return self.working_type(dtype)[1]
+        return np.dtype(np.float64 if self.outtype == "double" else np.float32)
+
+    def mask_rule(self, masks_given: bool) -> MaskRule:
+        """How masks are read: explicit masks without ``masktype`` mean nonzero = bad."""
+        return resolve_mask_rule(object() if masks_given else None, self.masktype, self.maskvalue)
 
     def statistics(self) -> dict[str, str]:
         """Factors measured from the images: name (scale/zero/weight) -> statistic."""
@@ -423,19 +427,22 @@ class IrafParams:
         if self.reject == "minmax":
             self._check_minmax(n)
         noise = {name: _noise_values(name, getattr(self, name), headers, n) for name in ("rdnoise", "gain", "snoise")}
+        layout = resolve_layout(self.offsets, self.outlimits, [spatial] * n, headers)
         for name in ("rdnoise", "snoise"):
             if any(not (v >= 0 and math.isfinite(v)) for v in noise[name]):
                 raise ValueError(f"{name} must be finite and >= 0; got {noise[name]}")
         if any(not (v > 0 and math.isfinite(v)) for v in noise["gain"]):
             raise ValueError(f"gain must be finite and > 0 (electrons per ADU); got {noise['gain']}")
-        section = parse_statsec(self.statsec, spatial)
+        sections = stat_sections(self.statsec, layout, [spatial] * n)
         factors = {k: _factor_source(k, getattr(self, k), n, self.expname, headers)
                    for k in ("scale", "zero", "weight")}
         return ResolvedParams(
-            params=self, n=n, section=section, rdnoise=tuple(noise["rdnoise"]), gain=tuple(noise["gain"]),
+            params=self, n=n, layout=layout, sections=sections, rdnoise=tuple(noise["rdnoise"]),
+            gain=tuple(noise["gain"]),
             snoise=tuple(noise["snoise"]), factors=factors,
             exposures=tuple(header_numbers(headers, n, self.expname, 1.0)),
             ncombine=tuple(header_numbers(headers, n, "NCOMBINE", 1.0)),
+            headers=headers,
         )
 
     def _check_minmax(self, n: int) -> None:
@@ -459,25 +466,32 @@ class ResolvedParams:
     ----------
     params : IrafParams
     n : int
-    section : list of (int, int) or None
-        The statistics section per IRAF axis (1-based inclusive), None = whole image.
+    layout : Layout
+        The output canvas and where each image lies on it (``offsets``, ``outlimits``).
+    sections : list
+        Per image, its statistics section per IRAF axis (1-based inclusive, in its own
+        pixels; may reach outside it), None = the whole image.
     rdnoise, gain, snoise : tuple of float
         Per image.
     factors : dict of str to FactorSource
         scale, zero, weight.
     exposures, ncombine : tuple of float
         Per image (exposure time from ``expname``, default 1; NCOMBINE, default 1).
+    headers : list or None
+        The images' headers (mask keywords, the output header).
     """
 
     params: IrafParams
     n: int
-    section: list[tuple[int, int]] | None
+    layout: Layout
+    sections: list[list[tuple[int, int]] | None]
     rdnoise: tuple[float, ...]
     gain: tuple[float, ...]
     snoise: tuple[float, ...]
     factors: Mapping[str, FactorSource] = field(default_factory=dict)
     exposures: tuple[float, ...] = ()
     ncombine: tuple[float, ...] = ()
+    headers: list[Header | None] | None = None
 
     def factor_values(self, stats: Statistics | None) -> dict:
         """IRAF's scale/zero/weight factors (``scales``, ``zeros``, ``wts``, ``do*``, ``warnings``)
@@ -485,8 +499,13 @@ class ResolvedParams:
         f = {k: src.values_with(stats) for k, src in self.factors.items()}
         return load_core().iraf_factors(f["scale"], f["zero"], f["weight"], list(self.ncombine))
 
-    def kernel_params(self, factors: Mapping[str, object]) -> dict:
-        """The parameter set of the IRAF line engine (``_core.iraf_combine``)."""
+    def kernel_params(self, factors: Mapping[str, object], *, int_path: str = "real",
+                      novalue: bool = False) -> dict:
+        """The parameter set of the IRAF line engine (``_core.iraf_combine``).
+
+        ``int_path``: IRAF's integer code path (:meth:`IrafParams.int_path`);
+        ``novalue``: masks are read with ``masktype="novalue"``.
+        """
         p = self.params
         return {
             "combine": p.combine, "reject": p.reject, "nlow": p.nlow, "nhigh": p.nhigh, "nkeep": p.nkeep,
@@ -495,5 +514,5 @@ class ResolvedParams:
             "grow": p.grow, "lthreshold": p.lthreshold, "hthreshold": p.hthreshold, "blank": p.blank,
             "scales": factors["scales"], "zeros": factors["zeros"], "wts": factors["wts"],
             "doscale": factors["doscale"], "dozero": factors["dozero"], "dowts": factors["dowts"],
-            "exposures": list(self.exposures),
+            "exposures": list(self.exposures), "int_path": int_path, "novalue": novalue,
         }

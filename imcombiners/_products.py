@@ -32,8 +32,8 @@ FULL_DIAGNOSTICS: tuple[str, ...] = SIMPLE_DIAGNOSTICS + ("sample_flags",)
 DIAGNOSTICS: frozenset[str] = frozenset(FULL_DIAGNOSTICS)
 
 #: IRAF imcombine's optional products, in IRAF's order (``sigmas``, ``rejmasks``,
-#: ``nrejmasks``, ``expmasks``); the combined image is ``output``.
-IRAF_PRODUCTS: tuple[str, ...] = ("sigma", "rejmask", "nrejmask", "expmask")
+#: ``nrejmasks``, ``expmasks``, ``bpmasks``); the combined image is ``output``.
+IRAF_PRODUCTS: tuple[str, ...] = ("sigma", "rejmask", "nrejmask", "expmask", "bpmask")
 
 #: Outputs with one plane per input frame: shape ``(N, *spatial)``.
 PER_SAMPLE: frozenset[str] = frozenset({"mask", "sample_flags", "rejmask"})
@@ -52,13 +52,14 @@ ITEMSIZE: Mapping[str, int] = {
     "rejmask": 1,
     "nrejmask": 4,
     "expmask": 4,
+    "bpmask": 4,
 }
 
 #: FITS extension name of each output (the combined image is the primary HDU).
 FITS_EXTNAMES: Mapping[str, str] = {
     "mask": "MASK", "sample_flags": "SAMPFLAG", "std": "STD", "low": "LOW", "upp": "UPP",
     "nit": "NIT", "output_flags": "OUTFLAGS", "nused": "NUSED", "clip_low": "CLIPLOW", "clip_upp": "CLIPUPP",
-    "sigma": "SIGMA", "rejmask": "REJMASK", "nrejmask": "NREJMASK", "expmask": "EXPMASK",
+    "sigma": "SIGMA", "rejmask": "REJMASK", "nrejmask": "NREJMASK", "expmask": "EXPMASK", "bpmask": "BPMASK",
 }
 
 

@@ -9,6 +9,7 @@ parameter mapping and ``docs/iraf-differences.md`` for the few deliberate differ
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ import numpy as np
 
 from ._frames import FrameSet, prepare_frames
 from ._iraf_params import STATISTICS, FactorParam, Header, IrafParams, NoiseParam, ResolvedParams
+from ._iraf_setup import finish_output, frame_mask_codes, merge_bad
+from ._iraf_wcs import output_header
 from ._job import load_core
 from ._validate import as_int, check_memory
 
@@ -26,13 +29,16 @@ __all__ = ["ImcombineResult", "imcombine"]
 class ImcombineResult:
     """Products of :func:`imcombine` (IRAF's output images).
 
-    ``sigma``, ``rejmask``, ``nrejmask`` and ``expmask`` are None unless requested with
-    :func:`imcombine`'s ``products`` (default ``"all"``).
+    ``sigma``, ``rejmask``, ``nrejmask``, ``expmask`` and ``bpmask`` are None unless
+    requested with :func:`imcombine`'s ``products`` (by default none is computed, as in
+    IRAF).
 
     Attributes
     ----------
     output : ndarray, ``*spatial``
-        The combined image (float32 for ``outtype="real"``, float64 for ``"double"``).
+        The combined image on the output grid (larger than the inputs with offsets):
+        float32 for ``outtype="real"``, float64 for ``"double"``, int16 ``"short"``,
+        uint16 ``"ushort"``, int32 ``"integer"`` and ``"long"``.
     sigma : ndarray, ``*spatial``, or None
         IRAF's sigma image: scatter of the combined values about the output value
         (``blank`` where nothing was combined).
@@ -45,13 +51,25 @@ class ImcombineResult:
         IRAF's exposure mask: total exposure of the used images, stored as
         ``round((E - maskzero) / maskscal)`` (the number of images used when no
         ``expname`` is given).
+    bpmask : ndarray of int32, ``*spatial``, or None
+        IRAF's output bad pixel mask: 0 where values were combined, 1 where none was
+        left (the pixel is ``blank``), 2 where only bad values were combined
+        (``masktype="novalue"``).
     scale, zero, weight : ndarray of float32, ``(N,)``
         Factors actually used: a pixel ``v`` of image ``i`` is combined as
         ``v / scale[i] - zero[i]``; ``weight`` sums to 1.
     maskscal, maskzero : float
         Encoding of ``expmask`` (IRAF's MASKSCAL / MASKZERO).
     warnings : tuple of str
-        Conditions IRAF warns about (e.g. non-positive scale factors).
+        Conditions IRAF warns about (e.g. non-positive scale factors), and integer
+        output values that wrapped around.
+    offsets : ndarray of int64, ``(N, ndim)``
+        Where each image's first pixel lies in the output (0-based, IRAF axis order:
+        x first), as IRAF prints them in its log.
+    header : dict
+        The output header as IRAF writes it: the first image's keywords, ``NAXISn``,
+        ``NCOMBINE``, ``IMCMBnnn``, and the world/physical system shifted with the
+        output (``CRPIXn``, ``LTVn``, ``LTMi_j``, ``WCSDIM``).
     """
 
     output: np.ndarray
@@ -65,14 +83,18 @@ class ImcombineResult:
     maskscal: float
     maskzero: float
     warnings: tuple[str, ...] = ()
+    bpmask: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    header: dict | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def _measured_statistics(fs: FrameSet, swapped: str | None, resolved: ResolvedParams) -> dict[str, list[float]] | None:
-    """IRAF's (mode, median, mean) of every image (its statistics section and sampling grid),
-    when scale/zero/weight ask for one of them; None otherwise."""
+def _measured_statistics(fs: FrameSet, swapped: str | None, resolved: ResolvedParams,
+                         codes: Sequence[np.ndarray | None] | None) -> dict[str, list[float]] | None:
+    """IRAF's (mode, median, mean) of every image (its statistics section and sampling grid,
+    its mask codes), when scale/zero/weight ask for one of them; None otherwise."""
     params = resolved.params
     wanted = params.statistics()
     if not wanted:
@@ -83,8 +105,8 @@ def _measured_statistics(fs: FrameSet, swapped: str | None, resolved: ResolvedPa
     stats = []
     for i in range(fs.n):
         try:
-            stats.append(core.iraf_stats(fs.frames[i], None if fs.masks is None else fs.masks[i],
-                                         list(fs.spatial), resolved.section, lo, hi, needs_sort, swapped))
+            stats.append(core.iraf_stats(fs.frames[i], None if codes is None else codes[i],
+                                         list(fs.spatial), resolved.sections[i], lo, hi, needs_sort, swapped))
         except ValueError as e:
             raise ValueError(f"statsec: image {i}: {e}") from None
     return {name: [float(st[k]) for st in stats] for k, name in enumerate(STATISTICS)}
@@ -119,9 +141,13 @@ def imcombine(
     expname: str | None = None,
     blank: float = 0.0,
     masks: object = None,
+    masktype: str | None = None,
+    maskvalue: object = None,
+    offsets: object = "none",
+    outlimits: object = None,
     headers: Sequence[Header] | None = None,
     outtype: str | None = None,
-    products: str | Sequence[str] = "all",
+    products: str | Sequence[str] | None = None,
     threads: int = 0,
     hdu: int | str | tuple[str, int] | None = None,
 ) -> ImcombineResult:
@@ -136,11 +162,14 @@ def imcombine(
         as IRAF reads them (unsigned 16-bit as ushort; unsigned 32-bit and scaled
         integers as real, i.e. float32 of the physical value; BLANK pixels masked;
         ``.fz`` and ``.gz`` files too). The image's header (primary cards merged for an
-        image in an extension) serves ``!KEYWORD``, ``exposure``/``expname``, NCOMBINE
-        and keyword noise parameters. Accepted array dtypes: uint8, uint16, int16,
+        image in an extension) serves ``!KEYWORD``, ``exposure``/``expname``, NCOMBINE,
+        keyword noise parameters, WCS/physical offsets and mask keywords. Accepted array dtypes: uint8, uint16, int16,
         int32, float32, float64. Non-finite values are treated as masked (IRAF would
         read them as 0).
-    combine : {"average", "median", "lmedian", "sum"}
+    combine : {"average", "median", "lmedian", "sum", "quadrature", "nmodel"}
+        ``quadrature``: the inputs are sigmas, the result is ``sqrt(sum (w v)^2) / sum w``
+        over the values kept; ``nmodel``: each kept value's variance from the CCD noise
+        model (``rdnoise``, ``gain``, ``snoise``) combined the same way.
     reject : {"none", "minmax", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip"}
     nlow, nhigh : int or float
         minmax: number of lowest / highest values removed (integers, IRAF), or fractions
@@ -152,7 +181,8 @@ def imcombine(
     lsigma, hsigma : float or None
         Clipping limits in sigma units (None = INDEF, no limit).
     rdnoise, gain, snoise : float, sequence of N floats, or header keyword name
-        CCD noise model of ccdclip/crreject (electrons, electrons per ADU, fraction).
+        CCD noise model of ccdclip/crreject and nmodel (electrons, electrons per ADU,
+        fraction).
     sigscale : float
         Tolerance for the Poisson sigma correction of scaled images (0 disables it).
     pclip : float
@@ -167,26 +197,56 @@ def imcombine(
         listed zeros are added and not made relative, listed weights are relative).
     statsec : str or None
         IRAF section ``"[x1:x2,y1:y2]"`` (1-based inclusive, x = last axis) for the
-        statistics.
+        statistics, in each image's pixels; ``"input [..]"`` is the same, ``"output
+        [..]"`` a section of the output image, ``"overlap"`` the region every image
+        covers (the last two matter with offsets).
     expname : str or None
         Header keyword holding the exposure time (for ``exposure`` and ``expmask``).
     blank : float
-        Output (and sigma) value where no value is left.
-    masks : array-like (N, *spatial) or list, optional
-        Bad-pixel masks, nonzero = bad.
+        Output (and sigma) value where no value is left, and where no image covers the
+        output (offsets).
+    masks : array-like (N, *spatial), one ``*spatial`` mask, or list of N arrays, file
+        names or None; optional
+        Bad-pixel masks. Without ``masktype`` they mean nonzero = bad (bool masks:
+        True = bad). With ``masktype`` they are integer masks read the IRAF way. When
+        ``masks`` is None and ``masktype`` is given, each image's mask is the integer
+        FITS image named by its ``BPM`` header keyword (or the keyword of
+        ``masktype="!KEY"``), looked up as given and then in the image's directory.
+    masktype : str or None
+        IRAF's mask type: "none", "goodvalue", "badvalue", "goodbits", "badbits",
+        "novalue", or "!KEYWORD [type]" (mask file named by KEYWORD). None: "none"
+        without ``masks``, nonzero = bad with them. IRAF treats an image whose whole
+        mask is 0 as having no mask (see docs/iraf.md).
+    maskvalue : int or str
+        IRAF's mask value; ``"<v"`` (bad where mask >= v) and ``">v"`` (bad where
+        mask <= v) override the mask type, as in IRAF. Default 0.
+    offsets : str, path or sequence of N rows
+        Where each image lies on the output: "none", "wcs" / "world" (from each image's
+        WCS), "physical" (IRAF's LTV/LTM), "grid n1 s1 n2 s2 ...", the name of an IRAF
+        offsets file (one "x y" line per image; a "# absolute" line keeps the offsets as
+        given), or N rows of numbers **in IRAF's axis order: x (the last NumPy axis)
+        first**, e.g. ``[[dx0, dy0], [dx1, dy1], ...]``. Values are rounded to whole
+        pixels and the minimum is subtracted per axis. The output grows to hold every
+        image; pixels no image covers are ``blank``.
+    outlimits : str, sequence or None
+        ``"x1 x2 y1 y2"`` (1-based, inclusive, in the full output): write only that
+        window (a limit beyond the output is clipped to it).
     headers : sequence of N mappings, optional
         Header keywords per image when ``images`` are arrays.
-    outtype : {None, "real", "double"}
+    outtype : {None, "real", "double", "short", "ushort", "integer", "long"}
         "real": float32 output (float64 input is still combined in float64, as IRAF);
-        "double": combine and return float64. None: float32 for uint8/uint16/int16/float32
-        input, float64 for int32/float64.
-    products : "all", "none", or a collection of names among "sigma", "rejmask",
-        "nrejmask", "expmask"
+        "double": combine and return float64; None: float32 for uint8/uint16/int16/
+        float32 input, float64 for int32/float64. The integer types truncate toward
+        zero and wrap values outside their range around, as IRAF does (a
+        :class:`~imcombiners._iraf_setup.WrapWarning` says when); "long" is 32-bit.
+        With integer inputs and an integer outtype IRAF works on integers: scaled values
+        are truncated before rejection and combining, reproduced here.
+    products : None, "all", "none", or a collection of names among "sigma", "rejmask",
+        "nrejmask", "expmask", "bpmask"
         Optional products to compute (IRAF's ``sigmas``, ``rejmasks``, ``nrejmasks``,
-        ``expmasks``); the others are None in the result. The combined image does not
-        depend on this choice (mean avsigclip's add-back quirk is always the one IRAF
-        shows when a rejection mask is written). Asking for fewer products is faster:
-        ``products="none"`` computes only the combined image.
+        ``expmasks``, ``bpmasks``); the others are None in the result. Default: none,
+        as IRAF. The combined image does not depend on this choice (mean avsigclip's
+        add-back quirk is always the one IRAF shows when a rejection mask is written).
     threads : int
         0 = all cores, k = k threads (results never depend on it).
     hdu : int, str or (str, int), optional
@@ -199,39 +259,52 @@ def imcombine(
     """
     params = IrafParams.from_arguments(locals())  # every IRAF parameter, validated
     # --- images
+    paths = None  # file names: mask files named by keywords are also looked up beside them
     swapped = None  # frames are raw big-endian FITS words of this kind (io.fits.mapped)
     from .io.fits.stack import is_image_names, load_images
 
     if is_image_names(images):
         # IRAF's view of the files (e.g. unsigned 32-bit -> real, as IRAF reads them)
         loaded = load_images(images, hdu, view="iraf", allow_mapping=True)  # type: ignore[arg-type]
-        images, swapped = loaded.frames, loaded.swapped
+        images, swapped, paths = loaded.frames, loaded.swapped, loaded.names
         if loaded.mapped:
             images = FrameSet(tuple(loaded.frames), None, loaded.shape, loaded.dtype)
         if headers is None:
             headers = loaded.headers
-    fs = prepare_frames(images, masks, name="images", mask_name="masks")
+    fs = prepare_frames(images, None, name="images", mask_name="masks")
     n = fs.n
-    # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;
-    # fail fast with InsufficientMemoryError instead of an allocation abort in Rust
-    check_memory(n * fs.m + fs.m * (2 * 8 + 8), what="imcombine (output, sigma, rejmask, nrejmask and expmask)")
     threads = as_int(threads, "threads", min=0)
     resolved = params.resolve(n, fs.spatial, headers)
+    layout = resolved.layout
+
+    # --- masks: each image's mask codes (IRAF's masktype / maskvalue)
+    rule = params.mask_rule(masks_given=masks is not None)
+    codes = frame_mask_codes(rule, masks, n, fs.spatial, resolved.headers, paths)
+    codes = merge_bad(codes, fs.masks, n)  # a masked array's own mask
+
+    # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;
+    # fail fast with InsufficientMemoryError instead of an allocation abort in Rust
+    m_out = int(np.prod(layout.shape, dtype=np.int64))
+    sizes = {"rejmask": n, "sigma": 8, "nrejmask": 4, "expmask": 4, "bpmask": 4}
+    check_memory(m_out * 8 + sum(m_out * sizes[p] for p in params.products),
+                 what="imcombine (output and requested products)")
 
     # --- factors, working type, kernel
-    fac = resolved.factor_values(_measured_statistics(fs, swapped, resolved))
-    double, out_dtype = params.working_type(fs.dtype)
+    fac = resolved.factor_values(_measured_statistics(fs, swapped, resolved, codes))
+    double, work_dtype = params.working_type(fs.dtype)
+    kernel = resolved.kernel_params(fac, int_path=params.int_path(fs.dtype), novalue=rule.novalue)
     res = load_core().iraf_combine(
         list(fs.frames),
-        None if fs.masks is None else list(fs.masks),
-        list(fs.spatial),
-        resolved.kernel_params(fac),
+        codes,
+        list(layout.shape),
+        kernel,
         list(params.products),
         bool(double),
         int(threads),
         swapped,
+        layout.placement,
     )
-    spatial = fs.spatial
+    shape = layout.shape
 
     def _get(key: str, shape: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray | None:
         if key not in res:
@@ -239,16 +312,24 @@ def imcombine(
         a = res[key] if dtype is None else res[key].astype(dtype, copy=False)
         return a.reshape(shape)
 
+    output, wrapped = finish_output(res["output"], params.outtype, work_dtype)
+    names = None if paths is None else [os.path.basename(p) for p in paths]
+    first = None if resolved.headers is None else resolved.headers[0]
+    header = output_header(first, layout.geom, ncombine=int(sum(resolved.ncombine)), names=names,
+                           ndim=len(shape))
     return ImcombineResult(
-        output=res["output"].astype(out_dtype, copy=False).reshape(spatial),
-        sigma=_get("sigma", spatial, out_dtype),
-        rejmask=_get("rejmask", (n, *spatial)),
-        nrejmask=_get("nrejmask", spatial),
-        expmask=_get("expmask", spatial),
+        output=output.reshape(shape),
+        sigma=_get("sigma", shape, params.sigma_dtype(fs.dtype)),
+        rejmask=_get("rejmask", (n, *shape)),
+        nrejmask=_get("nrejmask", shape),
+        expmask=_get("expmask", shape),
         scale=np.asarray(fac["scales"], dtype=np.float32),
         zero=np.asarray(fac["zeros"], dtype=np.float32),
         weight=np.asarray(fac["wts"], dtype=np.float32),
         maskscal=float(res["maskscal"]),
         maskzero=float(res["maskzero"]),
-        warnings=tuple(fac["warnings"]),
+        warnings=tuple(fac["warnings"]) + tuple(wrapped),
+        bpmask=_get("bpmask", shape),
+        offsets=layout.offsets.copy(),
+        header=header,
     )

@@ -162,7 +162,7 @@ def test_imcombine_minimum_maximum(raw, capsys):
     status, _, err = _run(capsys, "imcombine", ",".join(paths), "x.fits", "combine=minimum",
                           "reject=sigclip")
     assert status == 2 and "reject=minmax" in err
-    status, _, err = _run(capsys, "imcombine", ",".join(paths), "x.fits", "combine=quadrature")
+    status, _, err = _run(capsys, "imcombine", ",".join(paths), "x.fits", "combine=median_of_all")
     assert status == 2 and "combine" in err
 
 

@@ -120,7 +120,7 @@ def _iraf_params(n: int) -> dict:
         "lsigma": 3.0, "hsigma": 3.0, "rdnoise": [0.0], "gain": [1.0], "snoise": [0.0], "sigscale": 0.1,
         "pclip": -0.5, "grow": 0.0, "lthreshold": None, "hthreshold": None, "blank": 0.0,
         "scales": fac["scales"], "zeros": fac["zeros"], "wts": fac["wts"], "doscale": fac["doscale"],
-        "dozero": fac["dozero"], "dowts": fac["dowts"], "exposures": [1.0],
+        "dozero": fac["dozero"], "dowts": fac["dowts"], "exposures": [1.0], "int_path": "real", "novalue": False,
     }
 
 

@@ -33,7 +33,15 @@ BAD = [
     dict(weight=[1.0, 2.0]),
     dict(statsec="[1:3", scale="median"),
     dict(statsec="[50:60,1:2]", scale="median"),
-    dict(outtype="short"),
+    dict(outtype="bogus"),
+    dict(masktype="bogus"),
+    dict(masktype="novalue", maskvalue=0),
+    dict(maskvalue="<x"),
+    dict(masktype="novalue", maskvalue=3, grow=1.0),
+    dict(offsets="grid x"),
+    dict(offsets=[[0, 0]]),
+    dict(outlimits="1 2.5"),
+    dict(statsec="middle"),
     dict(sigscale=-0.1),
     dict(expname=3),
     dict(products=("sigma", "bpm")),
@@ -62,8 +70,8 @@ def test_entry_points_take_every_parameter_with_the_same_default():
         for name, default in fields.items():
             assert name in sig, (fn.__module__, name)
             got = sig[name].default
-            if name == "products":  # "all" names every product
-                assert IrafParams(products=got).products == default
+            if name == "products":  # "none" and None name no product
+                assert IrafParams(products=got).products == IrafParams(products=default).products
             else:
                 assert got == default, (fn.__module__, name, got, default)
 

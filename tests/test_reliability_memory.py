@@ -72,7 +72,7 @@ stack = np.memmap(path, dtype=np.uint8, mode="r", shape=(n, ny, nx))  # contiguo
 calls = {
     "full": lambda: imc.Combiner(stack).combine("mean", diagnostics="full"),
     "grow": lambda: imc.ndcombine(stack, reject="sigclip", grow=1),
-    "imcombine": lambda: imc.imcombine(stack, reject="sigclip"),
+    "imcombine": lambda: imc.imcombine(stack, reject="sigclip", products="all"),
 }
 try:
     calls[which]()

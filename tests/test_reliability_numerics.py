@@ -97,7 +97,7 @@ def test_all_nan_through_every_entry_point():
     assert np.isnan(imck.median(x)).all() and (imck.sum(x) == 0).all()
     assert np.isnan(imck.sigclip_combine(x)).all()
     assert np.isnan(imc.ndcombine(x, reject="minmax")).all()
-    r = imc.imcombine(x, reject="sigclip", blank=-1.0)  # IRAF: blank where nothing is left
+    r = imc.imcombine(x, reject="sigclip", blank=-1.0, products="all")  # IRAF: blank where nothing is left
     assert (r.output == -1.0).all() and r.rejmask.all() and (r.nrejmask == 3).all()
     import imcombiners.dask as imd
 
@@ -150,7 +150,7 @@ def test_one_and_two_frames_documented_outcomes(n):
 @pytest.mark.parametrize("reject", ["none", "sigclip", "avsigclip", "ccdclip", "crreject", "pclip"])
 def test_one_and_two_frames_iraf(n, reject):
     x = _small(n, np.float32)
-    r = imc.imcombine(x, reject=reject, combine="average")
+    r = imc.imcombine(x, reject=reject, combine="average", products="all")
     # IRAF keeps everything when there are too few pixels to clip
     np.testing.assert_allclose(r.output, x.astype(np.float64).mean(axis=0), rtol=1e-6)
     assert not r.rejmask.any()

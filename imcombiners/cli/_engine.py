@@ -14,6 +14,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -464,7 +465,7 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False,
     provenance cards, as IRAF writes it.
     """
     import imcombiners as imc
-    from imcombiners.io.fits import output_header, write_image
+    from imcombiners.io.fits import output_header, read_header, write_image
     from imcombiners.io.provenance import provenance_cards, provenance_dict
 
     if info is None:
@@ -473,12 +474,23 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False,
         info = inspect_inputs(expand_inputs(call.inputs), view="iraf")
     paths = list(info.paths)
     kwargs = iraf_kwargs(call, info.n)
-    res = imc.imcombine(paths, **kwargs)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("ignore")  # every warning is in res.warnings, printed below
+        res = imc.imcombine(paths, **kwargs)
 
+    # IRAF's output header: the first input's (as io.fits cleans it), with IRAF's changes
+    # (res.header: the shifted world/physical system, NCOMBINE, the input mask name
+    # removed), then the provenance of this run.
     params = {"task": "imcombine", **call.kwargs}
-    prov = provenance_dict(inputs=paths, ncombine=len(paths), parameters=params,
+    ncombine = int(res.header.get("NCOMBINE", len(paths))) if res.header else len(paths)
+    prov = provenance_dict(inputs=paths, ncombine=ncombine, parameters=params,
                            zero=res.zero, scale=res.scale, weights=res.weight)
-    header = output_header(info.frames[0], provenance_cards(prov), source=paths[0])
+    header = output_header(info.frames[0], (*_iraf_changes(res.header, read_header(info.frames[0])),
+                                            *provenance_cards(prov)), source=paths[0])
+    if res.header is not None and "BPM" in header and "BPM" not in res.header:
+        del header["BPM"]  # IRAF deletes the input mask's name
+    if "bpmasks" in call.products:
+        header["BPM"] = (os.path.basename(call.products["bpmasks"]), "bad pixel mask of this image")
     write_image(call.output, res.output, header, overwrite=overwrite)
     small = (("IMCMAST", os.path.basename(call.output), "master image"),
              ("NCOMBINE", len(paths), "number of images combined"))
@@ -493,10 +505,52 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False,
         cards = small + (("MASKSCAL", res.maskscal, "exposure = value * MASKSCAL + MASKZERO"),
                          ("MASKZERO", res.maskzero, "exposure mask zero point"))
         write_image(call.products["expmasks"], res.expmask.astype(np.int32), cards=cards, overwrite=overwrite)
+    if "bpmasks" in call.products:
+        write_image(call.products["bpmasks"], res.bpmask.astype(np.int32), cards=small, overwrite=overwrite)
+    if "headers" in call.products:
+        _write_headers(call.products["headers"], call.output, paths, info, overwrite)
     for w in res.warnings:
         print(f"imcombiners imcombine: warning: {w}", file=sys.stderr)
     if call.logfile and not quiet:
         _iraf_log(call, paths, res, kwargs)
+
+
+def _iraf_changes(iraf: Mapping[str, Any] | None, first: Any) -> list[tuple[str, Any, str]]:
+    """The cards of IRAF's output header (:attr:`ImcombineResult.header`) that the first
+    input's header does not hold with that value (its axis lengths aside: the writer's)."""
+    if not iraf:
+        return []
+    return [(k, v, "") for k, v in iraf.items()
+            if not k.startswith("NAXIS") and isinstance(v, (str, int, float, bool))
+            and not (k in first and first[k] == v)]
+
+
+def _write_headers(name: str, output: str, paths: list[str], info: InputInfo, overwrite: bool) -> None:
+    """IRAF's ``headers`` output: one data-less extension per input holding its header
+    (``AXLENn`` for its axes, ``INIMAGE``, ``OUTIMAGE``, ``EXTNAME``)."""
+    from astropy.io import fits
+
+    from imcombiners.io.atomic import atomic_path
+
+    path = name if name.lower().endswith(".fits") else name + ".fits"
+    hdul = fits.HDUList([fits.PrimaryHDU()])
+    for p, file, hdu in zip(paths, info.files, info.hdus):
+        src = fits.getheader(file, hdu)
+        h = fits.Header()
+        for card in src.cards:
+            key = card.keyword
+            if key in ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "END", "BZERO", "BSCALE",
+                       "EXTNAME") or key.startswith("NAXIS"):
+                continue
+            h.append(card, end=True)
+        for d in range(int(src.get("NAXIS", 0))):
+            h[f"AXLEN{d + 1}"] = int(src[f"NAXIS{d + 1}"])
+        h["INIMAGE"] = os.path.basename(p)
+        h["OUTIMAGE"] = os.path.basename(output)
+        h["EXTNAME"] = os.path.basename(p)
+        hdul.append(fits.ImageHDU(header=h))
+    with atomic_path(path, overwrite=overwrite) as t:
+        hdul.writeto(t)
 
 
 def iraf_kwargs(call: Any, n: int) -> dict[str, Any]:
@@ -506,7 +560,8 @@ def iraf_kwargs(call: Any, n: int) -> dict[str, Any]:
     from ._iraf import imcombine_kwargs
 
     kwargs = imcombine_kwargs(call.kwargs, n)
-    wanted = {"sigmas": "sigma", "rejmasks": "rejmask", "nrejmasks": "nrejmask", "expmasks": "expmask"}
+    wanted = {"sigmas": "sigma", "rejmasks": "rejmask", "nrejmasks": "nrejmask", "expmasks": "expmask",
+              "bpmasks": "bpmask"}
     kwargs["products"] = [wanted[k] for k in call.products if k in wanted] or "none"
     return kwargs
 

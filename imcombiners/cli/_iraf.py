@@ -105,6 +105,17 @@ def _string(name: str, text: str) -> str:
     return text.strip()
 
 
+def _outtype(name: str, text: str) -> str:
+    # IRAF reads the first letter (short, ushort, integer, long, real, double, none)
+    t = text.strip().lower()
+    if t in ("", "none", "n"):
+        return ""
+    full = {"s": "short", "u": "ushort", "i": "integer", "l": "long", "r": "real", "d": "double"}.get(t[:1])
+    if full is None or not full.startswith(t):
+        raise CLIError(f"{name}: expected one of short, ushort, integer, long, real, double, none; got '{text}'")
+    return full
+
+
 @dataclass(frozen=True)
 class _Param:
     parse: Callable[[str, str], Any]
@@ -127,8 +138,8 @@ MINMAX_COMBINES = ("minimum", "maximum")
 IRAF_PARAMETERS: dict[str, _Param] = {
     "input": _Param(_string, None, "io", "input images (list, @file, glob)"),
     "output": _Param(_string, None, "io", "output image (FITS)"),
-    "headers": _Param(_string, "", "parameter", "output header files"),
-    "bpmasks": _Param(_string, "", "parameter", "output bad pixel masks"),
+    "headers": _Param(_string, "", "product", "output file of the input headers (one extension each)"),
+    "bpmasks": _Param(_string, "", "product", "output bad pixel mask"),
     "rejmasks": _Param(_string, "", "product", "output rejection mask (N planes)"),
     "nrejmasks": _Param(_string, "", "product", "output number-of-rejections image"),
     "expmasks": _Param(_string, "", "product", "output exposure mask"),
@@ -139,7 +150,7 @@ IRAF_PARAMETERS: dict[str, _Param] = {
                       "type of combine operation"),
     "reject": _Param(_choice(*REJECTS), "none", "parameter", "type of rejection"),
     "project": _Param(parse_bool, False, "parameter", "project highest dimension of input images"),
-    "outtype": _Param(_choice("real", "double", "none", ""), "real", "parameter", "output image pixel type"),
+    "outtype": _Param(_outtype, "real", "parameter", "output image pixel type"),
     "outlimits": _Param(_string, "", "parameter", "output limits"),
     "offsets": _Param(_string, "none", "parameter", "input image offsets"),
     "masktype": _Param(_string, "none", "parameter", "mask type"),
@@ -168,14 +179,8 @@ IRAF_PARAMETERS: dict[str, _Param] = {
 
 # Values of the "fixed" parameters that mean "feature not used" (anything else is refused).
 _FIXED_OK = {
-    "headers": {""},
-    "bpmasks": {""},
     "imcmb": {"$I", "$i"},
     "project": {False},
-    "outlimits": {""},
-    "offsets": {"none", ""},
-    "masktype": {"none", ""},
-    "maskvalue": {"0"},
 }
 
 
@@ -193,7 +198,7 @@ class IrafCall:
         Keyword arguments for :func:`imcombiners.imcombine` (only those given).
     products : dict
         Optional outputs asked for: ``sigmas``, ``rejmasks``, ``nrejmasks``,
-        ``expmasks`` -> path.
+        ``expmasks``, ``bpmasks``, ``headers`` -> path.
     logfile : str
         ``"STDOUT"`` (default), ``""`` (no log) or a path.
     """
@@ -247,7 +252,7 @@ def parse_iraf_call(tokens: list[str]) -> IrafCall:
     ------
     CLIError
         On an unknown or ambiguous name, a bad value, a parameter given twice, or an
-        IRAF feature this library does not provide (e.g. ``offsets``, ``masktype``).
+        IRAF feature this library does not provide (``project``, ``imcmb``).
     """
     positional: list[str] = []
     given: dict[str, Any] = {}
@@ -304,11 +309,15 @@ def imcombine_kwargs(kwargs: dict[str, Any], n: int | None = None) -> dict[str, 
     before the inputs are known, N = 2 stands in for validation).
     """
     out = dict(kwargs)
-    for key in ("statsec", "expname"):
+    for key in ("statsec", "expname", "outlimits"):
         if key in out and not out[key]:
             out[key] = None
     if out.get("outtype") in ("none", ""):
         out.pop("outtype")
+    if out.get("offsets") == "":
+        out["offsets"] = "none"
+    if out.get("masktype") == "":
+        out["masktype"] = "none"
     combine = out.get("combine")
     if combine in MINMAX_COMBINES:
         if out.get("reject", "none") != "none":

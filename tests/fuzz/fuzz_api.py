@@ -28,6 +28,7 @@ import dataclasses
 import math
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -530,7 +531,10 @@ IRAF_PARAMS = {
     "scale": [["none", "mode", "median", "mean"], ["exposure", "!EXPTIME", "@/nonexistent"]],
     "weight": [["none", "median", "mean"], [[1.0], "bogus"]],
     "statsec": [[None, "[1:2,1:2]", "[*,1:1]"], ["[0:0]", "[5:1,*]", "bad", 3]],
-    "outtype": [[None, "real", "double"], ["short"]], "threads": [[0, 1, 2], [-1, "2", 1.5]],
+    "outtype": [[None, "real", "double", "short", "ushort", "integer", "long"], ["bogus", 3]],
+    "masktype": [[None, "goodvalue", "badbits", "goodbits"], ["bogus", 3]],
+    "maskvalue": [[None, 0, 1, "<1"], [-1, "x"]],
+    "threads": [[0, 1, 2], [-1, "2", 1.5]],
 }
 
 
@@ -546,7 +550,10 @@ def fuzz_imcombine(adv, data):
     names = BASE_NAMES | set(params) | {"images", "masks", "nlow, nhigh", "headers", "EXPTIME", "expname",
                                         "lthreshold", "hthreshold"}
     try:
-        out = imc.imcombine(case.stack, masks=case.mask, combine=combine, reject=reject, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # integer outtypes wrap as IRAF (and say so)
+            out = imc.imcombine(case.stack, masks=case.mask, combine=combine, reject=reject, products="all",
+                                **params)
     except Exception as exc:  # noqa: BLE001
         check_error(exc, names, "imcombine", files=("/nonexistent",))
         return

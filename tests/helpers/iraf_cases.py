@@ -35,6 +35,7 @@ def case_kwargs(params: dict[str, Any]) -> dict[str, Any]:
         if isinstance(p[key], list):
             p[key] = [float(v) for v in p[key]]
     p["headers"] = headers
+    p["products"] = ["sigma", "rejmask", "nrejmask", "expmask"]  # the v1 cases hold all four
     return p
 
 

@@ -1,6 +1,6 @@
 //! Profile target of the IRAF-exact engine: one imcombine of a 20 x 512 x 512 f32 stack on
 //! one thread (cargo run --release --example iraf_bench -- CASE; environment: N frames,
-//! H x W pixels, REPS repeats). Cases follow benchmarks/iraf_speed.py: median-sigclip,
+//! H x W pixels, REPS repeats, WANT products). Cases follow benchmarks/iraf_speed.py: median-sigclip,
 //! average-ccdclip, average-none, average-minmax, median-pclip, average-sigclip-mean,
 //! average-avsigclip, median-none.
 use imc_core::fixtures::{iraf_params, noisy_stack, process_cpu_ns};
@@ -27,14 +27,24 @@ fn main() {
     let mut p = iraf_params(n, combine, reject);
     p.rdnoise = vec![5.0];
     p.mclip = what != "average-sigclip-mean";
+    // WANT: comma-separated products (sigma, rejmask, nrej, expmask, bpmask)
+    let names = std::env::var("WANT").unwrap_or_default();
+    let has = |k: &str| names.split(',').any(|n| n == k);
+    let want = Want {
+        sigma: has("sigma"),
+        rejmask: has("rejmask"),
+        nrej: has("nrej"),
+        expmask: has("expmask"),
+        bpmask: has("bpmask"),
+    };
     let reps = env("REPS", 3);
     let (c0, t) = (process_cpu_ns(), Instant::now());
     for _ in 0..reps {
-        let o = imcombine::<f32, f32>(&frames, None, &[h, w], &p, Want::default(), 1).unwrap();
-        std::hint::black_box(o.output);
+        let o = imcombine::<f32, f32>(&frames, None, &[h, w], &p, want, 1).unwrap();
+        std::hint::black_box(o);
     }
     println!(
-        "{what}: {:.1} ns/pixel wall, {:.1} ns/pixel cpu",
+        "{what} [{names}]: {:.1} ns/pixel wall, {:.1} ns/pixel cpu",
         t.elapsed().as_secs_f64() * 1e9 / (reps * m) as f64,
         (process_cpu_ns() - c0) / (reps * m) as f64
     );

@@ -65,6 +65,8 @@ pub fn iraf_params(n: usize, combine: Combine, reject: Reject) -> Params {
         blank: 0.0,
         factors: normalise(none, none, none, &vec![1.0; n]).expect("no factors to normalise"),
         exposures: vec![1.0],
+        int_path: crate::iraf::IntPath::Real,
+        novalue: false,
     }
 }
 

@@ -215,6 +215,7 @@ fn iraf_same<T: Real>(a: &Output<T>, b: &Output<T>, what: &str) {
     assert_eq!(a.rejmask, b.rejmask, "rejmask: {what}");
     assert_eq!(a.nrej, b.nrej, "nrej: {what}");
     assert_eq!(a.expmask, b.expmask, "expmask: {what}");
+    assert_eq!(a.bpmask, b.bpmask, "bpmask: {what}");
 }
 
 /// Every combine x reject (and mclip, grow, thresholds, scaling) of the IRAF engine.
@@ -223,7 +224,7 @@ fn iraf_cases<P: Input>(frames: &[&[P]], masks: Option<&[&[bool]]>, shape: &[usi
     let up = higher_levels();
     let rejects = [Reject::None, Reject::MinMax, Reject::SigClip, Reject::AvSigClip, Reject::CcdClip, Reject::CrReject, Reject::PClip];
     let combines = [Combine::Average, Combine::Median, Combine::LMedian, Combine::Sum];
-    let wants = [IrafWant::default(), IrafWant { sigma: true, rejmask: true, nrej: true, expmask: true }];
+    let wants = [IrafWant::default(), IrafWant { sigma: true, rejmask: true, nrej: true, expmask: true, bpmask: true }];
     for reject in rejects {
         for combine in combines {
             for variant in 0..4 {

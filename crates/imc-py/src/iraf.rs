@@ -9,11 +9,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use imc_core::input::{as_be, BeF32, BeF64, BeI16, BeI32, BeU16, Input};
-use imc_core::iraf::{self, Combine, Factors, Params, Reject, Source, Want, Work};
+use imc_core::iraf::{self, Combine, Factors, IntPath, Params, Placement, Reject, Source, Want, Work};
 
 use imc_core::Error;
 
-use crate::arrays::{borrow_all, borrow_masks, put_opt, slices};
+use crate::arrays::{borrow_all, put_opt, slices};
 use crate::error::{call_err, core_err, dtype_err, guarded, layout_err};
 use crate::strict::strict_dict;
 
@@ -39,7 +39,14 @@ fn parse_combine(s: &str) -> PyResult<Combine> {
         "median" => Combine::Median,
         "lmedian" => Combine::LMedian,
         "sum" => Combine::Sum,
-        _ => return Err(core_err(Error::param("combine", format!("unknown {s:?}; use average, median, lmedian or sum")))),
+        "quadrature" => Combine::Quadrature,
+        "nmodel" => Combine::NModel,
+        _ => {
+            return Err(core_err(Error::param(
+                "combine",
+                format!("unknown {s:?}; use average, median, lmedian, sum, quadrature or nmodel"),
+            )))
+        }
     })
 }
 
@@ -69,7 +76,7 @@ strict_dict!(
         lsigma: Option<f32>, hsigma: Option<f32>, rdnoise: Vec<f32>, gain: Vec<f32>, snoise: Vec<f32>,
         sigscale: f32, pclip: f32, grow: f32, lthreshold: Option<f32>, hthreshold: Option<f32>, blank: f32,
         scales: Vec<f32>, zeros: Vec<f32>, wts: Vec<f32>, doscale: bool, dozero: bool, dowts: bool,
-        exposures: Vec<f32>,
+        exposures: Vec<f32>, int_path: String, novalue: bool,
     } {}
 );
 
@@ -104,14 +111,57 @@ fn params_from_dict(d: &Bound<'_, PyAny>) -> PyResult<Params> {
         blank: p.blank,
         factors,
         exposures: p.exposures,
+        int_path: match p.int_path.as_str() {
+            "real" => IntPath::Real,
+            "short" => IntPath::Short,
+            "int" => IntPath::Int,
+            other => return Err(call_err(format!("params: int_path: unknown {other:?}"))),
+        },
+        novalue: p.novalue,
     })
+}
+
+/// One frame's mask codes: a uint8 array of codes, or a bool array (true = bad = code 1).
+enum Codes<'py> {
+    U8(PyReadonlyArray1<'py, u8>),
+    Bool(PyReadonlyArray1<'py, bool>),
+}
+
+impl Codes<'_> {
+    fn slice(&self, i: usize) -> PyResult<&[u8]> {
+        let err = |_| layout_err(format!("masks[{i}] must be C-contiguous"));
+        Ok(match self {
+            Codes::U8(a) => a.as_slice().map_err(err)?,
+            Codes::Bool(a) => iraf::bool_codes(a.as_slice().map_err(err)?),
+        })
+    }
+}
+
+/// Borrow optional per-frame mask codes (each item None, uint8 codes or bool).
+fn borrow_codes<'py>(masks: Option<&Bound<'py, PyList>>) -> PyResult<Option<Vec<Option<Codes<'py>>>>> {
+    let Some(list) = masks else { return Ok(None) };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, a) in list.iter().enumerate() {
+        if a.is_none() {
+            out.push(None);
+        } else if let Ok(b) = a.extract::<PyReadonlyArray1<'py, bool>>() {
+            out.push(Some(Codes::Bool(b)));
+        } else {
+            let u = a.extract::<PyReadonlyArray1<'py, u8>>().map_err(|_| {
+                dtype_err(format!("masks[{i}] must be None or a 1-D uint8 (codes) or bool array"))
+            })?;
+            out.push(Some(Codes::U8(u)));
+        }
+    }
+    Ok(Some(out))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn run_typed<'py, P, T>(
     py: Python<'py>,
     data: &[&[P]],
-    masks: &Option<Vec<PyReadonlyArray1<'py, bool>>>,
+    masks: &Option<Vec<Option<Codes<'py>>>>,
+    place: Option<&[Placement]>,
     shape: &[usize],
     p: &Params,
     want: Want,
@@ -121,17 +171,25 @@ where
     P: Input,
     T: numpy::Element + Work,
 {
-    let mk = match masks {
-        Some(m) => Some(slices(m, "masks")?),
+    let mk: Option<Vec<Option<&[u8]>>> = match masks {
+        Some(m) => Some(
+            m.iter()
+                .enumerate()
+                .map(|(i, c)| c.as_ref().map(|c| c.slice(i)).transpose())
+                .collect::<PyResult<Vec<_>>>()?,
+        ),
         None => None,
     };
-    let out = py.detach(|| guarded(|| iraf::imcombine::<P, T>(data, mk.as_deref(), shape, p, want, threads)))?;
+    let out = py.detach(|| {
+        guarded(|| iraf::imcombine_placed::<P, T>(data, mk.as_deref(), place, shape, p, want, threads))
+    })?;
     let d = PyDict::new(py);
     d.set_item("output", PyArray1::from_vec(py, out.output))?;
     put_opt(&d, "sigma", out.sigma)?;
     put_opt(&d, "rejmask", out.rejmask)?;
     put_opt(&d, "nrejmask", out.nrej)?;
     put_opt(&d, "expmask", out.expmask)?;
+    put_opt(&d, "bpmask", out.bpmask)?;
     d.set_item("maskscal", out.maskscal)?;
     d.set_item("maskzero", out.maskzero)?;
     Ok(d)
@@ -143,8 +201,10 @@ where
 /// ----------
 /// frames : list of N 1-D C-contiguous arrays of one dtype (uint8, uint16, int16, int32,
 ///     float32, float64) and length M = prod(shape).
-/// masks : list of N 1-D bool arrays (True = bad) or None.
-/// shape : spatial shape (lines run along the last axis).
+/// masks : None, or a list of N items: None (no mask), a 1-D bool array (True = bad) or
+///     a 1-D uint8 array of mask codes (0 good, 1 bad, 2 bad with a value under
+///     novalue, 4 good with a nonzero mask value), laid out as the frame.
+/// shape : spatial shape of the output (lines run along the last axis).
 /// params : dict of validated parameters and normalised factors, every key given (see
 ///     imcombiners/_iraf_params.py `kernel_params`).
 /// want : list of extra outputs among "sigma", "rejmask", "nrejmask", "expmask".
@@ -154,8 +214,10 @@ where
 ///     FITS file viewed as native unsigned words of the same width (no converted copy):
 ///     "f4" / "i4" (uint32 words), "f8" (uint64), "i2" / "u2" (uint16; "u2" = int16 with
 ///     BZERO 32768).
+/// placement : None, or per frame `(oy, ox, h, w)`: frame i holds h lines of w pixels
+///     whose first pixel lies on output line oy, column ox (IRAF offsets; 2-D output).
 #[pyfunction]
-#[pyo3(signature = (frames, masks, shape, params, want, double, threads=0, swapped=None))]
+#[pyo3(signature = (frames, masks, shape, params, want, double, threads=0, swapped=None, placement=None))]
 #[allow(clippy::too_many_arguments)]
 fn iraf_combine<'py>(
     py: Python<'py>,
@@ -167,6 +229,7 @@ fn iraf_combine<'py>(
     double: bool,
     threads: usize,
     swapped: Option<&str>,
+    placement: Option<Vec<(i64, i64, usize, usize)>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if frames.is_empty() {
         return Err(core_err(Error::param("images", "at least one image is required")));
@@ -179,17 +242,21 @@ fn iraf_combine<'py>(
             "rejmask" => w.rejmask = true,
             "nrejmask" => w.nrej = true,
             "expmask" => w.expmask = true,
+            "bpmask" => w.bpmask = true,
             _ => return Err(call_err(format!("want: unknown output {name:?}"))),
         }
     }
-    let masks = borrow_masks(masks)?;
+    let masks = borrow_codes(masks)?;
+    let place: Option<Vec<Placement>> =
+        placement.map(|v| v.into_iter().map(|(oy, ox, h, w)| Placement { oy, ox, h, w }).collect());
+    let place = place.as_deref();
     macro_rules! run_as {
         ($pix:ty, $data:expr) => {{
             let data: Vec<&[$pix]> = $data;
             return if double {
-                run_typed::<$pix, f64>(py, &data, &masks, &shape, &p, w, threads)
+                run_typed::<$pix, f64>(py, &data, &masks, place, &shape, &p, w, threads)
             } else {
-                run_typed::<$pix, f32>(py, &data, &masks, &shape, &p, w, threads)
+                run_typed::<$pix, f32>(py, &data, &masks, place, &shape, &p, w, threads)
             };
         }};
     }
@@ -221,13 +288,15 @@ fn iraf_combine<'py>(
 }
 
 /// IRAF image statistics (mode, median, mean) of one frame on its subsampled grid.
+///
+/// `mask`: None, a bool array (True = bad) or uint8 mask codes (see `iraf_combine`).
 #[pyfunction]
 #[pyo3(signature = (frame, mask, shape, section, lthreshold, hthreshold, sorted, swapped=None))]
 #[allow(clippy::too_many_arguments)]
 fn iraf_stats<'py>(
     py: Python<'py>,
     frame: &Bound<'py, PyAny>,
-    mask: Option<PyReadonlyArray1<'py, bool>>,
+    mask: Option<&Bound<'py, PyAny>>,
     shape: Vec<usize>,
     section: Option<Vec<(i64, i64)>>,
     lthreshold: Option<f32>,
@@ -235,8 +304,21 @@ fn iraf_stats<'py>(
     sorted: bool,
     swapped: Option<&str>,
 ) -> PyResult<(f32, f32, f32)> {
-    let mk = match &mask {
-        Some(m) => Some(m.as_slice().map_err(|_| layout_err("mask must be C-contiguous"))?),
+    let codes = match mask {
+        None => None,
+        Some(m) if m.is_none() => None,
+        Some(m) => {
+            if let Ok(b) = m.extract::<PyReadonlyArray1<'py, bool>>() {
+                Some(Codes::Bool(b))
+            } else {
+                Some(Codes::U8(m.extract::<PyReadonlyArray1<'py, u8>>().map_err(|_| {
+                    dtype_err("mask must be a 1-D bool or uint8 array")
+                })?))
+            }
+        }
+    };
+    let mk = match &codes {
+        Some(c) => Some(c.slice(0)?),
         None => None,
     };
     let need = iraf::StatNeed { sorted };

@@ -126,7 +126,8 @@ pub fn median<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool, sorted: bool)
     for x in 0..b.w {
         let n1 = b.n[x];
         let d = &mut b.v[x * nimg..x * nimg + n1];
-        if sorted {
+        // novalue pixels combining their bad values: those are in frame order
+        if sorted && !(c.novalue && b.neg[x] > 0) {
             if n1 == 0 {
                 if doblank {
                     b.avg[x] = blank;
@@ -187,53 +188,101 @@ pub fn median<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool, sorted: bool)
 
 /// Sigma of slots 1..n about the output value (IRAF `ic_sigma`).
 pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
+    let nimg = b.nimg;
+    let w = b.w;
+    let dowts = c.dowts && c.combine != Combine::Median && c.combine != Combine::LMedian;
+    // a lazy fast line (slot-major only): blocks of pixels are summed a row of `sm` at a
+    // time as if they kept every value (the others are redone), in the same order and
+    // arithmetic as `sigma_pixel`
+    const L: usize = 64;
+    let lanes = b.sm_only && !dowts && nimg > 1 && !c.novalue;
+    let sigcor = T::from_f32(1.0 / (nimg.max(2) - 1) as f32);
+    let mut s = [T::ZERO; L];
+    let mut x0 = 0;
+    while x0 < w {
+        let len = L.min(w - x0);
+        if lanes && len == L {
+            let avg = &b.avg[x0..x0 + L];
+            for ((q, &v), &a) in s.iter_mut().zip(&b.sm[x0..x0 + L]).zip(avg) {
+                let d = v - a;
+                *q = d * d;
+            }
+            for j in 1..nimg {
+                let row = &b.sm[j * w + x0..j * w + x0 + L];
+                for ((q, &v), &a) in s.iter_mut().zip(row).zip(avg) {
+                    let d = v - a;
+                    *q = *q + d * d;
+                }
+            }
+            for (o, &q) in out[x0..x0 + L].iter_mut().zip(&s) {
+                *o = (q * sigcor).sqrt();
+            }
+            // the pixels that lost values: their own survivors
+            for x in x0..x0 + L {
+                if b.n[x] != nimg {
+                    sigma_pixel(b, c, dowts, x, &mut out[x]);
+                }
+            }
+        } else {
+            for x in x0..x0 + len {
+                sigma_pixel(b, c, dowts, x, &mut out[x]);
+            }
+        }
+        x0 += len;
+    }
+}
+
+#[inline]
+fn sigma_pixel<T: Work>(b: &LineBuf<T>, c: &Ctx, dowts: bool, x: usize, out: &mut T) {
     let blank = T::from_f32(c.blank);
     let nimg = b.nimg;
-    let dowts = c.dowts && c.combine != Combine::Median && c.combine != Combine::LMedian;
-    for x in 0..b.w {
-        let n1 = b.n[x];
-        if b.dflag == DFlag::None || n1 == 0 {
-            out[x] = blank;
-            continue;
+    let w = b.w;
+    let n1 = b.n[x];
+    // IRAF's negative n (novalue) also gives blank
+    if b.dflag == DFlag::None || n1 == 0 || (c.novalue && b.neg[x] > 0) {
+        *out = blank;
+        return;
+    }
+    // a lazy fast line (slot-major only) where every value was kept: the slots are
+    // the columns of `sm` (fast paths have no weights)
+    let lazy = b.sm_only && n1 == nimg;
+    let val = |j: usize| if lazy { b.sm[j * w + x] } else { b.v[x * nimg + j] };
+    let id = &b.id[x * nimg..x * nimg + n1];
+    let a = b.avg[x];
+    if dowts {
+        let sigcor: f32 = if n1 > 1 { n1 as f32 / (n1 - 1) as f32 } else { 1.0 };
+        let mut wt = c.wts[id[0] as usize - 1];
+        let q = val(0) - a;
+        let mut s = q * q * T::from_f32(wt);
+        let mut sw = wt;
+        for j in 1..n1 {
+            wt = c.wts[id[j] as usize - 1];
+            let q = val(j) - a;
+            s = s + q * q * T::from_f32(wt);
+            sw += wt;
         }
-        let v = &b.v[x * nimg..x * nimg + n1];
-        let id = &b.id[x * nimg..x * nimg + n1];
-        let a = b.avg[x];
-        if dowts {
-            let sigcor: f32 = if n1 > 1 { n1 as f32 / (n1 - 1) as f32 } else { 1.0 };
-            let mut wt = c.wts[id[0] as usize - 1];
-            let q = v[0] - a;
-            let mut s = q * q * T::from_f32(wt);
-            let mut sw = wt;
-            for j in 1..n1 {
-                wt = c.wts[id[j] as usize - 1];
-                let q = v[j] - a;
-                s = s + q * q * T::from_f32(wt);
-                sw += wt;
-            }
-            out[x] = if b.dflag == DFlag::All {
-                (s * T::from_f32(sigcor)).sqrt()
-            } else if sw > 0.0 {
-                (s / T::from_f32(sw) * T::from_f32(sigcor)).sqrt()
-            } else {
-                // no positive weight among the survivors: IRAF's unweighted fallback
-                let q = v[0] - a;
-                let mut s = q * q;
-                for &val in &v[1..n1] {
-                    let q = val - a;
-                    s = s + q * q;
-                }
-                (s / T::from_usize(n1) * T::from_f32(sigcor)).sqrt()
-            };
+        *out = if b.dflag == DFlag::All {
+            (s * T::from_f32(sigcor)).sqrt()
+        } else if sw > 0.0 {
+            (s / T::from_f32(sw) * T::from_f32(sigcor)).sqrt()
         } else {
-            let sigcor: f32 = if n1 > 1 { 1.0 / (n1 - 1) as f32 } else { 1.0 };
-            let q = v[0] - a;
+            // no positive weight among the survivors: IRAF's unweighted fallback
+            let q = val(0) - a;
             let mut s = q * q;
-            for &val in &v[1..n1] {
-                let q = val - a;
+            for j in 1..n1 {
+                let q = val(j) - a;
                 s = s + q * q;
             }
-            out[x] = (s * T::from_f32(sigcor)).sqrt();
+            (s / T::from_usize(n1) * T::from_f32(sigcor)).sqrt()
+        };
+    } else {
+        let sigcor: f32 = if n1 > 1 { 1.0 / (n1 - 1) as f32 } else { 1.0 };
+        let q = val(0) - a;
+        let mut s = q * q;
+        for j in 1..n1 {
+            let q = val(j) - a;
+            s = s + q * q;
         }
+        *out = (s * T::from_f32(sigcor)).sqrt();
     }
 }

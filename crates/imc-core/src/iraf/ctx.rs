@@ -12,6 +12,10 @@ pub enum Combine {
     LMedian,
     /// Sum (weights ignored).
     Sum,
+    /// Quadrature average: sqrt(sum of (w v)^2) / sum of w (inputs are sigmas).
+    Quadrature,
+    /// The CCD noise model of each value, combined in quadrature.
+    NModel,
 }
 
 /// Rejection algorithm.
@@ -31,6 +35,51 @@ pub enum Reject {
     CrReject,
     /// Percentile clipping.
     PClip,
+}
+
+/// IRAF's integer working paths (integer inputs with an integer `outtype`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IntPath {
+    /// Real or double path: scaled values stay real.
+    #[default]
+    Real,
+    /// Short path: scaled values are stored as 16-bit integers.
+    Short,
+    /// Int path (ushort, int, long): scaled values are stored as 32-bit integers.
+    Int,
+}
+
+impl IntPath {
+    /// A scaled value as IRAF stores it in the integer line buffer: truncated toward
+    /// zero (values beyond 32 bits give the x86 integer indefinite) and, on the short
+    /// path, wrapped to 16 bits.
+    #[inline(always)]
+    pub fn store(self, x: f32) -> f32 {
+        match self {
+            IntPath::Real => x,
+            IntPath::Int => cvt_i32(x) as f32,
+            IntPath::Short => (cvt_i32(x) as i16) as f32,
+        }
+    }
+
+    /// The novalue marker (IRAF `max_pixel`): MAX_SHORT, MAX_INT or MAX_REAL.
+    pub fn max_pixel(self) -> f64 {
+        match self {
+            IntPath::Real => MAX_REAL as f64,
+            IntPath::Int => i32::MAX as f64,
+            IntPath::Short => i16::MAX as f64,
+        }
+    }
+}
+
+/// C's float -> int conversion on x86 (truncation; out of range or NaN gives i32::MIN).
+#[inline(always)]
+fn cvt_i32(x: f32) -> i32 {
+    if x.is_finite() && x > -2147483904.0 && x < 2147483648.0 {
+        x as i32
+    } else {
+        i32::MIN
+    }
 }
 
 /// IRAF's MAX_REAL (INDEF sigma limits and one-sided thresholds).
@@ -85,8 +134,21 @@ pub struct Ctx {
     pub fast: Option<Fast>,
     /// Lines for `fast` may stay slot-major only (`LineBuf::sm_only`).
     pub fast_lazy: bool,
+    /// Lazy sorted fast lines keep a frame-ordered copy of the line so that pixels handed
+    /// to the per-pixel routine are sorted with their image ids (rejection/exposure masks).
+    pub lazy_ids: bool,
+    /// IRAF's integer working path (scaled values truncated), or the real path.
+    pub int_path: IntPath,
+    /// masktype = novalue: pixels without good values may combine their bad values.
+    pub novalue: bool,
+    /// combine = nmodel: noise model per *slot* (IRAF indexes it by slot, not image):
+    /// (max((rdnoise / (gain * scale))^2, floor), gain * scale, snoise).
+    pub nmodel: Vec<(f32, f32, f32)>,
     /// Exposure per image for the exposure mask, and its integer encoding.
     pub exps: Vec<f32>,
+    /// Total exposure of the images with a positive weight (a pixel that used them all),
+    /// NaN unless that sum is the same in every order (then lazy lines may use it).
+    pub exp_all: f32,
     pub ezero: f32,
     pub escale: f32,
 }

@@ -6,8 +6,8 @@
 use rayon::prelude::*;
 
 use super::combine::{average, median, sigma};
+use super::ctx::{Combine, Ctx, Reject};
 use super::gather::{gather, Stack};
-use super::ctx::{Combine, Ctx};
 use super::line::{DFlag, LineBuf};
 use super::reject::reject_line;
 use super::work::Work;
@@ -22,6 +22,8 @@ pub struct Want {
     pub rejmask: bool,
     pub nrej: bool,
     pub expmask: bool,
+    /// IRAF's `bpmasks` output: 0 some value combined, 1 none, 2 only bad values (novalue).
+    pub bpmask: bool,
 }
 
 /// Raw engine results (frame-major rejection mask).
@@ -32,71 +34,173 @@ pub struct EngineOut<T> {
     pub rejmask: Option<Vec<bool>>,
     pub nrej: Option<Vec<i32>>,
     pub expmask: Option<Vec<i32>>,
+    pub bpmask: Option<Vec<i32>>,
 }
 
 fn do_combine<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool) {
     match c.combine {
         Combine::Average | Combine::Sum => average(b, c, doblank),
         Combine::Median | Combine::LMedian => median(b, c, doblank, c.mclip),
+        Combine::Quadrature => super::quad::quadrature(b, c, doblank),
+        Combine::NModel => super::quad::nmodel(b, c, doblank),
     }
 }
+
+/// Padding between the image rows of the line's rejection-mask scratch (bytes).
+const REJ_PAD: usize = 64;
 
 /// Per-line outputs, written into line-major slices.
 struct LineOut<'a, T> {
     out: &'a mut [T],
     sig: Option<&'a mut [T]>,
-    /// `(N, w)` for this line, true = used.
-    used: Option<&'a mut [bool]>,
+    /// This line of each image's rejection mask (frame-major output), true = not used.
+    rej: Option<Vec<&'a mut [bool]>>,
     nrej: Option<&'a mut [i32]>,
     exp: Option<&'a mut [i32]>,
+    bpm: Option<&'a mut [i32]>,
+    /// The masks' memory is still as allocated (all zero): zeros need not be written.
+    fresh: bool,
 }
 
-fn write_outputs<T: Work>(b: &LineBuf<T>, c: &Ctx, o: LineOut<T>) {
+fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
     let nimg = b.nimg;
     let w = b.w;
     o.out.copy_from_slice(&b.avg);
     if let Some(s) = o.sig {
         sigma(b, c, s);
     }
-    if let Some(u) = o.used {
-        // pixels that kept all N values use every image; the others are set from their ids
-        for row in u.chunks_exact_mut(w) {
-            for (q, &k) in row.iter_mut().zip(&b.n) {
-                *q = k == nimg;
+    let negative = c.novalue && b.neg.iter().any(|&k| k > 0);
+    // every pixel kept all its values: the masks are zero (the expmask aside), which
+    // fresh memory already holds
+    let zeros = o.fresh && !negative && b.n.iter().all(|&k| k == nimg);
+    if zeros {
+        (o.rej, o.nrej, o.bpm) = (None, None, None);
+    }
+    if let Some(mut rows) = o.rej.take_if(|_| b.ranges) {
+        // a lazy line: each image's row from its values and the ranges kept (see LineBuf)
+        for (k, row) in rows.iter_mut().enumerate() {
+            let f = &b.fo[k * w..(k + 1) * w];
+            for (((q, &v), &lo), &hi) in row.iter_mut().zip(f).zip(&b.lo).zip(&b.hi) {
+                *q = !(v >= lo && v <= hi);
             }
         }
-        for x in 0..w {
-            if b.n[x] == nimg {
-                continue;
-            }
-            for k in 0..nimg {
-                u[k * w + x] = false;
+        for &x in &b.exact {
+            for row in rows.iter_mut() {
+                row[x] = true;
             }
             for j in 0..b.n[x] {
                 let k = b.id[x * nimg + j] as usize;
                 if k > 0 {
-                    u[(k - 1) * w + x] = true;
+                    rows[k - 1][x] = false;
                 }
             }
         }
     }
+    if let Some(mut rows) = o.rej {
+        // Built in a line scratch first: the images' rows of the output lie a plane apart,
+        // often a power of two, and per-pixel stores across them would fight over the
+        // same cache sets. The scratch rows are padded apart for the same reason.
+        let ws = w + REJ_PAD;
+        let mut r = std::mem::take(&mut b.rejline);
+        r.resize(nimg * ws, false);
+        // pixels that kept all N values use every image; the others are set from their ids
+        for k in 0..nimg {
+            for (q, &n) in r[k * ws..k * ws + w].iter_mut().zip(&b.n) {
+                *q = n != nimg;
+            }
+        }
+        for x in 0..w {
+            if b.n[x] == nimg && !(c.novalue && b.neg[x] > 0) {
+                continue;
+            }
+            for k in 0..nimg {
+                r[k * ws + x] = true;
+            }
+            if c.novalue && b.neg[x] > 0 {
+                continue; // IRAF's negative n: no image counts as used
+            }
+            for j in 0..b.n[x] {
+                let k = b.id[x * nimg + j] as usize;
+                if k > 0 {
+                    r[(k - 1) * ws + x] = false;
+                }
+            }
+        }
+        for (k, row) in rows.iter_mut().enumerate() {
+            row.copy_from_slice(&r[k * ws..k * ws + w]);
+        }
+        b.rejline = r;
+    }
+
     if let Some(r) = o.nrej {
         for x in 0..w {
-            r[x] = (nimg - b.n[x]) as i32;
+            // IRAF's negative n: N - n exceeds N
+            r[x] = if negative && b.neg[x] > 0 { (nimg + b.neg[x]) as i32 } else { (nimg - b.n[x]) as i32 };
+        }
+    }
+    if let Some(m) = o.bpm {
+        for x in 0..w {
+            m[x] = if negative && b.neg[x] > 0 {
+                2
+            } else if b.n[x] > 0 {
+                0
+            } else {
+                1
+            };
         }
     }
     if let Some(e) = o.exp {
-        for x in 0..w {
-            let mut exp = 0.0f32;
-            for j in 0..b.n[x] {
-                let k = b.id[x * nimg + j] as usize - 1;
+        let code = |exp: f32| nint((exp - c.ezero) / c.escale);
+        if b.ranges {
+            // a lazy line: sums over the images whose values are in the pixel's range, a
+            // row at a time (Ctx::exp_all is set, so the order of the terms is free)
+            let mut acc = std::mem::take(&mut b.expacc);
+            acc.clear();
+            acc.resize(w, 0.0);
+            for k in 0..nimg {
                 if c.wts[k] > 0.0 {
-                    exp += c.exps[k];
+                    let ek = c.exps[k];
+                    let f = &b.fo[k * w..(k + 1) * w];
+                    for (((a, &v), &lo), &hi) in acc.iter_mut().zip(f).zip(&b.lo).zip(&b.hi) {
+                        *a += if v >= lo && v <= hi { ek } else { 0.0 };
+                    }
                 }
             }
-            e[x] = nint((exp - c.ezero) / c.escale);
+            for (q, &a) in e.iter_mut().zip(&acc) {
+                *q = code(a);
+            }
+            for &x in &b.exact {
+                e[x] = code(id_exposure(b, c, x));
+            }
+            b.expacc = acc;
+            return;
+        }
+        let all = code(c.exp_all);
+        for x in 0..w {
+            e[x] = if negative && b.neg[x] > 0 {
+                code(0.0)
+            } else if b.sm_only && b.n[x] == nimg {
+                // every image used; the sum does not depend on the slot order here
+                // (Ctx::exp_all is only set when the exposures make it so)
+                all
+            } else {
+                code(id_exposure(b, c, x))
+            };
         }
     }
+}
+
+/// Exposure sum of the images pixel `x` uses (slot order, IRAF's float32 sum).
+#[inline]
+fn id_exposure<T: Work>(b: &LineBuf<T>, c: &Ctx, x: usize) -> f32 {
+    let mut exp = 0.0f32;
+    for &k in &b.id[x * b.nimg..x * b.nimg + b.n[x]] {
+        let k = k as usize - 1;
+        if c.wts[k] > 0.0 {
+            exp += c.exps[k];
+        }
+    }
+    exp
 }
 
 /// Fortran NINT (round half away from zero).
@@ -105,8 +209,19 @@ fn nint(x: f32) -> i32 {
     x.round() as i32
 }
 
-/// One image line of the first pass: gather, reject (a whole-line fast path or IRAF's
-/// per-pixel routines) and combine. The unit of work compiled once per SIMD level (the
+/// How a line left IRAF's combine flag (avsigclip with mclip only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineKind {
+    /// The rejection ran to its end (flag: combine unless median).
+    Clipped,
+    /// The rejection returned at once (no data, too few images): flag "combine".
+    Reset,
+    /// No pixel had 3 values: IRAF returned leaving the flag as the previous line left it.
+    Early,
+}
+
+/// One image line of the first pass: gather and reject (a whole-line fast path or IRAF's
+/// per-pixel routines); returns how the line leaves IRAF's combine flag. The unit of work compiled once per SIMD level (the
 /// gather and the fast paths are `#[inline(always)]` into [`simd::dispatch`]'s functions;
 /// IRAF's per-pixel routines are shared, compiled at the baseline).
 struct LineWork<'a, 'b, P: Input, T: Work> {
@@ -117,18 +232,66 @@ struct LineWork<'a, 'b, P: Input, T: Work> {
 }
 
 impl<P: Input, T: Work> Kernel for LineWork<'_, '_, P, T> {
-    type Output = ();
+    type Output = LineKind;
     #[inline(always)]
-    fn run(self) {
+    fn run(self) -> LineKind {
         let LineWork { b, c, st, y } = self;
         gather(b, c, st, y);
+        let kind = if b.dflag == DFlag::None || c.nimg < 3.max(c.maxkeep(c.nimg) + 1) {
+            LineKind::Reset
+        } else if b.n.iter().all(|&k| k < 3) {
+            LineKind::Early
+        } else {
+            LineKind::Clipped
+        };
         let fast_here = b.sm_only || (b.sm_sorted && matches!(c.fast, Some(f) if f.sorted()) && b.dflag == DFlag::All);
         if fast_here {
             super::fastline::run(b, c);
         } else {
             reject_line(b, c);
+            if c.novalue {
+                super::place::novalue_after_reject(b, c);
+            }
+        }
+        kind
+    }
+}
+
+/// First pass over line `y`: gather, reject, combine, products. `force_combine`: run the
+/// combine step whatever the rejection decided. `rejected` collects the rejected
+/// (image, x) for grow; `isa`: the SIMD level of the line work. Returns (the rejection routine wrote the output, line kind).
+fn first_pass_line<P: Input, T: Work>(
+    b: &mut LineBuf<T>,
+    c: &Ctx,
+    st: &Stack<P>,
+    y: usize,
+    force_combine: bool,
+    o: LineOut<T>,
+    rejected: Option<&mut Vec<Rejected>>,
+    isa: Isa,
+) -> (bool, LineKind) {
+    let nimg = c.nimg;
+    let w = st.w;
+    let kind = simd::dispatch(isa, LineWork { b: &mut *b, c, st, y });
+    if force_combine {
+        b.docombine = true;
+    }
+    let wrote = !b.docombine;
+    if b.docombine {
+        do_combine(b, c, true);
+    }
+    if let Some(list) = rejected {
+        for x in 0..w {
+            for j in b.n[x]..nimg {
+                let k = b.id[x * nimg + j];
+                if k > 0 {
+                    list.push(Rejected { image: k, x: x as u32 });
+                }
+            }
         }
     }
+    write_outputs(b, c, o);
+    (wrote, kind)
 }
 
 /// Run the whole combine, its vector loops compiled for `isa`.
@@ -141,9 +304,10 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
     let mut output = crate::alloc::output_vec(m, T::ZERO);
     let mut sig = if want.sigma { Some(crate::alloc::output_vec(m, T::ZERO)) } else { None };
     // line-major (lines, N, w) used-mask, transposed to frame-major at the end
-    let mut used = if want.rejmask { Some(crate::alloc::output_vec(m * nimg, false)) } else { None };
-    let mut nrej = if want.nrej { Some(vec![0i32; m]) } else { None };
-    let mut exp = if want.expmask { Some(vec![0i32; m]) } else { None };
+    let mut rejmask = if want.rejmask { Some(crate::alloc::output_vec(m * nimg, false)) } else { None };
+    let mut nrej = if want.nrej { Some(crate::alloc::output_vec(m, 0i32)) } else { None };
+    let mut exp = if want.expmask { Some(crate::alloc::output_vec(m, 0i32)) } else { None };
+    let mut bpm = if want.bpmask { Some(crate::alloc::output_vec(m, 0i32)) } else { None };
     let grow = c.grow >= 1.0;
 
     // First pass. With grow we also collect the rejected (image, x) of every line.
@@ -151,12 +315,16 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
     // With grow: did the rejection routine itself write the output line (IRAF then
     // writes it even when the combine step is skipped)?
     let mut routine_wrote: Vec<bool> = if grow { vec![false; st.lines] } else { Vec::new() };
+    // avsigclip with mclip and a median: the combine flag IRAF carries from line to line
+    let track = c.reject == Reject::AvSigClip && c.mclip && c.comb_median;
+    let mut kinds = vec![LineKind::Clipped; st.lines];
     {
         let out_it = output.par_chunks_mut(w);
         let sig_it = opt_chunks(&mut sig, w, st.lines);
-        let used_it = opt_chunks(&mut used, w * nimg, st.lines);
+        let used_it = line_rows(&mut rejmask, m, w, st.lines);
         let nrej_it = opt_chunks(&mut nrej, w, st.lines);
         let exp_it = opt_chunks(&mut exp, w, st.lines);
+        let bpm_it = opt_chunks(&mut bpm, w, st.lines);
         let rej_it = if grow {
             rejected.iter_mut().zip(routine_wrote.iter_mut()).map(Some).collect::<Vec<_>>()
         } else {
@@ -167,31 +335,54 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
             .zip(used_it)
             .zip(nrej_it)
             .zip(exp_it)
+            .zip(bpm_it)
             .zip(rej_it)
+            .zip(kinds.par_iter_mut())
             .enumerate()
             .for_each_init(
                 || LineBuf::<T>::new(nimg, w),
-                |b, (y, (((((out, sg), us), nr), ex), mut rj))| {
-                    simd::dispatch(isa, LineWork { b, c, st, y });
-                    if let Some((_, wrote)) = rj.as_mut() {
-                        **wrote = !b.docombine;
+                |b, (y, (((((((out, sg), us), nr), ex), bp), mut rj), kind))| {
+                    let o = LineOut { out, sig: sg, rej: us, nrej: nr, exp: ex, bpm: bp, fresh: true };
+                    let (list, wrote) = match rj.take() {
+                        Some((l, wr)) => (Some(l), Some(wr)),
+                        None => (None, None),
+                    };
+                    let (routine, k) = first_pass_line(b, c, st, y, false, o, list, isa);
+                    if let Some(wr) = wrote {
+                        *wr = routine;
                     }
-                    if b.docombine {
-                        do_combine(b, c, true);
-                    }
-                    if let Some((list, _)) = rj {
-                        for x in 0..w {
-                            for j in b.n[x]..nimg {
-                                let k = b.id[x * nimg + j];
-                                if k > 0 {
-                                    list.push(Rejected { image: k, x: x as u32 });
-                                }
-                            }
-                        }
-                    }
-                    write_outputs(b, c, LineOut { out, sig: sg, used: us, nrej: nr, exp: ex });
+                    *kind = k;
                 },
             );
+    }
+    if track {
+        // IRAF's avsigclip (mclip) leaves the combine flag of the previous line on lines
+        // where no pixel has 3 values: redo those lines where that flag says "combine".
+        let mut combine_flag = true;
+        let mut b = LineBuf::<T>::new(nimg, w);
+        for y in 0..st.lines {
+            match kinds[y] {
+                LineKind::Reset => combine_flag = true,
+                LineKind::Clipped => combine_flag = !c.comb_median,
+                LineKind::Early if combine_flag => {
+                    let (a, e) = (y * w, (y + 1) * w);
+                    let o = LineOut {
+                        out: &mut output[a..e],
+                        sig: sig.as_mut().map(|v| &mut v[a..e]),
+                        rej: rejmask.as_mut().map(|v| v.chunks_mut(m).map(|p| &mut p[a..e]).collect()),
+                        nrej: nrej.as_mut().map(|v| &mut v[a..e]),
+                        exp: exp.as_mut().map(|v| &mut v[a..e]),
+                        bpm: bpm.as_mut().map(|v| &mut v[a..e]),
+                        fresh: false,
+                    };
+                    let (wrote, _) = first_pass_line(&mut b, c, st, y, true, o, None, isa);
+                    if grow {
+                        routine_wrote[y] = wrote;
+                    }
+                }
+                LineKind::Early => {}
+            }
+        }
     }
 
     if grow && rejected.iter().any(|r| !r.is_empty()) {
@@ -211,19 +402,21 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
         let mut unwritten = vec![false; m];
         let out_it = output.par_chunks_mut(w);
         let sig_it = opt_chunks(&mut sig, w, st.lines);
-        let used_it = opt_chunks(&mut used, w * nimg, st.lines);
+        let used_it = line_rows(&mut rejmask, m, w, st.lines);
         let nrej_it = opt_chunks(&mut nrej, w, st.lines);
         let exp_it = opt_chunks(&mut exp, w, st.lines);
+        let bpm_it = opt_chunks(&mut bpm, w, st.lines);
         out_it
             .zip(sig_it)
             .zip(used_it)
             .zip(nrej_it)
             .zip(exp_it)
+            .zip(bpm_it)
             .zip(unwritten.par_chunks_mut(w))
             .enumerate()
             .for_each_init(
                 || LineBuf::<T>::new(nimg, w),
-                |b, (y, (((((out, sg), us), nr), ex), unw))| {
+                |b, (y, ((((((out, sg), us), nr), ex), bp), unw))| {
                     gather(b, c, st, y);
                     // remove every marked value (the last slot fills the hole)
                     for k in 0..nimg {
@@ -258,7 +451,7 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
                         }
                     }
                     do_combine(b, c, false);
-                    write_outputs(b, c, LineOut { out, sig: sg, used: us, nrej: nr, exp: ex });
+                    write_outputs(b, c, LineOut { out, sig: sg, rej: us, nrej: nr, exp: ex, bpm: bp, fresh: false });
                 },
             );
         let mut carry: Vec<T> = pass1[last_written * w..(last_written + 1) * w].to_vec();
@@ -275,21 +468,23 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
         }
     }
 
-    // (lines, N, w) -> (N, lines*w), true = rejected
-    let rejmask = used.map(|u| {
-        let mut r = vec![false; nimg * m];
-        r.par_chunks_mut(m).enumerate().for_each(|(k, plane)| {
-            for y in 0..st.lines {
-                let src = &u[(y * nimg + k) * w..(y * nimg + k + 1) * w];
-                let dst = &mut plane[y * w..(y + 1) * w];
-                for x in 0..w {
-                    dst[x] = !src[x];
+    EngineOut { output, sigma: sig, rejmask, nrej, expmask: exp, bpmask: bpm }
+}
+
+/// Per line: that line of each of the N planes of a frame-major `(N, m)` mask.
+fn line_rows<'a>(v: &'a mut Option<Vec<bool>>, m: usize, w: usize, lines: usize) -> Vec<Option<Vec<&'a mut [bool]>>> {
+    match v {
+        Some(v) => {
+            let mut per: Vec<Vec<&mut [bool]>> = (0..lines).map(|_| Vec::new()).collect();
+            for plane in v.chunks_mut(m.max(1)) {
+                for (y, row) in plane.chunks_mut(w.max(1)).enumerate() {
+                    per[y].push(row);
                 }
             }
-        });
-        r
-    });
-    EngineOut { output, sigma: sig, rejmask, nrej, expmask: exp }
+            per.into_iter().map(Some).collect()
+        }
+        None => (0..lines).map(|_| None).collect(),
+    }
 }
 
 fn opt_chunks<'a, U: Send + 'a>(v: &'a mut Option<Vec<U>>, size: usize, lines: usize) -> Vec<Option<&'a mut [U]>> {

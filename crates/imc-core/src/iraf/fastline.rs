@@ -20,7 +20,9 @@
 //!   slots, in slot order, is then taken for all pixels at once.
 
 use super::ctx::{Combine, Ctx, Fast, MinMaxCounts, Reject};
+use super::engine::Want;
 use super::line::{DFlag, LineBuf};
+use super::sort::sort2;
 use super::reject::{asigclip_pixel, ccd_sigma, mccdclip_pixel, msigclip_pixel};
 use super::work::{fmax, Work};
 
@@ -34,11 +36,17 @@ use crate::network::LANES as L;
 /// values slot-major; survivors stay in their sorted slots, as the per-pixel routine
 /// leaves them. Without rejection the median's selection would permute the slots that
 /// the sigma image sums over, so those paths run only lazily.
-pub fn choose(c: &Ctx, want_sigma: bool) -> (Option<Fast>, bool) {
-    let lazy = !c.needids && !want_sigma;
-    if c.grow >= 1.0 || c.dowts || c.doscale1 {
+pub fn choose(c: &Ctx, want: Want, algo_ids: bool) -> (Option<Fast>, bool) {
+    if c.grow >= 1.0 || c.dowts || c.doscale1 || matches!(c.combine, Combine::Quadrature | Combine::NModel) {
         return (None, false);
     }
+    // Lines may stay slot-major when the algorithm reads no ids: the products are then
+    // derived per pixel (all images used where nothing was rejected; the other pixels go
+    // through the per-pixel routine with their ids, see `Ctx::lazy_ids`). The exceptions
+    // need the pixel-major slots of every pixel: the median's selection permutes the slots
+    // the sigma image sums over, and minmax rejects in every pixel.
+    let lazy = !algo_ids;
+    let masks = want.rejmask || want.expmask;
     let noise_same = c.noise.iter().all(|q| *q == c.noise[0]);
     let mk = c.maxkeep(c.nimg);
     let f = match c.reject {
@@ -49,11 +57,17 @@ pub fn choose(c: &Ctx, want_sigma: bool) -> (Option<Fast>, bool) {
         Reject::SigClip if lazy && !c.mclip && c.combine == Combine::Average && c.nimg >= 3.max(mk + 1) => {
             Some(Fast::ASigClip)
         }
-        Reject::MinMax if lazy && matches!(c.combine, Combine::Average | Combine::Sum) && minmax_plan(c).is_some() => {
+        Reject::MinMax
+            if lazy
+                && !masks
+                && !want.sigma
+                && matches!(c.combine, Combine::Average | Combine::Sum)
+                && minmax_plan(c).is_some() =>
+        {
             Some(Fast::MinMax)
         }
-        Reject::None if lazy && c.comb_median => Some(Fast::NoneMedian),
-        Reject::None if lazy => Some(Fast::NoneSum),
+        Reject::None if lazy && c.comb_median && !want.sigma => Some(Fast::NoneMedian),
+        Reject::None if lazy && !c.comb_median => Some(Fast::NoneSum),
         _ => None,
     };
     (f, lazy && f.is_some())
@@ -117,6 +131,15 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
     let mut ssq = [0.0f32; L];
     let mut sum = [T::ZERO; L];
     let mut simple = [false; L];
+    if c.lazy_ids {
+        // every image used unless the pixel's clip says otherwise
+        b.ranges = true;
+        b.exact.clear();
+        b.lo.clear();
+        b.lo.resize(w, T::from_f32(f32::NEG_INFINITY));
+        b.hi.clear();
+        b.hi.resize(w, T::from_f32(f32::INFINITY));
+    }
     let mut x0 = 0;
     while x0 < w {
         let len = L.min(w - x0);
@@ -182,19 +205,69 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
             for j in 0..nimg {
                 b.v[s0 + j] = b.sm[j * w + x];
             }
-            let v = &mut b.v[s0..s0 + nimg];
-            let id = &mut b.id[s0..s0 + nimg];
-            let kept = if ccd {
-                mccdclip_pixel(v, id, &mut b.resid, nimg, c)
-            } else {
-                msigclip_pixel(v, id, &mut b.resid, &mut b.wbuf, nimg, c)
+            if c.lazy_ids {
+                // slot numbers as ids: the survivors' slots then give their value range
+                // (see `slot_range`)
+                for j in 0..nimg {
+                    b.id[s0 + j] = (j + 1) as u16;
+                }
+            }
+            let clip = |b: &mut LineBuf<T>| {
+                let v = &mut b.v[s0..s0 + nimg];
+                let id = &mut b.id[s0..s0 + nimg];
+                if ccd {
+                    mccdclip_pixel(v, id, &mut b.resid, nimg, c)
+                } else {
+                    msigclip_pixel(v, id, &mut b.resid, &mut b.wbuf, nimg, c)
+                }
             };
+            let mut kept = clip(b);
+            if c.lazy_ids {
+                if let Some((lo, hi)) = slot_range(b, x, kept.n) {
+                    (b.lo[x], b.hi[x]) = (lo, hi);
+                } else {
+                    // the survivors split a run of equal values: which images those are
+                    // depends on IRAF's sort, so sort the frame-ordered values with their ids
+                    for j in 0..nimg {
+                        b.v[s0 + j] = b.fo[j * w + x];
+                        b.id[s0 + j] = (j + 1) as u16;
+                    }
+                    sort2(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg]);
+                    kept = clip(b);
+                    b.exact.push(x);
+                }
+            }
             b.n[x] = kept.n;
+            let v = &b.v[s0..s0 + nimg];
             b.avg[x] = if c.comb_median { kept.value } else { pixel_average(v, kept.n, c) };
         }
         x0 += len;
     }
     b.finish_flag(nimg);
+}
+
+/// Pixel `x` of a lazy line clipped with slot numbers (1-based positions in the sorted
+/// column `b.sm`) as ids, `n` values kept: when the survivors are a run of slots
+/// [lo, hi] with no equal value just outside it, they are exactly the images whose values
+/// lie in [sorted(lo), sorted(hi)], whatever order IRAF's sort gave equal values: that
+/// range (empty when nothing is kept). None otherwise.
+fn slot_range<T: Work>(b: &LineBuf<T>, x: usize, n: usize) -> Option<(T, T)> {
+    let nimg = b.nimg;
+    let w = b.w;
+    if n == 0 {
+        return Some((T::from_f32(f32::INFINITY), T::from_f32(f32::NEG_INFINITY)));
+    }
+    if n == nimg {
+        return Some((T::from_f32(f32::NEG_INFINITY), T::from_f32(f32::INFINITY)));
+    }
+    let ids = &b.id[x * nimg..x * nimg + n];
+    let lo = *ids.iter().min().unwrap() as usize;
+    let hi = *ids.iter().max().unwrap() as usize;
+    let col = |r: usize| b.sm[(r - 1) * w + x];
+    if hi - lo + 1 != n || (lo > 1 && col(lo - 1) == col(lo)) || (hi < nimg && col(hi + 1) == col(hi)) {
+        return None;
+    }
+    Some((col(lo), col(hi)))
 }
 
 #[inline(always)]
@@ -296,6 +369,8 @@ fn asigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
             let s0 = x * nimg;
             for j in 0..nimg {
                 b.v[s0 + j] = b.sm[j * w + x];
+                // frame order (an earlier line's clip may have left them permuted)
+                b.id[s0 + j] = (j + 1) as u16;
             }
             let kept = asigclip_pixel(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg], &mut b.resid, &mut b.wbuf_t, nimg, c);
             b.n[x] = kept.n;

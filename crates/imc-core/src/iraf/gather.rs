@@ -3,17 +3,22 @@
 //! clips (a network over the whole line where the ids allow it, IRAF's quicksort where
 //! equal values make their order matter).
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, IntPath};
 use super::line::{DFlag, LineBuf};
 use super::sort::sort2;
 use super::work::Work;
 use crate::input::Input;
 use crate::network::LANES;
 
-/// Borrowed input stack: N frames of `lines * w` pixels (+ optional masks, true = bad).
+/// Borrowed input stack: N frames (+ optional per-frame mask codes, see
+/// [`super::place`]) on an output canvas of `lines` lines of `w` pixels.
 pub struct Stack<'a, P: Input> {
     pub frames: &'a [&'a [P]],
-    pub masks: Option<&'a [&'a [bool]]>,
+    /// Per frame: mask codes laid out as the frame (0 good, 1 bad, 2 bad with a value
+    /// under novalue, 4 good with a nonzero mask value), or None (all good).
+    pub masks: Option<&'a [Option<&'a [u8]>]>,
+    /// Per frame: where its pixels lie on the canvas (None: every frame is the canvas).
+    pub place: Option<&'a [super::place::Placement]>,
     /// Pixels per line (last spatial axis).
     pub w: usize,
     /// Lines per plane (second-to-last spatial axis; 1 for 1-D data).
@@ -27,10 +32,14 @@ pub struct Stack<'a, P: Input> {
 pub(super) fn gather<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
     b.sm_only = false;
     b.sm_sorted = false;
-    if st.masks.is_none() && c.thresh.is_none() && gather_full(b, c, st, y) {
+    b.ranges = false;
+    if c.novalue {
+        b.neg.iter_mut().for_each(|k| *k = 0);
+    }
+    if st.masks.is_none() && st.place.is_none() && c.thresh.is_none() && gather_full(b, c, st, y) {
         return;
     }
-    gather_general(b, c, st, y);
+    super::place::gather_general(b, c, st, y);
 }
 
 /// Fast gather for the common case without masks and thresholds: convert and scale each
@@ -51,7 +60,16 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         let row = &frame[off..off + w];
         let dst = &mut b.sm[i * w..(i + 1) * w];
         let mut bad = false;
-        if c.doscale {
+        if c.doscale && c.int_path != IntPath::Real {
+            // IRAF's integer paths store the scaled value back as an integer
+            let (sc, zr) = (c.scales[i], -c.zeros[i]);
+            for (d, &p) in dst.iter_mut().zip(row) {
+                bad |= !p.finite();
+                let val = T::from_f32(c.int_path.store((p.to_f64() as f32) / sc + zr));
+                negzero |= val.is_neg_zero();
+                *d = val;
+            }
+        } else if c.doscale {
             let (sc, zr) = (T::from_f32(c.scales[i]), T::from_f32(-c.zeros[i]));
             for (d, &p) in dst.iter_mut().zip(row) {
                 bad |= !p.finite();
@@ -78,6 +96,9 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         // the network's order of equal values matter, so such lines take the usual path
         if !(f.sorted() && negzero) {
             if f.sorted() && nimg > 1 {
+                if c.lazy_ids {
+                    b.fo.clone_from(&b.sm);
+                }
                 crate::network::sort_columns(&mut b.sm, w, &c.network);
             }
             // pixels handed to the per-pixel routines may look up per-image constants
@@ -196,57 +217,4 @@ fn fill_ids<T: Work>(b: &mut LineBuf<T>) {
         }
     }
     b.ids_valid = true;
-}
-
-/// General gather: masks, thresholds, non-finite values, compaction.
-fn gather_general<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y: usize) {
-    b.ids_valid = false;
-    let nimg = b.nimg;
-    let w = b.w;
-    let off = y * w;
-    b.n.iter_mut().for_each(|k| *k = 0);
-    let mut nexcl = 0usize;
-    for (i, frame) in st.frames.iter().enumerate() {
-        let row = &frame[off..off + w];
-        let mrow = st.masks.map(|m| &m[i][off..off + w]);
-        let (sc, zr) = (T::from_f32(c.scales[i]), T::from_f32(-c.zeros[i]));
-        for x in 0..w {
-            let p = row[x];
-            let mut bad = !p.finite() || mrow.is_some_and(|m| m[x]);
-            let raw = p.to_f64();
-            if !bad {
-                if let Some((lo, hi)) = c.thresh {
-                    let a = raw as f32;
-                    bad = a < lo || a > hi;
-                }
-            }
-            if bad {
-                nexcl += 1;
-                continue;
-            }
-            let mut val = T::from_f64(raw);
-            if c.doscale {
-                val = val / sc + zr;
-            }
-            let k = b.n[x];
-            b.v[x * nimg + k] = val;
-            b.id[x * nimg + k] = (i + 1) as u16;
-            b.n[x] = k + 1;
-        }
-    }
-    b.dflag = if nexcl == 0 {
-        DFlag::All
-    } else if nexcl == nimg * w {
-        DFlag::None
-    } else {
-        DFlag::Mix
-    };
-    for x in 0..w {
-        let n1 = b.n[x];
-        let s = x * nimg;
-        b.id[s + n1..s + nimg].iter_mut().for_each(|q| *q = 0);
-        if c.mclip && n1 > 1 {
-            sort2(&mut b.v[s..s + n1], &mut b.id[s..s + n1]);
-        }
-    }
 }

@@ -45,6 +45,25 @@ pub struct LineBuf<T: Work> {
     pub sm_only: bool,
     /// `sm` holds each pixel's sorted values, the same as the pixel-major slots `v`.
     pub sm_sorted: bool,
+    /// Frame-ordered copy of `sm` before the lazy sort (only with `Ctx::lazy_ids`).
+    pub fo: Vec<T>,
+    /// masktype = novalue: pixels with no good value but `neg[x]` bad values (IRAF's
+    /// negative n). The values sit in slots 1..neg[x] while `n[x]` is 0.
+    pub neg: Vec<usize>,
+    /// Per-frame line flags of the gather (IRAF `lflag`).
+    pub lflag: Vec<DFlag>,
+    /// The line's rejection mask, image-major with rows `REJ_PAD` apart (see
+    /// engine::write_outputs).
+    pub rejline: Vec<bool>,
+    /// A lazy fast line whose masks come from value ranges (see `fastline::mclip`): the
+    /// images used at pixel x are those whose frame-ordered value `fo` lies in
+    /// [lo[x], hi[x]], except at the pixels listed in `exact`, whose ids are exact.
+    pub ranges: bool,
+    pub lo: Vec<T>,
+    pub hi: Vec<T>,
+    pub exact: Vec<usize>,
+    /// Per-pixel exposure sums (scratch of the exposure mask).
+    pub expacc: Vec<f32>,
 }
 
 impl<T: Work> LineBuf<T> {
@@ -68,6 +87,15 @@ impl<T: Work> LineBuf<T> {
             keys: Vec::new(),
             sm_only: false,
             sm_sorted: false,
+            fo: Vec::new(),
+            neg: vec![0; w],
+            lflag: vec![DFlag::All; nimg],
+            rejline: Vec::new(),
+            ranges: false,
+            lo: Vec::new(),
+            hi: Vec::new(),
+            exact: Vec::new(),
+            expacc: Vec::new(),
         }
     }
 

@@ -19,6 +19,8 @@ pub mod factors;
 pub mod fastline;
 pub mod gather;
 pub mod line;
+pub mod place;
+pub mod quad;
 pub mod reject;
 pub mod sort;
 pub mod stats;
@@ -31,7 +33,8 @@ mod tests;
 
 pub use engine::Want;
 pub use factors::{normalise, Factors, Source};
-pub use ctx::{Combine, Reject, MAX_REAL};
+pub use ctx::{Combine, IntPath, Reject, MAX_REAL};
+pub use place::Placement;
 pub use stats::{image_stats, StatNeed};
 pub use work::Work;
 
@@ -66,6 +69,10 @@ pub struct Params {
     pub factors: Factors,
     /// Exposure time per image for the exposure mask (1 when unknown).
     pub exposures: Vec<f32>,
+    /// IRAF's integer working path (integer inputs with an integer outtype), or real.
+    pub int_path: IntPath,
+    /// masktype = novalue (mask code 2 marks bad pixels that still hold a value).
+    pub novalue: bool,
 }
 
 /// Results of [`imcombine`].
@@ -77,6 +84,8 @@ pub struct Output<T> {
     pub rejmask: Option<Vec<bool>>,
     pub nrej: Option<Vec<i32>>,
     pub expmask: Option<Vec<i32>>,
+    /// IRAF's output bad pixel mask (0 combined, 1 no value, 2 only bad values).
+    pub bpmask: Option<Vec<i32>>,
     /// Exposure-mask encoding: exposure = value * maskscal + maskzero.
     pub maskscal: f32,
     pub maskzero: f32,
@@ -127,16 +136,23 @@ fn exposure_encoding(exps: &mut [f32]) -> (f32, f32) {
     (ezero, escale)
 }
 
-/// Whether anything will read the image ids of the values (see [`Ctx::needids`]).
-fn needs_ids(c: &Ctx, want: Want) -> bool {
+/// The summed exposure of every image with a positive weight, when it does not depend on
+/// the order of the sum (all equal, or integers with an exact float32 total); else NaN.
+fn order_free_exposure(exps: &[f32], wts: &[f32]) -> f32 {
+    let used: Vec<f32> = exps.iter().zip(wts).filter(|(_, &w)| w > 0.0).map(|(&e, _)| e).collect();
+    let equal = used.iter().all(|&e| e == used[0]);
+    let integral = used.iter().all(|&e| e == e.trunc()) && used.iter().map(|&e| e as f64).sum::<f64>() < 16_777_216.0;
+    if used.is_empty() || !(equal || integral) {
+        return f32::NAN;
+    }
+    used.iter().fold(0.0f32, |s, &e| s + e)
+}
+
+/// Whether the algorithm itself reads the image ids of the values (see [`Ctx::needids`]);
+/// the rejection and exposure masks read them too.
+fn algorithm_needs_ids(c: &Ctx) -> bool {
     let noise_differs = c.noise.iter().any(|q| *q != c.noise[0]);
-    want.rejmask
-        || want.expmask
-        || c.grow >= 1.0
-        || c.doscale1
-        || c.dowts
-        || noise_differs
-        || (c.reject == Reject::AvSigClip && !c.mclip)
+    c.grow >= 1.0 || c.doscale1 || c.dowts || noise_differs || (c.reject == Reject::AvSigClip && !c.mclip)
 }
 
 /// Validate parameters and derive the run constants.
@@ -265,6 +281,28 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         }
         _ => {}
     }
+    let mut nmodel = Vec::new();
+    if p.combine == Combine::NModel {
+        let rn = per_image("rdnoise", &p.rdnoise, nimg)?;
+        let g = per_image("gain", &p.gain, nimg)?;
+        let sn = per_image("snoise", &p.snoise, nimg)?;
+        let floor = (1e4f64 / MAX_REAL as f64) as f32;
+        for i in 0..nimg {
+            chk("rdnoise", rn[i])?;
+            chk("gain", g[i])?;
+            chk("snoise", sn[i])?;
+            if g[i] <= 0.0 {
+                return Err(Error::param("gain", format!("must be > 0, got {}", g[i])));
+            }
+            // IRAF folds the image's scale into the gain of the nmodel table
+            let gs = g[i] * f.scales[i];
+            let q = rn[i] / gs;
+            nmodel.push(((q * q).max(floor), gs, sn[i]));
+        }
+    }
+    if p.novalue && p.grow >= 1.0 {
+        return Err(Error::param("grow", "masktype='novalue' with grow is not supported (IRAF 2.17 crashes on it)"));
+    }
     match reject {
         Reject::MinMax | Reject::None => mclip = false,
         Reject::PClip => mclip = true,
@@ -307,6 +345,11 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         network: if mclip { crate::network::batcher(nimg) } else { Vec::new() },
         fast: None,
         fast_lazy: false,
+        lazy_ids: false,
+        exp_all: order_free_exposure(&exps, &f.wts),
+        int_path: p.int_path,
+        novalue: p.novalue,
+        nmodel,
         exps,
         ezero,
         escale,
@@ -326,6 +369,30 @@ pub fn imcombine<P: Input, T: Work>(
     want: Want,
     threads: usize,
 ) -> Result<Output<T>> {
+    let codes: Option<Vec<Option<&[u8]>>> = masks.map(|ms| ms.iter().map(|m| Some(bool_codes(m))).collect());
+    imcombine_placed(frames, codes.as_deref(), None, shape, p, want, threads)
+}
+
+/// A bool mask (true = bad) as mask codes ([`place::BAD`] = 1, [`place::GOOD`] = 0).
+pub fn bool_codes(m: &[bool]) -> &[u8] {
+    // SAFETY: bool is one byte holding 0 or 1, a valid u8.
+    unsafe { std::slice::from_raw_parts(m.as_ptr() as *const u8, m.len()) }
+}
+
+/// Combine frames placed on an output canvas of spatial shape `shape` (IRAF offsets).
+///
+/// `masks`: per frame, mask codes laid out as the frame (see [`place`]) or None.
+/// `place`: per frame, where its pixels lie on the canvas (2-D canvases; frame `i` then
+/// holds `h * w` pixels); None: every frame has the canvas's shape and position.
+pub fn imcombine_placed<P: Input, T: Work>(
+    frames: &[&[P]],
+    masks: Option<&[Option<&[u8]>]>,
+    place: Option<&[Placement]>,
+    shape: &[usize],
+    p: &Params,
+    want: Want,
+    threads: usize,
+) -> Result<Output<T>> {
     let nimg = frames.len();
     if nimg == 0 {
         return Err(Error::Shape("no images to combine".into()));
@@ -337,17 +404,35 @@ pub fn imcombine<P: Input, T: Work>(
         return Err(Error::Shape("images need at least one spatial axis".into()));
     }
     let m: usize = shape.iter().product();
-    if frames.iter().any(|f| f.len() != m) {
-        return Err(Error::Shape(format!("every frame must have {m} pixels (shape {shape:?})")));
+    match place {
+        None => {
+            if frames.iter().any(|f| f.len() != m) {
+                return Err(Error::Shape(format!("every frame must have {m} pixels (shape {shape:?})")));
+            }
+        }
+        Some(pl) => {
+            if shape.len() > 2 {
+                return Err(Error::Shape("frames placed at offsets need 1-D or 2-D images".into()));
+            }
+            if pl.len() != nimg || pl.iter().zip(frames).any(|(q, f)| f.len() != q.h * q.w) {
+                return Err(Error::Shape("every frame must hold h * w pixels of its placement".into()));
+            }
+        }
     }
     if let Some(ms) = masks {
-        if ms.len() != nimg || ms.iter().any(|q| q.len() != m) {
-            return Err(Error::Shape("masks must match the frames (N frames of M pixels)".into()));
+        if ms.len() != nimg || ms.iter().zip(frames).any(|(q, f)| q.is_some_and(|q| q.len() != f.len())) {
+            return Err(Error::Shape("masks must match the frames (one code per pixel)".into()));
         }
     }
     let mut c = make_ctx(p, nimg)?;
-    c.needids = needs_ids(&c, want);
-    (c.fast, c.fast_lazy) = fastline::choose(&c, want.sigma);
+    // (an exposure mask whose sums depend on the slot order needs the sorted ids everywhere)
+    let algo_ids = algorithm_needs_ids(&c) || (want.expmask && c.exp_all.is_nan());
+    (c.fast, c.fast_lazy) = fastline::choose(&c, want, algo_ids);
+    // Lazy fast lines derive the masks without ids where nothing was rejected, and sort
+    // the other pixels again from frame order with their ids (see fastline).
+    let mask_ids = want.rejmask || want.expmask;
+    c.needids = algo_ids || (mask_ids && !c.fast_lazy);
+    c.lazy_ids = c.fast_lazy && mask_ids && c.fast.is_some_and(|f| f.sorted());
     if c.fast == Some(Fast::NoneMedian) {
         c.network = crate::network::batcher(nimg);
     }
@@ -360,11 +445,12 @@ pub fn imcombine<P: Input, T: Work>(
             rejmask: want.rejmask.then(Vec::new),
             nrej: want.nrej.then(Vec::new),
             expmask: want.expmask.then(Vec::new),
+            bpmask: want.bpmask.then(Vec::new),
             maskscal: c.escale,
             maskzero: c.ezero,
         });
     }
-    let st = gather::Stack { frames, masks, w, h, lines: m / w };
+    let st = gather::Stack { frames, masks, place, w, h, lines: m / w };
     // The SIMD level, read once per call on the calling thread.
     let isa = crate::simd::active();
     let run = || engine::run::<P, T>(&st, &c, want, isa);
@@ -383,6 +469,7 @@ pub fn imcombine<P: Input, T: Work>(
         rejmask: r.rejmask,
         nrej: r.nrej,
         expmask: r.expmask,
+        bpmask: r.bpmask,
         maskscal: c.escale,
         maskzero: c.ezero,
     })

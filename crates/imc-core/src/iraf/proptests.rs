@@ -9,7 +9,7 @@ use super::sort::sort2;
 use super::*;
 use crate::fixtures::iraf_params;
 
-const ALL: Want = Want { sigma: true, rejmask: true, nrej: true, expmask: true };
+const ALL: Want = Want { sigma: true, rejmask: true, nrej: true, expmask: true, bpmask: true };
 
 fn value() -> impl Strategy<Value = f32> {
     prop_oneof![
@@ -119,6 +119,9 @@ proptest! {
         let full2 = imcombine::<f32, f32>(&frames, None, &[h, w], &p, ALL, 2).unwrap();
         prop_assert_eq!(bits(full.sigma.as_deref().unwrap()), bits(full2.sigma.as_deref().unwrap()));
         prop_assert_eq!(full.rejmask, full2.rejmask);
+        prop_assert_eq!(full.nrej, full2.nrej);
+        prop_assert_eq!(full.expmask, full2.expmask);
+        prop_assert_eq!(full.bpmask, full2.bpmask);
     }
 
     /// Thresholds that exclude nothing take the general gather (compaction, IRAF's
@@ -139,7 +142,11 @@ proptest! {
         (pt.lthreshold, pt.hthreshold) = (Some(-MAX_REAL), Some(MAX_REAL));
         let general = imcombine::<f32, f32>(&frames, None, &[h, w], &pt, want, 1).unwrap();
         prop_assert_eq!(bits(&plain.output), bits(&general.output));
+        prop_assert_eq!(plain.sigma.as_deref().map(bits), general.sigma.as_deref().map(bits));
         prop_assert_eq!(plain.rejmask, general.rejmask);
+        prop_assert_eq!(plain.nrej, general.nrej);
+        prop_assert_eq!(plain.expmask, general.expmask);
+        prop_assert_eq!(plain.bpmask, general.bpmask);
     }
 
     /// `sort2` (with its tie-free shortcut) leaves values and ids exactly where IRAF's

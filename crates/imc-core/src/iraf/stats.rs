@@ -10,7 +10,9 @@ const MAX_SAMPLE: usize = 100_000;
 /// `(first, last, step)` per axis in IRAF order (x = last numpy axis first), 0-based.
 ///
 /// `section`: per IRAF axis `(a, b)` 1-based inclusive (IRAF `[a:b,...]`); `None` = whole
-/// image. Limits are clipped to the image as IRAF does.
+/// image. Limits are clipped to the image as IRAF does: a section lying wholly before the
+/// image start samples its first pixel (IRAF reads one pixel there); one lying wholly
+/// beyond its end is an error (IRAF would read outside the image).
 pub fn sample_grid(shape: &[usize], section: Option<&[(i64, i64)]>) -> Result<Vec<(usize, usize, usize)>> {
     let nd = shape.len();
     let mut lims = Vec::with_capacity(nd);
@@ -22,20 +24,21 @@ pub fn sample_grid(shape: &[usize], section: Option<&[(i64, i64)]>) -> Result<Ve
         };
         let v1 = a.min(b).max(1);
         let v2 = a.max(b).min(len);
-        if v1 > v2 || len == 0 {
+        if v1 > len || len == 0 {
             return Err(Error::param("statsec", format!(
                 "section [{a}:{b}] on axis {} does not overlap the image (length {len})", d + 1)));
         }
-        lims.push((v1 as usize, v2 as usize));
+        lims.push((v1, v2));
     }
     let mut out = Vec::new();
-    for step in 1..=10usize {
+    for step in 1..=10i64 {
         out.clear();
         let mut tot: usize = 1;
         for &(v1, v2) in &lims {
-            let nv = (v2 - v1) / step + 1;
-            out.push((v1 - 1, v1 - 1 + (nv - 1) * step, step));
-            tot = tot.saturating_mul(nv);
+            // IRAF: nv = max(1, (v2 - v1) / step + 1), Fortran division (toward zero)
+            let nv = ((v2 - v1) / step + 1).max(1);
+            out.push(((v1 - 1) as usize, (v1 - 1 + (nv - 1) * step) as usize, step as usize));
+            tot = tot.saturating_mul(nv as usize);
         }
         if tot < MAX_SAMPLE {
             break;
@@ -109,11 +112,12 @@ pub struct StatNeed {
 
 /// `(mode, median, mean)` of one frame the way imcombine computes them.
 ///
-/// `shape` is the frame's numpy shape; masked, non-finite and out-of-threshold pixels
-/// (raw values, inclusive limits) are dropped from the sample.
+/// `shape` is the frame's numpy shape; masked (mask code with bit 0 or 1 set: bad, see
+/// [`super::place`]), non-finite and out-of-threshold pixels (raw values, inclusive
+/// limits) are dropped from the sample.
 pub fn image_stats<P: Input>(
     frame: &[P],
-    mask: Option<&[bool]>,
+    mask: Option<&[u8]>,
     shape: &[usize],
     section: Option<&[(i64, i64)]>,
     lthresh: Option<f32>,
@@ -150,7 +154,7 @@ pub fn image_stats<P: Input>(
             off += (f + idx[ax] * s) * strides[ax];
         }
         let p = frame[off];
-        let bad = mask.is_some_and(|m| m[off]) || !p.finite();
+        let bad = mask.is_some_and(|m| m[off] & 3 != 0) || !p.finite();
         if !bad {
             let v = p.to_f64() as f32;
             if v >= lo && v <= hi {
@@ -174,6 +178,11 @@ pub fn image_stats<P: Input>(
     let n = sample.len();
     if n == 0 {
         return Err(Error::param("statsec", "no valid pixel in the statistics region of an image"));
+    }
+    if n == 1 && need.sorted {
+        // IRAF's mode and median of a one-pixel sample read outside the sample
+        return Err(Error::param("statsec", "the statistics region of an image holds a single valid pixel: \
+             IRAF's mode and median are undefined there (they read outside the sample)"));
     }
     let mut mean_acc = 0.0f32;
     if need.sorted {
@@ -210,6 +219,8 @@ mod tests {
         let g = sample_grid(&[10, 20], Some(&[(3, 5), (2, 4)])).unwrap();
         assert_eq!(g, vec![(2, 4, 1), (1, 3, 1)]);
         assert!(sample_grid(&[10, 20], Some(&[(30, 40), (2, 4)])).is_err());
+        // wholly before the start: IRAF samples the first pixel
+        assert_eq!(sample_grid(&[10, 20], Some(&[(-7, 0), (2, 4)])).unwrap(), vec![(0, 0, 1), (1, 3, 1)]);
     }
 
     #[test]
@@ -242,7 +253,7 @@ mod tests {
     #[test]
     fn thresholds_and_masks_drop_pixels() {
         let v = vec![1.0f32, 2.0, 100.0, 3.0, f32::NAN];
-        let m = vec![false, true, false, false, false];
+        let m = vec![0u8, 1, 0, 0, 0];
         let (_, _, mean) = image_stats(&v, Some(&m), &[5], None, None, Some(50.0), StatNeed::default()).unwrap();
         assert_eq!(mean, 2.0);
     }

@@ -6,7 +6,7 @@ fn params(n: usize, combine: Combine, reject: Reject) -> Params {
     crate::fixtures::iraf_params(n, combine, reject)
 }
 
-const ALL: Want = Want { sigma: true, rejmask: true, nrej: true, expmask: true };
+const ALL: Want = Want { sigma: true, rejmask: true, nrej: true, expmask: true, bpmask: true };
 
 /// One output pixel from a column of N values.
 fn column(vals: &[f32], p: &Params) -> Output<f32> {
