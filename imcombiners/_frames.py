@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._planes import Planes
 from ._validate import check_dtype, check_memory, workspace_dtype
 
 __all__ = ["FrameSet", "prepare_frames", "prepare_masks"]
@@ -36,12 +37,15 @@ class FrameSet:
         The spatial shape of one frame.
     dtype
         The (native) dtype of the frames.
+    planes
+        Variance / weights / DQ planes of the frames (:mod:`imcombiners._planes`), or None.
     """
 
     frames: tuple[np.ndarray, ...]
     masks: tuple[np.ndarray, ...] | None
     spatial: tuple[int, ...]
     dtype: np.dtype
+    planes: Planes | None = None
 
     @property
     def n(self) -> int:
@@ -72,8 +76,13 @@ class FrameSet:
         return None if self.masks is None else self.masks[i].reshape(self.spatial)
 
     def with_masks(self, masks: Sequence[np.ndarray] | None) -> FrameSet:
-        """The same frames with other (already flat, bool, contiguous) masks."""
-        return FrameSet(self.frames, None if masks is None else tuple(masks), self.spatial, self.dtype)
+        """The same frames (and planes) with other (already flat, bool, contiguous) masks."""
+        return FrameSet(self.frames, None if masks is None else tuple(masks), self.spatial, self.dtype,
+                        self.planes)
+
+    def with_planes(self, planes: Planes | None) -> FrameSet:
+        """The same frames and masks with other planes."""
+        return FrameSet(self.frames, self.masks, self.spatial, self.dtype, planes)
 
 
 def _needs_conversion(a: np.ndarray, dtype: np.dtype) -> bool:

@@ -162,7 +162,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 c -= 1;
             }
             s.sorted.truncate(c);
-            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, &mut s.rs);
+            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, None, &mut s.rs);
             if c < n {
                 flags |= oflag::PREMASKED;
             }
