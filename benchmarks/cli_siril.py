@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import BENCH_DIR, REPO_ROOT, RESULTS_DIR, machine_info
+from _common import BENCH_DIR, REPO_ROOT, RESULTS_DIR, machine_info, replace_block
 
 BEGIN = "<!-- cli-siril:begin (benchmarks/cli_siril.py writes this block) -->"
 END = "<!-- cli-siril:end -->"
@@ -294,15 +294,6 @@ def render(records: list[dict], meta: dict, breakdowns: dict) -> str:
     return "\n".join(lines)
 
 
-def write_block(path: Path, block: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + block + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     (RESULTS_DIR / f"cli-siril-{stamp}.json").write_text(json.dumps(
         {"meta": meta, "records": records, "breakdown": breakdowns}, indent=1, default=str))
-    write_block(Path(args.output), render(records, meta, breakdowns))
+    replace_block(Path(args.output), BEGIN, END, render(records, meta, breakdowns))
     print(f"wrote {args.output}")
     return 0
 
