@@ -141,3 +141,19 @@ def iraf_version() -> str | None:
         return f"IRAF (Debian iraf {out.strip() or '?'})"
     except (OSError, subprocess.SubprocessError):
         return "IRAF (version unknown)"
+
+
+def replace_block(path, begin: str, end: str, block: str) -> None:
+    """Write ``block`` (which starts with ``begin`` and ends with ``end``) into the
+    Markdown file ``path``: in place of the old block between those markers, or appended.
+
+    Each benchmark script that owns a section of RESULTS.md writes it through this."""
+    text = open(path).read() if os.path.exists(path) else ""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(text)

@@ -190,7 +190,9 @@ def run_ooc(sc: S.Scenario, shape, ctx: Ctx, args) -> dict:
 
 
 def _write_report(path: str, md: str) -> None:
-    """Write RESULTS.md, keeping the blocks that simd_levels.py and survey_ivar.py wrote."""
+    """Write RESULTS.md, keeping the blocks that simd_levels.py, survey_ivar.py and
+    cli_siril.py wrote."""
+    import cli_siril
     import simd_levels
     import survey_ivar
 
@@ -199,7 +201,8 @@ def _write_report(path: str, md: str) -> None:
             old = f.read()
     except OSError:
         old = ""
-    for begin, end in ((simd_levels.BEGIN, simd_levels.END), (survey_ivar.BEGIN, survey_ivar.END)):
+    blocks = (simd_levels, survey_ivar, cli_siril)
+    for begin, end in ((b.BEGIN, b.END) for b in blocks):
         if begin in old and end in old:
             md = md.rstrip("\n") + "\n\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
     with open(path, "w") as f:

@@ -30,7 +30,8 @@ import time
 import _data
 import _report
 import _scenarios as S
-from _common import BENCH_DIR, RESULTS_DIR, fmt_ratio, fmt_time, machine_info, package_versions, use_repo_package
+from _common import (BENCH_DIR, RESULTS_DIR, fmt_ratio, fmt_time, machine_info, package_versions, replace_block,
+                     use_repo_package)
 from _timing import Impl, run_interleaved
 
 BEGIN = "<!-- simd-levels:begin (benchmarks/simd_levels.py writes this block) -->"
@@ -245,17 +246,6 @@ def render(records: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def write_block(path: str, block: str) -> None:
-    """Replace the block between the markers in `path` (or append it)."""
-    text = open(path).read() if os.path.exists(path) else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + block + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    with open(path, "w") as f:
-        f.write(text)
 
 
 def main(argv=None) -> int:
@@ -282,7 +272,7 @@ def main(argv=None) -> int:
             saved["meta"]["noise_note"] = args.noise_note
         if args.notes:
             saved["meta"]["notes"] = open(args.notes).read()
-        write_block(output, render(saved["records"], saved["meta"]))
+        replace_block(output, BEGIN, END, render(saved["records"], saved["meta"]))
         log(f"wrote the simd-levels block of {output}")
         return 0
 
@@ -321,7 +311,7 @@ def main(argv=None) -> int:
     meta["load_after"] = os.getloadavg()
     with open(json_path, "w") as f:
         json.dump({"meta": meta, "records": records}, f, indent=1, default=str)
-    write_block(output, render(records, meta))
+    replace_block(output, BEGIN, END, render(records, meta))
     log(f"wrote the simd-levels block of {output} and {json_path}")
     return 0
 

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from _common import machine_info  # run as a script from benchmarks/ (like run.py)
+from _common import machine_info, replace_block  # run as a script from benchmarks/ (like run.py)
 
 BEGIN = "<!-- survey-ivar:begin (benchmarks/survey_ivar.py writes this block) -->"
 END = "<!-- survey-ivar:end -->"
@@ -96,17 +96,6 @@ def render(times: dict, meta: dict, shape: tuple, repeats: int) -> str:
     return "\n".join(lines)
 
 
-def write_block(path: str, block: str) -> None:
-    """Replace the block between the markers in ``path`` (or append it)."""
-    text = open(path).read() if os.path.exists(path) else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + block + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    with open(path, "w") as f:
-        f.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     block = render(times, meta, shape, args.repeats)
     print(block)
     if not args.no_write:
-        write_block(args.output, block)
+        replace_block(args.output, BEGIN, END, block)
     return 0
 
 

@@ -10,6 +10,7 @@ stack never needs a second full-size temporary on top of the converted copy.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,13 @@ def _to_native(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dtype)
 
 
+def _is_masked_array(obj: Any) -> bool:
+    """``isinstance(obj, numpy.ma.MaskedArray)`` without importing numpy.ma (~50 ms on the
+    first ``np.ma`` access): no masked array exists before numpy.ma has been imported."""
+    ma = sys.modules.get("numpy.ma")
+    return ma is not None and isinstance(obj, ma.MaskedArray)
+
+
 def prepare_frames(
     stack: Any,
     mask: Any = None,
@@ -134,7 +142,7 @@ def prepare_frames(
             return stack.with_masks(prepare_masks(mask, stack.n, stack.spatial, name=mask_name, copy=copy))
         return stack
 
-    if isinstance(stack, np.ma.MaskedArray):
+    if _is_masked_array(stack):
         own = np.ma.getmask(stack)
         data = np.ma.getdata(stack)
         if own is not np.ma.nomask:

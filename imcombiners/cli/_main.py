@@ -150,7 +150,8 @@ def _warn_unused(args: Any) -> None:
     """One line per option that does nothing for the chosen method."""
     from ._unused import given_options, unused_combine_options
 
-    sub = build_parser().subparsers[args.command]
+    parser = getattr(args, "parser", None) or build_parser()
+    sub = parser.subparsers[args.command]
     given = given_options(sub, getattr(args, "argv", [])[1:])
     extra = {}
     if args.command == "combine":
@@ -339,6 +340,7 @@ def _main(argv: list[str]) -> int:
     try:
         args, extras = parser.parse_known_args(argv)
         args.argv = argv
+        args.parser = parser
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
