@@ -33,9 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import BENCH_DIR, machine_info, package_versions, use_repo_package
+from _common import BENCH_DIR, machine_info, package_versions, replace_block, use_repo_package
 from _data import frame
-from _sections import replace_section
+
+BEGIN = "<!-- beyond-ram:begin (benchmarks/beyond_ram.py writes this block) -->"
+END = "<!-- beyond-ram:end -->"
 
 READ_CHUNK = 16 * 2**20
 
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.output:
         Path(a.output).write_text(text)
     else:
-        replace_section(BENCH_DIR / "RESULTS.md", "beyond-ram", text)
+        replace_block(BENCH_DIR / "RESULTS.md", BEGIN, END, f"{BEGIN}\n{text.rstrip()}\n{END}\n")
     print(text)
     return 0
 

@@ -30,9 +30,11 @@ from typing import Callable
 
 import numpy as np
 
-from _common import BENCH_DIR, machine_info, package_versions, use_repo_package
+from _common import BENCH_DIR, machine_info, package_versions, replace_block, use_repo_package
 from _data import frame
-from _sections import replace_section
+
+BEGIN = "<!-- nsweep:begin (benchmarks/nsweep.py writes this block) -->"
+END = "<!-- nsweep:end -->"
 
 NS = (5, 10, 20, 50, 100, 200, 300, 450, 700, 1000)
 CHECK_NS = (100, 300, 1000)
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.output, "w") as f:
             f.write(text + "\n")
     else:
-        replace_section(BENCH_DIR / "RESULTS.md", "nsweep", text)
+        replace_block(BENCH_DIR / "RESULTS.md", BEGIN, END, f"{BEGIN}\n{text.rstrip()}\n{END}\n")
     for a, b, c in checks(res):
         print(f"{c:4s}  {a}: {b}")
     return 0

@@ -7,7 +7,7 @@ The memory model (docs/memory.md has the long version)::
                                                     streaming sinks hold none)
                +  threads * per_task               (tiles being combined at once)
 
-    per_task  =  safety * pixels_with_halo * (N * (input itemsize + mask input)
+    per_task  =  safety * pixels_with_halo * (N * (input itemsize + mask input + planes)
                                               + per-sample outputs (N bytes each)
                                               + grow scratch (3 N bytes per grow stage)
                                               + per-element outputs)
@@ -152,9 +152,9 @@ class Plan:
 
 
 def _bytes_per_pixel(
-    n: int, in_itemsize: int, work_itemsize: int, outputs: Sequence[str], mask_input: bool,
-    grow_stages: int,
-) -> tuple[int, int]:
+    n: int, in_itemsize: float, work_itemsize: int, outputs: Sequence[str], mask_input: bool,
+    grow_stages: int, plane_itemsize: float = 0.0, dq_itemsize: int | None = None,
+) -> tuple[float, int]:
     """(bytes per tile pixel while running, bytes per output pixel kept as result)."""
     kept = 0
     for name in outputs:
@@ -162,9 +162,12 @@ def _bytes_per_pixel(
             kept += work_itemsize
         elif name in PER_SAMPLE:
             kept += n * OUTPUT_ITEMSIZE[name]
+        elif name == "dq" and dq_itemsize is not None:
+            kept += dq_itemsize
         else:
             kept += OUTPUT_ITEMSIZE.get(name, 4)
-    running = n * in_itemsize + (n if mask_input else 0) + kept + 3 * n * grow_stages
+    running = (n * (in_itemsize + plane_itemsize) + (n if mask_input else 0) + kept
+               + 3 * n * grow_stages)
     return running, kept
 
 
@@ -185,6 +188,8 @@ def make_plan(
     tile: Sequence[int] | None = None,
     full_rows: bool = False,
     extra_per_pixel: float = 0.0,
+    plane_itemsize: float = 0.0,
+    dq_itemsize: int | None = None,
 ) -> Plan:
     """Choose the spatial tiling and concurrency for a stack.
 
@@ -225,6 +230,11 @@ def make_plan(
     extra_per_pixel : float
         Further bytes per tile pixel the kernel allocates (scratch the output
         list does not show, e.g. the IRAF engine's line-major used-mask).
+    plane_itemsize : float
+        Bytes per sample of the planes read with the stack (variance, weights, DQ),
+        read overheads included.
+    dq_itemsize : int, optional
+        Bytes per pixel of the ``dq`` output (its input's width).
 
     Returns
     -------
@@ -241,7 +251,7 @@ def make_plan(
     base = process_baseline() if baseline is None else int(baseline)
     halo = int(halo)
     running, kept = _bytes_per_pixel(
-        n, in_itemsize, work_itemsize, list(outputs), mask_input, grow_stages
+        n, in_itemsize, work_itemsize, list(outputs), mask_input, grow_stages, plane_itemsize, dq_itemsize
     )
     running += float(extra_per_pixel)
     npix = math.prod(spatial)

@@ -97,10 +97,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         // Order statistics without rejection read the sorted rows directly.
         if self.prepared.is_empty() && !need_orig {
             // Common case: every lane complete and only the image wanted -> whole rows.
+            // (a fold, not `all`: no early exit, so it vectorises)
             let full = if self.lane32 {
-                s.rows32[(n - 1) * lanes..(n - 1) * lanes + len].iter().all(|&x| x < f32::INFINITY)
+                s.rows32[(n - 1) * lanes..(n - 1) * lanes + len].iter().fold(true, |ok, &x| ok & (x < f32::INFINITY))
             } else {
-                s.rows[(n - 1) * lanes..(n - 1) * lanes + len].iter().all(|&x| x < f64::INFINITY)
+                s.rows[(n - 1) * lanes..(n - 1) * lanes + len].iter().fold(true, |ok, &x| ok & (x < f64::INFINITY))
             };
             if full && self.data_only && matches!(method, Method::Median | Method::LMedian | Method::Min | Method::Max) {
                 let (k0, k1) = match method {
@@ -110,9 +111,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     _ => (n - 1, n - 1),
                 };
                 self.pick_rows(s, k0, k1, len);
-                for (b, &a) in s.acc[..len].iter().enumerate() {
-                    // Safety: see the note above the impl.
-                    unsafe { self.ptrs.data.put(p0 + b, O::from_f64(a)) };
+                // Safety: see the note above the impl.
+                let out = unsafe { self.ptrs.data.slice(p0, len) };
+                for (o, &a) in out.iter_mut().zip(&s.acc[..len]) {
+                    *o = O::from_f64(a);
                 }
                 return;
             }
@@ -175,7 +177,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             // This pixel's sorted samples; the +inf padding (invalid) sits at the end.
             self.sorted_lane(s, b);
             let c = s.sorted.len();
-            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, &mut s.rs);
+            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, None, &mut s.rs);
             if c < n {
                 flags |= oflag::PREMASKED;
             }
