@@ -7,6 +7,7 @@ Nothing here imports our package or any peer, so every helper script (including 
 from __future__ import annotations
 
 import os
+import re
 import platform
 import subprocess
 import sys
@@ -141,3 +142,28 @@ def iraf_version() -> str | None:
         return f"IRAF (Debian iraf {out.strip() or '?'})"
     except (OSError, subprocess.SubprocessError):
         return "IRAF (version unknown)"
+
+
+def replace_block(path, begin: str, end: str, block: str) -> None:
+    """Write ``block`` (which starts with ``begin`` and ends with ``end``) into the
+    Markdown file ``path``: in place of the old block between those markers, or appended.
+
+    Each benchmark script that owns a section of RESULTS.md writes it through this."""
+    text = open(path).read() if os.path.exists(path) else ""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(text)
+
+
+_BLOCK = re.compile(r"<!-- (?P<name>[\w-]+):begin .*?-->.*?<!-- (?P=name):end -->", re.S)
+
+
+def owned_blocks(text: str) -> list[str]:
+    """The blocks of a RESULTS.md text that other scripts own (each written by
+    `replace_block` between ``<!-- NAME:begin ... -->`` and ``<!-- NAME:end -->``), in order."""
+    return [m.group(0) for m in _BLOCK.finditer(text)]

@@ -36,7 +36,7 @@ import _iraf
 import _mem
 import _report
 import _scenarios as S
-from _common import (BENCH_DIR, PEER_PYTHON, RESULTS_DIR, iraf_version, machine_info, package_versions,
+from _common import (BENCH_DIR, PEER_PYTHON, RESULTS_DIR, iraf_version, machine_info, owned_blocks, package_versions,
                      use_repo_package)
 from _imc011 import NOT_BUILT, PeerDriver
 from _timing import Impl, run_interleaved
@@ -190,16 +190,15 @@ def run_ooc(sc: S.Scenario, shape, ctx: Ctx, args) -> dict:
 
 
 def _write_report(path: str, md: str) -> None:
-    """Write RESULTS.md, keeping the per-SIMD-level block that simd_levels.py wrote."""
-    from simd_levels import BEGIN, END
-
+    """Write RESULTS.md, keeping the blocks other scripts own (simd_levels.py,
+    survey_ivar.py, cli_siril.py, nsweep.py, beyond_ram.py)."""
     try:
         with open(path) as f:
             old = f.read()
     except OSError:
         old = ""
-    if BEGIN in old and END in old:
-        md = md.rstrip("\n") + "\n\n" + BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    for block in owned_blocks(old):
+        md = md.rstrip("\n") + "\n\n" + block + "\n"
     with open(path, "w") as f:
         f.write(md)
 

@@ -30,7 +30,8 @@ import time
 import _data
 import _report
 import _scenarios as S
-from _common import BENCH_DIR, RESULTS_DIR, fmt_ratio, fmt_time, machine_info, package_versions, use_repo_package
+from _common import (BENCH_DIR, RESULTS_DIR, fmt_ratio, fmt_time, machine_info, package_versions, replace_block,
+                     use_repo_package)
 from _timing import Impl, run_interleaved
 
 BEGIN = "<!-- simd-levels:begin (benchmarks/simd_levels.py writes this block) -->"
@@ -239,21 +240,12 @@ def render(records: list[dict], meta: dict) -> str:
         oc = c.get("other_cores")
         lines.append(f"* {rec['id']} {' x '.join(map(str, rec['shape']))}: load {rec['load'][0]:.2f} -> "
                      f"{rec['load'][1]:.2f}; others used {oc:.2f} cores" if oc is not None else f"* {rec['id']}")
+    if meta.get("notes"):
+        lines += ["", meta["notes"].strip()]
     lines += ["", END, ""]
     return "\n".join(lines)
 
 
-def write_block(path: str, block: str) -> None:
-    """Replace the block between the markers in `path` (or append it)."""
-    text = open(path).read() if os.path.exists(path) else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + block + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    with open(path, "w") as f:
-        f.write(text)
 
 
 def main(argv=None) -> int:
@@ -269,6 +261,7 @@ def main(argv=None) -> int:
     ap.add_argument("--slow-s", type=float, default=15.0)
     ap.add_argument("--slow-repeats", type=int, default=2)
     ap.add_argument("--noise-note", default="", help="a sentence on the machine's load, put in the report")
+    ap.add_argument("--notes", metavar="MD", help="a Markdown file of notes (e.g. profiles) put after the tables")
     ap.add_argument("--render", metavar="JSON", help="only re-render from a results/simd-*.json")
     args = ap.parse_args(argv)
     output = args.output or str(BENCH_DIR / "RESULTS.md")
@@ -277,7 +270,9 @@ def main(argv=None) -> int:
             saved = json.load(f)
         if args.noise_note:
             saved["meta"]["noise_note"] = args.noise_note
-        write_block(output, render(saved["records"], saved["meta"]))
+        if args.notes:
+            saved["meta"]["notes"] = open(args.notes).read()
+        replace_block(output, BEGIN, END, render(saved["records"], saved["meta"]))
         log(f"wrote the simd-levels block of {output}")
         return 0
 
@@ -302,6 +297,7 @@ def main(argv=None) -> int:
         "simd_flags": [f for f in flags if f.startswith(("sse", "ssse", "avx", "fma", "bmi", "popcnt", "lzcnt", "abm", "f16c"))],
         "versions": package_versions(["imcombiners", "numpy", "bottleneck", "astropy"]),
         "noise_note": args.noise_note,
+        "notes": open(args.notes).read() if args.notes else "",
     }
     t0 = time.perf_counter()
     records = []
@@ -315,7 +311,7 @@ def main(argv=None) -> int:
     meta["load_after"] = os.getloadavg()
     with open(json_path, "w") as f:
         json.dump({"meta": meta, "records": records}, f, indent=1, default=str)
-    write_block(output, render(records, meta))
+    replace_block(output, BEGIN, END, render(records, meta))
     log(f"wrote the simd-levels block of {output} and {json_path}")
     return 0
 

@@ -25,6 +25,7 @@ from pathlib import Path
 MODULES = [
     ("imcombiners", "Top-level API: Combiner, ndcombine, imcombine, rejectors, helpers"),
     ("imcombiners.kernels", "Direct kernels (plain functions of arrays)"),
+    ("imcombiners.canvas", "WCS-aligned canvases: whole-pixel offsets of dithered frames from their WCS"),
     ("imcombiners.dask", "Out-of-core engine"),
     ("imcombiners.io.nddata", "CCDData / NDData in and out"),
     ("imcombiners.io.fits", "FITS input and output: image HDUs, pixel types, headers, windowed reads, writes"),

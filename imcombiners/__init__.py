@@ -14,7 +14,6 @@ Stacks are ``(N, *spatial)`` arrays or lists of equally shaped frames; results a
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the public names, loaded on first use (see _load_api)
@@ -22,10 +21,11 @@ if TYPE_CHECKING:  # the public names, loaded on first use (see _load_api)
     from ._combiner import CombineResult, Combiner, Step
     from ._config import show_config
     from ._ndcombine import ndcombine
-    from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
+    from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
     from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
     from ._validate import InsufficientMemoryError
     from .flags import OutputFlags, SampleFlags
+    from .canvas import WcsCanvas, wcs_canvas
     from .iraf import imcombine
     from .offsets import place_into_padded
 
@@ -46,19 +46,24 @@ def _load_api() -> None:
     from ._combiner import CombineResult, Combiner, Step
     from ._config import show_config
     from ._ndcombine import ndcombine
-    from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
+    from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
     from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
     from ._validate import InsufficientMemoryError
     from .flags import OutputFlags, SampleFlags
+    from .canvas import WcsCanvas, wcs_canvas
     from .offsets import place_into_padded
 
+    from ._xarray import install
+
+    install()  # xarray imported after imcombiners: register the accessors now
     globals().update(
         kernels=kernels, CombineResult=CombineResult, Combiner=Combiner, Step=Step,
         ndcombine=ndcombine, AvSigClip=AvSigClip, CcdClip=CcdClip, LinearClip=LinearClip,
-        MinMaxClip=MinMaxClip, PClip=PClip, Rejector=Rejector, SigClip=SigClip,
+        MinMaxClip=MinMaxClip, PClip=PClip, Rejector=Rejector, SigClip=SigClip, VarClip=VarClip,
         WinsorizedSigClip=WinsorizedSigClip, GESDClip=GESDClip, LinearFitClip=LinearFitClip,
         InsufficientMemoryError=InsufficientMemoryError, OutputFlags=OutputFlags,
         SampleFlags=SampleFlags, place_into_padded=place_into_padded, show_config=show_config,
+        wcs_canvas=wcs_canvas, WcsCanvas=WcsCanvas,
     )
 
 
@@ -80,6 +85,7 @@ __all__ = [
     "Rejector",
     "SigClip",
     "CcdClip",
+    "VarClip",
     "AvSigClip",
     "LinearClip",
     "MinMaxClip",
@@ -93,6 +99,8 @@ __all__ = [
     "kernels",
     "place_into_padded",
     "show_config",
+    "wcs_canvas",
+    "WcsCanvas",
     "__version__",
 ]
 
@@ -150,8 +158,9 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-# ``DataArray.imc`` is registered by ``import imcombiners.dask`` (which imports xarray).
-# When xarray is already loaded, register it now, so that ``da.imc`` also works after a
-# plain ``import imcombiners``; otherwise this import stays free of xarray, pandas and dask.
-if "xarray" in sys.modules:
-    from . import dask as _dask  # noqa: E402,F401
+# ``DataArray.imc`` and ``Dataset.imc``: registered now when xarray is loaded (and again
+# tried on the first use of a public name); this import stays free of xarray, pandas and
+# dask (imcombiners/_xarray.py).
+from ._xarray import install as _install_xarray  # noqa: E402
+
+_install_xarray()

@@ -31,6 +31,8 @@ from ._deprecation import pop_validate, renamed_kwargs, warn_deprecated
 from ._frames import FrameSet, prepare_frames
 from ._job import Job, run_job
 from ._legacy import LegacyCombinerState, Rebase011, merge_threshold_pairs, run_custom_rejector, translate_zero_scale
+from ._planes import as_bad_bits, planes_from_files, prepare_planes, split_weights, unusable_samples
+from ._products import DIAGNOSTICS
 from ._rejectors import Rejector
 from ._results import CombineResult, Step
 from ._stats import frame_statistic, parse_statsec, resolve_normalisation
@@ -82,6 +84,25 @@ def _step_from(raw: dict[str, Any], rejector: Rejector) -> Step:
     )
 
 
+def _wanted(diagnostics: Any) -> tuple[str | None, frozenset[str]]:
+    """``diagnostics`` -> (level, outputs): None / "simple" / "full", or "list" with names."""
+    if diagnostics is None or isinstance(diagnostics, str):
+        level = check_diagnostics(diagnostics)
+        want = set() if level is None else set(_ALL_DIAG)
+        if level == "full":
+            want.add("sample_flags")
+        return level, frozenset(want)
+    try:
+        names = frozenset(str(x) for x in diagnostics)
+    except TypeError:
+        raise ValueError(f"diagnostics must be None, 'simple', 'full' or a list of output names; got "
+                         f"{diagnostics!r}") from None
+    unknown = names - DIAGNOSTICS - {"data"}
+    if unknown:
+        raise ValueError(f"diagnostics: unknown outputs {sorted(unknown)}; expected some of {sorted(DIAGNOSTICS)}")
+    return "list", names - {"data"}
+
+
 def _full_or_diagnostics(owner: str, full: Any, diagnostics: Any) -> tuple[Any, bool]:
     """0.1.1's ``full=True``: a deprecated spelling of ``diagnostics="simple"``."""
     if full is None or full is False:
@@ -108,19 +129,45 @@ class Combiner(LegacyCombinerState):
     mask
         Bool array of the stack's shape (True = bad), a list of N frame masks, or one
         frame-shaped mask shared by all frames. NaN and +/-inf are always masked.
+    variance
+        Variance of every sample in raw units (the stack's shape or N frames), for the
+        propagated ``variance`` product, inverse-variance weights and :class:`VarClip`.
+        A sample whose variance is not finite or not positive is not used.  With a stack
+        of FITS file names: an extension name of every file (``"VAR"``; ``"ERR"`` squared,
+        ``"WHT"``/``"IVAR"`` inverted on read; ``("NAME", "stddev")`` for other names).
+    dq
+        Integer DQ words (the stack's shape, N frames or one frame shared by all), or an
+        extension name (``"DQ"``) of FITS file names.
+    bad_bits
+        DQ bits that exclude a sample (``dq & bad_bits != 0``); None: every bit, 0: none
+        (the DQ is then only propagated to the ``dq`` product).
     copy
         Keep private copies of the frames and mask. Not needed for safety (the input is
         never written); use it when you will modify the arrays while the Combiner lives
         (0.1.1 always copied).
+
+    Notes
+    -----
+    The rules for variances, weights and DQ words (which samples count, zero/scale on the
+    variance, the products) are in docs/design.md, "Survey planes".
     """
 
     @renamed_kwargs(arr="stack")
-    def __init__(self, stack: Any, mask: Any = None, *, copy: bool = False, **legacy: Any) -> None:
+    def __init__(self, stack: Any, mask: Any = None, *, variance: Any = None, dq: Any = None,
+                 bad_bits: Any = None, copy: bool = False, **legacy: Any) -> None:
         pop_validate("Combiner", legacy)
         if legacy:
             raise TypeError(f"Combiner() got unexpected keyword arguments {sorted(legacy)}")
         copy = as_bool(copy, "copy")  # reliability: copy="no" is not True
-        self._fs: FrameSet = prepare_frames(stack, mask, copy=copy)
+        # extension names of FITS file stacks (variance="VAR", dq="DQ") read before the frames
+        variance = planes_from_files(stack, variance, "variance")
+        dq = planes_from_files(stack, dq, "dq")
+        fs = prepare_frames(stack, mask, copy=copy)
+        planes = prepare_planes(fs.n, fs.spatial, variance=variance, dq=dq, copy=copy)
+        if bad_bits is not None and (planes is None or planes.dq is None):
+            raise ValueError("bad_bits selects DQ bits: it needs dq= (integer DQ words)")
+        self._bad_bits = None if bad_bits is None else as_bad_bits(bad_bits, planes.dq_dtype)  # type: ignore[union-attr]
+        self._fs: FrameSet = fs.with_planes(planes)
         self._acc: tuple[np.ndarray, ...] | None = self._fs.masks
         self._chained = False
         self._zero: np.ndarray | None = None
@@ -188,9 +235,17 @@ class Combiner(LegacyCombinerState):
 
     def _stat_of(self, thresholds: tuple[float, float] | None, statsec: Any):
         fs, acc = self._fs, self._acc
+        bad_bits = self._bad_bits
 
         def stat_of(i: int, spec: Any) -> float:
-            m = None if acc is None else acc[i].reshape(fs.spatial)
+            # the samples the combine uses: not masked, no bad DQ bit, a usable variance
+            m = None if acc is None else acc[i]
+            pl = fs.planes
+            unusable = None if pl is None else unusable_samples(
+                None if pl.dq is None else pl.dq[i], None if pl.variance is None else pl.variance[i], bad_bits)
+            if unusable is not None:
+                m = unusable if m is None else (m | unusable)
+            m = None if m is None else m.reshape(fs.spatial)
             return frame_statistic(fs.frame(i), m, spec, thresholds=thresholds, statsec=statsec)
 
         return stat_of
@@ -342,7 +397,8 @@ class Combiner(LegacyCombinerState):
         want = set(_ALL_DIAG)
         if level == "full":
             want.add("sample_flags")
-        job = Job("mean", rejectors=(rejector,), zero=self._zero, scale=self._scale, want=frozenset(want))
+        job = Job("mean", rejectors=(rejector,), zero=self._zero, scale=self._scale, want=frozenset(want),
+                  bad_bits=self._bad_bits)
         res = run_job(
             self._frames(), None, job, split_steps=True,
             previous=self._previous() if level == "full" else None,
@@ -370,12 +426,14 @@ class Combiner(LegacyCombinerState):
         scale: Any = None,
         weights: Any = None,
         rejectors: Any = None,
-        diagnostics: str | None = None,
+        diagnostics: Any = None,
         ddof: int = 0,
         blank: float | None = None,
         statsec: Any = None,
         q: float | None = None,
         relative: bool = True,
+        nodata_bit: int | None = None,
+        exptime: Any = None,
         **legacy: Any,
     ) -> np.ndarray | CombineResult:
         """Combine the frames (after any chained steps) and return the image.
@@ -395,16 +453,21 @@ class Combiner(LegacyCombinerState):
         zero, scale, weights
             None, a number, a length-N sequence, a callable on a masked frame or a
             statistic name (mean, median, mode, sigclip_mean, sigclip_median). ``weights``
-            turn ``mean`` into a weighted mean; ``weights="noise"`` weights each frame by
-            the inverse variance of its normalised noise, ``(scale_i / sigma_i)**2`` with
-            sigma_i a robust noise estimate (see :mod:`imcombiners._stats`). Header keywords
-            (``"!KEY"``, ``"exposure"``) need FITS inputs: :func:`imcombiners.dask.combine`
-            or the command line.
+            turn ``mean`` into a weighted mean and ``sum`` into a weighted sum; they may also
+            be one weight per sample (an array of the stack's shape), ``"inverse_variance"``
+            (1/variance after scaling; needs ``variance=``) or ``"noise"``, which weights
+            each frame by the inverse variance of its normalised noise,
+            ``(scale_i / sigma_i)**2`` with sigma_i a robust noise estimate (see
+            :mod:`imcombiners._stats`). Header keywords (``"!KEY"``, ``"exposure"``) need
+            FITS inputs: :func:`imcombiners.dask.combine` or the command line.
         rejectors
             A :class:`~imcombiners.Rejector` or a sequence of them.
         diagnostics
             None: return only the image (fastest: one fused kernel call). ``"simple"``:
-            a :class:`CombineResult`. ``"full"``: also ``sample_flags``.
+            a :class:`CombineResult`. ``"full"``: also ``sample_flags``.  Or a list of
+            output names: any of mask, sample_flags, std, low, upp, nit, output_flags,
+            nused, clip_low, clip_upp, and the survey products variance, weight,
+            exposure, dq.
         ddof
             Delta degrees of freedom of ``variance``.
         blank
@@ -415,6 +478,11 @@ class Combiner(LegacyCombinerState):
             Quantile in [0, 1] for ``method="quantile"``.
         relative
             Make zero/scale vectors relative to the first frame (IRAF convention).
+        nodata_bit
+            Bit of the ``dq`` product set where no sample is left (default: the top bit of
+            its dtype; 0: none).
+        exptime
+            Exposure time of each frame (N numbers) for the ``exposure`` product.
         **legacy
             Deprecated 0.1.1 keywords: ``weight`` (= ``weights``), ``full=True``
             (= ``diagnostics="simple"``, returning the image), ``zero_to_0th``,
@@ -435,15 +503,16 @@ class Combiner(LegacyCombinerState):
             weights = legacy.pop("weight")
         diagnostics, legacy_full = _full_or_diagnostics("Combiner.combine", legacy.pop("full", None), diagnostics)
         method = canonical_method(method)
-        level = check_diagnostics(diagnostics)
+        level, want = _wanted(diagnostics)
         rejs = _as_rejectors(rejectors)
         thr = as_thresholds(merge_threshold_pairs(thresholds))
+        products = {"want": want, "nodata_bit": nodata_bit, "exptime": exptime}
         if any(r.is_custom for r in rejs):
             res = self._combine_as_chain(method, thr, zero, scale, weights, rejs, level, ddof, blank,
-                                         statsec, q, relative, legacy)
+                                         statsec, q, relative, legacy, products)
         else:
             res = self._combine(method, thr, zero, scale, weights, rejs, level, ddof, blank, statsec, q,
-                                relative, legacy)
+                                relative, legacy, products)
         if level is None:
             return res
         self._legacy_record(res, thr, level)
@@ -463,7 +532,8 @@ class Combiner(LegacyCombinerState):
 
     def _combine_as_chain(self, method: str, thr: Any, zero: Any, scale: Any, weights: Any,
                           rejs: tuple[Rejector, ...], level: str | None, ddof: int, blank: Any,
-                          statsec: Any, q: Any, relative: Any, legacy: dict[str, Any]) -> Any:
+                          statsec: Any, q: Any, relative: Any, legacy: dict[str, Any],
+                          products: dict[str, Any]) -> Any:
         """A combine with a user rejector: run it as chained steps on a copy."""
         tmp = _copy.copy(self)
         if thr is not None:
@@ -475,8 +545,9 @@ class Combiner(LegacyCombinerState):
             z, s, _ = tmp._resolve("Combiner.combine", zero, scale, None, None, statsec, relative, legacy)
             tmp._zero, tmp._scale = z, s
         for r in rejs:
-            tmp.reject(r, diagnostics=level or "simple")
-        res = tmp._combine(method, None, None, None, weights, (), level, ddof, blank, statsec, q, relative, {})
+            tmp.reject(r, diagnostics="full" if level == "full" else "simple")
+        res = tmp._combine(method, None, None, None, weights, (), level, ddof, blank, statsec, q, relative, {},
+                           products)
         if level is None:
             return res
         last = tmp._history[-1]
@@ -485,20 +556,25 @@ class Combiner(LegacyCombinerState):
             std=last.std if (last.rejector is not None and (last.rejector.has_spread or last.rejector.is_custom)) else None,
             nit=last.nit, output_flags=res.output_flags, nused=res.nused, sample_flags=res.sample_flags,
             history=tuple(tmp._history), zero=tmp._zero, scale=tmp._scale, weights=res.weights,
-            clip_low=last.clip_low, clip_upp=last.clip_upp,
+            clip_low=last.clip_low, clip_upp=last.clip_upp, variance=res.variance, weight=res.weight,
+            exposure=res.exposure, dq=res.dq,
             _legacy={"rejected": True, "full": level == "full",
                      "mask_thresh": _thresh_mask_fn(self._fs, thr)},
         )
 
     def _combine(self, method: str, thr: Any, zero: Any, scale: Any, weights: Any, rejs: tuple[Rejector, ...],
                  level: str | None, ddof: int, blank: Any, statsec: Any, q: Any, relative: Any,
-                 legacy: dict[str, Any]) -> Any:
-        if weights is not None and method == "mean":
+                 legacy: dict[str, Any], products: dict[str, Any]) -> Any:
+        fs = self._fs
+        weighting, weights, planes = split_weights(weights, fs.n, fs.spatial, fs.planes)
+        weighted = weights is not None or weighting is not None
+        if weighted and method == "mean":
             method = "wavg"
-        if weights is not None and method != "wavg":
-            raise ValueError(f"weights can only be used with mean/wavg; got method {method!r}")
-        if method == "wavg" and weights is None:
-            raise ValueError("weights: method 'wavg' needs weights (one per frame or a statistic name)")
+        if weighted and method not in ("wavg", "sum"):
+            raise ValueError(f"weights can only be used with mean/wavg and sum; got method {method!r}")
+        if method == "wavg" and not weighted:
+            raise ValueError("weights: method 'wavg' needs weights (one per frame or sample, a statistic name "
+                             "or 'inverse_variance')")
         if (zero is not None or scale is not None) and (self._zero is not None or self._scale is not None):
             # Relative zeros depend on the scales, so both must be resolved together.
             raise ValueError(
@@ -510,31 +586,29 @@ class Combiner(LegacyCombinerState):
         z = self._zero if z is None else z
         s = self._scale if s is None else s
 
-        want: set[str] = set()
-        if level is not None:
-            want |= _ALL_DIAG
-            if level == "full":
-                want.add("sample_flags")
+        want = products["want"]
         job = Job(method, rejectors=rejs, thresholds=thr, zero=z, scale=s, weights=w,
-                  ddof=ddof, q=q, blank=blank, want=frozenset(want))
+                  ddof=ddof, q=q, blank=blank, want=want, weighting="frame" if w is not None else weighting,
+                  bad_bits=self._bad_bits, nodata_bit=products["nodata_bit"], exptime=products["exptime"])
+        frames = self._frames().with_planes(planes)
         if level is None:
-            return run_job(self._frames(), None, job)["data"]
+            return run_job(frames, None, job)["data"]
 
         res = run_job(
-            self._frames(), None, job, split_steps=bool(rejs),
-            previous=self._previous() if level == "full" else None,
+            frames, None, job, split_steps=bool(rejs) and level != "list",
+            previous=self._previous() if "sample_flags" in want else None,
         )
         steps = tuple(_step_from(raw, raw["rejector"]) for raw in res.get("steps", ()))
         last = rejs[-1] if rejs else None
         return CombineResult(
             data=res["data"],
-            mask=res["mask"],
+            mask=res.get("mask"),
             low=res.get("low") if last else None,
             upp=res.get("upp") if last else None,
             std=res.get("std") if last is not None and last.has_spread else None,
             nit=res.get("nit") if last else None,
-            output_flags=res["output_flags"],
-            nused=res["nused"],
+            output_flags=res.get("output_flags"),
+            nused=res.get("nused"),
             sample_flags=res.get("sample_flags"),
             history=tuple(self._history) + steps,
             zero=z,
@@ -542,6 +616,10 @@ class Combiner(LegacyCombinerState):
             weights=w,
             clip_low=res.get("clip_low") if last else None,
             clip_upp=res.get("clip_upp") if last else None,
+            variance=res.get("variance"),
+            weight=res.get("weight"),
+            exposure=res.get("exposure"),
+            dq=res.get("dq"),
             _legacy={"rejected": bool(rejs), "full": level == "full",
                      "mask_thresh": _thresh_mask_fn(self._fs, thr)},
         )

@@ -10,12 +10,14 @@ stack never needs a second full-size temporary on top of the converted copy.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ._planes import Planes
 from ._validate import check_dtype, check_memory, workspace_dtype
 
 __all__ = ["FrameSet", "prepare_frames", "prepare_masks"]
@@ -35,12 +37,15 @@ class FrameSet:
         The spatial shape of one frame.
     dtype
         The (native) dtype of the frames.
+    planes
+        Variance / weights / DQ planes of the frames (:mod:`imcombiners._planes`), or None.
     """
 
     frames: tuple[np.ndarray, ...]
     masks: tuple[np.ndarray, ...] | None
     spatial: tuple[int, ...]
     dtype: np.dtype
+    planes: Planes | None = None
 
     @property
     def n(self) -> int:
@@ -71,8 +76,13 @@ class FrameSet:
         return None if self.masks is None else self.masks[i].reshape(self.spatial)
 
     def with_masks(self, masks: Sequence[np.ndarray] | None) -> FrameSet:
-        """The same frames with other (already flat, bool, contiguous) masks."""
-        return FrameSet(self.frames, None if masks is None else tuple(masks), self.spatial, self.dtype)
+        """The same frames (and planes) with other (already flat, bool, contiguous) masks."""
+        return FrameSet(self.frames, None if masks is None else tuple(masks), self.spatial, self.dtype,
+                        self.planes)
+
+    def with_planes(self, planes: Planes | None) -> FrameSet:
+        """The same frames and masks with other planes."""
+        return FrameSet(self.frames, self.masks, self.spatial, self.dtype, planes)
 
 
 def _needs_conversion(a: np.ndarray, dtype: np.dtype) -> bool:
@@ -82,6 +92,13 @@ def _needs_conversion(a: np.ndarray, dtype: np.dtype) -> bool:
 def _to_native(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     # One frame at a time: byte order, dtype and layout are fixed in a single copy.
     return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _is_masked_array(obj: Any) -> bool:
+    """``isinstance(obj, numpy.ma.MaskedArray)`` without importing numpy.ma (~50 ms on the
+    first ``np.ma`` access): no masked array exists before numpy.ma has been imported."""
+    ma = sys.modules.get("numpy.ma")
+    return ma is not None and isinstance(obj, ma.MaskedArray)
 
 
 def prepare_frames(
@@ -125,7 +142,7 @@ def prepare_frames(
             return stack.with_masks(prepare_masks(mask, stack.n, stack.spatial, name=mask_name, copy=copy))
         return stack
 
-    if isinstance(stack, np.ma.MaskedArray):
+    if _is_masked_array(stack):
         own = np.ma.getmask(stack)
         data = np.ma.getdata(stack)
         if own is not np.ma.nomask:

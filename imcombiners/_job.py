@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._frames import FrameSet, prepare_frames
+from ._planes import Planes, as_bad_bits, as_nodata_bit
 from ._products import DIAGNOSTICS, PER_SAMPLE, WORKSPACE_TYPED
 from ._rejectors import KERNEL_KINDS, Rejector
 from ._validate import (
@@ -37,6 +38,11 @@ _REJ_DIAG = ("std", "low", "upp", "nit", "clip_low", "clip_upp")
 # Sample-flag bits a later stage contributes (the first stage's flags are taken whole).
 _STAGE_BITS = np.uint8(SampleFlags.ALGORITHM | SampleFlags.GROW | SampleFlags.RESTORED_NKEEP | SampleFlags.RESTORED_MAXREJ)
 _INTEGER_EXACT = frozenset({"lmedian", "min", "max"})
+#: Methods with a propagated variance (docs/design.md "Survey planes").
+VARIANCE_METHODS = frozenset({"mean", "wavg", "sum", "median", "lmedian"})
+#: How samples are weighted: per frame (``weights``), per pixel (a weights plane), or by
+#: the inverse of their normalised variance.
+WEIGHTINGS = ("frame", "pixel", "inverse_variance")
 
 
 def load_core() -> Any:
@@ -93,6 +99,16 @@ class Job:
         Output value where no sample is left; None = NaN (sum: 0).
     want
         Optional outputs (subset of :data:`OUTPUTS`).
+    weighting
+        None, ``"frame"`` (``weights``), ``"pixel"`` (a weights plane) or
+        ``"inverse_variance"``; ``weights`` alone means ``"frame"``.  Weighted methods:
+        mean (becomes wavg), wavg, sum.
+    bad_bits
+        DQ bits that exclude a sample (None: every bit).
+    nodata_bit
+        Bit of the output ``dq`` where no sample is left (None: the top bit of its dtype).
+    exptime
+        Per-frame exposure times (length N) for the ``exposure`` product, or None.
     """
 
     method: str
@@ -105,6 +121,10 @@ class Job:
     q: float | None = None
     blank: float | None = None
     want: frozenset[str] = field(default_factory=frozenset)
+    weighting: str | None = None
+    bad_bits: int | None = None
+    nodata_bit: int | None = None
+    exptime: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -133,29 +153,78 @@ class Job:
             set_(self, "q", q)
         elif self.q is not None:
             raise ValueError(f"q is only used by method 'quantile'; got method {self.method!r}")
-        if self.method == "wavg" and self.weights is None:
-            raise ValueError("weights: method 'wavg' needs weights (one per frame)")
-        if self.weights is not None and self.method != "wavg":
-            raise ValueError(f"weights can only be used with mean/wavg; got method {self.method!r}")
+        weighting = self.weighting
+        if weighting is None and self.weights is not None:
+            weighting = "frame"
+        if weighting is not None and weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be None or one of {', '.join(WEIGHTINGS)}; got {weighting!r}")
+        if (weighting == "frame") != (self.weights is not None):
+            raise ValueError("weights: per-frame weighting needs weights (one per frame), and weights "
+                             "need weighting='frame'")
+        set_(self, "weighting", weighting)
+        if weighting is not None and self.method == "mean":
+            set_(self, "method", "wavg")  # a weighted mean
+        if self.method == "wavg" and weighting is None:
+            raise ValueError("weights: method 'wavg' needs weights (one per frame, one per sample or "
+                             "'inverse_variance')")
+        if weighting is not None and self.method not in ("wavg", "sum"):
+            raise ValueError(f"weights can only be used with mean/wavg and sum; got method {self.method!r}")
         set_(self, "blank", as_blank(self.blank))
+        set_(self, "exptime", _vector(self.exptime, "exptime"))
         want = frozenset(self.want)
         unknown = want - OUTPUTS - {"data"}
         if unknown:
             raise ValueError(f"want: unknown outputs {sorted(unknown)}; expected some of {sorted(OUTPUTS)}")
         set_(self, "want", want - {"data"})
+        if "variance" in self.want and self.method not in VARIANCE_METHODS:
+            raise ValueError(f"variance: no propagated variance for method {self.method!r} (only mean, "
+                             "weighted mean, sum, median and lmedian)")
+        if "exposure" in self.want and self.exptime is None:
+            raise ValueError("exposure: the exposure map needs exptime= (one exposure time per frame)")
+        if self.bad_bits is not None:
+            set_(self, "bad_bits", as_bad_bits(self.bad_bits, np.dtype(np.uint32)))
+        if self.nodata_bit is not None:
+            set_(self, "nodata_bit", as_nodata_bit(self.nodata_bit, np.dtype(np.uint32)))
 
     @property
     def is_pure(self) -> bool:
         """True when nothing but the method is asked (no rejection or normalisation)."""
         return not (self.rejectors or self.thresholds or self.zero is not None
-                    or self.scale is not None or self.weights is not None)
+                    or self.scale is not None or self.weighting is not None)
+
+    @property
+    def needs_variance(self) -> bool:
+        """The job reads a variance plane (inverse-variance weights, VarClip, ``variance``)."""
+        return (self.weighting == "inverse_variance" or "variance" in self.want
+                or any(r.needs_variance for r in self.rejectors))
 
     def check_n(self, n: int) -> None:
         """Check the per-frame vectors against the number of frames."""
-        for name in ("zero", "scale", "weights"):
+        for name in ("zero", "scale", "weights", "exptime"):
             v = getattr(self, name)
             if v is not None and v.size != n:
                 raise ValueError(f"{name} must have one value per frame ({n}); got {v.size}")
+
+    def check_planes(self, planes: Planes | None) -> None:
+        """Check that the planes this job reads are given (and the DQ bits fit them)."""
+        has = (lambda name: planes is not None and getattr(planes, name) is not None)
+        if self.needs_variance and not has("variance"):
+            what = ("weights='inverse_variance'" if self.weighting == "inverse_variance"
+                    else "the variance output" if "variance" in self.want
+                    else next(type(r).__name__ for r in self.rejectors if r.needs_variance))
+            raise ValueError(f"variance: {what} needs the samples' variances (variance=)")
+        if self.weighting == "pixel" and not has("weights"):
+            raise ValueError("weights: per-pixel weighting needs a weights plane of the stack's shape")
+        dq_dtype = np.dtype(np.uint8) if planes is None else planes.dq_dtype
+        if self.bad_bits is not None and has("dq"):
+            as_bad_bits(self.bad_bits, dq_dtype)
+        if self.nodata_bit is not None:
+            as_nodata_bit(self.nodata_bit, dq_dtype)
+
+    def dq_words(self, planes: Planes | None) -> tuple[int, int]:
+        """(bad bits, nodata bit) as the kernel takes them for these planes."""
+        dq_dtype = np.dtype(np.uint8) if planes is None else planes.dq_dtype
+        return as_bad_bits(self.bad_bits, dq_dtype), as_nodata_bit(self.nodata_bit, dq_dtype)
 
     def kernel_dict(
         self,
@@ -165,6 +234,7 @@ class Job:
         want: frozenset[str],
         line: int,
         final: bool,
+        planes: Planes | None = None,
     ) -> dict[str, Any]:
         """The ``job`` dictionary of one ``_core.run`` call (one stage of the job).
 
@@ -175,6 +245,7 @@ class Job:
         def seq(v: np.ndarray | None) -> list[float] | None:
             return None if v is None else [float(x) for x in v]
 
+        bad_bits, nodata_bit = self.dq_words(planes)
         return {
             # Non-final stages only need the mask; their data output is discarded.
             "method": self.method if final else "mean",
@@ -184,10 +255,14 @@ class Job:
             "zero": seq(self.zero),
             "scale": seq(self.scale),
             "weights": seq(self.weights) if final else None,
+            "weighting": self.weighting if final else None,
             "blank": self.blank,
             "rejectors": [r.to_kernel_dict() for r in rejectors],
             "want": sorted(want),
             "line": line,
+            "bad_bits": bad_bits,
+            "nodata_bit": nodata_bit,
+            "exptime": seq(self.exptime) if final else None,
         }
 
 
@@ -213,6 +288,8 @@ def _estimate_bytes(fs: FrameSet, job: Job, staged: int) -> int:
             total += n * m
         elif name in WORKSPACE_TYPED:
             total += m * ws
+        elif name == "dq":
+            total += m * (1 if fs.planes is None else fs.planes.dq_dtype.itemsize)
         else:
             total += m * 4
     # Each grow/split stage holds its mask and flags plus the accumulated mask.
@@ -257,6 +334,7 @@ def run_job(
     split_steps: bool = False,
     previous: Sequence[np.ndarray] | None = None,
     check_mem: bool = True,
+    planes: Planes | None = None,
 ) -> dict[str, Any]:
     """Run a job over N frames.
 
@@ -279,28 +357,35 @@ def run_job(
         in ``sample_flags`` they carry PREVIOUS (32) instead of INPUT_MASK (1).
     check_mem
         Apply the in-memory guard (:func:`~imcombiners._validate.check_memory`).
+    planes
+        Variance / weights / DQ planes (:class:`~imcombiners._planes.Planes`); with a
+        FrameSet, None keeps its planes.
 
     Returns
     -------
     dict
         ``"data"`` (``*spatial``) and the outputs in ``job.want``: ``mask`` and
         ``sample_flags`` shaped ``(N, *spatial)``; ``std``, ``low``, ``upp``, ``nit``,
-        ``clip_low``, ``clip_upp``, ``output_flags``, ``nused`` shaped ``*spatial``
-        (std/low/upp/nit/clip_* describe the last rejector and are absent without
-        rejectors; low/upp are the retained extremes, clip_low/clip_upp the clipping
-        bounds). With ``split_steps``, ``"steps"`` holds one dict per rejector:
-        ``rejector``, ``std``, ``low``, ``upp``, ``nit``, ``clip_low``, ``clip_upp``,
-        ``output_flags``, ``nrej`` (samples newly excluded by the step, uint16), ``mask``
-        (every sample excluded after the step) and ``sample_flags`` (stage-local, when
-        wanted).
+        ``clip_low``, ``clip_upp``, ``output_flags``, ``nused``, ``variance``, ``weight``,
+        ``exposure``, ``dq`` shaped ``*spatial`` (std/low/upp/nit/clip_* describe the last
+        rejector and are absent without rejectors; low/upp are the retained extremes,
+        clip_low/clip_upp the clipping bounds). With ``split_steps``, ``"steps"`` holds one
+        dict per rejector: ``rejector``, ``std``, ``low``, ``upp``, ``nit``, ``clip_low``,
+        ``clip_upp``, ``output_flags``, ``nrej`` (samples newly excluded by the step,
+        uint16), ``mask`` (every sample excluded after the step) and ``sample_flags``
+        (stage-local, when wanted).
     """
     if isinstance(frames, FrameSet):
         fs = frames if masks is None else prepare_frames(frames, masks)
     else:
         fs = prepare_frames(frames if isinstance(frames, np.ndarray) else list(frames), masks)
+    if planes is not None:
+        fs = fs.with_planes(planes)
     job.check_n(fs.n)
+    job.check_planes(fs.planes)
     core = load_core()
     _reject_kinds_supported(job, core)
+    plane_arg = None if fs.planes is None else fs.planes.kernel_dict()
 
     stages, final_rejectors = _plan(job.rejectors, split_steps)
     plan = [(r, g, False) for r, g in stages] + [(final_rejectors, None, True)]
@@ -340,8 +425,11 @@ def run_job(
         if m == 0:
             res = _empty(fs, frozenset(want | {"data"}))
         else:
-            d = job.kernel_dict(rejectors=rejs, thresholds=thresholds, want=frozenset(want), line=line, final=final)
-            res = dict(core.run(list(fs.frames), None if acc is None else list(acc), d, int(threads)))
+            d = job.kernel_dict(rejectors=rejs, thresholds=thresholds, want=frozenset(want), line=line,
+                                final=final, planes=fs.planes)
+            args = (list(fs.frames), None if acc is None else list(acc), d, int(threads))
+            # planes only when given: the same call as before for plain stacks
+            res = dict(core.run(*args) if plane_arg is None else core.run(*args, planes=plane_arg))
 
         if grow is not None:
             _apply_grow(core, res, grow, n, m, spatial)
@@ -380,7 +468,7 @@ def run_job(
 
     out: dict[str, Any] = {}
     data = res["data"].reshape(spatial)
-    dt = result_dtype(job, fs.dtype, masked=fs.masks is not None)
+    dt = result_dtype(job, fs.dtype, masked=fs.masks is not None or fs.planes is not None)
     out["data"] = data if data.dtype == dt else data.astype(dt)
     for name in job.want:
         if name == "mask":
@@ -440,6 +528,10 @@ def _empty(fs: FrameSet, want: frozenset[str]) -> dict[str, np.ndarray]:
             out[name] = np.empty(0, bool)
         elif name == "nused":
             out[name] = np.empty(0, np.int32)
+        elif name in ("variance", "weight", "exposure"):
+            out[name] = np.empty(0, ws)
+        elif name == "dq":
+            out[name] = np.empty(0, np.uint8 if fs.planes is None else fs.planes.dq_dtype)
         else:
             out[name] = np.empty(0, np.uint8)
     return out

@@ -11,15 +11,15 @@ import numpy as np
 from ._combiner import CombineResult, Combiner
 from ._deprecation import pop_validate, warn_deprecated
 from ._legacy import legacy_tuple
-from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip
+from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
 from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
 from ._validate import as_bool, as_sigma_pair
 
 __all__ = ["ndcombine", "REJECT_METHODS"]
 
 #: Accepted values of ``reject``.
-REJECT_METHODS = ("none", "sigclip", "ccdclip", "crreject", "avsigclip", "linearclip", "minmax", "pclip",
-                  "winsorized", "gesd", "linearfit")
+REJECT_METHODS = ("none", "sigclip", "ccdclip", "crreject", "varclip", "avsigclip", "linearclip", "minmax",
+                  "pclip", "winsorized", "gesd", "linearfit")
 #: Other spellings of ``reject`` (Siril's and PixInsight's names).
 _REJECT_ALIASES = {"winsorized_sigclip": "winsorized", "esd": "gesd", "gesdt": "gesd",
                    "linear_fit": "linearfit"}
@@ -133,11 +133,16 @@ def ndcombine(
     relative: bool = True,
     blank: float | None = None,
     q: float | None = None,
-    diagnostics: str | None = None,
+    diagnostics: Any = None,
     spread_centre: str | None = None,
     max_outliers: float = 0.3,
     significance: float = 0.05,
     cutoff: float = 1.5,
+    variance: Any = None,
+    dq: Any = None,
+    bad_bits: Any = None,
+    nodata_bit: int | None = None,
+    exptime: Any = None,
     **legacy: Any,
 ) -> np.ndarray | CombineResult:
     """Combine a stack in one call (library semantics, IRAF-style names accepted).
@@ -150,9 +155,10 @@ def ndcombine(
         Combine method (see :meth:`Combiner.combine`).
     reject
         None/"none", "sigclip", "ccdclip", "crreject" (ccdclip, high side only),
-        "avsigclip", "linearclip", "minmax", "pclip", or beyond IRAF (Siril / PixInsight):
-        "winsorized" (winsorized sigma clipping), "gesd" (generalized ESD test; also "esd",
-        "gesdt"), "linearfit" (linear fit clipping).
+        "varclip" (each sample's own sigma from ``variance``), "avsigclip", "linearclip",
+        "minmax", "pclip", or beyond IRAF (Siril / PixInsight): "winsorized" (winsorized
+        sigma clipping), "gesd" (generalized ESD test; also "esd", "gesdt"), "linearfit"
+        (linear fit clipping).
     sigma, lsigma, hsigma
         Clipping limits: ``sigma`` (one number or ``(lo, hi)``) or IRAF's
         ``lsigma``/``hsigma`` (each defaults to 3; linearfit: 5).
@@ -186,7 +192,12 @@ def ndcombine(
     q
         Quantile for ``combine="quantile"``.
     diagnostics
-        None (image only), "simple" or "full" (:class:`~imcombiners.CombineResult`).
+        None (image only), "simple" or "full" (:class:`~imcombiners.CombineResult`), or a
+        list of output names (see :meth:`Combiner.combine`; e.g. ``["variance", "dq"]``).
+    variance, dq, bad_bits
+        Per-sample variances and integer DQ words, as for :class:`~imcombiners.Combiner`.
+    nodata_bit, exptime
+        As for :meth:`Combiner.combine`.
     spread_centre
         Centre the sigclip spread (and the ccdclip noise level) is measured about; None:
         the clipping centre (see :class:`~imcombiners.SigClip`).
@@ -232,7 +243,7 @@ def ndcombine(
         grow=grow, spread_centre=spread_centre, ccd_ref=None, max_outliers=max_outliers,
         significance=significance, cutoff=cutoff,
     )
-    return Combiner(stack, mask).combine(
+    return Combiner(stack, mask, variance=variance, dq=dq, bad_bits=bad_bits).combine(
         combine,
         thresholds=thr,
         zero=zero,
@@ -245,6 +256,8 @@ def ndcombine(
         statsec=statsec,
         q=q,
         relative=relative,
+        nodata_bit=nodata_bit,
+        exptime=exptime,
     )
 
 
@@ -264,7 +277,7 @@ def _make_rejector(reject: Any, **p: Any) -> Rejector | None:
     cen = _centre(p["mclip"], p["cenfunc"])
     limits = {"nkeep": p["nkeep"], "maxrej": p["maxrej"], "revert_on_nkeep": p["revert_on_nkeep"]}
     iters = {} if p["maxiters"] is None else {"maxiters": p["maxiters"]}
-    if kind in ("sigclip", "ccdclip", "crreject", "avsigclip", "pclip"):
+    if kind in ("sigclip", "ccdclip", "crreject", "varclip", "avsigclip", "pclip"):
         sig = _sigma(p["sigma"], p["lsigma"], p["hsigma"])
     about = {} if p["spread_centre"] is None else {"spread_centre": p["spread_centre"]}
     if kind == "sigclip":
@@ -276,6 +289,8 @@ def _make_rejector(reject: Any, **p: Any) -> Rejector | None:
             sigscale=p["sigscale"], high_only=kind == "crreject", grow=p["grow"], **about,
             **(p["ccd_ref"] or {}), **iters, **limits,
         )
+    if kind == "varclip":
+        return VarClip(sigma=sig, cenfunc=cen, grow=p["grow"], **iters, **limits)
     if kind == "avsigclip":
         return AvSigClip(sigma=sig, cenfunc=cen, nkeep=p["nkeep"], sigscale=p["sigscale"], grow=p["grow"])
     if kind == "linearclip":
@@ -375,8 +390,8 @@ def _run(stack: Any, mask: Any, p: dict[str, Any], zs_legacy: dict[str, Any], cc
              "low_scale", "low", "upp_scale", "upp", "grow", "spread_centre", "max_outliers", "significance",
              "cutoff")
     rejector = _make_rejector(p["reject"], **{k: p[k] for k in names}, ccd_ref=ccd_ref or None)
-    return Combiner(stack, mask).combine(
+    return Combiner(stack, mask, variance=p["variance"], dq=p["dq"], bad_bits=p["bad_bits"]).combine(
         p["combine"], thresholds=thr, zero=p["zero"], scale=p["scale"], weights=w, rejectors=rejector,
         diagnostics=p["diagnostics"], ddof=p["ddof"], blank=p["blank"], statsec=p["statsec"], q=p["q"],
-        relative=p["relative"], **zs_legacy,
+        relative=p["relative"], nodata_bit=p["nodata_bit"], exptime=p["exptime"], **zs_legacy,
     )

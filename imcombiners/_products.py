@@ -15,6 +15,7 @@ __all__ = [
     "SIMPLE_DIAGNOSTICS",
     "FULL_DIAGNOSTICS",
     "DIAGNOSTICS",
+    "PLANE_PRODUCTS",
     "IRAF_PRODUCTS",
     "PER_SAMPLE",
     "WORKSPACE_TYPED",
@@ -28,8 +29,12 @@ SIMPLE_DIAGNOSTICS: tuple[str, ...] = ("mask", "low", "upp", "std", "nit", "outp
                                        "clip_low", "clip_upp")
 #: Diagnostics of ``diagnostics="full"``: the simple ones and the per-sample flags.
 FULL_DIAGNOSTICS: tuple[str, ...] = SIMPLE_DIAGNOSTICS + ("sample_flags",)
+#: Survey products (docs/design.md "Survey planes"): the propagated variance, the sum of
+#: the weights, the sum of the exposure times and the DQ of the samples used.  They are
+#: asked for by name (``diagnostics=["variance", "weight", ...]``), never by "simple"/"full".
+PLANE_PRODUCTS: tuple[str, ...] = ("variance", "weight", "exposure", "dq")
 #: Every optional output of a library job (``data`` is always produced).
-DIAGNOSTICS: frozenset[str] = frozenset(FULL_DIAGNOSTICS)
+DIAGNOSTICS: frozenset[str] = frozenset(FULL_DIAGNOSTICS + PLANE_PRODUCTS)
 
 #: IRAF imcombine's optional products, in IRAF's order (``sigmas``, ``rejmasks``,
 #: ``nrejmasks``, ``expmasks``, ``bpmasks``); the combined image is ``output``.
@@ -40,7 +45,7 @@ PER_SAMPLE: frozenset[str] = frozenset({"mask", "sample_flags", "rejmask"})
 
 #: Outputs in the workspace dtype (float32 or float64, as the combined image).
 WORKSPACE_TYPED: frozenset[str] = frozenset({"data", "output", "std", "low", "upp", "clip_low", "clip_upp",
-                                             "sigma"})
+                                             "sigma", "variance", "weight", "exposure"})
 
 #: Bytes per element of the other outputs (per-sample ones: per sample).
 ITEMSIZE: Mapping[str, int] = {
@@ -49,6 +54,7 @@ ITEMSIZE: Mapping[str, int] = {
     "nit": 1,
     "output_flags": 1,
     "nused": 4,
+    "dq": 4,  # at most: the DQ input's width (uint8 without one)
     "rejmask": 1,
     "nrejmask": 4,
     "expmask": 4,
@@ -59,6 +65,7 @@ ITEMSIZE: Mapping[str, int] = {
 FITS_EXTNAMES: Mapping[str, str] = {
     "mask": "MASK", "sample_flags": "SAMPFLAG", "std": "STD", "low": "LOW", "upp": "UPP",
     "nit": "NIT", "output_flags": "OUTFLAGS", "nused": "NUSED", "clip_low": "CLIPLOW", "clip_upp": "CLIPUPP",
+    "variance": "VAR", "weight": "WHT", "exposure": "EXPOSURE", "dq": "DQ",
     "sigma": "SIGMA", "rejmask": "REJMASK", "nrejmask": "NREJMASK", "expmask": "EXPMASK", "bpmask": "BPMASK",
 }
 

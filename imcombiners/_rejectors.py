@@ -56,6 +56,7 @@ __all__ = [
     "Rejector",
     "SigClip",
     "CcdClip",
+    "VarClip",
     "AvSigClip",
     "LinearClip",
     "MinMaxClip",
@@ -115,13 +116,15 @@ class Rejector:
     kind: ClassVar[str] = ""
     #: Whether the algorithm computes a spread, i.e. whether ``std`` is reported.
     has_spread: ClassVar[bool] = False
+    #: Whether the algorithm reads the samples' variances (a ``variance=`` plane).
+    needs_variance: ClassVar[bool] = False
     #: Fields kept only as deprecated 0.1.1 spellings (not sent to the kernel).
     _legacy_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self) -> None:
         if type(self) is Rejector:
             raise AbstractRejectorError(
-                "Rejector is abstract: use SigClip, CcdClip, AvSigClip, LinearClip, MinMaxClip, PClip, "
+                "Rejector is abstract: use SigClip, CcdClip, VarClip, AvSigClip, LinearClip, MinMaxClip, PClip, "
                 "WinsorizedSigClip, GESDClip or LinearFitClip "
                 "(or a subclass that implements apply())"
             )
@@ -329,6 +332,45 @@ class CcdClip(Rejector):
 
 
 @dataclass(frozen=True)
+class VarClip(Rejector):
+    """Sigma clipping with each sample's own standard deviation (DRAGONS "varclip"-like).
+
+    Needs a ``variance=`` plane.  Each pass takes the centre ``c`` of the survivors and
+    rejects a sample when ``x < c - lo*sqrt(v)`` or ``x > c + hi*sqrt(v)`` with ``v`` that
+    sample's variance after zero/scale (``V / scale**2``), walking inward from both ends
+    of the sorted window (docs/design.md, "Survey planes").
+
+    Parameters
+    ----------
+    sigma, maxiters, cenfunc
+        As for :class:`SigClip`.
+    nkeep, maxrej, revert_on_nkeep, grow
+        See the module documentation.
+
+    Notes
+    -----
+    ``std`` reports ``sqrt(mean variance)`` of the survivors of the last pass and
+    ``low``/``upp`` the limits at that typical sigma.
+    """
+
+    sigma: float | tuple[float, float] = 3.0
+    maxiters: int = 5
+    cenfunc: str = "median"
+    nkeep: int = 1
+    maxrej: int | None = None
+    revert_on_nkeep: bool = True
+    grow: float | None = None
+
+    kind: ClassVar[str] = "varclip"
+    has_spread: ClassVar[bool] = True
+    needs_variance: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _set(self, "sigma", as_sigma_pair(self.sigma))
+        _clip_common(self)
+
+
+@dataclass(frozen=True)
 class AvSigClip(Rejector):
     """IRAF ``avsigclip``: sigma clipping with one Poisson-scaled sigma per image line.
 
@@ -487,5 +529,5 @@ class PClip(Rejector):
 
 #: Kinds the library engine of ``_core.run`` is documented to implement. ``_core`` may
 #: advertise its own list as ``_core.REJECTORS``.
-KERNEL_KINDS = frozenset({"sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip",
+KERNEL_KINDS = frozenset({"sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip", "varclip",
                           "winsorized", "gesd", "linearfit"})

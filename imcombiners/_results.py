@@ -96,9 +96,17 @@ class CombineResult(NDArrayOperatorsMixin):
     clip_low, clip_upp
         ``*spatial`` clipping bounds of the last evaluated pass of the last rejector
         (retained extremes for MinMaxClip); None without rejection.
+    variance, weight, exposure, dq
+        Survey products asked for by name (docs/design.md "Survey planes"): the propagated
+        variance of ``data``, the sum of the weights of the samples used, the sum of their
+        exposure times, and the OR of their DQ words (plus ``nodata_bit`` where none was
+        left); None when not asked.
 
     Notes
     -----
+    With ``diagnostics`` given as a list of names, only those outputs are set (the others
+    are None).
+
     imcombiners 0.1.1 returned tuples and arrays here; those uses still work with a
     DeprecationWarning: unpacking, ``len()`` and integer indexing give 0.1.1's
     ``ndcombine`` tuple ``(data, mask_rej, mask_thresh, std, low, upp, nit,
@@ -107,13 +115,13 @@ class CombineResult(NDArrayOperatorsMixin):
     """
 
     data: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray | None
     low: np.ndarray | None
     upp: np.ndarray | None
     std: np.ndarray | None
     nit: np.ndarray | None
-    output_flags: np.ndarray
-    nused: np.ndarray
+    output_flags: np.ndarray | None
+    nused: np.ndarray | None
     sample_flags: np.ndarray | None = None
     history: tuple[Step, ...] = ()
     zero: np.ndarray | None = None
@@ -121,6 +129,10 @@ class CombineResult(NDArrayOperatorsMixin):
     weights: np.ndarray | None = None
     clip_low: np.ndarray | None = None
     clip_upp: np.ndarray | None = None
+    variance: np.ndarray | None = None
+    weight: np.ndarray | None = None
+    exposure: np.ndarray | None = None
+    dq: np.ndarray | None = None
     #: What the 0.1.1 tuple needs beyond the fields (internal).
     _legacy: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 

@@ -18,6 +18,10 @@ rejector parameters are still checked, because the Rust side needs them right).
   - ``X_combine(stack, mask=None, *, combine="mean", **params)`` -> the fused image.
 
   ``params`` are the fields of the matching rejector class (``grow`` included).
+* Variance-aware: :func:`varclip`, :func:`varclip_mask`, :func:`varclip_combine` (each
+  sample's own sigma from its variance; the ``variance`` array comes second), and
+  :func:`combine_with_variance` -> ``(image, propagated variance)`` for mean, sum,
+  median, lmedian, weighted (``weights=``, ``"inverse_variance"``) mean and sum.
 * :func:`grow_mask`.
 
 imcombiners 0.1.1 spellings still work with a DeprecationWarning: the 1-D kernels
@@ -34,10 +38,11 @@ from typing import Any
 import numpy as np
 
 from ._deprecation import pop_validate, renamed_kwargs, resolve_renamed, warn_deprecated
-from ._frames import prepare_frames
+from ._frames import FrameSet, prepare_frames
 from ._job import Job, load_core, run_job
 from ._legacy import one_d_kernels
-from ._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, register_runner
+from ._planes import prepare_planes, split_weights
+from ._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip, register_runner
 from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
 from ._validate import as_float
 
@@ -51,6 +56,7 @@ __all__ = [
     "winsorized", "winsorized_mask", "winsorized_combine",
     "gesd", "gesd_mask", "gesd_combine",
     "linearfit", "linearfit_mask", "linearfit_combine",
+    "varclip", "varclip_mask", "varclip_combine", "combine_with_variance",
     "grow_mask",
 ]
 
@@ -278,6 +284,69 @@ def linearfit_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
 def linearfit_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
     """Linear fit clipping fused with the final combine."""
     return _reject_combine(LinearFitClip(**params), stack, mask, combine)
+
+
+# --------------------------------------------------------------------------- with variances
+
+
+def _with_variance(stack: Any, mask: Any, variance: Any) -> FrameSet:
+    fs = prepare_frames(stack, mask)
+    return fs.with_planes(prepare_planes(fs.n, fs.spatial, variance=variance))
+
+
+def varclip(stack: Any, variance: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
+    """Clipping with each sample's own sigma sqrt(variance) (:class:`~imcombiners.VarClip`
+    parameters) -> ``(mask_rej, std, low, upp, nit, output_flags)``."""
+    r = VarClip(**params)
+    res = run_job(_with_variance(stack, mask, variance), None, Job("mean", rejectors=(r,), want=_DIAG))
+    return res["mask"], res["std"], res["low"], res["upp"], res["nit"], res["output_flags"]
+
+
+def varclip_mask(stack: Any, variance: Any, mask: Any = None, **params: Any) -> np.ndarray:
+    """Variance-aware clipping -> mask of the excluded samples."""
+    job = Job("mean", rejectors=(VarClip(**params),), want=frozenset({"mask"}))
+    return run_job(_with_variance(stack, mask, variance), None, job)["mask"]
+
+
+def varclip_combine(stack: Any, variance: Any, mask: Any = None, *, combine: str = "mean",
+                    **params: Any) -> np.ndarray:
+    """Variance-aware clipping fused with the final combine."""
+    job = Job(combine, rejectors=(VarClip(**params),))
+    return run_job(_with_variance(stack, mask, variance), None, job)["data"]
+
+
+def combine_with_variance(stack: Any, variance: Any, method: str = "mean", *, weights: Any = None,
+                          mask: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The combined image and its propagated variance (docs/design.md "Survey planes").
+
+    Parameters
+    ----------
+    stack, variance
+        ``(N, *spatial)`` samples and their variances.
+    method
+        mean, sum, median or lmedian (with ``weights``: weighted mean or weighted sum).
+    weights
+        None, N per-frame weights, one weight per sample (the stack's shape) or
+        ``"inverse_variance"``.
+    mask
+        Bad samples (True = bad).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``*spatial`` image and variance (NaN where no sample is left).
+    """
+    fs = _with_variance(stack, mask, variance)
+    weighting, per_frame, planes = split_weights(weights, fs.n, fs.spatial, fs.planes)
+    if per_frame is not None:
+        if isinstance(per_frame, str) or callable(per_frame):
+            raise TypeError(f"weights must be N numbers, an array of the stack's shape or 'inverse_variance'; "
+                            f"got {per_frame!r}")
+        per_frame = np.asarray(per_frame, dtype=np.float64).reshape(-1)
+        weighting = "frame"
+    job = Job(method, weights=per_frame, weighting=weighting, want=frozenset({"variance"}))
+    res = run_job(fs.with_planes(planes), None, job)
+    return res["data"], res["variance"]
 
 
 # --------------------------------------------------------------------------- grow

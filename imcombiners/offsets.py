@@ -66,7 +66,8 @@ def padded_layout(shapes: list[tuple[int, ...]], offsets: Any) -> tuple[np.ndarr
     return starts, tuple(outer_l)
 
 
-def place_into_padded(images: Iterable[Any], offsets: Any, fill: float = math.nan, **legacy: Any) -> np.ndarray:
+def place_into_padded(images: Iterable[Any], offsets: Any, fill: float = math.nan, *, dtype: Any = None,
+                      **legacy: Any) -> np.ndarray:
     """Place N frames at integer offsets into one ``(N, *outer)`` padded stack.
 
     Parameters
@@ -80,14 +81,18 @@ def place_into_padded(images: Iterable[Any], offsets: Any, fill: float = math.na
         so frame i starts at ``offsets[i] - offsets.min(axis=0)``.
     fill
         Value of the uncovered pixels (default NaN, which every combine skips).
+    dtype
+        dtype of the result (default: the float workspace below).  The planes of a stack
+        take theirs: ``dtype=dq.dtype, fill=0`` keeps integer DQ words; a variance plane
+        keeps its float type with the NaN fill; per-pixel weights take ``fill=0``.
     **legacy
         ``validate=`` (imcombiners 0.1.1; ignored, with a DeprecationWarning).
 
     Returns
     -------
     numpy.ndarray
-        ``(N, *outer)`` float array (float32 if every frame's workspace is float32,
-        otherwise float64); ``outer`` is the smallest shape covering every frame.
+        ``(N, *outer)`` array, by default float (float32 if every frame's workspace is
+        float32, otherwise float64); ``outer`` is the smallest shape covering every frame.
 
     Raises
     ------
@@ -108,8 +113,14 @@ def place_into_padded(images: Iterable[Any], offsets: Any, fill: float = math.na
             raise ValueError(f"images must all have the same number of dimensions; images[{i}] has {im.ndim}, images[0] has {ndim}")
         if 0 in im.shape:
             raise ValueError(f"images[{i}] must have non-zero axes; got shape {im.shape}")
-        check_dtype(im.dtype, f"images[{i}]")
-    ws = np.result_type(*[workspace_dtype(im.dtype) for im in imgs])
+        if dtype is None:
+            check_dtype(im.dtype, f"images[{i}]")
+    if dtype is None:
+        ws = np.result_type(*[workspace_dtype(im.dtype) for im in imgs])
+    else:
+        ws = np.dtype(dtype)
+        if ws.kind in "iu" and not (np.isfinite(fill) and float(fill) == int(fill)):
+            raise ValueError(f"fill={fill!r} cannot be stored in dtype {ws}; give an integer fill (e.g. 0)")
     starts, outer = padded_layout([im.shape for im in imgs], offsets)
     n = len(imgs)
     check_memory(n * int(np.prod(outer, dtype=np.int64)) * ws.itemsize, what="place_into_padded")

@@ -393,19 +393,25 @@ def test_avsigclip_forces_full_width_strips():
 
 
 def test_import_does_not_load_xarray():
-    # ``import imcombiners`` stays free of xarray, pandas and dask; the accessor is
-    # registered by ``import imcombiners.dask``, or by ``import imcombiners`` when xarray
-    # is already loaded (plain registration, no import hook)
+    # ``import imcombiners`` stays free of xarray, pandas and dask; the accessors are
+    # registered when xarray is loaded first, by the first use of a public name after
+    # xarray, or by imcombiners.dask; registering imports no dask: the accessors load the
+    # engine on their first use
     import subprocess
     import sys
 
     use = ("r = xr.DataArray(np.ones((2, 3, 4), 'f4'), dims=('frame', 'y', 'x')).imc.combine('mean'); "
-           "assert r.shape == (3, 4)")
-    after = ("import sys, imcombiners; assert 'xarray' not in sys.modules, 'xarray imported'; "
-             "assert 'pandas' not in sys.modules, 'pandas imported'; "
-             "assert 'dask' not in sys.modules, 'dask imported'; "
-             "import imcombiners.dask, xarray as xr, numpy as np; " + use)
-    before = "import xarray as xr, numpy as np, imcombiners; " + use
-    for code in (after, before):
+           "assert r.shape == (3, 4); "
+           "ds = xr.Dataset({'f': (('t', 'y', 'x'), np.ones((2, 3, 4), 'f4'))}).imc.combine(dim='t'); "
+           "assert ds['f'].shape == (3, 4)")
+    lean = ("assert 'xarray' not in sys.modules, 'xarray imported'; "
+            "assert 'pandas' not in sys.modules, 'pandas imported'; "
+            "assert 'dask' not in sys.modules, 'dask imported'; ")
+    after_dask = "import sys, imcombiners; " + lean + "import imcombiners.dask, xarray as xr, numpy as np; " + use
+    after = ("import sys, imcombiners; " + lean + "import xarray as xr, numpy as np; imcombiners.Combiner; "
+             "assert 'dask.array' not in sys.modules, 'dask.array imported by registering'; " + use)
+    before = ("import sys, xarray as xr, numpy as np, imcombiners; "
+              "assert 'dask.array' not in sys.modules, 'dask.array imported by registering'; " + use)
+    for code in (after_dask, after, before):
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-2000:]

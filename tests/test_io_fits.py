@@ -308,3 +308,13 @@ def test_reads_into_strips_of_a_buffer_convert_in_place(tmp_path):
         assert converts_in_place(frame.pixels, frame.dtype) == (
             name.replace("comp_", "").replace("f32", "float32").replace("u16", "uint16")
             in ("uint16", "int16", "uint8", "int32", "float32", "float64")), name
+
+
+def test_library_version_from_the_kernels_is_the_package_version():
+    # provenance reads the version from the loaded kernels (no importlib.metadata import)
+    from importlib.metadata import version
+
+    import imcombiners._core  # noqa: F401  (loaded: its version is used)
+    from imcombiners.io.provenance import library_version
+
+    assert library_version() == version("imcombiners")

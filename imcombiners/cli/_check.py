@@ -62,7 +62,8 @@ def _parse_hdu(hdu: str | int | None) -> object:
         raise CLIError(str(exc)) from None
 
 
-def inspect_inputs(paths: list[str], hdu: str | int | None = None, *, view: str = "library") -> InputInfo:
+def inspect_inputs(paths: list[str], hdu: str | int | None = None, *, view: str = "library",
+                   same_shape: bool = True) -> InputInfo:
     """Read every input's header and check shape and pixel type.
 
     Parameters
@@ -75,6 +76,9 @@ def inspect_inputs(paths: list[str], hdu: str | int | None = None, *, view: str 
         files with an empty primary and tile-compressed files work without options).
     view : {"library", "iraf"}
         Pixel dtype policy of the frames (see :mod:`imcombiners.io.fits.pixels`).
+    same_shape : bool
+        Refuse inputs whose shape differs from the first's (False: frames placed at
+        offsets, ``--offsets wcs``).
 
     Raises
     ------
@@ -107,7 +111,7 @@ def inspect_inputs(paths: list[str], hdu: str | int | None = None, *, view: str 
                 f"input '{path}' has unsupported pixel type {kind} (BITPIX=64): it cannot be "
                 "combined exactly; convert it to float64 or int32 first"
             )
-        if frames and frame.shape != frames[0].shape:
+        if same_shape and frames and frame.shape != frames[0].shape:
             raise CLIError(
                 f"input '{path}' has shape {frame.shape}, expected {frames[0].shape} like '{paths[0]}'"
             )

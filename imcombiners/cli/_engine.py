@@ -86,7 +86,27 @@ def _combine_kwargs(info: InputInfo, job: Mapping[str, Any]) -> dict[str, Any]:
         zero=job["zero"], scale=job["scale"], weights=job["weights"], statsec=job["statsec"],
         blank=job["blank"], ddof=job.get("ddof", 0), memory_limit=job["memory_limit"],
         threads=job["workers"] if job["scheduler"] is None and job.get("cluster") is None else None,
+        **{k: job[k] for k in _PLANE_KEYS if job.get(k) is not None},
     )
+
+
+#: Survey-plane options passed to the engine as they are (see ``--var``, ``--dq``...).
+_PLANE_KEYS = ("variance", "dq", "bad_bits", "nodata_bit", "offsets")
+
+
+def survey_outputs(method: str, job: Mapping[str, Any]) -> list[str]:
+    """The survey products of a ``--mef`` master: VAR (methods with a propagated
+    variance), DQ (with --dq), WHT (the sum of the weights, or the number of samples)."""
+    from imcombiners._job import VARIANCE_METHODS
+    from imcombiners._validate import canonical_method
+
+    outs = []
+    if job.get("variance") is not None and canonical_method(method) in VARIANCE_METHODS | {"wavg"}:
+        outs.append("variance")
+    if job.get("dq") is not None:
+        outs.append("dq")
+    outs.append("weight")
+    return outs
 
 
 # ----------------------------------------------------------------------------- combine
@@ -107,6 +127,12 @@ def combine_to_files(
     statsec: Any = None,
     blank: float | None = None,
     ddof: int = 0,
+    variance: Any = None,
+    dq: Any = None,
+    bad_bits: int | None = None,
+    nodata_bit: int | None = None,
+    offsets: Any = None,
+    mef: bool | None = None,
     memory_limit: int | str | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
@@ -133,6 +159,12 @@ def combine_to_files(
     method, rejectors, thresholds, zero, scale, weights, statsec, blank, ddof, memory_limit
         As :func:`imcombiners.dask.combine`. ``rejectors`` may instead be given as
         ``reject`` + ``params`` (IRAF-named options).
+    variance, dq, bad_bits, nodata_bit, offsets
+        Survey planes read from every input's extensions (``"VAR"``, ``"DQ"``...) and
+        ``offsets="wcs"``, as :func:`imcombiners.dask.combine`.
+    mef : bool, optional
+        Write the master in the survey layout (header-only primary, ``SCI``, ``VAR``,
+        ``DQ``, ``WHT`` extensions); default: when ``variance`` or ``dq`` is given.
     scheduler, workers
         ``None``: threads in this process (``workers`` of them); ``"local"``: a
         LocalCluster of ``workers`` processes; else a distributed scheduler address or
@@ -176,12 +208,23 @@ def combine_to_files(
 
     job = dict(method=method, rejectors=rejectors, thresholds=thresholds, zero=zero, scale=scale,
                weights=weights, statsec=statsec, blank=blank, ddof=ddof, memory_limit=memory_limit,
-               workers=workers, scheduler=scheduler, cluster=cluster)
+               workers=workers, scheduler=scheduler, cluster=cluster, variance=variance, dq=dq,
+               bad_bits=bad_bits, nodata_bit=nodata_bit, offsets=offsets)
+    if mef is None:
+        mef = variance is not None or dq is not None
+    survey = survey_outputs(method, job) if mef or (to_zarr and (variance is not None or dq is not None)) else []
+    outs = outs + [s for s in survey if s not in outs]
     stat_bar, bar = _Bar("statistics", progress), _Bar("combining", progress)
     preview_counts: str | None = None
     if engine not in ("auto", "local", "dask"):
         raise ValueError(f"engine must be 'auto', 'local' or 'dask'; got {engine!r}")
-    if engine == "local" or (engine == "auto" and runs_locally(info, to_zarr, scheduler, cluster)):
+    # the local engine has no planes, weights by pixel or offsets: survey jobs run on Dask
+    survey_job = any(job[k] is not None for k in _PLANE_KEYS) or mef or isinstance(weights, str) and weights in (
+        "inverse_variance", "ivar")
+    if engine == "local" and survey_job:
+        raise ValueError("engine='local' does not read variance/DQ planes, WCS offsets or write the survey "
+                         "layout; use engine='dask' (or 'auto')")
+    if engine == "local" or (engine == "auto" and not survey_job and runs_locally(info, to_zarr, scheduler, cluster)):
         try:
             outcome, preview_counts = _combine_locally(info, output, job, outs, products, dtype, preview,
                                                        overwrite, bar)
@@ -214,7 +257,7 @@ def combine_to_files(
                 outcome.products = {p: f"{output}/{_SOURCE[p]}" for p in products}
             else:
                 written, preview_counts = _write_fits_outputs(lazy, info, output, outs, products, dtype,
-                                                              preview, overwrite, bar)
+                                                              preview, overwrite, bar, survey if mef else None)
                 outcome.products = written
         finally:
             bar.close()
@@ -294,25 +337,35 @@ def _short_plan(plan: Any) -> str:
 
 def _write_fits_outputs(lazy: Any, info: InputInfo, output: str, outs: list[str],
                         products: Mapping[str, str], dtype: str | None, preview: str | None,
-                        overwrite: bool, bar: Any) -> tuple[dict[str, str], str | None]:
+                        overwrite: bool, bar: Any,
+                        survey: list[str] | None = None) -> tuple[dict[str, str], str | None]:
     """Master and products in one streaming pass, each in its own FITS file.
 
-    Returns the products written and the file holding the preview's counts (a product,
-    or a temporary nused image).
+    ``survey``: the master in the survey layout (header-only primary, ``SCI``, then these
+    outputs as ``VAR``/``DQ``/``WHT`` extensions).  Returns the products written and the
+    file holding the preview's counts (a product, or a temporary nused image).
     """
+    from imcombiners.canvas import shift_wcs_header
     from imcombiners.dask.sinks import write_fits_files
     from imcombiners.io.fits import output_header
     from imcombiners.io.provenance import provenance_cards
 
-    header = output_header(info.frames[0], provenance_cards(lazy.provenance), source=info.paths[0], plain=True)
-    prods, written, counts = _fits_products(info, output, outs, products, dtype, preview, header)
+    # survey outputs edit the header's WCS (astropy); others take the plain card path
+    astropy_header = bool(lazy.origin) or survey is not None
+    header = output_header(info.frames[0], provenance_cards(lazy.provenance), source=info.paths[0],
+                           plain=not astropy_header)
+    if lazy.origin:  # frames at offsets: the first frame's WCS moved onto the output grid
+        header = shift_wcs_header(header, lazy.origin)
+    prods, written, counts = _fits_products(info, output, outs, products, dtype, preview, header, survey)
     write_fits_files(lazy, prods, overwrite=overwrite, progress=bar)
     return written, counts
 
 
 def _fits_products(info: InputInfo, output: str, outs: list[str], products: Mapping[str, str],
-                   dtype: str | None, preview: str | None, header: Any) -> tuple[list, dict[str, str], str | None]:
-    """The files to write: the master (``header``), the products asked for, and the counts
+                   dtype: str | None, preview: str | None, header: Any,
+                   survey: list[str] | None = None) -> tuple[list, dict[str, str], str | None]:
+    """The files to write: the master (``header``; with ``survey`` in the survey layout,
+    those outputs as its VAR/DQ/WHT extensions), the products asked for, and the counts
     image the preview needs (a product, or a temporary nused image).
 
     Returns (FitsProduct list, product name -> path written, counts image or None).
@@ -321,7 +374,8 @@ def _fits_products(info: InputInfo, output: str, outs: list[str], products: Mapp
     from imcombiners.io.fits.outputs import FitsProduct
 
     n = info.n
-    prods = [FitsProduct(output, "data", dtype=dtype, header=header)]
+    prods = [FitsProduct(output, "data", dtype=dtype, header=header, extensions=tuple(survey or ()),
+                         science_extension=survey is not None)]
     written: dict[str, str] = {}
     for name, path in products.items():
         source = _SOURCE[name]
@@ -391,8 +445,8 @@ def plan_text(info: InputInfo, *, method: str, rejectors: list, thresholds: Any 
 
     job = dict(method=method, rejectors=rejectors, thresholds=thresholds, zero=zero, scale=scale,
                weights=weights, statsec=None, blank=None, memory_limit=memory_limit,
-               workers=workers, scheduler=scheduler)
-    kw = _combine_kwargs(info, job)
+               workers=workers, scheduler=scheduler, **{k: _.get(k) for k in _PLANE_KEYS})
+    kw = _combine_kwargs(info, job)  # the planes (--var, --dq) are counted by the planner
     for k in ("zero", "scale", "weights", "statsec", "blank", "thresholds", "ddof"):
         kw.pop(k)
     plan = imd.plan(list(info.frames), streaming=True, **kw)  # each input's file and HDU

@@ -46,6 +46,46 @@ def _thresholds(args: Any) -> tuple[float, float] | None:
     return (lo, hi)
 
 
+def _bits(option: str, text: str | None) -> int | None:
+    """``--bad-bits``/``--nodata-bit``: ``5``, ``0x5``, ``1+4`` -> an int."""
+    if text is None:
+        return None
+    try:
+        return sum(int(part.strip(), 0) for part in text.replace("|", "+").split("+"))
+    except ValueError:
+        raise CLIError(f"{option}: expected a number (0x.. accepted) or a sum of bits like 1+4, got '{text}'") from None
+
+
+def _plane_options(args: Any) -> dict[str, Any]:
+    """The survey-plane options checked before any input is read."""
+    from imcombiners._planes import plane_spec, variance_spec
+
+    if args.sci is not None and args.hdu is not None:
+        raise CLIError("--sci and --hdu both name the image extension: give one of them")
+    try:
+        variance = None if args.var is None else variance_spec(_spec_text(args.var), "--var")
+        dq = None if args.dq is None else plane_spec(_spec_text(args.dq), "dq", "--dq")
+    except (TypeError, ValueError) as exc:
+        text = str(exc)
+        if "is not known" in text:  # the library's advice is Python syntax: give the option's
+            text = text.split("; give it as")[0] + f"; give it as --var {args.var.split(',')[0]},stddev (or variance, inverse_variance)"
+        raise CLIError(text) from None
+    bad_bits = _bits("--bad-bits", args.bad_bits)
+    nodata_bit = _bits("--nodata-bit", args.nodata_bit)
+    for option, value in (("--bad-bits", bad_bits), ("--nodata-bit", nodata_bit)):
+        if value is not None and dq is None:
+            raise CLIError(f"{option} is about DQ bits: give --dq EXTNAME")
+    return dict(variance=variance, dq=dq, bad_bits=bad_bits, nodata_bit=nodata_bit, offsets=args.offsets)
+
+
+def _spec_text(text: str) -> Any:
+    """``VAR`` -> "VAR"; ``NAME,stddev`` -> ("NAME", "stddev"); ``SCI,2`` stays a name + version."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) == 2 and not parts[1].isdigit():
+        return (parts[0], parts[1])
+    return text.strip()
+
+
 def _job_from_args(args: Any) -> dict[str, Any]:
     """Everything ``combine`` and ``plan`` share: inputs checked, options resolved."""
     from ._check import inspect_inputs
@@ -59,9 +99,18 @@ def _job_from_args(args: Any) -> dict[str, Any]:
     if args.ddof < 0:
         raise CLIError(f"--ddof must be 0 or more, got {args.ddof}")
     cluster = cluster_spec(args)  # option errors before reading any input
+    planes = _plane_options(args)
     paths = expand_inputs(args.inputs)
-    info = inspect_inputs(paths, args.hdu)
+    info = inspect_inputs(paths, args.sci if args.sci is not None else args.hdu, same_shape=args.offsets is None)
+    weight = args.weight
+    if weight is not None and weight.strip().lower() in ("ivar", "inverse_variance"):
+        if planes["variance"] is None:
+            raise CLIError("--weight ivar weights by the inverse variance: give --var EXTNAME")
+        weights: Any = "inverse_variance"
+    else:
+        weights = parse_factor("--weight", weight, info.n, paths=info.files, hdus=info.hdus)
     return dict(
+        **planes,
         info=info,
         method=args.method,
         rejectors=build_rejectors(args.reject, _combine_params(args)),
@@ -70,7 +119,7 @@ def _job_from_args(args: Any) -> dict[str, Any]:
         thresholds=_thresholds(args),
         zero=parse_factor("--zero", args.zero, info.n, paths=info.files, hdus=info.hdus),
         scale=parse_factor("--scale", args.scale, info.n, paths=info.files, hdus=info.hdus),
-        weights=parse_factor("--weight", args.weight, info.n, paths=info.files, hdus=info.hdus),
+        weights=weights,
         statsec=args.statsec,
         blank=args.blank,
         ddof=args.ddof,
@@ -101,7 +150,8 @@ def _warn_unused(args: Any) -> None:
     """One line per option that does nothing for the chosen method."""
     from ._unused import given_options, unused_combine_options
 
-    sub = build_parser().subparsers[args.command]
+    parser = getattr(args, "parser", None) or build_parser()
+    sub = parser.subparsers[args.command]
     given = given_options(sub, getattr(args, "argv", [])[1:])
     extra = {}
     if args.command == "combine":
@@ -139,10 +189,12 @@ def cmd_combine(args: Any) -> int:
         outcome = combine_to_files(
             info, args.output, products=products, preview=args.preview, dtype=args.dtype,
             progress=_progress_wanted(args), overwrite=args.overwrite, log=lambda s: _say(args, s),
-            **job,
+            mef=args.mef, **job,
         )
     dt = time.perf_counter() - t0
-    shape = "x".join(str(s) for s in info.shape)
+    # the output's shape: the canvas with --offsets wcs (the Dask plan's), else the inputs'
+    plan_shape = getattr(outcome.plan, "shape", None)
+    shape = "x".join(str(s) for s in (plan_shape[1:] if plan_shape is not None else info.shape))
     _say(args, f"wrote {args.output} ({shape}, {info.n} images combined) in {dt:.1f} s")
     for name, path in outcome.products.items():
         _say(args, f"  {name:8s} {path}")
@@ -288,6 +340,7 @@ def _main(argv: list[str]) -> int:
     try:
         args, extras = parser.parse_known_args(argv)
         args.argv = argv
+        args.parser = parser
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE

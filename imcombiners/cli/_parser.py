@@ -92,8 +92,9 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
                    help="divide each frame by this, same choices as --zero plus exposure "
                    "(EXPTIME relative to the first image) (default: none)")
     g.add_argument("--weight", default="none", metavar="HOW",
-                   help="weights for mean/wavg, same choices as --scale, or noise (inverse "
-                   "variance from each frame's robust noise estimate) (default: none)")
+                   help="weights for mean/wavg, same choices as --scale, noise (inverse variance "
+                   "from each frame's robust noise estimate) or ivar (inverse variance, needs --var) "
+                   "(default: none)")
     g.add_argument("--statsec", default=None, metavar="SECTION",
                    help="region for the zero/scale/weight statistics, IRAF syntax [x1:x2,y1:y2]")
     g.add_argument("--blank", type=float, default=None, metavar="VALUE",
@@ -144,6 +145,26 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
                    help="gesd: significance level of the test (0.05)")
     r.add_argument("--grow", type=float, default=0.0, metavar="R",
                    help="also reject samples within R pixels of a rejected one (0)")
+
+    sv = p.add_argument_group("SURVEY PLANES (multi-extension inputs)")
+    sv.add_argument("--sci", default=None, metavar="EXTNAME",
+                    help="extension holding the image in every input (e.g. SCI); same as --hdu")
+    sv.add_argument("--var", default=None, metavar="EXTNAME[,KIND]",
+                    help="extension holding each sample's variance: VAR; ERR (squared on read); "
+                    "WHT or IVAR (inverse variance); another name with its kind: NAME,stddev")
+    sv.add_argument("--dq", default=None, metavar="EXTNAME",
+                    help="extension holding integer data-quality bits (e.g. DQ)")
+    sv.add_argument("--bad-bits", default=None, metavar="BITS",
+                    help="DQ bits that exclude a sample: a number (0x.. accepted) or a sum of bits "
+                    "'1+4+16' (default: every bit; 0: none, the DQ is only propagated)")
+    sv.add_argument("--nodata-bit", default=None, metavar="BIT",
+                    help="bit set in the output DQ where no sample is left (default: the top bit)")
+    sv.add_argument("--offsets", default=None, choices=("wcs",), metavar="wcs",
+                    help="place dithered frames by their WCS (nearest whole pixel; frames rotated or "
+                    "scaled relative to the first are refused: resample them first)")
+    sv.add_argument("--mef", action=argparse.BooleanOptionalAction, default=None,
+                    help="write the survey layout: a header-only primary HDU, then SCI, VAR, DQ, WHT "
+                    "extensions (default: on with --var or --dq)")
 
     e = p.add_argument_group("EXECUTION")
     e.add_argument("--memory-limit", default=None, metavar="BYTES",

@@ -14,10 +14,14 @@ bit) run the same way: full-width row strips, a first pass over the sampled
 statistics rows only, and the same products streamed to FITS/zarr or NumPy.
 """
 
-from imcombiners.dask import accessor as _accessor  # noqa: F401  (registers DataArray.imc)
+from imcombiners._xarray import register as _register_accessors
+from imcombiners.dask import accessor as _accessor  # noqa: F401  (the accessors' implementations)
 from imcombiners.dask.engine import CombinedArrays, LazyCombine, combine, plan
 from imcombiners.dask.iraf import LazyImcombine, imcombine, plan_imcombine
 from imcombiners.dask.planner import Plan
 
 __all__ = ["combine", "plan", "imcombine", "plan_imcombine", "Plan", "LazyCombine",
            "LazyImcombine", "CombinedArrays"]
+
+# ``import imcombiners.dask`` registers DataArray.imc / Dataset.imc too (imports xarray)
+_register_accessors()

@@ -22,12 +22,13 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from imcombiners._products import FULL_DIAGNOSTICS, PER_SAMPLE, output_shape
+from imcombiners._products import FULL_DIAGNOSTICS, PER_SAMPLE, PLANE_PRODUCTS, output_shape
 from imcombiners.dask.planner import Plan
 from imcombiners.dask.scheduling import Progress, distributed_client, execute, local_scheduler_kind
 from imcombiners.dask.sinks import Compressors, ZarrStore, write_fits, write_zarr
 from imcombiners.dask.stack import PreparedStack
 from imcombiners.dask.tasks import (
+    PLANE_ROLES,
     RegionTarget,
     TileFunction,
     select_output,
@@ -87,12 +88,22 @@ def tile_graph(p: PreparedStack, job: object, tile_fn: TileFunction) -> TileGrap
     """
     all_tiles = tiles(p.spatial, p.plan.chunks, p.halo)
     if p.source is not None:
+        psrc = dict(p.plane_sources)
         token = tokenize(p.source.token, None if p.mask_source is None else p.mask_source.token,
+                         sorted((k, v.token) for k, v in psrc.items()),
                          p.plan.chunks, p.halo, job_token(job), tile_fn)
         src, msrc = p.source, p.mask_source
+        # Tiles run roughly in order, `threads` at a time: each asks for the one that
+        # will start when it finishes (read-ahead; see tasks.tile_from_source).
+        order = {t.index: k for k, t in enumerate(all_tiles)}
+        lead = max(1, p.plan.threads)
 
         def expr(t: Tile) -> Task:
-            return (tile_from_source, src, msrc, t.read_window, t.crop, tile_fn, job)
+            k = order[t.index] + lead
+            ahead = all_tiles[k].read_window if k < len(all_tiles) else None
+            # planes only when given: tasks without them keep their form
+            extra = (psrc,) if psrc else ()
+            return (tile_from_source, src, msrc, t.read_window, t.crop, tile_fn, job, ahead, *extra)
 
         return TileGraph(all_tiles, expr, [], token)
 
@@ -100,20 +111,30 @@ def tile_graph(p: PreparedStack, job: object, tile_fn: TileFunction) -> TileGrap
     # rechunk to the plan's spatial chunks (axis 0 untouched)
     darr = p.darr.rechunk(p.darr.chunks[:1] + p.plan.chunks)
     dmask = None if p.dmask is None else p.dmask.rechunk(p.dmask.chunks[:1] + p.plan.chunks)
+    dplanes = {role: d.rechunk(d.chunks[:1] + p.plan.chunks) for role, d in p.dplanes.items()}
     nb0 = darr.numblocks[0]
     mb0 = None if dmask is None else dmask.numblocks[0]
-    token = tokenize(darr.name, None if dmask is None else dmask.name, p.halo, job_token(job), tile_fn)
+    token = tokenize(darr.name, None if dmask is None else dmask.name,
+                     sorted((k, d.name) for k, d in dplanes.items()), p.halo, job_token(job), tile_fn)
 
+    # Plane blocks go into tasks as lists in PLANE_ROLES order (dask substitutes keys in
+    # lists, not in dicts): None for a role not given.
     def dask_expr(t: Tile) -> Task:
         if t.crop is not None:  # halo: assemble the read window from neighbouring blocks
             keys, placements, shape = block_parts(darr, t)
             mkeys, mplace = (None, None) if dmask is None else block_parts(dmask, t)[:2]
-            return (tile_from_parts, keys, placements, shape, mkeys, mplace, t.crop, tile_fn, job)
+            parts = [None if r not in dplanes else list(block_parts(dplanes[r], t)[:2]) for r in PLANE_ROLES]
+            extra = (parts,) if dplanes else ()
+            return (tile_from_parts, keys, placements, shape, mkeys, mplace, t.crop, tile_fn, job, *extra)
         blocks = [(darr.name, k, *t.index) for k in range(nb0)]
         mblocks = None if dmask is None else [(dmask.name, k, *t.index) for k in range(mb0)]  # type: ignore[arg-type]
-        return (tile_from_blocks, blocks, mblocks, None, tile_fn, job)
+        pblocks = [None if r not in dplanes else [(dplanes[r].name, k, *t.index)
+                                                  for k in range(dplanes[r].numblocks[0])] for r in PLANE_ROLES]
+        extra2 = (pblocks,) if dplanes else ()
+        return (tile_from_blocks, blocks, mblocks, None, tile_fn, job, *extra2)
 
-    return TileGraph(all_tiles, dask_expr, [darr] + ([dmask] if dmask is not None else []), token)
+    deps = [darr] + ([dmask] if dmask is not None else []) + list(dplanes.values())
+    return TileGraph(all_tiles, dask_expr, deps, token)
 
 
 @dataclass
@@ -129,6 +150,8 @@ class CombinedArrays:
     std, low, upp, nit, output_flags, nused, clip_low, clip_upp : ndarray or None
         Per-element diagnostics when asked (``low``/``upp`` the retained extremes,
         ``clip_low``/``clip_upp`` the clipping bounds).
+    variance, weight, exposure, dq : ndarray or None
+        Survey products when asked (docs/design.md "Survey planes").
     zero, scale, weights : ndarray or None
         The per-image factors used.
     provenance : dict
@@ -144,6 +167,10 @@ class CombinedArrays:
     nit: np.ndarray | None = None
     output_flags: np.ndarray | None = None
     nused: np.ndarray | None = None
+    variance: np.ndarray | None = None
+    weight: np.ndarray | None = None
+    exposure: np.ndarray | None = None
+    dq: np.ndarray | None = None
     clip_low: np.ndarray | None = None
     clip_upp: np.ndarray | None = None
     zero: np.ndarray | None = None
@@ -190,6 +217,12 @@ class LazyCombine:
     #: The first input when the inputs are FITS images: ``to_fits`` starts the primary
     #: header from its header, as IRAF does (:func:`imcombiners.io.fits.output_header`).
     template: object = None
+    #: With offsets: where the first frame's pixel 0 lies on the output grid (NumPy axis
+    #: order); ``to_fits`` moves the template's WCS there (None: no offsets).
+    origin: tuple[int, ...] | None = None
+    #: With a WCS canvas (``offsets="wcs"``): the canvas WCS cards, for outputs without a
+    #: FITS template and for the zarr attributes.
+    wcs_header: object = None
 
     def __init__(self, *, graph: TileGraph, plan: Plan, out_dtypes: Mapping[str, np.dtype], n: int,
                  spatial: tuple[int, ...], zero: np.ndarray | None, scale: np.ndarray | None,
@@ -223,7 +256,7 @@ class LazyCombine:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _attribute_names(self) -> tuple[str, ...]:
-        return ("data", *FULL_DIAGNOSTICS)
+        return ("data", *FULL_DIAGNOSTICS, *PLANE_PRODUCTS)
 
     def __repr__(self) -> str:
         return f"<LazyCombine {self.n} x {self.spatial} -> {sorted(self.arrays)}; {self.plan.ntiles} tiles>"
@@ -325,9 +358,12 @@ class LazyCombine:
                           compressors=compressors, atomic=atomic)
 
     def to_fits(self, path: str | os.PathLike[str], *, outputs: Sequence[str] | None = None,
-                overwrite: bool = False, progress: Progress = None) -> str:
+                overwrite: bool = False, progress: Progress = None, science_extension: bool = False) -> str:
         """Stream every output into one multi-extension FITS file, renamed when complete.
 
-        See :func:`imcombiners.dask.sinks.write_fits`.
+        ``science_extension=True``: the survey layout (data-less primary header, then
+        ``SCI``, ``VAR``, ``DQ``, ``WHT``... extensions).  See
+        :func:`imcombiners.dask.sinks.write_fits`.
         """
-        return write_fits(self, path, outputs=outputs, overwrite=overwrite, progress=progress)
+        return write_fits(self, path, outputs=outputs, overwrite=overwrite, progress=progress,
+                          science_extension=science_extension)

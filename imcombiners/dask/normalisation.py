@@ -55,14 +55,19 @@ def _same_spec(a: LibraryStat, b: LibraryStat) -> bool:
 
 def resolve_factors(stack: PreparedStack, zero: Factor, scale: Factor, weights: Factor, statsec: object,
                     thresholds: object, stat_fn: StatFunction[LibraryStat], progress: Progress,
-                    relative: bool = True) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+                    relative: bool = True, bad_bits: int | None = None,
+                    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """zero, scale and weights resolved to float64 vectors (or None), statistics from one pass;
-    ``"!KEY"``/``"exposure"`` from the FITS headers of the inputs."""
+    ``"!KEY"``/``"exposure"`` from the FITS headers of the inputs.
+
+    The statistics skip what the combine skips: masked samples, bad DQ bits
+    (``bad_bits``), unusable variances.
+    """
     specs = statistic_specs(zero, scale, weights)
     table: dict[int, np.ndarray] = {}
     if specs:
         table = statistics_pass(stack, specs, parse_statsec(statsec, stack.spatial), as_thresholds(thresholds),
-                                stat_fn, progress)
+                                stat_fn, progress, bad_bits)
 
     def stat_of(i: int, spec: LibraryStat) -> float:
         for k, s in enumerate(specs):
@@ -77,7 +82,7 @@ def resolve_factors(stack: PreparedStack, zero: Factor, scale: Factor, weights: 
 
 def statistics_pass(stack: PreparedStack, specs: Sequence[SpecT], region: Window | None,
                     thresholds: Thresholds | None, stat_fn: StatFunction[SpecT],
-                    progress: Progress) -> dict[int, np.ndarray]:
+                    progress: Progress, bad_bits: int | None = None) -> dict[int, np.ndarray]:
     """One task per frame reading only its statistics region; runs now (eagerly).
 
     Returns
@@ -87,10 +92,13 @@ def statistics_pass(stack: PreparedStack, specs: Sequence[SpecT], region: Window
     """
     source = stack.source
     if source is None:
-        values = _dask_statistics(stack, specs, region, thresholds, stat_fn)
+        values = _dask_statistics(stack, specs, region, thresholds, stat_fn, bad_bits)
     else:
-        name = f"imc-stats-{_tok(source.token, specs, region, thresholds)}"
-        layer = {(name, i): (frame_stats, source, stack.mask_source, i, region, specs, thresholds, stat_fn)
+        planes = {r: src for r, src in stack.plane_sources.items() if r in ("dq", "variance")}
+        name = f"imc-stats-{_tok(source.token, specs, region, thresholds, sorted(planes), bad_bits)}"
+        extra = (planes, bad_bits) if planes else ()
+        layer = {(name, i): (frame_stats, source, stack.mask_source, i, region, specs, thresholds, stat_fn,
+                             *extra)
                  for i in range(stack.n)}
         hlg = HighLevelGraph.from_collections(name, layer, dependencies=[])
         results: dict[int, list[float]] = {}
@@ -105,7 +113,8 @@ def statistics_pass(stack: PreparedStack, specs: Sequence[SpecT], region: Window
 
 
 def _dask_statistics(stack: PreparedStack, specs: Sequence[SpecT], region: Window | None,
-                     thresholds: Thresholds | None, stat_fn: StatFunction[SpecT]) -> list[list[float]]:
+                     thresholds: Thresholds | None, stat_fn: StatFunction[SpecT],
+                     bad_bits: int | None = None) -> list[list[float]]:
     """A dask input: statistics per frame from its blocks."""
     assert stack.darr is not None
     reg = region or tuple(slice(None) for _ in stack.spatial)
@@ -113,7 +122,9 @@ def _dask_statistics(stack: PreparedStack, specs: Sequence[SpecT], region: Windo
     for i in range(stack.n):
         fr = stack.darr[(i,) + reg]
         mk = None if stack.dmask is None else stack.dmask[(i,) + reg]
-        parts.append(dask.delayed(stats_of_arrays)(fr, mk, specs, thresholds, stat_fn))
+        dq, var = (None if role not in stack.dplanes else stack.dplanes[role][(i,) + reg]
+                   for role in ("dq", "variance"))
+        parts.append(dask.delayed(stats_of_arrays)(fr, mk, specs, thresholds, stat_fn, dq, var, bad_bits))
     return list(dask.compute(*parts))
 
 

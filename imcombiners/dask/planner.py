@@ -7,7 +7,7 @@ The memory model (docs/memory.md has the long version)::
                                                     streaming sinks hold none)
                +  threads * per_task               (tiles being combined at once)
 
-    per_task  =  safety * pixels_with_halo * (N * (input itemsize + mask input)
+    per_task  =  safety * pixels_with_halo * (N * (input itemsize + mask input + planes)
                                               + per-sample outputs (N bytes each)
                                               + grow scratch (3 N bytes per grow stage)
                                               + per-element outputs)
@@ -38,6 +38,10 @@ SAFETY = 1.25
 MAX_TASK_INPUT = 256 * 2**20
 #: Fixed allowance per running task (Python objects, kernel scratch, I/O buffers).
 TASK_OVERHEAD = 4 * 2**20
+#: Smallest piece of each frame a tile should read: with hundreds of files, thinner
+#: strips turn one large sequential read per file into many small ones. 128 KiB is
+#: Linux's default read-ahead window: below it every read is a separate small request.
+MIN_FRAME_READ = 128 * 2**10
 
 
 def parse_memory(value: int | float | str | None) -> int | None:
@@ -148,9 +152,9 @@ class Plan:
 
 
 def _bytes_per_pixel(
-    n: int, in_itemsize: int, work_itemsize: int, outputs: Sequence[str], mask_input: bool,
-    grow_stages: int,
-) -> tuple[int, int]:
+    n: int, in_itemsize: float, work_itemsize: int, outputs: Sequence[str], mask_input: bool,
+    grow_stages: int, plane_itemsize: float = 0.0, dq_itemsize: int | None = None,
+) -> tuple[float, int]:
     """(bytes per tile pixel while running, bytes per output pixel kept as result)."""
     kept = 0
     for name in outputs:
@@ -158,9 +162,12 @@ def _bytes_per_pixel(
             kept += work_itemsize
         elif name in PER_SAMPLE:
             kept += n * OUTPUT_ITEMSIZE[name]
+        elif name == "dq" and dq_itemsize is not None:
+            kept += dq_itemsize
         else:
             kept += OUTPUT_ITEMSIZE.get(name, 4)
-    running = n * in_itemsize + (n if mask_input else 0) + kept + 3 * n * grow_stages
+    running = (n * (in_itemsize + plane_itemsize) + (n if mask_input else 0) + kept
+               + 3 * n * grow_stages)
     return running, kept
 
 
@@ -181,6 +188,8 @@ def make_plan(
     tile: Sequence[int] | None = None,
     full_rows: bool = False,
     extra_per_pixel: float = 0.0,
+    plane_itemsize: float = 0.0,
+    dq_itemsize: int | None = None,
 ) -> Plan:
     """Choose the spatial tiling and concurrency for a stack.
 
@@ -221,6 +230,11 @@ def make_plan(
     extra_per_pixel : float
         Further bytes per tile pixel the kernel allocates (scratch the output
         list does not show, e.g. the IRAF engine's line-major used-mask).
+    plane_itemsize : float
+        Bytes per sample of the planes read with the stack (variance, weights, DQ),
+        read overheads included.
+    dq_itemsize : int, optional
+        Bytes per pixel of the ``dq`` output (its input's width).
 
     Returns
     -------
@@ -237,7 +251,7 @@ def make_plan(
     base = process_baseline() if baseline is None else int(baseline)
     halo = int(halo)
     running, kept = _bytes_per_pixel(
-        n, in_itemsize, work_itemsize, list(outputs), mask_input, grow_stages
+        n, in_itemsize, work_itemsize, list(outputs), mask_input, grow_stages, plane_itemsize, dq_itemsize
     )
     running += float(extra_per_pixel)
     npix = math.prod(spatial)
@@ -278,18 +292,37 @@ def make_plan(
                 new = max(1, budget // min_task)
                 notes.append(f"concurrency lowered from {threads} to {new} to fit memory_limit")
                 threads = int(new)
-            per_task_budget = budget / threads
         else:
-            per_task_budget = float("inf")
-        max_px = (per_task_budget - TASK_OVERHEAD) / (SAFETY * running)
-        max_px = min(max_px, max(1.0, MAX_TASK_INPUT / max(1, n * in_itemsize)))
-        chosen = _fit_tile(spatial, max_px, halo, full_rows)
-        # keep every thread busy: at least ~2 tiles per thread when rows allow
-        want_tiles = 2 * threads
-        if math.prod(-(-s // t) for s, t in zip(spatial, chosen)) < want_tiles and spatial[0] > 1:
-            rows = max(1, -(-spatial[0] // want_tiles))
-            if rows < chosen[0]:
-                chosen = (rows,) + chosen[1:]
+            budget = float("inf")
+
+        def fit(k: int) -> tuple[int, ...]:
+            """The tile for k tiles at once."""
+            max_px = (budget / k - TASK_OVERHEAD) / (SAFETY * running)
+            max_px = min(max_px, max(1.0, MAX_TASK_INPUT / max(1, n * in_itemsize)))
+            t = _fit_tile(spatial, max_px, halo, full_rows)
+            # keep every thread busy: at least ~2 tiles per thread when rows allow
+            want_tiles = 2 * k
+            if math.prod(-(-s // ti) for s, ti in zip(spatial, t)) < want_tiles and spatial[0] > 1:
+                rows = max(1, -(-spatial[0] // want_tiles))
+                if rows < t[0]:
+                    t = (rows,) + t[1:]
+            return t
+
+        chosen = fit(threads)
+        # Many frames in a small budget make thin tiles: each tile reads a small piece of
+        # every file. Fewer tiles at once make each piece larger; worth a kernel thread
+        # only when the pieces then reach MIN_FRAME_READ.
+        frame_read = lambda t: math.prod(t) * in_itemsize  # noqa: E731
+        if frame_read(chosen) < MIN_FRAME_READ and threads > 1 and budget != float("inf"):
+            k = next((k for k in range(threads - 1, 0, -1) if frame_read(fit(k)) >= MIN_FRAME_READ), None)
+            if k is not None:
+                notes.append(
+                    f"{k} tile(s) at once instead of {threads}: tiles then read "
+                    f"{frame_read(fit(k)) / 2**10:.0f} KiB of each of the {n} frames "
+                    f"instead of {frame_read(chosen) / 2**10:.0f} KiB (small reads from many "
+                    "files leave the disk waiting)"
+                )
+                threads, chosen = k, fit(k)
         if align:
             chosen = _align(chosen, spatial, align, notes)
     chunks = tuple(_axis_chunks(s, t) for s, t in zip(spatial, chosen))

@@ -17,23 +17,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import numpy as np
 
 from imcombiners._products import FITS_EXTNAMES, output_shape
+from imcombiners.canvas import shift_wcs_header
 from imcombiners.dask.planner import Plan
 from imcombiners.dask.scheduling import Progress
 from imcombiners.dask.tasks import RegionTarget
 from imcombiners.io.atomic import commit, discard, temporary_sibling
 from imcombiners.io.fits import HduSpec, create_fits, output_header
-from imcombiners.io.fits.outputs import FitsProduct, open_products
+from imcombiners.io.fits.outputs import FitsProduct, mef_specs, open_products
 from imcombiners.io.provenance import provenance_cards
 
 if TYPE_CHECKING:  # zarr is imported only when writing zarr (~0.2 s)
     import zarr
 
-__all__ = ["StreamableResult", "write_zarr", "write_fits", "write_fits_files", "FitsProduct", "EXTNAMES",
+__all__ = ["StreamableResult", "primary_header", "write_zarr", "write_fits", "write_fits_files", "FitsProduct", "EXTNAMES",
            "ZarrStore", "Compressors"]
 
 #: FITS extension name of each output (the image is the primary HDU).
@@ -152,6 +153,9 @@ def write_zarr(result: StreamableResult, store: ZarrStore, *, outputs: Sequence[
     try:
         group = zarr.open_group(target, mode="w")
         group.attrs.update({"imcombiners": result.provenance})
+        wcs_header = getattr(result, "wcs_header", None)
+        if wcs_header is not None:  # the canvas WCS as FITS cards (astropy.wcs.WCS(dict) reads it)
+            group.attrs["wcs"] = {k: v for k, v in wcs_header.items() if k not in ("COMMENT", "HISTORY", "")}
         tile = tuple(max(c) for c in result.plan.chunks)
         spatial_dims = ["y", "x"][-len(result.spatial):] if len(result.spatial) <= 2 else [
             f"dim_{k}" for k in range(len(result.spatial))]
@@ -198,20 +202,41 @@ class _BoolAsUint8:
         return (_BoolAsUint8, (self.arr,))
 
 
+def primary_header(result: StreamableResult, cards: Sequence[tuple] = ()) -> Any:
+    """Header of the combined image, or None when there is nothing but ``cards``.
+
+    FITS inputs: the first input's header (IRAF's rule, :func:`output_header`) with its
+    WCS moved to where the first frame sits on the output grid (offsets).  Otherwise the
+    canvas WCS of ``offsets="wcs"`` when there is one.  ``cards`` follow.
+    """
+    template = getattr(result, "template", None)
+    origin = getattr(result, "origin", None)
+    wcs_header = getattr(result, "wcs_header", None)
+    if template is not None:  # FITS inputs: the first input's header, as IRAF does
+        header = output_header(template, cards)
+        return shift_wcs_header(header, origin) if origin else header
+    if wcs_header is not None:
+        return output_header(wcs_header, cards)
+    return None
+
+
 def write_fits(result: StreamableResult, path: str | os.PathLike[str], *,
                outputs: Sequence[str] | None = None, overwrite: bool = False,
-               progress: Progress = None) -> str:
+               progress: Progress = None, science_extension: bool = False) -> str:
     """Stream the outputs of a combine into one multi-extension FITS file.
 
     The primary HDU holds the combined image; its header starts, for FITS inputs, from
     the first input's header as IRAF does (:func:`imcombiners.io.fits.output_header`:
     stale structural/scaling/checksum cards removed, non-standard cards repaired or
-    dropped with a warning, WCS kept), followed by the provenance cards (``NCOMBINE``,
-    ``IMCMBnnn``, ``IMCPARAM``, ``IMCZ/S/Wnnnn``, ``IMCVERS``);
-    each diagnostic is an image extension (``MASK`` with N planes, ``NUSED``,
-    ``STD``, ``LOW``, ``UPP``, ``NIT``, ``OUTFLAGS``, ``SAMPFLAG``).  The file is
-    preallocated under a temporary name, written region by region by the tile
-    tasks, flushed and renamed.
+    dropped with a warning, WCS kept and moved to the output grid when frames sit at
+    offsets), followed by the provenance cards (``NCOMBINE``, ``IMCMBnnn``,
+    ``IMCPARAM``, ``IMCZ/S/Wnnnn``, ``IMCVERS``); each other output is an image
+    extension (``MASK`` with N planes, ``NUSED``, ``STD``, ``LOW``, ``UPP``, ``NIT``,
+    ``OUTFLAGS``, ``SAMPFLAG``; the survey products ``VAR``, ``WHT``, ``EXPOSURE``,
+    ``DQ``).  ``science_extension=True`` writes the survey layout instead: a primary
+    HDU without data holding that header, the image in a ``SCI`` extension, and every
+    image extension carrying the WCS.  The file is preallocated under a temporary
+    name, written region by region by the tile tasks, flushed and renamed.
 
     Returns
     -------
@@ -228,24 +253,15 @@ def write_fits(result: StreamableResult, path: str | os.PathLike[str], *,
     if names[0] != primary:
         raise ValueError(f"to_fits needs the {primary!r} output (it is the primary HDU)")
     cards = tuple(provenance_cards(result.provenance))
-    extra = result.extra_cards or {}
-    template = getattr(result, "template", None)
-    header = None
-    if template is not None:  # FITS inputs: the first input's header, as IRAF does
-        header = output_header(template, cards)
+    header = primary_header(result, cards)
+    if header is not None:
         cards = ()
-    specs = []
-    for name in names:
-        dtype = np.dtype(result.out_dtypes[name])
-        dtype = np.dtype(np.uint8) if dtype == bool else dtype
-        own = cards if name == primary else ()
-        specs.append(HduSpec("PRIMARY" if name == primary else FITS_EXTNAMES.get(name, name.upper()[:8]),
-                             _shape_of(result, name), dtype, own + tuple(extra.get(name, ())),
-                             header if name == primary else None))
+    specs = mef_specs(names, primary, header, cards, science_extension, result.out_dtypes,
+                      lambda name: _shape_of(result, name), extra_cards=result.extra_cards or {})
     tmp = temporary_sibling(final)
     try:
-        targets = create_fits(tmp, specs)
-        by_output = {name: targets[spec.name] for name, spec in zip(names, specs)}
+        targets = create_fits(tmp, [spec for _, spec in specs])
+        by_output = {name: targets[spec.name] for name, spec in specs if name is not None}
         result.write_tiles(by_output, progress)
         commit(tmp, final, overwrite=overwrite)
     except BaseException:

@@ -10,14 +10,15 @@ workers' threads and memory limits).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-from imcombiners._products import FULL_DIAGNOSTICS, SIMPLE_DIAGNOSTICS
+from imcombiners._products import DIAGNOSTICS, FULL_DIAGNOSTICS, SIMPLE_DIAGNOSTICS
 from imcombiners._rejectors import Rejector
 from imcombiners.dask.inputs import Hdu, Offsets, as_source, mask_inputs
+from imcombiners.dask.planes import PLANE_ROLES, check_plane_names, plane_inputs
 from imcombiners.io.fits import FitsFrame
 from imcombiners.dask.planner import Plan, make_plan, parse_memory
 from imcombiners.dask.scheduling import distributed_client, worker_resources
@@ -56,6 +57,8 @@ class PreparedStack:
         Tiling, concurrency and predicted memory.
     names
         Input names for provenance (file names) or None.
+    plane_sources, dplanes
+        Variance / weights / DQ planes (by role) as sources or as dask arrays.
     """
 
     source: StackSource | None
@@ -70,11 +73,20 @@ class PreparedStack:
     grow_stages: int
     plan: Plan
     names: list[str] | None
+    plane_sources: dict[str, StackSource] = field(default_factory=dict)
+    dplanes: dict[str, da.Array] = field(default_factory=dict)
 
     @property
     def masked(self) -> bool:
         """A mask was given."""
         return self.mask_source is not None or self.dmask is not None
+
+    @property
+    def plane_dtypes(self) -> dict[str, np.dtype]:
+        """dtype of every plane, by role."""
+        out = {role: np.dtype(src.dtype) for role, src in self.plane_sources.items()}
+        out.update({role: np.dtype(d.dtype) for role, d in self.dplanes.items()})
+        return out
 
     @property
     def first_fits(self) -> FitsFrame | None:
@@ -95,9 +107,9 @@ def wanted_outputs(diagnostics: Diagnostics) -> frozenset[str]:
             return frozenset(FULL_DIAGNOSTICS)
         raise ValueError(f"diagnostics must be None, 'simple', 'full' or a list of output names; got {diagnostics!r}")
     names = frozenset(str(x) for x in diagnostics)
-    unknown = names - set(FULL_DIAGNOSTICS) - {"data"}
+    unknown = names - DIAGNOSTICS - {"data"}
     if unknown:
-        raise ValueError(f"diagnostics: unknown outputs {sorted(unknown)}; expected some of {sorted(FULL_DIAGNOSTICS)}")
+        raise ValueError(f"diagnostics: unknown outputs {sorted(unknown)}; expected some of {sorted(DIAGNOSTICS)}")
     return names - {"data"}
 
 
@@ -113,13 +125,17 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
                   memory_limit: MemoryLimit, tile: Sequence[int] | None, threads: int | None,
                   result_in_memory: bool, full_rows: bool = False, halo: int | None = None,
                   outputs: Sequence[str] | None = None, extra_per_pixel: float = 0.0,
-                  client: Client | None | bool = False) -> PreparedStack:
-    """Readers for the inputs and mask, checked, and the plan (see the module doc).
+                  client: Client | None | bool = False,
+                  planes: dict[str, object] | None = None) -> PreparedStack:
+    """Readers for the inputs, mask and planes, checked, and the plan (see the module doc).
 
     ``halo`` (default: from the rejectors' grow) and ``full_rows`` let the IRAF mode plan
     its strips; ``outputs`` and ``extra_per_pixel`` size the tiles for its products;
-    ``client`` False means "look for the active one".
+    ``client`` False means "look for the active one"; ``planes`` maps a role (variance,
+    weights, dq) to what the user gave (see :mod:`imcombiners.dask.planes`).
     """
+    user_inputs = inputs
+    check_plane_names(planes or {})  # a bad extension name fails before any file is read
     if client is False:
         client = distributed_client()
     if client is not None and isinstance(inputs, np.ndarray) and not isinstance(inputs, np.memmap):
@@ -145,6 +161,22 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
     if mask is not None:
         mask_source, dmask = mask_inputs(mask, shape=shape, offsets=offsets, hdu=hdu,
                                          dask_stack=darr is not None)
+
+    plane_sources: dict[str, StackSource] = {}
+    dplanes: dict[str, da.Array] = {}
+    for role in PLANE_ROLES:
+        value = (planes or {}).get(role)
+        if value is None:
+            continue
+        psrc, pdarr = plane_inputs(value, role=role, inputs=user_inputs, shape=shape, offsets=offsets,
+                                   dask_stack=darr is not None)
+        if psrc is not None:
+            plane_sources[role] = psrc
+        else:
+            dplanes[role] = pdarr  # type: ignore[assignment]
+    plane_bytes = sum(float(np.dtype(src.dtype).itemsize) * (1.0 + src.read_overhead)
+                      for src in plane_sources.values())
+    plane_bytes += sum(2.0 * np.dtype(d.dtype).itemsize for d in dplanes.values())  # + rechunk copy
 
     want = wanted_outputs(diagnostics)
     rej = as_rejectors(rejectors)
@@ -172,14 +204,17 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
                      mask_input=mask is not None, halo=halo, grow_stages=stages,
                      memory_limit=memory_limit, threads=threads, baseline=baseline,
                      result_in_memory=result_in_memory, align=align, tile=tile, full_rows=full_rows,
-                     extra_per_pixel=extra_per_pixel)
+                     extra_per_pixel=extra_per_pixel, plane_itemsize=plane_bytes,
+                     dq_itemsize=np.dtype(plane_sources["dq"].dtype if "dq" in plane_sources else
+                                          dplanes["dq"].dtype if "dq" in dplanes else np.uint8).itemsize)
     if no_workers:
         # e.g. adapt(minimum_jobs=0) before the first job starts: nothing to read limits from
         plan = replace(plan, notes=plan.notes + (
             "no worker connected yet: planned with this machine's cores and without the "
             "workers' memory limit (wait for a worker first, or pass memory_limit= and threads=)",))
     names = source.names if source is not None else None
-    return PreparedStack(source, mask_source, darr, dmask, n, spatial, dtype, want, halo, stages, plan, names)
+    return PreparedStack(source, mask_source, darr, dmask, n, spatial, dtype, want, halo, stages, plan, names,
+                         plane_sources, dplanes)
 
 
 def fits_headers(p: PreparedStack) -> list | None:

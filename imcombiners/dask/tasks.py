@@ -15,9 +15,13 @@ from typing import Protocol, TypeVar, Union
 import numpy as np
 
 from imcombiners._job import Job, run_job
+from imcombiners._planes import prepare_planes, unusable_samples
 from imcombiners._stats import frame_statistic
-from imcombiners.dask.sources import StackSource
+from imcombiners.dask.sources import StackSource, prefetch
 from imcombiners.dask.tiling import Placement, Window
+
+#: The planes a stack may carry, in the order tasks receive them (dask.planes imports it).
+PLANE_ROLES = ("variance", "weights", "dq")
 
 __all__ = [
     "Frames", "Thresholds", "TileFunction", "StatFunction", "RegionTarget",
@@ -34,8 +38,11 @@ JobT = TypeVar("JobT")
 #: A statistic spec: a name or a callable (library), an index into IRAF's (mode, median, mean).
 SpecT = TypeVar("SpecT", contravariant=True)
 
-#: ``tile_fn(frames, masks, job) -> outputs by name`` (the contract of ``run_job``).
-TileFunction = Callable[[Frames, Union[Frames, None], JobT], Mapping[str, np.ndarray]]
+#: ``tile_fn(frames, masks, job) -> outputs by name`` (the contract of ``run_job``); a
+#: stack with planes (variance, weights, DQ) also passes ``planes={role: Frames}``.
+TileFunction = Callable[..., Mapping[str, np.ndarray]]
+#: The planes of a tile by role (variance, weights, dq), each like ``Frames``.
+PlaneBlocks = Mapping[str, Frames]
 
 
 class StatFunction(Protocol[SpecT]):
@@ -51,9 +58,23 @@ class RegionTarget(Protocol):
     def __setitem__(self, region: tuple[slice, ...], value: np.ndarray) -> None: ...
 
 
-def default_tile_function(frames: Frames, masks: Frames | None, job: Job) -> dict[str, np.ndarray]:
+def default_tile_function(frames: Frames, masks: Frames | None, job: Job,
+                          planes: PlaneBlocks | None = None) -> dict[str, np.ndarray]:
     """Run the library kernel on one tile with one Rust thread (no oversubscription)."""
-    return run_job(frames, masks, job, threads=1, check_mem=False)
+    pl = None
+    if planes:
+        first = frames[0]
+        n = frames.shape[0] if isinstance(frames, np.ndarray) else len(frames)
+        spatial = tuple(first.shape)
+        pl = prepare_planes(n, spatial, variance=planes.get("variance"), weights=planes.get("weights"),
+                            dq=planes.get("dq"))
+    return run_job(frames, masks, job, threads=1, check_mem=False, planes=pl)
+
+
+def _call(tile_fn: TileFunction, data: Frames, mask: Frames | None, job: object,
+          planes: PlaneBlocks | None) -> Mapping[str, np.ndarray]:
+    # planes only when there are some: tile functions without planes keep their 3 arguments
+    return tile_fn(data, mask, job, planes=planes) if planes else tile_fn(data, mask, job)
 
 
 def default_stat_function(frame: np.ndarray, mask: np.ndarray | None,
@@ -81,12 +102,23 @@ def _crop(outputs: Mapping[str, np.ndarray], crop: Window | None) -> dict[str, n
 
 
 def tile_from_source(source: StackSource, mask_source: StackSource | None, read_window: Window,
-                     crop: Window | None, tile_fn: TileFunction[JobT], job: JobT) -> dict[str, np.ndarray]:
-    """Fused reader + kernel: read the window of all N frames, combine, crop the halo."""
+                     crop: Window | None, tile_fn: TileFunction, job: JobT,
+                     ahead: Window | None = None,
+                     plane_sources: Mapping[str, StackSource] | None = None) -> dict[str, np.ndarray]:
+    """Fused reader + kernel: read the window of all N frames (and planes), combine, crop.
+
+    ``ahead``: the read window of a tile that runs later; its file bytes are requested
+    in the background first, so the disk reads it while this tile's kernel runs.
+    """
+    prefetch(source, ahead)
+    prefetch(mask_source, ahead)
+    for plane_source in (plane_sources or {}).values():
+        prefetch(plane_source, ahead)
     data = source.read(read_window)
     mask = None if mask_source is None else _as_bool(mask_source.read(read_window))
-    outputs = tile_fn(data, mask, job)
-    del data, mask
+    planes = {role: src.read(read_window) for role, src in (plane_sources or {}).items()}
+    outputs = _call(tile_fn, data, mask, job, planes)
+    del data, mask, planes
     return _crop(outputs, crop)
 
 
@@ -98,14 +130,19 @@ def _frames_of(blocks: Sequence[np.ndarray]) -> Frames:
 
 
 def tile_from_blocks(blocks: Sequence[np.ndarray], mask_blocks: Sequence[np.ndarray] | None,
-                     crop: Window | None, tile_fn: TileFunction[JobT], job: JobT) -> dict[str, np.ndarray]:
-    """Kernel over dask blocks of one tile (axis-0 blocks are not concatenated)."""
+                     crop: Window | None, tile_fn: TileFunction, job: JobT,
+                     plane_blocks: Sequence[Sequence[np.ndarray] | None] | None = None) -> dict[str, np.ndarray]:
+    """Kernel over dask blocks of one tile (axis-0 blocks are not concatenated).
+
+    ``plane_blocks``: the blocks of each plane in :data:`PLANE_ROLES` order (None: not given).
+    """
     data = _frames_of(blocks)
     mask = None
     if mask_blocks is not None:
         mask = _frames_of(mask_blocks)
         mask = [_as_bool(m) for m in mask] if isinstance(mask, list) else _as_bool(mask)
-    return _crop(tile_fn(data, mask, job), crop)
+    planes = {role: _frames_of(b) for role, b in zip(PLANE_ROLES, plane_blocks or ()) if b is not None}
+    return _crop(_call(tile_fn, data, mask, job, planes), crop)
 
 
 def _assemble(parts: Sequence[np.ndarray], where: Sequence[Placement], shape: tuple[int, ...]) -> np.ndarray:
@@ -117,13 +154,20 @@ def _assemble(parts: Sequence[np.ndarray], where: Sequence[Placement], shape: tu
 
 def tile_from_parts(blocks: Sequence[np.ndarray], placements: Sequence[Placement], shape: tuple[int, ...],
                     mask_blocks: Sequence[np.ndarray] | None, mask_placements: Sequence[Placement] | None,
-                    crop: Window | None, tile_fn: TileFunction[JobT], job: JobT) -> dict[str, np.ndarray]:
-    """Kernel over a read window (tile + halo) assembled from neighbouring dask blocks."""
+                    crop: Window | None, tile_fn: TileFunction, job: JobT,
+                    plane_parts: Sequence[Sequence[object] | None] | None = None,
+                    ) -> dict[str, np.ndarray]:
+    """Kernel over a read window (tile + halo) assembled from neighbouring dask blocks.
+
+    ``plane_parts``: ``[blocks, placements]`` of each plane in :data:`PLANE_ROLES` order.
+    """
     data = _assemble(blocks, placements, shape)
     mask = None
     if mask_blocks is not None and mask_placements is not None:
         mask = _as_bool(_assemble(mask_blocks, mask_placements, shape))
-    return _crop(tile_fn(data, mask, job), crop)
+    planes = {role: _assemble(part[0], part[1], shape)  # type: ignore[arg-type]
+              for role, part in zip(PLANE_ROLES, plane_parts or ()) if part is not None}
+    return _crop(_call(tile_fn, data, mask, job, planes), crop)
 
 
 def select_output(outputs: Mapping[str, np.ndarray], name: str) -> np.ndarray:
@@ -141,17 +185,34 @@ def write_tile(outputs: Mapping[str, np.ndarray], targets: Mapping[str, RegionTa
     return 1
 
 
+def _with_unusable(mask: np.ndarray | None, dq: np.ndarray | None, variance: np.ndarray | None,
+                   bad_bits: int | None) -> np.ndarray | None:
+    bad = unusable_samples(dq, variance, bad_bits)
+    if bad is None:
+        return mask
+    return bad if mask is None else (mask | bad)
+
+
 def frame_stats(source: StackSource, mask_source: StackSource | None, i: int, window: Window | None,
                 specs: Sequence[SpecT], thresholds: Thresholds | None,
-                stat_fn: StatFunction[SpecT]) -> list[float]:
-    """Statistics pass: the statistics of frame ``i`` (its ``statsec`` region only)."""
+                stat_fn: StatFunction[SpecT], plane_sources: Mapping[str, StackSource] | None = None,
+                bad_bits: int | None = None) -> list[float]:
+    """Statistics pass: the statistics of frame ``i`` (its ``statsec`` region only), over
+    the samples the combine may use (mask, bad DQ bits and unusable variances skipped)."""
     frame = source.read_frame(i, window)
     mask = None if mask_source is None else _as_bool(mask_source.read_frame(i, window))
+    if plane_sources:
+        read = {role: src.read_frame(i, window) for role, src in plane_sources.items() if role in ("dq", "variance")}
+        mask = _with_unusable(mask, read.get("dq"), read.get("variance"), bad_bits)
     return [float(stat_fn(frame, mask, spec, thresholds=thresholds)) for spec in specs]
 
 
 def stats_of_arrays(frame: np.ndarray, mask: np.ndarray | None, specs: Sequence[SpecT],
-                    thresholds: Thresholds | None, stat_fn: StatFunction[SpecT]) -> list[float]:
+                    thresholds: Thresholds | None, stat_fn: StatFunction[SpecT],
+                    dq: np.ndarray | None = None, variance: np.ndarray | None = None,
+                    bad_bits: int | None = None) -> list[float]:
     """Statistics pass over a dask input: the statistics of one frame's region."""
     mask = None if mask is None else _as_bool(mask)
+    mask = _with_unusable(mask, None if dq is None else np.asarray(dq),
+                          None if variance is None else np.asarray(variance), bad_bits)
     return [float(stat_fn(np.asarray(frame), mask, spec, thresholds=thresholds)) for spec in specs]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,7 +26,17 @@ _MAX_FACTOR_CARDS = 9999
 
 
 def library_version() -> str:
-    """Version string of the installed ``imcombiners`` (``"unknown"`` if not installed)."""
+    """Version string of the installed ``imcombiners`` (``"unknown"`` if not installed).
+
+    When the compiled kernels are loaded and carry a plain release number (the package's
+    version comes from the same Cargo.toml, and maturin keeps ``X.Y.Z`` as it is), that
+    number is the answer: importing importlib.metadata costs tens of milliseconds of a
+    command-line run.
+    """
+    core = sys.modules.get("imcombiners._core")
+    version = getattr(core, "__version__", None)
+    if isinstance(version, str) and re.fullmatch(r"\d+(\.\d+)*", version):
+        return version
     try:
         from importlib.metadata import version
 
@@ -59,22 +71,53 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
+def _plane_label(v: Any) -> Any:
+    """A plane argument as the provenance records it: an extension name and its kind, or
+    ``"array"``."""
+    if v is None or isinstance(v, str):
+        return v
+    if hasattr(v, "extname") and hasattr(v, "kind"):  # imcombiners._planes.PlaneSpec
+        return f"{v.extname} ({v.kind})"
+    if isinstance(v, tuple) and v and isinstance(v[0], str):  # ("NAME", kind)
+        return " ".join(str(x) for x in v)
+    return "array"
+
+
+def _is_plane(v: Any) -> bool:
+    """Per-pixel weights (a plane) rather than per-frame numbers."""
+    if hasattr(v, "extname") and hasattr(v, "kind"):
+        return True
+    if isinstance(v, (list, tuple)):
+        return bool(v) and all(isinstance(w, str) or len(getattr(w, "shape", ())) >= 1 for w in v)
+    return len(getattr(v, "shape", ())) >= 2
+
+
 def library_parameters(method: str, rejectors: Sequence[Any], thresholds: Any, zero: Any, scale: Any,
                        weights: Any, statsec: Any, ddof: int, q: float | None, blank: float | None,
-                       want: Any, offsets: Any) -> dict[str, Any]:
+                       want: Any, offsets: Any, *, planes: Mapping[str, Any] | None = None,
+                       bad_bits: int | None = None) -> dict[str, Any]:
     """The parameters of a library combine as its provenance records them.
 
     Factors given as numbers are recorded as ``"values"`` (their numbers have their own
-    cards); statistic names as given.
+    cards); statistic names as given; planes (``variance``, ``dq``, per-pixel weights) by
+    extension name and kind, or ``"array"``; ``offsets="wcs"`` as ``"wcs"``.
     """
-    return {
+    out = {
         "method": method, "rejectors": list(rejectors or ()), "thresholds": thresholds,
         "zero": zero if isinstance(zero, str) or zero is None else "values",
         "scale": scale if isinstance(scale, str) or scale is None else "values",
-        "weights": weights if isinstance(weights, str) or weights is None else "values",
+        "weights": weights if isinstance(weights, str) or weights is None else (
+            _plane_label(weights) if _is_plane(weights) else "values"),
         "statsec": repr(statsec) if statsec is not None else None, "ddof": ddof, "q": q,
-        "blank": blank, "diagnostics": sorted(want), "offsets": offsets is not None,
+        "blank": blank, "diagnostics": sorted(want),
+        "offsets": "wcs" if isinstance(offsets, str) else offsets is not None,
     }
+    for role, v in (planes or {}).items():
+        if v is not None and role != "weights":
+            out[role] = _plane_label(v)
+    if bad_bits is not None:
+        out["bad_bits"] = bad_bits
+    return out
 
 
 def provenance_dict(

@@ -154,6 +154,17 @@ class PClip:
 
 
 @dataclass(frozen=True)
+class VarClip:
+    sigma: float | tuple[float, float] = 3.0
+    maxiters: int = 5
+    cenfunc: str = "median"
+    nkeep: int = 1
+    maxrej: int | None = None
+    revert_on_nkeep: bool = True
+    grow: float | None = None
+
+
+@dataclass(frozen=True)
 class WinsorizedSigClip:
     sigma: float | tuple[float, float] = 3.0
     maxiters: int | None = None
@@ -181,7 +192,6 @@ class LinearFitClip:
     maxrej: int | None = None
     revert_on_nkeep: bool = True
     grow: float | None = None
-
 
 
 def _pair(sigma) -> tuple[float, float]:
@@ -690,6 +700,29 @@ def linearclip_element(x, fid, r: LinearClip, judge: Judge) -> Outcome:
 # --------------------------------------------------------------------------------------
 
 
+def varclip_element(x, fid, var_of_frame: np.ndarray, r: VarClip, judge: Judge) -> Outcome:
+    """design.md VarClip: each sample's own sigma sqrt(v') about the window's centre.
+
+    ``var_of_frame[f]`` is the normalised variance of frame f's sample of this element.
+    std = sqrt(mean v' of the window) of the last pass; low/upp = c -/+ sigma*std.
+    """
+    lo_s, hi_s = _pair(r.sigma)
+
+    def bounds_of(xs, fs):
+        c = centre(xs, r.cenfunc)
+        if not math.isfinite(c):
+            return None
+        v = np.array([float(var_of_frame[f]) for f in fs])
+        sig = np.sqrt(v)
+        sd = math.sqrt(math.fsum(v) / len(v))
+        return PassBounds(c, c - lo_s * sig, c + hi_s * sig, sd, c - lo_s * sd, c + hi_s * sd, sig,
+                          max(abs(c), float(np.max(sig))))
+
+    return _iterate(x, fid, maxiters=r.maxiters, nkeep=r.nkeep, maxrej=r.maxrej,
+                    revert=r.revert_on_nkeep, min_n=2, bounds_of=bounds_of, judge=judge,
+                    count="evaluated")
+
+
 def poisson_level(c: float, frames: np.ndarray, scale, zero, corr: bool) -> np.ndarray:
     """AvSigClip's Poisson level of each sample (variance in units of s^2) at centre ``c``.
 
@@ -1118,6 +1151,11 @@ class TwinResult:
     workspace: np.dtype = field(default=np.dtype(np.float64))
     clip_low: np.ndarray | None = None  # clipping bounds of the last evaluated pass
     clip_upp: np.ndarray | None = None
+    # survey products (design.md "Survey planes"); None when not computable
+    variance: np.ndarray | None = None  # (*spatial) float64
+    weight: np.ndarray | None = None  # (*spatial) float64, sum of the survivors' weights
+    dq: np.ndarray | None = None  # (*spatial) unsigned DQ (OR of the survivors, + nodata)
+    exposure: np.ndarray | None = None  # (*spatial) float64, sum of exptime over survivors
 
 
 def _as_vector(v, n: int, default: float) -> np.ndarray | None:
@@ -1150,13 +1188,67 @@ def final_value(x: np.ndarray, w: np.ndarray | None, method: str, ddof: int, q: 
     raise ValueError(f"method {method!r}")
 
 
+def median_variance(sd: np.ndarray, kind: str) -> float:
+    """design.md: variance of the median (or lower median) of n normal samples with
+    standard deviations ``sd``: pi/2 asymptote with finite-n corrections, sigma = the
+    harmonic mean of ``sd``."""
+    n = len(sd)
+    s = n / math.fsum(1.0 / float(v) for v in sd)
+    s2 = s * s
+    if n == 1:
+        return s2
+    if n == 2:
+        return s2 / 2.0 if kind == "median" else s2 * (1.0 - 1.0 / math.pi)
+    if n % 2:
+        a, b = 0.859, 0.49
+    elif kind == "median":
+        a, b = 2.852, -1.41
+    else:
+        a, b = 0.858, -0.60
+    return math.pi * s2 / (2 * n + a + b / n)
+
+
+def propagated_variance(v: np.ndarray, w: np.ndarray | None, method: str) -> float:
+    """design.md products: the variance of the combined value of survivors with normalised
+    variances ``v`` and weights ``w`` (None: unweighted)."""
+    n = len(v)
+    if n == 0:
+        return math.nan
+    if method in ("mean", "wavg"):
+        if w is None:
+            return math.fsum(v) / (n * n)
+        sw = math.fsum(w)
+        if sw == 0:
+            return math.nan
+        return math.fsum(float(a) * float(a) * float(b) for a, b in zip(w, v)) / (sw * sw)
+    if method == "sum":
+        if w is None:
+            return math.fsum(v)
+        return math.fsum(float(a) * float(a) * float(b) for a, b in zip(w, v))
+    if method in ("median", "lmedian"):
+        return median_variance(np.sqrt(np.asarray(v, dtype=float)), method)
+    raise ValueError(f"no propagated variance for method {method!r}")
+
+
+def dq_dtype(dq) -> np.dtype:
+    """Unsigned dtype of the output DQ (the input DQ's width; uint8 without one)."""
+    if dq is None:
+        return np.dtype(np.uint8)
+    return np.dtype(f"u{np.asarray(dq).dtype.itemsize}")
+
+
 def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=None, scale=None,
             weights=None, rejectors: Sequence = (), ddof: int = 0, q: float | None = None,
-            blank: float | None = None, rtol: float | None = None) -> TwinResult:
+            blank: float | None = None, rtol: float | None = None, variance=None, dq=None,
+            bad_bits: int | None = None, nodata_bit: int | None = None,
+            exptime=None) -> TwinResult:
     """The full library call, element by element.
 
     ``stack`` is (N, *spatial) of a supported dtype or a list of equally shaped frames;
-    ``zero``/``scale``/``weights`` are resolved numbers (scalar or length N).
+    ``zero``/``scale`` are resolved numbers (scalar or length N); ``weights`` is None,
+    resolved per-frame numbers, an (N, *spatial) array of per-pixel weights or
+    ``"inverse_variance"``.  ``variance`` (raw units), ``dq`` (integers) are planes of
+    the stack's shape (design.md "Survey planes"); ``bad_bits`` None = every bit.
 
     CHOICEs:
     * sample_flags of a sample excluded before rejection carry every cause that applies
@@ -1185,6 +1277,13 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
         m = np.asarray(mask, dtype=bool).reshape(stack.shape)
         flags[m] |= F_INPUT
         excluded |= m
+    if dq is not None:
+        # a bad DQ bit works like the input mask (design.md "Survey planes")
+        words = np.asarray(dq).astype(np.int64) & ((1 << (8 * np.asarray(dq).dtype.itemsize)) - 1)
+        bits = words if bad_bits is None else words & int(bad_bits)
+        bad_dq = bits != 0
+        flags[bad_dq] |= F_INPUT
+        excluded |= bad_dq
     nonfinite = ~np.isfinite(raw)
     flags[nonfinite] |= F_NONFINITE
     excluded |= nonfinite
@@ -1196,7 +1295,8 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
         excluded |= outside
 
     zv, sv = _as_vector(zero, nframes, 0.0), _as_vector(scale, nframes, 1.0)
-    wv = _as_vector(weights, nframes, 1.0)
+    per_frame = weights is not None and not isinstance(weights, str) and np.ndim(weights) <= 1
+    wv = _as_vector(weights, nframes, 1.0) if per_frame else None
     values = raw.copy()
     shape1 = (nframes,) + (1,) * len(spatial)
     with np.errstate(invalid="ignore"):
@@ -1210,6 +1310,31 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
     flags[bad_norm] = F_NONFINITE
     excluded |= bad_norm
     values = values + 0.0  # -0.0 -> +0.0 (no observable effect on the comparisons)
+
+    # normalised variance v' = V / s^2; unusable variances or weights exclude the sample
+    nvar = None
+    if variance is not None:
+        nvar = np.asarray(variance, dtype=np.float64).reshape(stack.shape).copy()
+        if sv is not None:
+            with np.errstate(all="ignore"):
+                nvar = nvar / (sv * sv).reshape(shape1)
+        # an unusable variance counts as a non-finite sample (every cause is recorded)
+        with np.errstate(invalid="ignore"):
+            bad_var = ~(np.isfinite(nvar) & (nvar > 0))
+        flags[bad_var] |= F_NONFINITE
+        excluded |= bad_var
+    wplane = None
+    if isinstance(weights, str):
+        if weights not in ("inverse_variance", "ivar") or nvar is None:
+            raise ValueError("weights='inverse_variance' needs a variance")
+        with np.errstate(divide="ignore"):
+            wplane = 1.0 / nvar
+    elif weights is not None and np.ndim(weights) > 1:
+        wplane = np.asarray(weights, dtype=np.float64).reshape(stack.shape)
+        with np.errstate(invalid="ignore"):
+            bad_w = ~(np.isfinite(wplane) & (wplane >= 0))
+        flags[bad_w] |= F_NONFINITE
+        excluded |= bad_w
 
     out_flags = np.zeros(spatial, dtype=np.uint8)
     out_flags[excluded.any(axis=0)] |= O_PREMASKED
@@ -1252,6 +1377,10 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
                 o = linearfit_element(x, fid, rej, judge)
             elif isinstance(rej, GESDClip):
                 o = gesd_element(x, fid, rej, judge)
+            elif isinstance(rej, VarClip):
+                if nvar is None:
+                    raise ValueError("VarClip needs a variance")
+                o = varclip_element(x, fid, nvar[sl], rej, judge)
             else:
                 raise TypeError(f"unknown rejector {rej!r}")
             stage[(fid[o.rejected],) + e] = True
@@ -1277,16 +1406,41 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
 
     data = np.empty(spatial, dtype=np.float64)
     nused = np.zeros(spatial, dtype=np.int64)
+    propagate = nvar is not None and method in ("mean", "wavg", "sum", "median", "lmedian")
+    out_var = np.full(spatial, np.nan) if propagate else None
+    out_w = np.zeros(spatial)
+    out_exp = np.zeros(spatial) if exptime is not None else None
+    tv = None if exptime is None else np.asarray(exptime, dtype=np.float64).reshape(nframes)
+    odt = dq_dtype(dq)
+    nodata = (1 << (8 * odt.itemsize - 1)) if nodata_bit is None else int(nodata_bit)
+    out_dq = np.zeros(spatial, dtype=odt)
+    dq_words = None if dq is None else np.asarray(dq).astype(np.int64) & ((1 << (8 * odt.itemsize)) - 1)
     for e in np.ndindex(*spatial):
         sl = (slice(None),) + e
         ok = ~excluded[sl]
         x = values[sl][ok]
         nused[e] = len(x)
+        w = wplane[sl][ok] if wplane is not None else (None if wv is None else wv[ok])
         if len(x) == 0:
             data[e] = blank if blank is not None else (0.0 if method == "sum" else math.nan)
+            out_dq[e] = nodata
         else:
-            data[e] = final_value(x, None if wv is None else wv[ok], method, ddof, q)
+            if w is not None and method == "sum":
+                data[e] = math.fsum(float(a) * float(b) for a, b in zip(w, x))
+            else:
+                data[e] = final_value(x, w, method, ddof, q)
+            if propagate:
+                out_var[e] = propagated_variance(nvar[sl][ok], w, method)
+            acc = 0
+            if dq_words is not None:
+                for word in dq_words[sl][ok]:
+                    acc |= int(word)
+            out_dq[e] = acc
+        out_w[e] = len(x) if w is None else math.fsum(w)
+        if out_exp is not None:
+            out_exp[e] = math.fsum(tv[ok])
 
     return TwinResult(data=data, mask=excluded, sample_flags=flags, std=std, low=low, upp=upp,
                       nit=nit, output_flags=out_flags, nused=nused, fragile=fragile,
-                      magnitude=magnitude, workspace=ws, clip_low=clip_low, clip_upp=clip_upp)
+                      magnitude=magnitude, workspace=ws, clip_low=clip_low, clip_upp=clip_upp,
+                      variance=out_var, weight=out_w, dq=out_dq, exposure=out_exp)

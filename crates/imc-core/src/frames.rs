@@ -4,12 +4,15 @@
 //! arrays, or memory-mapped files all reach the kernels without an `np.stack` copy.
 
 use crate::error::{Error, Result};
+use crate::planes::Planes;
 
-/// N frames of `len` pixels each; `masks[i][p] == true` marks a bad sample.
+/// N frames of `len` pixels each; `masks[i][p] == true` marks a bad sample; `planes`
+/// holds the samples' variances, weights and DQ words when given.
 pub struct Frames<'a, T> {
     pub data: Vec<&'a [T]>,
     pub masks: Option<Vec<&'a [bool]>>,
     pub len: usize,
+    pub planes: Planes<'a>,
 }
 
 impl<'a, T> Frames<'a, T> {
@@ -34,7 +37,14 @@ impl<'a, T> Frames<'a, T> {
                 return Err(Error::Shape("mask: every mask frame must match the frame size".into()));
             }
         }
-        Ok(Frames { data, masks, len })
+        Ok(Frames { data, masks, len, planes: Planes::default() })
+    }
+
+    /// The same frames with planes (checked against N and the frame size).
+    pub fn with_planes(mut self, planes: Planes<'a>) -> Result<Self> {
+        planes.check(self.data.len(), self.len)?;
+        self.planes = planes;
+        Ok(self)
     }
 
     /// Number of frames N.

@@ -133,6 +133,8 @@ pub enum Rejector {
     /// `spread_cen`: centre the spread is measured about (None: the clipping centre `cen`).
     SigClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, spread: Spread, spread_cen: Option<Centre>, ddof: u32, limits: Limits },
     CcdClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, noise: Noise, limits: Limits },
+    /// Each sample's own sigma sqrt(v') from the variance plane (DRAGONS "varclip"-like).
+    VarClip { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cen: Centre, limits: Limits },
     LinearClip { low_scale: f64, low: f64, upp_scale: f64, upp: f64, maxiters: u32, cen: Centre, limits: Limits },
     /// IRAF avsigclip: one Poisson-scaled sigma per image line, sigma(c) = s * sqrt(max(1, c)).
     AvSigClip { sigma_lo: f64, sigma_hi: f64, cen: Centre, nkeep: i64, sigscale: f64 },
@@ -159,6 +161,14 @@ pub struct Want {
     pub nit: bool,
     pub output_flags: bool,
     pub nused: bool,
+    /// Propagated variance of the combined value (survey planes).
+    pub variance: bool,
+    /// Sum of the weights of the samples used.
+    pub weight: bool,
+    /// Sum of the exposure times of the samples used.
+    pub exposure: bool,
+    /// OR of the DQ words of the samples used (+ the no-data bit).
+    pub dq: bool,
     /// Clipping bounds of the last evaluated pass (`low`/`upp` are the retained extremes).
     pub clip_low: bool,
     pub clip_upp: bool,
@@ -175,6 +185,10 @@ impl Want {
             "nit" => self.nit = true,
             "output_flags" => self.output_flags = true,
             "nused" => self.nused = true,
+            "variance" => self.variance = true,
+            "weight" => self.weight = true,
+            "exposure" => self.exposure = true,
+            "dq" => self.dq = true,
             "clip_low" => self.clip_low = true,
             "clip_upp" => self.clip_upp = true,
             "data" => {}
@@ -186,6 +200,39 @@ impl Want {
     /// Whether any per-element rejection diagnostic is wanted.
     pub fn any_diag(&self) -> bool {
         self.std || self.low || self.upp || self.nit || self.output_flags || self.clip_low || self.clip_upp
+    }
+
+    /// Whether a survey product (variance, weight, exposure, dq) is wanted.
+    pub fn any_product(&self) -> bool {
+        self.variance || self.weight || self.exposure || self.dq
+    }
+}
+
+/// How the samples of an element are weighted in a weighted mean or sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Weighting {
+    /// Unweighted (w = 1).
+    #[default]
+    None,
+    /// One weight per frame (`Job::weights`).
+    Frame,
+    /// One weight per sample (the weights plane).
+    Pixel,
+    /// w = 1 / v' (the normalised variance).
+    InverseVariance,
+}
+
+impl Weighting {
+    pub fn parse(name: Option<&str>) -> Result<Self> {
+        Ok(match name {
+            None => Weighting::None,
+            Some("frame") => Weighting::Frame,
+            Some("pixel") => Weighting::Pixel,
+            Some("inverse_variance") => Weighting::InverseVariance,
+            Some(other) => {
+                return Err(Error::param("weighting", format!("unknown weighting {other:?}; expected frame, pixel or inverse_variance")))
+            }
+        })
     }
 }
 
@@ -205,12 +252,41 @@ pub struct Job {
     pub want: Want,
     /// Pixels per image line (last spatial axis) for line-based algorithms; 0 = one line.
     pub line: usize,
+    /// How weighted methods weight the samples (`weights` goes with `Frame`).
+    pub weighting: Weighting,
+    /// DQ bits that exclude a sample (`dq & bad_bits != 0`).
+    pub bad_bits: u32,
+    /// Bit of the output DQ where no sample is left (0 = none).
+    pub nodata_bit: u32,
+    /// Per-frame exposure times for the `exposure` product.
+    pub exptime: Option<Vec<f64>>,
 }
 
 impl Job {
     /// A job with only a method (no rejection, no normalisation).
     pub fn simple(method: Method) -> Self {
-        Job { method, rejectors: vec![], thresholds: None, zero: None, scale: None, weights: None, blank: None, want: Want::default(), line: 0 }
+        Job {
+            method,
+            rejectors: vec![],
+            thresholds: None,
+            zero: None,
+            scale: None,
+            weights: None,
+            blank: None,
+            want: Want::default(),
+            line: 0,
+            weighting: Weighting::None,
+            bad_bits: u32::MAX,
+            nodata_bit: 0,
+            exptime: None,
+        }
+    }
+
+    /// Whether the job reads a variance plane.
+    pub fn needs_variance(&self) -> bool {
+        self.want.variance
+            || self.weighting == Weighting::InverseVariance
+            || self.rejectors.iter().any(|r| matches!(r, Rejector::VarClip { .. }))
     }
 
     /// Check vector lengths and values against the number of frames.
@@ -229,6 +305,7 @@ impl Job {
         check("zero", &self.zero)?;
         check("scale", &self.scale)?;
         check("weights", &self.weights)?;
+        check("exptime", &self.exptime)?;
         if let Some(s) = &self.scale {
             if s.contains(&0.0) {
                 return Err(Error::param("scale", "values must be non-zero"));
@@ -242,8 +319,23 @@ impl Job {
                 return Err(Error::param("thresholds", format!("lower bound {lo} is above upper bound {hi}")));
             }
         }
-        if self.method == Method::WAvg && self.weights.is_none() {
+        if (self.weighting == Weighting::Frame) != self.weights.is_some() {
+            return Err(Error::param("weights", "per-frame weighting needs weights, and weights need weighting 'frame'"));
+        }
+        if self.method == Method::WAvg && self.weighting == Weighting::None {
             return Err(Error::param("weights", "method 'wavg' needs weights"));
+        }
+        if self.weighting != Weighting::None && !matches!(self.method, Method::WAvg | Method::Sum) {
+            return Err(Error::param("weights", "weights only go with the weighted mean (wavg) and sum"));
+        }
+        if self.want.variance && !matches!(self.method, Method::Mean | Method::WAvg | Method::Sum | Method::Median | Method::LMedian) {
+            return Err(Error::param("variance", "no propagated variance for this method (only mean, wavg, sum, median, lmedian)"));
+        }
+        if self.want.exposure && self.exptime.is_none() {
+            return Err(Error::param("exposure", "the exposure map needs exptime (one per frame)"));
+        }
+        if self.nodata_bit & self.nodata_bit.wrapping_sub(1) != 0 {
+            return Err(Error::param("nodata_bit", format!("must be 0 or a single bit; got {}", self.nodata_bit)));
         }
         for r in &self.rejectors {
             r.validate()?;
@@ -263,6 +355,7 @@ impl Rejector {
         };
         match self {
             Rejector::SigClip { sigma_lo, sigma_hi, .. } => sig(*sigma_lo, *sigma_hi),
+            Rejector::VarClip { sigma_lo, sigma_hi, .. } => sig(*sigma_lo, *sigma_hi),
             Rejector::AvSigClip { sigma_lo, sigma_hi, sigscale, .. } => {
                 if !(sigscale.is_finite() && *sigscale >= 0.0) {
                     return Err(Error::param("sigscale", format!("must be finite and >= 0; got {sigscale}")));

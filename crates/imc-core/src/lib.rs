@@ -29,6 +29,8 @@ pub mod simd;
 pub mod driver;
 pub mod frames;
 pub mod job;
+pub mod planes;
+pub mod propagate;
 pub mod reduce;
 pub mod reject;
 pub mod select;

@@ -12,7 +12,7 @@ use imc_core::fixtures::iraf_params;
 use imc_core::frames::Frames;
 use imc_core::input::{as_be, BeF32, BeU16, Input};
 use imc_core::iraf::{imcombine, normalise, Combine, Output, Params, Reject, Source, Want as IrafWant};
-use imc_core::job::{Centre, Job, Limits, Method, Noise, Rejector, Spread, Want};
+use imc_core::job::{Centre, Job, Limits, Method, Noise, Rejector, Spread, Want, Weighting};
 use imc_core::real::Real;
 use imc_core::simd::{with_level, Level};
 
@@ -129,9 +129,10 @@ fn library_cases<T: Input, O: Real>(frames: &Frames<'_, T>, label: &str) {
                 job.line = 37;
                 if method == Method::WAvg {
                     job.weights = Some((0..n).map(|i| 1.0 + (i % 3) as f64 * 0.25).collect());
+                    job.weighting = Weighting::Frame;
                 }
                 match variant {
-                    1 => job.want = Want { mask: true, sample_flags: true, std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true },
+                    1 => job.want = Want { mask: true, sample_flags: true, std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true, ..Want::default() },
                     2 => {
                         job.thresholds = Some((100.0, 4000.0));
                         job.want = Want { nused: true, output_flags: true, ..Want::default() };

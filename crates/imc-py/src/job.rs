@@ -9,15 +9,16 @@
 
 use pyo3::prelude::*;
 
-use imc_core::job::{Centre, Job, Limits, Method, Noise, Rejector, Spread, Want};
+use imc_core::job::{Centre, Job, Limits, Method, Noise, Rejector, Spread, Want, Weighting};
 use imc_core::Error;
 
 use crate::error::{call_err, core_err};
 use crate::strict::{strict_dict, type_name};
 
 /// Rejector kinds the kernel implements (exported as `_core.REJECTORS`).
-pub(crate) const REJECTORS: [&str; 9] =
-    ["sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip", "winsorized", "gesd", "linearfit"];
+pub(crate) const REJECTORS: [&str; 10] = [
+    "sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip", "varclip", "winsorized", "gesd", "linearfit",
+];
 
 strict_dict!(
     /// `_core.run(frames, masks, job, threads)`'s job.
@@ -32,6 +33,11 @@ strict_dict!(
         rejectors: Vec<Py<PyAny>>,
         want: Vec<String>,
         line: usize,
+        // survey planes (docs/design.md "Kernel boundary additions"): absent = none
+        weighting: String,
+        bad_bits: u64,
+        nodata_bit: u64,
+        exptime: Vec<f64>,
     }
 );
 
@@ -53,6 +59,10 @@ strict_dict!(LinearClipDict "linearclip rejector" {
 strict_dict!(AvSigClipDict "avsigclip rejector" {
     kind: String, sigma_lo: f64, sigma_hi: f64, cenfunc: String, nkeep: i64, sigscale: f64,
 } {});
+
+strict_dict!(VarClipDict "varclip rejector" {
+    kind: String, sigma_lo: f64, sigma_hi: f64, maxiters: u32, cenfunc: String, nkeep: i64, revert_on_nkeep: bool,
+} { maxrej: i64 });
 
 strict_dict!(MinMaxDict "minmax rejector" { kind: String, n_min: f64, n_max: f64 } {});
 
@@ -136,6 +146,16 @@ fn rejector(d: &Bound<'_, PyAny>) -> PyResult<Rejector> {
                 limits: limits(r.nkeep, r.maxrej, r.revert_on_nkeep)?,
             }
         }
+        "varclip" => {
+            let r = VarClipDict::from_dict(d)?;
+            Rejector::VarClip {
+                sigma_lo: r.sigma_lo,
+                sigma_hi: r.sigma_hi,
+                maxiters: r.maxiters,
+                cen: centre(&r.cenfunc)?,
+                limits: limits(r.nkeep, r.maxrej, r.revert_on_nkeep)?,
+            }
+        }
         "avsigclip" => {
             let r = AvSigClipDict::from_dict(d)?;
             Rejector::AvSigClip { sigma_lo: r.sigma_lo, sigma_hi: r.sigma_hi, cen: centre(&r.cenfunc)?, nkeep: r.nkeep, sigscale: r.sigscale }
@@ -208,5 +228,18 @@ pub(crate) fn job_from_dict(d: &Bound<'_, PyAny>) -> PyResult<Job> {
         want.set(&name).map_err(core_err)?;
     }
     job.want = want;
+    // Survey planes: per-frame weights say so (weighting "frame"); the DQ words are
+    // checked against the DQ plane's width by the core.
+    job.weighting = Weighting::parse(j.weighting.as_deref()).map_err(core_err)?;
+    job.bad_bits = match j.bad_bits {
+        Some(b) => u32::try_from(b).map_err(|_| call_err(format!("job: bad_bits must fit 32 bits; got {b}")))?,
+        None => u32::MAX, // absent: no DQ plane to select bits of
+    };
+    job.nodata_bit = match j.nodata_bit {
+        Some(b) => u32::try_from(b).map_err(|_| call_err(format!("job: nodata_bit must fit 32 bits; got {b}")))?,
+        None if job.want.dq => return Err(call_err("job: the dq output needs the key \"nodata_bit\"")),
+        None => 0,
+    };
+    job.exptime = j.exptime;
     Ok(job)
 }

@@ -9,6 +9,7 @@ mod arrays;
 mod error;
 mod iraf;
 mod job;
+mod planes;
 mod simd;
 mod strict;
 
@@ -24,7 +25,7 @@ use imc_core::real::Real;
 use arrays::{borrow_all, borrow_masks, put_opt, slices};
 use error::{core_err, dtype_err, guarded, layout_err};
 
-fn pack<'py, O: Real + numpy::Element>(py: Python<'py>, out: Outputs<O>) -> PyResult<Bound<'py, PyDict>> {
+fn pack<'py, O: Real + numpy::Element>(py: Python<'py>, out: Outputs<O>, dq_bits: u32) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("data", PyArray1::from_vec(py, out.data))?;
     put_opt(&d, "mask", out.mask)?;
@@ -37,6 +38,10 @@ fn pack<'py, O: Real + numpy::Element>(py: Python<'py>, out: Outputs<O>) -> PyRe
     put_opt(&d, "nit", out.nit)?;
     put_opt(&d, "output_flags", out.output_flags)?;
     put_opt(&d, "nused", out.nused)?;
+    put_opt(&d, "variance", out.variance)?;
+    put_opt(&d, "weight", out.weight)?;
+    put_opt(&d, "exposure", out.exposure)?;
+    planes::put_dq(&d, out.dq, dq_bits)?;
     Ok(d)
 }
 
@@ -44,6 +49,7 @@ fn run_typed<'py, T, O>(
     py: Python<'py>,
     arrays: Vec<PyReadonlyArray1<'py, T>>,
     masks: &Option<Vec<PyReadonlyArray1<'py, bool>>>,
+    planes: &planes::Borrowed<'py>,
     job: &imc_core::job::Job,
     threads: usize,
 ) -> PyResult<Bound<'py, PyDict>>
@@ -56,9 +62,10 @@ where
         Some(m) => Some(slices(m, "masks")?),
         None => None,
     };
-    let frames = Frames::new(data, mk).map_err(core_err)?;
+    let frames = Frames::new(data, mk).map_err(core_err)?.with_planes(planes.planes()?).map_err(core_err)?;
+    let dq_bits = frames.planes.dq_bits();
     let out = py.detach(|| guarded(|| driver::run::<T, O>(&frames, job, threads)))?;
-    pack(py, out)
+    pack(py, out, dq_bits)
 }
 
 /// Combine N frames along the frame axis.
@@ -70,24 +77,28 @@ where
 /// masks : list of 1-D bool arrays or None (True = bad sample).
 /// job : dict describing the combine (see docs/design.md; strict keys, no defaults).
 /// threads : int, 0 = all cores, 1 = the calling thread only.
+/// planes : dict or None: "variance" / "weights" (lists of 1-D float32/float64 arrays) and
+///     "dq" (a list of 1-D uint8/uint16/uint32 arrays), one array per frame.
 #[pyfunction]
-#[pyo3(signature = (frames, masks, job, threads=0))]
+#[pyo3(signature = (frames, masks, job, threads=0, planes=None))]
 fn run<'py>(
     py: Python<'py>,
     frames: &Bound<'py, PyList>,
     masks: Option<&Bound<'py, PyList>>,
     job: &Bound<'py, PyAny>,
     threads: usize,
+    planes: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if frames.is_empty() {
         return Err(core_err(imc_core::Error::param("frames", "at least one frame is required")));
     }
     let job = job::job_from_dict(job)?;
     let masks = borrow_masks(masks)?;
+    let planes = planes::Borrowed::from_dict(planes)?;
     macro_rules! dispatch {
         ($t:ty => $o:ty) => {
             if let Some(a) = borrow_all::<$t>(frames)? {
-                return run_typed::<$t, $o>(py, a, &masks, &job, threads);
+                return run_typed::<$t, $o>(py, a, &masks, &planes, &job, threads);
             }
         };
     }

@@ -19,7 +19,7 @@ import numpy as np
 
 from .write import HduSpec, create_fits
 
-__all__ = ["FitsProduct", "ProductFiles", "open_products"]
+__all__ = ["FitsProduct", "ProductFiles", "open_products", "mef_specs", "wcs_cards"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,12 @@ class FitsProduct:
         Header cards placed first (:func:`imcombiners.io.fits.output_header`).
     cards : tuple of (keyword, value, comment)
         More cards.
+    extensions : tuple of str
+        More outputs written into the same file as image extensions, named by
+        ``imcombiners._products.FITS_EXTNAMES`` (``VAR``, ``DQ``, ``WHT``...).
+    science_extension : bool
+        The survey layout (:func:`mef_specs`): a primary HDU without data holding the
+        header, ``output`` in a ``SCI`` extension, the WCS on every image extension.
     """
 
     path: str
@@ -48,6 +54,63 @@ class FitsProduct:
     complement: bool = False
     header: Any = None
     cards: tuple = ()
+    extensions: tuple = ()
+    science_extension: bool = False
+
+
+def mef_specs(names: Sequence[str], primary: str, header: Any, cards: tuple, science_extension: bool,
+              out_dtypes: Mapping[str, Any], shape_of: Callable[[str], tuple[int, ...]], *,
+              dtype: Any = None, extra_cards: Mapping[str, tuple] | None = None) -> list[tuple[str | None, HduSpec]]:
+    """(output or None, HDU) of a multi-extension file of several outputs.
+
+    The ``primary`` output comes first: the primary HDU (``header`` + ``cards``), or with
+    ``science_extension`` a primary HDU without data holding them followed by a ``SCI``
+    extension; the other outputs follow as extensions named by ``FITS_EXTNAMES``
+    (``VAR``, ``DQ``, ``WHT``, ``NUSED``...), carrying the WCS cards of ``header`` in the
+    survey layout.  ``dtype`` overrides the primary output's stored dtype.
+    """
+    from imcombiners._products import FITS_EXTNAMES
+
+    extra = extra_cards or {}
+    wcs = wcs_cards(header) if science_extension else None
+    specs: list[tuple[str | None, HduSpec]] = []
+    for name in names:
+        dt = np.dtype(dtype if (dtype is not None and name == primary) else out_dtypes[name])
+        dt = np.dtype(np.uint8) if dt == bool else dt
+        own = tuple(extra.get(name, ()))
+        if name == primary and science_extension:
+            specs.append((None, HduSpec("PRIMARY", (), np.uint8, tuple(cards), header)))
+            specs.append((name, HduSpec("SCI", tuple(shape_of(name)), dt, own, wcs)))
+        elif name == primary:
+            specs.append((name, HduSpec("PRIMARY", tuple(shape_of(name)), dt, tuple(cards) + own, header)))
+        else:
+            specs.append((name, HduSpec(FITS_EXTNAMES.get(name, name.upper()[:8]), tuple(shape_of(name)), dt,
+                                        own, wcs)))
+    return specs
+
+
+def wcs_cards(header: Any) -> Any:
+    """The WCS (and BUNIT) cards of a header, for the image extensions of a survey file
+    (None for None; the header itself when astropy cannot read its WCS)."""
+    if header is None:
+        return None
+    import warnings
+
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    out = fits.Header()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FITSFixedWarning: not ours to report
+        try:
+            w = WCS(header)
+        except Exception:  # a WCS astropy cannot read: copied as it is
+            return header
+        if w.wcs.ctype[0]:
+            out.extend(w.to_header(relax=True), end=True)
+    if "BUNIT" in header:
+        out["BUNIT"] = header["BUNIT"]
+    return out
 
 
 @dataclass(frozen=True)
@@ -106,9 +169,10 @@ def check_product_paths(products: Sequence[FitsProduct], available: Mapping[str,
                         overwrite: bool) -> None:
     """Refuse a product of an output not computed, an existing file, a directory."""
     for prod in products:
-        if prod.output not in available:
-            raise ValueError(f"{prod.path}: output {prod.output!r} was not computed; available: "
-                             f"{sorted(available)}")
+        for output in (prod.output, *prod.extensions):
+            if output not in available:
+                raise ValueError(f"{prod.path}: output {output!r} was not computed; available: "
+                                 f"{sorted(available)}")
         final = os.fspath(prod.path)
         if os.path.exists(final) and not overwrite:
             raise FileExistsError(f"{final!r} exists; pass overwrite=True to replace it")
@@ -146,10 +210,18 @@ def open_products(products: Sequence[FitsProduct], out_dtypes: Mapping[str, Any]
     by_output: dict[str, list[Any]] = {}
     try:
         for prod in products:
-            dtype = np.dtype(prod.dtype if prod.dtype is not None else out_dtypes[prod.output])
-            dtype = np.dtype(np.uint8) if dtype == bool else dtype
             tmp = temporary_sibling(prod.path)
             files.temps.append(tmp)
+            if prod.extensions or prod.science_extension:
+                specs = mef_specs([prod.output, *prod.extensions], prod.output, prod.header, tuple(prod.cards),
+                                  prod.science_extension, out_dtypes, shape_of, dtype=prod.dtype)
+                made = create_fits(tmp, [spec for _, spec in specs])
+                for name, mspec in specs:
+                    if name is not None:
+                        by_output.setdefault(name, []).append(made[mspec.name])
+                continue
+            dtype = np.dtype(prod.dtype if prod.dtype is not None else out_dtypes[prod.output])
+            dtype = np.dtype(np.uint8) if dtype == bool else dtype
             spec = HduSpec("PRIMARY", tuple(shape_of(prod.output)), dtype, tuple(prod.cards), prod.header)
             target: Any = create_fits(tmp, [spec])["PRIMARY"]
             if prod.complement:

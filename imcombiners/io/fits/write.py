@@ -183,7 +183,8 @@ def create_fits(path: str | os.PathLike[str], hdus: Sequence[HduSpec]) -> dict[s
             f.write(text)
             pos += len(text)
             bitpix, _ = bitpix_for(spec.dtype)
-            nbytes = int(np.prod(spec.shape)) * abs(bitpix) // 8
+            # NAXIS = 0 (a primary header without data): no data block at all
+            nbytes = int(np.prod(spec.shape)) * abs(bitpix) // 8 if spec.shape else 0
             targets[spec.name] = FitsRegionTarget(path, pos, tuple(int(n) for n in spec.shape),
                                                   np.dtype(spec.dtype).newbyteorder("=").name)
             pos += -(-nbytes // _BLOCK) * _BLOCK

@@ -5,9 +5,11 @@
 use rayon::prelude::*;
 
 use super::scratch::Scratch;
-use super::{block_len, with_threads, Ctx, Elem, Path};
+use super::{block_len, with_threads, Ctx, Elem, Path, NETWORK_MAX_N};
+use crate::network::LANES;
 use crate::input::Input;
 use crate::job::{Centre, Method};
+use crate::propagate::{Acc, PlaneValues};
 use crate::real::Real;
 use crate::reduce;
 use crate::reject::avsigclip;
@@ -25,10 +27,13 @@ pub(super) struct Survivors {
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// The rejector chain on one element's sorted samples (`sorted`/`ids`: the valid
-    /// samples sorted by (value, frame)).
+    /// samples sorted by (value, frame); `var`: the element's normalised variances by
+    /// frame, for VarClip).
     #[inline]
-    pub(super) fn reject_chain(&self, px: usize, sorted: &[f64], ids: Option<&[u32]>, rs: &mut RejScratch) -> Survivors {
+    pub(super) fn reject_chain(&self, px: usize, sorted: &[f64], ids: Option<&[u32]>, var: Option<&[f64]>,
+                               rs: &mut RejScratch) -> Survivors {
         let mut win = Win::new(sorted, ids);
+        win.var = var;
         rs.restored.clear();
         let mut flags = 0;
         let mut last = Diag::default();
@@ -47,13 +52,41 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     pub(super) fn line_sigmas(&self, upto: usize, cen: Centre, threads: usize) -> Vec<f64> {
         let n = self.n;
         let nlines = self.m / self.line;
-        let block = block_len(n);
+        let planes = self.pctx.is_some();
+        // Without frame ids (no per-image noise up to this rejector), the values sorted by
+        // a network are the same sorted values: whole blocks of lanes at once.
+        let by_network = !planes && !self.prepared[..=upto].iter().any(|p| p.needs_ids()) && n <= NETWORK_MAX_N;
+        let (path, block) = if by_network { (Path::Vertical, LANES) } else { (Path::Element, block_len(n)) };
         let one = |s: &mut Scratch, l: usize| -> f64 {
             let (mut acc, mut count) = (0.0, 0usize);
             let (start, end) = (l * self.line, (l + 1) * self.line);
             let mut p0 = start;
+            // `b`: the pixel's place in the block (its planes, when there are planes).
+            let mut pixel = |s: &mut Scratch, px: usize, b: usize, with_ids: bool| {
+                let ids = if with_ids { Some(&s.sorted_ids[..]) } else { None };
+                let mut win = Win::new(&s.sorted, ids);
+                win.var = planes.then(|| &s.pvar[b * n..(b + 1) * n]);
+                for j in 0..upto {
+                    if let Some(t) = &self.line_sigma[j] {
+                        win.line_sigma = t[px / self.line];
+                    }
+                    self.prepared[j].apply(&mut win, &mut s.rs);
+                }
+                let (a, c) = avsigclip::line_terms(&win, &self.prepared[upto], cen);
+                acc += a;
+                count += c;
+            };
             while p0 < end {
                 let p1 = (p0 + block).min(end);
+                if by_network {
+                    self.load_sorted_block(s, false, p0, p1);
+                    for b in 0..(p1 - p0) {
+                        self.sorted_lane(s, b);
+                        pixel(s, p0 + b, b, false);
+                    }
+                    p0 = p1;
+                    continue;
+                }
                 self.gather(s, p0, p1);
                 for b in 0..(p1 - p0) {
                     // Sorted by (value, frame) with ids, as on the element path, so a
@@ -69,35 +102,50 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     s.sorted_ids.clear();
                     s.sorted.extend(s.pairs.iter().map(|p| p.0));
                     s.sorted_ids.extend(s.pairs.iter().map(|p| p.1));
-                    let mut win = Win::new(&s.sorted, Some(&s.sorted_ids));
-                    for j in 0..upto {
-                        if let Some(t) = &self.line_sigma[j] {
-                            win.line_sigma = t[(p0 + b) / self.line];
-                        }
-                        self.prepared[j].apply(&mut win, &mut s.rs);
-                    }
-                    let (a, c) = avsigclip::line_terms(&win, &self.prepared[upto], cen);
-                    acc += a;
-                    count += c;
+                    pixel(s, p0 + b, b, true);
                 }
                 p0 = p1;
             }
             avsigclip::line_sigma(acc, count)
         };
+        let scratch = || Scratch::with_planes(n, block, path, planes);
         if threads == 1 || nlines <= 1 {
-            let mut s = Scratch::new(n, block, Path::Element);
+            let mut s = scratch();
             (0..nlines).map(|l| one(&mut s, l)).collect()
         } else {
-            with_threads(threads, || {
-                (0..nlines).into_par_iter().map_init(|| Scratch::new(n, block, Path::Element), |s, l| one(s, l)).collect()
-            })
+            with_threads(threads, || (0..nlines).into_par_iter().map_init(scratch, |s, l| one(s, l)).collect())
         }
     }
 
-    /// Gather samples of pixels [p0, p1) into pixel-major `vals`/`st`.
+    /// Gather samples of pixels [p0, p1) into pixel-major `vals`/`st` (and, with planes,
+    /// `pvar`/`pw`/`pdq`).
     #[inline(always)]
     pub(super) fn gather(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
+        if let Some(pc) = &self.pctx {
+            for i in 0..n {
+                let f = &self.frames.data[i][p0..p1];
+                let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
+                for (b, &raw) in f.iter().enumerate() {
+                    let (q, bad_dq) = pc.dq(i, p0 + b);
+                    // A bad DQ bit stands for a mask; an unusable variance or weight for a
+                    // non-finite sample (docs/design.md "Survey planes").
+                    let (x, mut st) = self.sample(i, raw, mk.is_some_and(|mk| mk[b]) || bad_dq);
+                    let k = b * n + i;
+                    match pc.values(i, p0 + b, q) {
+                        Ok(pv) => {
+                            s.pvar[k] = pv.var;
+                            s.pw[k] = pv.weight;
+                            s.pdq[k] = pv.dq;
+                        }
+                        Err(flag) => st |= flag,
+                    }
+                    s.vals[k] = x;
+                    s.st[k] = st;
+                }
+            }
+            return;
+        }
         for i in 0..n {
             let f = &self.frames.data[i][p0..p1];
             let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
@@ -134,7 +182,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             s.sorted_ids.clear();
             s.sorted.extend(s.pairs.iter().map(|p| p.0));
             s.sorted_ids.extend(s.pairs.iter().map(|p| p.1));
-            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, Some(&s.sorted_ids), &mut s.rs);
+            let var = self.pctx.is_some().then(|| &s.pvar[b * n..(b + 1) * n]);
+            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, Some(&s.sorted_ids), var, &mut s.rs);
             if nvalid < n {
                 flags |= oflag::PREMASKED;
             }
@@ -143,16 +192,39 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             }
             s.fo.clear();
             s.fo_ids.clear();
-            if method.uses_frame_order() {
+            let nused = hi - lo;
+            let mut from_planes = None;
+            if let Some(pc) = &self.pctx {
+                // The survivors in frame order through the one accumulator of every path.
+                let mut acc = Acc::default();
+                let want_var = job.want.variance;
                 for i in 0..n {
                     if st[i] == 0 {
-                        s.fo.push(vals[i]);
-                        s.fo_ids.push(i as u32);
+                        let k = b * n + i;
+                        let pv = PlaneValues { var: s.pvar[k], weight: s.pw[k], dq: s.pdq[k] };
+                        acc.add(vals[i], pv, pc.exptime(i), want_var);
                     }
                 }
+                let pr = acc.finish(method, job.weighting, job.nodata_bit);
+                self.write_products(p0 + b, &pr);
+                if matches!(method, Method::Mean | Method::WAvg | Method::Sum) {
+                    from_planes = Some(pr.value);
+                }
             }
-            let nused = hi - lo;
-            let v = reduce::finish(method, &s.sorted[lo..hi], &s.fo, &s.fo_ids, job.weights.as_deref());
+            let v = match from_planes {
+                Some(v) => v,
+                None => {
+                    if method.uses_frame_order() {
+                        for i in 0..n {
+                            if st[i] == 0 {
+                                s.fo.push(vals[i]);
+                                s.fo_ids.push(i as u32);
+                            }
+                        }
+                    }
+                    reduce::finish(method, &s.sorted[lo..hi], &s.fo, &s.fo_ids, job.weights.as_deref())
+                }
+            };
             self.write(p0 + b, &Elem { value: self.finish_value(v, nused), nused, flags, diag });
             // Samples a limited pass gave back keep their value but carry RESTORED_* bits.
             for &(a, z, bits) in &s.rs.restored {
@@ -206,7 +278,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 continue;
             }
             select::sort(&mut s.sorted);
-            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, &mut s.rs);
+            let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, None, &mut s.rs);
             flags |= premasked;
             s.fo.clear();
             s.fo_ids.clear();

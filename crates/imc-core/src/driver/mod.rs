@@ -13,7 +13,10 @@
 //! * `vertical`: blocks of [`LANES`] pixels sorted by one network, then rejected per lane
 //!   (`lane_shortcuts` decides a lone SigClip / MinMaxClip / PClip for whole blocks);
 //! * `element`: one element at a time, with frame ids (per-sample outputs) or values
-//!   only for large N (the column path).
+//!   only for large N (the column path);
+//! * `plane_stream`: a running mean / weighted mean / sum with planes (variance,
+//!   weights, DQ) and their products, no rejection. Any other job with planes or
+//!   products takes the element path, which reads the planes in its gather.
 //!
 //! `output` holds the raw-pointer writers and `scratch` the per-thread buffers.
 
@@ -26,17 +29,20 @@ use crate::alloc::output_vec;
 use crate::error::{Error, Result};
 use crate::frames::Frames;
 use crate::input::Input;
-use crate::job::{Centre, Job, Method, Rejector, Spread};
+use crate::job::{Centre, Job, Method, Rejector, Spread, Weighting};
 use crate::network::{self, LANES};
+use crate::propagate::PlaneCtx;
 use crate::real::Real;
 use crate::reject::sigclip::SpreadAbout;
 use crate::reject::{sflag, Prepared};
 use crate::simd::{self, Kernel};
 
 mod element;
+mod lane_select;
 mod lane_shortcuts;
 mod minmax_stream;
 mod output;
+mod plane_stream;
 mod scratch;
 mod stream;
 mod vertical;
@@ -63,6 +69,12 @@ pub struct Outputs<O> {
     pub nused: Option<Vec<i32>>,
     pub clip_low: Option<Vec<O>>,
     pub clip_upp: Option<Vec<O>>,
+    /// Survey products (docs/design.md "Survey planes").
+    pub variance: Option<Vec<O>>,
+    pub weight: Option<Vec<O>>,
+    pub exposure: Option<Vec<O>>,
+    /// OR of the DQ words used (+ the no-data bit), in the DQ plane's width.
+    pub dq: Option<Vec<u32>>,
 }
 
 /// Pixels per block for the element path: keep the gathered samples near 64 KiB.
@@ -78,8 +90,13 @@ const FRAME_GROUP: usize = 4;
 // The fixed-size inner loops (`add_valid`, `minmax_stream::find_extremes`) match groups of
 // exactly four frames.
 const _: () = assert!(FRAME_GROUP == 4);
-/// Largest N sorted with networks; above it selection on one element at a time wins.
-const NETWORK_MAX_N: usize = 256;
+/// Largest N sorted with networks (their cost per sample grows like log² N, but with a
+/// small constant: at N = 1000 still a third of one element-wise sort); above it one
+/// element at a time, whose scratch does not grow with the block's lanes.
+const NETWORK_MAX_N: usize = 2048;
+/// Smallest N whose order statistics without rejection are selected by bisection (see
+/// `lane_select`) rather than read from network-sorted lanes.
+const SELECT_MIN_N: usize = 128;
 
 /// Run `f` on a rayon pool with `threads` threads (0 = the global pool).
 pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
@@ -115,17 +132,29 @@ enum Path {
     MinMaxStream,
     /// Sort many pixels at once with a sorting network (no per-sample outputs).
     Vertical,
+    /// Order statistics without rejection of many pixels at once by bisection on f32
+    /// keys (see `lane_select`).
+    Select,
     /// Large N without per-sample outputs: one element at a time, values only (selection
     /// for order statistics, one unstable sort otherwise).
     Column,
     /// One element at a time with frame ids (per-sample outputs, id-aware noise).
     Element,
+    /// A running mean / weighted mean / sum reading planes (no rejection).
+    PlaneStream,
 }
 
 impl Path {
     /// The fastest path that gives the job's outputs (each gives the same bits).
-    fn choose(job: &Job, n: usize, prepared: &[Prepared], lone: Option<LoneRejector>) -> Path {
+    fn choose(job: &Job, n: usize, prepared: &[Prepared], lone: Option<LoneRejector>, lane32: bool, planes: bool) -> Path {
         let w = job.want;
+        if planes {
+            // Planes (or their products): the element path reads them per sample; a plain
+            // running reduction streams them.
+            let stream = job.rejectors.is_empty() && !(w.mask || w.sample_flags)
+                && matches!(job.method, Method::Mean | Method::Sum | Method::WAvg);
+            return if stream { Path::PlaneStream } else { Path::Element };
+        }
         // trunc(f * N + 0.001) <= 1 at N bounds the count for every smaller valid count.
         let at_most_one = |f: f64| (f * n as f64 + 0.001).trunc() <= 1.0;
         let minmax_stream = matches!(lone, Some(LoneRejector::MinMax { frac_lo, frac_hi }) if at_most_one(frac_lo) && at_most_one(frac_hi));
@@ -137,6 +166,8 @@ impl Path {
             && matches!(job.method, Method::Mean | Method::Sum | Method::WAvg | Method::Min | Method::Max)
         {
             Path::Stream
+        } else if !per_sample && n >= SELECT_MIN_N && lane_select::applies(job.method, lane32, prepared.len()) {
+            Path::Select
         } else if !per_sample && !prepared.iter().any(|p| p.needs_ids()) {
             if n <= NETWORK_MAX_N { Path::Vertical } else { Path::Column }
         } else {
@@ -150,8 +181,9 @@ impl Path {
             Path::Element | Path::Column => block_len(n),
             // Running reductions: long rows per task (vectorised loops, few tasks).
             Path::Stream => STREAM_BLOCK,
+            Path::PlaneStream => plane_stream::PLANE_BLOCK,
             Path::MinMaxStream => MINMAX_BLOCK,
-            Path::Vertical => LANES,
+            Path::Vertical | Path::Select => LANES,
         }
     }
 }
@@ -198,6 +230,7 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     if n > u16::MAX as usize {
         return Err(Error::param("frames", format!("at most {} frames per combine; got {n}", u16::MAX)));
     }
+    check_planes(frames, job)?;
     let w = job.want;
     let mut prepared: Vec<Prepared> =
         job.rejectors.iter().map(|r| Prepared::new(r, n, job.zero.as_deref(), job.scale.as_deref())).collect();
@@ -220,6 +253,10 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         nused: w.nused.then(|| output_vec(m, 0i32)),
         clip_low: w.clip_low.then(|| output_vec(m, O::NAN)),
         clip_upp: w.clip_upp.then(|| output_vec(m, O::NAN)),
+        variance: w.variance.then(|| output_vec(m, O::NAN)),
+        weight: w.weight.then(|| output_vec(m, O::default())),
+        exposure: w.exposure.then(|| output_vec(m, O::default())),
+        dq: w.dq.then(|| output_vec(m, 0u32)),
     };
     let ptrs = Ptrs {
         data: Out(out.data.as_mut_ptr()),
@@ -233,20 +270,28 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         nused: Out::of(&mut out.nused),
         clip_low: Out::of(&mut out.clip_low),
         clip_upp: Out::of(&mut out.clip_upp),
+        variance: Out::of(&mut out.variance),
+        weight: Out::of(&mut out.weight),
+        exposure: Out::of(&mut out.exposure),
+        dq: Out::of(&mut out.dq),
     };
     let lone = LoneRejector::of(&prepared);
-    let path = Path::choose(job, n, &prepared, lone);
+    // f32 lanes hold u8/u16/i16/f32 samples exactly; normalised values need f64.
+    let lane32 = T::FITS_F32 && job.zero.is_none() && job.scale.is_none();
+    let with_planes = !frames.planes.is_empty() || w.any_product();
+    let path = Path::choose(job, n, &prepared, lone, lane32, with_planes);
     let block = path.block(n);
-    let network = if path == Path::Vertical { network::batcher(n) } else { vec![] };
+    // The AvSigClip line pre-pass sorts with the network too (see `line_sigmas`).
+    let avsig = prepared.iter().any(|p| matches!(p.rejector, Rejector::AvSigClip { .. }));
+    let network = if path == Path::Vertical || (avsig && n <= NETWORK_MAX_N) { network::batcher(n) } else { vec![] };
     let plain = frames.masks.is_none() && job.thresholds.is_none() && job.zero.is_none() && job.scale.is_none();
     let nblocks = m.div_ceil(block);
     let line = if job.line == 0 || m % job.line != 0 { m.max(1) } else { job.line };
-    // f32 lanes hold u8/u16/i16/f32 samples exactly; normalised values need f64.
-    let lane32 = T::FITS_F32 && job.zero.is_none() && job.scale.is_none();
     let data_only = !w.any_diag() && !w.nused && !w.mask && !w.sample_flags;
+    let pctx = with_planes.then(|| PlaneCtx::new(&frames.planes, job));
     // The SIMD level, read once per call; every block of the call runs at it.
     let isa = simd::active();
-    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, lone };
+    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, lone, pctx };
     // Line sigmas in chain order: an AvSigClip sees the survivors of the rejectors before
     // it, exactly as when the chain runs as separate steps.
     for (k, p) in prepared.iter().enumerate() {
@@ -262,14 +307,15 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         let p1 = (p0 + block).min(m);
         simd::dispatch(isa, BlockWork { ctx: &ctx, path, s, p0, p1 });
     };
+    let scratch = || Scratch::with_planes(n, block, path, with_planes);
     if threads == 1 || nblocks <= 1 {
-        let mut s = Scratch::new(n, block, path);
+        let mut s = scratch();
         for b in 0..nblocks {
             body(&mut s, b);
         }
     } else {
         with_threads(threads, || {
-            (0..nblocks).into_par_iter().for_each_init(|| Scratch::new(n, block, path), |s, b| body(s, b));
+            (0..nblocks).into_par_iter().for_each_init(scratch, |s, b| body(s, b));
         });
     }
     Ok(out)
@@ -294,6 +340,24 @@ struct Ctx<'a, 'f, T, O> {
     data_only: bool,
     /// The chain's lone rejector when whole blocks can decide it at once.
     lone: Option<LoneRejector>,
+    /// Reads the planes (variance, weights, DQ) when the job has planes or products.
+    pctx: Option<PlaneCtx<'a>>,
+}
+
+/// The planes a job reads are there, and its DQ bits fit them.
+fn check_planes<T>(frames: &Frames<'_, T>, job: &Job) -> Result<()> {
+    let pl = &frames.planes;
+    if job.needs_variance() && pl.variance.is_none() {
+        return Err(Error::param("variance", "this job (inverse-variance weights, VarClip or the variance output) needs a variance plane"));
+    }
+    if job.weighting == Weighting::Pixel && pl.weights.is_none() {
+        return Err(Error::param("weights", "per-pixel weighting needs a weights plane"));
+    }
+    let bits = pl.dq_bits();
+    if bits < 32 && job.nodata_bit >> bits != 0 {
+        return Err(Error::param("nodata_bit", format!("{} does not fit {bits}-bit DQ words", job.nodata_bit)));
+    }
+    Ok(())
 }
 
 /// One block of pixels [p0, p1) on `path`: the unit of work compiled once per SIMD level
@@ -316,8 +380,10 @@ impl<T: Input, O: Real> Kernel for BlockWork<'_, '_, '_, T, O> {
             Path::Stream => ctx.stream_block(s, p0, p1),
             Path::MinMaxStream => ctx.minmax_stream_block(s, p0, p1),
             Path::Vertical => ctx.vertical_block(s, p0, p1),
+            Path::Select => ctx.select_block(s, p0, p1),
             Path::Element => ctx.element_block(s, p0, p1),
             Path::Column => ctx.column_block(s, p0, p1),
+            Path::PlaneStream => ctx.plane_stream_block(s, p0, p1),
         }
     }
 }

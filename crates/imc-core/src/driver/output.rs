@@ -4,6 +4,7 @@
 use super::Ctx;
 use crate::input::Input;
 use crate::job::Method;
+use crate::propagate::Products;
 use crate::real::Real;
 use crate::reject::Diag;
 
@@ -21,6 +22,14 @@ impl<T> Out<T> {
     pub(super) unsafe fn put(self, i: usize, x: T) {
         *self.0.add(i) = x;
     }
+    /// The block's part `[start, start + len)` as a slice (vectorisable loops).
+    /// Safety: in bounds and owned by the calling block alone, used while no other
+    /// reference to it exists.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub(super) unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [T] {
+        std::slice::from_raw_parts_mut(self.0.add(start), len)
+    }
 }
 
 pub(super) struct Ptrs<O> {
@@ -35,6 +44,10 @@ pub(super) struct Ptrs<O> {
     pub(super) nused: Option<Out<i32>>,
     pub(super) clip_low: Option<Out<O>>,
     pub(super) clip_upp: Option<Out<O>>,
+    pub(super) variance: Option<Out<O>>,
+    pub(super) weight: Option<Out<O>>,
+    pub(super) exposure: Option<Out<O>>,
+    pub(super) dq: Option<Out<u32>>,
 }
 
 /// Per-element results the block writers store.
@@ -82,13 +95,36 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
     }
 
+    /// The survey products of one element (those the job asked for).
+    #[inline(always)]
+    pub(super) fn write_products(&self, px: usize, pr: &Products) {
+        let p = self.ptrs;
+        // Safety: see the note above.
+        unsafe {
+            if let Some(o) = p.variance {
+                o.put(px, O::from_f64(pr.variance));
+            }
+            if let Some(o) = p.weight {
+                o.put(px, O::from_f64(pr.weight));
+            }
+            if let Some(o) = p.exposure {
+                o.put(px, O::from_f64(pr.exposure));
+            }
+            if let Some(o) = p.dq {
+                o.put(px, pr.dq);
+            }
+        }
+    }
+
     /// Mean or sum of every pixel of a block from its sums and counts, when only the
     /// combined image is wanted: one vectorisable loop, no per-pixel bookkeeping.
     #[inline(always)]
     pub(super) fn write_sums(&self, p0: usize, acc: &[f64], cnt: &[u32]) {
         let sum = self.job.method == Method::Sum;
         let blank = self.job.blank;
-        for (b, (&a, &c)) in acc.iter().zip(cnt).enumerate() {
+        // Safety: see the note above the impl.
+        let out = unsafe { self.ptrs.data.slice(p0, acc.len()) };
+        for (o, (&a, &c)) in out.iter_mut().zip(acc.iter().zip(cnt)) {
             let v = if c == 0 {
                 // Same values as finish_value: blank, else NaN (mean) or 0 (sum).
                 blank.unwrap_or(if sum { 0.0 } else { f64::NAN })
@@ -97,8 +133,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             } else {
                 a / c as f64
             };
-            // Safety: see the note above the impl.
-            unsafe { self.ptrs.data.put(p0 + b, O::from_f64(v)) };
+            *o = O::from_f64(v);
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Per-thread scratch buffers of the driver, sized for the path a job takes.
 
 use super::minmax_stream::MinMaxScratch;
+use super::plane_stream::PlaneSums;
 use super::{Elem, Path};
 use crate::network::LANES;
+use crate::propagate::Acc;
 use crate::reject::Scratch as RejScratch;
 
 /// Per-thread scratch.
@@ -10,6 +12,10 @@ pub(super) struct Scratch {
     // Element path: pixel-major samples of a block.
     pub(super) vals: Vec<f64>,
     pub(super) st: Vec<u8>,
+    // Element path with planes: pixel-major normalised variance, weight and DQ word.
+    pub(super) pvar: Vec<f64>,
+    pub(super) pw: Vec<f64>,
+    pub(super) pdq: Vec<u32>,
     // One element.
     pub(super) pairs: Vec<(f64, u32)>,
     pub(super) sorted: Vec<f64>,
@@ -21,6 +27,8 @@ pub(super) struct Scratch {
     pub(super) orig: Vec<f64>,
     pub(super) rows: Vec<f64>,
     pub(super) rows32: Vec<f32>,
+    // Selection path: frame-major order-preserving keys of a block.
+    pub(super) keys: Vec<i32>,
     pub(super) vlo: Vec<f64>,
     pub(super) vhi: Vec<f64>,
     pub(super) pending: Vec<Option<Elem>>,
@@ -38,17 +46,26 @@ pub(super) struct Scratch {
     pub(super) cnt: Vec<u32>,
     pub(super) wsum: Vec<f64>,
     pub(super) minmax: MinMaxScratch,
+    // Plane-stream path: one accumulator per pixel of the block (general loop) or sums
+    // per pixel (fast loop).
+    pub(super) accs: Vec<Acc>,
+    pub(super) psums: PlaneSums,
 }
 
 impl Scratch {
-    /// Buffers sized for `path`; the ones it never touches stay empty.
-    pub(super) fn new(n: usize, block: usize, path: Path) -> Self {
+    /// Buffers sized for `path` (the ones it never touches stay empty), with the
+    /// per-sample plane buffers when `planes`.
+    pub(super) fn with_planes(n: usize, block: usize, path: Path, planes: bool) -> Self {
         let lanes = if path == Path::Vertical { LANES } else { 0 };
         let per_sample = if matches!(path, Path::Element | Path::Column) { n * block } else { 0 };
+        let plane_samples = if planes { per_sample } else { 0 };
         let per_pixel = if path == Path::Stream { block } else { lanes };
         Scratch {
             vals: vec![0.0; per_sample],
             st: vec![0; per_sample],
+            pvar: vec![0.0; plane_samples],
+            pw: vec![0.0; plane_samples],
+            pdq: vec![0; plane_samples],
             pairs: Vec::with_capacity(n),
             sorted: Vec::with_capacity(n),
             sorted_ids: Vec::with_capacity(n),
@@ -58,6 +75,7 @@ impl Scratch {
             orig: vec![0.0; n * lanes],
             rows: vec![0.0; n * lanes],
             rows32: vec![0.0; n * lanes],
+            keys: if path == Path::Select { vec![0; n * LANES] } else { vec![] },
             vlo: vec![0.0; lanes],
             vhi: vec![0.0; lanes],
             pending: (0..lanes).map(|_| None).collect(),
@@ -73,6 +91,8 @@ impl Scratch {
             cnt: vec![0; per_pixel],
             wsum: vec![0.0; per_pixel],
             minmax: if path == Path::MinMaxStream { MinMaxScratch::new(block) } else { MinMaxScratch::default() },
+            accs: if path == Path::PlaneStream { vec![Acc::default(); block] } else { vec![] },
+            psums: if path == Path::PlaneStream { PlaneSums::new(block) } else { PlaneSums::default() },
         }
     }
 }

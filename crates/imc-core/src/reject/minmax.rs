@@ -44,7 +44,7 @@ mod tests {
     #[test]
     fn removes_one_each() {
         let a = [1.0, 3.0, 5.0, 7.0, 9.0];
-        let mut w = Win { a: &a, ids: None, lo: 0, hi: 5, line_sigma: f64::NAN };
+        let mut w = Win { a: &a, ids: None, lo: 0, hi: 5, line_sigma: f64::NAN, var: None };
         apply(&mut w, 0.2, 0.2);
         assert_eq!(w.vals(), &[3.0, 5.0, 7.0]);
     }
@@ -53,7 +53,7 @@ mod tests {
     fn counts_shrink_with_masked_samples() {
         // N = 5 with n_min = 2 -> f = 0.4; with 4 valid samples trunc(1.6 + 0.001) = 1.
         let a = [1.0, 2.0, 3.0, 4.0];
-        let mut w = Win { a: &a, ids: None, lo: 0, hi: 4, line_sigma: f64::NAN };
+        let mut w = Win { a: &a, ids: None, lo: 0, hi: 4, line_sigma: f64::NAN, var: None };
         apply(&mut w, 0.4, 0.0);
         assert_eq!(w.vals(), &[2.0, 3.0, 4.0]);
     }

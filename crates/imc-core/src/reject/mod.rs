@@ -16,6 +16,7 @@ pub(crate) mod sigclip;
 pub(crate) mod gesd;
 pub(crate) mod linfit;
 pub(crate) mod tdist;
+mod varclip;
 pub(crate) mod winsorized;
 
 use crate::job::{Centre, Limits, Rejector, Spread};
@@ -85,12 +86,15 @@ pub struct Win<'a> {
     pub hi: usize,
     /// AvSigClip: the sigma of this element's image line (NaN when not computed).
     pub line_sigma: f64,
+    /// VarClip: the normalised variance of each frame's sample of this element, indexed
+    /// by frame id (None without a variance plane).
+    pub var: Option<&'a [f64]>,
 }
 
 impl<'a> Win<'a> {
     /// The full window over sorted samples.
     pub fn new(a: &'a [f64], ids: Option<&'a [u32]>) -> Self {
-        Win { a, ids, lo: 0, hi: a.len(), line_sigma: f64::NAN }
+        Win { a, ids, lo: 0, hi: a.len(), line_sigma: f64::NAN, var: None }
     }
 
     #[inline]
@@ -184,7 +188,7 @@ impl Prepared {
 
     /// Whether this rejector needs the frame index of every sorted sample.
     pub fn needs_ids(&self) -> bool {
-        self.per_image_noise
+        self.per_image_noise || matches!(self.rejector, Rejector::VarClip { .. })
     }
 
     /// Narrow the window of one element.
@@ -196,6 +200,9 @@ impl Prepared {
             }
             Rejector::CcdClip { sigma_lo, sigma_hi, maxiters, cen, noise, limits } => {
                 ccdclip::apply(w, s, self, *sigma_lo, *sigma_hi, *maxiters, *cen, noise, limits)
+            }
+            Rejector::VarClip { sigma_lo, sigma_hi, maxiters, cen, limits } => {
+                varclip::apply(w, s, *sigma_lo, *sigma_hi, *maxiters, *cen, limits)
             }
             Rejector::LinearClip { low_scale, low, upp_scale, upp, maxiters, cen, limits } => {
                 // LinearClip reports its bounds as low/upp (0.1.1): nothing to replace.

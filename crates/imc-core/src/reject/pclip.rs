@@ -89,7 +89,7 @@ mod tests {
     #[test]
     fn clips_both_ends() {
         let a = [970.0, 1002.0, 1003.0, 1004.0, 1005.0, 1006.0, 1012.0];
-        let mut w = Win { a: &a, ids: None, lo: 0, hi: 7, line_sigma: f64::NAN };
+        let mut w = Win { a: &a, ids: None, lo: 0, hi: 7, line_sigma: f64::NAN, var: None };
         apply(&mut w, &mut Scratch::default(), rank_offset(0.25, 7), 3.0, 3.0, 1);
         assert_eq!((w.lo, w.hi), (1, 6));
     }

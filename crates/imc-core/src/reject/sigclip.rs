@@ -154,7 +154,7 @@ mod tests {
     fn run(v: &[f64], lim: Limits, sig: f64, it: u32, cen: Centre) -> (Vec<f64>, Diag) {
         let mut a = v.to_vec();
         select::sort(&mut a);
-        let mut w = Win { a: &a, ids: None, lo: 0, hi: a.len(), line_sigma: f64::NAN };
+        let mut w = Win { a: &a, ids: None, lo: 0, hi: a.len(), line_sigma: f64::NAN, var: None };
         let mut s = Scratch::default();
         let shape = SigClipShape { cen, spread: Spread::Std, spread_cen: None, ddof: 0 };
         let d = apply(&mut w, &mut s, sig, sig, it, shape, &lim);
