@@ -271,7 +271,7 @@ fn selection_agrees<T: Input + Copy>(data: &[Vec<T>], masks: Option<&[Vec<bool>]
         let mut job = Job::simple(method);
         job.thresholds = thresholds;
         job.want = Want { nused: true, output_flags: true, ..Want::default() };
-        assert_eq!(Path::choose(&job, data.len(), &[], None, true), Path::Select);
+        assert_eq!(Path::choose(&job, data.len(), &[], None, true, false), Path::Select);
         let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
         job.want.mask = true;
         let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
