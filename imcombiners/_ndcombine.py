@@ -14,7 +14,7 @@ from ._deprecation import pop_validate, warn_deprecated
 from ._legacy import legacy_tuple
 from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
 from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
-from ._validate import as_bool, as_sigma_pair
+from ._validate import as_sigma_pair
 
 __all__ = ["ndcombine", "REJECT_METHODS"]
 
