@@ -27,6 +27,7 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False,
     provenance cards, as IRAF writes it.
     """
     import imcombiners as imc
+    from imcombiners._iraf_wcs import header_changes
     from imcombiners.io.fits import output_header, read_header, write_image
     from imcombiners.io.provenance import provenance_cards, provenance_dict
 
@@ -47,10 +48,10 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False,
     ncombine = int(res.header.get("NCOMBINE", len(paths))) if res.header else len(paths)
     prov = provenance_dict(inputs=paths, ncombine=ncombine, parameters=params,
                            zero=res.zero, scale=res.scale, weights=res.weight)
-    header = output_header(info.frames[0], (*_iraf_changes(res.header, read_header(info.frames[0])),
-                                            *provenance_cards(prov)), source=paths[0])
-    if res.header is not None and "BPM" in header and "BPM" not in res.header:
-        del header["BPM"]  # IRAF deletes the input mask's name
+    changes, removed = header_changes(res.header, read_header(info.frames[0]))
+    header = output_header(info.frames[0], (*changes, *provenance_cards(prov)), source=paths[0])
+    for key in removed:
+        header.remove(key, ignore_missing=True, remove_all=True)
     if "bpmasks" in call.products:
         header["BPM"] = (os.path.basename(call.products["bpmasks"]), "bad pixel mask of this image")
     write_image(call.output, res.output, header, overwrite=overwrite)
@@ -75,16 +76,6 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False,
         print(f"imcombiners imcombine: warning: {w}", file=sys.stderr)
     if call.logfile and not quiet:
         _iraf_log(call, paths, res, kwargs)
-
-
-def _iraf_changes(iraf: Mapping[str, Any] | None, first: Any) -> list[tuple[str, Any, str]]:
-    """The cards of IRAF's output header (:attr:`ImcombineResult.header`) that the first
-    input's header does not hold with that value (its axis lengths aside: the writer's)."""
-    if not iraf:
-        return []
-    return [(k, v, "") for k, v in iraf.items()
-            if not k.startswith("NAXIS") and isinstance(v, (str, int, float, bool))
-            and not (k in first and first[k] == v)]
 
 
 def _write_headers(name: str, output: str, paths: list[str], info: InputInfo, overwrite: bool) -> None:
