@@ -409,9 +409,12 @@ class IrafParams:
             return None
         return (-MAX_REAL if lo is None else lo, MAX_REAL if hi is None else hi)
 
-    def resolve(self, n: int, spatial: tuple[int, ...],
-                headers: Sequence[Header | None] | None) -> ResolvedParams:
+    def resolve(self, n: int, spatial: tuple[int, ...], headers: Sequence[Header | None] | None,
+                shapes: Sequence[tuple[int, ...]] | None = None) -> ResolvedParams:
         """The parameters for ``n`` images of shape ``spatial`` with these headers (or None).
+
+        ``shapes`` gives each image's own shape when the sizes differ (IRAF places each on
+        the output canvas at its offset).
 
         Raises
         ------
@@ -427,13 +430,14 @@ class IrafParams:
         if self.reject == "minmax":
             self._check_minmax(n)
         noise = {name: _noise_values(name, getattr(self, name), headers, n) for name in ("rdnoise", "gain", "snoise")}
-        layout = resolve_layout(self.offsets, self.outlimits, [spatial] * n, headers)
+        shapes = [tuple(spatial)] * n if shapes is None else [tuple(s) for s in shapes]
+        layout = resolve_layout(self.offsets, self.outlimits, shapes, headers)
         for name in ("rdnoise", "snoise"):
             if any(not (v >= 0 and math.isfinite(v)) for v in noise[name]):
                 raise ValueError(f"{name} must be finite and >= 0; got {noise[name]}")
         if any(not (v > 0 and math.isfinite(v)) for v in noise["gain"]):
             raise ValueError(f"gain must be finite and > 0 (electrons per ADU); got {noise['gain']}")
-        sections = stat_sections(self.statsec, layout, [spatial] * n)
+        sections = stat_sections(self.statsec, layout, shapes)
         factors = {k: _factor_source(k, getattr(self, k), n, self.expname, headers)
                    for k in ("scale", "zero", "weight")}
         return ResolvedParams(

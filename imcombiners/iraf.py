@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._frames import FrameSet, prepare_frames
+from ._iraf_frames import IrafFrames, load_iraf_frames
 from ._iraf_params import STATISTICS, FactorParam, Header, IrafParams, NoiseParam, ResolvedParams
 from ._iraf_setup import finish_output, frame_mask_codes, merge_bad
 from ._iraf_wcs import output_header
@@ -91,7 +91,7 @@ class ImcombineResult:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _measured_statistics(fs: FrameSet, swapped: str | None, resolved: ResolvedParams,
+def _measured_statistics(fs: IrafFrames, resolved: ResolvedParams,
                          codes: Sequence[np.ndarray | None] | None) -> dict[str, list[float]] | None:
     """IRAF's (mode, median, mean) of every image (its statistics section and sampling grid,
     its mask codes), when scale/zero/weight ask for one of them; None otherwise."""
@@ -106,7 +106,8 @@ def _measured_statistics(fs: FrameSet, swapped: str | None, resolved: ResolvedPa
     for i in range(fs.n):
         try:
             stats.append(core.iraf_stats(fs.frames[i], None if codes is None else codes[i],
-                                         list(fs.spatial), resolved.sections[i], lo, hi, needs_sort, swapped))
+                                         list(fs.shapes[i]), resolved.sections[i], lo, hi, needs_sort,
+                                         fs.swapped))
         except ValueError as e:
             raise ValueError(f"statsec: image {i}: {e}") from None
     return {name: [float(st[k]) for st in stats] for k, name in enumerate(STATISTICS)}
@@ -258,28 +259,19 @@ def imcombine(
     ImcombineResult
     """
     params = IrafParams.from_arguments(locals())  # every IRAF parameter, validated
-    # --- images
-    paths = None  # file names: mask files named by keywords are also looked up beside them
-    swapped = None  # frames are raw big-endian FITS words of this kind (io.fits.mapped)
-    from .io.fits.stack import is_image_names, load_images
-
-    if is_image_names(images):
-        # IRAF's view of the files (e.g. unsigned 32-bit -> real, as IRAF reads them)
-        loaded = load_images(images, hdu, view="iraf", allow_mapping=True)  # type: ignore[arg-type]
-        images, swapped, paths = loaded.frames, loaded.swapped, loaded.names
-        if loaded.mapped:
-            images = FrameSet(tuple(loaded.frames), None, loaded.shape, loaded.dtype)
-        if headers is None:
-            headers = loaded.headers
-    fs = prepare_frames(images, None, name="images", mask_name="masks")
+    # --- images (their sizes may differ: each lies on the output canvas at its offset)
+    fs = load_iraf_frames(images, hdu)
+    paths = fs.paths  # file names: mask files named by keywords are also looked up beside them
+    if headers is None:
+        headers = fs.headers
     n = fs.n
     threads = as_int(threads, "threads", min=0)
-    resolved = params.resolve(n, fs.spatial, headers)
+    resolved = params.resolve(n, fs.spatial, headers, shapes=fs.shapes)
     layout = resolved.layout
 
     # --- masks: each image's mask codes (IRAF's masktype / maskvalue)
     rule = params.mask_rule(masks_given=masks is not None)
-    codes = frame_mask_codes(rule, masks, n, fs.spatial, resolved.headers, paths)
+    codes = frame_mask_codes(rule, masks, n, fs.spatial, resolved.headers, paths, shapes=fs.shapes)
     codes = merge_bad(codes, fs.masks, n)  # a masked array's own mask
 
     # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;
@@ -290,7 +282,7 @@ def imcombine(
                  what="imcombine (output and requested products)")
 
     # --- factors, working type, kernel
-    fac = resolved.factor_values(_measured_statistics(fs, swapped, resolved, codes))
+    fac = resolved.factor_values(_measured_statistics(fs, resolved, codes))
     double, work_dtype = params.working_type(fs.dtype)
     kernel = resolved.kernel_params(fac, int_path=params.int_path(fs.dtype), novalue=rule.novalue)
     res = load_core().iraf_combine(
@@ -301,7 +293,7 @@ def imcombine(
         list(params.products),
         bool(double),
         int(threads),
-        swapped,
+        fs.swapped,
         layout.placement,
     )
     shape = layout.shape

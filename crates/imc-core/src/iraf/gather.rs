@@ -23,6 +23,8 @@ pub struct Stack<'a, P: Input> {
     pub w: usize,
     /// Lines per plane (second-to-last spatial axis; 1 for 1-D data).
     pub h: usize,
+    /// The canvas's axes above the line axis (empty for 1-D and 2-D data).
+    pub outer: &'a [usize],
     /// Number of lines in total (planes * h).
     pub lines: usize,
 }

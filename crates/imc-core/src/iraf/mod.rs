@@ -382,8 +382,8 @@ pub fn bool_codes(m: &[bool]) -> &[u8] {
 /// Combine frames placed on an output canvas of spatial shape `shape` (IRAF offsets).
 ///
 /// `masks`: per frame, mask codes laid out as the frame (see [`place`]) or None.
-/// `place`: per frame, where its pixels lie on the canvas (2-D canvases; frame `i` then
-/// holds `h * w` pixels); None: every frame has the canvas's shape and position.
+/// `place`: per frame, where its pixels lie on the canvas (frame `i` then holds
+/// [`Placement::pixels`] pixels); None: every frame has the canvas's shape and position.
 pub fn imcombine_placed<P: Input, T: Work>(
     frames: &[&[P]],
     masks: Option<&[Option<&[u8]>]>,
@@ -411,11 +411,14 @@ pub fn imcombine_placed<P: Input, T: Work>(
             }
         }
         Some(pl) => {
-            if shape.len() > 2 {
-                return Err(Error::Shape("frames placed at offsets need 1-D or 2-D images".into()));
+            if shape.len() > 2 + place::MAX_OUTER {
+                return Err(Error::Shape(format!(
+                    "frames placed at offsets may have at most {} axes",
+                    2 + place::MAX_OUTER
+                )));
             }
-            if pl.len() != nimg || pl.iter().zip(frames).any(|(q, f)| f.len() != q.h * q.w) {
-                return Err(Error::Shape("every frame must hold h * w pixels of its placement".into()));
+            if pl.len() != nimg || pl.iter().zip(frames).any(|(q, f)| f.len() != q.pixels()) {
+                return Err(Error::Shape("every frame must hold the pixels of its placement".into()));
             }
         }
     }
@@ -450,7 +453,8 @@ pub fn imcombine_placed<P: Input, T: Work>(
             maskzero: c.ezero,
         });
     }
-    let st = gather::Stack { frames, masks, place, w, h, lines: m / w };
+    let outer = &shape[..shape.len().saturating_sub(2)];
+    let st = gather::Stack { frames, masks, place, w, h, outer, lines: m / w };
     // The SIMD level, read once per call on the calling thread.
     let isa = crate::simd::active();
     let run = || engine::run::<P, T>(&st, &c, want, isa);
