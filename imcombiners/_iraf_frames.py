@@ -9,6 +9,7 @@ copies); images of different shapes are converted one by one to their common dty
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 from ._frames import FrameSet, _is_masked_array, prepare_frames
 from ._validate import check_dtype, check_memory
 
-__all__ = ["IrafFrames", "load_iraf_frames"]
+__all__ = ["IrafFrames", "load_iraf_frames", "load_projected"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +109,8 @@ def load_iraf_frames(images: Any, hdu: Any, *, name: str = "images") -> IrafFram
     may differ)."""
     from .io.fits.stack import is_image_names, load_images
 
+    if isinstance(images, IrafFrames):
+        return images
     if is_image_names(images):
         # IRAF's view of the files (e.g. unsigned 32-bit -> real, as IRAF reads them)
         loaded = load_images(images, hdu, view="iraf", allow_mapping=True, ragged=True)
@@ -125,3 +128,25 @@ def load_iraf_frames(images: Any, hdu: Any, *, name: str = "images") -> IrafFram
     fs = images if isinstance(images, FrameSet) else prepare_frames(images, None, name=name, mask_name="masks")
     return IrafFrames(fs.frames, fs.masks, (fs.spatial,) * fs.n, fs.dtype)
 
+
+
+def load_projected(image: Any, header: Any, hdu: Any, what: str) -> IrafFrames:
+    """One image of a ``project=yes`` run as the images combined: its planes (the first
+    NumPy axis), each with the image's header (and file name, for ``IMCMBnnn`` and mask
+    files)."""
+    from .io.fits.stack import load_images
+
+    path = None
+    if isinstance(image, (str, os.PathLike)):
+        loaded = load_images([image], hdu, view="iraf")
+        path, array = loaded.names[0], np.asarray(loaded.frames[0])
+        if header is None:
+            header = loaded.headers[0]
+    else:
+        array = image
+    if np.ndim(array) < 2:
+        raise ValueError(f"images: project=True combines the highest axis of each image; {what} has shape "
+                         f"{np.shape(array)} (at least two axes needed)")
+    fs = prepare_frames(array, None, name="images", mask_name="masks")
+    return IrafFrames(fs.frames, fs.masks, (fs.spatial,) * fs.n, fs.dtype, None,
+                      None if path is None else [path] * fs.n, None if header is None else [header] * fs.n)

@@ -312,6 +312,7 @@ class IrafParams:
     maskvalue: object = None
     offsets: object = "none"
     outlimits: object = None
+    project: bool = False
     products: tuple[str, ...] | str | None = None
 
     def __post_init__(self) -> None:
@@ -329,6 +330,9 @@ class IrafParams:
         if not isinstance(self.mclip, (bool, np.bool_)):
             raise TypeError(f"mclip must be True or False; got {self.mclip!r}")
         put("mclip", bool(self.mclip))
+        if not isinstance(self.project, (bool, np.bool_)):
+            raise TypeError(f"project must be True or False; got {self.project!r}")
+        put("project", bool(self.project))
         put("lsigma", _nonneg("lsigma", self.lsigma, allow_none=True))
         put("hsigma", _nonneg("hsigma", self.hsigma, allow_none=True))
         put("sigscale", _nonneg("sigscale", self.sigscale))

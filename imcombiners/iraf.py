@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._iraf_frames import IrafFrames, load_iraf_frames
+from ._iraf_frames import IrafFrames, load_iraf_frames, load_projected
 from ._iraf_params import STATISTICS, FactorParam, Header, IrafParams, NoiseParam, ResolvedParams
 from ._iraf_setup import finish_output, frame_mask_codes, merge_bad
 from ._iraf_wcs import output_header
@@ -149,15 +149,18 @@ def imcombine(
     headers: Sequence[Header] | None = None,
     outtype: str | None = None,
     products: str | Sequence[str] | None = None,
+    project: bool = False,
     threads: int = 0,
     hdu: int | str | tuple[str, int] | None = None,
-) -> ImcombineResult:
+) -> ImcombineResult | list[ImcombineResult]:
     """Combine images exactly as IRAF ``imcombine`` (IRAF 2.17 names and defaults).
 
     Parameters
     ----------
     images : ndarray (N, *spatial), list of N arrays, or list of N FITS paths
-        The input images. With paths (IRAF names such as ``raw.fits[1]`` or
+        The input images; their sizes may differ (each lies on the output at its
+        offset; with ``offsets="none"`` all start at the first output pixel and the
+        output is the largest extent along each axis). With paths (IRAF names such as ``raw.fits[1]`` or
         ``raw.fits[SCI,2]`` allowed), the image is the HDU named, or ``hdu``, or the
         primary HDU when it holds data, else the first image extension; files are read
         as IRAF reads them (unsigned 16-bit as ushort; unsigned 32-bit and scaled
@@ -248,6 +251,14 @@ def imcombine(
         ``expmasks``, ``bpmasks``); the others are None in the result. Default: none,
         as IRAF. The combined image does not depend on this choice (mean avsigclip's
         add-back quirk is always the one IRAF shows when a rejection mask is written).
+    project : bool
+        IRAF's ``project=yes``: ``images`` is one image (an array of two or more axes, or
+        a FITS name) or a list of them, and each is combined along its highest axis
+        (the first NumPy axis: the planes of a cube are the images combined), giving
+        one result per input image. Header keywords come from the image's header,
+        ``masks`` holds one mask per input (the image's shape, or one plane's shape for
+        every plane), an offsets file or rows of numbers give one line per plane, and
+        ``headers`` one mapping per input.
     threads : int
         0 = all cores, k = k threads (results never depend on it).
     hdu : int, str or (str, int), optional
@@ -257,8 +268,11 @@ def imcombine(
     Returns
     -------
     ImcombineResult
+        With ``project=True`` and a list of images: a list of them, one per image.
     """
     params = IrafParams.from_arguments(locals())  # every IRAF parameter, validated
+    if params.project:
+        return _projected(images, dict(locals()))
     # --- images (their sizes may differ: each lies on the output canvas at its offset)
     fs = load_iraf_frames(images, hdu)
     paths = fs.paths  # file names: mask files named by keywords are also looked up beside them
@@ -325,3 +339,28 @@ def imcombine(
         offsets=layout.offsets.copy(),
         header=header,
     )
+
+
+def _projected(images: object, arguments: dict) -> ImcombineResult | list[ImcombineResult]:
+    """``project=True``: each input image combined along its highest axis (its planes as
+    the images of an ordinary run), see :mod:`imcombiners._iraf_project`."""
+    from ._iraf_project import header_mask, plane_masks, plane_offsets, project_inputs
+
+    params: IrafParams = arguments.pop("params")
+    headers, masks, offsets, hdu = (arguments.pop(k) for k in ("headers", "masks", "offsets", "hdu"))
+    for key in ("images", "project"):
+        arguments.pop(key)
+    inputs, single = project_inputs(images, headers, masks)
+    rule = params.mask_rule(masks_given=masks is not None)
+    results = []
+    for k, item in enumerate(inputs):
+        what = f"image {k}" if not isinstance(item.image, (str, os.PathLike)) else repr(os.fspath(item.image))
+        planes = load_projected(item.image, item.header, hdu, what)
+        mask = item.mask
+        if mask is None and masks is None and rule.active:  # IRAF: the file the image's keyword names
+            mask = header_mask(rule, planes.headers[0] if planes.headers else None,
+                               planes.paths[0] if planes.paths else None)
+        shape = (planes.n, *planes.spatial)
+        results.append(imcombine(planes, headers=None, masks=plane_masks(mask, shape, what),
+                                 offsets=plane_offsets(offsets, planes.n), **arguments))
+    return results[0] if single else results
