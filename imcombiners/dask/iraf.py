@@ -559,13 +559,14 @@ def imcombine(
     headers: Sequence[Header] | None = None,
     outtype: str | None = None,
     products: str | Sequence[str] | None = None,
+    project: bool = False,
     hdu: Hdu = None,
     memory_limit: MemoryLimit = None,
     tile: Sequence[int] | None = None,
     threads: int | None = None,
     streaming: bool = False,
     progress: Progress = None,
-) -> LazyImcombine:
+) -> LazyImcombine | list[LazyImcombine]:
     """IRAF ``imcombine`` out of core, bit-identical to :func:`imcombiners.imcombine`.
 
     Parameters
@@ -577,11 +578,16 @@ def imcombine(
         keywords, as in the in-memory call.
     combine, reject, nlow, nhigh, nkeep, mclip, lsigma, hsigma, rdnoise, gain, snoise, sigscale, pclip, grow, lthreshold, hthreshold, zero, scale, weight, statsec, expname, blank, masks, masktype, maskvalue, offsets, outlimits, headers, outtype
         Exactly as :func:`imcombiners.imcombine` (IRAF's names and defaults).  With
-        offsets every strip reads, from each frame, only the rows it covers.
+        offsets every strip reads, from each frame, only the rows it covers (the frames
+        may differ in size and have any number of axes).
     products : None, "all", "none", str or sequence of str
         Which of ``sigma``, ``rejmask``, ``nrejmask``, ``expmask``, ``bpmask`` to produce
         besides the output (default: none, as IRAF).  ``rejmask`` is as large as a uint8
         copy of the stack: leave it out when not needed.
+    project : bool
+        IRAF's ``project=yes`` as :func:`imcombiners.imcombine`: each input image (one,
+        or a list) combined along its highest axis; one lazy result per input (a list
+        for a list). A FITS image's planes are read window by window from the file.
     hdu
         HDU of FITS inputs (default: the first with an image).
     memory_limit, tile, threads, streaming
@@ -599,6 +605,10 @@ def imcombine(
         ``.header``, ``.warnings``.
     """
     params = IrafParams.from_arguments(locals())  # every IRAF parameter, validated
+    if params.project:
+        from imcombiners.dask.iraf_project import imcombine_projected
+
+        return imcombine_projected(imcombine, images, dict(locals()))
     if isinstance(images, (str, bytes)):
         raise TypeError("images: give a list of FITS paths, not a single string")
     setup = _prepare_iraf(images, masks, hdu, params, memory_limit, tile, threads, streaming, headers)
