@@ -302,3 +302,36 @@ pub(super) fn novalue_after_reject<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Placement;
+
+    #[test]
+    fn frame_line_follows_every_axis() {
+        // canvas (planes 4, lines 5, w); frame of 2 planes x 3 lines at plane 1, line 2
+        let mut p = Placement::plane(2, 0, 3, 4);
+        p.outer[0] = (1, 2);
+        let outer = [4usize];
+        let h = 5;
+        let line = |z: usize, y: usize| p.frame_line(z * h + y, h, &outer);
+        assert_eq!(line(0, 2), None); // plane before the frame
+        assert_eq!(line(1, 1), None); // line before the frame
+        assert_eq!(line(1, 2), Some(0));
+        assert_eq!(line(1, 4), Some(2));
+        assert_eq!(line(2, 2), Some(3));
+        assert_eq!(line(2, 4), Some(5));
+        assert_eq!(line(3, 3), None); // plane after the frame
+        // four axes: outer (2, 3), frame (1 x 2) at (1, 1)
+        let mut q = Placement::plane(0, 0, 1, 1);
+        q.outer[0] = (1, 1);
+        q.outer[1] = (1, 2);
+        let outer = [2usize, 3];
+        let at = |a: usize, b: usize| q.frame_line(a * 3 + b, 1, &outer);
+        assert_eq!(at(0, 1), None);
+        assert_eq!(at(1, 0), None);
+        assert_eq!(at(1, 1), Some(0));
+        assert_eq!(at(1, 2), Some(1));
+        assert_eq!(q.pixels(), 2);
+    }
+}
