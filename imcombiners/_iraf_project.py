@@ -11,7 +11,9 @@ gives its own output (IRAF's matching output lists). Checked against IRAF 2.17:
 * an offsets file (or N rows of numbers) gives one line per plane, read from its start
   again for every input;
 * the input's mask (``masks=`` or the file its ``BPM`` keyword names) has the image's
-  shape (one mask plane per plane) or one plane's shape (the same mask for every plane).
+  shape (one mask plane per plane) or one plane's shape (the same mask for every plane);
+  IRAF's rule "an all-zero mask is no mask" looks at the whole mask (a plane of zeros in
+  a cube mask with other values is a mask whose values are 0).
 
 :func:`project_inputs` splits the ``images`` argument into these per-input runs; the
 entry points run each as an ordinary combine of the planes.
@@ -96,7 +98,7 @@ def plane_offsets(offsets: Any, nplanes: int) -> Any:
     return offsets
 
 
-def plane_masks(mask: Any, shape: Sequence[int], what: str) -> list[np.ndarray] | None:
+def plane_masks(mask: Any, shape: Sequence[int], what: str) -> list[Any] | None:
     """One input's mask as one mask per plane.
 
     ``mask``: None, an array (or FITS file name) of the image's shape or of one plane's
@@ -110,8 +112,11 @@ def plane_masks(mask: Any, shape: Sequence[int], what: str) -> list[np.ndarray] 
         mask = read_mask(os.fspath(mask))
     arr = np.asarray(mask)
     shape = tuple(shape)
-    if arr.shape == shape:
-        return list(arr)
+    if arr.shape == shape:  # IRAF judges "all 0 = no mask" on the whole mask
+        from ._iraf_masks import MaskPart, is_empty
+
+        empty = is_empty(arr)
+        return [MaskPart(plane, empty) for plane in arr]  # type: ignore[misc]
     if arr.shape == shape[1:]:
         return [arr] * shape[0]  # IRAF: a mask of one plane's shape serves every plane
     raise ValueError(f"masks: the mask of {what} has shape {arr.shape}; give the image's shape {shape} or one "

@@ -25,7 +25,7 @@ import numpy as np
 
 from ._iraf_geometry import Geometry, OffsetSpec, frame_offsets, frame_section, output_geometry, parse_offsets, \
     parse_statsec
-from ._iraf_masks import BAD, MaskRule, header_mask_names, is_empty, mask_codes, mask_file, parse_mask_rule, \
+from ._iraf_masks import BAD, MaskPart, MaskRule, header_mask_names, is_empty, mask_codes, mask_file, parse_mask_rule, \
     read_mask
 from ._iraf_outtype import INTEGER_OUTTYPES, OUTTYPES, to_outtype
 
@@ -153,6 +153,9 @@ def frame_mask_codes(rule: MaskRule, masks: Any, n: int, spatial: tuple[int, ...
         if id(item) in cache:  # one mask shared by every frame: one conversion
             out.append(cache[id(item)])
             continue
+        whole_empty = item.empty if isinstance(item, MaskPart) else None  # project: the image's whole mask
+        if isinstance(item, MaskPart):
+            item = item.data
         raw = read_mask(os.fspath(item)) if isinstance(item, (str, os.PathLike)) else np.asarray(item)
         if raw.shape != shapes[i]:
             raise ValueError(f"masks[{i}] has shape {raw.shape} but image {i} has shape {shapes[i]}")
@@ -160,7 +163,7 @@ def frame_mask_codes(rule: MaskRule, masks: Any, n: int, spatial: tuple[int, ...
             raise TypeError(f"masks[{i}]: integer or boolean masks expected; got dtype {raw.dtype}")
         # IRAF: an all-zero mask is no mask, unless the type makes 0 bad everywhere
         # ("inverted" types keep it; for the others 0 is bad only in a non-empty mask)
-        if _zero_is_bad(rule) and not rule.invert and is_empty(raw):
+        if _zero_is_bad(rule) and not rule.invert and (is_empty(raw) if whole_empty is None else whole_empty):
             codes = None
         else:
             codes = np.ascontiguousarray(mask_codes(raw, rule)).reshape(-1)

@@ -224,6 +224,9 @@ def test_project_matches_real_iraf(seed, tmp_path):
         params["maskvalue"] = str(mv)
         masks = [np.where(rng.random(s if rng.random() < 0.5 else s[1:]) < 0.1, rng.integers(1, 16), 0)
                  for s in shapes]
+        for m in masks:
+            if m.ndim == 3:  # IRAF: "all 0 = no mask" is judged on the whole mask, not per plane
+                m[int(rng.integers(m.shape[0]))] = 0
         if params["grow"]:
             params["nkeep"] = max(1, params["nkeep"])
     headers = [{"NCOMBINE": int(rng.integers(1, 5))} for _ in range(ninputs)]

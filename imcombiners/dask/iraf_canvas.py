@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imcombiners._iraf_masks import BAD, MaskRule, is_empty, mask_codes, mask_file
+from imcombiners._iraf_masks import BAD, MaskPart, MaskRule, is_empty, mask_codes, mask_file
 from imcombiners._iraf_setup import Layout, Placement
 from imcombiners.dask.inputs import FrameView, is_dask
 from imcombiners.dask.sources import StackSource, as_frame
@@ -222,12 +222,16 @@ def mask_readers(rule: MaskRule, masks: object, n: int, spatial: tuple[int, ...]
         if item is None:
             readers.append(None)
             continue
+        whole_empty = item.empty if isinstance(item, MaskPart) else None  # project: the image's whole mask
+        if isinstance(item, MaskPart):
+            item = item.data
         reader = item if hasattr(item, "read") and hasattr(item, "shape") else as_frame(
             os.fspath(item) if isinstance(item, (str, os.PathLike)) else item)  # type: ignore[arg-type]
         if tuple(reader.shape) != shapes[i]:  # type: ignore[attr-defined]
             raise ValueError(f"masks[{i}] has shape {tuple(reader.shape)} but image {i} has shape "  # type: ignore[attr-defined]
                              f"{shapes[i]}")
-        if _zero_is_bad(rule) and not rule.invert and is_empty(reader.read()):  # type: ignore[attr-defined]
+        if _zero_is_bad(rule) and not rule.invert and (
+                is_empty(reader.read()) if whole_empty is None else whole_empty):  # type: ignore[attr-defined]
             readers.append(None)  # IRAF: an all-zero mask is no mask
             continue
         readers.append(reader)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from imcombiners._iraf_masks import MaskPart
 from imcombiners._iraf_project import header_mask, plane_offsets, project_inputs
 from imcombiners.dask.sources import as_frame
 
@@ -71,18 +72,25 @@ def _planes(image: Any, hdu: Any, what: str) -> tuple[Any, Any, str | None, int]
 def _plane_mask(mask: Any, shape: tuple[int, ...], what: str) -> Any:
     """One input's mask as imcombine's ``masks`` for its planes: the image's shape (one
     plane each) or one plane's shape (shared), file names read window by window."""
+    from imcombiners._iraf_masks import is_empty
+    from imcombiners.dask.inputs import FrameView
+
     if mask is None:
         return None
     if isinstance(mask, (str, os.PathLike)):
         reader = as_frame(os.fspath(mask))
-        if tuple(reader.shape) == shape:
-            return [PlaneFrame(reader, k) for k in range(shape[0])]
+        if tuple(reader.shape) == shape:  # IRAF judges "all 0 = no mask" on the whole mask
+            empty = is_empty(reader.read())
+            return [MaskPart(PlaneFrame(reader, k), empty) for k in range(shape[0])]
         if tuple(reader.shape) == shape[1:]:
             return [reader] * shape[0]
         got = tuple(reader.shape)
     else:
         got = tuple(getattr(mask, "shape", np.shape(mask)))
-        if got in (shape, shape[1:]):
+        if got == shape:
+            empty = is_empty(np.asarray(mask))
+            return [MaskPart(FrameView(mask, k), empty) for k in range(shape[0])]
+        if got == shape[1:]:
             return mask
     raise ValueError(f"masks: the mask of {what} has shape {got}; give the image's shape {shape} or one plane's "
                      f"shape {shape[1:]}")
@@ -107,7 +115,10 @@ def imcombine_projected(run: Callable[..., Any], images: Any, arguments: dict) -
         mask = item.mask
         if mask is None and masks is None and rule.active:  # IRAF: the file the image's keyword names
             mask = header_mask(rule, header, path)
+        plane_mask = _plane_mask(mask, shape, what)
+        if isinstance(plane_mask, list) and rule.kind == "boolean":  # nonzero = bad: emptiness is moot
+            plane_mask = [m.data if isinstance(m, MaskPart) else m for m in plane_mask]
         results.append(run(planes, headers=None if header is None else [header] * nplanes,
-                           masks=_plane_mask(mask, shape, what), offsets=plane_offsets(offsets, nplanes),
+                           masks=plane_mask, offsets=plane_offsets(offsets, nplanes),
                            hdu=hdu, **arguments))
     return results[0] if single else results
