@@ -7,6 +7,7 @@ Nothing here imports our package or any peer, so every helper script (including 
 from __future__ import annotations
 
 import os
+import re
 import platform
 import subprocess
 import sys
@@ -157,3 +158,12 @@ def replace_block(path, begin: str, end: str, block: str) -> None:
         text = text.rstrip("\n") + "\n\n" + block
     with open(path, "w") as f:
         f.write(text)
+
+
+_BLOCK = re.compile(r"<!-- (?P<name>[\w-]+):begin .*?-->.*?<!-- (?P=name):end -->", re.S)
+
+
+def owned_blocks(text: str) -> list[str]:
+    """The blocks of a RESULTS.md text that other scripts own (each written by
+    `replace_block` between ``<!-- NAME:begin ... -->`` and ``<!-- NAME:end -->``), in order."""
+    return [m.group(0) for m in _BLOCK.finditer(text)]

@@ -36,7 +36,7 @@ import _iraf
 import _mem
 import _report
 import _scenarios as S
-from _common import (BENCH_DIR, PEER_PYTHON, RESULTS_DIR, iraf_version, machine_info, package_versions,
+from _common import (BENCH_DIR, PEER_PYTHON, RESULTS_DIR, iraf_version, machine_info, owned_blocks, package_versions,
                      use_repo_package)
 from _imc011 import NOT_BUILT, PeerDriver
 from _timing import Impl, run_interleaved
@@ -190,21 +190,15 @@ def run_ooc(sc: S.Scenario, shape, ctx: Ctx, args) -> dict:
 
 
 def _write_report(path: str, md: str) -> None:
-    """Write RESULTS.md, keeping the blocks that simd_levels.py, survey_ivar.py and
-    cli_siril.py wrote."""
-    import cli_siril
-    import simd_levels
-    import survey_ivar
-
+    """Write RESULTS.md, keeping the blocks other scripts own (simd_levels.py,
+    survey_ivar.py, cli_siril.py, nsweep.py, beyond_ram.py)."""
     try:
         with open(path) as f:
             old = f.read()
     except OSError:
         old = ""
-    blocks = (simd_levels, survey_ivar, cli_siril)
-    for begin, end in ((b.BEGIN, b.END) for b in blocks):
-        if begin in old and end in old:
-            md = md.rstrip("\n") + "\n\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    for block in owned_blocks(old):
+        md = md.rstrip("\n") + "\n\n" + block + "\n"
     with open(path, "w") as f:
         f.write(md)
 

@@ -240,6 +240,8 @@ def render(records: list[dict], meta: dict) -> str:
         oc = c.get("other_cores")
         lines.append(f"* {rec['id']} {' x '.join(map(str, rec['shape']))}: load {rec['load'][0]:.2f} -> "
                      f"{rec['load'][1]:.2f}; others used {oc:.2f} cores" if oc is not None else f"* {rec['id']}")
+    if meta.get("notes"):
+        lines += ["", meta["notes"].strip()]
     lines += ["", END, ""]
     return "\n".join(lines)
 
@@ -259,6 +261,7 @@ def main(argv=None) -> int:
     ap.add_argument("--slow-s", type=float, default=15.0)
     ap.add_argument("--slow-repeats", type=int, default=2)
     ap.add_argument("--noise-note", default="", help="a sentence on the machine's load, put in the report")
+    ap.add_argument("--notes", metavar="MD", help="a Markdown file of notes (e.g. profiles) put after the tables")
     ap.add_argument("--render", metavar="JSON", help="only re-render from a results/simd-*.json")
     args = ap.parse_args(argv)
     output = args.output or str(BENCH_DIR / "RESULTS.md")
@@ -267,6 +270,8 @@ def main(argv=None) -> int:
             saved = json.load(f)
         if args.noise_note:
             saved["meta"]["noise_note"] = args.noise_note
+        if args.notes:
+            saved["meta"]["notes"] = open(args.notes).read()
         replace_block(output, BEGIN, END, render(saved["records"], saved["meta"]))
         log(f"wrote the simd-levels block of {output}")
         return 0
@@ -292,6 +297,7 @@ def main(argv=None) -> int:
         "simd_flags": [f for f in flags if f.startswith(("sse", "ssse", "avx", "fma", "bmi", "popcnt", "lzcnt", "abm", "f16c"))],
         "versions": package_versions(["imcombiners", "numpy", "bottleneck", "astropy"]),
         "noise_note": args.noise_note,
+        "notes": open(args.notes).read() if args.notes else "",
     }
     t0 = time.perf_counter()
     records = []

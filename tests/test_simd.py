@@ -246,6 +246,33 @@ def test_public_entry_points_same_bits_as_baseline(level):
 
 
 @pytest.mark.parametrize("level", HIGHER)
+@pytest.mark.parametrize("n", [150, 700, 2100])
+def test_large_n_paths_same_bits_as_baseline(level, n):
+    """Large N takes other paths (long networks up to 2048, order statistics by lane
+    selection from 128 frames, the column path beyond 2048): each level gives the
+    baseline's bits there too."""
+    _need(level)
+    import imcombiners as imc
+
+    rejectors = [None, imc.SigClip(3, maxiters=5, cenfunc="median"), imc.AvSigClip(), imc.PClip(),
+                 imc.MinMaxClip(0.05, 0.05), imc.CcdClip(rdnoise=5, gain=1.5)]
+    for dtype in ("uint16", "float32"):
+        stack = _specials_stack(n, (2, 33), dtype, seed=n)
+        for rej in rejectors:
+            for method in ("median", "mean", "lmedian"):
+                for diagnostics in (None, "simple"):
+                    def combine():
+                        return imc.Combiner(stack).combine(method, rejectors=[rej] if rej else None,
+                                                           diagnostics=diagnostics)
+                    with forced_simd_level("baseline"):
+                        base = combine()
+                    with forced_simd_level(level):
+                        got = combine()
+                    what = f"{dtype} n={n} {method} {rej!r} {diagnostics} at {level}"
+                    same_bits(getattr(base, "data", base), getattr(got, "data", got), what)
+
+
+@pytest.mark.parametrize("level", HIGHER)
 def test_dask_engine_same_bits_as_baseline(level):
     _need(level)
     da = pytest.importorskip("dask.array")

@@ -93,11 +93,17 @@ def tile_graph(p: PreparedStack, job: object, tile_fn: TileFunction) -> TileGrap
                          sorted((k, v.token) for k, v in psrc.items()),
                          p.plan.chunks, p.halo, job_token(job), tile_fn)
         src, msrc = p.source, p.mask_source
+        # Tiles run roughly in order, `threads` at a time: each asks for the one that
+        # will start when it finishes (read-ahead; see tasks.tile_from_source).
+        order = {t.index: k for k, t in enumerate(all_tiles)}
+        lead = max(1, p.plan.threads)
 
         def expr(t: Tile) -> Task:
+            k = order[t.index] + lead
+            ahead = all_tiles[k].read_window if k < len(all_tiles) else None
             # planes only when given: tasks without them keep their form
             extra = (psrc,) if psrc else ()
-            return (tile_from_source, src, msrc, t.read_window, t.crop, tile_fn, job, *extra)
+            return (tile_from_source, src, msrc, t.read_window, t.crop, tile_fn, job, ahead, *extra)
 
         return TileGraph(all_tiles, expr, [], token)
 

@@ -38,6 +38,10 @@ SAFETY = 1.25
 MAX_TASK_INPUT = 256 * 2**20
 #: Fixed allowance per running task (Python objects, kernel scratch, I/O buffers).
 TASK_OVERHEAD = 4 * 2**20
+#: Smallest piece of each frame a tile should read: with hundreds of files, thinner
+#: strips turn one large sequential read per file into many small ones. 128 KiB is
+#: Linux's default read-ahead window: below it every read is a separate small request.
+MIN_FRAME_READ = 128 * 2**10
 
 
 def parse_memory(value: int | float | str | None) -> int | None:
@@ -288,18 +292,37 @@ def make_plan(
                 new = max(1, budget // min_task)
                 notes.append(f"concurrency lowered from {threads} to {new} to fit memory_limit")
                 threads = int(new)
-            per_task_budget = budget / threads
         else:
-            per_task_budget = float("inf")
-        max_px = (per_task_budget - TASK_OVERHEAD) / (SAFETY * running)
-        max_px = min(max_px, max(1.0, MAX_TASK_INPUT / max(1, n * in_itemsize)))
-        chosen = _fit_tile(spatial, max_px, halo, full_rows)
-        # keep every thread busy: at least ~2 tiles per thread when rows allow
-        want_tiles = 2 * threads
-        if math.prod(-(-s // t) for s, t in zip(spatial, chosen)) < want_tiles and spatial[0] > 1:
-            rows = max(1, -(-spatial[0] // want_tiles))
-            if rows < chosen[0]:
-                chosen = (rows,) + chosen[1:]
+            budget = float("inf")
+
+        def fit(k: int) -> tuple[int, ...]:
+            """The tile for k tiles at once."""
+            max_px = (budget / k - TASK_OVERHEAD) / (SAFETY * running)
+            max_px = min(max_px, max(1.0, MAX_TASK_INPUT / max(1, n * in_itemsize)))
+            t = _fit_tile(spatial, max_px, halo, full_rows)
+            # keep every thread busy: at least ~2 tiles per thread when rows allow
+            want_tiles = 2 * k
+            if math.prod(-(-s // ti) for s, ti in zip(spatial, t)) < want_tiles and spatial[0] > 1:
+                rows = max(1, -(-spatial[0] // want_tiles))
+                if rows < t[0]:
+                    t = (rows,) + t[1:]
+            return t
+
+        chosen = fit(threads)
+        # Many frames in a small budget make thin tiles: each tile reads a small piece of
+        # every file. Fewer tiles at once make each piece larger; worth a kernel thread
+        # only when the pieces then reach MIN_FRAME_READ.
+        frame_read = lambda t: math.prod(t) * in_itemsize  # noqa: E731
+        if frame_read(chosen) < MIN_FRAME_READ and threads > 1 and budget != float("inf"):
+            k = next((k for k in range(threads - 1, 0, -1) if frame_read(fit(k)) >= MIN_FRAME_READ), None)
+            if k is not None:
+                notes.append(
+                    f"{k} tile(s) at once instead of {threads}: tiles then read "
+                    f"{frame_read(fit(k)) / 2**10:.0f} KiB of each of the {n} frames "
+                    f"instead of {frame_read(chosen) / 2**10:.0f} KiB (small reads from many "
+                    "files leave the disk waiting)"
+                )
+                threads, chosen = k, fit(k)
         if align:
             chosen = _align(chosen, spatial, align, notes)
     chunks = tuple(_axis_chunks(s, t) for s, t in zip(spatial, chosen))

@@ -27,7 +27,9 @@ from __future__ import annotations
 import math
 import mmap
 import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, Union, runtime_checkable
 
@@ -50,6 +52,7 @@ __all__ = [
     "KERNEL_DTYPES",
     "workspace_dtype",
     "fill_dtype",
+    "prefetch",
 ]
 
 #: dtypes the kernels take as input.
@@ -231,6 +234,70 @@ def as_frame(obj: FrameInput, hdu: int | str | None = None, view: str = "library
 
 
 # --------------------------------------------------------------------------
+# read-ahead
+# --------------------------------------------------------------------------
+
+#: One thread that issues read-ahead hints, so a tile's kernel never waits for them.
+_PREFETCHER: ThreadPoolExecutor | None = None
+_PREFETCH_LOCK = threading.Lock()
+
+
+def _file_range(frame: object, win: tuple[slice, ...]) -> tuple[str, int, int] | None:
+    """(path, offset, length) of the bytes a window of an uncompressed file frame covers.
+
+    Only windows of whole rows (every axis after the first taken whole, step 1) map to
+    one contiguous byte range, as the planner's strips do; other windows return None.
+    """
+    path = getattr(frame, "path", None)
+    if path is None or getattr(frame, "compressed", False) or getattr(frame, "container", ""):
+        return None  # tile-compressed or gzip/bzip2: the file bytes are not the pixels
+    offset = getattr(frame, "data_offset", getattr(frame, "offset", None))
+    shape = tuple(getattr(frame, "shape", ()))
+    if offset is None or len(shape) != len(win) or not shape:
+        return None
+    if any(s.step != 1 for s in win) or any((s.start, s.stop) != (0, n) for s, n in zip(win[1:], shape[1:])):
+        return None
+    bitpix = getattr(frame, "bitpix", None)
+    itemsize = abs(int(bitpix)) // 8 if bitpix is not None else np.dtype(getattr(frame, "disk_dtype")).itemsize
+    row = math.prod(shape[1:]) * itemsize
+    return os.fspath(path), int(offset) + win[0].start * row, (win[0].stop - win[0].start) * row
+
+
+def _advise(ranges: list[tuple[str, int, int]]) -> None:
+    """Ask the kernel to start reading these byte ranges into the page cache."""
+    for path, offset, length in ranges:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue  # the tile's own read reports a missing file
+        try:
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def prefetch(source: StackSource | None, window: Sequence[slice] | None) -> None:
+    """Start reading a window of every frame file in the background (a hint, no result).
+
+    The pages land in the page cache (not in this process's memory): the tile that
+    reads them later finds them there, so the disk works while kernels run.  Sources
+    without files, compressed frames and windows that are not whole rows are skipped.
+    """
+    global _PREFETCHER
+    if source is None or window is None or not hasattr(os, "posix_fadvise"):
+        return
+    ranges = source.file_ranges(window)
+    if not ranges:
+        return
+    with _PREFETCH_LOCK:
+        if _PREFETCHER is None:
+            _PREFETCHER = ThreadPoolExecutor(1, thread_name_prefix="imc-prefetch")
+        _PREFETCHER.submit(_advise, ranges)
+
+
+# --------------------------------------------------------------------------
 # stacks
 # --------------------------------------------------------------------------
 
@@ -274,6 +341,11 @@ class StackSource:
     def read_frame(self, i: int, window: Sequence[slice] | None = None) -> np.ndarray:  # pragma: no cover
         """Return frame ``i`` (a window of it, steps allowed), padded as in :meth:`read`."""
         raise NotImplementedError
+
+    def file_ranges(self, window: Sequence[slice]) -> list[tuple[str, int, int]]:
+        """(path, offset, length) of the file bytes a window reads (for read-ahead);
+        empty when the source has no plain files behind it."""
+        return []
 
 
 def _overlap(win: tuple[slice, ...], off: Sequence[int], shape: Sequence[int]):
@@ -393,6 +465,19 @@ class FramesSource(StackSource):
         if any(d.start != 0 or d.stop != n for d, n in zip(dst, out.shape)):
             out[...] = self.fill
         frame.read(fwin, out=out[dst])
+
+    def file_ranges(self, window: Sequence[slice]) -> list[tuple[str, int, int]]:
+        win = _normalise_window(self.shape[1:], window)
+        out = []
+        for i, frame in enumerate(self.frames):
+            fwin: tuple[slice, ...] | None = win
+            if self.offsets is not None:
+                ov = _overlap(win, self.offsets[i], frame.shape)
+                fwin = None if ov is None else ov[0]
+            r = None if fwin is None else _file_range(frame, fwin)
+            if r is not None:
+                out.append(r)
+        return out
 
     def covering(self, window: Sequence[slice]) -> list[int]:
         """Indices of the frames overlapping a window (all frames without offsets)."""

@@ -17,7 +17,7 @@ import numpy as np
 from imcombiners._job import Job, run_job
 from imcombiners._planes import prepare_planes, unusable_samples
 from imcombiners._stats import frame_statistic
-from imcombiners.dask.sources import StackSource
+from imcombiners.dask.sources import StackSource, prefetch
 from imcombiners.dask.tiling import Placement, Window
 
 #: The planes a stack may carry, in the order tasks receive them (dask.planes imports it).
@@ -103,8 +103,17 @@ def _crop(outputs: Mapping[str, np.ndarray], crop: Window | None) -> dict[str, n
 
 def tile_from_source(source: StackSource, mask_source: StackSource | None, read_window: Window,
                      crop: Window | None, tile_fn: TileFunction, job: JobT,
+                     ahead: Window | None = None,
                      plane_sources: Mapping[str, StackSource] | None = None) -> dict[str, np.ndarray]:
-    """Fused reader + kernel: read the window of all N frames (and planes), combine, crop."""
+    """Fused reader + kernel: read the window of all N frames (and planes), combine, crop.
+
+    ``ahead``: the read window of a tile that runs later; its file bytes are requested
+    in the background first, so the disk reads it while this tile's kernel runs.
+    """
+    prefetch(source, ahead)
+    prefetch(mask_source, ahead)
+    for plane_source in (plane_sources or {}).values():
+        prefetch(plane_source, ahead)
     data = source.read(read_window)
     mask = None if mask_source is None else _as_bool(mask_source.read(read_window))
     planes = {role: src.read(read_window) for role, src in (plane_sources or {}).items()}

@@ -1,5 +1,5 @@
 //! Profile target: one combine of a 20 x 1M-pixel f32 stack on one thread
-//! (cargo run --release --example driver_bench -- median|mean|sigclip-mean|sigclip-median|minmax-mean|pclip-median;
+//! (cargo run --release --example driver_bench -- median|mean|sigclip-mean|sigclip-median|ccdclip-mean|avsigclip-mean|minmax-mean|pclip-median;
 //! environment: N frames, M pixels, REPS repeats).
 use imc_core::driver::{run, Outputs};
 use imc_core::fixtures::{noisy_stack, process_cpu_ns, sigclip_median};
@@ -19,6 +19,16 @@ fn main() {
         "sigclip-mean" => Job { rejectors: vec![sig], ..Job::simple(Method::Mean) },
         "sigclip-median" => Job { rejectors: vec![sig], ..Job::simple(Method::Median) },
         "pclip-median" => Job { rejectors: vec![Rejector::PClip { frac: -0.5, sigma_lo: 3.0, sigma_hi: 3.0, nkeep: 1 }], ..Job::simple(Method::Median) },
+        "ccdclip-mean" => {
+            let noise = imc_core::job::Noise { rdnoise: 5.0, gain: 1.0, snoise: 0.0, sigscale: 0.1, level_cen: None, level_scale: 1.0, level_zero: 0.0 };
+            let limits = imc_core::job::Limits { nkeep: 1, maxrej: None, revert: true };
+            let r = Rejector::CcdClip { sigma_lo: 3.0, sigma_hi: 3.0, maxiters: 5, cen: imc_core::job::Centre::Median, noise, limits };
+            Job { rejectors: vec![r], ..Job::simple(Method::Mean) }
+        }
+        "avsigclip-mean" => {
+            let r = Rejector::AvSigClip { sigma_lo: 3.0, sigma_hi: 3.0, cen: imc_core::job::Centre::Median, nkeep: 1, sigscale: 0.1 };
+            Job { rejectors: vec![r], line: 1024, ..Job::simple(Method::Mean) }
+        }
         "minmax-mean" => Job { rejectors: vec![Rejector::MinMax { n_min: 1.0, n_max: 1.0 }], ..Job::simple(Method::Mean) },
         _ => Job::simple(Method::Median),
     };

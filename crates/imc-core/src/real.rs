@@ -7,7 +7,7 @@
 //! lanes hold twice as many pixels per vector when the input fits f32 exactly.
 
 /// A floating type: f32 or f64.
-pub trait Real: Copy + Send + Sync + Default + PartialOrd + std::fmt::Debug + 'static {
+pub trait Real: Copy + Send + Sync + Default + PartialOrd + std::fmt::Debug + crate::network::NetValue + 'static {
     /// Not-a-number in this type.
     const NAN: Self;
     /// +inf (invalid samples sort to the end as +inf).

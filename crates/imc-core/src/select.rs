@@ -69,15 +69,28 @@ pub fn quantile(buf: &mut [f64], q: f64) -> f64 {
 
 /// Quantile of already sorted values ('linear' interpolation), NaN when empty.
 pub fn quantile_sorted(buf: &[f64], q: f64) -> f64 {
-    let n = buf.len();
+    quantile_at(buf.len(), q, |k| buf[k])
+}
+
+/// The two ranks (0-based) that the quantile q of `n >= 1` sorted values interpolates
+/// between (equal at the top end).
+#[inline]
+pub fn quantile_ranks(n: usize, q: f64) -> (usize, usize) {
+    let lo = (q * (n - 1) as f64).floor() as usize;
+    (lo, (lo + 1).min(n - 1))
+}
+
+/// Quantile q of `n` sorted values read through `at(k)` ('linear' interpolation; the one
+/// definition every path evaluates). NaN when n = 0.
+#[inline(always)]
+pub fn quantile_at(n: usize, q: f64, at: impl Fn(usize) -> f64) -> f64 {
     if n == 0 {
         return f64::NAN;
     }
     let pos = q * (n - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(n - 1);
+    let (lo, hi) = quantile_ranks(n, q);
     let t = pos - lo as f64;
-    let (a, b) = (buf[lo], buf[hi]);
+    let (a, b) = (at(lo), at(hi));
     // NumPy's lerp: symmetric form keeps exact endpoints.
     if t >= 0.5 {
         b - (b - a) * (1.0 - t)

@@ -313,9 +313,30 @@ pub trait Kernel {
     fn run(self) -> Self::Output;
 }
 
+thread_local! {
+    /// The level of the [`dispatch`] running on this thread (the baseline outside one).
+    static RUNNING: Cell<Level> = const { Cell::new(Level::Baseline) };
+}
+
+/// The level the code running on this thread was compiled for (inside [`dispatch`]; the
+/// baseline elsewhere). For the few loops whose best form differs between levels
+/// although the source is shared (`network::sort_columns`): both forms give the same bits,
+/// so a wrong answer here could only cost speed.
+#[inline(always)]
+pub fn running() -> Level {
+    RUNNING.with(Cell::get)
+}
+
 /// Run `k` compiled for `isa`.
 #[inline(always)]
 pub fn dispatch<K: Kernel>(isa: Isa, k: K) -> K::Output {
+    struct Restore(Level);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            RUNNING.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(RUNNING.with(|c| c.replace(isa.level)));
     match isa.level {
         // Safety: an `Isa` above the baseline exists only when the CPU runs its features.
         #[cfg(target_arch = "x86_64")]

@@ -5,7 +5,8 @@
 use rayon::prelude::*;
 
 use super::scratch::Scratch;
-use super::{block_len, with_threads, Ctx, Elem, Path};
+use super::{block_len, with_threads, Ctx, Elem, Path, NETWORK_MAX_N};
+use crate::network::LANES;
 use crate::input::Input;
 use crate::job::{Centre, Method};
 use crate::propagate::{Acc, PlaneValues};
@@ -51,14 +52,41 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     pub(super) fn line_sigmas(&self, upto: usize, cen: Centre, threads: usize) -> Vec<f64> {
         let n = self.n;
         let nlines = self.m / self.line;
-        let block = block_len(n);
         let planes = self.pctx.is_some();
+        // Without frame ids (no per-image noise up to this rejector), the values sorted by
+        // a network are the same sorted values: whole blocks of lanes at once.
+        let by_network = !planes && !self.prepared[..=upto].iter().any(|p| p.needs_ids()) && n <= NETWORK_MAX_N;
+        let (path, block) = if by_network { (Path::Vertical, LANES) } else { (Path::Element, block_len(n)) };
         let one = |s: &mut Scratch, l: usize| -> f64 {
             let (mut acc, mut count) = (0.0, 0usize);
             let (start, end) = (l * self.line, (l + 1) * self.line);
             let mut p0 = start;
+            // `b`: the pixel's place in the block (its planes, when there are planes).
+            let mut pixel = |s: &mut Scratch, px: usize, b: usize, with_ids: bool| {
+                let ids = if with_ids { Some(&s.sorted_ids[..]) } else { None };
+                let mut win = Win::new(&s.sorted, ids);
+                win.var = planes.then(|| &s.pvar[b * n..(b + 1) * n]);
+                for j in 0..upto {
+                    if let Some(t) = &self.line_sigma[j] {
+                        win.line_sigma = t[px / self.line];
+                    }
+                    self.prepared[j].apply(&mut win, &mut s.rs);
+                }
+                let (a, c) = avsigclip::line_terms(&win, &self.prepared[upto], cen);
+                acc += a;
+                count += c;
+            };
             while p0 < end {
                 let p1 = (p0 + block).min(end);
+                if by_network {
+                    self.load_sorted_block(s, false, p0, p1);
+                    for b in 0..(p1 - p0) {
+                        self.sorted_lane(s, b);
+                        pixel(s, p0 + b, b, false);
+                    }
+                    p0 = p1;
+                    continue;
+                }
                 self.gather(s, p0, p1);
                 for b in 0..(p1 - p0) {
                     // Sorted by (value, frame) with ids, as on the element path, so a
@@ -74,23 +102,13 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     s.sorted_ids.clear();
                     s.sorted.extend(s.pairs.iter().map(|p| p.0));
                     s.sorted_ids.extend(s.pairs.iter().map(|p| p.1));
-                    let mut win = Win::new(&s.sorted, Some(&s.sorted_ids));
-                    win.var = planes.then(|| &s.pvar[b * n..(b + 1) * n]);
-                    for j in 0..upto {
-                        if let Some(t) = &self.line_sigma[j] {
-                            win.line_sigma = t[(p0 + b) / self.line];
-                        }
-                        self.prepared[j].apply(&mut win, &mut s.rs);
-                    }
-                    let (a, c) = avsigclip::line_terms(&win, &self.prepared[upto], cen);
-                    acc += a;
-                    count += c;
+                    pixel(s, p0 + b, b, true);
                 }
                 p0 = p1;
             }
             avsigclip::line_sigma(acc, count)
         };
-        let scratch = || Scratch::with_planes(n, block, Path::Element, planes);
+        let scratch = || Scratch::with_planes(n, block, path, planes);
         if threads == 1 || nlines <= 1 {
             let mut s = scratch();
             (0..nlines).map(|l| one(&mut s, l)).collect()

@@ -38,6 +38,7 @@ use crate::reject::{sflag, Prepared};
 use crate::simd::{self, Kernel};
 
 mod element;
+mod lane_select;
 mod lane_shortcuts;
 mod minmax_stream;
 mod output;
@@ -89,8 +90,13 @@ const FRAME_GROUP: usize = 4;
 // The fixed-size inner loops (`add_valid`, `minmax_stream::find_extremes`) match groups of
 // exactly four frames.
 const _: () = assert!(FRAME_GROUP == 4);
-/// Largest N sorted with networks; above it selection on one element at a time wins.
-const NETWORK_MAX_N: usize = 256;
+/// Largest N sorted with networks (their cost per sample grows like log² N, but with a
+/// small constant: at N = 1000 still a third of one element-wise sort); above it one
+/// element at a time, whose scratch does not grow with the block's lanes.
+const NETWORK_MAX_N: usize = 2048;
+/// Smallest N whose order statistics without rejection are selected by bisection (see
+/// `lane_select`) rather than read from network-sorted lanes.
+const SELECT_MIN_N: usize = 128;
 
 /// Run `f` on a rayon pool with `threads` threads (0 = the global pool).
 pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
@@ -126,6 +132,9 @@ enum Path {
     MinMaxStream,
     /// Sort many pixels at once with a sorting network (no per-sample outputs).
     Vertical,
+    /// Order statistics without rejection of many pixels at once by bisection on f32
+    /// keys (see `lane_select`).
+    Select,
     /// Large N without per-sample outputs: one element at a time, values only (selection
     /// for order statistics, one unstable sort otherwise).
     Column,
@@ -137,7 +146,7 @@ enum Path {
 
 impl Path {
     /// The fastest path that gives the job's outputs (each gives the same bits).
-    fn choose(job: &Job, n: usize, prepared: &[Prepared], lone: Option<LoneRejector>, planes: bool) -> Path {
+    fn choose(job: &Job, n: usize, prepared: &[Prepared], lone: Option<LoneRejector>, lane32: bool, planes: bool) -> Path {
         let w = job.want;
         if planes {
             // Planes (or their products): the element path reads them per sample; a plain
@@ -157,6 +166,8 @@ impl Path {
             && matches!(job.method, Method::Mean | Method::Sum | Method::WAvg | Method::Min | Method::Max)
         {
             Path::Stream
+        } else if !per_sample && n >= SELECT_MIN_N && lane_select::applies(job.method, lane32, prepared.len()) {
+            Path::Select
         } else if !per_sample && !prepared.iter().any(|p| p.needs_ids()) {
             if n <= NETWORK_MAX_N { Path::Vertical } else { Path::Column }
         } else {
@@ -172,7 +183,7 @@ impl Path {
             Path::Stream => STREAM_BLOCK,
             Path::PlaneStream => plane_stream::PLANE_BLOCK,
             Path::MinMaxStream => MINMAX_BLOCK,
-            Path::Vertical => LANES,
+            Path::Vertical | Path::Select => LANES,
         }
     }
 }
@@ -259,15 +270,17 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         dq: Out::of(&mut out.dq),
     };
     let lone = LoneRejector::of(&prepared);
+    // f32 lanes hold u8/u16/i16/f32 samples exactly; normalised values need f64.
+    let lane32 = T::FITS_F32 && job.zero.is_none() && job.scale.is_none();
     let with_planes = !frames.planes.is_empty() || w.any_product();
-    let path = Path::choose(job, n, &prepared, lone, with_planes);
+    let path = Path::choose(job, n, &prepared, lone, lane32, with_planes);
     let block = path.block(n);
-    let network = if path == Path::Vertical { network::batcher(n) } else { vec![] };
+    // The AvSigClip line pre-pass sorts with the network too (see `line_sigmas`).
+    let avsig = prepared.iter().any(|p| matches!(p.rejector, Rejector::AvSigClip { .. }));
+    let network = if path == Path::Vertical || (avsig && n <= NETWORK_MAX_N) { network::batcher(n) } else { vec![] };
     let plain = frames.masks.is_none() && job.thresholds.is_none() && job.zero.is_none() && job.scale.is_none();
     let nblocks = m.div_ceil(block);
     let line = if job.line == 0 || m % job.line != 0 { m.max(1) } else { job.line };
-    // f32 lanes hold u8/u16/i16/f32 samples exactly; normalised values need f64.
-    let lane32 = T::FITS_F32 && job.zero.is_none() && job.scale.is_none();
     let data_only = !w.any_diag() && !w.nused && !w.mask && !w.sample_flags;
     let pctx = with_planes.then(|| PlaneCtx::new(&frames.planes, job));
     // The SIMD level, read once per call; every block of the call runs at it.
@@ -361,6 +374,7 @@ impl<T: Input, O: Real> Kernel for BlockWork<'_, '_, '_, T, O> {
             Path::Stream => ctx.stream_block(s, p0, p1),
             Path::MinMaxStream => ctx.minmax_stream_block(s, p0, p1),
             Path::Vertical => ctx.vertical_block(s, p0, p1),
+            Path::Select => ctx.select_block(s, p0, p1),
             Path::Element => ctx.element_block(s, p0, p1),
             Path::Column => ctx.column_block(s, p0, p1),
             Path::PlaneStream => ctx.plane_stream_block(s, p0, p1),

@@ -122,7 +122,9 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     pub(super) fn write_sums(&self, p0: usize, acc: &[f64], cnt: &[u32]) {
         let sum = self.job.method == Method::Sum;
         let blank = self.job.blank;
-        for (b, (&a, &c)) in acc.iter().zip(cnt).enumerate() {
+        // Safety: see the note above the impl.
+        let out = unsafe { self.ptrs.data.slice(p0, acc.len()) };
+        for (o, (&a, &c)) in out.iter_mut().zip(acc.iter().zip(cnt)) {
             let v = if c == 0 {
                 // Same values as finish_value: blank, else NaN (mean) or 0 (sum).
                 blank.unwrap_or(if sum { 0.0 } else { f64::NAN })
@@ -131,8 +133,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             } else {
                 a / c as f64
             };
-            // Safety: see the note above the impl.
-            unsafe { self.ptrs.data.put(p0 + b, O::from_f64(v)) };
+            *o = O::from_f64(v);
         }
     }
 }

@@ -27,6 +27,8 @@ pub(super) struct Scratch {
     pub(super) orig: Vec<f64>,
     pub(super) rows: Vec<f64>,
     pub(super) rows32: Vec<f32>,
+    // Selection path: frame-major order-preserving keys of a block.
+    pub(super) keys: Vec<i32>,
     pub(super) vlo: Vec<f64>,
     pub(super) vhi: Vec<f64>,
     pub(super) pending: Vec<Option<Elem>>,
@@ -73,6 +75,7 @@ impl Scratch {
             orig: vec![0.0; n * lanes],
             rows: vec![0.0; n * lanes],
             rows32: vec![0.0; n * lanes],
+            keys: if path == Path::Select { vec![0; n * LANES] } else { vec![] },
             vlo: vec![0.0; lanes],
             vhi: vec![0.0; lanes],
             pending: (0..lanes).map(|_| None).collect(),

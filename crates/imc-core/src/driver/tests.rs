@@ -116,6 +116,80 @@ fn sigclip_first_pass_shortcut_matches_element_path() {
     }
 }
 
+/// Values with wide tails and ties (a sum of uniforms, quantised) plus 0.5 % outliers:
+/// clipping takes several passes and windows start anywhere.
+fn tailed_stack(n: usize, m: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut s = seed;
+    let mut u = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| {
+            (0..m)
+                .map(|_| {
+                    let x = (u() + u() + u() - 1.5) * 40.0 + 1000.0;
+                    let x = if u() > 0.7 { (x * 0.25).round() * 4.0 } else { x };
+                    if u() > 0.995 { x + 300.0 + 3000.0 * u() } else { x }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn sigclip_whole_blocks_match_element_path_with_many_passes() {
+    // The vertical path (network sort, whole-block first pass, per-lane passes after it)
+    // against the per-element path, with limits, ddof, a spread about the mean,
+    // asymmetric sigmas, several passes and up to 1000 frames.
+    let lim = |nkeep, maxrej, revert| Limits { nkeep, maxrej, revert };
+    let sig = |lo: f64, hi: f64, maxiters, spread_cen, ddof, limits| Rejector::SigClip {
+        sigma_lo: lo, sigma_hi: hi, maxiters, cen: Centre::Median, spread: Spread::Std, spread_cen, ddof, limits,
+    };
+    let rejectors = [
+        sig(3.0, 3.0, 5, None, 0, lim(1, None, true)),
+        sig(1.5, 2.0, 10, None, 1, lim(1, None, true)),
+        sig(1.2, 1.2, 3, Some(Centre::Mean), 0, lim(-3, None, false)),
+        sig(1.0, 1.5, 6, Some(Centre::Median), 2, lim(4, Some(5), true)),
+        sig(2.0, 1.0, 1, None, 0, lim(0, None, false)),
+        sig(1.0, 1.0, 8, None, 0, lim(2, Some(40), false)),
+    ];
+    for (n, m) in [(2, 300), (3, 300), (8, 300), (21, 300), (130, 200), (300, 130), (1000, 70)] {
+        // f64 samples: full-precision sums, so the summation order shows in the bits;
+        // f32 samples: the f32 lanes of the network.
+        let data = tailed_stack(n, m, n as u64);
+        let data32: Vec<Vec<f32>> = data.iter().map(|f| f.iter().map(|&x| x as f32).collect()).collect();
+        let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+        let fr32 = Frames::new(data32.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+        for r in &rejectors {
+            for method in [Method::Mean, Method::Median, Method::Sum] {
+                block_sigclip_agrees(&fr, r, method);
+                block_sigclip_agrees(&fr32, r, method);
+            }
+        }
+    }
+}
+
+fn block_sigclip_agrees<T: Input>(fr: &Frames<T>, r: &Rejector, method: Method) {
+    let bits = |v: &Option<Vec<f64>>| v.as_ref().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let mut job = Job::simple(method);
+    job.rejectors = vec![r.clone()];
+    job.want = Want { std: true, low: true, upp: true, nit: true, output_flags: true, nused: true, clip_low: true, clip_upp: true, ..Want::default() };
+    let fast: Outputs<f64> = run(fr, &job, 2).unwrap();
+    job.want.mask = true;
+    let slow: Outputs<f64> = run(fr, &job, 1).unwrap();
+    let what = format!("n={} {} {r:?} {method:?}", fr.n(), std::any::type_name::<T>());
+    assert_eq!(fast.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), slow.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "{what}");
+    assert_eq!(fast.nused, slow.nused, "{what}");
+    assert_eq!(fast.nit, slow.nit, "{what}");
+    assert_eq!(fast.output_flags, slow.output_flags, "{what}");
+    assert_eq!(bits(&fast.std), bits(&slow.std), "{what}");
+    assert_eq!(bits(&fast.low), bits(&slow.low), "{what}");
+    assert_eq!(bits(&fast.upp), bits(&slow.upp), "{what}");
+    assert_eq!(bits(&fast.clip_low), bits(&slow.clip_low), "{what}");
+    assert_eq!(bits(&fast.clip_upp), bits(&slow.clip_upp), "{what}");
+}
+
 #[test]
 fn minmax_complete_lanes_shortcut_matches_element_path() {
     for n in [3, 7, 20] {
@@ -176,7 +250,66 @@ fn pclip_complete_lanes_shortcut_matches_element_path() {
 #[test]
 fn column_path_equals_element_path() {
     // N above the network limit takes the column path.
-    paths_agree(NETWORK_MAX_N + 7, 150);
+    paths_agree(NETWORK_MAX_N + 7, 40);
+}
+
+#[test]
+fn large_network_equals_element_path() {
+    // Hundreds of frames: one network of N rows (not a power of two).
+    paths_agree(700, 90);
+}
+
+/// Order statistics of the selection path (`lane_select`) against the element path.
+fn selection_agrees<T: Input + Copy>(data: &[Vec<T>], masks: Option<&[Vec<bool>]>, thresholds: Option<(f64, f64)>) {
+    let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), masks.map(|mk| mk.iter().map(|v| v.as_slice()).collect())).unwrap();
+    for method in [Method::Median, Method::LMedian, Method::Quantile { q: 0.0 }, Method::Quantile { q: 0.3 }, Method::Quantile { q: 1.0 }] {
+        let mut job = Job::simple(method);
+        job.thresholds = thresholds;
+        job.want = Want { nused: true, output_flags: true, ..Want::default() };
+        assert_eq!(Path::choose(&job, data.len(), &[], None, true, false), Path::Select);
+        let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
+        job.want.mask = true;
+        let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+        let bits = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fast.data), bits(&slow.data), "{method:?} n={}", data.len());
+        assert_eq!(fast.nused, slow.nused);
+        assert_eq!(fast.output_flags, slow.output_flags);
+    }
+}
+
+#[test]
+fn selection_path_equals_element_path() {
+    // f32 with ties, signed zeros, negatives, huge values, infinities and NaN; partial
+    // last block; lanes that lose every sample to the mask.
+    for n in [SELECT_MIN_N, 301] {
+        let m = 150;
+        let data: Vec<Vec<f32>> = (0..n)
+            .map(|i| {
+                (0..m)
+                    .map(|p| match (p * 31 + i * 17) % 97 {
+                        0 => f32::NAN,
+                        1 => f32::INFINITY,
+                        2 => -0.0,
+                        3 => 0.0,
+                        4 => -3.0e38,
+                        5 => 1.0e-40,
+                        k => (k as f32 - 50.0) * if p % 3 == 0 { 0.5 } else { 1.37 },
+                    })
+                    .collect()
+            })
+            .collect();
+        let masks: Vec<Vec<bool>> = (0..n).map(|i| (0..m).map(|p| p == 7 || (p * 5 + i) % 29 == 0).collect()).collect();
+        selection_agrees(&data, None, None);
+        selection_agrees(&data, Some(&masks), Some((-100.0, 40.0)));
+    }
+    // Integer inputs select on their own values.
+    let n = 200;
+    let u: Vec<Vec<u16>> = (0..n).map(|i| (0..130).map(|p| ((p * 7919 + i * 104729) % 65536) as u16 / if p % 2 == 0 { 1 } else { 4096 }).collect()).collect();
+    selection_agrees(&u, None, Some((3.0, 60000.0)));
+    let v: Vec<Vec<i16>> = u.iter().map(|f| f.iter().map(|&x| x as i16).collect()).collect();
+    selection_agrees(&v, None, None);
+    let b: Vec<Vec<u8>> = u.iter().map(|f| f.iter().map(|&x| x as u8).collect()).collect();
+    selection_agrees(&b, None, None);
 }
 
 fn paths_agree(n: usize, m: usize) {

@@ -57,6 +57,32 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         network::sort_columns(&mut rows[..n * lanes], lanes, self.network);
     }
 
+    /// Load and sort a block in the lane type of this job (`rows32` or `rows`).
+    #[inline(always)]
+    pub(super) fn load_sorted_block(&self, s: &mut Scratch, need_orig: bool, p0: usize, p1: usize) {
+        if self.lane32 {
+            self.load_sort::<f32>(&mut s.rows32, &mut s.orig, need_orig, p0, p1);
+        } else {
+            self.load_sort::<f64>(&mut s.rows, &mut s.orig, need_orig, p0, p1);
+        }
+    }
+
+    /// Lane b's valid sorted samples into `s.sorted` (the +inf padding dropped).
+    pub(super) fn sorted_lane(&self, s: &mut Scratch, b: usize) {
+        let (n, lanes) = (self.n, LANES);
+        s.sorted.clear();
+        if self.lane32 {
+            s.sorted.extend((0..n).map(|k| s.rows32[k * lanes + b] as f64));
+        } else {
+            s.sorted.extend((0..n).map(|k| s.rows[k * lanes + b]));
+        }
+        let mut c = n;
+        while c > 0 && s.sorted[c - 1] == f64::INFINITY {
+            c -= 1;
+        }
+        s.sorted.truncate(c);
+    }
+
     /// Vertical path: load a block frame-major, sort all its pixels with one network,
     /// then reject and combine each pixel from its sorted column.
     #[inline(always)]
@@ -67,18 +93,15 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let method = job.method;
         let lanes = LANES;
         let need_orig = method.uses_frame_order();
-        if self.lane32 {
-            self.load_sort::<f32>(&mut s.rows32, &mut s.orig, need_orig, p0, p1);
-        } else {
-            self.load_sort::<f64>(&mut s.rows, &mut s.orig, need_orig, p0, p1);
-        }
+        self.load_sorted_block(s, need_orig, p0, p1);
         // Order statistics without rejection read the sorted rows directly.
         if self.prepared.is_empty() && !need_orig {
             // Common case: every lane complete and only the image wanted -> whole rows.
+            // (a fold, not `all`: no early exit, so it vectorises)
             let full = if self.lane32 {
-                s.rows32[(n - 1) * lanes..(n - 1) * lanes + len].iter().all(|&x| x < f32::INFINITY)
+                s.rows32[(n - 1) * lanes..(n - 1) * lanes + len].iter().fold(true, |ok, &x| ok & (x < f32::INFINITY))
             } else {
-                s.rows[(n - 1) * lanes..(n - 1) * lanes + len].iter().all(|&x| x < f64::INFINITY)
+                s.rows[(n - 1) * lanes..(n - 1) * lanes + len].iter().fold(true, |ok, &x| ok & (x < f64::INFINITY))
             };
             if full && self.data_only && matches!(method, Method::Median | Method::LMedian | Method::Min | Method::Max) {
                 let (k0, k1) = match method {
@@ -88,9 +111,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     _ => (n - 1, n - 1),
                 };
                 self.pick_rows(s, k0, k1, len);
-                for (b, &a) in s.acc[..len].iter().enumerate() {
-                    // Safety: see the note above the impl.
-                    unsafe { self.ptrs.data.put(p0 + b, O::from_f64(a)) };
+                // Safety: see the note above the impl.
+                let out = unsafe { self.ptrs.data.slice(p0, len) };
+                for (o, &a) in out.iter_mut().zip(&s.acc[..len]) {
+                    *o = O::from_f64(a);
                 }
                 return;
             }
@@ -150,18 +174,9 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 }
                 continue;
             }
-            // Gather this pixel's sorted samples; the +inf padding (invalid) sits at the end.
-            s.sorted.clear();
-            if self.lane32 {
-                s.sorted.extend((0..n).map(|k| s.rows32[k * lanes + b] as f64));
-            } else {
-                s.sorted.extend((0..n).map(|k| s.rows[k * lanes + b]));
-            }
-            let mut c = n;
-            while c > 0 && s.sorted[c - 1] == f64::INFINITY {
-                c -= 1;
-            }
-            s.sorted.truncate(c);
+            // This pixel's sorted samples; the +inf padding (invalid) sits at the end.
+            self.sorted_lane(s, b);
+            let c = s.sorted.len();
             let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, None, &mut s.rs);
             if c < n {
                 flags |= oflag::PREMASKED;

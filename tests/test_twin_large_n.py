@@ -1,0 +1,83 @@
+"""Hundreds of frames (N up to 1000) against the twin and across the kernel's paths.
+
+At large N the kernel sorts whole blocks of pixels with networks of up to 2048 rows and
+selects order statistics without rejection by bisection on integer keys
+(crates/imc-core/src/driver/lane_select.rs); the per-element path (taken whenever the
+per-sample mask is wanted) sorts each element by (value, frame).  Here, with ties, NaN,
+infinities and masks:
+
+* order statistics without rejection equal the twin's bit for bit (no summation is
+  involved, so nothing is fragile);
+* every rejector equals the twin (masks, flags and counts exactly; data within rounding
+  on the non-fragile elements, as in test_twin_reject.py);
+* the fused call (no per-sample output) equals the per-element path bit for bit.
+
+Examples are few (each one runs the slow twin over up to 1000 samples per element):
+the CI time of this module stays within seconds.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.helpers import reference as ref
+from tests.helpers import strategies as sts
+from tests.helpers import twin as h
+
+h.require_package()
+
+#: Around the kernel's switches: selection from 128 frames, the network's powers of two.
+LARGE_N = st.sampled_from([128, 129, 255, 256, 257, 300, 513, 700, 1000])
+DTYPES = ("float32", "float32", "uint16", "int16", "float64")
+KINDS = ("outliers", "ties", "ccd", "constant", "normal")
+#: Few examples in CI; LARGE_N_EXAMPLES=200 for a longer local run.
+FEW = settings(max_examples=int(os.environ.get("LARGE_N_EXAMPLES", "8")), deadline=None)
+
+
+@st.composite
+def large_stacks(draw, elements: int = 3):
+    n = draw(LARGE_N)
+    params = draw(sts.stack_params(dtypes=DTYPES, min_n=n, max_n=n, budget=elements * n, kinds=KINDS,
+                                   layouts=("c", "big")))
+    return sts.make_stack(params)
+
+
+def _bits(a) -> bytes:
+    return np.ascontiguousarray(a).tobytes()
+
+
+@FEW
+@given(case=large_stacks(), method=st.sampled_from(["median", "lmedian", "quantile"]),
+       q=st.sampled_from([0.0, 0.25, 0.5, 0.9, 1.0]))
+def test_order_statistics_equal_the_twin_bit_for_bit(case, method, q):
+    q = q if method == "quantile" else None
+    got = h.run_pkg(case.data, case.mask, method=method, q=q, want=("nused",))
+    tw = ref.combine(case.data, case.mask, method=method, q=q)
+    want = tw.data.astype(got["data"].dtype)
+    assert _bits(got["data"]) == _bits(want), (got["data"], want)
+    assert np.array_equal(got["nused"], tw.nused)
+
+
+@FEW
+@given(case=large_stacks(), rej=sts.any_rejector(),
+       method=st.sampled_from(["mean", "median", "lmedian", "sum"]))
+def test_rejectors_match_the_twin(case, rej, method):
+    got = h.run_pkg(case.data, case.mask, method=method, rejectors=[rej])
+    tw = ref.combine(case.data, case.mask, method=method, rejectors=[rej])
+    h.compare_to_twin(got, tw, method=method, err=f"N={case.n} {rej}")
+
+
+@FEW
+@given(case=large_stacks(elements=5), chain=sts.chains(min_size=0, max_size=2, grow=False),
+       method=st.sampled_from(["mean", "median", "quantile", "variance"]))
+def test_fused_path_equals_per_element_path(case, chain, method):
+    q = 0.3 if method == "quantile" else None
+    fused = h.run_pkg(case.data, case.mask, method=method, q=q, rejectors=chain, want=("nused",))
+    element = h.run_pkg(case.data, case.mask, method=method, q=q, rejectors=chain,
+                        want=("mask", "nused"))
+    assert _bits(fused["data"]) == _bits(element["data"])
+    assert np.array_equal(fused["nused"], element["nused"])
