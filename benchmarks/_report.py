@@ -39,6 +39,9 @@ def evaluate_stack(rec: dict) -> None:
         if rec["target_kind"] == "floor":
             r["ratio_target"] = r["x_floor"]
             r["pass_target"] = (r["x_floor"] <= rec["target_value"]) if r["x_floor"] else None
+        elif rec["target_kind"] == "slower":
+            r["ratio_target"] = r["x_target"]
+            r["pass_target"] = (r["x_target"] <= rec["target_value"]) if r["x_target"] else None
         else:
             r["ratio_target"] = (rec["target_time"] / t) if rec["target_time"] else None
             r["pass_target"] = (r["ratio_target"] >= rec["target_value"]
@@ -85,6 +88,8 @@ def _stack_table(rec: dict) -> list[str]:
         if r["family"] == "ours" and n:
             if rec["target_kind"] == "floor":
                 vs_t = f"{fmt_ratio(r.get('ratio_target'))}x floor {_pf(r.get('pass_target'))}"
+            elif rec["target_kind"] == "slower":
+                vs_t = f"{fmt_ratio(r.get('ratio_target'))}x its time {_pf(r.get('pass_target'))}"
             else:
                 vs_t = f"{fmt_ratio(r.get('ratio_target'))}x faster {_pf(r.get('pass_target'))}"
             if r.get("ratio_011") is not None:
@@ -249,8 +254,8 @@ def render(records: list[dict], meta: dict) -> str:
                                f"- | - | {fmt_time(rec.get('imc011_best'))} | - | - |")
                     continue
                 ratio = r.get("ratio_target")
-                rtxt = (f"{fmt_ratio(ratio)}x floor" if rec["target_kind"] == "floor"
-                        else f"{fmt_ratio(ratio)}x faster") if ratio else "-"
+                unit = {"floor": "x floor", "slower": "x its time"}.get(rec["target_kind"], "x faster")
+                rtxt = f"{fmt_ratio(ratio)}{unit}" if ratio else "-"
                 out.append(
                     f"| {rec['id']} | {rec['target']} | `{r['name']}` | {fmt_time(t)} | "
                     f"{ref_txt} | {rtxt} | {_pf(r.get('pass_target'))} | "

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the public names, loaded on first use (see _load_api)
     from ._config import show_config
     from ._ndcombine import ndcombine
     from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
+    from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
     from ._validate import InsufficientMemoryError
     from .flags import OutputFlags, SampleFlags
     from .canvas import WcsCanvas, wcs_canvas
@@ -46,6 +47,7 @@ def _load_api() -> None:
     from ._config import show_config
     from ._ndcombine import ndcombine
     from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
+    from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
     from ._validate import InsufficientMemoryError
     from .flags import OutputFlags, SampleFlags
     from .canvas import WcsCanvas, wcs_canvas
@@ -58,6 +60,7 @@ def _load_api() -> None:
         kernels=kernels, CombineResult=CombineResult, Combiner=Combiner, Step=Step,
         ndcombine=ndcombine, AvSigClip=AvSigClip, CcdClip=CcdClip, LinearClip=LinearClip,
         MinMaxClip=MinMaxClip, PClip=PClip, Rejector=Rejector, SigClip=SigClip, VarClip=VarClip,
+        WinsorizedSigClip=WinsorizedSigClip, GESDClip=GESDClip, LinearFitClip=LinearFitClip,
         InsufficientMemoryError=InsufficientMemoryError, OutputFlags=OutputFlags,
         SampleFlags=SampleFlags, place_into_padded=place_into_padded, show_config=show_config,
         wcs_canvas=wcs_canvas, WcsCanvas=WcsCanvas,
@@ -87,6 +90,9 @@ __all__ = [
     "LinearClip",
     "MinMaxClip",
     "PClip",
+    "WinsorizedSigClip",
+    "GESDClip",
+    "LinearFitClip",
     "SampleFlags",
     "OutputFlags",
     "InsufficientMemoryError",

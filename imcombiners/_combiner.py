@@ -59,7 +59,8 @@ def _as_rejectors(rejectors: Any) -> tuple[Rejector, ...]:
             if not _custom_or_kernel(r):
                 raise TypeError(
                     "rejectors must be a Rejector or a sequence of them (SigClip, CcdClip, AvSigClip, "
-                    f"LinearClip, MinMaxClip, PClip); got an item {r!r}"
+                    "LinearClip, MinMaxClip, PClip, WinsorizedSigClip, GESDClip, LinearFitClip); "
+                    f"got an item {r!r}"
                 )
         return tuple(rejectors)
     raise TypeError(f"rejectors must be None, a Rejector or a sequence of Rejectors; got {rejectors!r}")
@@ -379,7 +380,7 @@ class Combiner(LegacyCombinerState):
         if not _custom_or_kernel(rejector):
             raise TypeError(
                 "reject() expects a Rejector (SigClip, CcdClip, AvSigClip, LinearClip, MinMaxClip, "
-                f"PClip); got {rejector!r}"
+                f"PClip, WinsorizedSigClip, GESDClip, LinearFitClip); got {rejector!r}"
             )
         level = check_diagnostics(diagnostics) or "simple"
         if rejector.is_custom:
@@ -452,9 +453,13 @@ class Combiner(LegacyCombinerState):
         zero, scale, weights
             None, a number, a length-N sequence, a callable on a masked frame or a
             statistic name (mean, median, mode, sigclip_mean, sigclip_median). ``weights``
-            may also be one weight per sample (an array of the stack's shape) or
-            ``"inverse_variance"`` (1/variance after scaling; needs ``variance=``).
-            Weights turn ``mean`` into a weighted mean and ``sum`` into a weighted sum.
+            turn ``mean`` into a weighted mean and ``sum`` into a weighted sum; they may also
+            be one weight per sample (an array of the stack's shape), ``"inverse_variance"``
+            (1/variance after scaling; needs ``variance=``) or ``"noise"``, which weights
+            each frame by the inverse variance of its normalised noise,
+            ``(scale_i / sigma_i)**2`` with sigma_i a robust noise estimate (see
+            :mod:`imcombiners._stats`). Header keywords (``"!KEY"``, ``"exposure"``) need
+            FITS inputs: :func:`imcombiners.dask.combine` or the command line.
         rejectors
             A :class:`~imcombiners.Rejector` or a sequence of them.
         diagnostics

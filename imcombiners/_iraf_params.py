@@ -30,6 +30,7 @@ from typing import Union
 
 import numpy as np
 
+from ._headers import Header, header_float, header_numbers, header_value, keyword_values
 from ._iraf_geometry import check_offsets, parse_outlimits
 from ._iraf_geometry import parse_statsec as parse_stat_section
 from ._iraf_masks import MaskRule
@@ -56,8 +57,6 @@ OUTTYPES = (None, "real", "double", "short", "ushort", "integer", "long")
 #: IRAF's MAX_REAL: INDEF thresholds become +-MAX_REAL for the statistics.
 MAX_REAL = 0.99e37
 
-#: One image header: keyword -> value (an astropy Header or any mapping).
-Header = Mapping[str, object]
 #: rdnoise / gain / snoise as given: a number, N numbers, or a header keyword (``!`` optional).
 NoiseParam = Union[float, str, Sequence[float], np.ndarray]
 #: zero / scale / weight as given: a name (none, a statistic, exposure, !KEYWORD, @file) or N numbers.
@@ -127,54 +126,6 @@ def parse_products(products: object) -> tuple[str, ...]:
 # ----------------------------------------------------------------------------- headers and sections
 
 
-def header_value(headers: Sequence[Header | None] | None, i: int, key: str, default: object = None) -> object:
-    """Keyword ``key`` of image ``i`` (exact, upper or lower case), or ``default``."""
-    if headers is None or headers[i] is None:
-        return default
-    h = headers[i]
-    for k in (key, key.upper(), key.lower()):
-        if k in h:  # type: ignore[operator]
-            return h[k]  # type: ignore[index]
-    return default
-
-
-def _number(v: object) -> float:
-    """A header value as a float: numbers, and numbers written as strings (a decimal comma
-    as cameras write ``'3,2E-05'``, a Fortran ``1.5D3``) too."""
-    from .io.fits.header import header_number
-
-    x = header_number(v)
-    if x is None:
-        raise ValueError(f"not a number: {v!r}")
-    return x
-
-
-def _keyword_values(name: str, key: str, headers: Sequence[Header | None] | None, n: int) -> list[float]:
-    vals = []
-    for i in range(n):
-        v = header_value(headers, i, key)
-        if v is None:
-            raise ValueError(f"{name}: header keyword {key!r} not found for image {i}")
-        try:
-            vals.append(_number(v))
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: header keyword {key!r} of image {i} is not a number ({v!r})") from None
-    return vals
-
-
-def header_numbers(headers: Sequence[Header | None] | None, n: int, key: str | None,
-                   default: float) -> list[float]:
-    """Per-image numeric header values (``default`` when absent or not a number)."""
-    out = []
-    for i in range(n):
-        v = header_value(headers, i, key, None) if key else None
-        try:
-            out.append(default if v is None else _number(v))
-        except (TypeError, ValueError):
-            out.append(default)
-    return out
-
-
 def _noise_values(name: str, value: NoiseParam, headers: Sequence[Header | None] | None, n: int) -> list[float]:
     """rdnoise / gain / snoise: a number, N numbers, or a header keyword."""
     if isinstance(value, str):
@@ -182,7 +133,7 @@ def _noise_values(name: str, value: NoiseParam, headers: Sequence[Header | None]
         try:
             return [float(key)] * n
         except ValueError:
-            return _keyword_values(name, key, headers, n)
+            return keyword_values(name, key, headers, n)
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return [float(value)] * n
     vals = np.asarray(value, dtype=float).ravel()
@@ -246,10 +197,10 @@ def _factor_source(name: str, spec: FactorParam, n: int, expname: str | None,
                 raise ValueError("zero: 'exposure' is not allowed (use it for scale or weight)")
             key = expname or ""
             return FactorSource("stat", values=tuple(
-                max(0.001, _number(header_value(headers, i, key, 0.0) if key else 0.0))
+                max(0.001, header_float(header_value(headers, i, key, 0.0) if key else 0.0))
                 for i in range(n)))
         if s.startswith("!"):
-            return FactorSource("file", values=tuple(_keyword_values(name, s[1:], headers, n)))
+            return FactorSource("file", values=tuple(keyword_values(name, s[1:], headers, n)))
         if s.startswith("@"):
             return FactorSource("file", values=tuple(_read_list_file(name, s[1:], n)))
         raise ValueError(

@@ -12,13 +12,17 @@ from ._combiner import CombineResult, Combiner
 from ._deprecation import pop_validate, warn_deprecated
 from ._legacy import legacy_tuple
 from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
+from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
 from ._validate import as_bool, as_sigma_pair
 
 __all__ = ["ndcombine", "REJECT_METHODS"]
 
 #: Accepted values of ``reject``.
 REJECT_METHODS = ("none", "sigclip", "ccdclip", "crreject", "varclip", "avsigclip", "linearclip", "minmax",
-                  "pclip")
+                  "pclip", "winsorized", "gesd", "linearfit")
+#: Other spellings of ``reject`` (Siril's and PixInsight's names).
+_REJECT_ALIASES = {"winsorized_sigclip": "winsorized", "esd": "gesd", "gesdt": "gesd",
+                   "linear_fit": "linearfit"}
 
 #: 0.1.1's positional order after ``(arr, mask)`` (all its parameters were positional).
 _POSITIONAL_011 = (
@@ -131,6 +135,9 @@ def ndcombine(
     q: float | None = None,
     diagnostics: Any = None,
     spread_centre: str | None = None,
+    max_outliers: float = 0.3,
+    significance: float = 0.05,
+    cutoff: float = 1.5,
     variance: Any = None,
     dq: Any = None,
     bad_bits: Any = None,
@@ -148,11 +155,13 @@ def ndcombine(
         Combine method (see :meth:`Combiner.combine`).
     reject
         None/"none", "sigclip", "ccdclip", "crreject" (ccdclip, high side only),
-        "varclip" (each sample's own sigma from ``variance``), "avsigclip",
-        "linearclip", "minmax" or "pclip".
+        "varclip" (each sample's own sigma from ``variance``), "avsigclip", "linearclip",
+        "minmax", "pclip", or beyond IRAF (Siril / PixInsight): "winsorized" (winsorized
+        sigma clipping), "gesd" (generalized ESD test; also "esd", "gesdt"), "linearfit"
+        (linear fit clipping).
     sigma, lsigma, hsigma
         Clipping limits: ``sigma`` (one number or ``(lo, hi)``) or IRAF's
-        ``lsigma``/``hsigma`` (each defaults to 3).
+        ``lsigma``/``hsigma`` (each defaults to 3; linearfit: 5).
     mclip, cenfunc
         Clipping centre: IRAF's ``mclip`` (True = median, False = mean) or ``cenfunc``
         (median, mean, lmedian). Default median.
@@ -192,6 +201,11 @@ def ndcombine(
     spread_centre
         Centre the sigclip spread (and the ccdclip noise level) is measured about; None:
         the clipping centre (see :class:`~imcombiners.SigClip`).
+    max_outliers, significance
+        gesd: largest outlier fraction and significance level of the test
+        (:class:`~imcombiners.GESDClip`; Siril's two GESD parameters).
+    cutoff
+        winsorized: winsorization cutoff in sigma (:class:`~imcombiners.WinsorizedSigClip`).
     **legacy
         imcombiners 0.1.1 spellings, accepted with a DeprecationWarning: ``arr`` (the
         stack), positional arguments after ``mask`` (0.1.1's order), ``clip_cen``
@@ -226,7 +240,8 @@ def ndcombine(
         ddof=ddof, maxiters=maxiters, nkeep=nkeep, maxrej=maxrej, revert_on_nkeep=revert_on_nkeep,
         nlow=nlow, nhigh=nhigh, n_minmax=n_minmax, rdnoise=rdnoise, gain=gain, snoise=snoise,
         sigscale=sigscale, pclip=pclip, low_scale=low_scale, low=low, upp_scale=upp_scale, upp=upp,
-        grow=grow, spread_centre=spread_centre, ccd_ref=None,
+        grow=grow, spread_centre=spread_centre, ccd_ref=None, max_outliers=max_outliers,
+        significance=significance, cutoff=cutoff,
     )
     return Combiner(stack, mask, variance=variance, dq=dq, bad_bits=bad_bits).combine(
         combine,
@@ -254,6 +269,7 @@ def _make_rejector(reject: Any, **p: Any) -> Rejector | None:
     if not isinstance(reject, str):
         raise TypeError(f"reject must be None or one of {', '.join(REJECT_METHODS)}; got {reject!r}")
     kind = reject.strip().lower()
+    kind = _REJECT_ALIASES.get(kind, kind)
     if kind == "none":
         return _make_rejector(None, **p)
     if kind not in REJECT_METHODS:
@@ -282,6 +298,16 @@ def _make_rejector(reject: Any, **p: Any) -> Rejector | None:
             low_scale=p["low_scale"], low=p["low"], upp_scale=p["upp_scale"], upp=p["upp"],
             cenfunc=cen, grow=p["grow"], **iters, **limits,
         )
+    if kind in ("winsorized", "linearfit"):
+        # No sigma given: the class's own default (3 for winsorized, 5 for linear fit).
+        given = p["sigma"] is not None or p["lsigma"] is not None or p["hsigma"] is not None
+        lim = {"sigma": _sigma(p["sigma"], p["lsigma"], p["hsigma"])} if given else {}
+        cls = WinsorizedSigClip if kind == "winsorized" else LinearFitClip
+        extra = {"cutoff": p["cutoff"]} if kind == "winsorized" else {}
+        return cls(grow=p["grow"], **lim, **extra, **iters, **limits)
+    if kind == "gesd":
+        return GESDClip(max_outliers=p["max_outliers"], significance=p["significance"], nkeep=p["nkeep"],
+                        maxrej=p["maxrej"], grow=p["grow"])
     if kind == "minmax":
         n_min, n_max = _minmax_counts(p["nlow"], p["nhigh"], p["n_minmax"])
         return MinMaxClip(n_min=n_min, n_max=n_max, grow=p["grow"])
@@ -361,7 +387,8 @@ def _run(stack: Any, mask: Any, p: dict[str, Any], zs_legacy: dict[str, Any], cc
     thr = _thresholds(p["thresholds"], p["lthreshold"], p["hthreshold"])
     names = ("sigma", "lsigma", "hsigma", "mclip", "cenfunc", "stdfunc", "ddof", "maxiters", "nkeep", "maxrej",
              "revert_on_nkeep", "nlow", "nhigh", "n_minmax", "rdnoise", "gain", "snoise", "sigscale", "pclip",
-             "low_scale", "low", "upp_scale", "upp", "grow", "spread_centre")
+             "low_scale", "low", "upp_scale", "upp", "grow", "spread_centre", "max_outliers", "significance",
+             "cutoff")
     rejector = _make_rejector(p["reject"], **{k: p[k] for k in names}, ccd_ref=ccd_ref or None)
     return Combiner(stack, mask, variance=p["variance"], dq=p["dq"], bad_bits=p["bad_bits"]).combine(
         p["combine"], thresholds=thr, zero=p["zero"], scale=p["scale"], weights=w, rejectors=rejector,

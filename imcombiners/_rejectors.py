@@ -124,8 +124,9 @@ class Rejector:
     def __post_init__(self) -> None:
         if type(self) is Rejector:
             raise AbstractRejectorError(
-                "Rejector is abstract: use SigClip, CcdClip, VarClip, AvSigClip, LinearClip, MinMaxClip or "
-                "PClip (or a subclass that implements apply())"
+                "Rejector is abstract: use SigClip, CcdClip, VarClip, AvSigClip, LinearClip, MinMaxClip, PClip, "
+                "WinsorizedSigClip, GESDClip or LinearFitClip "
+                "(or a subclass that implements apply())"
             )
 
     @property
@@ -528,4 +529,5 @@ class PClip(Rejector):
 
 #: Kinds the library engine of ``_core.run`` is documented to implement. ``_core`` may
 #: advertise its own list as ``_core.REJECTORS``.
-KERNEL_KINDS = frozenset({"sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip", "varclip"})
+KERNEL_KINDS = frozenset({"sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip", "varclip",
+                          "winsorized", "gesd", "linearfit"})

@@ -14,7 +14,15 @@
 * a statistic name: ``mean`` (``average``, ``avg``), ``median`` (``med``), ``mode`` (IRAF's
   histogram-window mode), ``sigclip_mean``, ``sigclip_median`` (mean/median of the
   survivors of a 3-sigma, median-centred clipping, like astropy's
-  ``sigma_clipped_stats``), or ``min``, ``max``, ``sum``.
+  ``sigma_clipped_stats``), or ``min``, ``max``, ``sum``,
+* for ``weights`` only: ``"noise"``, inverse-variance weights ``(scale_i / sigma_i)**2``
+  from a robust estimate sigma_i of each frame's noise (:mod:`imcombiners._noise`: the
+  scaled MAD of a high-pass residual; ``scale_i`` = 1 without ``scale``), so that each
+  frame counts by the inverse variance of its *normalised* values, as Siril's and
+  PixInsight's noise weighting does,
+* a header keyword ``"!KEY"`` (its number in each frame's FITS header) or ``"exposure"``
+  (``EXPTIME``, else ``EXPOSURE``): only where the frames come with headers (FITS inputs
+  of :func:`imcombiners.dask.combine` and the command line); elsewhere give the numbers.
 
 Statistics use only valid pixels: not masked, finite, inside the thresholds (raw values).
 
@@ -41,6 +49,7 @@ __all__ = [
     "STATISTICS",
     "canonical_statistic",
     "frame_statistic",
+    "is_header_spec",
     "parse_statsec",
     "plane_sigclip_statistic",
     "resolve_normalisation",
@@ -53,6 +62,7 @@ _STAT_ALIASES = {
     "sigclip_mean": "sigclip_mean",
     "sigclip_median": "sigclip_median",
     "min": "min", "max": "max", "sum": "sum",
+    "noise": "noise",  # weights only (resolve_normalisation)
 }
 
 #: imcombiners 0.1.1 statistic names (deprecated) -> current name.
@@ -219,6 +229,10 @@ def frame_statistic(
         except (TypeError, ValueError):
             raise TypeError(f"a statistic callable must return a number; got {value!r}") from None
     stat = canonical_statistic(name)
+    if stat == "noise":
+        from ._noise import frame_noise
+
+        return frame_noise(region, _valid_mask(region, rmask, thresholds))
     lo_s, hi_s = (sigma, sigma) if isinstance(sigma, numbers.Real) else tuple(sigma)
     core_stat = _core_frame_stat()
     if core_stat is not None:
@@ -357,10 +371,51 @@ def _per_frame(stat_of: StatOf, n: int, spec: Any, parallel: bool) -> np.ndarray
     return np.array([stat_of(i, spec) for i in range(n)], dtype=np.float64)
 
 
-def _resolve_one(value: Any, n: int, param: str, stat_of: StatOf, parallel: bool = False) -> tuple[np.ndarray | None, bool]:
+def is_header_spec(value: Any) -> bool:
+    """Whether zero/scale/weights name a header keyword (``"!KEY"``) or ``"exposure"``."""
+    return isinstance(value, str) and (value.strip().startswith("!") or value.strip().lower() == "exposure")
+
+
+def _header_values(value: str, n: int, param: str, headers: Any) -> np.ndarray:
+    from ._headers import EXPOSURE_KEYWORDS, header_value, keyword_values
+
+    text = value.strip()
+    if headers is None:
+        raise ValueError(
+            f"{param}={value!r} reads FITS header keywords, but these frames have no headers: give "
+            f"the {n} values, or combine the FITS files with imcombiners.dask.combine(paths, ...) or "
+            "the command line"
+        )
+    if text.lower() == "exposure":
+        if param == "zero":
+            raise ValueError("zero: 'exposure' is for scale and weights")
+        key = next((k for k in EXPOSURE_KEYWORDS if header_value(headers, 0, k) is not None), EXPOSURE_KEYWORDS[0])
+    else:
+        key = text[1:].strip()
+        if not key:
+            raise ValueError(f"{param}: '!' must be followed by a header keyword, e.g. '!EXPTIME'")
+    return np.asarray(keyword_values(param, key, headers, n), dtype=np.float64)
+
+
+def _resolve_one(value: Any, n: int, param: str, stat_of: StatOf, parallel: bool = False,
+                 headers: Any = None) -> tuple[np.ndarray | None, bool]:
     """Numbers for one of zero/scale/weights and whether they form a per-frame vector."""
     if value is None:
         return None, False
+    if is_header_spec(value):
+        out = _header_values(value, n, param, headers)
+        _check_values(out, param, source=f"header {value.strip()!r}")
+        return out, True
+    if isinstance(value, str) and value.strip().lower() == "noise":
+        if param != "weights":
+            raise ValueError(f"{param}: 'noise' is a weighting (weights='noise'), not a {param}")
+        out = _per_frame(stat_of, n, "noise", parallel)
+        bad = np.flatnonzero(~(np.isfinite(out) & (out > 0)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"weights='noise': the noise estimate of frame {i} is {out[i]} (it needs at least "
+                             "5x5 valid pixels with some scatter)")
+        return out, True
     if isinstance(value, str) and value.strip().lower() in _DEPRECATED_STATS:
         # imcombiners 0.1.1 names: its own per-plane sigma-clipped statistic.
         from ._deprecation import warn_deprecated
@@ -425,6 +480,7 @@ def resolve_normalisation(
     stat_of: StatOf,
     relative: bool = True,
     parallel: bool = False,
+    headers: Any = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Resolve zero, scale and weights to float64 vectors of length ``n`` (or None).
 
@@ -444,6 +500,8 @@ def resolve_normalisation(
     parallel
         Compute named statistics of different frames in threads (``stat_of`` must be
         thread-safe; callables given by the user always run sequentially).
+    headers
+        One header (mapping) per frame for ``"!KEY"``/``"exposure"``, or None.
 
     Returns
     -------
@@ -453,11 +511,15 @@ def resolve_normalisation(
     from ._validate import as_bool
 
     relative = as_bool(relative, "relative")  # reliability: relative="no" is not True
-    z, z_vec = _resolve_one(zero, n, "zero", stat_of, parallel)
-    s, s_vec = _resolve_one(scale, n, "scale", stat_of, parallel)
-    w, _ = _resolve_one(weights, n, "weights", stat_of, parallel)
+    z, z_vec = _resolve_one(zero, n, "zero", stat_of, parallel, headers)
+    s, s_vec = _resolve_one(scale, n, "scale", stat_of, parallel, headers)
+    w, _ = _resolve_one(weights, n, "weights", stat_of, parallel, headers)
     if relative and s is not None and s_vec:
         s = s / s[0]
+    if isinstance(weights, str) and weights.strip().lower() == "noise" and w is not None:
+        # Inverse variance of the normalised frame: (scale / sigma)^2, largest weight 1.
+        w = ((s if s is not None else 1.0) / w) ** 2
+        w = w / w.max()
     if relative and z is not None and z_vec:
         # Every frame's zero level lands on the first frame's after scaling:
         # (z_i - z'_i) / s_i == z_0 / s_0  =>  z'_i = z_i - z_0 * s_i / s_0.

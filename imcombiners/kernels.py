@@ -6,7 +6,9 @@ rejector parameters are still checked, because the Rust side needs them right).
 * Combines: :func:`mean`, :func:`median`, :func:`lmedian`, :func:`sum`, :func:`min`,
   :func:`max`, :func:`variance`, :func:`wavg`, :func:`quantile` -> ``*spatial`` array.
   ``lmedian``, ``min`` and ``max`` of an integer stack without mask keep its dtype.
-* For every rejection ``X`` in sigclip, ccdclip, linearclip, minmax, pclip:
+* For every rejection ``X`` in sigclip, ccdclip, linearclip, minmax, pclip, winsorized
+  (:class:`~imcombiners.WinsorizedSigClip`), gesd (:class:`~imcombiners.GESDClip`) and
+  linearfit (:class:`~imcombiners.LinearFitClip`):
 
   - ``X(stack, mask=None, **params)`` -> ``(mask_rej, std, low, upp, nit, output_flags)``,
     where ``mask_rej`` (``(N, *spatial)`` bool) holds every sample excluded at the end of
@@ -41,6 +43,7 @@ from ._job import Job, load_core, run_job
 from ._legacy import one_d_kernels
 from ._planes import prepare_planes, split_weights
 from ._rejectors import CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip, register_runner
+from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
 from ._validate import as_float
 
 __all__ = [
@@ -50,6 +53,9 @@ __all__ = [
     "linearclip", "linearclip_mask", "linearclip_combine",
     "minmax", "minmax_mask", "minmax_combine",
     "pclip", "pclip_mask", "pclip_combine",
+    "winsorized", "winsorized_mask", "winsorized_combine",
+    "gesd", "gesd_mask", "gesd_combine",
+    "linearfit", "linearfit_mask", "linearfit_combine",
     "varclip", "varclip_mask", "varclip_combine", "combine_with_variance",
     "grow_mask",
 ]
@@ -233,6 +239,51 @@ def pclip_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
 def pclip_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
     """Percentile clipping fused with the final combine."""
     return _reject_combine(PClip(**_params("pclip_combine", params)), stack, mask, combine)
+
+
+def winsorized(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
+    """Winsorized sigma clipping (:class:`~imcombiners.WinsorizedSigClip` parameters) -> 6-tuple."""
+    return _reject(WinsorizedSigClip(**params), stack, mask)
+
+
+def winsorized_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
+    """Winsorized sigma clipping -> mask of the excluded samples."""
+    return _reject_mask(WinsorizedSigClip(**params), stack, mask)
+
+
+def winsorized_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
+    """Winsorized sigma clipping fused with the final combine."""
+    return _reject_combine(WinsorizedSigClip(**params), stack, mask, combine)
+
+
+def gesd(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
+    """Generalized ESD test (:class:`~imcombiners.GESDClip` parameters) -> 6-tuple."""
+    return _reject(GESDClip(**params), stack, mask)
+
+
+def gesd_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
+    """Generalized ESD test -> mask of the excluded samples."""
+    return _reject_mask(GESDClip(**params), stack, mask)
+
+
+def gesd_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
+    """Generalized ESD test fused with the final combine."""
+    return _reject_combine(GESDClip(**params), stack, mask, combine)
+
+
+def linearfit(stack: Any, mask: Any = None, **params: Any) -> tuple[Any, ...]:
+    """Linear fit clipping (:class:`~imcombiners.LinearFitClip` parameters) -> 6-tuple."""
+    return _reject(LinearFitClip(**params), stack, mask)
+
+
+def linearfit_mask(stack: Any, mask: Any = None, **params: Any) -> np.ndarray:
+    """Linear fit clipping -> mask of the excluded samples."""
+    return _reject_mask(LinearFitClip(**params), stack, mask)
+
+
+def linearfit_combine(stack: Any, mask: Any = None, *, combine: str = "mean", **params: Any) -> np.ndarray:
+    """Linear fit clipping fused with the final combine."""
+    return _reject_combine(LinearFitClip(**params), stack, mask, combine)
 
 
 # --------------------------------------------------------------------------- with variances

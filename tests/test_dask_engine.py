@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imcombiners.dask as imd
-from imcombiners import Combiner, place_into_padded
+from imcombiners import Combiner, GESDClip, LinearFitClip, WinsorizedSigClip, place_into_padded
 from imcombiners._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, SigClip
 from imcombiners.dask.engine import _replace_kernels
 from imcombiners.dask.tiling import tiles as _tiles
@@ -68,6 +68,10 @@ REJECTORS = {
     # line-based sigma: the engine must widen any tile to whole rows
     "avsigclip": lambda: [AvSigClip(sigma=2.0)],
     "avsigclip_grow": lambda: [AvSigClip(sigma=(2.0, 2.5), cenfunc="mean", grow=1.0)],
+    # beyond IRAF (Siril / PixInsight)
+    "winsorized": lambda: [WinsorizedSigClip(sigma=2.0)],
+    "gesd": lambda: [GESDClip(max_outliers=0.4, significance=0.1)],
+    "linearfit_grow": lambda: [LinearFitClip(sigma=(2.0, 1.5), grow=1.0), WinsorizedSigClip(nkeep=3)],
 }
 
 

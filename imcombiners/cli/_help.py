@@ -96,7 +96,11 @@ REJECTION PARAMETERS
     --sigscale; minmax uses --nlow/--nhigh (counts, or fractions < 1); pclip uses
     --pclip and the sigmas; linearclip keeps
     low_scale*centre - low <= value <= upp_scale*centre + upp, set with --low-scale,
-    --low, --upp-scale, --upp. --grow R also rejects samples within R pixels of a
+    --low, --upp-scale, --upp. Beyond IRAF (Siril / PixInsight): winsorized
+    (winsorized sigma clipping: --lsigma/--hsigma, --cutoff), linearfit (linear fit
+    clipping: --lsigma/--hsigma in mean absolute residuals, default 5) and gesd
+    (generalized ESD test: --max-outliers, --significance); all three take --nkeep,
+    --maxrej, --maxiters. --grow R also rejects samples within R pixels of a
     rejected one in the same frame.
 
 DIAGNOSTICS

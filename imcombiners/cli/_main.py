@@ -31,7 +31,7 @@ def _progress_wanted(args: Any) -> bool:
 def _combine_params(args: Any) -> dict[str, Any]:
     keys = ("lsigma", "hsigma", "mclip", "maxiters", "nkeep", "maxrej", "nlow", "nhigh", "rdnoise",
             "gain", "snoise", "sigscale", "pclip", "low_scale", "low", "upp_scale", "upp", "grow",
-            "stdfunc", "revert_on_nkeep", "ddof")
+            "stdfunc", "revert_on_nkeep", "ddof", "cutoff", "max_outliers", "significance")
     return {k: getattr(args, k) for k in keys}
 
 

@@ -14,8 +14,9 @@ from ._errors import CLIError
 __all__ = ["build_parser", "METHODS", "REJECTS", "FACTOR_NAMES", "parse_memory"]
 
 METHODS = ("mean", "average", "median", "lmedian", "sum", "min", "max", "variance", "wavg")
-REJECTS = ("none", "sigclip", "avsigclip", "ccdclip", "crreject", "linearclip", "minmax", "pclip")
-FACTOR_NAMES = ("none", "mean", "median", "mode", "sigclip_mean", "sigclip_median", "exposure")
+REJECTS = ("none", "sigclip", "avsigclip", "ccdclip", "crreject", "linearclip", "minmax", "pclip",
+           "winsorized", "gesd", "linearfit")
+FACTOR_NAMES = ("none", "mean", "median", "mode", "sigclip_mean", "sigclip_median", "exposure", "noise")
 PRODUCTS = ("nrej", "nused", "std", "flags", "low", "upp", "nit", "mask")
 DEFAULT_PRODUCTS = ("nrej", "nused", "std", "flags")
 
@@ -91,8 +92,9 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
                    help="divide each frame by this, same choices as --zero plus exposure "
                    "(EXPTIME relative to the first image) (default: none)")
     g.add_argument("--weight", default="none", metavar="HOW",
-                   help="weights for mean/wavg, same choices as --scale, or ivar (inverse variance, "
-                   "needs --var) (default: none)")
+                   help="weights for mean/wavg, same choices as --scale, noise (inverse variance "
+                   "from each frame's robust noise estimate) or ivar (inverse variance, needs --var) "
+                   "(default: none)")
     g.add_argument("--statsec", default=None, metavar="SECTION",
                    help="region for the zero/scale/weight statistics, IRAF syntax [x1:x2,y1:y2]")
     g.add_argument("--blank", type=float, default=None, metavar="VALUE",
@@ -101,9 +103,11 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("REJECTION")
     r.add_argument("-r", "--reject", default="none", choices=REJECTS, metavar="ALGORITHM",
                    help="none, sigclip, avsigclip, ccdclip, crreject, linearclip, minmax, "
-                   "pclip (default: none)")
-    r.add_argument("--lsigma", type=float, default=3.0, metavar="K", help="low clipping factor (3)")
-    r.add_argument("--hsigma", type=float, default=3.0, metavar="K", help="high clipping factor (3)")
+                   "pclip, winsorized, gesd, linearfit (default: none)")
+    r.add_argument("--lsigma", type=float, default=None, metavar="K",
+                   help="low clipping factor (3; linearfit: 5)")
+    r.add_argument("--hsigma", type=float, default=None, metavar="K",
+                   help="high clipping factor (3; linearfit: 5)")
     r.add_argument("--mclip", action=argparse.BooleanOptionalAction, default=True,
                    help="median (default) or mean (--no-mclip) as clipping centre")
     r.add_argument("--maxiters", type=int, default=None, metavar="N",
@@ -133,6 +137,12 @@ def _add_combine_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--low", type=float, default=0.0, metavar="B", help="linearclip (0)")
     r.add_argument("--upp-scale", type=float, default=1.0, metavar="A", help="linearclip (1)")
     r.add_argument("--upp", type=float, default=0.0, metavar="B", help="linearclip (0)")
+    r.add_argument("--cutoff", type=float, default=1.5, metavar="C",
+                   help="winsorized: winsorization cutoff in sigma (1.5)")
+    r.add_argument("--max-outliers", type=float, default=0.3, metavar="F",
+                   help="gesd: largest outlier fraction (0.3)")
+    r.add_argument("--significance", type=float, default=0.05, metavar="ALPHA",
+                   help="gesd: significance level of the test (0.05)")
     r.add_argument("--grow", type=float, default=0.0, metavar="R",
                    help="also reject samples within R pixels of a rejected one (0)")
 

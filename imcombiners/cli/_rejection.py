@@ -16,11 +16,12 @@ def build_rejectors(reject: str, p: dict[str, Any]) -> list:
     ----------
     reject : str
         none, sigclip, avsigclip, ccdclip, crreject (ccdclip, high side only),
-        linearclip, minmax or pclip.
+        linearclip, minmax, pclip, winsorized, gesd or linearfit.
     p : dict
         Option values: lsigma, hsigma, mclip, maxiters, nkeep, maxrej, nlow, nhigh,
         rdnoise, gain, snoise, sigscale, pclip, low_scale, low, upp_scale, upp, grow,
-        stdfunc, revert_on_nkeep, ddof. Missing keys take the library defaults.
+        stdfunc, revert_on_nkeep, ddof, cutoff, max_outliers, significance. Missing keys
+        (or None) take the library defaults.
 
     Returns
     -------
@@ -32,11 +33,18 @@ def build_rejectors(reject: str, p: dict[str, Any]) -> list:
         When the library refuses a value (the library's message, on one line).
     """
     from imcombiners import _rejectors as R
+    from imcombiners import _rejectors_modern as M
 
     reject = reject.lower()
     if reject == "none":
         return []
-    sigma = (float(p.get("lsigma", 3.0)), float(p.get("hsigma", 3.0)))
+    # No sigma given: 3 (linearfit: 5, its own default).
+    default_sigma = 5.0 if reject == "linearfit" else 3.0
+
+    def given(key: str) -> float:
+        return default_sigma if p.get(key) is None else float(p[key])
+
+    sigma = (given("lsigma"), given("hsigma"))
     centre = "median" if p.get("mclip", True) else "mean"
     grow = p.get("grow") or None
     common: dict[str, Any] = {"nkeep": int(p.get("nkeep", 1)), "grow": grow}
@@ -69,11 +77,19 @@ def build_rejectors(reject: str, p: dict[str, Any]) -> list:
             return [R.MinMaxClip(n_min=_count(p.get("nlow", 1)), n_max=_count(p.get("nhigh", 1)), grow=grow)]
         if reject == "pclip":
             return [R.PClip(frac=float(p.get("pclip", -0.5)), sigma=sigma, **common)]
+        if reject == "winsorized":
+            return [M.WinsorizedSigClip(**iterative, sigma=sigma, cutoff=float(p.get("cutoff") or 1.5))]
+        if reject == "linearfit":
+            return [M.LinearFitClip(**iterative, sigma=sigma)]
+        if reject == "gesd":
+            return [M.GESDClip(**dict(common, maxrej=p.get("maxrej")),
+                               max_outliers=float(p.get("max_outliers", 0.3)),
+                               significance=float(p.get("significance", 0.05)))]
     except (TypeError, ValueError) as exc:
         raise CLIError(f"--reject {reject}: {exc}") from None
     raise CLIError(
         f"--reject: unknown algorithm '{reject}' (accepted: none, sigclip, avsigclip, ccdclip, "
-        "crreject, linearclip, minmax, pclip)"
+        "crreject, linearclip, minmax, pclip, winsorized, gesd, linearfit)"
     )
 
 
@@ -103,7 +119,8 @@ def parse_factor(option: str, text: str | None, n: int, *, paths: list[str] | No
                  hdus: list[Any] | None = None) -> Any:
     """``--zero/--scale/--weight`` value -> library argument.
 
-    ``none`` -> None; a statistic name -> that name; ``'1,2,3'`` -> list of N floats;
+    ``none`` -> None; a statistic name -> that name (``noise``: --weight only);
+    ``'1,2,3'`` -> list of N floats;
     ``@file`` -> list of N floats (one or more per line, ``#`` comments); ``!KEYWORD``
     -> the keyword's value in each input header; ``exposure`` -> ``EXPTIME`` (for
     ``--scale``, relative to the first image, so the master keeps its units).
@@ -117,6 +134,10 @@ def parse_factor(option: str, text: str | None, n: int, *, paths: list[str] | No
     names = ("mean", "median", "mode", "sigclip_mean", "sigclip_median")
     if low in names:
         return low
+    if low == "noise":
+        if option != "--weight":
+            raise CLIError(f"{option}: 'noise' is for --weight (inverse-variance weights from each frame's noise)")
+        return "noise"
     if low == "exposure" or (t.startswith("!") and len(t) > 1):
         if option == "--zero" and low == "exposure":
             raise CLIError("--zero: 'exposure' is for --scale and --weight")
@@ -143,7 +164,8 @@ def parse_factor(option: str, text: str | None, n: int, *, paths: list[str] | No
         values = [float(w) for w in words]
     except ValueError:
         raise CLIError(
-            f"{option}: expected none, {', '.join(names)}, exposure, !KEYWORD, numbers 'v1,v2,...' "
+            f"{option}: expected none, {', '.join(names)}, noise (--weight), exposure, !KEYWORD, "
+            "numbers 'v1,v2,...' "
             "or @file; "
             f"got '{text}'"
         ) from None

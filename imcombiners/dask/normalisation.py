@@ -15,12 +15,12 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from imcombiners._stats import canonical_statistic, parse_statsec, resolve_normalisation
+from imcombiners._stats import canonical_statistic, is_header_spec, parse_statsec, resolve_normalisation
 from imcombiners._validate import as_thresholds
 from imcombiners.dask.planner import Plan
 from imcombiners.dask.scheduling import Progress, execute
 from imcombiners.dask.sources import StackSource, frame_bytes
-from imcombiners.dask.stack import PreparedStack
+from imcombiners.dask.stack import PreparedStack, fits_headers
 from imcombiners.dask.tasks import SpecT, StatFunction, Thresholds, frame_stats, stats_of_arrays
 from imcombiners.dask.tiling import Window
 
@@ -36,6 +36,8 @@ def statistic_specs(zero: Factor, scale: Factor, weights: Factor) -> list[Librar
     """The distinct statistics zero/scale/weights ask for (names canonical, callables kept)."""
     specs: list[LibraryStat] = []
     for v in (zero, scale, weights):
+        if is_header_spec(v):
+            continue  # header keywords, not a statistic of the pixels
         if isinstance(v, str):
             spec: LibraryStat = canonical_statistic(v)
         elif callable(v):
@@ -55,7 +57,8 @@ def resolve_factors(stack: PreparedStack, zero: Factor, scale: Factor, weights: 
                     thresholds: object, stat_fn: StatFunction[LibraryStat], progress: Progress,
                     relative: bool = True, bad_bits: int | None = None,
                     ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """zero, scale and weights resolved to float64 vectors (or None), statistics from one pass.
+    """zero, scale and weights resolved to float64 vectors (or None), statistics from one pass;
+    ``"!KEY"``/``"exposure"`` from the FITS headers of the inputs.
 
     The statistics skip what the combine skips: masked samples, bad DQ bits
     (``bad_bits``), unusable variances.
@@ -72,7 +75,9 @@ def resolve_factors(stack: PreparedStack, zero: Factor, scale: Factor, weights: 
                 return float(table[k][i])
         raise KeyError(spec)  # pragma: no cover - every spec is precomputed
 
-    return resolve_normalisation(stack.n, zero, scale, weights, stat_of=stat_of, relative=relative)
+    headers = fits_headers(stack) if any(is_header_spec(v) for v in (zero, scale, weights)) else None
+    return resolve_normalisation(stack.n, zero, scale, weights, stat_of=stat_of, relative=relative,
+                                 headers=headers)
 
 
 def statistics_pass(stack: PreparedStack, specs: Sequence[SpecT], region: Window | None,

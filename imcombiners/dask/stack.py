@@ -215,3 +215,15 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
     names = source.names if source is not None else None
     return PreparedStack(source, mask_source, darr, dmask, n, spatial, dtype, want, halo, stages, plan, names,
                          plane_sources, dplanes)
+
+
+def fits_headers(p: PreparedStack) -> list | None:
+    """The FITS header of every input frame (read once, headers only), or None when the
+    inputs are not all FITS files (arrays, dask or zarr stacks have no headers)."""
+    frames = getattr(p.source, "frames", None)
+    if frames is None or not all(isinstance(f, FitsFrame) for f in frames):
+        return None
+    from imcombiners.io.fits import read_header
+
+    # the image's header as IRAF sees it (primary cards merged for an image in an extension)
+    return [read_header(f) for f in frames]

@@ -164,6 +164,36 @@ class VarClip:
     grow: float | None = None
 
 
+@dataclass(frozen=True)
+class WinsorizedSigClip:
+    sigma: float | tuple[float, float] = 3.0
+    maxiters: int | None = None
+    cutoff: float = 1.5
+    nkeep: int = 1
+    maxrej: int | None = None
+    revert_on_nkeep: bool = True
+    grow: float | None = None
+
+
+@dataclass(frozen=True)
+class GESDClip:
+    max_outliers: float = 0.3
+    significance: float = 0.05
+    nkeep: int = 1
+    maxrej: int | None = None
+    grow: float | None = None
+
+
+@dataclass(frozen=True)
+class LinearFitClip:
+    sigma: float | tuple[float, float] = 5.0
+    maxiters: int | None = None
+    nkeep: int = 1
+    maxrej: int | None = None
+    revert_on_nkeep: bool = True
+    grow: float | None = None
+
+
 def _pair(sigma) -> tuple[float, float]:
     if np.ndim(sigma) == 0:
         return float(sigma), float(sigma)
@@ -389,6 +419,7 @@ class PassBounds:
     upp: float
     sig: np.ndarray | None  # per-sample residual scale; None: plain distances (LinearClip)
     scale: float  # magnitude for fragility checks
+    fit: np.ndarray | None = None  # per-sample expected value (LinearFitClip); None: centre
 
 
 def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge,
@@ -416,6 +447,8 @@ def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge
     ``maxiters`` is 0 or pass number ``maxiters`` rejected and was kept in full.
     ``count="evaluated"`` (LinearClip, AvSigClip): nit = passes evaluated; flag 2 only when
     ``maxiters`` > 1 and pass number ``maxiters`` rejected and was kept in full.
+    ``count="all"`` (WinsorizedSigClip, LinearFitClip): nit = passes evaluated; flag 2
+    whenever pass number ``maxiters`` rejected and was kept in full.
     """
     n0 = len(x)
     order = sort_samples(x, fid)
@@ -486,7 +519,8 @@ def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge
                 c = b.centre
 
                 def resid(j):
-                    d = abs(float(xs[j]) - c)
+                    expect = c if b.fit is None else float(b.fit[j - win.start])
+                    d = abs(float(xs[j]) - expect)
                     return d / float(b.sig[j - win.start]) if scaled else d
 
                 l2, h2 = add_back_ends(resid, lo, hi, nlo, nhi, allowed - done,
@@ -502,7 +536,7 @@ def _iterate(x, fid, *, maxiters, nkeep, maxrej, revert, min_n, bounds_of, judge
         out.low, out.upp = b.low, b.upp
         if accepted:
             out.nit += 1
-        if maxiters is not None and it == maxiters and (accepted or maxiters > 1):
+        if maxiters is not None and it == maxiters and (accepted or maxiters > 1 or count == "all"):
             out.flags |= O_MAXITERS
     for j in list(range(0, lo)) + list(range(hi, n0)):
         out.rejected[order[j]] = True
@@ -853,6 +887,167 @@ def pclip_element(x, fid, r: PClip, nframes: int, judge: Judge) -> Outcome:
 
 
 # --------------------------------------------------------------------------------------
+# Beyond IRAF: winsorized sigma clipping, linear fit clipping, generalized ESD
+# --------------------------------------------------------------------------------------
+
+#: Huber's consistency factor for a normal distribution winsorized at 1.5 sigma.
+WINSOR_K = 1.134
+
+
+def winsorized_sigma(xs: np.ndarray, cutoff: float, judge: Judge) -> tuple[float, float]:
+    """(median, winsorized sigma) of the values: the limit of Huber's iteration
+    s <- 1.134 * std_{n-1}(clip(x, m - c*s, m + c*s)) from s = std_{n-1}(x).
+
+    Iterated until s stops changing (relative 1e-15).  Once every sample off the median
+    is clamped the map is s -> rho*s exactly (rho < 1: the limit is 0).  An iteration that
+    has not settled after 100000 steps makes the element fragile.
+    """
+    m = median(xs)
+    d = np.asarray(xs, dtype=np.float64) - m
+    s = float(np.std(d, ddof=1))
+    for _ in range(100_000):
+        if s == 0.0:
+            return m, 0.0
+        nxt = WINSOR_K * float(np.std(np.clip(d, -cutoff * s, cutoff * s), ddof=1))
+        if nxt < s and bool(np.all((np.abs(d) > cutoff * s) | (d == 0.0))):
+            return m, 0.0
+        if abs(nxt - s) <= 1e-15 * s:
+            return m, nxt
+        s = nxt
+    judge.fragile = True
+    return m, s
+
+
+def winsorized_element(x, fid, r: WinsorizedSigClip, judge: Judge) -> Outcome:
+    """design.md WinsorizedSigClip: clip at median -/+ (lo, hi) * winsorized sigma.
+
+    Needs n >= 2; s == 0 is a valid sigma (every x != m is rejected).  Passes counted as
+    evaluated; maxiters None = until a pass rejects nothing (at most 255 passes)."""
+    lo_s, hi_s = _pair(r.sigma)
+
+    def bounds_of(xs, _fid):
+        if len(xs) < 2:
+            return None
+        m, s = winsorized_sigma(xs, r.cutoff, judge)
+        if not (math.isfinite(m) and math.isfinite(s)):
+            return None
+        lo, hi = m - lo_s * s, m + hi_s * s
+        n = len(xs)
+        return PassBounds(m, np.full(n, lo), np.full(n, hi), s, lo, hi, np.full(n, s), max(abs(m), s))
+
+    return _iterate(x, fid, maxiters=255 if r.maxiters is None else r.maxiters, nkeep=r.nkeep,
+                    maxrej=r.maxrej, revert=r.revert_on_nkeep, min_n=2, bounds_of=bounds_of,
+                    judge=judge, count="all")
+
+
+def linear_fit(xs: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares line through sorted values against their rank 0..n-1: (fitted value
+    at every rank, mean absolute residual)."""
+    n = len(xs)
+    kbar = (n - 1) / 2.0
+    ks = [k - kbar for k in range(n)]
+    slope = math.fsum(k * float(v) for k, v in zip(ks, xs)) / math.fsum(k * k for k in ks)
+    mean_x = math.fsum(float(v) for v in xs) / n
+    fit = np.array([mean_x + slope * k for k in ks])
+    return fit, math.fsum(abs(float(v) - f) for v, f in zip(xs, fit)) / n
+
+
+def linearfit_element(x, fid, r: LinearFitClip, judge: Judge) -> Outcome:
+    """design.md LinearFitClip: reject below fit - lo*s / above fit + hi*s, s the mean
+    absolute residual of the least-squares line against the rank (ranks renumbered in
+    every pass).  Needs n >= 3 and s > 0.  low/upp = bounds at the lowest / highest rank;
+    std = s; add-back by |x - fit| / s."""
+    lo_s, hi_s = _pair(r.sigma)
+
+    def bounds_of(xs, _fid):
+        if len(xs) < 3:
+            return None
+        fit, s = linear_fit(xs)
+        if not (math.isfinite(s) and s > 0):
+            return None
+        n = len(xs)
+        return PassBounds(fit[n // 2], fit - lo_s * s, fit + hi_s * s, s, fit[0] - lo_s * s,
+                          fit[-1] + hi_s * s, np.full(n, s), max(abs(fit[0]), abs(fit[-1]), s),
+                          fit=fit)
+
+    return _iterate(x, fid, maxiters=255 if r.maxiters is None else r.maxiters, nkeep=r.nkeep,
+                    maxrej=r.maxrej, revert=r.revert_on_nkeep, min_n=3, bounds_of=bounds_of,
+                    judge=judge, count="all")
+
+
+def esd_critical(m: int, alpha: float) -> float:
+    """Rosner's (1983) critical value for a test on m >= 3 samples:
+    (m-1) t / sqrt((m-2+t^2) m), t the upper alpha/(2m) point of Student's t, m-2 dof
+    (scipy's t.isf)."""
+    from scipy import stats
+
+    t = float(stats.t.isf(alpha / (2.0 * m), m - 2))
+    return (m - 1) * t / math.sqrt((m - 2 + t * t) * m)
+
+
+def gesd_tests(n: int, frac: float) -> int:
+    """Number of tests: trunc(frac * n + 0.001), at most n - 2."""
+    return max(0, min(int(frac * n + 0.001), n - 2))
+
+
+def gesd_element(x, fid, r: GESDClip, judge: Judge) -> Outcome:
+    """design.md GESDClip (Rosner 1983) on the sorted window.
+
+    Test i on the m samples left: R_i = max(mean - lowest, highest - mean) / s (s with
+    m - 1), the farther end set aside (the low end on a tie).  k = largest i with
+    R_i > lambda(m); the first k set-aside samples are rejected, or only the first
+    ``allowed`` (nkeep / maxrej) with flags NKEEP / MAXREJ.  nit = 1 when a test ran.
+    std / low / upp: the survivors' s and mean -/+ lambda(m_survivors) * s.
+    """
+    n = len(x)
+    out = Outcome(rejected=np.zeros(n, dtype=bool))
+    tests = gesd_tests(n, r.max_outliers)
+    if tests == 0:
+        return out
+    out.nit = 1
+    order = sort_samples(x, fid)
+    xs = [float(x[j]) for j in order]
+    lo, hi = 0, n
+    removed: list[int] = []  # sorted positions, in the order set aside
+    k = 0
+    for i in range(1, tests + 1):
+        v = xs[lo:hi]
+        m = len(v)
+        mean = math.fsum(v) / m
+        s = math.sqrt(math.fsum((t - mean) ** 2 for t in v) / (m - 1))
+        if not s > 0:
+            break
+        dl, dh = mean - xs[lo], xs[hi - 1] - mean
+        high = judge.gt(dh, dl, s)
+        stat = (dh if high else dl) / s
+        if judge.gt(stat, esd_critical(m, r.significance), 1.0):
+            k = i
+        if high:
+            hi -= 1
+            removed.append(hi)
+        else:
+            removed.append(lo)
+            lo += 1
+    keep = keep_count(r.nkeep, n)
+    allowed = allowed_rejections(n, r.nkeep, r.maxrej)
+    if k > allowed:
+        if n - k < keep:
+            out.flags |= O_NKEEP
+        if r.maxrej is not None and k > r.maxrej:
+            out.flags |= O_MAXREJ
+        k = allowed
+    for j in removed[:k]:
+        out.rejected[order[j]] = True
+    kept = [xs[j] for j in range(n) if j not in set(removed[:k])]
+    if len(kept) >= 2:
+        mean = math.fsum(kept) / len(kept)
+        s = math.sqrt(math.fsum((t - mean) ** 2 for t in kept) / (len(kept) - 1))
+        lam = esd_critical(len(kept), r.significance) if len(kept) >= 3 else math.nan
+        out.std, out.clip_low, out.clip_upp = s, mean - lam * s, mean + lam * s
+    return out
+
+
+# --------------------------------------------------------------------------------------
 # Grow
 # --------------------------------------------------------------------------------------
 
@@ -1176,6 +1371,12 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
                 o = pclip_element(x, fid, rej, nframes, judge)
             elif isinstance(rej, AvSigClip):
                 o = avsigclip_element(x, fid, rej, line_s[e[:-1]], judge, sv, zv)
+            elif isinstance(rej, WinsorizedSigClip):
+                o = winsorized_element(x, fid, rej, judge)
+            elif isinstance(rej, LinearFitClip):
+                o = linearfit_element(x, fid, rej, judge)
+            elif isinstance(rej, GESDClip):
+                o = gesd_element(x, fid, rej, judge)
             elif isinstance(rej, VarClip):
                 if nvar is None:
                     raise ValueError("VarClip needs a variance")

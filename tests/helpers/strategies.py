@@ -273,9 +273,50 @@ def avsigclips(draw, grow: bool = False):
     )
 
 
+_passes = st.sampled_from([None, None, 1, 2, 3, 10])
+
+
+@st.composite
+def winsorizedclips(draw, grow: bool = False):
+    return ref.WinsorizedSigClip(
+        sigma=draw(sigma_pairs),
+        maxiters=draw(_passes),
+        cutoff=draw(st.sampled_from([1.5, 1.5, 1.0, 2.5])),
+        nkeep=draw(nkeeps),
+        maxrej=draw(maxrejs),
+        revert_on_nkeep=draw(st.booleans()),
+        grow=draw(grows) if grow else None,
+    )
+
+
+@st.composite
+def linearfitclips(draw, grow: bool = False):
+    return ref.LinearFitClip(
+        sigma=draw(st.one_of(st.sampled_from([1.0, 2.0, 3.0, 5.0]),
+                             st.tuples(st.sampled_from([1.5, 5.0]), st.sampled_from([1.5, 2.5, 5.0])))),
+        maxiters=draw(_passes),
+        nkeep=draw(nkeeps),
+        maxrej=draw(maxrejs),
+        revert_on_nkeep=draw(st.booleans()),
+        grow=draw(grows) if grow else None,
+    )
+
+
+@st.composite
+def gesdclips(draw, grow: bool = False):
+    return ref.GESDClip(
+        max_outliers=draw(st.sampled_from([0.3, 0.3, 0.1, 0.5, 0.9, 0.0])),
+        significance=draw(st.sampled_from([0.05, 0.05, 0.01, 0.3])),
+        nkeep=draw(nkeeps),
+        maxrej=draw(maxrejs),
+        grow=draw(grows) if grow else None,
+    )
+
+
 def any_rejector(grow: bool = False, avsig: bool = True):
     kinds = [sigclips(grow=grow), ccdclips(grow=grow), linearclips(grow=grow),
-             minmaxclips(grow=grow), pclips(grow=grow)]
+             minmaxclips(grow=grow), pclips(grow=grow), winsorizedclips(grow=grow),
+             linearfitclips(grow=grow), gesdclips(grow=grow)]
     if avsig:
         kinds.append(avsigclips(grow=grow))
     return st.one_of(*kinds)

@@ -142,7 +142,7 @@ def combiner_class():
 
 def pkg_rejector(r):
     """The package's rejector equal to a twin rejector description."""
-    import imcombiners._rejectors as pr
+    import imcombiners as pr  # every rejector class is exported at the top level
 
     cls = getattr(pr, type(r).__name__)
     kw = {f.name: getattr(r, f.name) for f in dataclasses.fields(r)}

@@ -1,6 +1,7 @@
 //! Profile target: one combine of a 20 x 1M-pixel f32 stack on one thread
-//! (cargo run --release --example driver_bench -- median|mean|sigclip-mean|sigclip-median|ccdclip-mean|avsigclip-mean|minmax-mean|pclip-median;
-//! environment: N frames, M pixels, REPS repeats).
+//! (cargo run --release --example driver_bench -- median|mean|sigclip-mean|sigclip-median|ccdclip-mean|avsigclip-mean|
+//!  minmax-mean|pclip-median|winsorized-mean|gesd-mean|linearfit-mean;
+//! environment: N frames, M pixels, REPS repeats, GESD_PCT the GESD outlier fraction in %).
 use imc_core::driver::{run, Outputs};
 use imc_core::fixtures::{noisy_stack, process_cpu_ns, sigclip_median};
 use imc_core::frames::Frames;
@@ -14,6 +15,7 @@ fn main() {
     let data = noisy_stack(n, m);
     let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
     let sig = sigclip_median();
+    let lim = imc_core::job::Limits { nkeep: 1, maxrej: None, revert: true };
     let job = match what.as_str() {
         "mean" => Job::simple(Method::Mean),
         "sigclip-mean" => Job { rejectors: vec![sig], ..Job::simple(Method::Mean) },
@@ -30,6 +32,9 @@ fn main() {
             Job { rejectors: vec![r], line: 1024, ..Job::simple(Method::Mean) }
         }
         "minmax-mean" => Job { rejectors: vec![Rejector::MinMax { n_min: 1.0, n_max: 1.0 }], ..Job::simple(Method::Mean) },
+        "winsorized-mean" => Job { rejectors: vec![Rejector::Winsorized { sigma_lo: 3.0, sigma_hi: 3.0, maxiters: 255, cutoff: 1.5, limits: lim }], ..Job::simple(Method::Mean) },
+        "gesd-mean" => Job { rejectors: vec![Rejector::Gesd { max_outliers: env("GESD_PCT", 30) as f64 / 100.0, significance: 0.05, limits: lim }], ..Job::simple(Method::Mean) },
+        "linearfit-mean" => Job { rejectors: vec![Rejector::LinearFit { sigma_lo: 5.0, sigma_hi: 5.0, maxiters: 255, limits: lim }], ..Job::simple(Method::Mean) },
         _ => Job::simple(Method::Median),
     };
     let (c0, t) = (process_cpu_ns(), Instant::now());

@@ -140,6 +140,14 @@ pub enum Rejector {
     AvSigClip { sigma_lo: f64, sigma_hi: f64, cen: Centre, nkeep: i64, sigscale: f64 },
     MinMax { n_min: f64, n_max: f64 },
     PClip { frac: f64, sigma_lo: f64, sigma_hi: f64, nkeep: i64 },
+    /// Winsorized sigma clipping: clip at median -/+ sigma * winsorized sigma (Huber's
+    /// winsorization at `cutoff` sigma, its exact limit).
+    Winsorized { sigma_lo: f64, sigma_hi: f64, maxiters: u32, cutoff: f64, limits: Limits },
+    /// Rosner's generalized ESD test: up to trunc(max_outliers * n + 0.001) tests at
+    /// significance `significance` (limits.revert is not used).
+    Gesd { max_outliers: f64, significance: f64, limits: Limits },
+    /// Linear fit clipping: least-squares line against the rank, mean absolute residual.
+    LinearFit { sigma_lo: f64, sigma_hi: f64, maxiters: u32, limits: Limits },
 }
 
 /// Which optional outputs to produce.
@@ -398,6 +406,22 @@ impl Rejector {
                 }
                 sig(*sigma_lo, *sigma_hi)
             }
+            Rejector::Winsorized { sigma_lo, sigma_hi, cutoff, .. } => {
+                if !(cutoff.is_finite() && *cutoff > 0.0) {
+                    return Err(Error::param("cutoff", format!("must be finite and > 0; got {cutoff}")));
+                }
+                sig(*sigma_lo, *sigma_hi)
+            }
+            Rejector::Gesd { max_outliers, significance, .. } => {
+                if !(*max_outliers >= 0.0 && *max_outliers < 1.0) {
+                    return Err(Error::param("max_outliers", format!("must be a fraction in [0, 1); got {max_outliers}")));
+                }
+                if !(*significance > 0.0 && *significance < 1.0) {
+                    return Err(Error::param("significance", format!("must be in (0, 1); got {significance}")));
+                }
+                Ok(())
+            }
+            Rejector::LinearFit { sigma_lo, sigma_hi, .. } => sig(*sigma_lo, *sigma_hi),
         }
     }
 }

@@ -16,7 +16,9 @@ use crate::error::{call_err, core_err};
 use crate::strict::{strict_dict, type_name};
 
 /// Rejector kinds the kernel implements (exported as `_core.REJECTORS`).
-pub(crate) const REJECTORS: [&str; 7] = ["sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip", "varclip"];
+pub(crate) const REJECTORS: [&str; 10] = [
+    "sigclip", "ccdclip", "avsigclip", "linearclip", "minmax", "pclip", "varclip", "winsorized", "gesd", "linearfit",
+];
 
 strict_dict!(
     /// `_core.run(frames, masks, job, threads)`'s job.
@@ -65,6 +67,16 @@ strict_dict!(VarClipDict "varclip rejector" {
 strict_dict!(MinMaxDict "minmax rejector" { kind: String, n_min: f64, n_max: f64 } {});
 
 strict_dict!(PClipDict "pclip rejector" { kind: String, frac: f64, sigma_lo: f64, sigma_hi: f64, nkeep: i64 } {});
+
+strict_dict!(WinsorizedDict "winsorized rejector" {
+    kind: String, sigma_lo: f64, sigma_hi: f64, maxiters: u32, cutoff: f64, nkeep: i64, revert_on_nkeep: bool,
+} { maxrej: i64 });
+
+strict_dict!(GesdDict "gesd rejector" { kind: String, max_outliers: f64, significance: f64, nkeep: i64 } { maxrej: i64 });
+
+strict_dict!(LinearFitDict "linearfit rejector" {
+    kind: String, sigma_lo: f64, sigma_hi: f64, maxiters: u32, nkeep: i64, revert_on_nkeep: bool,
+} { maxrej: i64 });
 
 fn centre(name: &str) -> PyResult<Centre> {
     Centre::parse(name).map_err(core_err)
@@ -155,6 +167,30 @@ fn rejector(d: &Bound<'_, PyAny>) -> PyResult<Rejector> {
         "pclip" => {
             let r = PClipDict::from_dict(d)?;
             Rejector::PClip { frac: r.frac, sigma_lo: r.sigma_lo, sigma_hi: r.sigma_hi, nkeep: r.nkeep }
+        }
+        "winsorized" => {
+            let r = WinsorizedDict::from_dict(d)?;
+            Rejector::Winsorized {
+                sigma_lo: r.sigma_lo,
+                sigma_hi: r.sigma_hi,
+                maxiters: r.maxiters,
+                cutoff: r.cutoff,
+                limits: limits(r.nkeep, r.maxrej, r.revert_on_nkeep)?,
+            }
+        }
+        "gesd" => {
+            let r = GesdDict::from_dict(d)?;
+            // One pass and no add-back: nothing to revert.
+            Rejector::Gesd { max_outliers: r.max_outliers, significance: r.significance, limits: limits(r.nkeep, r.maxrej, true)? }
+        }
+        "linearfit" => {
+            let r = LinearFitDict::from_dict(d)?;
+            Rejector::LinearFit {
+                sigma_lo: r.sigma_lo,
+                sigma_hi: r.sigma_hi,
+                maxiters: r.maxiters,
+                limits: limits(r.nkeep, r.maxrej, r.revert_on_nkeep)?,
+            }
         }
         other => return Err(call_err(format!("rejector kind {other:?} is not known; expected one of {REJECTORS:?}"))),
     })

@@ -231,9 +231,15 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         return Err(Error::param("frames", format!("at most {} frames per combine; got {n}", u16::MAX)));
     }
     check_planes(frames, job)?;
-    let prepared: Vec<Prepared> =
-        job.rejectors.iter().map(|r| Prepared::new(r, n, job.zero.as_deref(), job.scale.as_deref())).collect();
     let w = job.want;
+    let mut prepared: Vec<Prepared> =
+        job.rejectors.iter().map(|r| Prepared::new(r, n, job.zero.as_deref(), job.scale.as_deref())).collect();
+    // Only the last rejector's diagnostics reach the outputs.
+    let spread_out = w.std || w.clip_low || w.clip_upp || w.low || w.upp;
+    let last = prepared.len().saturating_sub(1);
+    for (k, p) in prepared.iter_mut().enumerate() {
+        p.spread_wanted = spread_out && k == last;
+    }
     let per_sample = n.checked_mul(m).ok_or_else(|| Error::Shape("stack too large".into()))?;
     let mut out = Outputs {
         data: output_vec(m, O::default()),

@@ -67,6 +67,11 @@ fn all_rejectors() -> Vec<Rejector> {
         Rejector::MinMax { n_min: 1.0, n_max: 2.0 },
         Rejector::PClip { frac: -0.5, sigma_lo: 1.0, sigma_hi: 1.0, nkeep: 2 },
         Rejector::AvSigClip { sigma_lo: 2.0, sigma_hi: 2.0, cen: Centre::Median, nkeep: 1, sigscale: 0.1 },
+        Rejector::Winsorized { sigma_lo: 2.0, sigma_hi: 2.5, maxiters: 255, cutoff: 1.5, limits: lim(2, false) },
+        Rejector::Winsorized { sigma_lo: 1.0, sigma_hi: 1.0, maxiters: 2, cutoff: 1.0, limits: Limits { nkeep: 1, maxrej: Some(2), revert: true } },
+        Rejector::LinearFit { sigma_lo: 2.0, sigma_hi: 1.5, maxiters: 255, limits: lim(3, false) },
+        Rejector::Gesd { max_outliers: 0.3, significance: 0.05, limits: lim(1, true) },
+        Rejector::Gesd { max_outliers: 0.5, significance: 0.3, limits: Limits { nkeep: 0, maxrej: Some(2), revert: true } },
     ]
 }
 

@@ -13,7 +13,11 @@ mod linearclip;
 pub(crate) mod minmax;
 pub(crate) mod pclip;
 pub(crate) mod sigclip;
+pub(crate) mod gesd;
+pub(crate) mod linfit;
+pub(crate) mod tdist;
 mod varclip;
+pub(crate) mod winsorized;
 
 use crate::job::{Centre, Limits, Rejector, Spread};
 
@@ -128,6 +132,12 @@ pub struct Prepared {
     /// MinMax: fractions of the valid samples.
     pub frac_lo: f64,
     pub frac_hi: f64,
+    /// GESD: Rosner's critical value for every window size 0..=N (shared, cached).
+    pub esd_table: Option<std::sync::Arc<Vec<f64>>>,
+    /// Whether this rejector's spread and clip bounds are outputs (the driver clears it for
+    /// a data-only combine and for every rejector but the last of a chain): WinsorizedSigClip
+    /// then decides most passes from a cheap lower bound of its sigma.
+    pub spread_wanted: bool,
 }
 
 impl Prepared {
@@ -143,6 +153,8 @@ impl Prepared {
             pclip_offset: 0,
             frac_lo: 0.0,
             frac_hi: 0.0,
+            esd_table: None,
+            spread_wanted: true,
         };
         match rejector {
             // Per-image levels come from the job's scales, never from level_scale.
@@ -154,6 +166,7 @@ impl Prepared {
                 p.frac_lo = f(*n_min);
                 p.frac_hi = f(*n_max);
             }
+            Rejector::Gesd { significance, .. } => p.esd_table = Some(tdist::esd_table(n, *significance)),
             _ => {}
         }
         p
@@ -201,6 +214,16 @@ impl Prepared {
             Rejector::MinMax { .. } => minmax::apply(w, self.frac_lo, self.frac_hi),
             Rejector::PClip { sigma_lo, sigma_hi, nkeep, .. } => {
                 pclip::apply(w, s, self.pclip_offset, *sigma_lo, *sigma_hi, *nkeep)
+            }
+            Rejector::Winsorized { sigma_lo, sigma_hi, maxiters, cutoff, limits } => {
+                winsorized::apply(w, s, *sigma_lo, *sigma_hi, *maxiters, *cutoff, limits, self.spread_wanted)
+            }
+            Rejector::Gesd { max_outliers, limits, .. } => {
+                let table = self.esd_table.as_deref().map(|t| t.as_slice()).unwrap_or(&[]);
+                gesd::apply(w, table, *max_outliers, limits)
+            }
+            Rejector::LinearFit { sigma_lo, sigma_hi, maxiters, limits } => {
+                linfit::apply(w, s, *sigma_lo, *sigma_hi, *maxiters, limits)
             }
         };
         d.retained_extremes(w);
@@ -323,6 +346,9 @@ pub(crate) enum Passes {
     /// LinearClip, AvSigClip: nit = passes evaluated; MAXITERS when `maxiters` > 1 and the
     /// last allowed pass rejected and was kept.
     Evaluated,
+    /// WinsorizedSigClip, LinearFitClip: nit = passes evaluated; MAXITERS whenever the last
+    /// allowed pass rejected and was kept.
+    EvaluatedAll,
 }
 
 /// Record the sorted-sample ranges a limited pass gave back (`[a, b)` pairs) with `bits`.
@@ -354,7 +380,7 @@ pub(crate) fn iterate<P, R, S>(
     maxiters: u32,
     limits: &Limits,
     passes: Passes,
-    mut pass: P,
+    pass: P,
     side: R,
     sigma_of: S,
 ) -> Diag
@@ -362,6 +388,31 @@ where
     P: FnMut(&Win<'_>, &mut Scratch) -> Option<Pass>,
     R: Fn(usize, &Pass) -> i8,
     S: Fn(usize, &Pass) -> f64,
+{
+    let a = w.a;
+    iterate_dev(w, s, maxiters, limits, passes, pass, side, sigma_of, |k, p| (a[k] - p.centre).abs())
+}
+
+/// [`iterate`] with the distance of sorted sample k from its expected value given by
+/// `dev(k, pass)` (the add-back orders by dev / sigma): LinearFitClip measures it from
+/// the fitted line instead of a single centre.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn iterate_dev<P, R, S, D>(
+    w: &mut Win<'_>,
+    s: &mut Scratch,
+    maxiters: u32,
+    limits: &Limits,
+    passes: Passes,
+    mut pass: P,
+    side: R,
+    sigma_of: S,
+    dev: D,
+) -> Diag
+where
+    P: FnMut(&Win<'_>, &mut Scratch) -> Option<Pass>,
+    R: Fn(usize, &Pass) -> i8,
+    S: Fn(usize, &Pass) -> f64,
+    D: Fn(usize, &Pass) -> f64,
 {
     let mut d = Diag::default();
     if passes == Passes::Accepted {
@@ -386,7 +437,7 @@ where
         }
         let Some(p) = pass(w, s) else { break };
         debug_assert!(w.lo <= w.hi && w.hi <= w.a.len());
-        if passes == Passes::Evaluated {
+        if passes != Passes::Accepted {
             d.nit = d.nit.saturating_add(1);
         }
         d.std = p.std;
@@ -426,7 +477,7 @@ where
                 let scaled = (w.lo..w.hi).all(|j| sigma_of(j, &p) > 0.0) && p.std.is_finite();
                 let tol = if scaled { ADDBACK_TOL } else { 0.0 };
                 let resid = |j: usize| {
-                    let d = (w.a[j] - p.centre).abs();
+                    let d = dev(j, &p);
                     if scaled { d / sigma_of(j, &p) } else { d }
                 };
                 let (l2, h2) = add_back(w.lo, w.hi, lo, hi, allowed - done, tol, resid);
@@ -445,7 +496,7 @@ where
         (d.low, d.upp) = (p.low, p.upp);
         count_kept_pass(&mut d, true);
         let flag_maxiters = match passes {
-            Passes::Accepted => true,
+            Passes::Accepted | Passes::EvaluatedAll => true,
             Passes::Evaluated => maxiters > 1,
         };
         if it == maxiters && flag_maxiters {
