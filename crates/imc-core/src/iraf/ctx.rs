@@ -137,6 +137,10 @@ pub struct Ctx {
     /// Lazy sorted fast lines keep a frame-ordered copy of the line so that pixels handed
     /// to the per-pixel routine are sorted with their image ids (rejection/exposure masks).
     pub lazy_ids: bool,
+    /// The fast line writes the rejection mask rows itself (`LineBuf::rows_ready`).
+    pub fast_masks: bool,
+    /// The fast line computes the sigma image itself (`LineBuf::sig_ready`).
+    pub fast_sigma: bool,
     /// IRAF's integer working path (scaled values truncated), or the real path.
     pub int_path: IntPath,
     /// masktype = novalue: pixels without good values may combine their bad values.

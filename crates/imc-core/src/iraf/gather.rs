@@ -33,6 +33,8 @@ pub(super) fn gather<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<
     b.sm_only = false;
     b.sm_sorted = false;
     b.ranges = false;
+    b.rows_ready = false;
+    b.sig_ready = false;
     if c.novalue {
         b.neg.iter_mut().for_each(|k| *k = 0);
     }
