@@ -137,6 +137,9 @@ impl<P: Input, T: Work> Kernel for LineWork<'_, '_, P, T> {
             super::fastline::run(b, c);
         } else {
             reject_line(b, c);
+            if c.pos_ids && b.sm_sorted {
+                super::products::ranges_from_positions(b);
+            }
             if c.novalue {
                 super::place::novalue_after_reject(b, c);
             }

@@ -244,7 +244,7 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
 /// [lo, hi] with no equal value just outside it, they are exactly the images whose values
 /// lie in [sorted(lo), sorted(hi)], whatever order IRAF's sort gave equal values: that
 /// range (empty when nothing is kept). None otherwise.
-fn slot_range<T: Work>(b: &LineBuf<T>, x: usize, n: usize) -> Option<(T, T)> {
+pub(super) fn slot_range<T: Work>(b: &LineBuf<T>, x: usize, n: usize) -> Option<(T, T)> {
     let nimg = b.nimg;
     let w = b.w;
     if n == 0 {

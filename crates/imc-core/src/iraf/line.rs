@@ -61,6 +61,8 @@ pub struct LineBuf<T: Work> {
     /// `sig_line` holds this line's sigma image, set by a fast line that computed it.
     pub sig_ready: bool,
     pub sig_line: Vec<T>,
+    /// Per-pixel id scratch (N).
+    pub id_scratch: Vec<u16>,
     /// A lazy fast line whose masks come from value ranges (see `fastline::mclip`): the
     /// images used at pixel x are those whose frame-ordered value `fo` lies in
     /// [lo[x], hi[x]], except at the pixels listed in `exact`, whose ids are exact.
@@ -100,6 +102,7 @@ impl<T: Work> LineBuf<T> {
             rows_ready: false,
             sig_ready: false,
             sig_line: Vec::new(),
+            id_scratch: Vec::new(),
             ranges: false,
             lo: Vec::new(),
             hi: Vec::new(),

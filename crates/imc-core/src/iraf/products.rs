@@ -211,3 +211,51 @@ fn exp_from_ids<T: Work>(b: &LineBuf<T>, c: &Ctx, e: &mut [i32], negative: bool)
         };
     }
 }
+
+/// After a rejection routine ran on a network-sorted line whose ids were the sorted
+/// positions (`Ctx::pos_ids`): turn each pixel's kept positions into a value range (see
+/// [`super::fastline::slot_range`]), or, where the kept values split a run of equal
+/// values, into frame ids: IRAF's quicksort of the frame-ordered values with their ids
+/// says which image sits at each position. The routines read no ids here, so their data
+/// movement depends on the values alone and is the same as on IRAF's sorted line.
+pub fn ranges_from_positions<T: Work>(b: &mut LineBuf<T>) {
+    let nimg = b.nimg;
+    let w = b.w;
+    let inf = T::from_f32(f32::INFINITY);
+    b.ranges = true;
+    b.exact.clear();
+    b.lo.clear();
+    b.lo.resize(w, -inf);
+    b.hi.clear();
+    b.hi.resize(w, inf);
+    let mut ord_v = std::mem::take(&mut b.wbuf_t);
+    let mut ord_id = std::mem::take(&mut b.id_scratch);
+    if ord_v.len() < nimg {
+        ord_v.resize(nimg, T::ZERO);
+    }
+    if ord_id.len() < nimg {
+        ord_id.resize(nimg, 0);
+    }
+    for x in 0..w {
+        let n = b.n[x];
+        if n == nimg {
+            continue;
+        }
+        if let Some((lo, hi)) = super::fastline::slot_range(b, x, n) {
+            (b.lo[x], b.hi[x]) = (lo, hi);
+            continue;
+        }
+        for j in 0..nimg {
+            ord_v[j] = b.fo[j * w + x];
+            ord_id[j] = (j + 1) as u16;
+        }
+        super::sort::sort2(&mut ord_v[..nimg], &mut ord_id[..nimg]);
+        let s = x * nimg;
+        for q in &mut b.id[s..s + n] {
+            *q = ord_id[*q as usize - 1];
+        }
+        b.exact.push(x);
+    }
+    b.wbuf_t = ord_v;
+    b.id_scratch = ord_id;
+}
