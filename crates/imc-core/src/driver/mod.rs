@@ -199,6 +199,8 @@ enum LoneRejector {
     MinMax { frac_lo: f64, frac_hi: f64 },
     /// PClip: IRAF's rank offset (from N) and the clipping limits.
     PClip { offset: i64, sigma_lo: f64, sigma_hi: f64, nkeep: i64 },
+    /// WinsorizedSigClip, GESDClip or LinearFitClip: their first pass (`reject::lanes`).
+    Modern,
 }
 
 impl LoneRejector {
@@ -216,6 +218,7 @@ impl LoneRejector {
             Rejector::PClip { sigma_lo, sigma_hi, nkeep, .. } => {
                 Some(LoneRejector::PClip { offset: p.pclip_offset, sigma_lo, sigma_hi, nkeep })
             }
+            Rejector::Winsorized { .. } | Rejector::Gesd { .. } | Rejector::LinearFit { .. } => Some(LoneRejector::Modern),
             _ => None,
         }
     }
