@@ -57,7 +57,7 @@ pub(crate) fn first_pass<L: Real>(p: &Prepared, rows: &[L], n: usize, len: usize
 /// Per-lane f64 values (one per lane of a block).
 pub(crate) type Lanes = [f64; LANES];
 
-/// Rank k of every lane, widened.
+/// Rank k of the first `len` lanes.
 #[inline(always)]
 pub(crate) fn row<L: Real>(rows: &[L], k: usize, len: usize) -> &[L] {
     &rows[k * LANES..k * LANES + len]
