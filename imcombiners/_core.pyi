@@ -62,13 +62,14 @@ def iraf_combine(
     double: bool,
     threads: int = 0,
     swapped: str | None = None,
-    placement: Sequence[tuple[int, int, int, int]] | None = None,
+    placement: Sequence[tuple[int, int, int, int] | tuple[Sequence[int], Sequence[int]]] | None = None,
 ) -> dict[str, Any]:
     """IRAF imcombine's line engine. ``masks``: per frame None, bool (True = bad) or uint8
     mask codes; ``shape``: the output's; ``params``: ``ResolvedParams.kernel_params``
     (every key, INDEF as None); ``want`` among sigma, rejmask, nrejmask, expmask, bpmask;
     ``swapped``: the big-endian FITS type of raw words ("f4", "f8", "i2", "u2", "i4") or
-    None; ``placement``: per frame (oy, ox, h, w) on the output (IRAF offsets)."""
+    None; ``placement``: per frame (oy, ox, h, w) on a 1-D/2-D output, or (offsets, shape)
+    in NumPy order for any number of axes (IRAF offsets)."""
 
 def iraf_stats(
     frame: npt.NDArray[Any],

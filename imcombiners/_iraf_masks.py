@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MaskRule", "parse_mask_rule", "mask_codes", "mask_file", "GOOD", "BAD", "BADVAL", "GOODSET"]
+__all__ = ["MaskRule", "MaskPart", "parse_mask_rule", "mask_codes", "mask_file", "GOOD", "BAD", "BADVAL", "GOODSET"]
 
 GOOD = 0
 BAD = 1
@@ -184,6 +184,19 @@ def mask_codes(raw: np.ndarray, rule: MaskRule) -> np.ndarray:
 def is_empty(raw: np.ndarray) -> bool:
     """IRAF's empty mask: every value is 0."""
     return not np.any(np.asarray(raw))
+
+
+@dataclass(frozen=True, eq=False)
+class MaskPart:
+    """One plane of an image's mask (``project=yes``): IRAF judges whether the mask is
+    empty (all 0: no mask) on the whole mask, not plane by plane.
+
+    ``data``: the plane (array, or a reader with ``shape`` and ``read``); ``empty``: the
+    whole mask is 0.
+    """
+
+    data: Any
+    empty: bool
 
 
 def mask_file(name: str, image_path: str | None) -> str:

@@ -263,6 +263,7 @@ class IrafParams:
     maskvalue: object = None
     offsets: object = "none"
     outlimits: object = None
+    project: bool = False
     products: tuple[str, ...] | str | None = None
 
     def __post_init__(self) -> None:
@@ -280,6 +281,9 @@ class IrafParams:
         if not isinstance(self.mclip, (bool, np.bool_)):
             raise TypeError(f"mclip must be True or False; got {self.mclip!r}")
         put("mclip", bool(self.mclip))
+        if not isinstance(self.project, (bool, np.bool_)):
+            raise TypeError(f"project must be True or False; got {self.project!r}")
+        put("project", bool(self.project))
         put("lsigma", _nonneg("lsigma", self.lsigma, allow_none=True))
         put("hsigma", _nonneg("hsigma", self.hsigma, allow_none=True))
         put("sigscale", _nonneg("sigscale", self.sigscale))
@@ -360,9 +364,12 @@ class IrafParams:
             return None
         return (-MAX_REAL if lo is None else lo, MAX_REAL if hi is None else hi)
 
-    def resolve(self, n: int, spatial: tuple[int, ...],
-                headers: Sequence[Header | None] | None) -> ResolvedParams:
+    def resolve(self, n: int, spatial: tuple[int, ...], headers: Sequence[Header | None] | None,
+                shapes: Sequence[tuple[int, ...]] | None = None) -> ResolvedParams:
         """The parameters for ``n`` images of shape ``spatial`` with these headers (or None).
+
+        ``shapes`` gives each image's own shape when the sizes differ (IRAF places each on
+        the output canvas at its offset).
 
         Raises
         ------
@@ -378,13 +385,14 @@ class IrafParams:
         if self.reject == "minmax":
             self._check_minmax(n)
         noise = {name: _noise_values(name, getattr(self, name), headers, n) for name in ("rdnoise", "gain", "snoise")}
-        layout = resolve_layout(self.offsets, self.outlimits, [spatial] * n, headers)
+        shapes = [tuple(spatial)] * n if shapes is None else [tuple(s) for s in shapes]
+        layout = resolve_layout(self.offsets, self.outlimits, shapes, headers)
         for name in ("rdnoise", "snoise"):
             if any(not (v >= 0 and math.isfinite(v)) for v in noise[name]):
                 raise ValueError(f"{name} must be finite and >= 0; got {noise[name]}")
         if any(not (v > 0 and math.isfinite(v)) for v in noise["gain"]):
             raise ValueError(f"gain must be finite and > 0 (electrons per ADU); got {noise['gain']}")
-        sections = stat_sections(self.statsec, layout, [spatial] * n)
+        sections = stat_sections(self.statsec, layout, shapes)
         factors = {k: _factor_source(k, getattr(self, k), n, self.expname, headers)
                    for k in ("scale", "zero", "weight")}
         return ResolvedParams(

@@ -25,12 +25,17 @@ import numpy as np
 
 from ._iraf_geometry import Geometry, OffsetSpec, frame_offsets, frame_section, output_geometry, parse_offsets, \
     parse_statsec
-from ._iraf_masks import BAD, MaskRule, header_mask_names, is_empty, mask_codes, mask_file, parse_mask_rule, \
+from ._iraf_masks import BAD, MaskPart, MaskRule, header_mask_names, is_empty, mask_codes, mask_file, parse_mask_rule, \
     read_mask
 from ._iraf_outtype import INTEGER_OUTTYPES, OUTTYPES, to_outtype
 
 __all__ = ["Layout", "resolve_layout", "resolve_mask_rule", "frame_mask_codes", "stat_sections",
            "finish_output", "WrapWarning"]
+
+
+#: Where a frame lies on the canvas, as the kernel takes it: ``(oy, ox, h, w)`` for 1-D and
+#: 2-D images, ``(offsets, shape)`` (NumPy order) for more axes.
+Placement = tuple[int, int, int, int] | tuple[list[int], list[int]]
 
 
 class WrapWarning(RuntimeWarning):
@@ -47,14 +52,15 @@ class Layout:
     geom : Geometry
     shape : tuple of int
         Output spatial shape (NumPy order).
-    placement : list of (oy, ox, h, w) or None
-        Where each frame lies on the canvas (None: every frame is the canvas).
+    placement : list of Placement or None
+        Where each frame lies on the canvas (None: every frame is the canvas):
+        ``(oy, ox, h, w)`` for 1-D/2-D images, ``(offsets, shape)`` beyond.
     """
 
     spec: OffsetSpec
     geom: Geometry
     shape: tuple[int, ...]
-    placement: list[tuple[int, int, int, int]] | None
+    placement: list[Placement] | None
 
     @property
     def offsets(self) -> np.ndarray:
@@ -74,14 +80,14 @@ def resolve_layout(offsets: Any, outlimits: Any, shapes: Sequence[tuple[int, ...
     trivial = geom.trivial and all(tuple(s) == shape for s in shapes)
     if trivial:
         return Layout(spec, geom, shape, None)
-    if ndim > 2:
-        raise ValueError("offsets/outlimits: frames placed on an output canvas must be 1-D or 2-D images")
-    place = []
+    place: list[Placement] = []
     for i, s in enumerate(shapes):
         if ndim == 1:
             place.append((0, int(geom.offsets[i, 0]), 1, int(s[0])))
-        else:
+        elif ndim == 2:
             place.append((int(geom.offsets[i, 1]), int(geom.offsets[i, 0]), int(s[0]), int(s[1])))
+        else:  # the kernel's N-D form: NumPy-order offsets and shape
+            place.append(([int(v) for v in geom.offsets[i, ::-1]], [int(v) for v in s]))
     return Layout(spec, geom, shape, place)
 
 
@@ -104,13 +110,17 @@ def _zero_is_bad(rule: MaskRule) -> bool:
 
 def frame_mask_codes(rule: MaskRule, masks: Any, n: int, spatial: tuple[int, ...],
                      headers: Sequence[Mapping[str, Any] | None] | None,
-                     paths: Sequence[str] | None) -> list[np.ndarray | None] | None:
+                     paths: Sequence[str] | None,
+                     shapes: Sequence[tuple[int, ...]] | None = None) -> list[np.ndarray | None] | None:
     """Each frame's mask codes (flat uint8, or None = no mask), or None when no frame has one.
 
     ``masks``: None (masks named by the header keyword of ``rule``, IRAF's way), an
     ``(N, *spatial)`` array, one ``spatial`` mask for every frame, or a list of N items
-    (arrays, mask file names, or None).
+    (arrays, mask file names, or None). ``shapes``: each frame's shape when the sizes
+    differ (each mask then has its frame's shape).
     """
+    shapes = [tuple(spatial)] * n if shapes is None else [tuple(s) for s in shapes]
+    same = all(s == shapes[0] for s in shapes)
     if not rule.active:
         return None
     items: list[Any]
@@ -125,14 +135,15 @@ def frame_mask_codes(rule: MaskRule, masks: Any, n: int, spatial: tuple[int, ...
         items = list(masks)
     else:
         arr = np.asarray(masks)
-        if arr.shape == (n, *spatial):
+        if same and arr.shape == (n, *spatial):
             items = list(arr)
-        elif arr.shape == tuple(spatial):
+        elif same and arr.shape == tuple(spatial):
             items = [arr] * n
+        elif not same:
+            raise ValueError("masks: the images differ in size: give a list of N masks, each of its image's shape")
         else:
             raise ValueError(f"masks has shape {arr.shape} but the stack has shape {(n, *spatial)}; give one mask per "
                              f"image (or one for all)")
-    m = int(np.prod(spatial, dtype=np.int64))
     out: list[np.ndarray | None] = []
     cache: dict[int, np.ndarray | None] = {}
     for i, item in enumerate(items):
@@ -142,17 +153,20 @@ def frame_mask_codes(rule: MaskRule, masks: Any, n: int, spatial: tuple[int, ...
         if id(item) in cache:  # one mask shared by every frame: one conversion
             out.append(cache[id(item)])
             continue
+        whole_empty = item.empty if isinstance(item, MaskPart) else None  # project: the image's whole mask
+        if isinstance(item, MaskPart):
+            item = item.data
         raw = read_mask(os.fspath(item)) if isinstance(item, (str, os.PathLike)) else np.asarray(item)
-        if raw.shape != tuple(spatial):
-            raise ValueError(f"masks[{i}] has shape {raw.shape} but image {i} has shape {tuple(spatial)}")
+        if raw.shape != shapes[i]:
+            raise ValueError(f"masks[{i}] has shape {raw.shape} but image {i} has shape {shapes[i]}")
         if raw.dtype.kind not in "biuf":
             raise TypeError(f"masks[{i}]: integer or boolean masks expected; got dtype {raw.dtype}")
         # IRAF: an all-zero mask is no mask, unless the type makes 0 bad everywhere
         # ("inverted" types keep it; for the others 0 is bad only in a non-empty mask)
-        if _zero_is_bad(rule) and not rule.invert and is_empty(raw):
+        if _zero_is_bad(rule) and not rule.invert and (is_empty(raw) if whole_empty is None else whole_empty):
             codes = None
         else:
-            codes = np.ascontiguousarray(mask_codes(raw, rule)).reshape(m)
+            codes = np.ascontiguousarray(mask_codes(raw, rule)).reshape(-1)
         cache[id(item)] = codes
         out.append(codes)
     if all(c is None for c in out):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._frames import FrameSet, prepare_frames
+from ._iraf_frames import IrafFrames, load_iraf_frames, load_projected
 from ._iraf_params import STATISTICS, FactorParam, Header, IrafParams, NoiseParam, ResolvedParams
 from ._iraf_setup import finish_output, frame_mask_codes, merge_bad
 from ._iraf_wcs import output_header
@@ -91,7 +91,7 @@ class ImcombineResult:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _measured_statistics(fs: FrameSet, swapped: str | None, resolved: ResolvedParams,
+def _measured_statistics(fs: IrafFrames, resolved: ResolvedParams,
                          codes: Sequence[np.ndarray | None] | None) -> dict[str, list[float]] | None:
     """IRAF's (mode, median, mean) of every image (its statistics section and sampling grid,
     its mask codes), when scale/zero/weight ask for one of them; None otherwise."""
@@ -106,7 +106,8 @@ def _measured_statistics(fs: FrameSet, swapped: str | None, resolved: ResolvedPa
     for i in range(fs.n):
         try:
             stats.append(core.iraf_stats(fs.frames[i], None if codes is None else codes[i],
-                                         list(fs.spatial), resolved.sections[i], lo, hi, needs_sort, swapped))
+                                         list(fs.shapes[i]), resolved.sections[i], lo, hi, needs_sort,
+                                         fs.swapped))
         except ValueError as e:
             raise ValueError(f"statsec: image {i}: {e}") from None
     return {name: [float(st[k]) for st in stats] for k, name in enumerate(STATISTICS)}
@@ -148,15 +149,18 @@ def imcombine(
     headers: Sequence[Header] | None = None,
     outtype: str | None = None,
     products: str | Sequence[str] | None = None,
+    project: bool = False,
     threads: int = 0,
     hdu: int | str | tuple[str, int] | None = None,
-) -> ImcombineResult:
+) -> ImcombineResult | list[ImcombineResult]:
     """Combine images exactly as IRAF ``imcombine`` (IRAF 2.17 names and defaults).
 
     Parameters
     ----------
     images : ndarray (N, *spatial), list of N arrays, or list of N FITS paths
-        The input images. With paths (IRAF names such as ``raw.fits[1]`` or
+        The input images; their sizes may differ (each lies on the output at its
+        offset; with ``offsets="none"`` all start at the first output pixel and the
+        output is the largest extent along each axis). With paths (IRAF names such as ``raw.fits[1]`` or
         ``raw.fits[SCI,2]`` allowed), the image is the HDU named, or ``hdu``, or the
         primary HDU when it holds data, else the first image extension; files are read
         as IRAF reads them (unsigned 16-bit as ushort; unsigned 32-bit and scaled
@@ -247,6 +251,14 @@ def imcombine(
         ``expmasks``, ``bpmasks``); the others are None in the result. Default: none,
         as IRAF. The combined image does not depend on this choice (mean avsigclip's
         add-back quirk is always the one IRAF shows when a rejection mask is written).
+    project : bool
+        IRAF's ``project=yes``: ``images`` is one image (an array of two or more axes, or
+        a FITS name) or a list of them, and each is combined along its highest axis
+        (the first NumPy axis: the planes of a cube are the images combined), giving
+        one result per input image. Header keywords come from the image's header,
+        ``masks`` holds one mask per input (the image's shape, or one plane's shape for
+        every plane), an offsets file or rows of numbers give one line per plane, and
+        ``headers`` one mapping per input.
     threads : int
         0 = all cores, k = k threads (results never depend on it).
     hdu : int, str or (str, int), optional
@@ -256,30 +268,24 @@ def imcombine(
     Returns
     -------
     ImcombineResult
+        With ``project=True`` and a list of images: a list of them, one per image.
     """
     params = IrafParams.from_arguments(locals())  # every IRAF parameter, validated
-    # --- images
-    paths = None  # file names: mask files named by keywords are also looked up beside them
-    swapped = None  # frames are raw big-endian FITS words of this kind (io.fits.mapped)
-    from .io.fits.stack import is_image_names, load_images
-
-    if is_image_names(images):
-        # IRAF's view of the files (e.g. unsigned 32-bit -> real, as IRAF reads them)
-        loaded = load_images(images, hdu, view="iraf", allow_mapping=True)  # type: ignore[arg-type]
-        images, swapped, paths = loaded.frames, loaded.swapped, loaded.names
-        if loaded.mapped:
-            images = FrameSet(tuple(loaded.frames), None, loaded.shape, loaded.dtype)
-        if headers is None:
-            headers = loaded.headers
-    fs = prepare_frames(images, None, name="images", mask_name="masks")
+    if params.project:
+        return _projected(images, dict(locals()))
+    # --- images (their sizes may differ: each lies on the output canvas at its offset)
+    fs = load_iraf_frames(images, hdu)
+    paths = fs.paths  # file names: mask files named by keywords are also looked up beside them
+    if headers is None:
+        headers = fs.headers
     n = fs.n
     threads = as_int(threads, "threads", min=0)
-    resolved = params.resolve(n, fs.spatial, headers)
+    resolved = params.resolve(n, fs.spatial, headers, shapes=fs.shapes)
     layout = resolved.layout
 
     # --- masks: each image's mask codes (IRAF's masktype / maskvalue)
     rule = params.mask_rule(masks_given=masks is not None)
-    codes = frame_mask_codes(rule, masks, n, fs.spatial, resolved.headers, paths)
+    codes = frame_mask_codes(rule, masks, n, fs.spatial, resolved.headers, paths, shapes=fs.shapes)
     codes = merge_bad(codes, fs.masks, n)  # a masked array's own mask
 
     # reliability: the products (rejmask is N x M bytes) are allocated by the kernel;
@@ -290,7 +296,7 @@ def imcombine(
                  what="imcombine (output and requested products)")
 
     # --- factors, working type, kernel
-    fac = resolved.factor_values(_measured_statistics(fs, swapped, resolved, codes))
+    fac = resolved.factor_values(_measured_statistics(fs, resolved, codes))
     double, work_dtype = params.working_type(fs.dtype)
     kernel = resolved.kernel_params(fac, int_path=params.int_path(fs.dtype), novalue=rule.novalue)
     res = load_core().iraf_combine(
@@ -301,7 +307,7 @@ def imcombine(
         list(params.products),
         bool(double),
         int(threads),
-        swapped,
+        fs.swapped,
         layout.placement,
     )
     shape = layout.shape
@@ -333,3 +339,28 @@ def imcombine(
         offsets=layout.offsets.copy(),
         header=header,
     )
+
+
+def _projected(images: object, arguments: dict) -> ImcombineResult | list[ImcombineResult]:
+    """``project=True``: each input image combined along its highest axis (its planes as
+    the images of an ordinary run), see :mod:`imcombiners._iraf_project`."""
+    from ._iraf_project import header_mask, plane_masks, plane_offsets, project_inputs
+
+    params: IrafParams = arguments.pop("params")
+    headers, masks, offsets, hdu = (arguments.pop(k) for k in ("headers", "masks", "offsets", "hdu"))
+    for key in ("images", "project"):
+        arguments.pop(key)
+    inputs, single = project_inputs(images, headers, masks)
+    rule = params.mask_rule(masks_given=masks is not None)
+    results = []
+    for k, item in enumerate(inputs):
+        what = f"image {k}" if not isinstance(item.image, (str, os.PathLike)) else repr(os.fspath(item.image))
+        planes = load_projected(item.image, item.header, hdu, what)
+        mask = item.mask
+        if mask is None and masks is None and rule.active:  # IRAF: the file the image's keyword names
+            mask = header_mask(rule, planes.headers[0] if planes.headers else None,
+                               planes.paths[0] if planes.paths else None)
+        shape = (planes.n, *planes.spatial)
+        results.append(imcombine(planes, headers=None, masks=plane_masks(mask, shape, what),
+                                 offsets=plane_offsets(offsets, planes.n), **arguments))
+    return results[0] if single else results

@@ -180,10 +180,12 @@ PARAMETERS
     sigmas, rejmasks, nrejmasks, expmasks    optional output images ("")
     logfile    STDOUT (default), a file, or "" for no log
 
-    outtype accepts real (default) or double. IRAF parameters for features
-    imcombiners does not provide (offsets, masktype, maskvalue, project, outlimits,
-    headers, bpmasks) are refused unless left at their defaults. This form reads
-    the images into memory; use 'combine' for stacks larger than memory.
+    Images may differ in size and have any number of axes (offsets= places them on
+    the output as IRAF does). project=yes combines each input along its highest
+    axis and writes one output per input: output and product names are then lists
+    (a,b or @file) of as many names as inputs. imcmb other than $I is refused.
+    This form reads the images into memory; use 'combine' for stacks larger than
+    memory.
 """
 
 IMCOMBINE_EPILOG = """\

@@ -180,7 +180,6 @@ IRAF_PARAMETERS: dict[str, _Param] = {
 # Values of the "fixed" parameters that mean "feature not used" (anything else is refused).
 _FIXED_OK = {
     "imcmb": {"$I", "$i"},
-    "project": {False},
 }
 
 
@@ -252,7 +251,7 @@ def parse_iraf_call(tokens: list[str]) -> IrafCall:
     ------
     CLIError
         On an unknown or ambiguous name, a bad value, a parameter given twice, or an
-        IRAF feature this library does not provide (``project``, ``imcmb``).
+        IRAF feature this library does not provide (``imcmb`` other than ``$I``).
     """
     positional: list[str] = []
     given: dict[str, Any] = {}

@@ -34,12 +34,13 @@ def run_imcombine(call: Any, *, overwrite: bool = False, quiet: bool = False,
     if info is None:
         from ._inputs import expand_inputs
 
-        info = inspect_inputs(expand_inputs(call.inputs), view="iraf")
+        info = inspect_inputs(expand_inputs(call.inputs), view="iraf", same_shape=False)
     paths = list(info.paths)
-    kwargs = iraf_kwargs(call, info.n)
+    project = bool(call.kwargs.get("project"))  # one input, its planes combined
+    kwargs = iraf_kwargs(call, info.frames[0].shape[0] if project else info.n)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore")  # every warning is in res.warnings, printed below
-        res = imc.imcombine(paths, **kwargs)
+        res = imc.imcombine(paths[0] if project else paths, **kwargs)
 
     # IRAF's output header: the first input's (as io.fits cleans it), with IRAF's changes
     # (res.header: the shifted world/physical system, NCOMBINE, the input mask name

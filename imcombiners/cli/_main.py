@@ -223,20 +223,28 @@ def cmd_imcombine(args: Any) -> int:
     if not args.params:
         raise CLIError("usage: imcombiners imcombine INPUT OUTPUT [name=value ...]")
     call = parse_iraf_call(args.params)
-    info = inspect_inputs(expand_inputs(call.inputs), view="iraf")
+    # IRAF combines images of different sizes (each at its offset on the output)
+    info = inspect_inputs(expand_inputs(call.inputs), view="iraf", same_shape=False)
     inputs = [file_of(p) for p in info.paths]
-    outputs = {"output": call.output, **{f"{k}=": v for k, v in call.products.items()}}
-    check_outputs(outputs, inputs, overwrite=args.overwrite)
+    runs = [(call, info)]
+    if call.kwargs.get("project"):  # one output (and product) per input: IRAF's lists
+        from ._project import projected_calls
+
+        runs = projected_calls(call, info)
+    for sub, _ in runs:
+        outputs = {"output": sub.output, **{f"{k}=": v for k, v in sub.products.items()}}
+        check_outputs(outputs, inputs, overwrite=args.overwrite)
     if call.logfile and call.logfile != "STDOUT":  # appended to, so it may exist
         check_outputs({"logfile=": call.logfile}, inputs, overwrite=True)
     for line in unused_iraf_parameters(call.kwargs, call.kwargs.get("reject", "none")):
         _warn(args, line)
     from ._iraf_run import run_imcombine
 
-    t0 = time.perf_counter()
-    run_imcombine(call, overwrite=args.overwrite, quiet=args.quiet, info=info)
-    if call.logfile != "STDOUT":
-        _say(args, f"wrote {call.output} in {time.perf_counter() - t0:.1f} s")
+    for sub, sub_info in runs:
+        t0 = time.perf_counter()
+        run_imcombine(sub, overwrite=args.overwrite, quiet=args.quiet, info=sub_info)
+        if call.logfile != "STDOUT":
+            _say(args, f"wrote {sub.output} in {time.perf_counter() - t0:.1f} s")
     return EXIT_OK
 
 

@@ -47,7 +47,7 @@ from imcombiners._iraf_wcs import header_changes, output_header
 from imcombiners._job import load_core
 from imcombiners._products import IRAF_PRODUCTS
 from imcombiners.dask.inputs import Hdu, as_source, is_dask
-from imcombiners.dask.iraf_canvas import CanvasSource, PlacedBlock, frame_readers, mask_readers
+from imcombiners.dask.iraf_canvas import CanvasSource, PlacedBlock, frame_readers, mask_readers, probe_frames
 from imcombiners.io.fits import FitsFrame, read_header
 from imcombiners.dask.lazy import LazyCombine, tile_graph
 from imcombiners.dask.planner import Plan
@@ -414,12 +414,13 @@ def _prepare_iraf(images: object, masks: object, hdu: Hdu, params: IrafParams, m
     """The prepared stack planned in full-width strips of the output, and its layout."""
     # the dtype decides the workspace; read it cheaply before planning
     # FITS files are read as IRAF reads them (e.g. unsigned 32-bit as real), as in memory
-    probe_src = None if is_dask(images) else as_source(images, offsets=None, hdu=hdu, view="iraf")
+    probe_src = None if is_dask(images) else probe_frames(images, hdu, as_source)
     shape = tuple(images.shape if probe_src is None else probe_src.shape)  # type: ignore[attr-defined]
     dtype = np.dtype(images.dtype if probe_src is None else probe_src.dtype).newbyteorder("=")  # type: ignore[attr-defined]
     n, spatial = int(shape[0]), tuple(shape[1:])
+    shapes = list(getattr(probe_src, "frame_shapes", [spatial] * n))  # images may differ in size
     hdrs = _headers_of(probe_src, headers)
-    layout = resolve_layout(params.offsets, params.outlimits, [spatial] * n, hdrs)
+    layout = resolve_layout(params.offsets, params.outlimits, shapes, hdrs)
     rule = params.mask_rule(masks_given=masks is not None)
     double, _ = params.working_type(dtype)
     inputs = images if probe_src is None else probe_src  # built once (FITS headers probed once)
@@ -429,7 +430,7 @@ def _prepare_iraf(images: object, masks: object, hdu: Hdu, params: IrafParams, m
     mask_arg = masks
     if placed:
         paths = getattr(probe_src, "names", None)
-        readers = mask_readers(rule, masks, n, spatial, hdrs, paths)
+        readers = mask_readers(rule, masks, n, spatial, hdrs, paths, shapes)
         inputs = CanvasSource(frame_readers(images, probe_src, n), layout, readers, rule, paths,
                               getattr(probe_src, "token", "") or str(id(images)))
         mask_arg = None
@@ -466,11 +467,11 @@ def _sampled_statistics(p: PreparedStack, resolved: ResolvedParams,
         return None
     needs_sort = any(k in ("mode", "median") for k in wanted.values())
     thresholds = params.statistic_thresholds()
-    frame_shape = getattr(p.source, "frame_shape", p.spatial)
+    frame_shapes = getattr(p.source, "frame_shapes", [p.spatial] * p.n)
     windows = []
     for i in range(p.n):
         try:
-            windows.append(sample_window(frame_shape, resolved.sections[i]))
+            windows.append(sample_window(frame_shapes[i], resolved.sections[i]))
         except ValueError as e:
             raise ValueError(f"statsec: image {i}: {e}") from None
     if p.source is None:  # a dask stack: per frame from its blocks
@@ -556,13 +557,14 @@ def imcombine(
     headers: Sequence[Header] | None = None,
     outtype: str | None = None,
     products: str | Sequence[str] | None = None,
+    project: bool = False,
     hdu: Hdu = None,
     memory_limit: MemoryLimit = None,
     tile: Sequence[int] | None = None,
     threads: int | None = None,
     streaming: bool = False,
     progress: Progress = None,
-) -> LazyImcombine:
+) -> LazyImcombine | list[LazyImcombine]:
     """IRAF ``imcombine`` out of core, bit-identical to :func:`imcombiners.imcombine`.
 
     Parameters
@@ -574,11 +576,16 @@ def imcombine(
         keywords, as in the in-memory call.
     combine, reject, nlow, nhigh, nkeep, mclip, lsigma, hsigma, rdnoise, gain, snoise, sigscale, pclip, grow, lthreshold, hthreshold, zero, scale, weight, statsec, expname, blank, masks, masktype, maskvalue, offsets, outlimits, headers, outtype
         Exactly as :func:`imcombiners.imcombine` (IRAF's names and defaults).  With
-        offsets every strip reads, from each frame, only the rows it covers.
+        offsets every strip reads, from each frame, only the rows it covers (the frames
+        may differ in size and have any number of axes).
     products : None, "all", "none", str or sequence of str
         Which of ``sigma``, ``rejmask``, ``nrejmask``, ``expmask``, ``bpmask`` to produce
         besides the output (default: none, as IRAF).  ``rejmask`` is as large as a uint8
         copy of the stack: leave it out when not needed.
+    project : bool
+        IRAF's ``project=yes`` as :func:`imcombiners.imcombine`: each input image (one,
+        or a list) combined along its highest axis; one lazy result per input (a list
+        for a list). A FITS image's planes are read window by window from the file.
     hdu
         HDU of FITS inputs (default: the first with an image).
     memory_limit, tile, threads, streaming
@@ -596,13 +603,17 @@ def imcombine(
         ``.header``, ``.warnings``.
     """
     params = IrafParams.from_arguments(locals())  # every IRAF parameter, validated
+    if params.project:
+        from imcombiners.dask.iraf_project import imcombine_projected
+
+        return imcombine_projected(imcombine, images, dict(locals()))
     if isinstance(images, (str, bytes)):
         raise TypeError("images: give a list of FITS paths, not a single string")
     setup = _prepare_iraf(images, masks, hdu, params, memory_limit, tile, threads, streaming, headers)
     p, double = setup.p, setup.double
     n = p.n
-    frame_shape = tuple(getattr(p.source, "frame_shape", p.spatial))
-    resolved = params.resolve(n, frame_shape, setup.headers)
+    frame_shapes = getattr(p.source, "frame_shapes", [p.spatial] * n)
+    resolved = params.resolve(n, tuple(frame_shapes[0]), setup.headers, shapes=frame_shapes)
     fac = resolved.factor_values(_sampled_statistics(p, resolved, progress))
     kernel = resolved.kernel_params(fac, int_path=params.int_path(p.dtype), novalue=setup.rule.novalue)
     sentinel = None

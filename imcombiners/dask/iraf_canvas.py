@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imcombiners._iraf_masks import BAD, MaskRule, is_empty, mask_codes, mask_file
-from imcombiners._iraf_setup import Layout
+from imcombiners._iraf_masks import BAD, MaskPart, MaskRule, is_empty, mask_codes, mask_file
+from imcombiners._iraf_setup import Layout, Placement
 from imcombiners.dask.inputs import FrameView, is_dask
 from imcombiners.dask.sources import StackSource, as_frame
 
-__all__ = ["PlacedBlock", "CanvasSource", "mask_readers"]
+__all__ = ["PlacedBlock", "CanvasSource", "RaggedFrames", "probe_frames", "mask_readers"]
 
 
 @dataclass
@@ -41,14 +41,15 @@ class PlacedBlock:
     codes : list of (ndarray or None) or None
         Mask codes laid out as ``frames`` (None: no mask).
     placement : list of (oy, ox, h, w) or None
-        Where each frame's rows lie on the window (None: every frame is the window).
+        Where each frame's rows lie on the window (None: every frame is the window);
+        ``(offsets, shape)`` (NumPy order) for images of more than two axes.
     shape : tuple of int
         The window's shape (rows, W).
     """
 
     frames: list[np.ndarray] | np.ndarray
     codes: list[np.ndarray | None] | None
-    placement: list[tuple[int, int, int, int]] | None
+    placement: list[Placement] | None
     shape: tuple[int, ...]
 
     def dense(self) -> tuple[np.ndarray, np.ndarray]:
@@ -78,6 +79,41 @@ class PlacedBlock:
             data[i, rows, x0:x1] = frame[:, x0 - ox:x1 - ox]
             codes[i, rows, x0:x1] = 0 if c is None else c[:, x0 - ox:x1 - ox]
         return data, codes
+
+
+class RaggedFrames:
+    """Frames of different sizes (one number of axes), which IRAF places on its output
+    canvas each at its offset: what :func:`imcombiners.dask.imcombine` learns from the
+    inputs before it builds the :class:`CanvasSource` (nothing is read here)."""
+
+    def __init__(self, frames: Sequence[object]) -> None:
+        from dask.base import tokenize
+
+        self.frames = list(frames)
+        self.frame_shapes = [tuple(f.shape) for f in self.frames]  # type: ignore[attr-defined]
+        if len({len(s) for s in self.frame_shapes}) != 1:
+            raise ValueError(f"images: images of different sizes must have the same number of axes (IRAF); got "
+                             f"shapes {self.frame_shapes}")
+        self.dtype = np.dtype(np.result_type(*[f.dtype for f in self.frames]))  # type: ignore[attr-defined]
+        self.shape = (len(self.frames), *self.frame_shapes[0])
+        self.offsets = None
+        self.names = ([f.path for f in self.frames] if all(hasattr(f, "path") for f in self.frames)  # type: ignore[attr-defined]
+                      else None)
+        self.token = tokenize("iraf-ragged", [(getattr(f, "path", None), getattr(f, "hdu", None),
+                                               id(getattr(f, "array", f)), f.shape)  # type: ignore[attr-defined]
+                                              for f in self.frames])
+
+
+def probe_frames(images: object, hdu: object, as_source: object) -> object:
+    """The inputs of :func:`imcombiners.dask.imcombine` as a source (FITS read as IRAF reads
+    them): :class:`RaggedFrames` when a list holds images of different sizes, else the
+    stack source ``as_source`` makes (the frames probed once either way)."""
+    if isinstance(images, (list, tuple)) and images and not isinstance(images, (str, bytes)):
+        readers = [as_frame(f, hdu, "iraf") for f in images]  # type: ignore[arg-type]
+        if len({tuple(r.shape) for r in readers}) > 1:
+            return RaggedFrames(readers)
+        images = readers
+    return as_source(images, offsets=None, hdu=hdu, view="iraf")  # type: ignore[operator]
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,7 +181,8 @@ def _zero_is_bad(rule: MaskRule) -> bool:
 
 
 def mask_readers(rule: MaskRule, masks: object, n: int, spatial: tuple[int, ...],
-                 headers: Sequence[object] | None, paths: Sequence[str] | None) -> list[object | None] | None:
+                 headers: Sequence[object] | None, paths: Sequence[str] | None,
+                 shapes: Sequence[tuple[int, ...]] | None = None) -> list[object | None] | None:
     """Per frame a reader of its raw mask (None: no mask), or None when no frame has one.
 
     ``masks`` as :func:`imcombiners.imcombine` takes them (None: files named by each
@@ -155,6 +192,9 @@ def mask_readers(rule: MaskRule, masks: object, n: int, spatial: tuple[int, ...]
     if not rule.active:
         return None
     from imcombiners._iraf_masks import header_mask_names
+
+    shapes = [tuple(spatial)] * n if shapes is None else [tuple(s) for s in shapes]
+    same = all(s == shapes[0] for s in shapes)
 
     items: list[object | None]
     if masks is None:
@@ -167,6 +207,8 @@ def mask_readers(rule: MaskRule, masks: object, n: int, spatial: tuple[int, ...]
         items = list(masks)
     else:
         shape = tuple(getattr(masks, "shape", np.shape(masks)))
+        if not same:
+            raise ValueError("masks: the images differ in size: give a list of N masks, each of its image's shape")
         if shape == (n, *spatial):
             items = [FrameView(masks, i) if not is_dask(masks) else _DaskFrame(masks, i)  # type: ignore[arg-type]
                      for i in range(n)]
@@ -180,12 +222,16 @@ def mask_readers(rule: MaskRule, masks: object, n: int, spatial: tuple[int, ...]
         if item is None:
             readers.append(None)
             continue
+        whole_empty = item.empty if isinstance(item, MaskPart) else None  # project: the image's whole mask
+        if isinstance(item, MaskPart):
+            item = item.data
         reader = item if hasattr(item, "read") and hasattr(item, "shape") else as_frame(
             os.fspath(item) if isinstance(item, (str, os.PathLike)) else item)  # type: ignore[arg-type]
-        if tuple(reader.shape) != tuple(spatial):  # type: ignore[attr-defined]
+        if tuple(reader.shape) != shapes[i]:  # type: ignore[attr-defined]
             raise ValueError(f"masks[{i}] has shape {tuple(reader.shape)} but image {i} has shape "  # type: ignore[attr-defined]
-                             f"{tuple(spatial)}")
-        if _zero_is_bad(rule) and not rule.invert and is_empty(reader.read()):  # type: ignore[attr-defined]
+                             f"{shapes[i]}")
+        if _zero_is_bad(rule) and not rule.invert and (
+                is_empty(reader.read()) if whole_empty is None else whole_empty):  # type: ignore[attr-defined]
             readers.append(None)  # IRAF: an all-zero mask is no mask
             continue
         readers.append(reader)
@@ -222,7 +268,8 @@ class CanvasSource(StackSource):
         self.rule = rule
         self.names = names
         self.dtype = np.dtype(frames[0].dtype)  # type: ignore[attr-defined]
-        self.frame_shape = tuple(frames[0].shape)  # type: ignore[attr-defined]
+        self.frame_shapes = [tuple(f.shape) for f in frames]  # type: ignore[attr-defined]
+        self.frame_shape = self.frame_shapes[0]
         self.shape = (len(frames), *layout.shape)
         self.disk_itemsize = self.dtype.itemsize
         self.align = ()
@@ -246,10 +293,12 @@ class CanvasSource(StackSource):
             frames = [np.ascontiguousarray(f.read(None)) for f in self.frames]  # type: ignore[attr-defined]
             codes = None if self.masks is None else [self._codes(i, (slice(None),)) for i in range(n)]
             return PlacedBlock(frames, codes, list(self.layout.placement), tuple(self.layout.shape))
+        if len(self.layout.shape) > 2:
+            return self._read_axes(window)
         y0, y1 = window[0].start, window[0].stop
         wshape = (y1 - y0, *self.layout.shape[1:])
         frames, codes, place = [], [], []
-        for i, (oy, ox, h, w) in enumerate(self.layout.placement):
+        for i, (oy, ox, h, w) in enumerate(self.layout.placement):  # type: ignore[misc]
             r0, r1 = max(0, y0 - oy), min(h, y1 - oy)
             if r1 <= r0:
                 frames.append(np.zeros((0, w), self.dtype))
@@ -260,6 +309,30 @@ class CanvasSource(StackSource):
             frames.append(np.ascontiguousarray(self.frames[i].read(win)))  # type: ignore[attr-defined]
             codes.append(self._codes(i, win))
             place.append((oy + r0 - y0, ox, r1 - r0, w))
+        return PlacedBlock(frames, None if self.masks is None else codes, place, wshape)
+
+    def _read_axes(self, window: Sequence[slice]) -> PlacedBlock:
+        """:meth:`read` for images of more than two axes: each frame's part of the window
+        (whole frame lines), placed with the kernel's ``(offsets, shape)`` form."""
+        nd = len(self.layout.shape)
+        lo = [int(s.start or 0) for s in window[:-1]]
+        hi = [int(self.layout.shape[a] if s.stop is None else s.stop) for a, s in enumerate(window[:-1])]
+        wshape = (*(b - a for a, b in zip(lo, hi)), self.layout.shape[-1])
+        frames, codes, place = [], [], []
+        for i, (offs, fshape) in enumerate(self.layout.placement):  # type: ignore[misc]
+            r0 = [max(0, lo[a] - offs[a]) for a in range(nd - 1)]
+            r1 = [min(fshape[a], hi[a] - offs[a]) for a in range(nd - 1)]
+            w = int(fshape[-1])
+            if any(b <= a for a, b in zip(r0, r1)):
+                frames.append(np.zeros((0,) * (nd - 1) + (w,), self.dtype))
+                codes.append(None)
+                place.append(([0] * (nd - 1) + [int(offs[-1])], [0] * (nd - 1) + [w]))
+                continue
+            win = (*(slice(a, b) for a, b in zip(r0, r1)), slice(0, w))
+            frames.append(np.ascontiguousarray(self.frames[i].read(win)))  # type: ignore[attr-defined]
+            codes.append(self._codes(i, win))
+            place.append(([offs[a] + r0[a] - lo[a] for a in range(nd - 1)] + [int(offs[-1])],
+                          [b - a for a, b in zip(r0, r1)] + [w]))
         return PlacedBlock(frames, None if self.masks is None else codes, place, wshape)
 
     def read_frame(self, i: int, window: Sequence[slice] | None = None) -> np.ndarray:

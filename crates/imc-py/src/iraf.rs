@@ -156,6 +156,36 @@ fn borrow_codes<'py>(masks: Option<&Bound<'py, PyList>>) -> PyResult<Option<Vec<
     Ok(Some(out))
 }
 
+/// One frame's placement as Python gives it: `(oy, ox, h, w)` or `(offsets, shape)`.
+#[derive(FromPyObject)]
+enum PlaceArg {
+    Plane((i64, i64, usize, usize)),
+    Axes((Vec<i64>, Vec<usize>)),
+}
+
+impl PlaceArg {
+    fn into_placement(self, ndim: usize) -> PyResult<Placement> {
+        match self {
+            PlaceArg::Plane((oy, ox, h, w)) => Ok(Placement::plane(oy, ox, h, w)),
+            PlaceArg::Axes((off, len)) => {
+                let k = ndim.saturating_sub(2);
+                if off.len() != ndim || len.len() != ndim || ndim == 0 || k > iraf::place::MAX_OUTER {
+                    return Err(core_err(Error::Shape(format!(
+                        "placement: give one offset and one length per output axis ({ndim}, at most {})",
+                        2 + iraf::place::MAX_OUTER
+                    ))));
+                }
+                let (oy, h) = if ndim >= 2 { (off[ndim - 2], len[ndim - 2]) } else { (0, 1) };
+                let mut p = Placement::plane(oy, off[ndim - 1], h, len[ndim - 1]);
+                for a in 0..k {
+                    p.outer[a] = (off[a], len[a]);
+                }
+                Ok(p)
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_typed<'py, P, T>(
     py: Python<'py>,
@@ -215,7 +245,9 @@ where
 ///     "f4" / "i4" (uint32 words), "f8" (uint64), "i2" / "u2" (uint16; "u2" = int16 with
 ///     BZERO 32768).
 /// placement : None, or per frame `(oy, ox, h, w)`: frame i holds h lines of w pixels
-///     whose first pixel lies on output line oy, column ox (IRAF offsets; 2-D output).
+///     whose first pixel lies on output line oy, column ox (IRAF offsets; 1-D or 2-D
+///     output), or `(offsets, shape)`: the frame's shape and the output pixel of its
+///     first pixel, NumPy order, one entry per output axis (any dimensionality).
 #[pyfunction]
 #[pyo3(signature = (frames, masks, shape, params, want, double, threads=0, swapped=None, placement=None))]
 #[allow(clippy::too_many_arguments)]
@@ -229,7 +261,7 @@ fn iraf_combine<'py>(
     double: bool,
     threads: usize,
     swapped: Option<&str>,
-    placement: Option<Vec<(i64, i64, usize, usize)>>,
+    placement: Option<Vec<PlaceArg>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if frames.is_empty() {
         return Err(core_err(Error::param("images", "at least one image is required")));
@@ -247,8 +279,9 @@ fn iraf_combine<'py>(
         }
     }
     let masks = borrow_codes(masks)?;
-    let place: Option<Vec<Placement>> =
-        placement.map(|v| v.into_iter().map(|(oy, ox, h, w)| Placement { oy, ox, h, w }).collect());
+    let place: Option<Vec<Placement>> = placement
+        .map(|v| v.into_iter().map(|q| q.into_placement(shape.len())).collect::<PyResult<Vec<_>>>())
+        .transpose()?;
     let place = place.as_deref();
     macro_rules! run_as {
         ($pix:ty, $data:expr) => {{

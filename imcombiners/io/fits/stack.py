@@ -37,11 +37,13 @@ class ImageSet:
     names : list of str
         The file names as given.
     shape : tuple of int
-        The spatial shape.
+        The spatial shape (of the first image when ``ragged`` loading allowed others).
     dtype : numpy.dtype
         The pixel type the values represent.
     mapped : bool
         ``frames`` are flat memory maps of the files' data (raw words).
+    shapes : list of tuple of int
+        Each image's spatial shape (all equal unless loaded with ``ragged=True``).
     """
 
     frames: list[np.ndarray]
@@ -51,6 +53,11 @@ class ImageSet:
     shape: tuple[int, ...]
     dtype: np.dtype
     mapped: bool = False
+    shapes: list[tuple[int, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.shapes is None:
+            object.__setattr__(self, "shapes", [tuple(self.shape)] * len(self.frames))
 
 
 def is_image_names(images: Any) -> bool:
@@ -59,20 +66,22 @@ def is_image_names(images: Any) -> bool:
             and all(isinstance(p, (str, os.PathLike)) for p in images))
 
 
-def _mapped(names: Sequence[str], hdu: Any) -> ImageSet | None:
+def _mapped(names: Sequence[str], hdu: Any, ragged: bool) -> ImageSet | None:
     maps = []
     for name in names:
         m = map_image(name, hdu)
-        if m is None or (maps and (m.swapped, m.dtype, m.shape) != (maps[0].swapped, maps[0].dtype, maps[0].shape)):
+        if m is None or (maps and (m.swapped, m.dtype) != (maps[0].swapped, maps[0].dtype)):
+            return None
+        if maps and m.shape != maps[0].shape and not (ragged and len(m.shape) == len(maps[0].shape)):
             return None
         maps.append(m)
     first = maps[0]
     return ImageSet([m.raw for m in maps], [m.header for m in maps], first.swapped, list(names),
-                    first.shape, first.dtype, mapped=True)
+                    first.shape, first.dtype, mapped=True, shapes=[tuple(m.shape) for m in maps])
 
 
 def load_images(images: Sequence[Any], hdu: Any = None, *, view: str = "library",
-                allow_mapping: bool = False, what: str = "images") -> ImageSet:
+                allow_mapping: bool = False, what: str = "images", ragged: bool = False) -> ImageSet:
     """Read N FITS images (whole) for an in-memory combine.
 
     Parameters
@@ -87,6 +96,9 @@ def load_images(images: Sequence[Any], hdu: Any = None, *, view: str = "library"
         Memory-map plain images for the IRAF engine (``swapped`` raw words).
     what : str
         Parameter name used in error messages.
+    ragged : bool
+        Allow images of different sizes (with the same number of axes), as IRAF's
+        ``imcombine`` does.
 
     Raises
     ------
@@ -95,7 +107,7 @@ def load_images(images: Sequence[Any], hdu: Any = None, *, view: str = "library"
     """
     names = [os.fspath(p) for p in images]
     if allow_mapping:
-        got = _mapped(names, hdu)
+        got = _mapped(names, hdu, ragged)
         if got is not None:
             return got
     frames: list[FitsFrame] = []
@@ -111,7 +123,7 @@ def load_images(images: Sequence[Any], hdu: Any = None, *, view: str = "library"
             msg = str(exc)
             raise ValueError(f"{what}: {msg}" if name.split("[")[0] in msg
                              else f"{what}: cannot read FITS image {name!r}: {msg}") from exc
-        if frames and frame.shape != frames[0].shape:
+        if frames and frame.shape != frames[0].shape and not (ragged and len(frame.shape) == len(frames[0].shape)):
             raise ValueError(f"{what}: {name} has shape {frame.shape}, but {names[0]} has {frames[0].shape}")
         frames.append(frame)
     dtypes = {f.dtype for f in frames}
@@ -119,11 +131,12 @@ def load_images(images: Sequence[Any], hdu: Any = None, *, view: str = "library"
     from imcombiners._validate import check_memory
 
     # reliability: fail fast (pointing to the out-of-core engine) instead of swapping
-    npix = int(np.prod(frames[0].shape, dtype=np.int64))
-    check_memory(sum(npix * f.dtype.itemsize for f in frames), what=f"reading {len(frames)} FITS images")
+    check_memory(sum(int(np.prod(f.shape, dtype=np.int64)) * f.dtype.itemsize for f in frames),
+                 what=f"reading {len(frames)} FITS images")
     arrays = [f.read() for f in frames]
     headers = [_lazy_header(f) for f in frames]
-    return ImageSet(arrays, headers, None, names, frames[0].shape, np.dtype(dtype))
+    return ImageSet(arrays, headers, None, names, frames[0].shape, np.dtype(dtype),
+                    shapes=[tuple(f.shape) for f in frames])
 
 
 def _lazy_header(frame: FitsFrame) -> LazyHeader:

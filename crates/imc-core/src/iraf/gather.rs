@@ -23,6 +23,8 @@ pub struct Stack<'a, P: Input> {
     pub w: usize,
     /// Lines per plane (second-to-last spatial axis; 1 for 1-D data).
     pub h: usize,
+    /// The canvas's axes above the line axis (empty for 1-D and 2-D data).
+    pub outer: &'a [usize],
     /// Number of lines in total (planes * h).
     pub lines: usize,
 }
@@ -33,6 +35,8 @@ pub(super) fn gather<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<
     b.sm_only = false;
     b.sm_sorted = false;
     b.ranges = false;
+    b.rows_ready = false;
+    b.sig_ready = false;
     if c.novalue {
         b.neg.iter_mut().for_each(|k| *k = 0);
     }
@@ -112,6 +116,9 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
     }
     let network = c.mclip && nimg > 1 && !c.needids && !negzero;
     if network {
+        if c.pos_ids {
+            b.fo.clone_from(&b.sm);
+        }
         crate::network::sort_columns(&mut b.sm, w, &c.network);
     }
     if c.mclip && nimg > 1 && c.needids && T::HAS_KEY32 && !c.network.is_empty() {
@@ -132,7 +139,9 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         }
         x0 = x1;
     }
-    if c.needids || !b.ids_valid {
+    // (sorted positions as ids with Ctx::pos_ids, renewed every line: the rejection
+    // moves them)
+    if c.needids || c.pos_ids || !b.ids_valid {
         fill_ids(b);
     }
     if c.mclip && nimg > 1 && !network {

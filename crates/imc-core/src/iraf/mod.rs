@@ -20,6 +20,7 @@ pub mod fastline;
 pub mod gather;
 pub mod line;
 pub mod place;
+pub mod products;
 pub mod quad;
 pub mod reject;
 pub mod sort;
@@ -346,6 +347,9 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         fast: None,
         fast_lazy: false,
         lazy_ids: false,
+        fast_masks: false,
+        fast_sigma: false,
+        pos_ids: false,
         exp_all: order_free_exposure(&exps, &f.wts),
         int_path: p.int_path,
         novalue: p.novalue,
@@ -382,8 +386,8 @@ pub fn bool_codes(m: &[bool]) -> &[u8] {
 /// Combine frames placed on an output canvas of spatial shape `shape` (IRAF offsets).
 ///
 /// `masks`: per frame, mask codes laid out as the frame (see [`place`]) or None.
-/// `place`: per frame, where its pixels lie on the canvas (2-D canvases; frame `i` then
-/// holds `h * w` pixels); None: every frame has the canvas's shape and position.
+/// `place`: per frame, where its pixels lie on the canvas (frame `i` then holds
+/// [`Placement::pixels`] pixels); None: every frame has the canvas's shape and position.
 pub fn imcombine_placed<P: Input, T: Work>(
     frames: &[&[P]],
     masks: Option<&[Option<&[u8]>]>,
@@ -411,11 +415,14 @@ pub fn imcombine_placed<P: Input, T: Work>(
             }
         }
         Some(pl) => {
-            if shape.len() > 2 {
-                return Err(Error::Shape("frames placed at offsets need 1-D or 2-D images".into()));
+            if shape.len() > 2 + place::MAX_OUTER {
+                return Err(Error::Shape(format!(
+                    "frames placed at offsets may have at most {} axes",
+                    2 + place::MAX_OUTER
+                )));
             }
-            if pl.len() != nimg || pl.iter().zip(frames).any(|(q, f)| f.len() != q.h * q.w) {
-                return Err(Error::Shape("every frame must hold h * w pixels of its placement".into()));
+            if pl.len() != nimg || pl.iter().zip(frames).any(|(q, f)| f.len() != q.pixels()) {
+                return Err(Error::Shape("every frame must hold the pixels of its placement".into()));
             }
         }
     }
@@ -431,8 +438,12 @@ pub fn imcombine_placed<P: Input, T: Work>(
     // Lazy fast lines derive the masks without ids where nothing was rejected, and sort
     // the other pixels again from frame order with their ids (see fastline).
     let mask_ids = want.rejmask || want.expmask;
-    c.needids = algo_ids || (mask_ids && !c.fast_lazy);
+    c.pos_ids = mask_ids && !algo_ids && !c.fast_lazy && c.mclip && nimg > 1 && !c.network.is_empty();
+    c.needids = algo_ids || (mask_ids && !c.fast_lazy && !c.pos_ids);
     c.lazy_ids = c.fast_lazy && mask_ids && c.fast.is_some_and(|f| f.sorted());
+    // the minmax line knows which images each pixel dropped and sums its kept slots
+    c.fast_masks = c.fast == Some(Fast::MinMax) && mask_ids;
+    c.fast_sigma = c.fast == Some(Fast::MinMax) && want.sigma;
     if c.fast == Some(Fast::NoneMedian) {
         c.network = crate::network::batcher(nimg);
     }
@@ -450,7 +461,8 @@ pub fn imcombine_placed<P: Input, T: Work>(
             maskzero: c.ezero,
         });
     }
-    let st = gather::Stack { frames, masks, place, w, h, lines: m / w };
+    let outer = &shape[..shape.len().saturating_sub(2)];
+    let st = gather::Stack { frames, masks, place, w, h, outer, lines: m / w };
     // The SIMD level, read once per call on the calling thread.
     let isa = crate::simd::active();
     let run = || engine::run::<P, T>(&st, &c, want, isa);

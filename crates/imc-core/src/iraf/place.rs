@@ -29,14 +29,58 @@ pub const BADVAL: u8 = 2;
 /// A good pixel whose mask value is nonzero.
 pub const GOODSET: u8 = 4;
 
+/// Most axes above the line axis (`y`) a placed frame may have: IRAF images have at most
+/// seven axes.
+pub const MAX_OUTER: usize = 5;
+
 /// Where a frame's pixels lie on the canvas: its `h` lines of `w` pixels start at canvas
 /// line `oy`, column `ox` (either may be negative; parts outside the canvas are unused).
+/// Images of more than two axes also give, for each axis above `y` (outermost first,
+/// NumPy order, as many as the canvas has), the canvas offset and the frame's length
+/// along it in `outer`; unused entries are `(0, 1)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Placement {
     pub oy: i64,
     pub ox: i64,
     pub h: usize,
     pub w: usize,
+    pub outer: [(i64, usize); MAX_OUTER],
+}
+
+impl Placement {
+    /// A frame of one plane (1-D or 2-D images).
+    pub fn plane(oy: i64, ox: i64, h: usize, w: usize) -> Self {
+        Placement { oy, ox, h, w, outer: [(0, 1); MAX_OUTER] }
+    }
+
+    /// Pixels the frame holds (`outer` lengths times `h * w`).
+    pub fn pixels(&self) -> usize {
+        self.outer.iter().map(|&(_, n)| n).product::<usize>() * self.h * self.w
+    }
+
+    /// The frame's own line (0-based, C order) at canvas line `y`, or None when the frame
+    /// does not reach it. `h` is the canvas's lines per plane, `outer` its axes above `y`.
+    pub fn frame_line(&self, y: usize, h: usize, outer: &[usize]) -> Option<usize> {
+        let fy = (y % h) as i64 - self.oy;
+        if fy < 0 || fy >= self.h as i64 {
+            return None;
+        }
+        let mut plane = y / h;
+        let mut fplane = 0usize;
+        let mut stride = 1usize;
+        for a in (0..outer.len()).rev() {
+            let c = (plane % outer[a]) as i64;
+            plane /= outer[a];
+            let (o, n) = self.outer[a];
+            let fc = c - o;
+            if fc < 0 || fc >= n as i64 {
+                return None;
+            }
+            fplane += fc as usize * stride;
+            stride *= n;
+        }
+        Some(fplane * self.h + fy as usize)
+    }
 }
 
 /// One frame's contribution to a canvas line.
@@ -61,16 +105,16 @@ fn frame_row<'a, P: Input>(st: &'a Stack<'a, P>, i: usize, y: usize) -> Option<R
         }
         Some(pl) => {
             let p = pl[i];
-            let fy = y as i64 - p.oy;
-            if fy < 0 || fy >= p.h as i64 || p.w == 0 {
+            if p.w == 0 {
                 return None;
             }
+            let fy = p.frame_line(y, st.h, st.outer)?;
             let x0 = p.ox.max(0);
             let x1 = (p.ox + p.w as i64).min(w as i64);
             if x1 <= x0 {
                 return None;
             }
-            let off = fy as usize * p.w;
+            let off = fy * p.w;
             Some(Row {
                 data: &st.frames[i][off..off + p.w],
                 mask: mask_of(off, p.w),
@@ -256,5 +300,38 @@ pub(super) fn novalue_after_reject<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         } else {
             b.neg[x] = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Placement;
+
+    #[test]
+    fn frame_line_follows_every_axis() {
+        // canvas (planes 4, lines 5, w); frame of 2 planes x 3 lines at plane 1, line 2
+        let mut p = Placement::plane(2, 0, 3, 4);
+        p.outer[0] = (1, 2);
+        let outer = [4usize];
+        let h = 5;
+        let line = |z: usize, y: usize| p.frame_line(z * h + y, h, &outer);
+        assert_eq!(line(0, 2), None); // plane before the frame
+        assert_eq!(line(1, 1), None); // line before the frame
+        assert_eq!(line(1, 2), Some(0));
+        assert_eq!(line(1, 4), Some(2));
+        assert_eq!(line(2, 2), Some(3));
+        assert_eq!(line(2, 4), Some(5));
+        assert_eq!(line(3, 3), None); // plane after the frame
+        // four axes: outer (2, 3), frame (1 x 2) at (1, 1)
+        let mut q = Placement::plane(0, 0, 1, 1);
+        q.outer[0] = (1, 1);
+        q.outer[1] = (1, 2);
+        let outer = [2usize, 3];
+        let at = |a: usize, b: usize| q.frame_line(a * 3 + b, 1, &outer);
+        assert_eq!(at(0, 1), None);
+        assert_eq!(at(1, 0), None);
+        assert_eq!(at(1, 1), Some(0));
+        assert_eq!(at(1, 2), Some(1));
+        assert_eq!(q.pixels(), 2);
     }
 }
