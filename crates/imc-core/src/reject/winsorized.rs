@@ -391,7 +391,6 @@ mod tests {
             vec![0.0, 1.0],
             vec![-3.0, 1e-3, 2.0, 2.0, 2.5, 40.0, 41.0],
         ];
-        let mut s = Scratch::default();
         for v in cases {
             let v = sorted(&v);
             let (m, got) = winsorized_sigma(&v, 1.5).unwrap();
@@ -408,14 +407,18 @@ mod tests {
         (got - want).abs() <= 1e-9 * want || got.max(want) <= 1e-10 * scale
     }
 
-    #[test]
-    fn pseudo_random_stacks_match_the_iteration() {
-        let mut state = 7u64;
-        let mut next = || {
+    /// A reproducible uniform [0, 1) generator (an LCG) for the randomised tests.
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let mut s = Scratch::default();
+        }
+    }
+
+    #[test]
+    fn pseudo_random_stacks_match_the_iteration() {
+        let mut next = uniform(7);
         for n in 2..40 {
             for _ in 0..30 {
                 let v: Vec<f64> = (0..n)
@@ -437,12 +440,7 @@ mod tests {
     fn ties_and_wide_magnitudes_terminate_and_match() {
         // Few distinct values (breakpoints shared by many samples, some exactly at the
         // cutoff of s0) and magnitudes over nine decades of both signs.
-        let mut state = 11u64;
-        let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let mut s = Scratch::default();
+        let mut next = uniform(11);
         for n in 2..30 {
             for round in 0..40 {
                 let v: Vec<f64> = (0..n)
