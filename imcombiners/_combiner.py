@@ -32,86 +32,17 @@ from ._frames import FrameSet, prepare_frames
 from ._job import Job, run_job
 from ._legacy import LegacyCombinerState, Rebase011, merge_threshold_pairs, run_custom_rejector, translate_zero_scale
 from ._planes import as_bad_bits, planes_from_files, prepare_planes, split_weights, unusable_samples
-from ._products import DIAGNOSTICS
 from ._rejectors import Rejector
-from ._results import CombineResult, Step
+from ._combine_request import (ALL_DIAGNOSTICS, as_rejectors, check_rejector, full_or_diagnostics,
+                               wanted_outputs, weighted_method)
+from ._results import CombineResult, Step, result_from_run, step_from_raw
 from ._stats import frame_statistic, parse_statsec, resolve_normalisation
 from .kernels import grow_mask
 from ._validate import as_bool, as_int, as_thresholds, canonical_method, check_diagnostics
 
 __all__ = ["Combiner", "CombineResult", "Step"]
 
-_ALL_DIAG = frozenset({"mask", "std", "low", "upp", "nit", "output_flags", "nused", "clip_low", "clip_upp"})
 _LEGACY_ZS = ("zero_to_0th", "scale_to_0th", "zero_sigclip_kwargs", "scale_sigclip_kwargs")
-
-
-def _custom_or_kernel(r: Any) -> bool:
-    return isinstance(r, Rejector) and (type(r) is not Rejector or r.is_custom)
-
-
-def _as_rejectors(rejectors: Any) -> tuple[Rejector, ...]:
-    if rejectors is None:
-        return ()
-    if isinstance(rejectors, Rejector):
-        return (rejectors,)
-    if isinstance(rejectors, (list, tuple)):
-        for r in rejectors:
-            if not _custom_or_kernel(r):
-                raise TypeError(
-                    "rejectors must be a Rejector or a sequence of them (SigClip, CcdClip, AvSigClip, "
-                    "LinearClip, MinMaxClip, PClip, WinsorizedSigClip, GESDClip, LinearFitClip); "
-                    f"got an item {r!r}"
-                )
-        return tuple(rejectors)
-    raise TypeError(f"rejectors must be None, a Rejector or a sequence of Rejectors; got {rejectors!r}")
-
-
-def _step_from(raw: dict[str, Any], rejector: Rejector) -> Step:
-    return Step(
-        kind="reject",
-        rejector=rejector,
-        params={"grow": rejector.grow_radius},
-        nrej=raw["nrej"],
-        std=raw["std"] if rejector.has_spread else None,
-        low=raw["low"],
-        upp=raw["upp"],
-        nit=raw["nit"],
-        output_flags=raw["output_flags"],
-        sample_flags=raw.get("sample_flags"),
-        clip_low=raw.get("clip_low"),
-        clip_upp=raw.get("clip_upp"),
-        mask=raw.get("mask"),
-    )
-
-
-def _wanted(diagnostics: Any) -> tuple[str | None, frozenset[str]]:
-    """``diagnostics`` -> (level, outputs): None / "simple" / "full", or "list" with names."""
-    if diagnostics is None or isinstance(diagnostics, str):
-        level = check_diagnostics(diagnostics)
-        want = set() if level is None else set(_ALL_DIAG)
-        if level == "full":
-            want.add("sample_flags")
-        return level, frozenset(want)
-    try:
-        names = frozenset(str(x) for x in diagnostics)
-    except TypeError:
-        raise ValueError(f"diagnostics must be None, 'simple', 'full' or a list of output names; got "
-                         f"{diagnostics!r}") from None
-    unknown = names - DIAGNOSTICS - {"data"}
-    if unknown:
-        raise ValueError(f"diagnostics: unknown outputs {sorted(unknown)}; expected some of {sorted(DIAGNOSTICS)}")
-    return "list", names - {"data"}
-
-
-def _full_or_diagnostics(owner: str, full: Any, diagnostics: Any) -> tuple[Any, bool]:
-    """0.1.1's ``full=True``: a deprecated spelling of ``diagnostics="simple"``."""
-    if full is None or full is False:
-        return diagnostics, False
-    if diagnostics is not None:
-        raise ValueError("pass either diagnostics or full, not both")
-    warn_deprecated(f"{owner}(full=True)", "diagnostics='simple'",
-                    detail="which returns a CombineResult with .data, .mask, .std, ...")
-    return "simple", True
 
 
 class Combiner(LegacyCombinerState):
@@ -377,11 +308,7 @@ class Combiner(LegacyCombinerState):
 
         Returns ``self``; the step's diagnostics are appended to :attr:`history`.
         """
-        if not _custom_or_kernel(rejector):
-            raise TypeError(
-                "reject() expects a Rejector (SigClip, CcdClip, AvSigClip, LinearClip, MinMaxClip, "
-                f"PClip, WinsorizedSigClip, GESDClip, LinearFitClip); got {rejector!r}"
-            )
+        check_rejector(rejector)
         level = check_diagnostics(diagnostics) or "simple"
         if rejector.is_custom:
             step = self._reject_custom(rejector, grow)
@@ -394,7 +321,7 @@ class Combiner(LegacyCombinerState):
             return self
         if grow is not None:
             rejector = rejector.replace(grow=grow)
-        want = set(_ALL_DIAG)
+        want = set(ALL_DIAGNOSTICS)
         if level == "full":
             want.add("sample_flags")
         job = Job("mean", rejectors=(rejector,), zero=self._zero, scale=self._scale, want=frozenset(want),
@@ -403,7 +330,7 @@ class Combiner(LegacyCombinerState):
             self._frames(), None, job, split_steps=True,
             previous=self._previous() if level == "full" else None,
         )
-        step = _step_from(res["steps"][0], rejector)
+        step = step_from_raw(res["steps"][0], rejector)
         n, m = self._fs.n, self._fs.m
         self._acc = tuple(np.ascontiguousarray(res["mask"]).reshape(n, m))
         self._chained = True
@@ -501,10 +428,10 @@ class Combiner(LegacyCombinerState):
                 raise TypeError("Combiner.combine: give either weights= or the deprecated weight=, not both")
             warn_deprecated("Combiner.combine(weight=...)", "weights=")
             weights = legacy.pop("weight")
-        diagnostics, legacy_full = _full_or_diagnostics("Combiner.combine", legacy.pop("full", None), diagnostics)
+        diagnostics, legacy_full = full_or_diagnostics("Combiner.combine", legacy.pop("full", None), diagnostics)
         method = canonical_method(method)
-        level, want = _wanted(diagnostics)
-        rejs = _as_rejectors(rejectors)
+        level, want = wanted_outputs(diagnostics)
+        rejs = as_rejectors(rejectors)
         thr = as_thresholds(merge_threshold_pairs(thresholds))
         products = {"want": want, "nodata_bit": nodata_bit, "exptime": exptime}
         if any(r.is_custom for r in rejs):
@@ -567,14 +494,7 @@ class Combiner(LegacyCombinerState):
                  legacy: dict[str, Any], products: dict[str, Any]) -> Any:
         fs = self._fs
         weighting, weights, planes = split_weights(weights, fs.n, fs.spatial, fs.planes)
-        weighted = weights is not None or weighting is not None
-        if weighted and method == "mean":
-            method = "wavg"
-        if weighted and method not in ("wavg", "sum"):
-            raise ValueError(f"weights can only be used with mean/wavg and sum; got method {method!r}")
-        if method == "wavg" and not weighted:
-            raise ValueError("weights: method 'wavg' needs weights (one per frame or sample, a statistic name "
-                             "or 'inverse_variance')")
+        method = weighted_method(method, weights is not None or weighting is not None)
         if (zero is not None or scale is not None) and (self._zero is not None or self._scale is not None):
             # Relative zeros depend on the scales, so both must be resolved together.
             raise ValueError(
@@ -598,31 +518,8 @@ class Combiner(LegacyCombinerState):
             frames, None, job, split_steps=bool(rejs) and level != "list",
             previous=self._previous() if "sample_flags" in want else None,
         )
-        steps = tuple(_step_from(raw, raw["rejector"]) for raw in res.get("steps", ()))
-        last = rejs[-1] if rejs else None
-        return CombineResult(
-            data=res["data"],
-            mask=res.get("mask"),
-            low=res.get("low") if last else None,
-            upp=res.get("upp") if last else None,
-            std=res.get("std") if last is not None and last.has_spread else None,
-            nit=res.get("nit") if last else None,
-            output_flags=res.get("output_flags"),
-            nused=res.get("nused"),
-            sample_flags=res.get("sample_flags"),
-            history=tuple(self._history) + steps,
-            zero=z,
-            scale=s,
-            weights=w,
-            clip_low=res.get("clip_low") if last else None,
-            clip_upp=res.get("clip_upp") if last else None,
-            variance=res.get("variance"),
-            weight=res.get("weight"),
-            exposure=res.get("exposure"),
-            dq=res.get("dq"),
-            _legacy={"rejected": bool(rejs), "full": level == "full",
-                     "mask_thresh": _thresh_mask_fn(self._fs, thr)},
-        )
+        return result_from_run(res, rejs, tuple(self._history), z, s, w, level,
+                               _thresh_mask_fn(self._fs, thr))
 
     def variance(self, ddof: int = 1, *, blank: float | None = None, **legacy: Any) -> Any:
         """Variance of the surviving samples (after the chained steps) along axis 0.

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FrameWcs", "output_header", "header_value", "STRUCTURAL"]
+__all__ = ["FrameWcs", "output_header", "header_changes", "header_value", "STRUCTURAL"]
 
 #: keywords describing the data layout, set by the writer and never copied
 STRUCTURAL = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "EXTEND", "PCOUNT", "GCOUNT", "BSCALE", "BZERO",
@@ -215,3 +215,43 @@ def output_header(first: Mapping[str, Any] | None, geom: Any, *, ncombine: int,
         for i, name in enumerate(names):
             out[f"IMCMB{i + 1:03d}"] = name
     return out
+
+
+def _removable(key: str) -> bool:
+    """Keywords IRAF deletes from the first input's header: the input mask's name and the
+    physical-system terms it resets (``LTVn`` at 0, ``LTMi_j`` off the diagonal at 0)."""
+    k = key.upper()
+    return k == "BPM" or (k.startswith(("LTV", "LTM")) and k[3:].replace("_", "").isdigit())
+
+
+def header_changes(iraf: Mapping[str, Any] | None,
+                   first: Any) -> tuple[list[tuple[str, Any, str]], list[str]]:
+    """How IRAF's output header (:func:`output_header`) differs from the first input's.
+
+    Returns
+    -------
+    (cards, removed)
+        ``cards``: ``(keyword, value, comment)`` of every keyword IRAF sets to a value the
+        first header does not hold (axis lengths aside: the writer's), with the first
+        header's comment when it had the keyword; ``removed``: keywords of the first
+        header IRAF deletes (``BPM``, reset ``LTVn``/``LTMi_j``).  The command line's
+        writer and the out-of-core ``to_fits`` both apply them to the first input's header.
+    """
+    if not iraf:
+        return [], []
+    first = first if first is not None else {}
+    comments = getattr(first, "comments", None)
+
+    def comment(k: str) -> str:
+        if comments is None or k not in first:
+            return ""
+        try:
+            return str(comments[k])
+        except (KeyError, IndexError):
+            return ""
+
+    cards = [(k, v, comment(k)) for k, v in iraf.items()
+             if not k.startswith("NAXIS") and isinstance(v, (str, int, float, bool))
+             and not (k in first and first[k] == v)]
+    removed = [str(k).upper() for k in first if _removable(str(k)) and str(k).upper() not in iraf]
+    return cards, removed

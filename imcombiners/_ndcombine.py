@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from ._combine_request import full_or_diagnostics
 from ._combiner import CombineResult, Combiner
 from ._deprecation import pop_validate, warn_deprecated
 from ._legacy import legacy_tuple
 from ._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, Rejector, SigClip, VarClip
 from ._rejectors_modern import GESDClip, LinearFitClip, WinsorizedSigClip
-from ._validate import as_bool, as_sigma_pair
+from ._validate import as_sigma_pair
 
 __all__ = ["ndcombine", "REJECT_METHODS"]
 
@@ -359,15 +360,7 @@ def _legacy_call(stack: Any, mask: Any, args: tuple[Any, ...], params: dict[str,
     if ccd_ref:
         warn_deprecated("ndcombine(scale_ref=..., zero_ref=...)", "zero=/scale= (per-frame normalisation)",
                         detail="the ccdclip noise model follows IRAF; see docs/migrating-from-0.1.md")
-    full = legacy.pop("full", False)
-    if full is not None and as_bool(full, "full"):
-        if params["diagnostics"] is not None:
-            raise ValueError("pass either diagnostics or full, not both")
-        warn_deprecated("ndcombine(full=True)", "diagnostics='simple'",
-                        detail="which returns a CombineResult with .data, .mask, .std, ...")
-        params["diagnostics"] = "simple"
-    else:
-        full = False
+    params["diagnostics"], full = full_or_diagnostics("ndcombine", legacy.pop("full", None), params["diagnostics"])
     res = _run(stack, mask, params, legacy, ccd_ref)
     if full:
         return legacy_tuple(res)

@@ -17,7 +17,7 @@ from ._deprecation import warn_deprecated
 from ._legacy import legacy_tuple
 from ._rejectors import Rejector
 
-__all__ = ["CombineResult", "Step"]
+__all__ = ["CombineResult", "Step", "step_from_raw", "result_from_run"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,3 +198,54 @@ class CombineResult(NDArrayOperatorsMixin):
         """Deprecated: ``data.ndim``."""
         warn_deprecated("CombineResult.ndim", "result.data.ndim")
         return self.data.ndim
+
+
+def step_from_raw(raw: dict[str, Any], rejector: Rejector) -> Step:
+    """The :class:`Step` of one rejector from the kernel's per-step outputs."""
+    return Step(
+        kind="reject",
+        rejector=rejector,
+        params={"grow": rejector.grow_radius},
+        nrej=raw["nrej"],
+        std=raw["std"] if rejector.has_spread else None,
+        low=raw["low"],
+        upp=raw["upp"],
+        nit=raw["nit"],
+        output_flags=raw["output_flags"],
+        sample_flags=raw.get("sample_flags"),
+        clip_low=raw.get("clip_low"),
+        clip_upp=raw.get("clip_upp"),
+        mask=raw.get("mask"),
+    )
+
+
+def result_from_run(res: dict[str, Any], rejectors: tuple[Rejector, ...], history: tuple[Step, ...],
+                    zero: Any, scale: Any, weights: Any, level: str | None, mask_thresh: Any) -> CombineResult:
+    """The :class:`CombineResult` of a fused combine from the kernel's outputs ``res``.
+
+    The rejection diagnostics (low, upp, std, nit, clip_*) are the last rejector's; the
+    steps of every rejector follow ``history`` (the chained steps before the combine)."""
+    steps = tuple(step_from_raw(raw, raw["rejector"]) for raw in res.get("steps", ()))
+    last = rejectors[-1] if rejectors else None
+    return CombineResult(
+        data=res["data"],
+        mask=res.get("mask"),
+        low=res.get("low") if last else None,
+        upp=res.get("upp") if last else None,
+        std=res.get("std") if last is not None and last.has_spread else None,
+        nit=res.get("nit") if last else None,
+        output_flags=res.get("output_flags"),
+        nused=res.get("nused"),
+        sample_flags=res.get("sample_flags"),
+        history=history + steps,
+        zero=zero,
+        scale=scale,
+        weights=weights,
+        clip_low=res.get("clip_low") if last else None,
+        clip_upp=res.get("clip_upp") if last else None,
+        variance=res.get("variance"),
+        weight=res.get("weight"),
+        exposure=res.get("exposure"),
+        dq=res.get("dq"),
+        _legacy={"rejected": bool(rejectors), "full": level == "full", "mask_thresh": mask_thresh},
+    )

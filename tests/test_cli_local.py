@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from imcombiners import _memory_model as memory_model
 from imcombiners.cli import _local
 from imcombiners.cli._check import inspect_inputs
 from imcombiners.cli._engine import combine_to_files
@@ -125,10 +126,10 @@ def test_strip_plan_follows_the_memory_limit(files, tmp_path):
     per_pixel = _local.bytes_per_pixel(run.n, 2, 4, run.out_dtypes, 2, 0)
     free = _local.plan_strips(run.n, run.spatial, 2, per_pixel, 0, None, 2)
     assert free.rows == H and free.nstrips == 1  # a small stack is one strip
-    base = _local._resident_bytes()
-    row = W * per_pixel * _local.SAFETY
+    base = memory_model.process_baseline()
+    row = W * per_pixel * memory_model.SAFETY
     tight = _local.plan_strips(run.n, run.spatial, 2, per_pixel, 0,
-                               base + 2 * _local.STRIP_OVERHEAD + int(2 * 10 * row) + (8 << 20), 2)
+                               base + 2 * memory_model.TASK_OVERHEAD + int(2 * 10 * row) + (8 << 20), 2)
     assert tight.predicted_peak <= tight.memory_limit
     with pytest.raises(MemoryError, match="--memory-limit"):
         _local.plan_strips(run.n, run.spatial, 2, per_pixel, 0, base, 2)

@@ -178,7 +178,7 @@ def test_planner_counts_the_planes():
     with_planes = imd.plan(x, memory_limit="2GB", tile=(8, 64), variance=np.ones(x.shape, np.float64),
                            dq=np.zeros(x.shape, np.uint16), weights=np.ones(x.shape, np.float32),
                            diagnostics=["variance", "weight", "dq"])
-    from imcombiners.dask.planner import TASK_OVERHEAD
+    from imcombiners._memory_model import TASK_OVERHEAD
 
     # 4 bytes of data per sample, then 8 of variance + 2 of DQ + 4 of weights more, and
     # 3 more outputs per pixel: about 4.5 times the bytes of a tile

@@ -10,8 +10,8 @@ command line runs the tile tasks itself:
   into buffers it keeps (memory is touched once), combines it with one kernel thread and
   writes its rows of every output file, so reading one strip overlaps combining another;
 * under ``--memory-limit`` the strip height and the number of strips at once follow the
-  same memory model as the Dask planner (:mod:`imcombiners.dask.planner`: baseline +
-  strips at once x bytes per strip, with its safety factor).
+  memory model as the Dask planner (:mod:`imcombiners._memory_model`: baseline + strips
+  at once x bytes per strip, with its safety factor), plus what this engine holds besides.
 
 The job, the zero/scale/weight statistics and the provenance are those of
 :func:`imcombiners.dask.combine` (:func:`imcombiners._job.library_job`,
@@ -32,18 +32,16 @@ from typing import Any
 
 import numpy as np
 
+from imcombiners import _memory_model as memory_model
+from imcombiners._memory_model import SAFETY, TASK_OVERHEAD
+
 from ._check import InputInfo
 
 __all__ = ["StripPlan", "LocalRun", "plan_strips", "prepare_local", "run_strips", "KERNEL_DTYPES"]
 
-#: Safety factor on the bytes of a strip (allocator slack, small temporaries), as the planner's.
-SAFETY = 1.25
 #: Input bytes of one strip we aim for: small enough that strips overlap and balance,
 #: large enough that a kernel call amortises its set-up.
 STRIP_INPUT = 32 << 20
-#: Fixed allowance per strip being combined (Python objects, kernel scratch).
-STRIP_OVERHEAD = 4 << 20
-
 #: dtypes the kernels take as input.
 KERNEL_DTYPES = frozenset(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float32,
                                                  np.float64))
@@ -86,30 +84,17 @@ class StripPlan:
         return self.baseline + min(self.threads, self.nstrips) * self.per_strip
 
 
-def _resident_bytes() -> int:
-    """Resident memory of this process now (what a strip plan cannot shrink)."""
-    import psutil  # a dependency; imported only when a memory limit asks for it
-
-    return int(psutil.Process().memory_info().rss)
-
-
 def bytes_per_pixel(n: int, itemsize: int, work_itemsize: int, out_dtypes: Mapping[str, np.dtype],
                     disk_itemsize: int, grow_stages: int) -> int:
-    """Bytes per strip pixel while it is combined: the N samples, one frame's raw words,
-    the outputs (per-sample ones N times) and their stored copy, grow scratch."""
-    outputs = 0
-    widest = 0
-    for name, dt in out_dtypes.items():
-        size = np.dtype(dt).itemsize * (n if _per_sample(name) else 1)
-        outputs += size
-        widest = max(widest, size)
-    return n * itemsize + disk_itemsize + 2 * outputs + widest + 3 * n * grow_stages + work_itemsize
-
-
-def _per_sample(name: str) -> bool:
-    from imcombiners._products import PER_SAMPLE
-
-    return name in PER_SAMPLE
+    """Bytes per strip pixel while it is combined: the shared model's (the N samples, the
+    outputs, grow scratch), plus what this engine adds: one frame's raw words as read,
+    the stored copy of the outputs, the widest output's conversion and the workspace row."""
+    dq = out_dtypes.get("dq")
+    running, kept = memory_model.bytes_per_pixel(n, itemsize, work_itemsize, list(out_dtypes), False, grow_stages,
+                                                 dq_itemsize=None if dq is None else np.dtype(dq).itemsize)
+    widest = max((memory_model.output_bytes(name, n, work_itemsize, None if dq is None else np.dtype(dq).itemsize)
+                  for name in out_dtypes), default=0)
+    return int(running) + disk_itemsize + kept + widest + work_itemsize
 
 
 def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int, halo: int,
@@ -127,11 +112,11 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
     rows = max(1, STRIP_INPUT // max(1, n * row_px * itemsize))
     baseline = 0
     if memory_limit is not None:
-        baseline = _resident_bytes()
+        baseline = memory_model.process_baseline()
         budget = memory_limit - baseline
 
         def strip_bytes(r: int) -> int:
-            return int(SAFETY * (min(height, r + 2 * halo)) * row_px * per_pixel) + STRIP_OVERHEAD
+            return int(SAFETY * (min(height, r + 2 * halo)) * row_px * per_pixel) + TASK_OVERHEAD
 
         if budget < strip_bytes(1):
             raise MemoryError(
@@ -141,13 +126,13 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
                 "diagnostics."
             )
         threads = max(1, min(threads, budget // strip_bytes(1)))
-        fit = int(((budget / threads - STRIP_OVERHEAD) / SAFETY) // (row_px * per_pixel)) - 2 * halo
+        fit = int(((budget / threads - TASK_OVERHEAD) / SAFETY) // (row_px * per_pixel)) - 2 * halo
         rows = max(1, min(rows, fit))
     rows = min(rows, height)
     if rows < height:
         # every thread busy: at least two strips per thread when the rows allow
         rows = max(1, min(rows, -(-height // (2 * threads))))
-    per_strip = int(SAFETY * min(height, rows + 2 * halo) * row_px * per_pixel) + STRIP_OVERHEAD
+    per_strip = int(SAFETY * min(height, rows + 2 * halo) * row_px * per_pixel) + TASK_OVERHEAD
     return StripPlan(rows=rows, halo=halo, threads=threads, per_strip=per_strip, baseline=baseline,
                      memory_limit=memory_limit, height=height)
 

@@ -231,7 +231,7 @@ def cmd_imcombine(args: Any) -> int:
         check_outputs({"logfile=": call.logfile}, inputs, overwrite=True)
     for line in unused_iraf_parameters(call.kwargs, call.kwargs.get("reject", "none")):
         _warn(args, line)
-    from ._engine import run_imcombine
+    from ._iraf_run import run_imcombine
 
     t0 = time.perf_counter()
     run_imcombine(call, overwrite=args.overwrite, quiet=args.quiet, info=info)

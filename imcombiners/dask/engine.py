@@ -32,7 +32,8 @@ from imcombiners.dask.lazy import CombinedArrays, LazyCombine, tile_graph
 from imcombiners.dask.normalisation import Factor, LibraryStat, resolve_factors
 from imcombiners.dask.planner import Plan
 from imcombiners.dask.scheduling import Progress
-from imcombiners.dask.stack import Diagnostics, MemoryLimit, as_rejectors, prepare_stack
+from imcombiners._combine_request import as_rejectors
+from imcombiners.dask.stack import Diagnostics, MemoryLimit, prepare_stack
 from imcombiners.dask.tasks import (
     StatFunction,
     Thresholds,

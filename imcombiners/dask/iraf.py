@@ -30,7 +30,6 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
@@ -44,14 +43,13 @@ from imcombiners._iraf_params import (
     ResolvedParams,
 )
 from imcombiners._iraf_setup import Layout, finish_output, resolve_layout
-from imcombiners._iraf_wcs import STRUCTURAL, output_header
+from imcombiners._iraf_wcs import header_changes, output_header
 from imcombiners._job import load_core
 from imcombiners._products import IRAF_PRODUCTS
 from imcombiners.dask.inputs import Hdu, as_source, is_dask
 from imcombiners.dask.iraf_canvas import CanvasSource, PlacedBlock, frame_readers, mask_readers
 from imcombiners.io.fits import FitsFrame, read_header
 from imcombiners.dask.lazy import LazyCombine, tile_graph
-from imcombiners.dask.normalisation import statistics_pass
 from imcombiners.dask.planner import Plan
 from imcombiners.dask.scheduling import Progress
 from imcombiners.dask.stack import MemoryLimit, PreparedStack, prepare_stack
@@ -317,14 +315,14 @@ class LazyImcombine(LazyCombine):
     primary = "output"
 
     def __init__(self, *, factors: Mapping[str, object], maskscal: float, maskzero: float,
-                 offsets: np.ndarray, header: dict, **kw: object) -> None:
+                 offsets: np.ndarray, header: dict, first_header: object = None, **kw: object) -> None:
         self.maskscal, self.maskzero = float(maskscal), float(maskzero)
         self.offsets = offsets
         self.header = header
-        # IRAF's keywords on the primary HDU (the provenance cards carry NCOMBINE, IMCMB)
-        own = tuple((k, v, "") for k, v in header.items()
-                    if k not in STRUCTURAL and not k.startswith(("NAXIS", "IMCMB")) and k != "NCOMBINE"
-                    and isinstance(v, (str, int, float, bool)))
+        # IRAF's changes to the first input's header on the primary HDU (the provenance
+        # cards carry NCOMBINE and IMCMB); primary_header deletes what IRAF deletes
+        changed, self.removed_cards = header_changes(header, first_header)
+        own = tuple(c for c in changed if not c[0].startswith("IMCMB") and c[0] != "NCOMBINE")
         self.extra_cards = {"output": own,
                             "expmask": (("MASKSCAL", self.maskscal, "exposure = value * MASKSCAL + MASKZERO"),
                                         ("MASKZERO", self.maskzero, "exposure mask zero point"))}
@@ -630,7 +628,8 @@ def imcombine(
     lazy = LazyImcombine(graph=tile_graph(p, job, iraf_tile_function), plan=p.plan, out_dtypes=out_dtypes,
                           n=n, spatial=p.spatial, zero=None, scale=None, weights=None,
                           provenance=prov, job=job, factors=fac, maskscal=float(one["maskscal"]),
-                          maskzero=float(one["maskzero"]), offsets=setup.layout.offsets.copy(), header=header)
+                          maskzero=float(one["maskzero"]), offsets=setup.layout.offsets.copy(), header=header,
+                          first_header=first)
     lazy.template = p.first_fits
     return lazy
 

@@ -25,19 +25,15 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import psutil
 from dask.utils import parse_bytes
 
-from imcombiners._products import ITEMSIZE, PER_SAMPLE, WORKSPACE_TYPED
+from imcombiners._memory_model import SAFETY, TASK_OVERHEAD, bytes_per_pixel, process_baseline
+from imcombiners._products import ITEMSIZE
 
 __all__ = ["Plan", "make_plan", "parse_memory", "process_baseline", "OUTPUT_ITEMSIZE"]
 
-#: Safety factor on the per-task estimate (allocator slack, small temporaries).
-SAFETY = 1.25
 #: Largest input bytes per task we aim for (progress granularity, load balance).
 MAX_TASK_INPUT = 256 * 2**20
-#: Fixed allowance per running task (Python objects, kernel scratch, I/O buffers).
-TASK_OVERHEAD = 4 * 2**20
 #: Smallest piece of each frame a tile should read: with hundreds of files, thinner
 #: strips turn one large sequential read per file into many small ones. 128 KiB is
 #: Linux's default read-ahead window: below it every read is a separate small request.
@@ -70,14 +66,6 @@ def parse_memory(value: int | float | str | None) -> int | None:
     if n <= 0:
         raise ValueError(f"memory_limit must be positive, got {value!r}")
     return n
-
-
-def process_baseline() -> int:
-    """Resident memory of this process now (bytes): the part the plan cannot shrink."""
-    try:
-        return int(psutil.Process().memory_info().rss)
-    except Exception:  # pragma: no cover - a process without /proc access
-        return 200 * 2**20
 
 
 #: bytes per element of each output (per-sample outputs are multiplied by N); the
@@ -149,26 +137,6 @@ class Plan:
 
     def __str__(self) -> str:  # pragma: no cover - convenience
         return self.summary()
-
-
-def _bytes_per_pixel(
-    n: int, in_itemsize: float, work_itemsize: int, outputs: Sequence[str], mask_input: bool,
-    grow_stages: int, plane_itemsize: float = 0.0, dq_itemsize: int | None = None,
-) -> tuple[float, int]:
-    """(bytes per tile pixel while running, bytes per output pixel kept as result)."""
-    kept = 0
-    for name in outputs:
-        if name in WORKSPACE_TYPED:
-            kept += work_itemsize
-        elif name in PER_SAMPLE:
-            kept += n * OUTPUT_ITEMSIZE[name]
-        elif name == "dq" and dq_itemsize is not None:
-            kept += dq_itemsize
-        else:
-            kept += OUTPUT_ITEMSIZE.get(name, 4)
-    running = (n * (in_itemsize + plane_itemsize) + (n if mask_input else 0) + kept
-               + 3 * n * grow_stages)
-    return running, kept
 
 
 def make_plan(
@@ -250,7 +218,7 @@ def make_plan(
         raise ValueError(f"threads must be >= 1, got {threads}")
     base = process_baseline() if baseline is None else int(baseline)
     halo = int(halo)
-    running, kept = _bytes_per_pixel(
+    running, kept = bytes_per_pixel(
         n, in_itemsize, work_itemsize, list(outputs), mask_input, grow_stages, plane_itemsize, dq_itemsize
     )
     running += float(extra_per_pixel)

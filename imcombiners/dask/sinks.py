@@ -27,7 +27,7 @@ from imcombiners.dask.planner import Plan
 from imcombiners.dask.scheduling import Progress
 from imcombiners.dask.tasks import RegionTarget
 from imcombiners.io.atomic import commit, discard, temporary_sibling
-from imcombiners.io.fits import HduSpec, create_fits, output_header
+from imcombiners.io.fits import create_fits, output_header
 from imcombiners.io.fits.outputs import FitsProduct, mef_specs, open_products
 from imcombiners.io.provenance import provenance_cards
 
@@ -214,6 +214,8 @@ def primary_header(result: StreamableResult, cards: Sequence[tuple] = ()) -> Any
     wcs_header = getattr(result, "wcs_header", None)
     if template is not None:  # FITS inputs: the first input's header, as IRAF does
         header = output_header(template, cards)
+        for key in getattr(result, "removed_cards", ()):  # IRAF's imcombine deletes these
+            header.remove(key, ignore_missing=True, remove_all=True)
         return shift_wcs_header(header, origin) if origin else header
     if wcs_header is not None:
         return output_header(wcs_header, cards)

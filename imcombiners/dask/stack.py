@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-from imcombiners._products import DIAGNOSTICS, FULL_DIAGNOSTICS, SIMPLE_DIAGNOSTICS
+from imcombiners._combine_request import as_rejectors, wanted_outputs
 from imcombiners._rejectors import Rejector
 from imcombiners.dask.inputs import Hdu, Offsets, as_source, mask_inputs
 from imcombiners.dask.planes import PLANE_ROLES, check_plane_names, plane_inputs
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import dask.array as da  # heavy (~1 s, and it imports xarray); only its type is used
     from distributed import Client  # imported only when a client is active
 
-__all__ = ["PreparedStack", "prepare_stack", "wanted_outputs", "as_rejectors", "Diagnostics", "MemoryLimit"]
+__all__ = ["PreparedStack", "prepare_stack", "Diagnostics", "MemoryLimit"]
 
 #: ``diagnostics``: None, "simple", "full" or a collection of output names.
 Diagnostics = Union[None, str, Iterable[str]]
@@ -95,31 +95,6 @@ class PreparedStack:
         return frames[0] if frames and isinstance(frames[0], FitsFrame) else None
 
 
-def wanted_outputs(diagnostics: Diagnostics) -> frozenset[str]:
-    """``diagnostics`` -> the set of diagnostic outputs asked for."""
-    if diagnostics is None:
-        return frozenset()
-    if isinstance(diagnostics, str):
-        d = diagnostics.lower()
-        if d == "simple":
-            return frozenset(SIMPLE_DIAGNOSTICS)
-        if d == "full":
-            return frozenset(FULL_DIAGNOSTICS)
-        raise ValueError(f"diagnostics must be None, 'simple', 'full' or a list of output names; got {diagnostics!r}")
-    names = frozenset(str(x) for x in diagnostics)
-    unknown = names - DIAGNOSTICS - {"data"}
-    if unknown:
-        raise ValueError(f"diagnostics: unknown outputs {sorted(unknown)}; expected some of {sorted(DIAGNOSTICS)}")
-    return names - {"data"}
-
-
-def as_rejectors(rejectors: Rejector | Sequence[Rejector] | None) -> tuple[Rejector, ...]:
-    """None, one rejector or a sequence of them -> a tuple (validated later by the job)."""
-    if rejectors is None:
-        return ()
-    return tuple(rejectors) if isinstance(rejectors, (list, tuple)) else (rejectors,)
-
-
 def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu: Hdu,
                   rejectors: Rejector | Sequence[Rejector] | None, diagnostics: Diagnostics,
                   memory_limit: MemoryLimit, tile: Sequence[int] | None, threads: int | None,
@@ -178,7 +153,7 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
                       for src in plane_sources.values())
     plane_bytes += sum(2.0 * np.dtype(d.dtype).itemsize for d in dplanes.values())  # + rechunk copy
 
-    want = wanted_outputs(diagnostics)
+    want = wanted_outputs(diagnostics)[1]
     rej = as_rejectors(rejectors)
     if halo is None:
         halo, stages = grow_halo(rej)

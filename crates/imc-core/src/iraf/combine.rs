@@ -223,12 +223,63 @@ pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
                     sigma_pixel(b, c, dowts, x, &mut out[x]);
                 }
             }
+        } else if !b.sm_only && !dowts && !c.novalue && b.dflag != DFlag::None {
+            // pixel-major slots: a few pixels at a time, so that their sums (each a
+            // chain of dependent adds) overlap
+            let mut x = x0;
+            while x + SB <= x0 + len {
+                sigma_block(b, c, x, &mut out[x..x + SB]);
+                x += SB;
+            }
+            for x in x..x0 + len {
+                sigma_pixel(b, c, dowts, x, &mut out[x]);
+            }
         } else {
             for x in x0..x0 + len {
                 sigma_pixel(b, c, dowts, x, &mut out[x]);
             }
         }
         x0 += len;
+    }
+}
+
+/// Pixels per block of [`sigma_block`].
+const SB: usize = 8;
+
+/// [`sigma_pixel`] of the `SB` pixels from `x0` (unweighted, pixel-major slots, no
+/// novalue): the same operations in the same order per pixel, interleaved across pixels.
+#[inline]
+fn sigma_block<T: Work>(b: &LineBuf<T>, c: &Ctx, x0: usize, out: &mut [T]) {
+    let nimg = b.nimg;
+    let blank = T::from_f32(c.blank);
+    let mut s = [T::ZERO; SB];
+    let mut a = [T::ZERO; SB];
+    let mut n = [0usize; SB];
+    let mut nmax = 0;
+    for k in 0..SB {
+        n[k] = b.n[x0 + k];
+        a[k] = b.avg[x0 + k];
+        nmax = nmax.max(n[k]);
+        if n[k] > 0 {
+            let q = b.v[(x0 + k) * nimg] - a[k];
+            s[k] = q * q;
+        }
+    }
+    for j in 1..nmax {
+        for k in 0..SB {
+            if j < n[k] {
+                let q = b.v[(x0 + k) * nimg + j] - a[k];
+                s[k] = s[k] + q * q;
+            }
+        }
+    }
+    for k in 0..SB {
+        out[k] = if n[k] == 0 {
+            blank
+        } else {
+            let sigcor: f32 = if n[k] > 1 { 1.0 / (n[k] - 1) as f32 } else { 1.0 };
+            (s[k] * T::from_f32(sigcor)).sqrt()
+        };
     }
 }
 

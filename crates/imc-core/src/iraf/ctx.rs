@@ -137,6 +137,15 @@ pub struct Ctx {
     /// Lazy sorted fast lines keep a frame-ordered copy of the line so that pixels handed
     /// to the per-pixel routine are sorted with their image ids (rejection/exposure masks).
     pub lazy_ids: bool,
+    /// The fast line writes the rejection mask rows itself (`LineBuf::rows_ready`).
+    pub fast_masks: bool,
+    /// The fast line computes the sigma image itself (`LineBuf::sig_ready`).
+    pub fast_sigma: bool,
+    /// Masks are wanted but nothing else reads ids, on median-centred (sorted) lines
+    /// without a fast path: the gather sorts with the network, keeps a frame-ordered copy
+    /// and gives sorted positions as ids; `products::ranges_from_positions` turns what
+    /// the rejection kept into the masks.
+    pub pos_ids: bool,
     /// IRAF's integer working path (scaled values truncated), or the real path.
     pub int_path: IntPath,
     /// masktype = novalue: pixels without good values may combine their bad values.

@@ -46,9 +46,6 @@ fn do_combine<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool) {
     }
 }
 
-/// Padding between the image rows of the line's rejection-mask scratch (bytes).
-const REJ_PAD: usize = 64;
-
 /// Per-line outputs, written into line-major slices.
 struct LineOut<'a, T> {
     out: &'a mut [T],
@@ -67,7 +64,11 @@ fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
     let w = b.w;
     o.out.copy_from_slice(&b.avg);
     if let Some(s) = o.sig {
-        sigma(b, c, s);
+        if b.sig_ready {
+            s.copy_from_slice(&b.sig_line);
+        } else {
+            sigma(b, c, s);
+        }
     }
     let negative = c.novalue && b.neg.iter().any(|&k| k > 0);
     // every pixel kept all its values: the masks are zero (the expmask aside), which
@@ -76,62 +77,6 @@ fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
     if zeros {
         (o.rej, o.nrej, o.bpm) = (None, None, None);
     }
-    if let Some(mut rows) = o.rej.take_if(|_| b.ranges) {
-        // a lazy line: each image's row from its values and the ranges kept (see LineBuf)
-        for (k, row) in rows.iter_mut().enumerate() {
-            let f = &b.fo[k * w..(k + 1) * w];
-            for (((q, &v), &lo), &hi) in row.iter_mut().zip(f).zip(&b.lo).zip(&b.hi) {
-                *q = !(v >= lo && v <= hi);
-            }
-        }
-        for &x in &b.exact {
-            for row in rows.iter_mut() {
-                row[x] = true;
-            }
-            for j in 0..b.n[x] {
-                let k = b.id[x * nimg + j] as usize;
-                if k > 0 {
-                    rows[k - 1][x] = false;
-                }
-            }
-        }
-    }
-    if let Some(mut rows) = o.rej {
-        // Built in a line scratch first: the images' rows of the output lie a plane apart,
-        // often a power of two, and per-pixel stores across them would fight over the
-        // same cache sets. The scratch rows are padded apart for the same reason.
-        let ws = w + REJ_PAD;
-        let mut r = std::mem::take(&mut b.rejline);
-        r.resize(nimg * ws, false);
-        // pixels that kept all N values use every image; the others are set from their ids
-        for k in 0..nimg {
-            for (q, &n) in r[k * ws..k * ws + w].iter_mut().zip(&b.n) {
-                *q = n != nimg;
-            }
-        }
-        for x in 0..w {
-            if b.n[x] == nimg && !(c.novalue && b.neg[x] > 0) {
-                continue;
-            }
-            for k in 0..nimg {
-                r[k * ws + x] = true;
-            }
-            if c.novalue && b.neg[x] > 0 {
-                continue; // IRAF's negative n: no image counts as used
-            }
-            for j in 0..b.n[x] {
-                let k = b.id[x * nimg + j] as usize;
-                if k > 0 {
-                    r[(k - 1) * ws + x] = false;
-                }
-            }
-        }
-        for (k, row) in rows.iter_mut().enumerate() {
-            row.copy_from_slice(&r[k * ws..k * ws + w]);
-        }
-        b.rejline = r;
-    }
-
     if let Some(r) = o.nrej {
         for x in 0..w {
             // IRAF's negative n: N - n exceeds N
@@ -149,64 +94,7 @@ fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
             };
         }
     }
-    if let Some(e) = o.exp {
-        let code = |exp: f32| nint((exp - c.ezero) / c.escale);
-        if b.ranges {
-            // a lazy line: sums over the images whose values are in the pixel's range, a
-            // row at a time (Ctx::exp_all is set, so the order of the terms is free)
-            let mut acc = std::mem::take(&mut b.expacc);
-            acc.clear();
-            acc.resize(w, 0.0);
-            for k in 0..nimg {
-                if c.wts[k] > 0.0 {
-                    let ek = c.exps[k];
-                    let f = &b.fo[k * w..(k + 1) * w];
-                    for (((a, &v), &lo), &hi) in acc.iter_mut().zip(f).zip(&b.lo).zip(&b.hi) {
-                        *a += if v >= lo && v <= hi { ek } else { 0.0 };
-                    }
-                }
-            }
-            for (q, &a) in e.iter_mut().zip(&acc) {
-                *q = code(a);
-            }
-            for &x in &b.exact {
-                e[x] = code(id_exposure(b, c, x));
-            }
-            b.expacc = acc;
-            return;
-        }
-        let all = code(c.exp_all);
-        for x in 0..w {
-            e[x] = if negative && b.neg[x] > 0 {
-                code(0.0)
-            } else if b.sm_only && b.n[x] == nimg {
-                // every image used; the sum does not depend on the slot order here
-                // (Ctx::exp_all is only set when the exposures make it so)
-                all
-            } else {
-                code(id_exposure(b, c, x))
-            };
-        }
-    }
-}
-
-/// Exposure sum of the images pixel `x` uses (slot order, IRAF's float32 sum).
-#[inline]
-fn id_exposure<T: Work>(b: &LineBuf<T>, c: &Ctx, x: usize) -> f32 {
-    let mut exp = 0.0f32;
-    for &k in &b.id[x * b.nimg..x * b.nimg + b.n[x]] {
-        let k = k as usize - 1;
-        if c.wts[k] > 0.0 {
-            exp += c.exps[k];
-        }
-    }
-    exp
-}
-
-/// Fortran NINT (round half away from zero).
-#[inline]
-fn nint(x: f32) -> i32 {
-    x.round() as i32
+    super::products::write_masks(b, c, o.rej, o.exp, negative);
 }
 
 /// How a line left IRAF's combine flag (avsigclip with mclip only).
@@ -249,6 +137,9 @@ impl<P: Input, T: Work> Kernel for LineWork<'_, '_, P, T> {
             super::fastline::run(b, c);
         } else {
             reject_line(b, c);
+            if c.pos_ids && b.sm_sorted {
+                super::products::ranges_from_positions(b);
+            }
             if c.novalue {
                 super::place::novalue_after_reject(b, c);
             }

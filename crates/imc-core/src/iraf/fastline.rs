@@ -46,7 +46,6 @@ pub fn choose(c: &Ctx, want: Want, algo_ids: bool) -> (Option<Fast>, bool) {
     // need the pixel-major slots of every pixel: the median's selection permutes the slots
     // the sigma image sums over, and minmax rejects in every pixel.
     let lazy = !algo_ids;
-    let masks = want.rejmask || want.expmask;
     let noise_same = c.noise.iter().all(|q| *q == c.noise[0]);
     let mk = c.maxkeep(c.nimg);
     let f = match c.reject {
@@ -57,13 +56,7 @@ pub fn choose(c: &Ctx, want: Want, algo_ids: bool) -> (Option<Fast>, bool) {
         Reject::SigClip if lazy && !c.mclip && c.combine == Combine::Average && c.nimg >= 3.max(mk + 1) => {
             Some(Fast::ASigClip)
         }
-        Reject::MinMax
-            if lazy
-                && !masks
-                && !want.sigma
-                && matches!(c.combine, Combine::Average | Combine::Sum)
-                && minmax_plan(c).is_some() =>
-        {
+        Reject::MinMax if lazy && matches!(c.combine, Combine::Average | Combine::Sum) && minmax_plan(c).is_some() => {
             Some(Fast::MinMax)
         }
         Reject::None if lazy && c.comb_median && !want.sigma => Some(Fast::NoneMedian),
@@ -251,7 +244,7 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
 /// [lo, hi] with no equal value just outside it, they are exactly the images whose values
 /// lie in [sorted(lo), sorted(hi)], whatever order IRAF's sort gave equal values: that
 /// range (empty when nothing is kept). None otherwise.
-fn slot_range<T: Work>(b: &LineBuf<T>, x: usize, n: usize) -> Option<(T, T)> {
+pub(super) fn slot_range<T: Work>(b: &LineBuf<T>, x: usize, n: usize) -> Option<(T, T)> {
     let nimg = b.nimg;
     let w = b.w;
     if n == 0 {
@@ -390,30 +383,34 @@ fn minmax_plan(c: &Ctx) -> Option<MinMaxCounts> {
     ok.then_some(k)
 }
 
-/// The slots (1-based) IRAF's swaps rewrite in one pixel, in order (the latest wins).
-struct Writes<T> {
-    w: [(usize, T); 4],
+/// The slots (1-based) IRAF's swaps rewrite in one pixel, in order (the latest wins),
+/// each with the slot of the frame-ordered line its value came from (on these complete,
+/// frame-ordered lines that is the image id).
+struct Writes {
+    w: [(usize, usize); 4],
     n: usize,
 }
 
-impl<T: Work> Writes<T> {
+impl Writes {
     fn new() -> Self {
-        Writes { w: [(0, T::ZERO); 4], n: 0 }
+        Writes { w: [(0, 0); 4], n: 0 }
     }
-    fn put(&mut self, j: usize, v: T) {
-        self.w[self.n] = (j, v);
+    fn put(&mut self, j: usize, src: usize) {
+        self.w[self.n] = (j, src);
         self.n += 1;
     }
-    /// Slot `j` now: its latest write, else the original value.
-    fn get(&self, orig: impl Fn(usize) -> T, j: usize) -> T {
-        self.w[..self.n].iter().rev().find(|w| w.0 == j).map_or_else(|| orig(j), |w| w.1)
+    /// Where slot `j`'s value now comes from: its latest write, else itself.
+    fn src(&self, j: usize) -> usize {
+        self.w[..self.n].iter().rev().find(|w| w.0 == j).map_or(j, |w| w.1)
     }
 }
 
 /// minmax with an average or sum on a complete, frame-ordered line (see [`minmax_plan`]).
 /// Per pixel, IRAF's scan finds the extreme slots and its swaps rewrite at most four
 /// slots; the writes below mirror `reject::minmax` step by step. The kept slots are then
-/// the first n1 with at most two of them rewritten, summed in slot order for all pixels.
+/// the first n1 with at most two of them rewritten, summed in slot order for all pixels
+/// (and, when asked, the sigma image about that average, in the same order). The dropped
+/// slots name the images not used: with `c.fast_masks` they are marked in `b.rejline`.
 #[inline(always)]
 fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let Some(MinMaxCounts { pairs: np, low: nlo, .. }) = minmax_plan(c) else {
@@ -433,7 +430,22 @@ fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let mut p2 = [0usize; L];
     let mut r1 = [T::ZERO; L];
     let mut r2 = [T::ZERO; L];
+    // The images dropped (1-based; 0 = none).
+    let mut d1 = [0usize; L];
+    let mut d2 = [0usize; L];
     let mut sum = [T::ZERO; L];
+    let mut ssq = [T::ZERO; L];
+    let ws = w + super::products::REJ_PAD;
+    if c.fast_masks {
+        b.rejline.clear();
+        b.rejline.resize(nimg * ws, false);
+        b.rows_ready = true;
+    }
+    if c.fast_sigma {
+        b.sig_line.resize(w, T::ZERO);
+        b.sig_ready = true;
+    }
+    let sigcor = T::from_f32(if n1 > 1 { 1.0 / (n1 - 1) as f32 } else { 1.0 });
     let mut x0 = 0;
     while x0 < w {
         let len = L.min(w - x0);
@@ -460,10 +472,11 @@ fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
             let n = nimg;
             if np == 1 {
                 let (jx, jn) = (jmax[k], jmin[k]);
-                let (a2, a1) = (orig(n - 1), orig(n));
+                // IRAF reads the last two slots before its swaps
+                let (a2, a1) = (n - 1, n);
                 let jj = n - 1;
                 if jx < jj {
-                    let vmax = wr.get(orig, jx);
+                    let vmax = wr.src(jx);
                     if jn != jj {
                         wr.put(jj, vmax);
                         wr.put(jx, a2);
@@ -473,7 +486,7 @@ fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
                     }
                 }
                 if jn < jj {
-                    let cv = wr.get(orig, jn);
+                    let cv = wr.src(jn);
                     if jx != n {
                         wr.put(jn, a1);
                         wr.put(n, cv);
@@ -482,14 +495,15 @@ fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
                         wr.put(jj, cv);
                     }
                 }
+                (d1[k], d2[k]) = (wr.src(n - 1), wr.src(n));
             } else {
                 // one low (or one high) value: swapped with the last slot
                 let j = if nlo == 1 { jmin[k] } else { jmax[k] };
                 if j < n {
-                    let (vj, vn) = (orig(j), orig(n));
-                    wr.put(j, vn);
-                    wr.put(n, vj);
+                    wr.put(j, n);
+                    wr.put(n, j);
                 }
+                (d1[k], d2[k]) = (wr.src(n), 0);
             }
             // the rewritten slots among the kept ones 1..=n1, latest value of each
             (p1[k], p2[k]) = (0, 0);
@@ -498,7 +512,7 @@ fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
                 if j > n1 || j == p1[k] || j == p2[k] {
                     continue;
                 }
-                let v = wr.get(orig, j);
+                let v = orig(wr.src(j));
                 if p1[k] == 0 {
                     (p1[k], r1[k]) = (j, v);
                 } else {
@@ -506,19 +520,45 @@ fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
                 }
             }
         }
+        // slot j of every lane after the swaps
+        let slot = |j: usize, k: usize, x: T| if p1[k] == j { r1[k] } else if p2[k] == j { r2[k] } else { x };
         // sum of the kept slots in order (IRAF ic_average: sum = v[1]; sum += v[j])
         for k in 0..len {
-            sum[k] = if p1[k] == 1 { r1[k] } else if p2[k] == 1 { r2[k] } else { row(0)[k] };
+            sum[k] = slot(1, k, row(0)[k]);
         }
         for j in 2..=n1 {
             for (k, &x) in row(j - 1).iter().enumerate() {
-                let v = if p1[k] == j { r1[k] } else if p2[k] == j { r2[k] } else { x };
-                sum[k] = sum[k] + v;
+                sum[k] = sum[k] + slot(j, k, x);
             }
         }
         for k in 0..len {
             b.n[x0 + k] = n1;
             b.avg[x0 + k] = if doavg { sum[k] / T::from_usize(n1) } else { sum[k] };
+        }
+        if c.fast_sigma {
+            // IRAF ic_sigma about the output, kept slots in order (no weights here)
+            let avg = &b.avg[x0..x0 + len];
+            for k in 0..len {
+                let q = slot(1, k, row(0)[k]) - avg[k];
+                ssq[k] = q * q;
+            }
+            for j in 2..=n1 {
+                for (k, &x) in row(j - 1).iter().enumerate() {
+                    let q = slot(j, k, x) - avg[k];
+                    ssq[k] = ssq[k] + q * q;
+                }
+            }
+            for (o, &q) in b.sig_line[x0..x0 + len].iter_mut().zip(&ssq) {
+                *o = (q * sigcor).sqrt();
+            }
+        }
+        if c.fast_masks {
+            for k in 0..len {
+                b.rejline[(d1[k] - 1) * ws + x0 + k] = true;
+                if d2[k] > 0 {
+                    b.rejline[(d2[k] - 1) * ws + x0 + k] = true;
+                }
+            }
         }
         x0 += len;
     }

@@ -33,6 +33,8 @@ pub(super) fn gather<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<
     b.sm_only = false;
     b.sm_sorted = false;
     b.ranges = false;
+    b.rows_ready = false;
+    b.sig_ready = false;
     if c.novalue {
         b.neg.iter_mut().for_each(|k| *k = 0);
     }
@@ -112,6 +114,9 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
     }
     let network = c.mclip && nimg > 1 && !c.needids && !negzero;
     if network {
+        if c.pos_ids {
+            b.fo.clone_from(&b.sm);
+        }
         crate::network::sort_columns(&mut b.sm, w, &c.network);
     }
     if c.mclip && nimg > 1 && c.needids && T::HAS_KEY32 && !c.network.is_empty() {
@@ -132,7 +137,9 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         }
         x0 = x1;
     }
-    if c.needids || !b.ids_valid {
+    // (sorted positions as ids with Ctx::pos_ids, renewed every line: the rejection
+    // moves them)
+    if c.needids || c.pos_ids || !b.ids_valid {
         fill_ids(b);
     }
     if c.mclip && nimg > 1 && !network {

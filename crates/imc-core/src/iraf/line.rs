@@ -52,9 +52,17 @@ pub struct LineBuf<T: Work> {
     pub neg: Vec<usize>,
     /// Per-frame line flags of the gather (IRAF `lflag`).
     pub lflag: Vec<DFlag>,
-    /// The line's rejection mask, image-major with rows `REJ_PAD` apart (see
-    /// engine::write_outputs).
+    /// The line's rejection mask, image-major with rows `products::REJ_PAD` apart
+    /// (scratch of the masks, or the mask itself when `rows_ready`).
     pub rejline: Vec<bool>,
+    /// `rejline` holds this line's rejection mask (true = not used), set by a fast line
+    /// that knows which images each pixel dropped (see `products`).
+    pub rows_ready: bool,
+    /// `sig_line` holds this line's sigma image, set by a fast line that computed it.
+    pub sig_ready: bool,
+    pub sig_line: Vec<T>,
+    /// Per-pixel id scratch (N).
+    pub id_scratch: Vec<u16>,
     /// A lazy fast line whose masks come from value ranges (see `fastline::mclip`): the
     /// images used at pixel x are those whose frame-ordered value `fo` lies in
     /// [lo[x], hi[x]], except at the pixels listed in `exact`, whose ids are exact.
@@ -91,6 +99,10 @@ impl<T: Work> LineBuf<T> {
             neg: vec![0; w],
             lflag: vec![DFlag::All; nimg],
             rejline: Vec::new(),
+            rows_ready: false,
+            sig_ready: false,
+            sig_line: Vec::new(),
+            id_scratch: Vec::new(),
             ranges: false,
             lo: Vec::new(),
             hi: Vec::new(),

@@ -20,6 +20,7 @@ pub mod fastline;
 pub mod gather;
 pub mod line;
 pub mod place;
+pub mod products;
 pub mod quad;
 pub mod reject;
 pub mod sort;
@@ -346,6 +347,9 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         fast: None,
         fast_lazy: false,
         lazy_ids: false,
+        fast_masks: false,
+        fast_sigma: false,
+        pos_ids: false,
         exp_all: order_free_exposure(&exps, &f.wts),
         int_path: p.int_path,
         novalue: p.novalue,
@@ -431,8 +435,12 @@ pub fn imcombine_placed<P: Input, T: Work>(
     // Lazy fast lines derive the masks without ids where nothing was rejected, and sort
     // the other pixels again from frame order with their ids (see fastline).
     let mask_ids = want.rejmask || want.expmask;
-    c.needids = algo_ids || (mask_ids && !c.fast_lazy);
+    c.pos_ids = mask_ids && !algo_ids && !c.fast_lazy && c.mclip && nimg > 1 && !c.network.is_empty();
+    c.needids = algo_ids || (mask_ids && !c.fast_lazy && !c.pos_ids);
     c.lazy_ids = c.fast_lazy && mask_ids && c.fast.is_some_and(|f| f.sorted());
+    // the minmax line knows which images each pixel dropped and sums its kept slots
+    c.fast_masks = c.fast == Some(Fast::MinMax) && mask_ids;
+    c.fast_sigma = c.fast == Some(Fast::MinMax) && want.sigma;
     if c.fast == Some(Fast::NoneMedian) {
         c.network = crate::network::batcher(nimg);
     }

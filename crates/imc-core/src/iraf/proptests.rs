@@ -131,12 +131,21 @@ proptest! {
         (n, h, w, data) in stack(),
         kind in kind(),
         nkeep in -2i32..4,
-        want_all in any::<bool>(),
+        wanted in prop::array::uniform5(any::<bool>()),
+        counts in prop_oneof![Just((1.0f32, 1.0f32)), Just((0.0, 1.0)), Just((1.0, 0.0))],
+        exps in prop_oneof![Just(0u8), Just(1), Just(2)],
     ) {
         let m = h * w;
         let frames: Vec<&[f32]> = (0..n).map(|i| &data[i * m..(i + 1) * m]).collect();
-        let want = if want_all { ALL } else { Want::default() };
-        let p = params_for(n, kind, nkeep, (1.0, 1.0));
+        // any subset of the products (each subset picks its own fast paths)
+        let want = Want { sigma: wanted[0], rejmask: wanted[1], nrej: wanted[2], expmask: wanted[3], bpmask: wanted[4] };
+        let mut p = params_for(n, kind, nkeep, counts);
+        // exposures: all 1, integers (order-free sums), fractions (sums in IRAF's slot order)
+        p.exposures = match exps {
+            0 => vec![1.0],
+            1 => (0..n).map(|i| (1 + i % 4) as f32).collect(),
+            _ => (0..n).map(|i| 0.1 + 0.37 * i as f32).collect(),
+        };
         let Ok(plain) = imcombine::<f32, f32>(&frames, None, &[h, w], &p, want, 1) else { return Ok(()) };
         let mut pt = p.clone();
         (pt.lthreshold, pt.hthreshold) = (Some(-MAX_REAL), Some(MAX_REAL));

@@ -1,0 +1,261 @@
+//! One line's rejection and exposure masks, from whatever the line's rejection left.
+//!
+//! Three forms of "which images did pixel x use" reach here:
+//! * ids (IRAF's own): the image ids in the pixel's first `n[x]` slots;
+//! * value ranges (`LineBuf::ranges`, lazy sorted lines): the images whose frame-ordered
+//!   value `fo` lies in `[lo[x], hi[x]]`, except the pixels listed in `exact`, whose
+//!   first `n[x]` ids are exact;
+//! * ready rows (`LineBuf::rows_ready`, the minmax fast line): `rejline` already holds
+//!   the mask, image-major with rows [`REJ_PAD`] apart.
+//!
+//! The loops over whole rows are written without short-circuit tests so that they compile
+//! to vector compares and selects.
+
+use super::ctx::Ctx;
+use super::line::LineBuf;
+use super::work::Work;
+
+/// Padding between the image rows of the line's rejection-mask scratch (bytes): the
+/// images' rows of the output lie a plane apart, often a power of two, and rows of the
+/// scratch a multiple of it apart would fight over the same cache sets.
+pub const REJ_PAD: usize = 64;
+
+/// Fortran NINT (round half away from zero).
+#[inline]
+fn nint(x: f32) -> i32 {
+    x.round() as i32
+}
+
+/// Exposure sum of the images pixel `x` uses (slot order, IRAF's float32 sum).
+#[inline]
+pub fn id_exposure<T: Work>(b: &LineBuf<T>, c: &Ctx, x: usize) -> f32 {
+    let mut exp = 0.0f32;
+    for &k in &b.id[x * b.nimg..x * b.nimg + b.n[x]] {
+        let k = k as usize - 1;
+        if c.wts[k] > 0.0 {
+            exp += c.exps[k];
+        }
+    }
+    exp
+}
+
+/// The exposure of image `k` when used (0 when its weight is not positive: IRAF skips it,
+/// and adding +0.0 to a non-negative float32 sum changes no bit).
+#[inline]
+fn used_exposure(c: &Ctx, k: usize) -> f32 {
+    if c.wts[k] > 0.0 {
+        c.exps[k]
+    } else {
+        0.0
+    }
+}
+
+/// Write this line's rejection mask rows (`rows`, one per image, true = not used) and
+/// exposure codes (`exp`). `negative`: some pixel of the line has IRAF's negative n
+/// (masktype = novalue).
+pub fn write_masks<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [bool]>>, exp: Option<&mut [i32]>, negative: bool) {
+    if b.ranges {
+        from_ranges(b, c, rows, exp);
+    } else if b.rows_ready {
+        from_rows(b, c, rows, exp);
+    } else {
+        if let Some(rows) = rows {
+            rows_from_ids(b, c, rows);
+        }
+        if let Some(e) = exp {
+            exp_from_ids(b, c, e, negative);
+        }
+    }
+}
+
+fn from_ranges<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut rows: Option<Vec<&mut [bool]>>, exp: Option<&mut [i32]>) {
+    let nimg = b.nimg;
+    let w = b.w;
+    let mut acc = std::mem::take(&mut b.expacc);
+    let want_exp = exp.is_some();
+    if want_exp {
+        acc.clear();
+        acc.resize(w, 0.0);
+    }
+    for k in 0..nimg {
+        let f = &b.fo[k * w..(k + 1) * w];
+        let (lo, hi) = (&b.lo[..w], &b.hi[..w]);
+        let ek = used_exposure(c, k);
+        match (rows.as_mut(), want_exp) {
+            (Some(rows), true) => {
+                let row = &mut rows[k][..w];
+                for x in 0..w {
+                    let keep = (f[x] >= lo[x]) & (f[x] <= hi[x]);
+                    row[x] = !keep;
+                    acc[x] += if keep { ek } else { 0.0 };
+                }
+            }
+            (Some(rows), false) => {
+                let row = &mut rows[k][..w];
+                for x in 0..w {
+                    row[x] = !((f[x] >= lo[x]) & (f[x] <= hi[x]));
+                }
+            }
+            (None, true) => {
+                for x in 0..w {
+                    let keep = (f[x] >= lo[x]) & (f[x] <= hi[x]);
+                    acc[x] += if keep { ek } else { 0.0 };
+                }
+            }
+            (None, false) => {}
+        }
+    }
+    // the pixels whose ids are exact (frame ids in their first n slots)
+    if let Some(rows) = rows.as_mut() {
+        for &x in &b.exact {
+            for row in rows.iter_mut() {
+                row[x] = true;
+            }
+            for j in 0..b.n[x] {
+                let k = b.id[x * nimg + j] as usize;
+                if k > 0 {
+                    rows[k - 1][x] = false;
+                }
+            }
+        }
+    }
+    if let Some(e) = exp {
+        // Ctx::exp_all is set on these lines: the order of the terms is free
+        for (q, &a) in e.iter_mut().zip(&acc) {
+            *q = nint((a - c.ezero) / c.escale);
+        }
+        for &x in &b.exact {
+            e[x] = nint((id_exposure(b, c, x) - c.ezero) / c.escale);
+        }
+    }
+    b.expacc = acc;
+}
+
+fn from_rows<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [bool]>>, exp: Option<&mut [i32]>) {
+    let nimg = b.nimg;
+    let w = b.w;
+    let ws = w + REJ_PAD;
+    let r = &b.rejline;
+    if let Some(mut rows) = rows {
+        for (k, row) in rows.iter_mut().enumerate() {
+            row.copy_from_slice(&r[k * ws..k * ws + w]);
+        }
+    }
+    if let Some(e) = exp {
+        let mut acc = std::mem::take(&mut b.expacc);
+        acc.clear();
+        acc.resize(w, 0.0);
+        for k in 0..nimg {
+            let ek = used_exposure(c, k);
+            for (a, &q) in acc.iter_mut().zip(&r[k * ws..k * ws + w]) {
+                *a += if q { 0.0 } else { ek };
+            }
+        }
+        // Ctx::exp_all is set on these lines: the order of the terms is free
+        for (q, &a) in e.iter_mut().zip(&acc) {
+            *q = nint((a - c.ezero) / c.escale);
+        }
+        b.expacc = acc;
+    }
+}
+
+fn rows_from_ids<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut rows: Vec<&mut [bool]>) {
+    let nimg = b.nimg;
+    let w = b.w;
+    // Built in a line scratch first (see REJ_PAD).
+    let ws = w + REJ_PAD;
+    let mut r = std::mem::take(&mut b.rejline);
+    r.resize(nimg * ws, false);
+    // pixels that kept all N values use every image; the others are set from their ids
+    for k in 0..nimg {
+        for (q, &n) in r[k * ws..k * ws + w].iter_mut().zip(&b.n) {
+            *q = n != nimg;
+        }
+    }
+    for x in 0..w {
+        if b.n[x] == nimg && !(c.novalue && b.neg[x] > 0) {
+            continue;
+        }
+        for k in 0..nimg {
+            r[k * ws + x] = true;
+        }
+        if c.novalue && b.neg[x] > 0 {
+            continue; // IRAF's negative n: no image counts as used
+        }
+        for j in 0..b.n[x] {
+            let k = b.id[x * nimg + j] as usize;
+            if k > 0 {
+                r[(k - 1) * ws + x] = false;
+            }
+        }
+    }
+    for (k, row) in rows.iter_mut().enumerate() {
+        row.copy_from_slice(&r[k * ws..k * ws + w]);
+    }
+    b.rejline = r;
+}
+
+fn exp_from_ids<T: Work>(b: &LineBuf<T>, c: &Ctx, e: &mut [i32], negative: bool) {
+    let nimg = b.nimg;
+    let code = |exp: f32| nint((exp - c.ezero) / c.escale);
+    let all = code(c.exp_all);
+    for x in 0..b.w {
+        e[x] = if negative && b.neg[x] > 0 {
+            code(0.0)
+        } else if b.sm_only && b.n[x] == nimg {
+            // every image used; the sum does not depend on the slot order here
+            // (Ctx::exp_all is only set when the exposures make it so)
+            all
+        } else {
+            code(id_exposure(b, c, x))
+        };
+    }
+}
+
+/// After a rejection routine ran on a network-sorted line whose ids were the sorted
+/// positions (`Ctx::pos_ids`): turn each pixel's kept positions into a value range (see
+/// [`super::fastline::slot_range`]), or, where the kept values split a run of equal
+/// values, into frame ids: IRAF's quicksort of the frame-ordered values with their ids
+/// says which image sits at each position. The routines read no ids here, so their data
+/// movement depends on the values alone and is the same as on IRAF's sorted line.
+pub fn ranges_from_positions<T: Work>(b: &mut LineBuf<T>) {
+    let nimg = b.nimg;
+    let w = b.w;
+    let inf = T::from_f32(f32::INFINITY);
+    b.ranges = true;
+    b.exact.clear();
+    b.lo.clear();
+    b.lo.resize(w, -inf);
+    b.hi.clear();
+    b.hi.resize(w, inf);
+    let mut ord_v = std::mem::take(&mut b.wbuf_t);
+    let mut ord_id = std::mem::take(&mut b.id_scratch);
+    if ord_v.len() < nimg {
+        ord_v.resize(nimg, T::ZERO);
+    }
+    if ord_id.len() < nimg {
+        ord_id.resize(nimg, 0);
+    }
+    for x in 0..w {
+        let n = b.n[x];
+        if n == nimg {
+            continue;
+        }
+        if let Some((lo, hi)) = super::fastline::slot_range(b, x, n) {
+            (b.lo[x], b.hi[x]) = (lo, hi);
+            continue;
+        }
+        for j in 0..nimg {
+            ord_v[j] = b.fo[j * w + x];
+            ord_id[j] = (j + 1) as u16;
+        }
+        super::sort::sort2(&mut ord_v[..nimg], &mut ord_id[..nimg]);
+        let s = x * nimg;
+        for q in &mut b.id[s..s + n] {
+            *q = ord_id[*q as usize - 1];
+        }
+        b.exact.push(x);
+    }
+    b.wbuf_t = ord_v;
+    b.id_scratch = ord_id;
+}
