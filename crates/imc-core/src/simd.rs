@@ -198,6 +198,12 @@ impl Isa {
     pub fn level(self) -> Level {
         self.level
     }
+
+    /// This level, or `cap` when that is lower. Sound: every level's features include
+    /// those of the levels below it, so a CPU that runs `self` runs `cap`.
+    pub fn at_most(self, cap: Level) -> Isa {
+        if self.level > cap { Isa { level: cap } } else { self }
+    }
 }
 
 /// How the level at start-up was chosen.

@@ -13,6 +13,7 @@ use crate::input::Input;
 use crate::real::Real;
 use crate::reject::minmax::drop_counts;
 use crate::reject::{keep_count, median_at, oflag};
+use crate::reject::lanes::{self, LanePass};
 use crate::reject::pclip::spread_slot;
 use crate::reject::sigclip::sum_sq_about;
 
@@ -181,6 +182,30 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             }
         }
         s.pass_acc = acc;
+        true
+    }
+
+    /// The first pass of a lone WinsorizedSigClip, GESDClip or LinearFitClip over a block
+    /// whose lanes are all complete (`reject::lanes`): lanes it decides keep all n samples.
+    /// Returns false when the shortcut does not apply.
+    #[inline(always)]
+    pub(super) fn modern_first_pass(&self, s: &mut Scratch, len: usize) -> bool {
+        let Some(LoneRejector::Modern) = self.lone else { return false };
+        let (n, p) = (self.n, &self.prepared[0]);
+        if !lanes::applies(p, n) || !self.lanes_complete(s, len) {
+            return false;
+        }
+        let out = LanePass { ok: &mut s.pass_ok, std: &mut s.pass_std, low: &mut s.pass_low, upp: &mut s.pass_upp };
+        if self.lane32 {
+            lanes::first_pass(p, &s.rows32, n, len, out);
+        } else {
+            lanes::first_pass(p, &s.rows, n, len, out);
+        }
+        s.pass_lo[..len].fill(0);
+        s.pass_hi[..len].fill(n);
+        // One pass that rejected nothing: nit 1, no flags.
+        s.pass_nit[..len].fill(1);
+        s.pass_flags[..len].fill(0);
         true
     }
 

@@ -199,6 +199,8 @@ enum LoneRejector {
     MinMax { frac_lo: f64, frac_hi: f64 },
     /// PClip: IRAF's rank offset (from N) and the clipping limits.
     PClip { offset: i64, sigma_lo: f64, sigma_hi: f64, nkeep: i64 },
+    /// WinsorizedSigClip, GESDClip or LinearFitClip: their first pass (`reject::lanes`).
+    Modern,
 }
 
 impl LoneRejector {
@@ -216,6 +218,7 @@ impl LoneRejector {
             Rejector::PClip { sigma_lo, sigma_hi, nkeep, .. } => {
                 Some(LoneRejector::PClip { offset: p.pclip_offset, sigma_lo, sigma_hi, nkeep })
             }
+            Rejector::Winsorized { .. } | Rejector::Gesd { .. } | Rejector::LinearFit { .. } => Some(LoneRejector::Modern),
             _ => None,
         }
     }
@@ -293,8 +296,11 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let line = if job.line == 0 || m % job.line != 0 { m.max(1) } else { job.line };
     let data_only = !w.any_diag() && !w.nused && !w.mask && !w.sample_flags;
     let pctx = with_planes.then(|| PlaneCtx::new(&frames.planes, job));
-    // The SIMD level, read once per call; every block of the call runs at it.
-    let isa = simd::active();
+    // The SIMD level, read once per call; every block of the call runs at it. The vertical
+    // path runs 256-bit code at the avx512 level: its loops work on rows of 64 lanes and
+    // comparators that are load/store bound, where 512-bit vectors gained nothing and lost
+    // 5-20 % on Zen 4 (issue 14: the N = 5 median was slower at avx512 than at avx2).
+    let isa = if path == Path::Vertical { simd::active().at_most(simd::Level::Avx2) } else { simd::active() };
     let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, lone, pctx };
     // Line sigmas in chain order: an AvSigClip sees the survivors of the rejectors before
     // it, exactly as when the chain runs as separate steps.

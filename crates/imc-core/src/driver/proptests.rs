@@ -70,7 +70,12 @@ fn rejector() -> impl Strategy<Value = Rejector> {
         (0.9f64..1.0, 0.0f64..5.0, 1u32..3, limits()).prop_map(|(sc, off, maxiters, limits)| Rejector::LinearClip {
             low_scale: sc, low: off, upp_scale: 1.0, upp: off, maxiters, cen: Centre::Median, limits
         }),
-        (sigma, centre(), -1i64..3).prop_map(|(s, cen, nkeep)| Rejector::AvSigClip { sigma_lo: s, sigma_hi: s, cen, nkeep, sigscale: 0.1 }),
+        (sigma.clone(), centre(), -1i64..3).prop_map(|(s, cen, nkeep)| Rejector::AvSigClip { sigma_lo: s, sigma_hi: s, cen, nkeep, sigscale: 0.1 }),
+        // The modern rejectors (whole-block first passes on the vertical path).
+        (sigma.clone(), sigma.clone(), 1u32..6, 1.0f64..2.0, limits())
+            .prop_map(|(lo, hi, maxiters, cutoff, limits)| Rejector::Winsorized { sigma_lo: lo, sigma_hi: hi, maxiters, cutoff, limits }),
+        (0.05f64..0.5, 0.01f64..0.3, limits()).prop_map(|(max_outliers, significance, limits)| Rejector::Gesd { max_outliers, significance, limits }),
+        (sigma.clone(), sigma, 1u32..6, limits()).prop_map(|(lo, hi, maxiters, limits)| Rejector::LinearFit { sigma_lo: lo, sigma_hi: hi, maxiters, limits }),
     ]
 }
 

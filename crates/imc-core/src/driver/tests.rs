@@ -177,6 +177,58 @@ fn sigclip_whole_blocks_match_element_path_with_many_passes() {
     }
 }
 
+#[test]
+fn modern_rejectors_whole_blocks_match_element_path() {
+    // The whole-block first passes of WinsorizedSigClip, GESDClip and LinearFitClip
+    // (`reject::lanes`) and the per-lane passes after them, against the element path: with
+    // every diagnostic (Winsorized then computes its exact sigma: no block pass) and with
+    // counts only (Winsorized decides from its lower bound of sigma, in blocks too).
+    let lim = |nkeep, maxrej, revert| Limits { nkeep, maxrej, revert };
+    let rejectors = [
+        Rejector::Winsorized { sigma_lo: 3.0, sigma_hi: 3.0, maxiters: 255, cutoff: 1.5, limits: lim(1, None, true) },
+        Rejector::Winsorized { sigma_lo: 1.5, sigma_hi: 2.5, maxiters: 2, cutoff: 1.2, limits: lim(3, Some(2), false) },
+        Rejector::Gesd { max_outliers: 0.3, significance: 0.05, limits: lim(1, None, true) },
+        Rejector::Gesd { max_outliers: 0.45, significance: 0.2, limits: lim(2, Some(3), false) },
+        Rejector::LinearFit { sigma_lo: 5.0, sigma_hi: 5.0, maxiters: 255, limits: lim(1, None, true) },
+        Rejector::LinearFit { sigma_lo: 1.0, sigma_hi: 1.5, maxiters: 3, limits: lim(-2, Some(4), false) },
+    ];
+    for (n, m) in [(2, 300), (3, 300), (4, 300), (5, 300), (8, 300), (13, 300), (20, 700), (64, 200)] {
+        let data = tailed_stack(n, m, 7 + n as u64);
+        let data32: Vec<Vec<f32>> = data.iter().map(|f| f.iter().map(|&x| x as f32).collect()).collect();
+        let noisy = crate::fixtures::noisy_stack(n, m);
+        let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+        let fr32 = Frames::new(data32.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+        let noisy = Frames::new(noisy.iter().map(|v| v.as_slice()).collect(), None).unwrap();
+        for r in &rejectors {
+            for method in [Method::Mean, Method::Median] {
+                block_sigclip_agrees(&fr, r, method);
+                block_sigclip_agrees(&fr32, r, method);
+                counts_agree(&fr, r, method);
+                counts_agree(&fr32, r, method);
+                counts_agree(&noisy, r, method);
+            }
+        }
+    }
+}
+
+/// Data, counts and flags (no spread output) of the fast path against the element path.
+fn counts_agree<T: Input>(fr: &Frames<T>, r: &Rejector, method: Method) {
+    let mut job = Job::simple(method);
+    job.rejectors = vec![r.clone()];
+    job.want = Want { nit: true, output_flags: true, nused: true, ..Want::default() };
+    let fast: Outputs<f32> = run(fr, &job, 2).unwrap();
+    let data_only: Outputs<f32> = run(fr, &Job { want: Want::default(), ..job.clone() }, 1).unwrap();
+    job.want.mask = true;
+    let slow: Outputs<f32> = run(fr, &job, 1).unwrap();
+    let what = format!("n={} {} {r:?} {method:?}", fr.n(), std::any::type_name::<T>());
+    let b = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(b(&fast.data), b(&slow.data), "{what}");
+    assert_eq!(b(&data_only.data), b(&slow.data), "{what}");
+    assert_eq!(fast.nused, slow.nused, "{what}");
+    assert_eq!(fast.nit, slow.nit, "{what}");
+    assert_eq!(fast.output_flags, slow.output_flags, "{what}");
+}
+
 fn block_sigclip_agrees<T: Input>(fr: &Frames<T>, r: &Rejector, method: Method) {
     let bits = |v: &Option<Vec<f64>>| v.as_ref().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     let mut job = Job::simple(method);

@@ -4,7 +4,7 @@
 
 use super::element::{frame_order_survivors, Survivors};
 use super::scratch::Scratch;
-use super::{Ctx, Elem};
+use super::{Ctx, Elem, LoneRejector};
 use crate::input::Input;
 use crate::job::Method;
 use crate::network::{self, LANES};
@@ -139,7 +139,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         // Mean and sum of pixels whose survivors are exactly the values in [vlo, vhi] are
         // accumulated afterwards for all lanes at once (vectorised, frame order).
         let lane_sums = matches!(method, Method::Mean | Method::Sum);
-        let shortcut = self.sigclip_lanes(s, len) || self.minmax_complete_lanes(s, len) || self.pclip_complete_lanes(s, len);
+        let shortcut = self.sigclip_lanes(s, len)
+            || self.minmax_complete_lanes(s, len)
+            || self.pclip_complete_lanes(s, len)
+            || self.modern_first_pass(s, len);
         for b in 0..len {
             if shortcut && s.pass_ok[b] {
                 // Decided for the whole block at once: survivors are the sorted window
@@ -177,6 +180,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             }
             // This pixel's sorted samples; the +inf padding (invalid) sits at the end.
             self.sorted_lane(s, b);
+            s.rs.first_pass_undecided = shortcut && self.lone == Some(LoneRejector::Modern);
             let c = s.sorted.len();
             let Survivors { lo, hi, mut flags, diag } = self.reject_chain(p0 + b, &s.sorted, None, None, &mut s.rs);
             if c < n {

@@ -9,8 +9,11 @@
 //! first k set-aside samples are rejected. They always come off the two ends of the
 //! sorted window, so survivors stay contiguous.
 
+use super::lanes::{self, LanePass};
 use super::{keep_count, oflag, Diag, Win};
 use crate::job::Limits;
+use crate::network::LANES;
+use crate::real::Real;
 
 /// Running sums of d = x - reference over a shrinking window. A removal that takes away
 /// most of the sum of squares (an outlier) triggers a fresh sum, so the cancellation of
@@ -40,6 +43,7 @@ impl Sums {
     }
 
     /// (mean, sample standard deviation) of the m values summed.
+    #[inline(always)]
     fn mean_std(&self, m: usize) -> (f64, f64) {
         let mf = m as f64;
         let var = ((self.s2 - self.s1 * self.s1 / mf) / (mf - 1.0)).max(0.0);
@@ -52,6 +56,58 @@ impl Sums {
 pub(crate) fn test_count(frac: f64, n: usize) -> usize {
     let r = (frac * n as f64 + 0.001).trunc() as usize;
     r.min(n.saturating_sub(2))
+}
+
+/// [`apply`] for `len` complete lanes of `n` sorted samples at once (see `reject::lanes`),
+/// `r` >= 1 tests and `table.len() > n`. A lane is decided when none of its tests is
+/// significant and its running sums were never summed afresh before the last test (the
+/// per-element code then keeps every sample and reports the sums of the first test); a
+/// break on a zero spread is left to the per-element code too.
+#[inline(always)]
+pub(crate) fn first_pass_lanes<L: Real>(rows: &[L], n: usize, len: usize, table: &[f64], r: usize, out: LanePass<'_>) {
+    let (mut reference, mut s1, mut s2) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+    lanes::medians(rows, n, len, &mut reference);
+    lanes::dev_sums(rows, n, len, &reference, None, &mut s1, &mut s2);
+    let whole = (s1, s2);
+    // Window [lo, hi) of every lane (each test removes one sample: hi - lo = n - i + 1).
+    let (mut lo, mut hi) = ([0usize; LANES], [n; LANES]);
+    let mut bad = [false; LANES];
+    let (mut xl, mut xh) = ([0.0; LANES], [0.0; LANES]);
+    for i in 1..=r {
+        let mf = (n - i + 1) as f64;
+        let lam = table[n - i + 1];
+        for b in 0..len {
+            xl[b] = rows[lo[b] * LANES + b].to_f64();
+            xh[b] = rows[(hi[b] - 1) * LANES + b].to_f64();
+        }
+        let last = i == r;
+        for b in 0..len {
+            let q = mf * s2[b] - s1[b] * s1[b];
+            let spread = q > 0.0 && q.is_finite();
+            let (dl, dh) = (mf * (reference[b] - xl[b]) + s1[b], mf * (xh[b] - reference[b]) - s1[b]);
+            let take_high = dh > dl;
+            let dev = if take_high { dh } else { dl };
+            let significant = dev * dev * (mf - 1.0) > lam * lam * mf * q;
+            // `Sums::remove`, with a fresh sum left to the per-element code.
+            let d = (if take_high { xh[b] } else { xl[b] }) - reference[b];
+            let fresh = d * d > 0.5 * s2[b];
+            bad[b] |= !spread | significant | (fresh & !last);
+            s1[b] -= d;
+            s2[b] -= d * d;
+            hi[b] -= take_high as usize;
+            lo[b] += !take_high as usize;
+        }
+    }
+    // Nothing rejected: the survivors' statistics are those of the first test.
+    let lam = table[n];
+    for b in 0..len {
+        let sums = Sums { reference: reference[b], s1: whole.0[b], s2: whole.1[b] };
+        let (mean, sd) = sums.mean_std(n);
+        out.std[b] = sd;
+        out.low[b] = mean - lam * sd;
+        out.upp[b] = mean + lam * sd;
+        out.ok[b] = !bad[b];
+    }
 }
 
 /// Apply the test to the window. `table[m]` is the critical value for m samples.

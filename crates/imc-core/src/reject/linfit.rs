@@ -9,8 +9,11 @@
 
 use std::cell::Cell;
 
+use super::lanes::{self, LanePass};
 use super::{iterate_dev, median_sorted, Diag, Pass, Passes, Scratch, Win};
 use crate::job::Limits;
+use crate::network::LANES;
+use crate::real::Real;
 
 /// The fit of one window: residual r_k = v_k - centre - slope (k - (n - 1)/2).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,6 +75,84 @@ pub(crate) fn fit(v: &[f64]) -> Option<Fit> {
     }
     let f = Fit { scatter: sabs / nf, ..f };
     (f.centre.is_finite() && f.slope.is_finite() && f.scatter.is_finite()).then_some(f)
+}
+
+/// [`fit`] and the first pass of [`apply`] for `len` complete lanes of `n` (>= 3) sorted
+/// samples at once (see `reject::lanes`): a lane is decided when its pass keeps both end
+/// samples (the walks stop at once).
+#[inline(always)]
+pub(crate) fn first_pass_lanes<L: Real>(rows: &[L], n: usize, len: usize, sigma_lo: f64, sigma_hi: f64, out: LanePass<'_>) {
+    let mut m = [0.0; LANES];
+    lanes::medians(rows, n, len, &mut m);
+    let kbar = 0.5 * (n - 1) as f64;
+    let full = n / 4 * 4;
+    // Σd and Σ(k - kbar) d (d = x - median) in `fit`'s order.
+    let (mut a, mut q) = ([[0.0f64; LANES]; 4], [[0.0f64; LANES]; 4]);
+    for k in 0..full {
+        let (x, w) = (lanes::row(rows, k, len), k as f64 - kbar);
+        let (a, q) = (&mut a[k % 4][..len], &mut q[k % 4][..len]);
+        for b in 0..len {
+            let d = x[b].to_f64() - m[b];
+            a[b] += d;
+            q[b] += w * d;
+        }
+    }
+    let (mut sd, mut skd) = ([0.0; LANES], [0.0; LANES]);
+    for b in 0..len {
+        sd[b] = (a[0][b] + a[1][b]) + (a[2][b] + a[3][b]);
+        skd[b] = (q[0][b] + q[1][b]) + (q[2][b] + q[3][b]);
+    }
+    for k in full..n {
+        let (x, w) = (lanes::row(rows, k, len), k as f64 - kbar);
+        for b in 0..len {
+            let d = x[b].to_f64() - m[b];
+            sd[b] += d;
+            skd[b] += w * d;
+        }
+    }
+    let nf = n as f64;
+    let sxx = nf * (nf * nf - 1.0) / 12.0;
+    let (mut centre, mut slope) = ([0.0; LANES], [0.0; LANES]);
+    for b in 0..len {
+        centre[b] = m[b] + sd[b] / nf;
+        slope[b] = skd[b] / sxx;
+    }
+    // Σ|r_k| in the same order (`Fit::residual`).
+    let residual = |x: f64, k: usize, b: usize| (x - centre[b]) - slope[b] * (k as f64 - 0.5 * (n - 1) as f64);
+    let mut acc = [[0.0f64; LANES]; 4];
+    for k in 0..full {
+        let x = lanes::row(rows, k, len);
+        let acc = &mut acc[k % 4][..len];
+        for b in 0..len {
+            acc[b] += residual(x[b].to_f64(), k, b).abs();
+        }
+    }
+    let mut sabs = [0.0; LANES];
+    for b in 0..len {
+        sabs[b] = (acc[0][b] + acc[1][b]) + (acc[2][b] + acc[3][b]);
+    }
+    for k in full..n {
+        let x = lanes::row(rows, k, len);
+        for b in 0..len {
+            sabs[b] += residual(x[b].to_f64(), k, b).abs();
+        }
+    }
+    let (first, last) = (lanes::row(rows, 0, len), lanes::row(rows, n - 1, len));
+    for b in 0..len {
+        let scatter = sabs[b] / nf;
+        let valid = centre[b].is_finite() && slope[b].is_finite() && scatter.is_finite() && scatter > 0.0;
+        let (c, sl) = (centre[b], slope[b]);
+        let (lo_fit, hi_fit) = (c - sl * 0.5 * (n - 1) as f64, c + sl * 0.5 * (n - 1) as f64);
+        out.std[b] = scatter;
+        out.low[b] = lo_fit - sigma_lo * scatter;
+        out.upp[b] = hi_fit + sigma_hi * scatter;
+        // `apply`'s walks: the low one stops at rank 0 unless r_0 < -lo s, the high one at
+        // rank n - 1 unless r_{n-1} is above (and not below) its band.
+        let (r0, r1) = (residual(first[b].to_f64(), 0, b), residual(last[b].to_f64(), n - 1, b));
+        let low_walks = r0 < -sigma_lo * scatter;
+        let high_walks = !(r1 < -sigma_lo * scatter) && r1 > sigma_hi * scatter;
+        out.ok[b] = valid && !low_walks && !high_walks;
+    }
 }
 
 pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f64, maxiters: u32, limits: &Limits) -> Diag {

@@ -14,6 +14,7 @@ pub(crate) mod minmax;
 pub(crate) mod pclip;
 pub(crate) mod sigclip;
 pub(crate) mod gesd;
+pub(crate) mod lanes;
 pub(crate) mod linfit;
 pub(crate) mod tdist;
 mod varclip;
@@ -116,6 +117,11 @@ pub struct Scratch {
     /// Sorted-sample ranges `[a, b)` restored by nkeep/maxrej with their sample-flag bits
     /// (only while `record_restored`; the caller clears it per element).
     pub restored: Vec<(usize, usize, u8)>,
+    /// Set by the vertical path for an element whose whole-block first pass
+    /// (`reject::lanes`) decided nothing: a lone WinsorizedSigClip then skips, on its first
+    /// pass, the lower bound that block computed with the same arithmetic. Taken (reset)
+    /// by the rejector that reads it.
+    pub(crate) first_pass_undecided: bool,
 }
 
 /// Per-rejector data derived once per job (not per element).

@@ -15,8 +15,11 @@
 //! and solving one quadratic per piece, instead of iterating to a tolerance. Samples
 //! with x < m - lo*s or x > m + hi*s are then rejected (strict), and the passes repeat.
 
+use super::lanes::{self, LanePass};
 use super::{iterate, median_sorted, side, Diag, Pass, Passes, Scratch, Win};
 use crate::job::Limits;
+use crate::network::LANES;
+use crate::real::Real;
 
 /// Huber's consistency factor for a normal distribution winsorized at 1.5 sigma.
 pub const WINSOR_K: f64 = 1.134;
@@ -206,19 +209,19 @@ fn huber_step(v: &[f64], m: f64, c: f64, s: f64) -> f64 {
     let rest = chunks.remainder();
     for ch in chunks {
         for j in 0..4 {
-            let d = (ch[j] - m).clamp(lo, hi);
+            let d = lanes::clamped(ch[j] - m, lo, hi);
             a[j] += d;
             q[j] += d * d;
         }
     }
     let (mut s1, mut s2) = ((a[0] + a[1]) + (a[2] + a[3]), (q[0] + q[1]) + (q[2] + q[3]));
     for &x in rest {
-        let d = (x - m).clamp(lo, hi);
+        let d = lanes::clamped(x - m, lo, hi);
         s1 += d;
         s2 += d * d;
     }
     let nf = v.len() as f64;
-    WINSOR_K * ((s2 - s1 * s1 / nf) / (nf - 1.0)).max(0.0).sqrt()
+    WINSOR_K * std_of(s1, s2, nf)
 }
 
 /// Relative margin by which a lower bound of the winsorized sigma is lowered before it
@@ -239,7 +242,7 @@ fn winsorized_sigma_floor(v: &[f64], cutoff: f64) -> Option<(f64, f64)> {
     let m = median_sorted(v);
     let nf = n as f64;
     let (s1, s2) = dev_sums(v, m);
-    let s0 = ((s2 - s1 * s1 / nf) / (nf - 1.0)).max(0.0).sqrt();
+    let s0 = std_of(s1, s2, nf);
     if !(s0 > 0.0 && s0.is_finite()) {
         return None;
     }
@@ -259,6 +262,60 @@ fn winsorized_sigma_floor(v: &[f64], cutoff: f64) -> Option<(f64, f64)> {
     (floor > 0.0 && floor.is_finite()).then_some((m, floor))
 }
 
+/// [`winsorized_sigma_floor`] and the first pass of [`apply`] (without the spread as an
+/// output) for `len` complete lanes of `n` sorted samples at once (see `reject::lanes`):
+/// a lane is decided when the bounds from the lower bound of its sigma keep every sample.
+#[inline(always)]
+pub(crate) fn first_pass_lanes<L: Real>(rows: &[L], n: usize, len: usize, sigma_lo: f64, sigma_hi: f64, cutoff: f64, out: LanePass<'_>) {
+    let (mut m, mut s1, mut s2) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+    lanes::medians(rows, n, len, &mut m);
+    lanes::dev_sums(rows, n, len, &m, None, &mut s1, &mut s2);
+    let nf = n as f64;
+    let (mut s0, mut lo, mut hi) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+    for b in 0..len {
+        s0[b] = std_of(s1[b], s2[b], nf);
+        (lo[b], hi[b]) = (-cutoff * s0[b], cutoff * s0[b]);
+    }
+    // f0 = huber_step(s0), for every lane.
+    lanes::dev_sums(rows, n, len, &m, Some((&lo, &hi)), &mut s1, &mut s2);
+    let (mut f0, mut sl) = ([0.0; LANES], [0.0; LANES]);
+    let mut second = false;
+    for b in 0..len {
+        f0[b] = WINSOR_K * std_of(s1[b], s2[b], nf);
+        sl[b] = 0.9 * f0[b];
+        (lo[b], hi[b]) = (-cutoff * sl[b], cutoff * sl[b]);
+        second |= !(f0[b] >= s0[b]);
+    }
+    // fl = huber_step(0.9 f0), needed by the lanes with f0 < s0.
+    let mut fl = [f64::NAN; LANES];
+    if second {
+        lanes::dev_sums(rows, n, len, &m, Some((&lo, &hi)), &mut s1, &mut s2);
+        for b in 0..len {
+            fl[b] = WINSOR_K * std_of(s1[b], s2[b], nf);
+        }
+    }
+    let (first, last) = (lanes::row(rows, 0, len), lanes::row(rows, n - 1, len));
+    for b in 0..len {
+        let valid = s0[b] > 0.0 && s0[b].is_finite();
+        let rises = f0[b] >= s0[b];
+        let floor = if rises { f0[b] } else { fl[b] };
+        let bounded = rises || !(fl[b] < sl[b]);
+        let floor = floor * (1.0 - FLOOR_MARGIN);
+        let (low, upp) = (m[b] - sigma_lo * floor, m[b] + sigma_hi * floor);
+        out.std[b] = floor;
+        out.low[b] = low;
+        out.upp[b] = upp;
+        out.ok[b] = valid && bounded && floor > 0.0 && floor.is_finite() && first[b].to_f64() >= low && last[b].to_f64() <= upp;
+    }
+}
+
+/// The sample standard deviation (n - 1) from Σd and Σd² of n values, as
+/// [`winsorized_sigma_floor`] and [`huber_step`] compute it.
+#[inline(always)]
+fn std_of(s1: f64, s2: f64, nf: f64) -> f64 {
+    ((s2 - s1 * s1 / nf) / (nf - 1.0)).max(0.0).sqrt()
+}
+
 /// `spread_wanted`: the winsorized sigma (std, clip bounds) is an output. When it is not,
 /// a pass whose samples all lie inside the bounds of a lower bound of sigma ends without
 /// computing sigma exactly: the exact bounds are wider, so they would reject nothing
@@ -266,6 +323,9 @@ fn winsorized_sigma_floor(v: &[f64], cutoff: f64) -> Option<(f64, f64)> {
 #[allow(clippy::too_many_arguments)]
 pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f64, maxiters: u32, cutoff: f64, limits: &Limits, spread_wanted: bool) -> Diag {
     let a = w.a;
+    // The whole-block first pass already found that the bound decides nothing on this
+    // element's first pass (same arithmetic): go straight to the exact sigma there.
+    let mut skip_floor = std::mem::take(&mut s.first_pass_undecided);
     iterate(
         w,
         s,
@@ -274,7 +334,7 @@ pub(super) fn apply(w: &mut Win<'_>, s: &mut Scratch, sigma_lo: f64, sigma_hi: f
         Passes::EvaluatedAll,
         |w, _| {
             let v = w.vals();
-            if !spread_wanted {
+            if !spread_wanted && !std::mem::take(&mut skip_floor) {
                 if let Some((m, fl)) = winsorized_sigma_floor(v, cutoff) {
                     let (low, upp) = (m - sigma_lo * fl, m + sigma_hi * fl);
                     if v[0] >= low && v[v.len() - 1] <= upp {
