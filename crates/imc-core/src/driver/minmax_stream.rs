@@ -13,7 +13,7 @@
 use super::scratch::Scratch;
 use super::{Ctx, LoneRejector};
 use crate::input::Input;
-use crate::real::Real;
+use crate::real::{finite, Real};
 use crate::reject::minmax::drop_counts;
 use crate::reject::oflag;
 
@@ -260,12 +260,10 @@ fn find_extremes_k<T: Input, L: Real, const K: usize>(fs: [&[T]; K], vmin: &mut 
             // equal, as the sorted window's ties do.)
             let v = f[b].to_f64();
             let x = L::from_f64(v);
-            // Finiteness is tested in each accumulator's own width, with compares only
-            // (NaN fails both), so that the loop vectorises at every SIMD level: at SSE2 a
-            // lane mask cannot be widened from f32 to f64 cheaply and an integer
-            // `is_finite` kept the whole loop scalar (4x slower than at AVX2).
-            let ok = !T::IS_FLOAT || ((x > L::NEG_INF) & (x < L::INF));
-            let ok64 = !T::IS_FLOAT || ((v > f64::NEG_INFINITY) & (v < f64::INFINITY));
+            // Finiteness is tested in each accumulator's own width (see `real::finite`):
+            // at SSE2 a lane mask cannot be widened from f32 to f64 cheaply.
+            let ok = !T::IS_FLOAT || finite(x);
+            let ok64 = !T::IS_FLOAT || finite(v);
             lo = if ok & (x < lo) { x } else { lo };
             hi = if ok & (x > hi) { x } else { hi };
             c += ok as u32;
@@ -305,9 +303,8 @@ fn add_valid_except<T: Input>(fs: &[&[T]], id0: u32, lo_at: &[u32], hi_at: &[u32
         let id = id0 + j as u32;
         for b in 0..len {
             let x = f[b].to_f64();
-            // `&`, not `&&`: no branches, so the loop vectorises (compares for finiteness,
-            // as in `find_extremes_k`).
-            let ok = (!T::IS_FLOAT || ((x > f64::NEG_INFINITY) & (x < f64::INFINITY))) & (id != lo_at[b]) & (id != hi_at[b]);
+            // `&`, not `&&`: no branches, so the loop vectorises.
+            let ok = (!T::IS_FLOAT || finite(x)) & (id != lo_at[b]) & (id != hi_at[b]);
             sums[b] += if ok { x } else { 0.0 };
         }
     }
