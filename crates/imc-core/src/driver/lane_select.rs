@@ -10,6 +10,13 @@
 //! lane, so the value is exactly the one a sort would put at rank k. The cost per sample
 //! is the number of steps (at most 32, the bits in which a lane's keys differ) times one
 //! compare-and-add, whatever N: a sorting network costs O(log² N) per sample.
+//!
+//! Masked stores: a row loop that updates a per-lane array with a select whose other arm
+//! is the array itself (`hi[b] = hi[b].max(if valid { k } else { MIN })` is one, once
+//! LLVM folds the max into the select) stores only the lanes that change, which with AVX2
+//! is VPMASKMOVD, microcoded on AMD Zen: the AVX2 level selected no faster than the SSE2
+//! baseline (issue 14). The loops below are therefore plain min / max / add of every lane
+//! (wrapping offsets put the keys to ignore beyond the others), or write fresh arrays.
 
 use super::scratch::Scratch;
 use super::{Ctx, Elem};
@@ -125,19 +132,22 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let keys = &mut s.keys[..n * LANES];
         self.load_keys(keys, p0, p1);
         let keys = &s.keys[..n * LANES];
-        // Per lane: valid count and the range of valid keys.
+        // Per lane: valid count and the range of valid keys. The largest valid key is the
+        // largest k + 1, minus 1: ABSENT + 1 wraps to i32::MIN, below every valid key + 1.
+        // (No select in these row loops: see `masked stores` in the module doc.)
         let mut count = [0u32; LANES];
         let mut lo = [ABSENT; LANES];
-        let mut hi = [i32::MIN; LANES];
+        let mut top = [i32::MIN; LANES];
         for row in keys.chunks_exact(LANES) {
             for b in 0..LANES {
                 let k = row[b];
-                let valid = k != ABSENT;
-                count[b] += valid as u32;
+                count[b] += (k != ABSENT) as u32;
                 lo[b] = lo[b].min(k);
-                hi[b] = hi[b].max(if valid { k } else { i32::MIN });
+                top[b] = top[b].max(k.wrapping_add(1));
             }
         }
+        // (i32::MAX for a lane without valid keys, which the next loop empties.)
+        let mut hi = top.map(|t| t.wrapping_sub(1));
         let mut rank = [0u32; LANES];
         let mut second = [0u32; LANES];
         for b in 0..LANES {
@@ -151,18 +161,23 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             }
         }
         let v0 = bisect(keys, &rank, &count, lo, hi);
-        // The next rank: the same key while it repeats, else the smallest key above it.
+        // The next rank: the same key while it repeats, else the smallest key above it,
+        // base + the unsigned minimum of k - base (base = v0 + 1: keys at or below v0 wrap
+        // above every key above it). Read only when fewer than `second` + 1 keys lie at or
+        // below v0, i.e. when a valid key above v0 exists.
         let mut at_or_below = [0u32; LANES];
-        let mut above = [ABSENT; LANES];
+        let mut gap = [u32::MAX; LANES];
+        let base = v0.map(|v| v.wrapping_add(1));
         if (0..len).any(|b| second[b] != rank[b]) {
             for row in keys.chunks_exact(LANES) {
                 for b in 0..LANES {
                     let k = row[b];
                     at_or_below[b] += (k <= v0[b]) as u32;
-                    above[b] = above[b].min(if k > v0[b] { k } else { ABSENT });
+                    gap[b] = gap[b].min(k.wrapping_sub(base[b]) as u32);
                 }
             }
         }
+        let above: [i32; LANES] = std::array::from_fn(|b| base[b].wrapping_add(gap[b] as i32));
         for b in 0..len {
             let c = count[b] as usize;
             let x0 = value::<T>(v0[b]);
@@ -207,29 +222,34 @@ fn bisect(keys: &[i32], rank: &[u32; LANES], count: &[u32; LANES], mut lo: [i32;
                 le[b] += (row[b] <= mid[b]) as u32;
             }
         }
+        // The new interval into fresh arrays: every lane is stored (see `masked stores`).
+        let (mut lo2, mut hi2, mut cl2, mut ch2) = ([0i32; LANES], [0i32; LANES], [0u32; LANES], [0u32; LANES]);
         for b in 0..LANES {
             // Finished lanes keep their interval whatever the count says.
             let go = open(b, &lo, &hi, &cl, &ch);
             let more = le[b] > rank[b];
-            (hi[b], ch[b]) = if go && more { (mid[b], le[b]) } else { (hi[b], ch[b]) };
-            (lo[b], cl[b]) = if go && !more { (mid[b] + 1, le[b]) } else { (lo[b], cl[b]) };
+            (hi2[b], ch2[b]) = if go && more { (mid[b], le[b]) } else { (hi[b], ch[b]) };
+            (lo2[b], cl2[b]) = if go && !more { (mid[b] + 1, le[b]) } else { (lo[b], cl[b]) };
         }
+        (lo, hi, cl, ch) = (lo2, hi2, cl2, ch2);
     }
-    // The interval's end keys: the smallest >= lo and the largest <= hi.
-    let mut first = [ABSENT; LANES];
-    let mut last = [i32::MIN; LANES];
+    // The interval's end keys: the smallest >= lo and the largest <= hi, as lo + the
+    // unsigned minimum of k - lo and hi - the unsigned minimum of hi - k (keys outside
+    // wrap above every key inside). An open interval [lo, hi] holds a key (cl <= rank < ch).
+    let mut from_lo = [u32::MAX; LANES];
+    let mut to_hi = [u32::MAX; LANES];
     for row in keys.chunks_exact(LANES) {
         for b in 0..LANES {
             let k = row[b];
-            first[b] = first[b].min(if k >= lo[b] { k } else { ABSENT });
-            last[b] = last[b].max(if k <= hi[b] { k } else { i32::MIN });
+            from_lo[b] = from_lo[b].min(k.wrapping_sub(lo[b]) as u32);
+            to_hi[b] = to_hi[b].min(hi[b].wrapping_sub(k) as u32);
         }
     }
-    let mut out = lo;
+    let mut out = [0i32; LANES];
     for b in 0..LANES {
-        if lo[b] < hi[b] {
-            out[b] = if rank[b] == cl[b] { first[b] } else { last[b] };
-        }
+        let first = lo[b].wrapping_add(from_lo[b] as i32);
+        let last = hi[b].wrapping_sub(to_hi[b] as i32);
+        out[b] = if lo[b] >= hi[b] { lo[b] } else if rank[b] == cl[b] { first } else { last };
     }
     out
 }
