@@ -352,6 +352,9 @@ fn selection_path_equals_element_path() {
                         3 => 0.0,
                         4 => -3.0e38,
                         5 => 1.0e-40,
+                        // The ends of the key range (the wrapping offsets of lane_select).
+                        6 => f32::MAX,
+                        7 => -f32::MAX,
                         k => (k as f32 - 50.0) * if p % 3 == 0 { 0.5 } else { 1.37 },
                     })
                     .collect()
