@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import traceback
 import warnings
 from typing import Any, Sequence
 
@@ -341,6 +340,12 @@ def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, f
     print(f"imcombiners: warning: {text[0] if text else category.__name__}", file=sys.stderr, flush=True)
 
 
+def _print_traceback() -> None:
+    import traceback  # only for --traceback: not part of every start-up
+
+    traceback.print_exc()
+
+
 def _main(argv: list[str]) -> int:
     parser = build_parser()
     prog = "imcombiners"
@@ -360,7 +365,7 @@ def _main(argv: list[str]) -> int:
         return _COMMANDS[args.command](args)
     except CLIError as exc:
         if want_tb:
-            traceback.print_exc()
+            _print_traceback()
         print(f"{getattr(exc, 'prog', prog)}: error: {_one_line(exc)}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
@@ -370,20 +375,20 @@ def _main(argv: list[str]) -> int:
         # reading or writing failed during the run (inputs and output paths were checked
         # before it started): an I/O failure, exit status 1
         if want_tb:
-            traceback.print_exc()
+            _print_traceback()
         print(f"{prog}: error: {_io_message(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except (ValueError, TypeError, MemoryError) as exc:
         # The library validates parameters with clear messages: those are bad input.
         if want_tb:
-            traceback.print_exc()
+            _print_traceback()
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
     except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into a line
         if want_tb:
-            traceback.print_exc()
+            _print_traceback()
         print(f"{prog}: error: {type(exc).__name__}: {_one_line(exc)} (rerun with --traceback "
               "for details)", file=sys.stderr)
         return EXIT_FAILURE
