@@ -90,6 +90,23 @@ def test_a_local_combine_imports_no_out_of_core_engine(tmp_path, extra):
     assert heavy(found, OUT_OF_CORE | PLOTTING | {"astropy"}) == []
 
 
+#: What a small in-memory combine (one strip, read while the run is prepared) does not
+#: use: the in-memory loader and IRAF's memory maps, the rejectors it was not asked for,
+#: thread pools (concurrent.futures, which also loads logging), uuid.
+SMALL_JOB_UNUSED = {"imcombiners.io.fits.stack", "imcombiners.io.fits.mapped", "imcombiners._rejectors_modern",
+                    "imcombiners.dask", "concurrent.futures", "logging", "uuid"}
+
+
+@pytest.mark.parametrize("extra", [["--method", "median"], ["--method", "mean", "--reject", "sigclip", "--ddof", "1"]],
+                         ids=["median", "sigclip"])
+def test_a_small_combine_imports_only_what_it_uses(tmp_path, extra):
+    names = _u16_frames(tmp_path)
+    found, proc = imported_modules("combine", *names, "-o", "m.fits", "-q", *extra, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "imcombiners._core" in found and "imcombiners.io.fits.frame" in found  # it did combine
+    assert heavy(found, SMALL_JOB_UNUSED) == []
+
+
 def test_a_zarr_output_still_takes_the_dask_engine(tmp_path):
     names = _u16_frames(tmp_path)
     found, proc = imported_modules("combine", *names, "-o", "m.zarr", "-q", cwd=tmp_path)

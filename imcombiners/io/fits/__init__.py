@@ -24,7 +24,7 @@ astropy is imported only by the functions that need it (``import imcombiners`` s
 
 from __future__ import annotations
 
-from importlib import import_module
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,13 +56,21 @@ _SUBMODULES = frozenset({"cards", "cardtext", "frame", "handles", "header", "hea
 __all__ = sorted(_HOME)
 
 
+def _submodule(name: str) -> Any:
+    # ``__import__``, not importlib's import_module: the import statement's own path,
+    # which ``python -X importtime`` reports (tests/test_cli_startup.py reads it)
+    full = f"{__name__}.{name}"
+    __import__(full)
+    return sys.modules[full]
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        return import_module(f"{__name__}.{name}")
+        return _submodule(name)
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{home}"), name)
+    value = getattr(_submodule(home), name)
     globals()[name] = value
     return value
 
