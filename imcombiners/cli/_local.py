@@ -313,20 +313,6 @@ def prefetch_stack(frames: Sequence[Any]) -> StackPrefetch | None:
 # ----------------------------------------------------------------------------- strips
 
 
-class _Buffers(threading.local):
-    """Per-thread buffers kept from strip to strip (memory is touched once)."""
-
-    stack: np.ndarray | None = None
-
-
-def _strip_buffer(local: _Buffers, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    buf = local.stack
-    if buf is None or buf.shape[0] != shape[0] or buf.shape[2:] != shape[2:] or buf.shape[1] < shape[1] \
-            or buf.dtype != dtype:
-        buf = local.stack = np.empty(shape, dtype)
-    return buf
-
-
 def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
                progress: Callable[[int, int], object] | None = None,
                prefetched: StackPrefetch | None = None) -> None:
@@ -337,6 +323,7 @@ def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
     ``prefetched``: the whole stack being read already (:func:`prefetch_stack`), used
     when the run is one strip of the same shape and dtype.
     """
+    from imcombiners._buffers import tile_buffer
     from imcombiners._job import run_job
 
     n, spatial, halo = run.n, run.spatial, plan.halo
@@ -346,7 +333,6 @@ def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
     if not (single and prefetched is not None and prefetched.shape == (n, height) + spatial[1:]
             and prefetched.dtype == run.dtype):
         prefetched = None
-    local = _Buffers()
     pool = None
     if prefetched is None:  # (a prefetched run needs no pool: no concurrent.futures to import)
         from concurrent.futures import ThreadPoolExecutor
@@ -369,7 +355,8 @@ def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
             frames = buf
             kernel_threads = plan.threads
         else:
-            buf = _strip_buffer(local, (n, min(height, plan.rows + 2 * halo)) + spatial[1:], run.dtype)
+            # Every strip reads into the thread's buffer of a full strip (see _buffers).
+            buf = tile_buffer("strip", (n, min(height, plan.rows + 2 * halo)) + spatial[1:], run.dtype)
             for i in range(n):
                 read_into(i, buf, win, rows)
             frames = buf if rows == buf.shape[1] else [buf[i, :rows] for i in range(n)]
