@@ -326,9 +326,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         Arguments without the program name (default: ``sys.argv[1:]``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    _freeze_at_exit()
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         return _main(argv)
+
+
+_exit_hook = False
+
+
+def _freeze_at_exit() -> None:
+    """At interpreter exit, freeze the objects the garbage collector tracks.
+
+    Why: a run ends with NumPy, the kernels and the engine loaded, and the interpreter's
+    last garbage collections walk every object they made: 5-15 ms of a small combine
+    on this project's 2-core machine. Frozen objects are skipped by those collections;
+    modules are still cleared and everything is released with the process. Registered
+    as an atexit handler (the other handlers still run), so an in-process caller of
+    :func:`main` keeps its collector as it was until its own exit.
+    """
+    global _exit_hook
+    if not _exit_hook:
+        import atexit
+        import gc
+
+        atexit.register(gc.freeze)
+        _exit_hook = True
 
 
 def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
