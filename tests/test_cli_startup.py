@@ -125,3 +125,17 @@ def test_real_cmos_biases_combine_without_astropy(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "header card EXPTIME" in proc.stderr and "written as the string '3,2E-05'" in proc.stderr
     assert heavy(found, OUT_OF_CORE | PLOTTING | {"astropy"}) == []
+
+
+def test_the_collector_is_frozen_only_at_exit():
+    # main() leaves an in-process caller's collector alone; at interpreter exit the objects
+    # are frozen (the interpreter's last collections skip them). The probe handler is
+    # registered before main(), so it runs after main's (atexit runs last-in first-out).
+    code = ("import atexit, gc\n"
+            "atexit.register(lambda: print('at exit', gc.get_freeze_count() > 0))\n"
+            "from imcombiners.cli import main\n"
+            "assert main(['--version']) == 0 and main(['--help']) == 0\n"
+            "print('after main', gc.get_freeze_count())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "after main 0" in proc.stdout and "at exit True" in proc.stdout
