@@ -12,7 +12,7 @@ use crate::network::LANES;
 use crate::input::Input;
 use crate::real::Real;
 use crate::reject::minmax::drop_counts;
-use crate::reject::keep_count;
+use crate::reject::{keep_count, median_at, oflag};
 use crate::reject::lanes::{self, LanePass};
 use crate::reject::pclip::spread_slot;
 use crate::reject::sigclip::sum_sq_about;
@@ -43,49 +43,143 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         (0..len).all(|b| self.lane_at(s, n - 1, b) != f64::INFINITY)
     }
 
-    /// Vectorised first pass of a lone median-centred, std-spread SigClip (spread about the
-    /// median or the mean) over a block whose
-    /// lanes are all complete: the same operations, in the same order, as the per-element
-    /// pass (`reject::sigclip::centre_spread`), for 64 pixels at once. Lanes whose first
-    /// pass rejects nothing (most of them) are finished here; the others start again on
-    /// the per-element path. Returns false when the shortcut does not apply.
+    /// A lone median-centred, std-spread SigClip (spread about the median or the mean)
+    /// over a block whose lanes are all complete, every pass for all 64 lanes at once:
+    /// the same f64 operations, in the same order, as the per-element loop
+    /// (`reject::iterate` with `reject::sigclip::centre_spread`). Each pass sums the
+    /// deviations of every lane's window with masked adds into accumulators indexed by
+    /// the absolute row mod 4; a window starting at row `lo` reads them rotated by
+    /// `lo % 4`, which gives each of `sum_dev`'s four accumulators exactly its own adds
+    /// in its own order. Lanes whose pass would break nkeep / maxrej (or empty the
+    /// window) are left to the per-element path (`pass_ok` false). Returns false when the
+    /// shortcut does not apply.
     #[inline(always)]
-    pub(super) fn sigclip_first_pass(&self, s: &mut Scratch, len: usize) -> bool {
-        let Some(LoneRejector::SigClip { sigma_lo, sigma_hi, ddof, about }) = self.lone else { return false };
+    pub(super) fn sigclip_lanes(&self, s: &mut Scratch, len: usize) -> bool {
+        let Some(LoneRejector::SigClip { sigma_lo, sigma_hi, ddof, about, maxiters, limits }) = self.lone else { return false };
         let (n, lanes) = (self.n, LANES);
-        if n < 2 || n <= ddof as usize || !self.lanes_complete(s, len) {
+        let ddof = ddof as usize;
+        if n < 2 || n <= ddof || !self.lanes_complete(s, len) {
             return false;
         }
         let at = |s: &Scratch, k: usize, b: usize| self.lane_at(s, k, b);
-        self.pick_rows(s, (n - 1) / 2, n / 2, len);
-        s.pass_med[..len].copy_from_slice(&s.acc[..len]);
-        // Taken out of the scratch for the loop so the rows can be read alongside.
-        let mut acc = std::mem::take(&mut s.pass_acc);
-        let full = n / 4 * 4;
-        if self.lane32 {
-            first_pass_sums(&s.rows32, full, len, &s.pass_med, &mut acc);
-        } else {
-            first_pass_sums(&s.rows, full, len, &s.pass_med, &mut acc);
-        }
-        let nf = n as f64;
+        // The reject budget of `reject::iterate_dev` (all n samples valid).
+        let keep = keep_count(limits.nkeep, n);
+        let allowed = match limits.maxrej {
+            Some(m) => (n - keep).min(m.min(n as u64) as usize),
+            None => n - keep,
+        };
         for b in 0..len {
-            let a = |j: usize| acc[j * lanes + b];
-            let mut sa = (a(0) + a(1)) + (a(2) + a(3));
-            let mut sb = (a(4) + a(5)) + (a(6) + a(7));
-            for k in full..n {
-                let d = at(s, k, b) - s.pass_med[b];
-                sa += d;
-                sb += d * d;
-            }
-            let c = s.pass_med[b];
-            let sd = (sum_sq_about(sa, sb, nf, about) / (n - ddof as usize) as f64).sqrt();
-            let (low, upp) = (c - sigma_lo * sd, c + sigma_hi * sd);
-            s.pass_std[b] = sd;
-            s.pass_low[b] = low;
-            s.pass_upp[b] = upp;
             s.pass_lo[b] = 0;
             s.pass_hi[b] = n;
-            s.pass_ok[b] = sd.is_finite() && c.is_finite() && at(s, 0, b) >= low && at(s, n - 1, b) <= upp;
+            s.pass_ok[b] = true;
+            s.pass_active[b] = true;
+            s.pass_nit[b] = 1;
+            s.pass_flags[b] = 0;
+            s.pass_std[b] = f64::NAN;
+            s.pass_low[b] = f64::NAN;
+            s.pass_upp[b] = f64::NAN;
+        }
+        // Taken out of the scratch for the loop so the rows can be read alongside.
+        let mut acc = std::mem::take(&mut s.pass_acc);
+        for it in 1..=maxiters {
+            // Window medians and the rows of each window's whole groups of four.
+            let (mut k0, mut k1) = (n, 0);
+            let active = s.pass_active[..len].iter().filter(|&&a| a).count();
+            if active == 0 {
+                break;
+            }
+            // Few lanes left (late passes): sum each one's column alone rather than every
+            // row of the block.
+            let by_lane = active * 4 <= len;
+            for b in 0..len {
+                if !s.pass_active[b] {
+                    (s.pass_wlo[b], s.pass_wend[b]) = (0.0, 0.0);
+                    continue;
+                }
+                let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
+                let end = lo + (hi - lo) / 4 * 4;
+                s.pass_med[b] = median_at(hi - lo, |k| at(s, lo + k, b));
+                (s.pass_wlo[b], s.pass_wend[b]) = (lo as f64, end as f64);
+                k0 = k0.min(lo);
+                k1 = k1.max(end);
+            }
+            if by_lane {
+                (k0, k1) = (0, 0);
+            }
+            // Lanes past the end of the image: empty windows.
+            s.pass_wlo[len..].fill(0.0);
+            s.pass_wend[len..].fill(0.0);
+            if self.lane32 {
+                window_sums(&s.rows32, n, k0, k1, len, &s.pass_med, &s.pass_wlo, &s.pass_wend, &mut acc);
+            } else {
+                window_sums(&s.rows, n, k0, k1, len, &s.pass_med, &s.pass_wlo, &s.pass_wend, &mut acc);
+            }
+            for b in 0..len {
+                if !s.pass_active[b] {
+                    continue;
+                }
+                let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
+                let nw = hi - lo;
+                // `centre_spread` gives no pass for a window of at most ddof samples.
+                if nw <= ddof {
+                    s.pass_active[b] = false;
+                    continue;
+                }
+                let c = s.pass_med[b];
+                let (mut sa, mut sb) = if by_lane {
+                    // `sum_dev` itself on lane b's column.
+                    let (mut a, mut a2) = ([0.0f64; 4], [0.0f64; 4]);
+                    for k in lo..lo + nw / 4 * 4 {
+                        let d = at(s, k, b) - c;
+                        a[(k - lo) % 4] += d;
+                        a2[(k - lo) % 4] += d * d;
+                    }
+                    ((a[0] + a[1]) + (a[2] + a[3]), (a2[0] + a2[1]) + (a2[2] + a2[3]))
+                } else {
+                    let a = |j: usize| acc[(j + lo) % 4 * lanes + b];
+                    let a2 = |j: usize| acc[(4 + (j + lo) % 4) * lanes + b];
+                    ((a(0) + a(1)) + (a(2) + a(3)), (a2(0) + a2(1)) + (a2(2) + a2(3)))
+                };
+                for k in lo + nw / 4 * 4..hi {
+                    let d = at(s, k, b) - c;
+                    sa += d;
+                    sb += d * d;
+                }
+                let sd = (sum_sq_about(sa, sb, nw as f64, about) / (nw - ddof) as f64).sqrt();
+                if !(sd.is_finite() && c.is_finite()) {
+                    s.pass_active[b] = false;
+                    continue;
+                }
+                let (low, upp) = (c - sigma_lo * sd, c + sigma_hi * sd);
+                s.pass_std[b] = sd;
+                s.pass_low[b] = low;
+                s.pass_upp[b] = upp;
+                // Reject inward from both ends (`reject::side`).
+                let (mut l, mut h) = (lo, hi);
+                while l < h && at(s, l, b) < low {
+                    l += 1;
+                }
+                while h > l && at(s, h - 1, b) > upp {
+                    h -= 1;
+                }
+                let k = (l - lo) + (hi - h);
+                if k == 0 {
+                    s.pass_active[b] = false;
+                    continue;
+                }
+                if (n - nw) + k > allowed || h == l {
+                    // nkeep / maxrej (or an empty window): the per-element path.
+                    s.pass_ok[b] = false;
+                    s.pass_active[b] = false;
+                    continue;
+                }
+                s.pass_lo[b] = l;
+                s.pass_hi[b] = h;
+                s.pass_nit[b] = s.pass_nit[b].saturating_add(1);
+                if it == maxiters {
+                    s.pass_flags[b] |= oflag::MAXITERS;
+                }
+            }
         }
         s.pass_acc = acc;
         true
@@ -109,6 +203,9 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
         s.pass_lo[..len].fill(0);
         s.pass_hi[..len].fill(n);
+        // One pass that rejected nothing: nit 1, no flags.
+        s.pass_nit[..len].fill(1);
+        s.pass_flags[..len].fill(0);
         true
     }
 
@@ -132,6 +229,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             let clean_lo = lo == 0 || at(s, lo - 1, b) != at(s, lo, b);
             let clean_hi = hi == n || at(s, hi - 1, b) != at(s, hi, b);
             s.pass_ok[b] = clean_lo && clean_hi;
+            s.pass_nit[b] = 1;
+            s.pass_flags[b] = 0;
             s.pass_lo[b] = lo;
             s.pass_hi[b] = hi;
             s.pass_std[b] = f64::NAN;
@@ -190,6 +289,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             // shortcut never decides an empty window).
             s.pass_std[b] = f64::NAN;
             s.pass_ok[b] = hi - lo >= keep.max(1);
+            s.pass_nit[b] = 1;
+            s.pass_flags[b] = 0;
         }
         true
     }
@@ -213,22 +314,41 @@ fn pick_rows<L: Real>(rows: &[L], k0: usize, k1: usize, out: &mut [f64]) {
     }
 }
 
-/// The four interleaved accumulators of `reject::sigclip::sum_dev` over whole windows: for
-/// sorted rows k < `full`, Σd into `acc[k % 4]` and Σd² into `acc[4 + k % 4]` (d = x - med).
+/// The four interleaved accumulators of `reject::sigclip::sum_dev`, per lane over the
+/// sorted rows `wlo[b] <= k < wend[b]` (a window's whole groups of four): Σd into
+/// `acc[k % 4]` and Σd² into `acc[4 + k % 4]` (d = x - med), rows `k0..k1` visited.
+/// Rows outside a lane's window add +0.0, which leaves its sums bit-identical (they start
+/// at +0.0 and d is never -0.0, so no accumulator ever holds -0.0). Eight lanes at a time
+/// with their accumulators in registers; lanes `>= len` must have an empty window.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn first_pass_sums<L: Real>(rows: &[L], full: usize, len: usize, med: &[f64], acc: &mut [f64]) {
-    acc.fill(0.0);
-    let med = &med[..len];
-    for k in 0..full {
-        let row = &rows[k * LANES..k * LANES + len];
-        let (sums, rest) = acc.split_at_mut(4 * LANES);
-        let j = k % 4;
-        let a = &mut sums[j * LANES..j * LANES + len];
-        let a2 = &mut rest[j * LANES..j * LANES + len];
-        for b in 0..len {
-            let d = row[b].to_f64() - med[b];
-            a[b] += d;
-            a2[b] += d * d;
+fn window_sums<L: Real>(rows: &[L], n: usize, k0: usize, k1: usize, len: usize, med: &[f64], wlo: &[f64], wend: &[f64], acc: &mut [f64]) {
+    for o in (0..len.div_ceil(8) * 8).step_by(8) {
+        let m: &[f64; 8] = med[o..o + 8].try_into().unwrap();
+        let lo: &[f64; 8] = wlo[o..o + 8].try_into().unwrap();
+        let end: &[f64; 8] = wend[o..o + 8].try_into().unwrap();
+        let mut a = [[0.0f64; 8]; 4];
+        let mut a2 = [[0.0f64; 8]; 4];
+        let mut c = k0 / 4 * 4;
+        while c < k1 {
+            for j in 0..4 {
+                let k = c + j;
+                // Rows past the last (k >= n) lie outside every window: read any row.
+                let row: &[L; 8] = rows[k.min(n - 1) * LANES + o..][..8].try_into().unwrap();
+                let kf = k as f64;
+                for b in 0..8 {
+                    // d, or +0.0 outside the window (a bitwise select: no branches).
+                    let inside = ((kf >= lo[b]) & (kf < end[b])) as u64;
+                    let d = f64::from_bits((row[b].to_f64() - m[b]).to_bits() & inside.wrapping_neg());
+                    a[j][b] += d;
+                    a2[j][b] += d * d;
+                }
+            }
+            c += 4;
+        }
+        for j in 0..4 {
+            acc[j * LANES + o..][..8].copy_from_slice(&a[j]);
+            acc[(4 + j) * LANES + o..][..8].copy_from_slice(&a2[j]);
         }
     }
 }

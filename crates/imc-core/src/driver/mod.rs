@@ -29,7 +29,7 @@ use crate::alloc::output_vec;
 use crate::error::{Error, Result};
 use crate::frames::Frames;
 use crate::input::Input;
-use crate::job::{Centre, Job, Method, Rejector, Spread, Weighting};
+use crate::job::{Centre, Job, Limits, Method, Rejector, Spread, Weighting};
 use crate::network::{self, LANES};
 use crate::propagate::PlaneCtx;
 use crate::real::Real;
@@ -196,7 +196,7 @@ impl Path {
 enum LoneRejector {
     /// SigClip with a median centre and the std spread about the median or the mean (at
     /// least one pass).
-    SigClip { sigma_lo: f64, sigma_hi: f64, ddof: u32, about: SpreadAbout },
+    SigClip { sigma_lo: f64, sigma_hi: f64, ddof: u32, about: SpreadAbout, maxiters: u32, limits: Limits },
     /// MinMaxClip: the fractions of the valid samples dropped at each end.
     MinMax { frac_lo: f64, frac_hi: f64 },
     /// PClip: IRAF's rank offset (from N) and the clipping limits.
@@ -210,11 +210,11 @@ impl LoneRejector {
     fn of(prepared: &[Prepared]) -> Option<Self> {
         let [p] = prepared else { return None };
         match p.rejector {
-            Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen: Centre::Median, spread: Spread::Std, spread_cen, ddof, .. }
+            Rejector::SigClip { sigma_lo, sigma_hi, maxiters, cen: Centre::Median, spread: Spread::Std, spread_cen, ddof, limits }
                 if maxiters >= 1 && matches!(spread_cen, None | Some(Centre::Median | Centre::Mean)) =>
             {
                 let about = if spread_cen == Some(Centre::Mean) { SpreadAbout::Mean } else { SpreadAbout::Median };
-                Some(LoneRejector::SigClip { sigma_lo, sigma_hi, ddof, about })
+                Some(LoneRejector::SigClip { sigma_lo, sigma_hi, ddof, about, maxiters, limits })
             }
             Rejector::MinMax { .. } => Some(LoneRejector::MinMax { frac_lo: p.frac_lo, frac_hi: p.frac_hi }),
             Rejector::PClip { sigma_lo, sigma_hi, nkeep, .. } => {
@@ -290,7 +290,11 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let block = path.block(n);
     // The AvSigClip line pre-pass sorts with the network too (see `line_sigmas`).
     let avsig = prepared.iter().any(|p| matches!(p.rejector, Rejector::AvSigClip { .. }));
-    let network = if path == Path::Vertical || (avsig && n <= NETWORK_MAX_N) { network::batcher(n) } else { vec![] };
+    let network = if path == Path::Vertical || (avsig && n <= NETWORK_MAX_N) {
+        cache_local(network::batcher(n), if lane32 { 64 } else { 32 })
+    } else {
+        vec![]
+    };
     let plain = frames.masks.is_none() && job.thresholds.is_none() && job.zero.is_none() && job.scale.is_none();
     let nblocks = m.div_ceil(block);
     let line = if job.line == 0 || m % job.line != 0 { m.max(1) } else { job.line };
@@ -352,6 +356,24 @@ struct Ctx<'a, 'f, T, O> {
     lone: Option<LoneRejector>,
     /// Reads the planes (variance, weights, DQ) when the job has planes or products.
     pctx: Option<PlaneCtx<'a>>,
+}
+
+/// The comparators of a sorting network reordered for the cache: within every maximal run
+/// of comparators that each join two rows of one aligned chunk of `chunk` rows, those of
+/// chunk 0 come first, then those of chunk 1, ... (each chunk's own order kept). Comparators
+/// of different chunks touch different rows, so the network sorts exactly as before, but a
+/// block of 64 lanes runs Batcher's small merges chunk by chunk in L1 instead of sweeping
+/// all N rows (256 KiB at N = 1000) once per merge step.
+fn cache_local(mut net: Vec<(u16, u16)>, chunk: usize) -> Vec<(u16, u16)> {
+    let within = |&(a, b): &(u16, u16)| a as usize / chunk == b as usize / chunk;
+    let mut i = 0;
+    while i < net.len() {
+        let run = net[i..].iter().take_while(|c| within(c)).count();
+        // A stable sort: the order within each chunk is kept.
+        net[i..i + run].sort_by_key(|&(a, _)| a as usize / chunk);
+        i += run.max(1);
+    }
+    net
 }
 
 /// The planes a job reads are there, and its DQ bits fit them.

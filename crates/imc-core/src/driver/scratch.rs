@@ -41,6 +41,13 @@ pub(super) struct Scratch {
     pub(super) pass_ok: Vec<bool>,
     pub(super) pass_lo: Vec<usize>,
     pub(super) pass_hi: Vec<usize>,
+    /// Vectorised SigClip passes: nit and output flags per lane, whether a lane still
+    /// iterates, and the sorted rows [start, end) of its window's whole groups of four.
+    pub(super) pass_nit: Vec<u8>,
+    pub(super) pass_flags: Vec<u8>,
+    pub(super) pass_active: Vec<bool>,
+    pub(super) pass_wlo: Vec<f64>,
+    pub(super) pass_wend: Vec<f64>,
     // Streaming path.
     pub(super) acc: Vec<f64>,
     pub(super) cnt: Vec<u32>,
@@ -87,6 +94,11 @@ impl Scratch {
             pass_ok: vec![false; lanes],
             pass_lo: vec![0; lanes],
             pass_hi: vec![0; lanes],
+            pass_nit: vec![0; lanes],
+            pass_flags: vec![0; lanes],
+            pass_active: vec![false; lanes],
+            pass_wlo: vec![0.0; lanes],
+            pass_wend: vec![0.0; lanes],
             acc: vec![0.0; per_pixel],
             cnt: vec![0; per_pixel],
             wsum: vec![0.0; per_pixel],

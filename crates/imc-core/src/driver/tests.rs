@@ -144,7 +144,7 @@ fn tailed_stack(n: usize, m: usize, seed: u64) -> Vec<Vec<f64>> {
 
 #[test]
 fn sigclip_whole_blocks_match_element_path_with_many_passes() {
-    // The vertical path (network sort, whole-block first pass, per-lane passes after it)
+    // The vertical path (network sort, whole-block passes, windows starting at any row)
     // against the per-element path, with limits, ddof, a spread about the mean,
     // asymmetric sigmas, several passes and up to 1000 frames.
     let lim = |nkeep, maxrej, revert| Limits { nkeep, maxrej, revert };
@@ -158,6 +158,8 @@ fn sigclip_whole_blocks_match_element_path_with_many_passes() {
         sig(1.0, 1.5, 6, Some(Centre::Median), 2, lim(4, Some(5), true)),
         sig(2.0, 1.0, 1, None, 0, lim(0, None, false)),
         sig(1.0, 1.0, 8, None, 0, lim(2, Some(40), false)),
+        // Spread about the mean (Σd matters) over many passes that stay within the limits.
+        sig(1.5, 1.3, 7, Some(Centre::Mean), 1, lim(1, None, true)),
     ];
     for (n, m) in [(2, 300), (3, 300), (8, 300), (21, 300), (130, 200), (300, 130), (1000, 70)] {
         // f64 samples: full-precision sums, so the summation order shows in the bits;

@@ -139,19 +139,20 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         // Mean and sum of pixels whose survivors are exactly the values in [vlo, vhi] are
         // accumulated afterwards for all lanes at once (vectorised, frame order).
         let lane_sums = matches!(method, Method::Mean | Method::Sum);
-        let shortcut = self.sigclip_first_pass(s, len)
+        let shortcut = self.sigclip_lanes(s, len)
             || self.minmax_complete_lanes(s, len)
             || self.pclip_complete_lanes(s, len)
             || self.modern_first_pass(s, len);
         for b in 0..len {
             if shortcut && s.pass_ok[b] {
                 // Decided for the whole block at once: survivors are the sorted window
-                // [pass_lo, pass_hi) with no ties cut at its edges.
+                // [pass_lo, pass_hi) with no ties cut at its edges (nit and flags from
+                // the shortcut).
                 let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
                 let at = |k: usize| if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
-                // One pass that rejected nothing beyond [lo, hi): nit 1 (both 0.1.1 counts).
-                let diag = Diag { std: s.pass_std[b], low: at(lo), upp: at(hi - 1), clip_low: s.pass_low[b], clip_upp: s.pass_upp[b], nit: 1, flags: 0 };
-                let e = Elem { value: 0.0, nused: hi - lo, flags: 0, diag };
+                let flags = s.pass_flags[b];
+                let diag = Diag { std: s.pass_std[b], low: at(lo), upp: at(hi - 1), clip_low: s.pass_low[b], clip_upp: s.pass_upp[b], nit: s.pass_nit[b], flags };
+                let e = Elem { value: 0.0, nused: hi - lo, flags, diag };
                 if lane_sums {
                     s.vlo[b] = at(lo);
                     s.vhi[b] = at(hi - 1);

@@ -446,6 +446,7 @@ fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         b.sig_ready = true;
     }
     let sigcor = T::from_f32(if n1 > 1 { 1.0 / (n1 - 1) as f32 } else { 1.0 });
+    let mut kept_blk = vec![T::ZERO; n1 * L];
     let mut x0 = 0;
     while x0 < w {
         let len = L.min(w - x0);
@@ -520,15 +521,25 @@ fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
                 }
             }
         }
-        // slot j of every lane after the swaps
-        let slot = |j: usize, k: usize, x: T| if p1[k] == j { r1[k] } else if p2[k] == j { r2[k] } else { x };
-        // sum of the kept slots in order (IRAF ic_average: sum = v[1]; sum += v[j])
-        for k in 0..len {
-            sum[k] = slot(1, k, row(0)[k]);
+        // the kept slots of every lane after the swaps, slot-major in a block scratch
+        // (plain lane loops below)
+        let kept = &mut kept_blk[..n1 * L];
+        for j in 1..=n1 {
+            kept[(j - 1) * L..(j - 1) * L + len].copy_from_slice(row(j - 1));
         }
+        for k in 0..len {
+            if p1[k] > 0 {
+                kept[(p1[k] - 1) * L + k] = r1[k];
+            }
+            if p2[k] > 0 {
+                kept[(p2[k] - 1) * L + k] = r2[k];
+            }
+        }
+        // sum of the kept slots in order (IRAF ic_average: sum = v[1]; sum += v[j])
+        sum[..len].copy_from_slice(&kept[..len]);
         for j in 2..=n1 {
-            for (k, &x) in row(j - 1).iter().enumerate() {
-                sum[k] = sum[k] + slot(j, k, x);
+            for (s, &x) in sum[..len].iter_mut().zip(&kept[(j - 1) * L..(j - 1) * L + len]) {
+                *s = *s + x;
             }
         }
         for k in 0..len {
@@ -538,14 +549,14 @@ fn minmax<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
         if c.fast_sigma {
             // IRAF ic_sigma about the output, kept slots in order (no weights here)
             let avg = &b.avg[x0..x0 + len];
-            for k in 0..len {
-                let q = slot(1, k, row(0)[k]) - avg[k];
-                ssq[k] = q * q;
+            for ((q, &x), &a) in ssq[..len].iter_mut().zip(&kept[..len]).zip(avg) {
+                let d = x - a;
+                *q = d * d;
             }
             for j in 2..=n1 {
-                for (k, &x) in row(j - 1).iter().enumerate() {
-                    let q = slot(j, k, x) - avg[k];
-                    ssq[k] = ssq[k] + q * q;
+                for ((q, &x), &a) in ssq[..len].iter_mut().zip(&kept[(j - 1) * L..(j - 1) * L + len]).zip(avg) {
+                    let d = x - a;
+                    *q = *q + d * d;
                 }
             }
             for (o, &q) in b.sig_line[x0..x0 + len].iter_mut().zip(&ssq) {
