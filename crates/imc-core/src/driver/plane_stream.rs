@@ -67,17 +67,28 @@ impl PlaneSums {
 /// A plane value type read as f64.
 trait PlaneValue: Copy {
     fn f64(self) -> f64;
+    /// A usable variance: finite and > 0 (tested in the plane's own type, which gives
+    /// the answer of the f64 value with fewer vector instructions).
+    fn usable(self) -> bool;
 }
 impl PlaneValue for f32 {
     #[inline(always)]
     fn f64(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
+    fn usable(self) -> bool {
+        (self > 0.0) & (self < f32::INFINITY)
+    }
 }
 impl PlaneValue for f64 {
     #[inline(always)]
     fn f64(self) -> f64 {
         self
+    }
+    #[inline(always)]
+    fn usable(self) -> bool {
+        (self > 0.0) & (self < f64::INFINITY)
     }
 }
 
@@ -153,6 +164,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             _ => FRAME,
         };
         let (want_var, want_exp) = (job.want.variance, job.want.exposure);
+        // Inverse-variance weights are all > 0 (1/v of a finite v > 0), so Σw = 0 exactly
+        // when no sample was used: the count is needed only for the outputs that show it.
+        let w = job.want;
+        let count = kind != IVAR || w.nused || w.output_flags || w.dq;
         let sums = &mut s.psums;
         sums.reset(len, kind != UNWEIGHTED, want_var, want_exp);
         let fw = |i: usize| match job.weighting {
@@ -167,7 +182,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 ($v:expr, $k:expr) => {{
                     let f: [&[T]; $k] = std::array::from_fn(|j| &frames[i + j][p0..p1]);
                     let v = std::array::from_fn(|j| &$v[i + j][p0..p1]);
-                    group_dispatch(kind, want_var, f, v, std::array::from_fn(|j| fw(i + j)), sums, len);
+                    group_dispatch(kind, want_var, count, f, v, std::array::from_fn(|j| fw(i + j)), sums, len);
                     if want_exp {
                         add_exposure(f, v, std::array::from_fn(|j| pc.exptime(i + j)), &mut sums.sexp[..len]);
                     }
@@ -182,7 +197,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 (FloatPlane::F64(v), false) => go!(v, 1),
             };
         }
-        self.write_plane_sums(&s.psums, p0, len, kind != UNWEIGHTED);
+        self.write_plane_sums(&s.psums, p0, len, kind != UNWEIGHTED, count);
     }
 
     /// The outputs of a block from its sums: one branch-free, vectorisable loop per output
@@ -192,7 +207,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// pixels get the same division). Rejection diagnostics keep their initial values
     /// (there is no rejection on this path).
     #[inline(always)]
-    fn write_plane_sums(&self, s: &PlaneSums, p0: usize, len: usize, weighted: bool) {
+    fn write_plane_sums(&self, s: &PlaneSums, p0: usize, len: usize, weighted: bool, counted: bool) {
+        if !counted {
+            return self.write_ivar_sums(s, p0, len);
+        }
         // Safety (every slice below): block-owned pixels [p0, p0 + len), see output.rs.
         let (job, p) = (self.job, self.ptrs);
         let cnt = &s.cnt[..len];
@@ -280,6 +298,54 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
     }
 
+    /// `write_plane_sums` for inverse-variance weights without a count: "no sample used"
+    /// is Σw = 0 (every weight is > 0), the same pixels as a count of 0. Only the data,
+    /// variance, weight and exposure outputs come here (the others need the count).
+    #[inline(always)]
+    fn write_ivar_sums(&self, s: &PlaneSums, p0: usize, len: usize) {
+        // Safety (every slice below): block-owned pixels [p0, p0 + len), see output.rs.
+        let (job, p) = (self.job, self.ptrs);
+        let (sw, swx, swwv) = (&s.sw[..len], &s.swx[..len], &s.swwv[..len]);
+        let data = unsafe { p.data.slice(p0, len) };
+        let wavg = job.method == Method::WAvg;
+        let e = job.blank.unwrap_or(if wavg { f64::NAN } else { 0.0 });
+        if wavg {
+            for b in 0..len {
+                let v = swx[b] / sw[b];
+                data[b] = O::from_f64(if sw[b] == 0.0 { e } else { v });
+            }
+        } else {
+            for b in 0..len {
+                data[b] = O::from_f64(if sw[b] == 0.0 { e } else { swx[b] });
+            }
+        }
+        if let Some(o) = p.variance {
+            let out = unsafe { o.slice(p0, len) };
+            if wavg {
+                for b in 0..len {
+                    let v = swwv[b] / (sw[b] * sw[b]);
+                    out[b] = O::from_f64(if sw[b] == 0.0 { f64::NAN } else { v });
+                }
+            } else {
+                for b in 0..len {
+                    out[b] = O::from_f64(if sw[b] == 0.0 { f64::NAN } else { swwv[b] });
+                }
+            }
+        }
+        if let Some(o) = p.weight {
+            let out = unsafe { o.slice(p0, len) };
+            for b in 0..len {
+                out[b] = O::from_f64(sw[b]);
+            }
+        }
+        if let Some(o) = p.exposure {
+            let out = unsafe { o.slice(p0, len) };
+            for b in 0..len {
+                out[b] = O::from_f64(s.sexp[b]);
+            }
+        }
+    }
+
     #[inline(always)]
     fn write_plane_element(&self, px: usize, acc: &Acc) {
         let job = self.job;
@@ -290,24 +356,29 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 }
 
-/// `group` for the job's weighting and variance output (six branch-free loops).
+/// `group` for the job's weighting, variance output and count (eight branch-free loops;
+/// only inverse-variance weights go without the count, see `write_plane_sums`).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn group_dispatch<T: Input, V: PlaneValue, const K: usize>(
     kind: u8,
     want_var: bool,
+    count: bool,
     f: [&[T]; K],
     v: [&[V]; K],
     fw: [f64; K],
     s: &mut PlaneSums,
     len: usize,
 ) {
-    match (kind, want_var) {
-        (UNWEIGHTED, false) => group::<T, V, K, UNWEIGHTED, false>(f, v, fw, s, len),
-        (UNWEIGHTED, true) => group::<T, V, K, UNWEIGHTED, true>(f, v, fw, s, len),
-        (FRAME, false) => group::<T, V, K, FRAME, false>(f, v, fw, s, len),
-        (FRAME, true) => group::<T, V, K, FRAME, true>(f, v, fw, s, len),
-        (_, false) => group::<T, V, K, IVAR, false>(f, v, fw, s, len),
-        (_, true) => group::<T, V, K, IVAR, true>(f, v, fw, s, len),
+    match (kind, want_var, count) {
+        (UNWEIGHTED, false, _) => group::<T, V, K, UNWEIGHTED, false, true>(f, v, fw, s, len),
+        (UNWEIGHTED, true, _) => group::<T, V, K, UNWEIGHTED, true, true>(f, v, fw, s, len),
+        (FRAME, false, _) => group::<T, V, K, FRAME, false, true>(f, v, fw, s, len),
+        (FRAME, true, _) => group::<T, V, K, FRAME, true, true>(f, v, fw, s, len),
+        (_, false, true) => group::<T, V, K, IVAR, false, true>(f, v, fw, s, len),
+        (_, true, true) => group::<T, V, K, IVAR, true, true>(f, v, fw, s, len),
+        (_, false, false) => group::<T, V, K, IVAR, false, false>(f, v, fw, s, len),
+        (_, true, false) => group::<T, V, K, IVAR, true, false>(f, v, fw, s, len),
     }
 }
 
@@ -322,17 +393,16 @@ fn group_dispatch<T: Input, V: PlaneValue, const K: usize>(
 /// [`PlaneCtx::values`]: crate::propagate::PlaneCtx::values
 #[inline(always)]
 fn usable<T: Input, V: PlaneValue>(raw: T, rv: V) -> (f64, f64, bool) {
-    let x = raw.to_f64();
-    let var = rv.f64();
-    let ok = (!T::IS_FLOAT || x.abs() < f64::INFINITY) & (var > 0.0) & (var < f64::INFINITY);
-    (x, var, ok)
+    let ok = (!T::IS_FLOAT || raw.finite()) & rv.usable();
+    (raw.to_f64(), rv.f64(), ok)
 }
 
 /// K frames into the sums of `len` pixels, in frame order. Unweighted sums: count, Σx
-/// (and Σv); weighted: count, Σw, Σwx (and Σw²v) with w = 1/v (`W == IVAR`) or the
-/// frame's weight. The same operations, in the same order, as [`Acc::add`].
+/// (and Σv); weighted: count (unless `!COUNT`), Σw, Σwx (and Σw²v) with w = 1/v
+/// (`W == IVAR`) or the frame's weight. The same operations, in the same order, as
+/// [`Acc::add`].
 #[inline(always)]
-fn group<T: Input, V: PlaneValue, const K: usize, const W: u8, const VAR: bool>(
+fn group<T: Input, V: PlaneValue, const K: usize, const W: u8, const VAR: bool, const COUNT: bool>(
     f: [&[T]; K],
     v: [&[V]; K],
     fw: [f64; K],
@@ -368,14 +438,18 @@ fn group<T: Input, V: PlaneValue, const K: usize, const W: u8, const VAR: bool>(
             for j in 0..K {
                 let (x, var, ok) = usable(f[j][b], v[j][b]);
                 let w = if W == IVAR { 1.0 / var } else { fw[j] };
-                c += ok as u32;
+                if COUNT {
+                    c += ok as u32;
+                }
                 aw += if ok { w } else { 0.0 };
                 awx += if ok { w * x } else { 0.0 };
                 if VAR {
                     awwv += if ok { w * w * var } else { 0.0 };
                 }
             }
-            cnt[b] = c;
+            if COUNT {
+                cnt[b] = c;
+            }
             sw[b] = aw;
             swx[b] = awx;
             if VAR {
