@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -250,20 +249,6 @@ def prepare_local(info: InputInfo, *, method: str, rejectors: Sequence[Any], thr
 # ----------------------------------------------------------------------------- strips
 
 
-class _Buffers(threading.local):
-    """Per-thread buffers kept from strip to strip (memory is touched once)."""
-
-    stack: np.ndarray | None = None
-
-
-def _strip_buffer(local: _Buffers, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    buf = local.stack
-    if buf is None or buf.shape[0] != shape[0] or buf.shape[2:] != shape[2:] or buf.shape[1] < shape[1] \
-            or buf.dtype != dtype:
-        buf = local.stack = np.empty(shape, dtype)
-    return buf
-
-
 def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
                progress: Callable[[int, int], object] | None = None) -> None:
     """Read, combine and write every strip of ``run`` into ``targets`` (output -> region target).
@@ -271,13 +256,13 @@ def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
     A failing strip stops the run: strips not started are cancelled, those running finish
     (so none writes into a file the caller is about to discard), then the error is raised.
     """
+    from imcombiners._buffers import tile_buffer
     from imcombiners._job import run_job
 
     n, spatial, halo = run.n, run.spatial, plan.halo
     height = spatial[0]
     strips = [(y0, min(height, y0 + plan.rows)) for y0 in range(0, height, plan.rows)]
     single = len(strips) == 1
-    local = _Buffers()
     pool = ThreadPoolExecutor(max_workers=plan.threads, thread_name_prefix="imc-strip")
 
     def read_into(i: int, buf: np.ndarray, win: tuple[slice, ...], rows: int) -> None:
@@ -293,7 +278,8 @@ def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
             frames: Any = buf
             kernel_threads = plan.threads
         else:
-            buf = _strip_buffer(local, (n, min(height, plan.rows + 2 * halo)) + spatial[1:], run.dtype)
+            # Every strip reads into the thread's buffer of a full strip (see _buffers).
+            buf = tile_buffer("strip", (n, min(height, plan.rows + 2 * halo)) + spatial[1:], run.dtype)
             for i in range(n):
                 read_into(i, buf, win, rows)
             frames = buf if rows == buf.shape[1] else [buf[i, :rows] for i in range(n)]

@@ -437,10 +437,20 @@ class FramesSource(StackSource):
                     align = [max(a, int(t)) for a, t in zip(align, ts)]
         return tuple(align)
 
-    def read(self, window: Sequence[slice]) -> np.ndarray:
+    def block_shape(self, window: Sequence[slice]) -> tuple[int, ...]:
+        """Shape of the block :meth:`read` returns for ``window``."""
         win = _normalise_window(self.shape[1:], window)
-        wshape = tuple(len(range(s.start, s.stop, s.step)) for s in win)
-        out = np.empty((self.shape[0],) + wshape, self.dtype)
+        return (self.shape[0],) + tuple(len(range(s.start, s.stop, s.step)) for s in win)
+
+    def read(self, window: Sequence[slice], out: np.ndarray | None = None) -> np.ndarray:
+        """``(N, *window)`` samples, into ``out`` when it is given (C-contiguous, of the
+        window's shape and of :attr:`dtype`; every element is overwritten)."""
+        win = _normalise_window(self.shape[1:], window)
+        shape = self.block_shape(win)
+        if out is None:
+            out = np.empty(shape, self.dtype)
+        elif out.shape != shape or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ValueError(f"out: need a C-contiguous {self.dtype} array of shape {shape}")
         for i in range(self.shape[0]):
             self._read_into(i, win, out[i])
         return out

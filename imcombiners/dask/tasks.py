@@ -14,10 +14,11 @@ from typing import Protocol, TypeVar, Union
 
 import numpy as np
 
+from imcombiners._buffers import forget_if_shared, tile_buffer
 from imcombiners._job import Job, run_job
 from imcombiners._planes import prepare_planes, unusable_samples
 from imcombiners._stats import frame_statistic
-from imcombiners.dask.sources import StackSource, prefetch
+from imcombiners.dask.sources import FramesSource, StackSource, prefetch
 from imcombiners.dask.tiling import Placement, Window
 
 #: The planes a stack may carry, in the order tasks receive them (dask.planes imports it).
@@ -114,12 +115,22 @@ def tile_from_source(source: StackSource, mask_source: StackSource | None, read_
     prefetch(mask_source, ahead)
     for plane_source in (plane_sources or {}).values():
         prefetch(plane_source, ahead)
-    data = source.read(read_window)
+    data = _read_data(source, read_window)
     mask = None if mask_source is None else _as_bool(mask_source.read(read_window))
     planes = {role: src.read(read_window) for role, src in (plane_sources or {}).items()}
     outputs = _call(tile_fn, data, mask, job, planes)
+    forget_if_shared("data", outputs.values())
     del data, mask, planes
     return _crop(outputs, crop)
+
+
+def _read_data(source: StackSource, read_window: Window) -> np.ndarray:
+    """The tile's frames; sources of separate frames read into the thread's tile buffer
+    (see :mod:`imcombiners._buffers`)."""
+    if not isinstance(source, FramesSource):
+        return source.read(read_window)
+    buf = tile_buffer("data", source.block_shape(read_window), np.dtype(source.dtype))
+    return source.read(read_window, out=buf)
 
 
 def _frames_of(blocks: Sequence[np.ndarray]) -> Frames:

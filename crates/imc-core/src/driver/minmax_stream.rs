@@ -13,7 +13,7 @@
 use super::scratch::Scratch;
 use super::{Ctx, LoneRejector};
 use crate::input::Input;
-use crate::real::Real;
+use crate::real::{finite, Real};
 use crate::reject::minmax::drop_counts;
 use crate::reject::oflag;
 
@@ -260,12 +260,15 @@ fn find_extremes_k<T: Input, L: Real, const K: usize>(fs: [&[T]; K], vmin: &mut 
             // equal, as the sorted window's ties do.)
             let v = f[b].to_f64();
             let x = L::from_f64(v);
-            let ok = !T::IS_FLOAT || x.is_finite();
-            lo = if ok && x < lo { x } else { lo };
-            hi = if ok && x > hi { x } else { hi };
+            // Finiteness is tested in each accumulator's own width (see `real::finite`):
+            // at SSE2 a lane mask cannot be widened from f32 to f64 cheaply.
+            let ok = !T::IS_FLOAT || finite(x);
+            let ok64 = !T::IS_FLOAT || finite(v);
+            lo = if ok & (x < lo) { x } else { lo };
+            hi = if ok & (x > hi) { x } else { hi };
             c += ok as u32;
             // Adding +0.0 leaves the sum bit-identical to skipping the sample.
-            a += if ok { v } else { 0.0 };
+            a += if ok64 { v } else { 0.0 };
         }
         (vmin[b], vmax[b], valid[b], total[b]) = (lo, hi, c, a);
     }
@@ -301,7 +304,7 @@ fn add_valid_except<T: Input>(fs: &[&[T]], id0: u32, lo_at: &[u32], hi_at: &[u32
         for b in 0..len {
             let x = f[b].to_f64();
             // `&`, not `&&`: no branches, so the loop vectorises.
-            let ok = (!T::IS_FLOAT || x.is_finite()) & (id != lo_at[b]) & (id != hi_at[b]);
+            let ok = (!T::IS_FLOAT || finite(x)) & (id != lo_at[b]) & (id != hi_at[b]);
             sums[b] += if ok { x } else { 0.0 };
         }
     }

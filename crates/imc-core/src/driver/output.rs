@@ -124,16 +124,19 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let blank = self.job.blank;
         // Safety: see the note above the impl.
         let out = unsafe { self.ptrs.data.slice(p0, acc.len()) };
-        for (o, (&a, &c)) in out.iter_mut().zip(acc.iter().zip(cnt)) {
-            let v = if c == 0 {
-                // Same values as finish_value: blank, else NaN (mean) or 0 (sum).
-                blank.unwrap_or(if sum { 0.0 } else { f64::NAN })
-            } else if sum {
-                a
-            } else {
-                a / c as f64
-            };
-            *o = O::from_f64(v);
+        // Same values as finish_value for an empty pixel: blank, else NaN (mean) or 0 (sum).
+        let empty = blank.unwrap_or(if sum { 0.0 } else { f64::NAN });
+        // Branch-free selects and a signed count conversion (SSE2 converts only signed
+        // integers; counts are far below 2^31), so that the baseline build vectorises.
+        if sum {
+            for (o, (&a, &c)) in out.iter_mut().zip(acc.iter().zip(cnt)) {
+                *o = O::from_f64(if c == 0 { empty } else { a });
+            }
+        } else {
+            for (o, (&a, &c)) in out.iter_mut().zip(acc.iter().zip(cnt)) {
+                let v = a / c as i32 as f64;
+                *o = O::from_f64(if c == 0 { empty } else { v });
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use super::scratch::Scratch;
 use super::{Ctx, Elem, FRAME_GROUP};
 use crate::input::Input;
 use crate::job::Method;
-use crate::real::Real;
+use crate::real::{finite, Real};
 use crate::reject::{oflag, Diag};
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
@@ -140,7 +140,7 @@ fn add_valid_k<T: Input, const K: usize>(fs: [&[T]; K], acc: &mut [f64], cnt: &m
         let (mut a, mut c) = (acc[b], cnt[b]);
         for f in &fs {
             let x = f[b].to_f64();
-            let ok = !T::IS_FLOAT || x.is_finite();
+            let ok = !T::IS_FLOAT || finite(x);
             a += if ok { x } else { 0.0 };
             c += ok as u32;
         }

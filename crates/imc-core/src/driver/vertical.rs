@@ -8,7 +8,7 @@ use super::{Ctx, Elem, LoneRejector};
 use crate::input::Input;
 use crate::job::Method;
 use crate::network::{self, LANES};
-use crate::real::Real;
+use crate::real::{finite, Real};
 use crate::reduce;
 use crate::reject::{oflag, Diag};
 
@@ -30,15 +30,15 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             if self.plain {
                 // Branch-free so it vectorises.
                 for (r, &raw) in srow.iter_mut().zip(f) {
-                    let x = raw.to_f64();
-                    let ok = !T::IS_FLOAT || x.is_finite();
-                    *r = if ok { L::from_f64(x + 0.0) } else { L::INF };
+                    // Finite in the lane type (which holds the input exactly), so that the
+                    // mask has the lanes' width.
+                    let y = L::from_f64(raw.to_f64() + 0.0);
+                    *r = if !T::IS_FLOAT || finite(y) { y } else { L::INF };
                 }
                 if need_orig {
                     for (o, &raw) in row.iter_mut().zip(f) {
                         let x = raw.to_f64();
-                        let ok = !T::IS_FLOAT || x.is_finite();
-                        *o = if ok { x + 0.0 } else { f64::NAN };
+                        *o = if !T::IS_FLOAT || finite(x) { x + 0.0 } else { f64::NAN };
                     }
                 }
             } else {
