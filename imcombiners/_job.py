@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._frames import FrameSet, prepare_frames
 from ._planes import Planes, as_bad_bits, as_nodata_bit
 from ._products import DIAGNOSTICS, PER_SAMPLE, WORKSPACE_TYPED
-from ._rejectors import KERNEL_KINDS, Rejector
 from ._validate import (
     as_blank,
     as_float,
@@ -29,6 +28,9 @@ from ._validate import (
     workspace_dtype,
 )
 from .flags import OutputFlags, SampleFlags
+
+if TYPE_CHECKING:  # loaded by a job that has rejectors (a median needs none of them)
+    from ._rejectors import Rejector
 
 __all__ = ["Job", "OUTPUTS", "run_job", "result_dtype", "load_core", "combine_method", "library_job"]
 
@@ -129,7 +131,12 @@ class Job:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "method", canonical_method(self.method))
-        rejectors = (self.rejectors,) if isinstance(self.rejectors, Rejector) else tuple(self.rejectors)
+        if isinstance(self.rejectors, (tuple, list)) and not self.rejectors:
+            rejectors: tuple = ()
+        else:
+            from ._rejectors import Rejector
+
+            rejectors = (self.rejectors,) if isinstance(self.rejectors, Rejector) else tuple(self.rejectors)
         for r in rejectors:
             if not isinstance(r, Rejector) or type(r) is Rejector:
                 raise TypeError(
@@ -298,6 +305,10 @@ def _estimate_bytes(fs: FrameSet, job: Job, staged: int) -> int:
 
 
 def _reject_kinds_supported(job: Job, core: Any) -> None:
+    if not job.rejectors:
+        return
+    from ._rejectors import KERNEL_KINDS
+
     kinds = frozenset(getattr(core, "REJECTORS", KERNEL_KINDS))
     for r in job.rejectors:
         if r.kind not in kinds:

@@ -39,7 +39,6 @@ import numbers
 import os
 import re
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any
 
@@ -366,6 +365,8 @@ StatOf = Callable[[int, Any], float]
 def _per_frame(stat_of: StatOf, n: int, spec: Any, parallel: bool) -> np.ndarray:
     if parallel and n > 1 and (os.cpu_count() or 1) > 1:
         # The Rust statistics release the GIL, so frames run on all cores.
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=min(n, os.cpu_count() or 1)) as pool:
             return np.array(list(pool.map(lambda i: stat_of(i, spec), range(n))), dtype=np.float64)
     return np.array([stat_of(i, spec) for i in range(n)], dtype=np.float64)

@@ -157,3 +157,41 @@ def test_a_failing_strip_leaves_no_output(files, tmp_path, monkeypatch):
         combine_to_files(info, tmp_path / "m.fits", method="median", products={"nused": str(diag / "n.fits")},
                          engine="local")
     assert sorted(os.listdir(tmp_path)) == ["diag"] and os.listdir(diag) == []
+
+
+def test_a_small_stack_is_read_while_the_run_is_prepared(files, tmp_path, monkeypatch):
+    # one strip without a memory limit: the stack is read by a background thread started
+    # before the job is built; the file is the one read strip by strip (same bits)
+    d, names = files
+    started = []
+
+    class Spy(_local.StackPrefetch):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(_local, "StackPrefetch", Spy)
+    spec = JOBS["sigclip-ddof1"]
+    early, _ = _run(d, names, "early", spec, "local", tmp_path / "early")
+    assert len(started) == 1 and started[0]._stack is None  # read, then taken by the strip
+    limited, _ = _run(d, names, "early", spec, "local", tmp_path / "limited", memory_limit=1 << 34)
+    assert len(started) == 1  # a memory limit: read in the strip, after the baseline
+    _same_file(str(early), str(limited))
+    monkeypatch.setattr(_local, "STRIP_INPUT", 4000)
+    _run(d, names, "strips", spec, "local", tmp_path / "strips")
+    assert len(started) == 1  # more than one strip: nothing read early
+
+
+def test_a_failed_background_read_is_the_runs_error(files, tmp_path):
+    d, names = files
+    copies = []
+    for i, name in enumerate(names["u16"][:4]):
+        p = tmp_path / f"c{i}.fits"
+        p.write_bytes(open(name, "rb").read())
+        copies.append(str(p))
+    info = inspect_inputs(copies)
+    os.truncate(copies[2], info.frames[2].data_offset + 100)  # after the headers were checked
+    with pytest.raises(OSError, match="unexpected end of FITS data"):
+        combine_to_files(info, tmp_path / "m.fits", method="median", engine="local")
+    assert not (tmp_path / "m.fits").exists()
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".part")]

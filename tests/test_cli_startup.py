@@ -90,6 +90,23 @@ def test_a_local_combine_imports_no_out_of_core_engine(tmp_path, extra):
     assert heavy(found, OUT_OF_CORE | PLOTTING | {"astropy"}) == []
 
 
+#: What a small in-memory combine (one strip, read while the run is prepared) does not
+#: use: the in-memory loader and IRAF's memory maps, the rejectors it was not asked for,
+#: thread pools (concurrent.futures, which also loads logging), uuid.
+SMALL_JOB_UNUSED = {"imcombiners.io.fits.stack", "imcombiners.io.fits.mapped", "imcombiners._rejectors_modern",
+                    "imcombiners.dask", "concurrent.futures", "logging", "uuid"}
+
+
+@pytest.mark.parametrize("extra", [["--method", "median"], ["--method", "mean", "--reject", "sigclip", "--ddof", "1"]],
+                         ids=["median", "sigclip"])
+def test_a_small_combine_imports_only_what_it_uses(tmp_path, extra):
+    names = _u16_frames(tmp_path)
+    found, proc = imported_modules("combine", *names, "-o", "m.fits", "-q", *extra, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "imcombiners._core" in found and "imcombiners.io.fits.frame" in found  # it did combine
+    assert heavy(found, SMALL_JOB_UNUSED | ({"imcombiners._rejectors"} if "median" in extra else set())) == []
+
+
 def test_a_zarr_output_still_takes_the_dask_engine(tmp_path):
     names = _u16_frames(tmp_path)
     found, proc = imported_modules("combine", *names, "-o", "m.zarr", "-q", cwd=tmp_path)
@@ -108,3 +125,17 @@ def test_real_cmos_biases_combine_without_astropy(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "header card EXPTIME" in proc.stderr and "written as the string '3,2E-05'" in proc.stderr
     assert heavy(found, OUT_OF_CORE | PLOTTING | {"astropy"}) == []
+
+
+def test_the_collector_is_frozen_only_at_exit():
+    # main() leaves an in-process caller's collector alone; at interpreter exit the objects
+    # are frozen (the interpreter's last collections skip them). The probe handler is
+    # registered before main(), so it runs after main's (atexit runs last-in first-out).
+    code = ("import atexit, gc\n"
+            "atexit.register(lambda: print('at exit', gc.get_freeze_count() > 0))\n"
+            "from imcombiners.cli import main\n"
+            "assert main(['--version']) == 0 and main(['--help']) == 0\n"
+            "print('after main', gc.get_freeze_count())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "after main 0" in proc.stdout and "at exit True" in proc.stdout

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
-import signal
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -177,6 +175,8 @@ def _jobqueue() -> Any:
     Why: importing ``dask_jobqueue`` (0.9) replaces the SIGINT handler with
     ``sys.exit()``, which would turn Ctrl-C into a silent exit with status 0.
     """
+    import signal
+
     previous = signal.getsignal(signal.SIGINT)
     try:
         import dask_jobqueue
@@ -207,6 +207,8 @@ def _load_config(path: str) -> None:
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM (a job killed, ``kill PID``) unwinds like Ctrl-C, so the jobs get cancelled."""
+
+    import signal
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -276,17 +278,18 @@ def _close_cluster(cluster: Any) -> None:
         cluster.close()
 
 
-class _SubmissionErrors(logging.Filter):
+class _SubmissionErrors:
     """Catch dask-jobqueue's refused submissions, logged as tracebacks from its event loop.
 
-    The CLI reports them as one line (the batch system's own words) instead.
+    The CLI reports them as one line (the batch system's own words) instead. A logging
+    filter (loggers call its ``filter``); not a ``logging.Filter`` subclass, so that
+    the logging module is imported only by runs that start a cluster.
     """
 
     LOGGERS = ("tornado.application", "asyncio", "distributed.deploy.spec")
     MARK = "Command exited with non-zero exit code"
 
     def __init__(self) -> None:
-        super().__init__()
         self.messages: list[str] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -307,6 +310,8 @@ class _SubmissionErrors(logging.Filter):
         return ""
 
     def __enter__(self) -> _SubmissionErrors:
+        import logging
+
         for name in self.LOGGERS:
             logging.getLogger(name).addFilter(self)
         return self
@@ -315,6 +320,8 @@ class _SubmissionErrors(logging.Filter):
         # after a refusal the filter stays: asyncio reports the unretrieved task exception
         # when the task is collected, possibly after the cluster is gone
         if not self.messages:
+            import logging
+
             for name in self.LOGGERS:
                 logging.getLogger(name).removeFilter(self)
 

@@ -224,9 +224,14 @@ def combine_to_files(
         raise ValueError("engine='local' does not read variance/DQ planes, WCS offsets or write the survey "
                          "layout; use engine='dask' (or 'auto')")
     if engine == "local" or (engine == "auto" and not survey_job and runs_locally(info, to_zarr, scheduler, cluster)):
+        prefetched = None
+        if memory_limit is None:  # a small stack is read while the run is prepared
+            from ._local import prefetch_stack
+
+            prefetched = prefetch_stack(info.frames)
         try:
             outcome, preview_counts = _combine_locally(info, output, job, outs, products, dtype, preview,
-                                                       overwrite, bar)
+                                                       overwrite, bar, prefetched)
         finally:
             bar.close()
         _finish_preview(info, output, to_zarr, preview, preview_counts, products)
@@ -274,8 +279,9 @@ def runs_locally(info: InputInfo, to_zarr: bool, scheduler: str | None, cluster:
 
 def _combine_locally(info: InputInfo, output: str, job: Mapping[str, Any], outs: list[str],
                      products: Mapping[str, str], dtype: str | None, preview: str | None,
-                     overwrite: bool, bar: Any) -> tuple[CombineOutcome, str | None]:
-    """The local engine: statistics, job, strip plan (before any file exists), then strips."""
+                     overwrite: bool, bar: Any, prefetched: Any = None) -> tuple[CombineOutcome, str | None]:
+    """The local engine: statistics, job, strip plan (before any file exists), then strips
+    (``prefetched``: the stack being read already, see :func:`._local.prefetch_stack`)."""
     from imcombiners._products import output_shape
     from imcombiners.io.fits import output_header
     from imcombiners.io.fits.outputs import open_products
@@ -301,7 +307,7 @@ def _combine_locally(info: InputInfo, output: str, job: Mapping[str, Any], outs:
     files = open_products(prods, run.out_dtypes, lambda name: output_shape(name, run.n, run.spatial), run.n,
                           overwrite=overwrite)
     try:
-        run_strips(run, plan, files.targets, progress=bar)
+        run_strips(run, plan, files.targets, progress=bar, prefetched=prefetched)
         files.commit(overwrite)
     except BaseException:
         files.discard()

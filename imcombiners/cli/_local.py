@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,8 @@ from imcombiners._memory_model import SAFETY, TASK_OVERHEAD
 
 from ._check import InputInfo
 
-__all__ = ["StripPlan", "LocalRun", "plan_strips", "prepare_local", "run_strips", "KERNEL_DTYPES"]
+__all__ = ["StripPlan", "LocalRun", "StackPrefetch", "plan_strips", "prepare_local", "prefetch_stack", "run_strips",
+           "KERNEL_DTYPES"]
 
 #: Input bytes of one strip we aim for: small enough that strips overlap and balance,
 #: large enough that a kernel call amortises its set-up.
@@ -201,6 +202,8 @@ def _statistics(frames: Sequence[Any], dtype: np.dtype, specs: list, statsec: An
         frame = frames[i].read(win, out=np.empty(window_shape(win), dtype))
         return [float(frame_statistic(frame, None, spec, thresholds=thr)) for spec in specs]
 
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="imc-stats") as pool:
         values = list(pool.map(one, range(len(frames))))
     return {(i, spec): values[i][k] for i in range(len(frames)) for k, spec in enumerate(specs)}
@@ -246,15 +249,79 @@ def prepare_local(info: InputInfo, *, method: str, rejectors: Sequence[Any], thr
     return LocalRun(frames, dtype, job, out_dtypes, prov, z, s, w, halo, len(grows))
 
 
+# ----------------------------------------------------------------------------- prefetch
+
+
+class StackPrefetch:
+    """The whole stack of a small job, read by a background thread.
+
+    Why: a small job is one strip, and its reading (positioned reads into fresh memory,
+    byte swaps) is ~10 % of a whole-process run. Started as soon as the inputs are
+    checked, it overlaps what the run does before the first strip (importing the
+    engine, building the job, creating the output files) instead of following it.
+    The frames are read exactly as the strip would read them (:meth:`FitsFrame.read`
+    of the whole image into the stack's dtype), so the bits are the same.
+    """
+
+    def __init__(self, frames: Sequence[Any], dtype: np.dtype) -> None:
+        self.shape = (len(frames),) + tuple(frames[0].shape)
+        self.dtype = np.dtype(dtype)
+        self._stack: np.ndarray | None = None
+        self._error: BaseException | None = None
+        # a daemon: a run that fails before its strip does not wait for the read
+        self._thread = threading.Thread(target=self._read, args=(list(frames),), name="imc-prefetch", daemon=True)
+        self._thread.start()
+
+    def _read(self, frames: list) -> None:
+        try:
+            stack = np.empty(self.shape, self.dtype)
+            for i, frame in enumerate(frames):
+                frame.read(None, out=stack[i])
+            self._stack = stack
+        except BaseException as exc:  # raised where the strip would have read
+            self._error = exc
+
+    def take(self) -> np.ndarray:
+        """The stack (waits for the read; raises its error). Once only."""
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        stack, self._stack = self._stack, None
+        if stack is None:
+            raise RuntimeError("the prefetched stack was already taken")
+        return stack
+
+
+def prefetch_stack(frames: Sequence[Any]) -> StackPrefetch | None:
+    """Start reading the whole stack when the job is small (one strip of at most
+    :data:`STRIP_INPUT` bytes, plain uncompressed files, a kernel dtype); else None.
+
+    Only for runs without a memory limit: the limit's baseline is measured before the
+    first strip, and an early stack would count in it.
+    """
+    dtype = stack_dtype(frames)
+    if dtype is None or any(f.compressed or f.container for f in frames):
+        return None
+    if len({tuple(f.shape) for f in frames}) != 1:
+        return None
+    if len(frames) * math.prod(frames[0].shape) * dtype.itemsize > STRIP_INPUT:
+        return None
+    return StackPrefetch(frames, dtype)
+
+
 # ----------------------------------------------------------------------------- strips
 
 
 def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
-               progress: Callable[[int, int], object] | None = None) -> None:
+               progress: Callable[[int, int], object] | None = None,
+               prefetched: StackPrefetch | None = None) -> None:
     """Read, combine and write every strip of ``run`` into ``targets`` (output -> region target).
 
     A failing strip stops the run: strips not started are cancelled, those running finish
     (so none writes into a file the caller is about to discard), then the error is raised.
+    ``prefetched``: the whole stack being read already (:func:`prefetch_stack`), used
+    when the run is one strip of the same shape and dtype.
     """
     from imcombiners._buffers import tile_buffer
     from imcombiners._job import run_job
@@ -263,7 +330,14 @@ def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
     height = spatial[0]
     strips = [(y0, min(height, y0 + plan.rows)) for y0 in range(0, height, plan.rows)]
     single = len(strips) == 1
-    pool = ThreadPoolExecutor(max_workers=plan.threads, thread_name_prefix="imc-strip")
+    if not (single and prefetched is not None and prefetched.shape == (n, height) + spatial[1:]
+            and prefetched.dtype == run.dtype):
+        prefetched = None
+    pool = None
+    if prefetched is None:  # (a prefetched run needs no pool: no concurrent.futures to import)
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=plan.threads, thread_name_prefix="imc-strip")
 
     def read_into(i: int, buf: np.ndarray, win: tuple[slice, ...], rows: int) -> None:
         run.frames[i].read(win, out=buf[i, :rows])
@@ -272,10 +346,13 @@ def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
         r0, r1 = max(0, y0 - halo), min(height, y1 + halo)
         rows = r1 - r0
         win = (slice(r0, r1),) + tuple(slice(0, s) for s in spatial[1:])
-        if single:
+        if prefetched is not None:
+            frames: Any = prefetched.take()  # the whole image (one strip: no halo rows)
+            kernel_threads = plan.threads
+        elif single:
             buf = np.empty((n, rows) + spatial[1:], run.dtype)
             list(pool.map(lambda i: read_into(i, buf, win, rows), range(n)))  # frames in parallel
-            frames: Any = buf
+            frames = buf
             kernel_threads = plan.threads
         else:
             # Every strip reads into the thread's buffer of a full strip (see _buffers).
@@ -301,10 +378,13 @@ def run_strips(run: LocalRun, plan: StripPlan, targets: Mapping[str, Any],
             if progress is not None:
                 progress(1, 1)
             return
+        from concurrent.futures import as_completed
+
         futures = [pool.submit(strip, y0, y1) for y0, y1 in strips]
         for done, fut in enumerate(as_completed(futures), start=1):
             fut.result()  # raises the strip's error
             if progress is not None:
                 progress(done, len(strips))
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

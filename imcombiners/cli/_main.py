@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import traceback
 import warnings
 from typing import Any, Sequence
 
@@ -327,9 +326,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         Arguments without the program name (default: ``sys.argv[1:]``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    _freeze_at_exit()
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         return _main(argv)
+
+
+_exit_hook = False
+
+
+def _freeze_at_exit() -> None:
+    """At interpreter exit, freeze the objects the garbage collector tracks.
+
+    Why: a run ends with NumPy, the kernels and the engine loaded, and the interpreter's
+    last garbage collections walk every object they made: 5-15 ms of a small combine
+    on this project's 2-core machine. Frozen objects are skipped by those collections;
+    modules are still cleared and everything is released with the process. Registered
+    as an atexit handler (the other handlers still run), so an in-process caller of
+    :func:`main` keeps its collector as it was until its own exit.
+    """
+    global _exit_hook
+    if not _exit_hook:
+        import atexit
+        import gc
+
+        atexit.register(gc.freeze)
+        _exit_hook = True
 
 
 def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
@@ -339,6 +361,12 @@ def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, f
 
     text = public_text(str(message).strip()).splitlines()
     print(f"imcombiners: warning: {text[0] if text else category.__name__}", file=sys.stderr, flush=True)
+
+
+def _print_traceback() -> None:
+    import traceback  # only for --traceback: not part of every start-up
+
+    traceback.print_exc()
 
 
 def _main(argv: list[str]) -> int:
@@ -360,7 +388,7 @@ def _main(argv: list[str]) -> int:
         return _COMMANDS[args.command](args)
     except CLIError as exc:
         if want_tb:
-            traceback.print_exc()
+            _print_traceback()
         print(f"{getattr(exc, 'prog', prog)}: error: {_one_line(exc)}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
@@ -370,20 +398,20 @@ def _main(argv: list[str]) -> int:
         # reading or writing failed during the run (inputs and output paths were checked
         # before it started): an I/O failure, exit status 1
         if want_tb:
-            traceback.print_exc()
+            _print_traceback()
         print(f"{prog}: error: {_io_message(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except (ValueError, TypeError, MemoryError) as exc:
         # The library validates parameters with clear messages: those are bad input.
         if want_tb:
-            traceback.print_exc()
+            _print_traceback()
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
     except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into a line
         if want_tb:
-            traceback.print_exc()
+            _print_traceback()
         print(f"{prog}: error: {type(exc).__name__}: {_one_line(exc)} (rerun with --traceback "
               "for details)", file=sys.stderr)
         return EXIT_FAILURE

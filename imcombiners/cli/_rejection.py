@@ -32,12 +32,11 @@ def build_rejectors(reject: str, p: dict[str, Any]) -> list:
     CLIError
         When the library refuses a value (the library's message, on one line).
     """
-    from imcombiners import _rejectors as R
-    from imcombiners import _rejectors_modern as M
-
     reject = reject.lower()
     if reject == "none":
         return []
+    from imcombiners import _rejectors as R
+
     # No sigma given: 3 (linearfit: 5, its own default).
     default_sigma = 5.0 if reject == "linearfit" else 3.0
 
@@ -77,6 +76,8 @@ def build_rejectors(reject: str, p: dict[str, Any]) -> list:
             return [R.MinMaxClip(n_min=_count(p.get("nlow", 1)), n_max=_count(p.get("nhigh", 1)), grow=grow)]
         if reject == "pclip":
             return [R.PClip(frac=float(p.get("pclip", -0.5)), sigma=sigma, **common)]
+        if reject in ("winsorized", "linearfit", "gesd"):
+            from imcombiners import _rejectors_modern as M
         if reject == "winsorized":
             return [M.WinsorizedSigClip(**iterative, sigma=sigma, cutoff=float(p.get("cutoff") or 1.5))]
         if reject == "linearfit":

@@ -12,7 +12,6 @@ import contextlib
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +32,8 @@ def temporary_sibling(path: str | os.PathLike[str]) -> str:
         ``<dir>/.<name>.<random>.part`` in the directory of ``path``.
     """
     p = Path(path)
-    return str(p.parent / f".{p.name}.{uuid.uuid4().hex[:12]}.part")
+    # 48 random bits, as uuid4().hex[:12] gave (os.urandom: no uuid module to import)
+    return str(p.parent / f".{p.name}.{os.urandom(6).hex()}.part")
 
 
 def _fsync_path(path: str) -> None:

@@ -22,33 +22,58 @@ Every path that touches FITS (the in-memory API given file names, :func:`imcombi
 astropy is imported only by the functions that need it (``import imcombiners`` stays lean).
 """
 
-from .frame import FitsFrame, probe, probe_many
-from .handles import close_all, get_open_file_budget, set_open_file_budget
-from .header import FitsHeaderWarning, header_number, output_header, read_header
-from .names import split_name
-from .pixels import PixelType, pixel_type
-from .stack import ImageSet, load_images
-from .write import FitsRegionTarget, HduSpec, ImageHdu, create_fits, write_image
+from __future__ import annotations
 
-__all__ = [
-    "FitsFrame",
-    "FitsHeaderWarning",
-    "FitsRegionTarget",
-    "HduSpec",
-    "ImageHdu",
-    "ImageSet",
-    "PixelType",
-    "close_all",
-    "create_fits",
-    "get_open_file_budget",
-    "header_number",
-    "load_images",
-    "output_header",
-    "pixel_type",
-    "probe",
-    "probe_many",
-    "read_header",
-    "set_open_file_budget",
-    "split_name",
-    "write_image",
-]
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .frame import FitsFrame, probe, probe_many
+    from .handles import close_all, get_open_file_budget, set_open_file_budget
+    from .header import FitsHeaderWarning, header_number, output_header, read_header
+    from .names import split_name
+    from .pixels import PixelType, pixel_type
+    from .stack import ImageSet, load_images
+    from .write import FitsRegionTarget, HduSpec, ImageHdu, create_fits, write_image
+
+#: public name -> the submodule defining it. Loaded on first use: a command-line run
+#: imports only the submodules it needs (not the in-memory loader and its memory maps).
+_HOME = {
+    "FitsFrame": "frame", "probe": "frame", "probe_many": "frame",
+    "close_all": "handles", "get_open_file_budget": "handles", "set_open_file_budget": "handles",
+    "FitsHeaderWarning": "header", "header_number": "header", "output_header": "header",
+    "read_header": "header",
+    "split_name": "names",
+    "PixelType": "pixels", "pixel_type": "pixels",
+    "ImageSet": "stack", "load_images": "stack",
+    "FitsRegionTarget": "write", "HduSpec": "write", "ImageHdu": "write", "create_fits": "write",
+    "write_image": "write",
+}
+#: submodules reachable as attributes (``imcombiners.io.fits.frame``) without importing them
+_SUBMODULES = frozenset({"cards", "cardtext", "frame", "handles", "header", "header_rules", "mapped", "names",
+                         "outputs", "pixels", "stack", "window", "write"})
+
+__all__ = sorted(_HOME)
+
+
+def _submodule(name: str) -> Any:
+    # ``__import__``, not importlib's import_module: the import statement's own path,
+    # which ``python -X importtime`` reports (tests/test_cli_startup.py reads it)
+    full = f"{__name__}.{name}"
+    __import__(full)
+    return sys.modules[full]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return _submodule(name)
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_submodule(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,12 +13,8 @@
 from __future__ import annotations
 
 import atexit
-import bz2
 import collections
-import gzip
 import os
-import shutil
-import tempfile
 import threading
 from typing import Any, Callable
 
@@ -149,7 +145,15 @@ def close_all() -> None:
 # whole-file compression (gzip, bzip2)
 # --------------------------------------------------------------------------
 
-_OPENERS = {"gzip": gzip.open, "bzip2": bz2.open}
+def _opener(container: str) -> Callable[..., Any]:
+    """``open`` of a compressed container (imported only when such a file is read)."""
+    if container == "gzip":
+        import gzip
+
+        return gzip.open
+    import bz2
+
+    return bz2.open
 
 
 def container_of(path: str) -> str:
@@ -180,6 +184,8 @@ class _LocalCopies:
         self._pid = os.getpid()
 
     def _directory(self) -> str:
+        import tempfile
+
         if self._dir is None or self._pid != os.getpid():  # forked: own copies
             self._copies, self._pid = {}, os.getpid()
             base = os.environ.get("IMCOMBINERS_TMPDIR") or None
@@ -193,10 +199,13 @@ class _LocalCopies:
             hit = self._copies.get(key)
             if hit is not None and os.path.exists(hit):
                 return hit
+            import shutil
+            import tempfile
+
             directory = self._directory()
             fd, tmp = tempfile.mkstemp(suffix=".fits", dir=directory)
             try:
-                with os.fdopen(fd, "wb") as dst, _OPENERS[container](path, "rb") as src:
+                with os.fdopen(fd, "wb") as dst, _opener(container)(path, "rb") as src:
                     shutil.copyfileobj(src, dst, 1 << 20)
             except (OSError, EOFError, ValueError) as exc:
                 os.unlink(tmp)
@@ -207,6 +216,8 @@ class _LocalCopies:
     def clear(self) -> None:
         with self._lock:
             if self._dir is not None and self._pid == os.getpid():
+                import shutil
+
                 shutil.rmtree(self._dir, ignore_errors=True)
             self._dir, self._copies = None, {}
 
