@@ -47,6 +47,8 @@ mod scratch;
 mod stream;
 mod vertical;
 #[cfg(test)]
+mod plane_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;
@@ -256,7 +258,9 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         nused: w.nused.then(|| output_vec(m, 0i32)),
         clip_low: w.clip_low.then(|| output_vec(m, O::NAN)),
         clip_upp: w.clip_upp.then(|| output_vec(m, O::NAN)),
-        variance: w.variance.then(|| output_vec(m, O::NAN)),
+        // Zero-filled (untouched pages, faulted in by the workers): the paths that give
+        // the survey products (plane stream, element) write every element of them.
+        variance: w.variance.then(|| output_vec(m, O::default())),
         weight: w.weight.then(|| output_vec(m, O::default())),
         exposure: w.exposure.then(|| output_vec(m, O::default())),
         dq: w.dq.then(|| output_vec(m, 0u32)),

@@ -10,16 +10,28 @@
 use super::scratch::Scratch;
 use super::{Ctx, Elem, FRAME_GROUP};
 use crate::input::Input;
-use crate::job::Weighting;
+use crate::job::{Method, Weighting};
 use crate::planes::FloatPlane;
-use crate::propagate::{value_of, variance_of, Acc};
+use crate::propagate::Acc;
 use crate::real::Real;
 use crate::reject::{oflag, Diag};
 
-/// Pixels per block: the accumulators of a block stay in L2.
-pub(super) const PLANE_BLOCK: usize = 2048;
+/// Pixels per block: the sums of a block (at most 28 bytes a pixel in the fast loop) stay
+/// in L2, and every frame and plane is read in runs of 32-64 KiB, long enough for the
+/// hardware prefetchers (runs of 8 KiB cost a third of the speed of the fast loop).
+pub(super) const PLANE_BLOCK: usize = 8192;
 
-/// Per-pixel sums of the fast loop (structure of arrays).
+/// Pixels per run of the general loop: its accumulators (72 bytes a pixel) stay in L2.
+const GENERAL_RUN: usize = 2048;
+
+/// How the fast loop weights a sample: a const parameter of its loops, so that each kind
+/// is a branch-free loop of its own (a run-time choice inside the loop kept the inverse
+/// variance loop from vectorising: one scalar f64 division per sample).
+const UNWEIGHTED: u8 = 0;
+const FRAME: u8 = 1;
+const IVAR: u8 = 2;
+
+/// Per-pixel sums of the fast loop (structure of arrays), grown on first use.
 #[derive(Default)]
 pub(super) struct PlaneSums {
     cnt: Vec<u32>,
@@ -32,40 +44,51 @@ pub(super) struct PlaneSums {
 }
 
 impl PlaneSums {
-    pub(super) fn new(len: usize) -> Self {
-        PlaneSums {
-            cnt: vec![0; len],
-            sx: vec![0.0; len],
-            sw: vec![0.0; len],
-            swx: vec![0.0; len],
-            sv: vec![0.0; len],
-            swwv: vec![0.0; len],
-            sexp: vec![0.0; len],
+    /// Room for `len` pixels, with the sums the job reads set to zero (the others are
+    /// never read).
+    fn reset(&mut self, len: usize, weighted: bool, var: bool, exposure: bool) {
+        if self.cnt.len() < len {
+            self.cnt.resize(len, 0);
+            for v in [&mut self.sx, &mut self.sw, &mut self.swx, &mut self.sv, &mut self.swwv, &mut self.sexp] {
+                v.resize(len, 0.0);
+            }
         }
-    }
-
-    fn clear(&mut self, len: usize) {
         self.cnt[..len].fill(0);
-        for v in [&mut self.sx, &mut self.sw, &mut self.swx, &mut self.sv, &mut self.swwv, &mut self.sexp] {
-            v[..len].fill(0.0);
-        }
+        let zero = |v: &mut Vec<f64>, on: bool| if on { v[..len].fill(0.0) };
+        zero(&mut self.sx, !weighted);
+        zero(&mut self.sv, !weighted && var);
+        zero(&mut self.sw, weighted);
+        zero(&mut self.swx, weighted);
+        zero(&mut self.swwv, weighted && var);
+        zero(&mut self.sexp, exposure);
     }
 }
 
 /// A plane value type read as f64.
 trait PlaneValue: Copy {
     fn f64(self) -> f64;
+    /// A usable variance: finite and > 0 (tested in the plane's own type, which gives
+    /// the answer of the f64 value with fewer vector instructions).
+    fn usable(self) -> bool;
 }
 impl PlaneValue for f32 {
     #[inline(always)]
     fn f64(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
+    fn usable(self) -> bool {
+        (self > 0.0) & (self < f32::INFINITY)
+    }
 }
 impl PlaneValue for f64 {
     #[inline(always)]
     fn f64(self) -> f64 {
         self
+    }
+    #[inline(always)]
+    fn usable(self) -> bool {
+        (self > 0.0) & (self < f64::INFINITY)
     }
 }
 
@@ -86,12 +109,23 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
     }
 
-    /// The general loop: every sample classified by `sample` and the plane context.
+    /// The general loop, in runs of [`GENERAL_RUN`] pixels.
     fn plane_stream_general(&self, s: &mut Scratch, p0: usize, p1: usize) {
+        for q0 in (p0..p1).step_by(GENERAL_RUN) {
+            self.plane_stream_general_run(s, q0, (q0 + GENERAL_RUN).min(p1));
+        }
+    }
+
+    /// Pixels [p0, p1) of the general loop: every sample classified by `sample` and the
+    /// plane context.
+    fn plane_stream_general_run(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let len = p1 - p0;
         let job = self.job;
         let Some(pc) = &self.pctx else { unreachable!("the plane stream needs planes") };
         let want_var = job.want.variance;
+        if s.accs.len() < len {
+            s.accs.resize(len, Acc::default());
+        }
         let accs = &mut s.accs[..len];
         accs.fill(Acc::default());
         for i in 0..self.n {
@@ -124,11 +158,18 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let job = self.job;
         let Some(pc) = &self.pctx else { unreachable!("the plane stream needs planes") };
         let Some(var) = &self.frames.planes.variance else { unreachable!("checked by plane_stream_is_plain") };
+        let kind = match job.weighting {
+            Weighting::None => UNWEIGHTED,
+            Weighting::InverseVariance => IVAR,
+            _ => FRAME,
+        };
+        let (want_var, want_exp) = (job.want.variance, job.want.exposure);
+        // Inverse-variance weights are all > 0 (1/v of a finite v > 0), so Σw = 0 exactly
+        // when no sample was used: the count is needed only for the outputs that show it.
+        let w = job.want;
+        let count = kind != IVAR || w.nused || w.output_flags || w.dq;
         let sums = &mut s.psums;
-        sums.clear(len);
-        let weighted = job.weighting != Weighting::None;
-        let want_var = job.want.variance;
-        let ivar = job.weighting == Weighting::InverseVariance;
+        sums.reset(len, kind != UNWEIGHTED, want_var, want_exp);
         let fw = |i: usize| match job.weighting {
             Weighting::Frame => job.weights.as_ref().map_or(1.0, |w| w[i]),
             _ => 1.0,
@@ -136,59 +177,99 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let frames = &self.frames.data;
         let mut i = 0;
         while i < self.n {
-            let k = if i + FRAME_GROUP <= self.n { FRAME_GROUP } else { 1 };
+            // K frames from frame i into the sums; returns K.
             macro_rules! go {
-                ($v:expr) => {{
-                    let v = $v;
-                    if k == FRAME_GROUP {
-                        let g = Group::<FRAME_GROUP> { ivar, w: std::array::from_fn(|j| fw(i + j)), t: std::array::from_fn(|j| pc.exptime(i + j)) };
-                        let f: [&[T]; FRAME_GROUP] = std::array::from_fn(|j| &frames[i + j][p0..p1]);
-                        let vv = std::array::from_fn(|j| &v[i + j][p0..p1]);
-                        group_dispatch::<T, _, FRAME_GROUP>(f, vv, &g, weighted, want_var, job.want.exposure, sums);
-                    } else {
-                        let g = Group::<1> { ivar, w: [fw(i)], t: [pc.exptime(i)] };
-                        group_dispatch::<T, _, 1>([&frames[i][p0..p1]], [&v[i][p0..p1]], &g, weighted, want_var, job.want.exposure, sums);
+                ($v:expr, $k:expr) => {{
+                    let f: [&[T]; $k] = std::array::from_fn(|j| &frames[i + j][p0..p1]);
+                    let v = std::array::from_fn(|j| &$v[i + j][p0..p1]);
+                    group_dispatch(kind, want_var, count, f, v, std::array::from_fn(|j| fw(i + j)), sums, len);
+                    if want_exp {
+                        add_exposure(f, v, std::array::from_fn(|j| pc.exptime(i + j)), &mut sums.sexp[..len]);
                     }
+                    $k
                 }};
             }
-            match var {
-                FloatPlane::F32(v) => go!(v),
-                FloatPlane::F64(v) => go!(v),
-            }
-            i += k;
+            let full = i + FRAME_GROUP <= self.n;
+            i += match (var, full) {
+                (FloatPlane::F32(v), true) => go!(v, FRAME_GROUP),
+                (FloatPlane::F32(v), false) => go!(v, 1),
+                (FloatPlane::F64(v), true) => go!(v, FRAME_GROUP),
+                (FloatPlane::F64(v), false) => go!(v, 1),
+            };
         }
-        self.write_plane_sums(&s.psums, p0, len, weighted);
+        self.write_plane_sums(&s.psums, p0, len, kind != UNWEIGHTED, count);
     }
 
-    /// The outputs of a block from its sums, one vectorisable loop per output (the same
-    /// expressions as [`Acc::finish`]: `value_of`, `variance_of`). Rejection diagnostics
-    /// keep their initial values (there is no rejection on this path).
+    /// The outputs of a block from its sums: one branch-free, vectorisable loop per output
+    /// and method, each the expression of `propagate::value_of` / `variance_of` for that
+    /// method (the `match` on the method is outside the loops; where no sample was used
+    /// `blank` or NaN, and NaN where the weights sum to zero, are selected, so the other
+    /// pixels get the same division). Rejection diagnostics keep their initial values
+    /// (there is no rejection on this path).
     #[inline(always)]
-    fn write_plane_sums(&self, s: &PlaneSums, p0: usize, len: usize, weighted: bool) {
+    fn write_plane_sums(&self, s: &PlaneSums, p0: usize, len: usize, weighted: bool, counted: bool) {
+        if !counted {
+            return self.write_ivar_sums(s, p0, len);
+        }
         // Safety (every slice below): block-owned pixels [p0, p0 + len), see output.rs.
         let (job, p) = (self.job, self.ptrs);
-        let (method, weighting) = (job.method, job.weighting);
-        let blank = job.blank;
+        let cnt = &s.cnt[..len];
+        let (sx, sw, swx, sv, swwv) = (&s.sx[..len], &s.sw[..len], &s.swx[..len], &s.sv[..len], &s.swwv[..len]);
         let data = unsafe { p.data.slice(p0, len) };
-        for b in 0..len {
-            let n = s.cnt[b] as usize;
-            let v = value_of(method, weighting, n, s.sx[b], s.sw[b], s.swx[b]);
-            data[b] = O::from_f64(match blank {
-                Some(x) if n == 0 => x,
-                _ => v,
-            });
+        let none = |default: f64| job.blank.unwrap_or(default);
+        match job.method {
+            Method::Mean => {
+                let e = none(f64::NAN);
+                for b in 0..len {
+                    let v = sx[b] / cnt[b] as f64;
+                    data[b] = O::from_f64(if cnt[b] == 0 { e } else { v });
+                }
+            }
+            Method::WAvg => {
+                let e = none(f64::NAN);
+                for b in 0..len {
+                    let v = swx[b] / sw[b];
+                    data[b] = O::from_f64(if cnt[b] == 0 { e } else if sw[b] == 0.0 { f64::NAN } else { v });
+                }
+            }
+            Method::Sum => {
+                let e = none(0.0);
+                let sums = if weighted { swx } else { sx };
+                for b in 0..len {
+                    data[b] = O::from_f64(if cnt[b] == 0 { e } else { sums[b] });
+                }
+            }
+            _ => unreachable!("the plane stream runs mean, wavg and sum"),
         }
         if let Some(o) = p.variance {
             let out = unsafe { o.slice(p0, len) };
-            for b in 0..len {
-                out[b] = O::from_f64(variance_of(method, weighting, s.cnt[b] as usize, s.sv[b], s.sw[b], s.swwv[b], 0.0));
+            match job.method {
+                Method::Mean => {
+                    for b in 0..len {
+                        let nf = cnt[b] as f64;
+                        let v = sv[b] / (nf * nf);
+                        out[b] = O::from_f64(if cnt[b] == 0 { f64::NAN } else { v });
+                    }
+                }
+                Method::WAvg => {
+                    for b in 0..len {
+                        let v = swwv[b] / (sw[b] * sw[b]);
+                        out[b] = O::from_f64(if cnt[b] == 0 || sw[b] == 0.0 { f64::NAN } else { v });
+                    }
+                }
+                _ => {
+                    let sums = if weighted { swwv } else { sv };
+                    for b in 0..len {
+                        out[b] = O::from_f64(if cnt[b] == 0 { f64::NAN } else { sums[b] });
+                    }
+                }
             }
         }
         if let Some(o) = p.weight {
             let out = unsafe { o.slice(p0, len) };
             for b in 0..len {
                 // unweighted: the sum of n ones, which is n exactly
-                out[b] = O::from_f64(if weighted { s.sw[b] } else { s.cnt[b] as f64 });
+                out[b] = O::from_f64(if weighted { sw[b] } else { cnt[b] as f64 });
             }
         }
         if let Some(o) = p.exposure {
@@ -200,19 +281,67 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         if let Some(o) = p.nused {
             let out = unsafe { o.slice(p0, len) };
             for b in 0..len {
-                out[b] = s.cnt[b] as i32;
+                out[b] = cnt[b] as i32;
             }
         }
         if let Some(o) = p.oflags {
             let out = unsafe { o.slice(p0, len) };
             for b in 0..len {
-                out[b] = if (s.cnt[b] as usize) < self.n { oflag::PREMASKED } else { 0 };
+                out[b] = if (cnt[b] as usize) < self.n { oflag::PREMASKED } else { 0 };
             }
         }
         if let Some(o) = p.dq {
             let out = unsafe { o.slice(p0, len) };
             for b in 0..len {
-                out[b] = if s.cnt[b] == 0 { job.nodata_bit } else { 0 };
+                out[b] = if cnt[b] == 0 { job.nodata_bit } else { 0 };
+            }
+        }
+    }
+
+    /// `write_plane_sums` for inverse-variance weights without a count: "no sample used"
+    /// is Σw = 0 (every weight is > 0), the same pixels as a count of 0. Only the data,
+    /// variance, weight and exposure outputs come here (the others need the count).
+    #[inline(always)]
+    fn write_ivar_sums(&self, s: &PlaneSums, p0: usize, len: usize) {
+        // Safety (every slice below): block-owned pixels [p0, p0 + len), see output.rs.
+        let (job, p) = (self.job, self.ptrs);
+        let (sw, swx, swwv) = (&s.sw[..len], &s.swx[..len], &s.swwv[..len]);
+        let data = unsafe { p.data.slice(p0, len) };
+        let wavg = job.method == Method::WAvg;
+        let e = job.blank.unwrap_or(if wavg { f64::NAN } else { 0.0 });
+        if wavg {
+            for b in 0..len {
+                let v = swx[b] / sw[b];
+                data[b] = O::from_f64(if sw[b] == 0.0 { e } else { v });
+            }
+        } else {
+            for b in 0..len {
+                data[b] = O::from_f64(if sw[b] == 0.0 { e } else { swx[b] });
+            }
+        }
+        if let Some(o) = p.variance {
+            let out = unsafe { o.slice(p0, len) };
+            if wavg {
+                for b in 0..len {
+                    let v = swwv[b] / (sw[b] * sw[b]);
+                    out[b] = O::from_f64(if sw[b] == 0.0 { f64::NAN } else { v });
+                }
+            } else {
+                for b in 0..len {
+                    out[b] = O::from_f64(if sw[b] == 0.0 { f64::NAN } else { swwv[b] });
+                }
+            }
+        }
+        if let Some(o) = p.weight {
+            let out = unsafe { o.slice(p0, len) };
+            for b in 0..len {
+                out[b] = O::from_f64(sw[b]);
+            }
+        }
+        if let Some(o) = p.exposure {
+            let out = unsafe { o.slice(p0, len) };
+            for b in 0..len {
+                out[b] = O::from_f64(s.sexp[b]);
             }
         }
     }
@@ -227,93 +356,117 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 }
 
-/// Per-frame constants of a group of frames.
-struct Group<const K: usize> {
-    ivar: bool,
-    /// Per-frame weights (1 without per-frame weighting).
-    w: [f64; K],
-    t: [f64; K],
-}
-
+/// `group` for the job's weighting, variance output and count (eight branch-free loops;
+/// only inverse-variance weights go without the count, see `write_plane_sums`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn group_dispatch<T: Input, V: PlaneValue, const K: usize>(
+    kind: u8,
+    want_var: bool,
+    count: bool,
     f: [&[T]; K],
     v: [&[V]; K],
-    g: &Group<K>,
-    weighted: bool,
-    want_var: bool,
-    want_exp: bool,
+    fw: [f64; K],
     s: &mut PlaneSums,
+    len: usize,
 ) {
-    match (weighted, want_var) {
-        (false, false) => group::<T, V, K, false, false>(f, v, g, want_exp, s),
-        (false, true) => group::<T, V, K, false, true>(f, v, g, want_exp, s),
-        (true, false) => group::<T, V, K, true, false>(f, v, g, want_exp, s),
-        (true, true) => group::<T, V, K, true, true>(f, v, g, want_exp, s),
+    match (kind, want_var, count) {
+        (UNWEIGHTED, false, _) => group::<T, V, K, UNWEIGHTED, false, true>(f, v, fw, s, len),
+        (UNWEIGHTED, true, _) => group::<T, V, K, UNWEIGHTED, true, true>(f, v, fw, s, len),
+        (FRAME, false, _) => group::<T, V, K, FRAME, false, true>(f, v, fw, s, len),
+        (FRAME, true, _) => group::<T, V, K, FRAME, true, true>(f, v, fw, s, len),
+        (_, false, true) => group::<T, V, K, IVAR, false, true>(f, v, fw, s, len),
+        (_, true, true) => group::<T, V, K, IVAR, true, true>(f, v, fw, s, len),
+        (_, false, false) => group::<T, V, K, IVAR, false, false>(f, v, fw, s, len),
+        (_, true, false) => group::<T, V, K, IVAR, true, false>(f, v, fw, s, len),
     }
 }
 
-/// K frames into the sums, in frame order: x valid when finite, v when finite and > 0.
-/// Unweighted sums need Σx (and Σv); weighted ones Σw, Σwx (and Σw²v).
+/// A sample of the fast loop: its value, its variance and whether both are usable (value
+/// finite, variance finite and > 0: what `sample` and [`PlaneCtx::values`] accept).
+///
+/// The value is not turned from -0.0 into +0.0 as `sample` does: that cannot change a
+/// sum here. Every sum starts at +0.0 and an IEEE sum is -0.0 only when both terms are,
+/// so no sum is ever -0.0, and adding -0.0 or +0.0 to a sum that is not -0.0 gives the
+/// same bits (x itself, or +0.0 when the sum is zero).
+///
+/// [`PlaneCtx::values`]: crate::propagate::PlaneCtx::values
 #[inline(always)]
-fn group<T: Input, V: PlaneValue, const K: usize, const WEIGHTED: bool, const VAR: bool>(
+fn usable<T: Input, V: PlaneValue>(raw: T, rv: V) -> (f64, f64, bool) {
+    let ok = (!T::IS_FLOAT || raw.finite()) & rv.usable();
+    (raw.to_f64(), rv.f64(), ok)
+}
+
+/// K frames into the sums of `len` pixels, in frame order. Unweighted sums: count, Σx
+/// (and Σv); weighted: count (unless `!COUNT`), Σw, Σwx (and Σw²v) with w = 1/v
+/// (`W == IVAR`) or the frame's weight. The same operations, in the same order, as
+/// [`Acc::add`].
+#[inline(always)]
+fn group<T: Input, V: PlaneValue, const K: usize, const W: u8, const VAR: bool, const COUNT: bool>(
     f: [&[T]; K],
     v: [&[V]; K],
-    g: &Group<K>,
-    want_exp: bool,
+    fw: [f64; K],
     s: &mut PlaneSums,
+    len: usize,
 ) {
-    let len = s.cnt.len().min(f[0].len());
     let f: [&[T]; K] = std::array::from_fn(|j| &f[j][..len]);
     let v: [&[V]; K] = std::array::from_fn(|j| &v[j][..len]);
-    let (cnt, sx, sw, swx) = (&mut s.cnt[..len], &mut s.sx[..len], &mut s.sw[..len], &mut s.swx[..len]);
-    let (sv, swwv) = (&mut s.sv[..len], &mut s.swwv[..len]);
-    for b in 0..len {
-        let (mut c, mut ax, mut aw, mut awx, mut av, mut awwv) = (cnt[b], sx[b], sw[b], swx[b], sv[b], swwv[b]);
-        for j in 0..K {
-            let x = f[j][b].to_f64() + 0.0; // -0.0 -> +0.0, as `sample` does
-            let var = v[j][b].f64();
-            let ok = (!T::IS_FLOAT || x.is_finite()) & var.is_finite() & (var > 0.0);
-            c += ok as u32;
-            if WEIGHTED {
-                let w = if g.ivar { 1.0 / var } else { g.w[j] };
-                aw += if ok { w } else { 0.0 };
-                awx += if ok { w * x } else { 0.0 };
-                if VAR {
-                    awwv += if ok { w * w * var } else { 0.0 };
-                }
-            } else {
+    let cnt = &mut s.cnt[..len];
+    if W == UNWEIGHTED {
+        let (sx, sv) = (&mut s.sx[..len], &mut s.sv[..len]);
+        for b in 0..len {
+            let (mut c, mut ax, mut av) = (cnt[b], sx[b], if VAR { sv[b] } else { 0.0 });
+            for j in 0..K {
+                let (x, var, ok) = usable(f[j][b], v[j][b]);
+                c += ok as u32;
                 ax += if ok { x } else { 0.0 };
                 if VAR {
                     av += if ok { var } else { 0.0 };
                 }
             }
-        }
-        cnt[b] = c;
-        if WEIGHTED {
-            sw[b] = aw;
-            swx[b] = awx;
-            if VAR {
-                swwv[b] = awwv;
-            }
-        } else {
+            cnt[b] = c;
             sx[b] = ax;
             if VAR {
                 sv[b] = av;
             }
         }
-    }
-    if want_exp {
-        // exposure times: one more pass (rarely asked, never on the hot path)
-        let sexp = &mut s.sexp[..len];
-        for j in 0..K {
-            for b in 0..len {
-                let x = f[j][b].to_f64();
-                let var = v[j][b].f64();
-                let ok = (!T::IS_FLOAT || x.is_finite()) & var.is_finite() & (var > 0.0);
-                sexp[b] += if ok { g.t[j] } else { 0.0 };
+    } else {
+        let (sw, swx, swwv) = (&mut s.sw[..len], &mut s.swx[..len], &mut s.swwv[..len]);
+        for b in 0..len {
+            let (mut c, mut aw, mut awx) = (cnt[b], sw[b], swx[b]);
+            let mut awwv = if VAR { swwv[b] } else { 0.0 };
+            for j in 0..K {
+                let (x, var, ok) = usable(f[j][b], v[j][b]);
+                let w = if W == IVAR { 1.0 / var } else { fw[j] };
+                if COUNT {
+                    c += ok as u32;
+                }
+                aw += if ok { w } else { 0.0 };
+                awx += if ok { w * x } else { 0.0 };
+                if VAR {
+                    awwv += if ok { w * w * var } else { 0.0 };
+                }
             }
+            if COUNT {
+                cnt[b] = c;
+            }
+            sw[b] = aw;
+            swx[b] = awx;
+            if VAR {
+                swwv[b] = awwv;
+            }
+        }
+    }
+}
+
+/// Exposure times of K frames into `sexp` (one more pass; rarely asked, never on the
+/// hot path).
+#[inline(always)]
+fn add_exposure<T: Input, V: PlaneValue, const K: usize>(f: [&[T]; K], v: [&[V]; K], t: [f64; K], sexp: &mut [f64]) {
+    for j in 0..K {
+        for (b, e) in sexp.iter_mut().enumerate() {
+            let (_, _, ok) = usable(f[j][b], v[j][b]);
+            *e += if ok { t[j] } else { 0.0 };
         }
     }
 }

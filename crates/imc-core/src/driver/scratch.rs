@@ -103,8 +103,8 @@ impl Scratch {
             cnt: vec![0; per_pixel],
             wsum: vec![0.0; per_pixel],
             minmax: if path == Path::MinMaxStream { MinMaxScratch::new(block) } else { MinMaxScratch::default() },
-            accs: if path == Path::PlaneStream { vec![Acc::default(); block] } else { vec![] },
-            psums: if path == Path::PlaneStream { PlaneSums::new(block) } else { PlaneSums::default() },
+            accs: vec![], // grown by the plane stream's general loop when it runs
+            psums: PlaneSums::default(), // grown by its fast loop
         }
     }
 }
