@@ -13,8 +13,9 @@ package first, and a command-line run should pay only for the modules it uses.
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from imcombiners._lazy import lazy_names
 
 if TYPE_CHECKING:
     from imcombiners.io.atomic import atomic_path
@@ -49,24 +50,4 @@ _SUBMODULES = frozenset({"atomic", "fits", "provenance"})
 __all__ = sorted(_HOME)
 
 
-def _submodule(name: str) -> Any:
-    # ``__import__``, not importlib's import_module: the import statement's own path,
-    # which ``python -X importtime`` reports (tests/test_cli_startup.py reads it)
-    full = f"{__name__}.{name}"
-    __import__(full)
-    return sys.modules[full]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return _submodule(name)
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_submodule(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _HOME, _SUBMODULES, globals())

@@ -24,8 +24,9 @@ astropy is imported only by the functions that need it (``import imcombiners`` s
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from imcombiners._lazy import lazy_names
 
 if TYPE_CHECKING:
     from .frame import FitsFrame, probe, probe_many
@@ -56,24 +57,4 @@ _SUBMODULES = frozenset({"cards", "cardtext", "frame", "handles", "header", "hea
 __all__ = sorted(_HOME)
 
 
-def _submodule(name: str) -> Any:
-    # ``__import__``, not importlib's import_module: the import statement's own path,
-    # which ``python -X importtime`` reports (tests/test_cli_startup.py reads it)
-    full = f"{__name__}.{name}"
-    __import__(full)
-    return sys.modules[full]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return _submodule(name)
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_submodule(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _HOME, _SUBMODULES, globals())
