@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ from .handles import CACHE, container_of, local_copy
 from .names import HduSelector, hdu_label, parse_hdu, split_name
 from .pixels import PixelType, converts_in_place, physical_in_place, pixel_type, to_physical
 from .window import normalise_window, read_window, window_shape
+
+#: Serialises HCOMPRESS tile decoding across files and threads (see _read_compressed).
+_HCOMPRESS_LOCK = threading.Lock()
 
 __all__ = ["FitsFrame", "probe", "probe_many"]
 
@@ -164,8 +168,15 @@ class FitsFrame:
         )
         try:
             with lock:  # astropy objects are not thread-safe
+                hdu = hdul[self.hdu]
                 try:
-                    return np.asarray(hdul[self.hdu].section[win])
+                    if getattr(hdu, "compression_type", None) == "HCOMPRESS_1":
+                        # CFITSIO's H-decompress (in astropy) keeps its state in static
+                        # variables: two files decoded at once corrupt each other
+                        # ("qtree_decode64: bad format code"), so one at a time.
+                        with _HCOMPRESS_LOCK:
+                            return np.asarray(hdu.section[win])
+                    return np.asarray(hdu.section[win])
                 except (OSError, ValueError, TypeError, KeyError) as exc:
                     # reliability: say which file is broken (astropy's message does not)
                     raise ValueError(
