@@ -23,6 +23,7 @@ from astropy.io import fits
 
 import imcombiners as imc
 from benchmarks._iraf import _run_cl, available, imcombine_script
+from tests.helpers.iraf_live import link_inputs
 
 pytestmark = [
     pytest.mark.iraf,
@@ -73,12 +74,7 @@ def _iraf(files: list[str], params: dict, tmp: str, extra: dict | None = None) -
 
     Returns None when IRAF refused (wrote no output), if ``extra`` is given. With a
     ``bpmasks`` parameter the mask is converted to ``tmp/bpm_m.fits``."""
-    for i, name in enumerate(files):
-        os.symlink(os.path.abspath(name), os.path.join(tmp, f"i{i:04d}.fits"))
-    for name, path in (extra or {}).items():
-        os.symlink(os.path.abspath(path), os.path.join(tmp, name))
-    with open(os.path.join(tmp, "in.lis"), "w") as f:
-        f.write("".join(f"i{i:04d}.fits\n" for i in range(len(files))))
+    link_inputs(files, extra, str(tmp))
     script = imcombine_script(len(files), params)
     if params.get("bpmasks"):
         script = script.replace("logout", f'imcopy ("{params["bpmasks"]}", "bpm_m.fits", verbose=no)\nlogout')

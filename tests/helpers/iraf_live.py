@@ -35,6 +35,17 @@ def _read(path: str) -> tuple[np.ndarray, dict]:
     return data.astype(data.dtype.newbyteorder("=")), header
 
 
+def link_inputs(files: Sequence[str], extra: Mapping[str, str] | None, work: str) -> None:
+    """Link the inputs under IRAF-friendly short names (``iNNNN.fits``, listed in
+    ``in.lis``) and the ``extra`` files under their own names, in ``work``."""
+    for i, name in enumerate(files):
+        os.symlink(os.path.abspath(name), os.path.join(work, f"i{i:04d}.fits"))
+    for name, path in (extra or {}).items():
+        os.symlink(os.path.abspath(path), os.path.join(work, name))
+    with open(os.path.join(work, "in.lis"), "w") as f:
+        f.write("".join(f"i{i:04d}.fits\n" for i in range(len(files))))
+
+
 def run_iraf(files: Sequence[str], params: Mapping[str, object], *, outputs: int = 1,
              products: Sequence[str] = (), extra: Mapping[str, str] | None = None,
              timeout: float = 120) -> list[dict[str, object]] | None:
@@ -45,12 +56,7 @@ def run_iraf(files: Sequence[str], params: Mapping[str, object], *, outputs: int
     """
     work = tempfile.mkdtemp(prefix="imc_iraf_geom_")
     try:
-        for i, name in enumerate(files):
-            os.symlink(os.path.abspath(name), os.path.join(work, f"i{i:04d}.fits"))
-        for name, path in (extra or {}).items():
-            os.symlink(os.path.abspath(path), os.path.join(work, name))
-        with open(os.path.join(work, "in.lis"), "w") as f:
-            f.write("".join(f"i{i:04d}.fits\n" for i in range(len(files))))
+        link_inputs(files, extra, work)
         outs = [f"o{k:03d}" for k in range(outputs)]
         p = dict(params)
         lists = {}
