@@ -335,7 +335,7 @@ fn unchecked_runs_are_taken_and_redone() {
     let mut job = Job::simple(Method::WAvg);
     job.weighting = Weighting::InverseVariance;
     job.want = Want { variance: true, ..Want::default() };
-    let mut counts = |v: &Vec<Vec<f32>>| {
+    let counts = |v: &Vec<Vec<f32>>| {
         let fr = Frames::new(x.iter().map(|f| f.as_slice()).collect(), None).unwrap();
         let fr = fr.with_planes(Planes { variance: Some(FloatPlane::F32(v.iter().map(|f| f.as_slice()).collect())), ..Planes::default() }).unwrap();
         RUN_COUNTS.with(|c| c.set((0, 0)));
