@@ -1,7 +1,8 @@
 //! Profile target for the plane stream (issue 13): the plain mean against the
 //! inverse-variance mean with its variance on an f32 stack with an f32 variance plane
 //! (cargo run --release --example plane_bench -- [plain|ivar|ivar-novar|mean-var]...;
-//! environment: N frames, M pixels, REPS repeats, THREADS (default 1)).
+//! environment: N frames, M pixels, REPS repeats, THREADS (default 1); BW=1 instead
+//! times a plain read of every frame and variance plane, the memory bandwidth floor).
 //! A small M (a few blocks) keeps everything in cache and shows the loop's own cost; the
 //! issue's shape (M = 4M pixels) shows the memory-bound cost.
 use imc_core::driver::{run, Outputs};
