@@ -59,6 +59,23 @@ struct LineOut<'a, T> {
     fresh: bool,
 }
 
+/// A line's outputs as a SIMD kernel: the products' whole-line loops (sigma lanes, the
+/// masks of value ranges, the exposure sums and codes) are compiled for the run's level.
+struct OutputWork<'a, 'b, T: Work> {
+    b: &'a mut LineBuf<T>,
+    c: &'a Ctx,
+    o: LineOut<'b, T>,
+}
+
+impl<T: Work> Kernel for OutputWork<'_, '_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        write_outputs(self.b, self.c, self.o);
+    }
+}
+
+#[inline(always)]
 fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
     let nimg = b.nimg;
     let w = b.w;
@@ -181,7 +198,7 @@ fn first_pass_line<P: Input, T: Work>(
             }
         }
     }
-    write_outputs(b, c, o);
+    simd::dispatch(isa, OutputWork { b, c, o });
     (wrote, kind)
 }
 
@@ -342,7 +359,8 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
                         }
                     }
                     do_combine(b, c, false);
-                    write_outputs(b, c, LineOut { out, sig: sg, rej: us, nrej: nr, exp: ex, bpm: bp, fresh: false });
+                    let o = LineOut { out, sig: sg, rej: us, nrej: nr, exp: ex, bpm: bp, fresh: false };
+                    simd::dispatch(isa, OutputWork { b, c, o });
                 },
             );
         let mut carry: Vec<T> = pass1[last_written * w..(last_written + 1) * w].to_vec();
