@@ -374,6 +374,7 @@ fn exposure_code_rounding_matches_libm_round() {
         }
         bits = next;
     }
+}
 
 /// Real IRAF 2.17 (tools/iraf_ref.py): average + sigclip, mclip = no, lsigma 2, hsigma 2.5,
 /// nkeep -1. Both zeros are rejected in the first pass (each swapped with the last kept
