@@ -143,7 +143,26 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             || self.minmax_complete_lanes(s, len)
             || self.pclip_complete_lanes(s, len)
             || self.modern_first_pass(s, len);
+        // Only the image wanted: lanes the shortcut decided skip the per-element records.
+        let dense = shortcut && self.data_only;
+        s.dense_n[..len].fill(0.0);
         for b in 0..len {
+            if dense && s.pass_ok[b] {
+                let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
+                let at = |k: usize| if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
+                if lane_sums {
+                    s.vlo[b] = at(lo);
+                    s.vhi[b] = at(hi - 1);
+                    s.dense_n[b] = (hi - lo) as f64;
+                    s.pending[b] = None;
+                    continue;
+                }
+                if let Some(v) = reduce::order_stat_at(method, hi - lo, |k| at(lo + k)) {
+                    // Safety: see the note above the impl in `output`.
+                    unsafe { self.ptrs.data.put(p0 + b, O::from_f64(v)) };
+                    continue;
+                }
+            }
             if shortcut && s.pass_ok[b] {
                 // Decided for the whole block at once: survivors are the sorted window
                 // [pass_lo, pass_hi) with no ties cut at its edges (nit and flags from
@@ -225,7 +244,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 }
             }
             for (b, (pending, &sum)) in s.pending[..len].iter_mut().zip(acc.iter()).enumerate() {
-                if let Some(mut e) = pending.take() {
+                let nd = s.dense_n[b];
+                if nd > 0.0 {
+                    // Safety: see the note above the impl in `output`.
+                    unsafe { self.ptrs.data.put(p0 + b, O::from_f64(if method == Method::Sum { sum } else { sum / nd })) };
+                } else if let Some(mut e) = pending.take() {
                     e.value = if method == Method::Sum { sum } else { sum / e.nused as f64 };
                     self.write(p0 + b, &e);
                 }
