@@ -453,13 +453,19 @@ fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut
                 s2[b] += d * d;
             }
         }
-        let (mut lo, mut hi) = ([0.0f64; GROUP], [0.0f64; GROUP]);
+        // Σ(x - a)² per lane, the spread centre's match outside the loop (so it vectorises).
+        let ssq: [f64; GROUP] = match p.about {
+            SpreadAbout::Median => s2,
+            SpreadAbout::Mean => std::array::from_fn(|b| sum_sq_about(s1[b], s2[b], nf, SpreadAbout::Mean)),
+            about => std::array::from_fn(|b| sum_sq_about(s1[b], s2[b], nf, about)),
+        };
+        let (mut sds, mut lo, mut hi) = ([0.0f64; GROUP], [0.0f64; GROUP], [0.0f64; GROUP]);
         for b in 0..GROUP {
-            let sd = (sum_sq_about(s1[b], s2[b], nf, p.about) / denom).sqrt();
+            let sd = (ssq[b] / denom).sqrt();
             let c = m[b];
             // `f64::is_finite` as a comparison (NaN fails it), which vectorises.
             let ok = (sd.abs() < f64::INFINITY) & (c.abs() < f64::INFINITY);
-            std[o + b] = if ok { sd } else { f64::NAN };
+            sds[b] = if ok { sd } else { f64::NAN };
             lo[b] = if ok { c - p.sigma_lo * sd } else { f64::NAN };
             hi[b] = if ok { c + p.sigma_hi * sd } else { f64::NAN };
         }
@@ -471,6 +477,7 @@ fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut
                 nh[b] += (x[b] > hi[b]) as u64;
             }
         }
+        std[o..o + GROUP].copy_from_slice(&sds);
         low[o..o + GROUP].copy_from_slice(&lo);
         upp[o..o + GROUP].copy_from_slice(&hi);
         cnt_lo[o..o + GROUP].copy_from_slice(&nl);
