@@ -158,9 +158,9 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-# ``DataArray.imc`` and ``Dataset.imc``: registered now when xarray is loaded (and again
-# tried on the first use of a public name); this import stays free of xarray, pandas and
-# dask (imcombiners/_xarray.py).
-from ._xarray import install as _install_xarray  # noqa: E402
+# ``DataArray.imc`` and ``Dataset.imc``: registered now, importing xarray for it, except
+# in the command line's own process, whose start-up stays free of xarray and pandas
+# (imcombiners/_xarray.py).  Dask is not imported either way.
+from ._xarray import install as _install_xarray, started_by_the_command_line as _started_by_the_cli  # noqa: E402
 
-_install_xarray()
+_install_xarray(load=not _started_by_the_cli())

@@ -139,3 +139,37 @@ def test_the_collector_is_frozen_only_at_exit():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "after main 0" in proc.stdout and "at exit True" in proc.stdout
+
+
+@pytest.mark.parametrize(("argv", "cli"), [
+    (["/venv/bin/python3", "/venv/bin/imcombiners", "combine", "a.fits"], True),
+    (["python", "-X", "importtime", "-m", "imcombiners.cli", "--version"], True),
+    (["python", "-m", "imcombiners", "demo"], True),
+    (["python", "-mimcombiners"], True),
+    (["python.exe", "C:\\env\\Scripts\\imcombiners.exe", "combine"], True),
+    (["python", "-c", "import imcombiners"], False),
+    (["python", "-m", "pytest", "-m", "imcombiners"], False),
+    (["python", "reduce.py", "imcombiners"], False),
+    (["python"], False),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else str(v))
+def test_the_command_line_process_is_recognised(argv, cli):
+    # decides whether ``import imcombiners`` imports xarray to register the accessors
+    # (tests/test_dask_engine.py checks the library side)
+    from imcombiners._xarray import started_by_the_command_line
+
+    assert started_by_the_command_line(argv) is cli
+
+
+def test_the_console_script_imports_no_xarray(tmp_path):
+    # the installed ``imcombiners`` script, not only ``python -m imcombiners.cli``
+    import shutil
+
+    script = shutil.which("imcombiners")
+    if script is None:
+        pytest.skip("the imcombiners console script is not on PATH")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPROFILEIMPORTTIME="1")
+    proc = subprocess.run([script, "--version"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "imcombiners" in names
+    assert heavy(names, OUT_OF_CORE) == []

@@ -368,6 +368,14 @@ fn asigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
             let kept = asigclip_pixel(&mut b.v[s0..s0 + nimg], &mut b.id[s0..s0 + nimg], &mut b.resid, &mut b.wbuf_t, nimg, c);
             b.n[x] = kept.n;
             b.avg[x] = kept.value;
+            if kept.n == nimg {
+                // every rejected value was added back, but IRAF's swaps left the slots
+                // permuted: the sigma image (which reads `sm` for pixels that kept all N)
+                // sums them in that order
+                for j in 0..nimg {
+                    b.sm[j * w + x] = b.v[s0 + j];
+                }
+            }
         }
         x0 += len;
     }

@@ -346,3 +346,34 @@ fn fast_gather_matches_general_gather() {
         }
     }
 }
+
+/// Real IRAF 2.17 (tools/iraf_ref.py): average + sigclip, mclip = no, lsigma 2, hsigma 2.5,
+/// nkeep -1. Both zeros are rejected in the first pass (each swapped with the last kept
+/// slot) and added back (nkeep); the sigma image sums the 16 values in the permuted
+/// order, which differs by 1 ulp from the frame order. IRAF's sigma bits: 0x4228_4554.
+const SWAPPED_BACK: [f32; 16] = [
+    104.0, 104.801_445, 124.934_37, 132.0, 70.079_376, 116.0, 108.0, 128.0, 132.0, 0.0, 128.0, 100.0, 124.0, 116.0,
+    83.482_094, 0.0,
+];
+
+#[test]
+fn sigma_sums_in_the_order_irafs_swaps_left() {
+    let mut p = params(16, Combine::Average, Reject::SigClip);
+    p.mclip = false;
+    p.nkeep = -1;
+    p.lsigma = Some(2.0);
+    p.hsigma = Some(2.5);
+    let want = Want { sigma: true, nrej: true, ..Want::default() };
+    // one pixel (per-pixel routine) and a line of 64 equal pixels (the lane sums)
+    for w in [1usize, 64] {
+        let frames: Vec<Vec<f32>> = SWAPPED_BACK.iter().map(|&v| vec![v; w]).collect();
+        let refs: Vec<&[f32]> = frames.iter().map(|f| f.as_slice()).collect();
+        for want in [want, ALL] {
+            let r = imcombine::<f32, f32>(&refs, None, &[w], &p, want, 1).unwrap();
+            assert!(r.nrej.unwrap().iter().all(|&k| k == 0));
+            for s in r.sigma.unwrap() {
+                assert_eq!(s.to_bits(), 0x4228_4554, "w = {w}");
+            }
+        }
+    }
+}
