@@ -15,7 +15,7 @@ use crate::reject::minmax::drop_counts;
 use crate::reject::{keep_count, median_at, oflag};
 use crate::reject::lanes::{self, LanePass};
 use crate::reject::pclip::spread_slot;
-use crate::reject::sigclip::sum_sq_about;
+use crate::reject::sigclip::{sum_sq_about, SpreadAbout};
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Sorted value `k` of lane `b`.
@@ -40,7 +40,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     #[inline(always)]
     fn lanes_complete(&self, s: &Scratch, len: usize) -> bool {
         let n = self.n;
-        (0..len).all(|b| self.lane_at(s, n - 1, b) != f64::INFINITY)
+        // A fold over the last row, not `all`: no early exit, so it vectorises.
+        if self.lane32 {
+            lanes::row(&s.rows32, n - 1, len).iter().fold(true, |ok, &x| ok & (x < f32::INFINITY))
+        } else {
+            lanes::row(&s.rows, n - 1, len).iter().fold(true, |ok, &x| ok & (x < f64::INFINITY))
+        }
     }
 
     /// A lone median-centred, std-spread SigClip (spread about the median or the mean)
@@ -68,20 +73,40 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             Some(m) => (n - keep).min(m.min(n as u64) as usize),
             None => n - keep,
         };
+        // Pass 1 for every lane at once: each window is all n rows.
+        self.sigclip_first_pass(s, len, sigma_lo, sigma_hi, ddof, about);
+        s.pass_lo[..len].fill(0);
+        s.pass_hi[..len].fill(n);
+        s.pass_ok[..len].fill(true);
+        s.pass_active[..len].fill(false);
+        s.pass_nit[..len].fill(1);
+        s.pass_flags[..len].fill(0);
+        // Lanes whose first pass rejected (`reject::iterate` from there): few, one by one.
         for b in 0..len {
-            s.pass_lo[b] = 0;
-            s.pass_hi[b] = n;
-            s.pass_ok[b] = true;
+            let (l, r) = (s.pass_cnt_lo[b] as usize, s.pass_cnt_hi[b] as usize);
+            if l + r == 0 {
+                continue;
+            }
+            // The inward `while` loops of `reject::side` on sorted values stop after the
+            // samples counted (below `low`: a prefix; above `upp`: a suffix).
+            let h = (n - r).max(l);
+            let k = l + (n - h);
+            if k > allowed || h == l {
+                // nkeep / maxrej (or an empty window): the per-element path.
+                s.pass_ok[b] = false;
+                continue;
+            }
+            s.pass_lo[b] = l;
+            s.pass_hi[b] = h;
+            s.pass_nit[b] = 2;
+            if maxiters == 1 {
+                s.pass_flags[b] |= oflag::MAXITERS;
+            }
             s.pass_active[b] = true;
-            s.pass_nit[b] = 1;
-            s.pass_flags[b] = 0;
-            s.pass_std[b] = f64::NAN;
-            s.pass_low[b] = f64::NAN;
-            s.pass_upp[b] = f64::NAN;
         }
         // Taken out of the scratch for the loop so the rows can be read alongside.
         let mut acc = std::mem::take(&mut s.pass_acc);
-        for it in 1..=maxiters {
+        for it in 2..=maxiters {
             // Window medians and the rows of each window's whole groups of four.
             let (mut k0, mut k1) = (n, 0);
             let active = s.pass_active[..len].iter().filter(|&&a| a).count();
@@ -183,6 +208,21 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
         s.pass_acc = acc;
         true
+    }
+
+    /// The first SigClip pass of every lane of a block of complete lanes (window: all n
+    /// sorted rows): the spread and bounds into `pass_std` / `pass_low` / `pass_upp` (NaN
+    /// where the pass gives none) and the counts of samples below `low` and above `upp`
+    /// into `pass_cnt_lo` / `pass_cnt_hi` (zero where the pass gives none).
+    #[inline(always)]
+    fn sigclip_first_pass(&self, s: &mut Scratch, len: usize, sigma_lo: f64, sigma_hi: f64, ddof: usize, about: SpreadAbout) {
+        let p = FirstPass { n: self.n, sigma_lo, sigma_hi, ddof, about };
+        let out = (&mut s.pass_std[..], &mut s.pass_low[..], &mut s.pass_upp[..], &mut s.pass_cnt_lo[..], &mut s.pass_cnt_hi[..]);
+        if self.lane32 {
+            sigclip_first_pass(&s.rows32, len, &p, out);
+        } else {
+            sigclip_first_pass(&s.rows, len, &p, out);
+        }
     }
 
     /// The first pass of a lone WinsorizedSigClip, GESDClip or LinearFitClip over a block
@@ -350,5 +390,97 @@ fn window_sums<L: Real>(rows: &[L], n: usize, k0: usize, k1: usize, len: usize, 
             acc[j * LANES + o..][..8].copy_from_slice(&a[j]);
             acc[(4 + j) * LANES + o..][..8].copy_from_slice(&a2[j]);
         }
+    }
+}
+
+/// The parameters of a SigClip's first pass over whole lanes.
+struct FirstPass {
+    n: usize,
+    sigma_lo: f64,
+    sigma_hi: f64,
+    ddof: usize,
+    about: SpreadAbout,
+}
+
+/// Lanes handled together by [`sigclip_first_pass`], their sums in registers.
+const GROUP: usize = 8;
+
+/// The first pass of a median-centred std SigClip over the n sorted rows of every lane,
+/// eight lanes at a time with their sums in registers: the same f64 operations, in the
+/// same order, as `reject::sigclip::centre_spread` on the whole column (`median_at`'s
+/// median m; Σd and Σd² of d = x - m in `sum_dev`'s order: ranks below n/4*4 into four
+/// interleaved accumulators added as (a0 + a1) + (a2 + a3), then the other ranks in
+/// order), then the spread, the bounds (NaN when the pass gives none: no finite centre
+/// and spread) and the counts of samples below / above them. Lanes `len..` up to the
+/// next multiple of eight are computed too (on the +inf padding) and never read.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut [f64], &mut [f64], &mut [f64], &mut [u64], &mut [u64])) {
+    let (std, low, upp, cnt_lo, cnt_hi) = out;
+    let n = p.n;
+    let (nf, denom) = (n as f64, (n - p.ddof) as f64);
+    let full = n / 4 * 4;
+    for o in (0..len.div_ceil(GROUP) * GROUP).step_by(GROUP) {
+        let r = |k: usize| -> [f64; GROUP] {
+            let row: &[L; GROUP] = rows[k * LANES + o..][..GROUP].try_into().unwrap();
+            row.map(|x| x.to_f64())
+        };
+        let m: [f64; GROUP] = if n % 2 == 1 {
+            r(n / 2)
+        } else {
+            let (x, y) = (r(n / 2 - 1), r(n / 2));
+            std::array::from_fn(|b| 0.5 * (x[b] + y[b]))
+        };
+        let mut a = [[0.0f64; GROUP]; 4];
+        let mut q = [[0.0f64; GROUP]; 4];
+        for c in (0..full).step_by(4) {
+            for j in 0..4 {
+                let x = r(c + j);
+                for b in 0..GROUP {
+                    let d = x[b] - m[b];
+                    a[j][b] += d;
+                    q[j][b] += d * d;
+                }
+            }
+        }
+        let mut s1: [f64; GROUP] = std::array::from_fn(|b| (a[0][b] + a[1][b]) + (a[2][b] + a[3][b]));
+        let mut s2: [f64; GROUP] = std::array::from_fn(|b| (q[0][b] + q[1][b]) + (q[2][b] + q[3][b]));
+        for k in full..n {
+            let x = r(k);
+            for b in 0..GROUP {
+                let d = x[b] - m[b];
+                s1[b] += d;
+                s2[b] += d * d;
+            }
+        }
+        // Σ(x - a)² per lane, the spread centre's match outside the loop (so it vectorises).
+        let ssq: [f64; GROUP] = match p.about {
+            SpreadAbout::Median => s2,
+            SpreadAbout::Mean => std::array::from_fn(|b| sum_sq_about(s1[b], s2[b], nf, SpreadAbout::Mean)),
+            about => std::array::from_fn(|b| sum_sq_about(s1[b], s2[b], nf, about)),
+        };
+        let (mut sds, mut lo, mut hi) = ([0.0f64; GROUP], [0.0f64; GROUP], [0.0f64; GROUP]);
+        for b in 0..GROUP {
+            let sd = (ssq[b] / denom).sqrt();
+            let c = m[b];
+            // `f64::is_finite` as a comparison (NaN fails it), which vectorises.
+            let ok = (sd.abs() < f64::INFINITY) & (c.abs() < f64::INFINITY);
+            sds[b] = if ok { sd } else { f64::NAN };
+            lo[b] = if ok { c - p.sigma_lo * sd } else { f64::NAN };
+            hi[b] = if ok { c + p.sigma_hi * sd } else { f64::NAN };
+        }
+        let (mut nl, mut nh) = ([0u64; GROUP], [0u64; GROUP]);
+        for k in 0..n {
+            let x = r(k);
+            for b in 0..GROUP {
+                nl[b] += (x[b] < lo[b]) as u64;
+                nh[b] += (x[b] > hi[b]) as u64;
+            }
+        }
+        std[o..o + GROUP].copy_from_slice(&sds);
+        low[o..o + GROUP].copy_from_slice(&lo);
+        upp[o..o + GROUP].copy_from_slice(&hi);
+        cnt_lo[o..o + GROUP].copy_from_slice(&nl);
+        cnt_hi[o..o + GROUP].copy_from_slice(&nh);
     }
 }

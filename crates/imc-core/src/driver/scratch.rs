@@ -32,6 +32,9 @@ pub(super) struct Scratch {
     pub(super) vlo: Vec<f64>,
     pub(super) vhi: Vec<f64>,
     pub(super) pending: Vec<Option<Elem>>,
+    /// Per lane, the survivor count of a lane a shortcut decided when only the image is
+    /// wanted (its mean is written from the lane sums); 0 otherwise.
+    pub(super) dense_n: Vec<f64>,
     // Vectorised SigClip first pass.
     pub(super) pass_acc: Vec<f64>,
     pub(super) pass_med: Vec<f64>,
@@ -48,6 +51,9 @@ pub(super) struct Scratch {
     pub(super) pass_active: Vec<bool>,
     pub(super) pass_wlo: Vec<f64>,
     pub(super) pass_wend: Vec<f64>,
+    /// Vectorised SigClip first pass: per lane, the samples below / above its bounds.
+    pub(super) pass_cnt_lo: Vec<u64>,
+    pub(super) pass_cnt_hi: Vec<u64>,
     // Streaming path.
     pub(super) acc: Vec<f64>,
     pub(super) cnt: Vec<u32>,
@@ -86,6 +92,7 @@ impl Scratch {
             vlo: vec![0.0; lanes],
             vhi: vec![0.0; lanes],
             pending: (0..lanes).map(|_| None).collect(),
+            dense_n: vec![0.0; lanes],
             pass_acc: vec![0.0; 8 * lanes],
             pass_med: vec![0.0; lanes],
             pass_std: vec![0.0; lanes],
@@ -99,6 +106,8 @@ impl Scratch {
             pass_active: vec![false; lanes],
             pass_wlo: vec![0.0; lanes],
             pass_wend: vec![0.0; lanes],
+            pass_cnt_lo: vec![0; lanes],
+            pass_cnt_hi: vec![0; lanes],
             acc: vec![0.0; per_pixel],
             cnt: vec![0; per_pixel],
             wsum: vec![0.0; per_pixel],

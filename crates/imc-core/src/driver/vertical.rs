@@ -36,10 +36,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     *r = if !T::IS_FLOAT || finite(y) { y } else { L::INF };
                 }
                 if need_orig {
-                    for (o, &raw) in row.iter_mut().zip(f) {
-                        let x = raw.to_f64();
-                        *o = if !T::IS_FLOAT || finite(x) { x + 0.0 } else { f64::NAN };
-                    }
+                    plain_orig(row, f);
                 }
             } else {
                 let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
@@ -55,6 +52,17 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             srow[len..].fill(L::INF);
         }
         network::sort_columns(&mut rows[..n * lanes], lanes, self.network);
+    }
+
+    /// The frame-order values of a plain block into `orig` (as `load_sort` with `need_orig`).
+    #[inline(always)]
+    fn load_plain_orig(&self, s: &mut Scratch, p0: usize, p1: usize) {
+        let (len, lanes) = (p1 - p0, LANES);
+        for (i, frame) in self.frames.data.iter().enumerate() {
+            let row = &mut s.orig[i * lanes..i * lanes + lanes];
+            plain_orig(&mut row[..len], &frame[p0..p1]);
+            row[len..].fill(f64::NAN);
+        }
     }
 
     /// Load and sort a block in the lane type of this job (`rows32` or `rows`).
@@ -93,7 +101,13 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let method = job.method;
         let lanes = LANES;
         let need_orig = method.uses_frame_order();
-        self.load_sorted_block(s, need_orig, p0, p1);
+        // Mean and sum of pixels whose survivors are exactly the values in [vlo, vhi] are
+        // accumulated afterwards for all lanes at once (vectorised, frame order).
+        let lane_sums = matches!(method, Method::Mean | Method::Sum);
+        // A full plain block that a lone rejector's shortcut may decide whole: its sums
+        // read the frames again (in cache), and `orig` is filled only if a lane needs it.
+        let defer_orig = need_orig && lane_sums && self.plain && self.data_only && self.lone.is_some() && len == lanes;
+        self.load_sorted_block(s, need_orig && !defer_orig, p0, p1);
         // Order statistics without rejection read the sorted rows directly.
         if self.prepared.is_empty() && !need_orig {
             // Common case: every lane complete and only the image wanted -> whole rows.
@@ -136,14 +150,37 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             }
             return;
         }
-        // Mean and sum of pixels whose survivors are exactly the values in [vlo, vhi] are
-        // accumulated afterwards for all lanes at once (vectorised, frame order).
-        let lane_sums = matches!(method, Method::Mean | Method::Sum);
         let shortcut = self.sigclip_lanes(s, len)
             || self.minmax_complete_lanes(s, len)
             || self.pclip_complete_lanes(s, len)
             || self.modern_first_pass(s, len);
+        if defer_orig {
+            if shortcut && s.pass_ok[..len].iter().fold(true, |all, &ok| all & ok) {
+                self.dense_block_sums(s, p0);
+                return;
+            }
+            self.load_plain_orig(s, p0, p1);
+        }
+        // Only the image wanted: lanes the shortcut decided skip the per-element records.
+        let dense = shortcut && self.data_only;
+        s.dense_n[..len].fill(0.0);
         for b in 0..len {
+            if dense && s.pass_ok[b] {
+                let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
+                let at = |k: usize| if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
+                if lane_sums {
+                    s.vlo[b] = at(lo);
+                    s.vhi[b] = at(hi - 1);
+                    s.dense_n[b] = (hi - lo) as f64;
+                    s.pending[b] = None;
+                    continue;
+                }
+                if let Some(v) = reduce::order_stat_at(method, hi - lo, |k| at(lo + k)) {
+                    // Safety: see the note above the impl in `output`.
+                    unsafe { self.ptrs.data.put(p0 + b, O::from_f64(v)) };
+                    continue;
+                }
+            }
             if shortcut && s.pass_ok[b] {
                 // Decided for the whole block at once: survivors are the sorted window
                 // [pass_lo, pass_hi) with no ties cut at its edges (nit and flags from
@@ -225,12 +262,68 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 }
             }
             for (b, (pending, &sum)) in s.pending[..len].iter_mut().zip(acc.iter()).enumerate() {
-                if let Some(mut e) = pending.take() {
+                let nd = s.dense_n[b];
+                if nd > 0.0 {
+                    // Safety: see the note above the impl in `output`.
+                    unsafe { self.ptrs.data.put(p0 + b, O::from_f64(if method == Method::Sum { sum } else { sum / nd })) };
+                } else if let Some(mut e) = pending.take() {
                     e.value = if method == Method::Sum { sum } else { sum / e.nused as f64 };
                     self.write(p0 + b, &e);
                 }
             }
         }
+    }
+}
+
+impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
+    /// The mean or sum of every lane of a full plain block whose survivors a shortcut
+    /// decided (the sorted windows [pass_lo, pass_hi), no tie cut at their edges), when
+    /// only the image is wanted: the values within each window's edges summed in frame
+    /// order straight from the frames, eight lanes at a time in registers (the
+    /// expressions of the per-lane sums over `orig`, so the same bits).
+    #[inline(always)]
+    fn dense_block_sums(&self, s: &Scratch, p0: usize) {
+        let (n, lanes) = (self.n, LANES);
+        let at = |k: usize, b: usize| if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
+        // Window edges and survivor counts: most lanes keep all n samples.
+        let mut vlo: [f64; LANES] = std::array::from_fn(|b| at(0, b));
+        let mut vhi: [f64; LANES] = std::array::from_fn(|b| at(n - 1, b));
+        let mut cnt = [n as f64; LANES];
+        for b in 0..lanes {
+            let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
+            if lo != 0 || hi != n {
+                (vlo[b], vhi[b], cnt[b]) = (at(lo, b), at(hi - 1, b), (hi - lo) as f64);
+            }
+        }
+        let sum_only = self.job.method == Method::Sum;
+        // Safety: see the note above the impl in `output`.
+        let out = unsafe { self.ptrs.data.slice(p0, lanes) };
+        for o in (0..lanes).step_by(DENSE_GROUP) {
+            let mut acc = [0.0f64; DENSE_GROUP];
+            for frame in &self.frames.data {
+                let f: &[T; DENSE_GROUP] = frame[p0 + o..][..DENSE_GROUP].try_into().unwrap();
+                for b in 0..DENSE_GROUP {
+                    // All finite (complete lanes): `plain_orig`'s value.
+                    let x = f[b].to_f64() + 0.0;
+                    acc[b] += if (x >= vlo[o + b]) & (x <= vhi[o + b]) { x } else { 0.0 };
+                }
+            }
+            for b in 0..DENSE_GROUP {
+                out[o + b] = O::from_f64(if sum_only { acc[b] } else { acc[b] / cnt[o + b] });
+            }
+        }
+    }
+}
+
+/// Lanes summed together by `dense_block_sums`, their sums in registers.
+const DENSE_GROUP: usize = 8;
+
+/// One frame's samples of a plain block in frame order (non-finite -> NaN, -0.0 -> +0.0).
+#[inline(always)]
+fn plain_orig<T: Input>(row: &mut [f64], f: &[T]) {
+    for (o, &raw) in row.iter_mut().zip(f) {
+        let x = raw.to_f64();
+        *o = if !T::IS_FLOAT || finite(x) { x + 0.0 } else { f64::NAN };
     }
 }
 
