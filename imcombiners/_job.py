@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._frames import FrameSet, prepare_frames
+from ._memory_model import line_based, sorted_store_bytes
 from ._planes import Planes, as_bad_bits, as_nodata_bit
 from ._products import DIAGNOSTICS, PER_SAMPLE, WORKSPACE_TYPED
 from ._validate import (
@@ -301,6 +302,9 @@ def _estimate_bytes(fs: FrameSet, job: Job, staged: int) -> int:
             total += m * 4
     # Each grow/split stage holds its mask and flags plus the accumulated mask.
     total += staged * 3 * n * m
+    if line_based(job.rejectors):
+        # AvSigClip keeps the sorted samples of a group of lines (docs/memory.md).
+        total += sorted_store_bytes(n, m, fs.spatial[-1] if fs.spatial else m)
     return total
 
 

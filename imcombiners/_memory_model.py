@@ -17,12 +17,20 @@ from collections.abc import Sequence
 
 from ._products import ITEMSIZE, PER_SAMPLE, WORKSPACE_TYPED
 
-__all__ = ["SAFETY", "TASK_OVERHEAD", "process_baseline", "output_bytes", "bytes_per_pixel"]
+__all__ = ["SAFETY", "TASK_OVERHEAD", "AVSIG_STORE_BYTES", "process_baseline", "output_bytes", "bytes_per_pixel",
+           "line_based", "sorted_store_bytes"]
 
 #: Safety factor on the bytes of a piece (allocator slack, small temporaries).
 SAFETY = 1.25
 #: Fixed allowance per piece being combined (Python objects, kernel scratch, I/O buffers).
 TASK_OVERHEAD = 4 * 2**20
+#: Bytes of network-sorted samples AvSigClip's kernel keeps for a group of whole lines
+#: (``STORE_BYTES`` in crates/imc-core/src/driver/avsig_store.rs): the line sigma and the
+#: clip pass read the same sorted blocks, so each pixel is sorted once.
+AVSIG_STORE_BYTES = 2**20
+#: Pixels per sorted block of that store, and the widest sample it holds (f64 lanes).
+_STORE_BLOCK = 64
+_STORE_ITEMSIZE = 8
 
 
 def process_baseline() -> int:
@@ -57,3 +65,19 @@ def bytes_per_pixel(n: int, in_itemsize: float, work_itemsize: int, outputs: Seq
     running = (n * (in_itemsize + plane_itemsize) + (n if mask_input else 0) + kept
                + 3 * n * grow_stages)
     return running, kept
+
+
+def line_based(rejectors: Sequence[object]) -> bool:
+    """A rejector estimates a statistic from whole image lines (AvSigClip): pieces must be
+    whole rows, and the kernel keeps a sorted copy of some lines (:func:`sorted_store_bytes`)."""
+    return any(getattr(r, "kind", "") == "avsigclip" for r in rejectors)
+
+
+def sorted_store_bytes(n: int, pixels: int, row_pixels: int) -> int:
+    """Upper bound of the bytes AvSigClip's kernel keeps while it combines a piece of
+    ``pixels`` pixels (whole rows of ``row_pixels``): sorted samples of groups of whole
+    lines, about :data:`AVSIG_STORE_BYTES` but never less than one line nor more than the
+    piece, in blocks of 64 pixels, counted at 8 bytes a sample."""
+    per_sample = n * _STORE_ITEMSIZE
+    group = min(pixels, max(AVSIG_STORE_BYTES // per_sample, row_pixels))
+    return (group + _STORE_BLOCK - 1) * per_sample

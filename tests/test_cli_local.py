@@ -133,6 +133,14 @@ def test_strip_plan_follows_the_memory_limit(files, tmp_path):
     assert tight.predicted_peak <= tight.memory_limit
     with pytest.raises(MemoryError, match="--memory-limit"):
         _local.plan_strips(run.n, run.spatial, 2, per_pixel, 0, base, 2)
+    # AvSigClip's kernel keeps sorted lines: each strip counts them and still fits
+    store = memory_model.sorted_store_bytes(run.n, 10 * W, W)
+    lim = base + 2 * memory_model.TASK_OVERHEAD + int(2 * (10 * row + memory_model.SAFETY * store)) + (8 << 20)
+    av = _local.plan_strips(run.n, run.spatial, 2, per_pixel, 0, lim, 2, sorted_store=True)
+    assert av.predicted_peak <= av.memory_limit
+    px = min(H, av.rows) * W
+    assert av.per_strip == int(memory_model.SAFETY * (px * per_pixel + memory_model.sorted_store_bytes(run.n, px, W))) \
+        + memory_model.TASK_OVERHEAD
 
 
 def test_a_failing_strip_leaves_no_output(files, tmp_path, monkeypatch):

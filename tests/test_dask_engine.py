@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imcombiners.dask as imd
+from imcombiners.dask.planner import make_plan
 from imcombiners import Combiner, GESDClip, LinearFitClip, WinsorizedSigClip, place_into_padded
 from imcombiners._rejectors import AvSigClip, CcdClip, LinearClip, MinMaxClip, PClip, SigClip
 from imcombiners.dask.engine import _replace_kernels
@@ -390,6 +391,36 @@ def test_avsigclip_forces_full_width_strips():
     _check_against_memory(lazy, ref, "simple")
     # without a line-based rejector, columns may be split
     assert imd.plan(a, "mean", rejectors=[SigClip()], tile=(4, 7)).tile == (4, 7)
+
+
+def test_avsigclip_plans_count_the_sorted_store():
+    # The kernel keeps the sorted samples of a group of lines (its clip pass reads the
+    # line-sigma pass's sorted blocks): every tile of an AvSigClip job carries them.
+    import re
+    from pathlib import Path
+
+    from imcombiners._memory_model import AVSIG_STORE_BYTES, SAFETY, sorted_store_bytes
+
+    src = (Path(__file__).parents[1] / "crates/imc-core/src/driver/avsig_store.rs").read_text()
+    shift = re.search(r"pub const STORE_BYTES: usize = 1 << (\d+);", src)
+    assert shift is not None and AVSIG_STORE_BYTES == 1 << int(shift.group(1))
+    # a piece smaller than a group: all of it; a larger one: the group, at least one line
+    assert sorted_store_bytes(5, 1000, 100) == (1000 + 63) * 5 * 8
+    assert sorted_store_bytes(300, 10 * 4096, 4096) == (4096 + 63) * 300 * 8
+    assert sorted_store_bytes(1000, 4096 * 8192, 8192) == (8192 + 63) * 1000 * 8
+    assert sorted_store_bytes(5, 4096 * 4096, 4096) == (AVSIG_STORE_BYTES // 40 + 63) * 40
+    # the engine passes it to the planner
+    a = np.zeros((5, 30, 40), np.float32)
+    sig = imd.plan(a, "mean", rejectors=[SigClip()], tile=(8, 40), threads=2)
+    av = imd.plan(a, "mean", rejectors=[AvSigClip()], tile=(8, 40), threads=2)
+    assert av.per_task - sig.per_task == pytest.approx(SAFETY * sorted_store_bytes(5, 8 * 40, 40), abs=2)
+    # a tile the planner chooses still fits the limit with the store
+    kw = dict(in_itemsize=4, work_itemsize=4, memory_limit="1GB", threads=2, baseline=100 * 2**20, full_rows=True)
+    for shape in [(300, 4096, 4096), (1000, 512, 8192), (20, 4096, 4096)]:
+        plain = make_plan(shape, **kw)
+        stored = make_plan(shape, sorted_store=True, **kw)
+        assert stored.predicted_peak <= 10**9 and stored.tile[1] == shape[2]
+        assert stored.tile[0] <= plain.tile[0]
 
 
 def test_the_accessors_are_registered_in_any_import_order():

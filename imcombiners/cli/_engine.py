@@ -287,6 +287,8 @@ def _combine_locally(info: InputInfo, output: str, job: Mapping[str, Any], outs:
     from imcombiners.io.fits.outputs import open_products
     from imcombiners.io.provenance import provenance_cards
 
+    from imcombiners._memory_model import line_based
+
     from ._local import bytes_per_pixel, plan_strips, prepare_local, run_strips
 
     threads = int(job.get("workers") or os.cpu_count() or 1)
@@ -301,7 +303,8 @@ def _combine_locally(info: InputInfo, output: str, job: Mapping[str, Any], outs:
         from ._sizes import parse_memory
 
         limit = parse_memory(limit, "memory_limit")
-    plan = plan_strips(run.n, run.spatial, run.dtype.itemsize, per_pixel, run.halo, limit, threads)
+    plan = plan_strips(run.n, run.spatial, run.dtype.itemsize, per_pixel, run.halo, limit, threads,
+                       sorted_store=line_based(job["rejectors"] or ()))
     header = output_header(info.frames[0], provenance_cards(run.provenance), source=info.paths[0], plain=True)
     prods, written, counts = _fits_products(info, output, outs, products, dtype, preview, header)
     files = open_products(prods, run.out_dtypes, lambda name: output_shape(name, run.n, run.spatial), run.n,

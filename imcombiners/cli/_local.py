@@ -98,8 +98,10 @@ def bytes_per_pixel(n: int, itemsize: int, work_itemsize: int, out_dtypes: Mappi
 
 
 def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int, halo: int,
-                memory_limit: int | None, threads: int | None) -> StripPlan:
-    """Strip height and strips at once for N frames of ``spatial`` under ``memory_limit``.
+                memory_limit: int | None, threads: int | None, sorted_store: bool = False) -> StripPlan:
+    """Strip height and strips at once for N frames of ``spatial`` under ``memory_limit``
+    (``sorted_store``: the kernel keeps sorted lines, AvSigClip; see
+    :func:`imcombiners._memory_model.sorted_store_bytes`).
 
     Raises
     ------
@@ -108,6 +110,9 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
     """
     height = spatial[0]
     row_px = math.prod(spatial[1:])
+
+    def store(px: int) -> int:
+        return memory_model.sorted_store_bytes(n, px, row_px) if sorted_store else 0
     threads = max(1, int(threads or os.cpu_count() or 1))
     rows = max(1, STRIP_INPUT // max(1, n * row_px * itemsize))
     baseline = 0
@@ -116,7 +121,8 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
         budget = memory_limit - baseline
 
         def strip_bytes(r: int) -> int:
-            return int(SAFETY * (min(height, r + 2 * halo)) * row_px * per_pixel) + TASK_OVERHEAD
+            px = min(height, r + 2 * halo) * row_px
+            return int(SAFETY * (px * per_pixel + store(px))) + TASK_OVERHEAD
 
         if budget < strip_bytes(1):
             raise MemoryError(
@@ -126,13 +132,14 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
                 "diagnostics."
             )
         threads = max(1, min(threads, budget // strip_bytes(1)))
-        fit = int(((budget / threads - TASK_OVERHEAD) / SAFETY) // (row_px * per_pixel)) - 2 * halo
+        fit = int(((budget / threads - TASK_OVERHEAD) / SAFETY - store(height * row_px)) // (row_px * per_pixel)) - 2 * halo
         rows = max(1, min(rows, fit))
     rows = min(rows, height)
     if rows < height:
         # every thread busy: at least two strips per thread when the rows allow
         rows = max(1, min(rows, -(-height // (2 * threads))))
-    per_strip = int(SAFETY * min(height, rows + 2 * halo) * row_px * per_pixel) + TASK_OVERHEAD
+    px = min(height, rows + 2 * halo) * row_px
+    per_strip = int(SAFETY * (px * per_pixel + store(px))) + TASK_OVERHEAD
     return StripPlan(rows=rows, halo=halo, threads=threads, per_strip=per_strip, baseline=baseline,
                      memory_limit=memory_limit, height=height)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from dask.utils import parse_bytes
 
-from imcombiners._memory_model import SAFETY, TASK_OVERHEAD, bytes_per_pixel, process_baseline
+from imcombiners._memory_model import SAFETY, TASK_OVERHEAD, bytes_per_pixel, process_baseline, sorted_store_bytes
 from imcombiners._products import ITEMSIZE
 
 __all__ = ["Plan", "make_plan", "parse_memory", "process_baseline", "OUTPUT_ITEMSIZE"]
@@ -158,6 +158,7 @@ def make_plan(
     extra_per_pixel: float = 0.0,
     plane_itemsize: float = 0.0,
     dq_itemsize: int | None = None,
+    sorted_store: bool = False,
 ) -> Plan:
     """Choose the spatial tiling and concurrency for a stack.
 
@@ -203,6 +204,9 @@ def make_plan(
         read overheads included.
     dq_itemsize : int, optional
         Bytes per pixel of the ``dq`` output (its input's width).
+    sorted_store : bool
+        The kernel keeps sorted copies of groups of lines (AvSigClip): counted per tile
+        with :func:`imcombiners._memory_model.sorted_store_bytes`.
 
     Returns
     -------
@@ -227,9 +231,12 @@ def make_plan(
     result = kept * npix if result_in_memory else 0
     notes: list[str] = []
 
+    row_px = math.prod(spatial[1:])
+
     def per_task(t: Sequence[int]) -> int:
         px = math.prod(min(s, ti + 2 * halo) for s, ti in zip(spatial, t))
-        return int(SAFETY * px * running) + TASK_OVERHEAD
+        store = sorted_store_bytes(n, px, row_px) if sorted_store else 0
+        return int(SAFETY * (px * running + store)) + TASK_OVERHEAD
 
     def minimal_tile() -> tuple[int, ...]:
         if full_rows:
@@ -265,7 +272,14 @@ def make_plan(
 
         def fit(k: int) -> tuple[int, ...]:
             """The tile for k tiles at once."""
-            max_px = (budget / k - TASK_OVERHEAD) / (SAFETY * running)
+            room = budget / k - TASK_OVERHEAD
+            max_px = room / (SAFETY * running)
+            if sorted_store:
+                # Feasible either way: the store at its largest, or at most 8 N bytes a
+                # pixel (+ one block).
+                largest = sorted_store_bytes(n, npix, row_px)
+                max_px = max((room - SAFETY * largest) / (SAFETY * running),
+                             (room - SAFETY * sorted_store_bytes(n, 0, row_px)) / (SAFETY * (running + 8 * n)))
             max_px = min(max_px, max(1.0, MAX_TASK_INPUT / max(1, n * in_itemsize)))
             t = _fit_tile(spatial, max_px, halo, full_rows)
             # keep every thread busy: at least ~2 tiles per thread when rows allow

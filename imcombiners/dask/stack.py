@@ -160,7 +160,8 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
     else:
         stages = 1 if halo else 0
     # line-based statistics (AvSigClip) need whole image lines in every tile
-    full_rows = full_rows or needs_whole_rows(rej)
+    line_based = needs_whole_rows(rej)
+    full_rows = full_rows or line_based
     work = 8 if dtype in (np.dtype(np.int32), np.dtype(np.float64)) else 4
     outputs = list(outputs) if outputs is not None else ["data", *want]
     baseline = None
@@ -181,7 +182,8 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
                      result_in_memory=result_in_memory, align=align, tile=tile, full_rows=full_rows,
                      extra_per_pixel=extra_per_pixel, plane_itemsize=plane_bytes,
                      dq_itemsize=np.dtype(plane_sources["dq"].dtype if "dq" in plane_sources else
-                                          dplanes["dq"].dtype if "dq" in dplanes else np.uint8).itemsize)
+                                          dplanes["dq"].dtype if "dq" in dplanes else np.uint8).itemsize,
+                     sorted_store=line_based)
     if no_workers:
         # e.g. adapt(minimum_jobs=0) before the first job starts: nothing to read limits from
         plan = replace(plan, notes=plan.notes + (

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from imcombiners._memory_model import line_based
 from imcombiners._rejectors import Rejector
 
 if TYPE_CHECKING:  # dask.array is heavy (~1 s, and it imports xarray); only its type is used
@@ -85,7 +86,7 @@ def grow_halo(rejectors: Iterable[Rejector]) -> tuple[int, int]:
 
 def needs_whole_rows(rejectors: Iterable[Rejector]) -> bool:
     """A rejector estimates a statistic from whole image lines (AvSigClip)."""
-    return any(getattr(r, "kind", "") == "avsigclip" for r in rejectors)
+    return line_based(list(rejectors))
 
 
 def chunk_align(darr: da.Array) -> tuple[int, ...]:

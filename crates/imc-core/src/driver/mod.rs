@@ -37,6 +37,7 @@ use crate::reject::sigclip::SpreadAbout;
 use crate::reject::{sflag, Prepared};
 use crate::simd::{self, Kernel};
 
+mod avsig_store;
 mod element;
 mod lane_select;
 mod lane_shortcuts;
@@ -46,6 +47,8 @@ mod plane_stream;
 mod scratch;
 mod stream;
 mod vertical;
+#[cfg(test)]
+mod avsig_tests;
 #[cfg(test)]
 mod plane_tests;
 #[cfg(test)]
@@ -306,6 +309,11 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     // 5-20 % on Zen 4 (issue 14: the N = 5 median was slower at avx512 than at avx2).
     let isa = if path == Path::Vertical { simd::active().at_most(simd::Level::Avx2) } else { simd::active() };
     let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, lone, pctx };
+    // A lone AvSigClip (in any chain) on the vertical path sorts every pixel once.
+    if let Some((k, cen)) = avsig_store::applies(path, &prepared) {
+        ctx.run_avsig_store(k, cen, threads, isa);
+        return Ok(out);
+    }
     // Line sigmas in chain order: an AvSigClip sees the survivors of the rejectors before
     // it, exactly as when the chain runs as separate steps.
     for (k, p) in prepared.iter().enumerate() {
@@ -319,7 +327,7 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let body = |s: &mut Scratch, b: usize| {
         let p0 = b * block;
         let p1 = (p0 + block).min(m);
-        simd::dispatch(isa, BlockWork { ctx: &ctx, path, s, p0, p1 });
+        simd::dispatch(isa, BlockWork { ctx: &ctx, path, s, p0, p1, presorted: false });
     };
     let scratch = || Scratch::with_planes(n, block, path, with_planes);
     if threads == 1 || nblocks <= 1 {
@@ -401,17 +409,19 @@ struct BlockWork<'c, 'a, 'f, T, O> {
     s: &'c mut Scratch,
     p0: usize,
     p1: usize,
+    /// Vertical path: the block's sorted rows are already in `s` (see `avsig_store`).
+    presorted: bool,
 }
 
 impl<T: Input, O: Real> Kernel for BlockWork<'_, '_, '_, T, O> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        let BlockWork { ctx, path, s, p0, p1 } = self;
+        let BlockWork { ctx, path, s, p0, p1, presorted } = self;
         match path {
             Path::Stream => ctx.stream_block(s, p0, p1),
             Path::MinMaxStream => ctx.minmax_stream_block(s, p0, p1),
-            Path::Vertical => ctx.vertical_block(s, p0, p1),
+            Path::Vertical => ctx.vertical_block(s, p0, p1, presorted),
             Path::Select => ctx.select_block(s, p0, p1),
             Path::Element => ctx.element_block(s, p0, p1),
             Path::Column => ctx.column_block(s, p0, p1),

@@ -17,7 +17,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// end) and, when asked, into `orig` (invalid NaN, frame order kept); then sort every
     /// lane with the network.
     #[inline(always)]
-    fn load_sort<L: Real>(&self, rows: &mut [L], orig: &mut [f64], need_orig: bool, p0: usize, p1: usize) {
+    pub(super) fn load_sort<L: Real>(&self, rows: &mut [L], orig: &mut [f64], need_orig: bool, p0: usize, p1: usize) {
         let n = self.n;
         let len = p1 - p0;
         let lanes = LANES;
@@ -56,7 +56,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
     /// The frame-order values of a plain block into `orig` (as `load_sort` with `need_orig`).
     #[inline(always)]
-    fn load_plain_orig(&self, s: &mut Scratch, p0: usize, p1: usize) {
+    pub(super) fn load_plain_orig(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let (len, lanes) = (p1 - p0, LANES);
         for (i, frame) in self.frames.data.iter().enumerate() {
             let row = &mut s.orig[i * lanes..i * lanes + lanes];
@@ -92,9 +92,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 
     /// Vertical path: load a block frame-major, sort all its pixels with one network,
-    /// then reject and combine each pixel from its sorted column.
+    /// then reject and combine each pixel from its sorted column. `presorted`: the block's
+    /// sorted rows are already in the scratch (`avsig_store`), only `orig` is loaded.
     #[inline(always)]
-    pub(super) fn vertical_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
+    pub(super) fn vertical_block(&self, s: &mut Scratch, p0: usize, p1: usize, presorted: bool) {
         let n = self.n;
         let len = p1 - p0;
         let job = self.job;
@@ -107,7 +108,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         // A full plain block that a lone rejector's shortcut may decide whole: its sums
         // read the frames again (in cache), and `orig` is filled only if a lane needs it.
         let defer_orig = need_orig && lane_sums && self.plain && self.data_only && self.lone.is_some() && len == lanes;
-        self.load_sorted_block(s, need_orig && !defer_orig, p0, p1);
+        if !presorted {
+            self.load_sorted_block(s, need_orig && !defer_orig, p0, p1);
+        } else if need_orig && !defer_orig {
+            self.load_orig(s, p0, p1);
+        }
         // Order statistics without rejection read the sorted rows directly.
         if self.prepared.is_empty() && !need_orig {
             // Common case: every lane complete and only the image wanted -> whole rows.

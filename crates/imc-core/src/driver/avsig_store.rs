@@ -1,0 +1,197 @@
+//! AvSigClip on the vertical path with one sort per pixel.
+//!
+//! AvSigClip's sigma comes from every pixel of an image line, so no pixel of a line can be
+//! clipped before all of its line has been read and sorted. Sorting every pixel once for
+//! the line sigma and again for the clip pass doubled the cost of the sort, the largest
+//! part of the job. Here a group of whole lines is sorted once into a store of network
+//! sorted blocks; the line sigmas are summed from the per-pixel terms of those blocks (in
+//! pixel order, the additions of `Ctx::line_sigmas`, so the same bits); then the clip pass
+//! runs the ordinary vertical block on each stored block instead of loading and sorting
+//! it again. Groups keep the store near [`STORE_BYTES`] (at least one line), whatever the
+//! size of the tile; the planners count it (`imcombiners/_memory_model.py`).
+
+use rayon::prelude::*;
+
+use super::scratch::Scratch;
+use super::{with_threads, BlockWork, Ctx, Path};
+use crate::input::Input;
+use crate::job::{Centre, Rejector};
+use crate::network::LANES;
+use crate::real::Real;
+use crate::reject::{avsigclip, Prepared, Win};
+use crate::simd::{self, Isa, Kernel};
+
+/// Bytes of sorted samples a group of lines may hold (a single longer line is one group).
+/// Small, so that a group's blocks are still in cache when the clip pass reads them (a
+/// 16 MiB store made N = 100 slower than sorting twice: it went out to memory and back).
+/// `imcombiners/_memory_model.py` (AVSIG_STORE_BYTES) plans with the same number.
+pub const STORE_BYTES: usize = 1 << 20;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests shrink the store to force many groups (read on the thread calling `run`).
+    pub(super) static TEST_STORE_BYTES: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+fn store_bytes() -> usize {
+    #[cfg(test)]
+    if let Some(b) = TEST_STORE_BYTES.with(|c| c.get()) {
+        return b;
+    }
+    STORE_BYTES
+}
+
+/// The index of the chain's AvSigClip and its centre, when the store applies: the job runs
+/// on the vertical path (no planes, no per-sample outputs, no frame ids, N within the
+/// networks) and the chain holds exactly one AvSigClip.
+pub(super) fn applies(path: Path, prepared: &[Prepared]) -> Option<(usize, Centre)> {
+    if path != Path::Vertical {
+        return None;
+    }
+    let mut found = None;
+    for (k, p) in prepared.iter().enumerate() {
+        if let Rejector::AvSigClip { cen, .. } = p.rejector {
+            if found.is_some() {
+                return None;
+            }
+            found = Some((k, cen));
+        }
+    }
+    found
+}
+
+impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
+    /// The whole job, group of lines by group: sort into the store and sum the line
+    /// sigmas, then clip and combine every stored block.
+    pub(super) fn run_avsig_store(&mut self, k: usize, cen: Centre, threads: usize, isa: Isa) {
+        let mut table = vec![f64::NAN; self.m / self.line];
+        self.line_sigma = (0..self.prepared.len()).map(|j| (j == k).then(Vec::new)).collect();
+        if self.lane32 {
+            self.run_grouped::<f32>(k, cen, threads, isa, &mut table, |s| &mut s.rows32);
+        } else {
+            self.run_grouped::<f64>(k, cen, threads, isa, &mut table, |s| &mut s.rows);
+        }
+    }
+
+    fn run_grouped<L: Real>(&mut self, k: usize, cen: Centre, threads: usize, isa: Isa, table: &mut Vec<f64>,
+                            rows_of: fn(&mut Scratch) -> &mut Vec<L>) {
+        let (n, m, line) = (self.n, self.m, self.line);
+        let nlines = m / line;
+        let per_line = line * n * std::mem::size_of::<L>();
+        let group_lines = (store_bytes() / per_line.max(1)).clamp(1, nlines.max(1));
+        let max_blocks = (group_lines * line).div_ceil(LANES);
+        let mut store: Vec<Vec<L>> = (0..max_blocks).map(|_| vec![L::default(); n * LANES]).collect();
+        let mut terms: Vec<(f64, usize)> = vec![(0.0, 0); group_lines * line];
+        let scratch = || Scratch::with_planes(n, LANES, Path::Vertical, false);
+        let mut l0 = 0;
+        while l0 < nlines {
+            let l1 = (l0 + group_lines).min(nlines);
+            let (g0, g1) = (l0 * line, l1 * line);
+            let nb = (g1 - g0).div_ceil(LANES);
+            // 1. Sort every block of the group once (kept) and take each pixel's terms.
+            {
+                let ctx = &*self;
+                let prepass = |s: &mut Scratch, (j, (blk, t)): (usize, (&mut Vec<L>, &mut [(f64, usize)]))| {
+                    let p0 = g0 + j * LANES;
+                    let p1 = (p0 + LANES).min(g1);
+                    simd::dispatch(isa, Prepass { ctx, blk, s, terms: t, upto: k, cen, p0, p1 });
+                };
+                if threads == 1 || nb <= 1 {
+                    let mut s = scratch();
+                    let blocks = store[..nb].iter_mut().zip(terms[..g1 - g0].chunks_mut(LANES)).enumerate();
+                    blocks.for_each(|x| prepass(&mut s, x));
+                } else {
+                    let blocks = store[..nb].par_iter_mut().zip(terms[..g1 - g0].par_chunks_mut(LANES)).enumerate();
+                    with_threads(threads, || blocks.for_each_init(scratch, prepass));
+                }
+            }
+            // 2. Line sigmas: each line's terms added in pixel order, as `line_sigmas` does.
+            for l in l0..l1 {
+                let (mut acc, mut count) = (0.0, 0usize);
+                for &(a, c) in &terms[l * line - g0..(l + 1) * line - g0] {
+                    acc += a;
+                    count += c;
+                }
+                table[l] = avsigclip::line_sigma(acc, count);
+            }
+            self.line_sigma[k] = Some(std::mem::take(table));
+            // 3. Clip and combine the stored blocks (their sorted rows swapped into the
+            // scratch: no copy).
+            {
+                let ctx = &*self;
+                let clip = |s: &mut Scratch, (j, blk): (usize, &mut Vec<L>)| {
+                    let p0 = g0 + j * LANES;
+                    let p1 = (p0 + LANES).min(g1);
+                    std::mem::swap(rows_of(s), blk);
+                    simd::dispatch(isa, BlockWork { ctx, path: Path::Vertical, s, p0, p1, presorted: true });
+                };
+                if threads == 1 || nb <= 1 {
+                    let mut s = scratch();
+                    store[..nb].iter_mut().enumerate().for_each(|x| clip(&mut s, x));
+                } else {
+                    with_threads(threads, || store[..nb].par_iter_mut().enumerate().for_each_init(scratch, clip));
+                }
+            }
+            *table = self.line_sigma[k].take().unwrap_or_default();
+            l0 = l1;
+        }
+    }
+
+    /// The frame-order values of a block into `orig` (invalid samples NaN), as the
+    /// vertical path's load gives them, for a block whose sorted rows are already there.
+    #[inline(always)]
+    pub(super) fn load_orig(&self, s: &mut Scratch, p0: usize, p1: usize) {
+        if self.plain {
+            return self.load_plain_orig(s, p0, p1);
+        }
+        let (len, lanes) = (p1 - p0, LANES);
+        for i in 0..self.n {
+            let f = &self.frames.data[i][p0..p1];
+            let mk = self.frames.masks.as_ref().map(|mk| &mk[i][p0..p1]);
+            let row = &mut s.orig[i * lanes..i * lanes + lanes];
+            for (b, &raw) in f.iter().enumerate() {
+                let (x, st) = self.sample(i, raw, mk.is_some_and(|mk| mk[b]));
+                row[b] = if st == 0 { x } else { f64::NAN };
+            }
+            row[len..].fill(f64::NAN);
+        }
+    }
+}
+
+/// One block of the pre-pass: load and sort it into its store block, then each pixel's
+/// contribution to its line's sigma (after the rejectors before the AvSigClip).
+struct Prepass<'c, 'a, 'f, T, O, L> {
+    ctx: &'c Ctx<'a, 'f, T, O>,
+    blk: &'c mut Vec<L>,
+    s: &'c mut Scratch,
+    terms: &'c mut [(f64, usize)],
+    upto: usize,
+    cen: Centre,
+    p0: usize,
+    p1: usize,
+}
+
+impl<T: Input, O: Real, L: Real> Kernel for Prepass<'_, '_, '_, T, O, L> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let Prepass { ctx, blk, s, terms, upto, cen, p0, p1 } = self;
+        let n = ctx.n;
+        ctx.load_sort::<L>(blk, &mut s.orig, false, p0, p1);
+        for b in 0..(p1 - p0) {
+            s.sorted.clear();
+            s.sorted.extend((0..n).map(|r| blk[r * LANES + b].to_f64()));
+            // Invalid samples sorted to the end as +inf.
+            let mut c = n;
+            while c > 0 && s.sorted[c - 1] == f64::INFINITY {
+                c -= 1;
+            }
+            s.sorted.truncate(c);
+            let mut win = Win::new(&s.sorted, None);
+            for p in &ctx.prepared[..upto] {
+                p.apply(&mut win, &mut s.rs);
+            }
+            terms[b] = avsigclip::line_terms(&win, &ctx.prepared[upto], cen);
+        }
+    }
+}
