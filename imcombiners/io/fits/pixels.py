@@ -231,9 +231,9 @@ def physical_in_place(words: np.ndarray, ptype: PixelType) -> np.ndarray:
     if words.flags.c_contiguous and words.flags.writeable:
         # One vectorised pass in the kernels (swap, and the top bit for uint16): NumPy's
         # byteswap is a scalar loop, a tenth of a small command-line job.
-        from ..._job import load_core
+        from ... import _core  # loaded already by whoever reads pixels to combine them
 
-        load_core().stored_to_native(words.view(f"u{size}"), ptype.kind == "uint16")
+        _core.stored_to_native(words.view(f"u{size}"), ptype.kind == "uint16")
         return words
     words.byteswap(inplace=True)
     if ptype.kind == "uint16":
