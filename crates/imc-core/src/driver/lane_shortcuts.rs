@@ -24,6 +24,22 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         if self.lane32 { s.rows32[k * LANES + b] as f64 } else { s.rows[k * LANES + b] }
     }
 
+    /// The number of leading sorted rows of lane b for which `pred` holds, for a `pred`
+    /// that holds on a prefix of the sorted values (a binary search).
+    #[inline(always)]
+    fn lane_partition(&self, s: &Scratch, b: usize, pred: impl Fn(f64) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(self.lane_at(s, mid, b)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
     /// Per lane of a block of complete lanes, into `s.acc`: sorted rows k0 and k1 (k1 = k0
     /// or k0 + 1) averaged when they differ -- the median (k0 = (n-1)/2, k1 = n/2), lower
     /// median, minimum or maximum with the expressions of `reject::median_of_some`.
@@ -307,13 +323,17 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             s.pass_lo[b] = 0;
             s.pass_hi[b] = 0; // counts samples at the high end for now
         }
-        for k in 0..n {
-            for b in 0..len {
-                let x = self.lane_at(s, k, b);
-                let (med, sigma) = (s.pass_med[b], s.pass_std[b]);
-                s.pass_lo[b] += ((med - x) / sigma >= sigma_lo) as usize;
-                s.pass_hi[b] += ((x - med) / sigma >= sigma_hi) as usize;
+        for b in 0..len {
+            let (med, sigma) = (s.pass_med[b], s.pass_std[b]);
+            if !(sigma > 0.0) {
+                continue; // nothing is rejected (below)
             }
+            // The lane is sorted, and IEEE subtraction and division by a positive number are
+            // monotone: (med - x) / sigma falls and (x - med) / sigma rises with x, so the
+            // samples each test rejects are a prefix and a suffix. Two binary searches give
+            // the counts the per-sample tests give, without a division per sample.
+            s.pass_lo[b] = self.lane_partition(s, b, |x| (med - x) / sigma >= sigma_lo);
+            s.pass_hi[b] = n - self.lane_partition(s, b, |x| !((x - med) / sigma >= sigma_hi));
         }
         for b in 0..len {
             let sigma = s.pass_std[b];

@@ -50,6 +50,8 @@ mod vertical;
 #[cfg(test)]
 mod avsig_tests;
 #[cfg(test)]
+mod pclip_tests;
+#[cfg(test)]
 mod plane_tests;
 #[cfg(test)]
 mod proptests;
