@@ -12,10 +12,10 @@ use crate::network::LANES;
 use crate::input::Input;
 use crate::real::Real;
 use crate::reject::minmax::drop_counts;
-use crate::reject::{keep_count, median_at, oflag};
+use crate::reject::{keep_count, median_at, median_sorted, oflag};
 use crate::reject::lanes::{self, LanePass};
 use crate::reject::pclip::spread_slot;
-use crate::reject::sigclip::{sum_sq_about, SpreadAbout};
+use crate::reject::sigclip::{sum_dev, sum_sq_about, SpreadAbout};
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Sorted value `k` of lane `b`.
@@ -103,6 +103,16 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 s.pass_flags[b] |= oflag::MAXITERS;
             }
             s.pass_active[b] = true;
+        }
+        // Small N and few lanes left: each one's later passes on its own column.
+        if n <= COLUMN_PASSES_MAX_N && s.pass_active[..len].iter().filter(|&&a| a).count() * 4 <= len {
+            let p = LanePasses { n, sigma_lo, sigma_hi, ddof, about, maxiters, allowed };
+            for b in 0..len {
+                if s.pass_active[b] {
+                    self.sigclip_column_passes(s, b, &p);
+                }
+            }
+            return true;
         }
         // Taken out of the scratch for the loop so the rows can be read alongside.
         let mut acc = std::mem::take(&mut s.pass_acc);
@@ -208,6 +218,63 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
         s.pass_acc = acc;
         true
+    }
+
+    /// SigClip passes 2.. of lane b (active after pass 1) on a copy of its sorted column:
+    /// `reject::iterate` with `reject::sigclip::centre_spread` on the window [pass_lo,
+    /// pass_hi) (the same functions on the same values, so the same bits); updates the
+    /// lane's window, nit, flags, spread and bounds, or clears `pass_ok` where the per-element
+    /// path must decide (nkeep / maxrej, an empty window).
+    #[inline(always)]
+    fn sigclip_column_passes(&self, s: &mut Scratch, b: usize, p: &LanePasses) {
+        let n = p.n;
+        let mut col = std::mem::take(&mut s.sorted);
+        col.clear();
+        if self.lane32 {
+            col.extend(s.rows32[b..].iter().step_by(LANES).take(n).map(|&x| x as f64));
+        } else {
+            col.extend(s.rows[b..].iter().step_by(LANES).take(n).copied());
+        }
+        let (mut lo, mut hi) = (s.pass_lo[b], s.pass_hi[b]);
+        for it in 2..=p.maxiters {
+            let nw = hi - lo;
+            if nw <= p.ddof {
+                break;
+            }
+            let w = &col[lo..hi];
+            let c = median_sorted(w);
+            let (sa, sb) = sum_dev(w, c);
+            let sd = (sum_sq_about(sa, sb, nw as f64, p.about) / (nw - p.ddof) as f64).sqrt();
+            if !(sd.is_finite() && c.is_finite()) {
+                break;
+            }
+            let (low, upp) = (c - p.sigma_lo * sd, c + p.sigma_hi * sd);
+            (s.pass_std[b], s.pass_low[b], s.pass_upp[b]) = (sd, low, upp);
+            // Reject inward from both ends (`reject::side`).
+            let (mut l, mut h) = (lo, hi);
+            while l < h && col[l] < low {
+                l += 1;
+            }
+            while h > l && col[h - 1] > upp {
+                h -= 1;
+            }
+            let k = (l - lo) + (hi - h);
+            if k == 0 {
+                break;
+            }
+            if (n - nw) + k > p.allowed || h == l {
+                s.pass_ok[b] = false;
+                break;
+            }
+            (lo, hi) = (l, h);
+            s.pass_nit[b] = s.pass_nit[b].saturating_add(1);
+            if it == p.maxiters {
+                s.pass_flags[b] |= oflag::MAXITERS;
+            }
+        }
+        (s.pass_lo[b], s.pass_hi[b]) = (lo, hi);
+        s.pass_active[b] = false;
+        s.sorted = col;
     }
 
     /// The first SigClip pass of every lane of a block of complete lanes (window: all n
@@ -391,6 +458,22 @@ fn window_sums<L: Real>(rows: &[L], n: usize, k0: usize, k1: usize, len: usize, 
             acc[(4 + j) * LANES + o..][..8].copy_from_slice(&a2[j]);
         }
     }
+}
+
+/// Largest N whose SigClip passes after the first run lane by lane on a copy of the
+/// column when few lanes are left (above it, as sums over the block's rows).
+const COLUMN_PASSES_MAX_N: usize = 64;
+
+/// The parameters of a SigClip's passes after the first on one lane.
+struct LanePasses {
+    n: usize,
+    sigma_lo: f64,
+    sigma_hi: f64,
+    ddof: usize,
+    about: SpreadAbout,
+    maxiters: u32,
+    /// How many samples the rejector may remove (nkeep / maxrej).
+    allowed: usize,
 }
 
 /// The parameters of a SigClip's first pass over whole lanes.
