@@ -503,11 +503,11 @@ fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut
     let n = p.n;
     let (nf, denom) = (n as f64, (n - p.ddof) as f64);
     let full = n / 4 * 4;
-    for o in (0..len.div_ceil(GROUP) * GROUP).step_by(GROUP) {
-        let r = |k: usize| -> [f64; GROUP] {
-            let row: &[L; GROUP] = rows[k * LANES + o..][..GROUP].try_into().unwrap();
-            row.map(|x| x.to_f64())
-        };
+    // Rows as groups of eight lanes: group g of row k is groups[k * LANES / GROUP + g].
+    let (groups, _) = rows.as_chunks::<GROUP>();
+    for g in 0..len.div_ceil(GROUP) {
+        let o = g * GROUP;
+        let r = |k: usize| -> [f64; GROUP] { groups[k * (LANES / GROUP) + g].map(|x| x.to_f64()) };
         let m: [f64; GROUP] = if n % 2 == 1 {
             r(n / 2)
         } else {

@@ -285,9 +285,16 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     fn dense_block_sums(&self, s: &Scratch, p0: usize) {
         let (n, lanes) = (self.n, LANES);
         let at = |k: usize, b: usize| if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
+        let row = |k: usize| -> [f64; LANES] {
+            if self.lane32 {
+                let r: &[f32; LANES] = s.rows32[k * lanes..][..lanes].try_into().unwrap();
+                r.map(|x| x as f64)
+            } else {
+                s.rows[k * lanes..][..lanes].try_into().unwrap()
+            }
+        };
         // Window edges and survivor counts: most lanes keep all n samples.
-        let mut vlo: [f64; LANES] = std::array::from_fn(|b| at(0, b));
-        let mut vhi: [f64; LANES] = std::array::from_fn(|b| at(n - 1, b));
+        let (mut vlo, mut vhi) = (row(0), row(n - 1));
         let mut cnt = [n as f64; LANES];
         for b in 0..lanes {
             let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
