@@ -176,7 +176,8 @@ def checks(res: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
-def markdown(res: dict, args, info: dict, load: tuple, busy: float, elapsed: float) -> str:
+def markdown(res: dict, args, info: dict, load: tuple, busy: tuple[float, float],
+             elapsed: float) -> str:
     versions = package_versions(["numpy", "bottleneck", "astropy", "imcombiners"])
     out = [
         "## Cost per sample as N grows (N-sweep)",
@@ -188,9 +189,11 @@ def markdown(res: dict, args, info: dict, load: tuple, busy: float, elapsed: flo
         f"{', '.join(info['simd'])}; RAM {info['ram_gib']} GiB; kernel {info['kernel']}",
         "* Packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         f"* Load average before / after: {', '.join(f'{x:.2f}' for x in load[0])} / "
-        f"{', '.join(f'{x:.2f}' for x in load[1])}; all CPUs were {100 * busy:.0f} % busy during "
-        "the run (ours and every other process). **The machine was shared with other engineers "
-        "compiling and testing: the numbers are noisy, and only roughly comparable between rows.**",
+        f"{', '.join(f'{x:.2f}' for x in load[1])}; all CPUs were {100 * busy[0]:.0f} % busy during "
+        f"the run, other processes than this one used {busy[1]:.2f} cores on average. "
+        + ("**The machine was shared (others used more than 0.1 cores): the numbers are noisy, "
+           "and only roughly comparable between rows.**" if busy[1] > 0.1 else
+           "Quiet machine: nothing else ran."),
         f"* Each N: N x H x {WIDTH} float32 with N x H x {WIDTH} ~= {args.samples:.3g} samples; "
         f"time = median of {args.repeats} interleaved rounds after a warm-up, divided by the "
         "number of input samples. Ours on all cores (rayon); peers on one thread. Peers "
@@ -236,9 +239,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--scenarios {args.scenarios!r} matches none of {', '.join(SCENARIOS)}")
     info = machine_info()
     load0, (b0, t0), start = os.getloadavg(), cpu_busy(), time.time()
+    own0 = time.process_time()
     res = run(ns, scenarios, args.samples, args.repeats, args.peers_max_n)
     (b1, t1), elapsed = cpu_busy(), time.time() - start
-    text = markdown(res, args, info, (load0, os.getloadavg()), (b1 - b0) / max(1, t1 - t0), elapsed)
+    # This process's CPU (all its threads) in jiffies: the rest is other processes.
+    own_jiffies = (time.process_time() - own0) * os.sysconf("SC_CLK_TCK")
+    ncpu = len(os.sched_getaffinity(0))
+    others = max(0.0, (b1 - b0) - own_jiffies) / max(1, t1 - t0) * ncpu
+    text = markdown(res, args, info, (load0, os.getloadavg()), ((b1 - b0) / max(1, t1 - t0), others),
+                    elapsed)
     if args.output:
         with open(args.output, "w") as f:
             f.write(text + "\n")

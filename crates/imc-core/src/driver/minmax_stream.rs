@@ -2,7 +2,9 @@
 //! valid sample of each pixel, followed by a mean or sum, without sorting anything.
 //!
 //! Pass 1 reads the block's frames once (several at a time) and keeps, per pixel, the valid
-//! count, the minimum, the maximum and the frame-order sum of every valid sample. The
+//! count, the minimum, the maximum and the frame-order sum of every valid sample (on plain
+//! stacks it takes every sample unmasked, and redoes masked the few pixels whose sum or
+//! extremes came out non-finite, i.e. that met a NaN or an infinity). The
 //! samples the sorted window drops are the minimum held by the first frame and the maximum
 //! held by the last frame ((value, frame) order). When every partial sum of a pixel is exact
 //! in f64 (see [`exact_f32_sum`]), total - min - max *is* the frame-order sum of the
@@ -162,7 +164,18 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         total.fill(0.0);
         if self.plain {
             for (g, k, _) in self.frame_groups(p0, p1) {
-                find_extremes(&g[..k], vmin, vmax, valid, total);
+                find_extremes(&g[..k], vmin, vmax, total);
+            }
+            // The pass above took every sample unmasked (see `find_extremes_k`). A pixel
+            // whose sum and extremes are finite met no NaN or infinity, so all N samples
+            // are valid and the results are the masked ones; the others are redone masked.
+            let n = self.n as u32;
+            for b in 0..p1 - p0 {
+                if !T::IS_FLOAT || (finite(total[b]) & finite(vmin[b]) & finite(vmax[b])) {
+                    valid[b] = n;
+                } else {
+                    (vmin[b], vmax[b], valid[b], total[b]) = self.masked_extremes(p0 + b);
+                }
             }
         } else {
             for i in 0..self.n {
@@ -176,6 +189,26 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 }
             }
         }
+    }
+
+    /// Pass-1 accumulators of pixel `p` of a plain float stack with invalid samples left
+    /// out, in frame order as `find_extremes_k` would have them.
+    #[inline(never)]
+    fn masked_extremes<L: Real>(&self, p: usize) -> (L, L, u32, f64) {
+        let (mut lo, mut hi, mut c, mut a) = (L::INF, L::NEG_INF, 0u32, 0.0f64);
+        for f in self.frames.data.iter() {
+            let v = f[p].to_f64();
+            let x = L::from_f64(v);
+            if finite(x) {
+                lo = if x < lo { x } else { lo };
+                hi = if x > hi { x } else { hi };
+                c += 1;
+            }
+            if finite(v) {
+                a += v;
+            }
+        }
+        (lo, hi, c, a)
     }
 
     /// The frames (value, frame) order puts at the two ends: the first frame holding the
@@ -236,41 +269,40 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 }
 
-/// Pass 1 over a few frames: valid count, minimum, maximum and frame-order sum per pixel.
+/// Pass 1 over a few frames: minimum, maximum and frame-order sum per pixel, every sample
+/// taken (the caller redoes the pixels that met an invalid one).
 #[inline(always)]
-fn find_extremes<T: Input, L: Real>(fs: &[&[T]], vmin: &mut [L], vmax: &mut [L], valid: &mut [u32], total: &mut [f64]) {
-    let len = valid.len();
-    let (vmin, vmax, total) = (&mut vmin[..len], &mut vmax[..len], &mut total[..len]);
+fn find_extremes<T: Input, L: Real>(fs: &[&[T]], vmin: &mut [L], vmax: &mut [L], total: &mut [f64]) {
+    let len = total.len();
+    let (vmin, vmax) = (&mut vmin[..len], &mut vmax[..len]);
     match fs {
-        [a, b, c, d] => find_extremes_k([&a[..len], &b[..len], &c[..len], &d[..len]], vmin, vmax, valid, total),
+        [a, b, c, d] => find_extremes_k([&a[..len], &b[..len], &c[..len], &d[..len]], vmin, vmax, total),
         _ => {
             for f in fs {
-                find_extremes_k([&f[..len]], vmin, vmax, valid, total);
+                find_extremes_k([&f[..len]], vmin, vmax, total);
             }
         }
     }
 }
 
 #[inline(always)]
-fn find_extremes_k<T: Input, L: Real, const K: usize>(fs: [&[T]; K], vmin: &mut [L], vmax: &mut [L], valid: &mut [u32], total: &mut [f64]) {
-    for b in 0..valid.len() {
-        let (mut lo, mut hi, mut c, mut a) = (vmin[b], vmax[b], valid[b], total[b]);
+fn find_extremes_k<T: Input, L: Real, const K: usize>(fs: [&[T]; K], vmin: &mut [L], vmax: &mut [L], total: &mut [f64]) {
+    for b in 0..total.len() {
+        let (mut lo, mut hi, mut a) = (vmin[b], vmax[b], total[b]);
         for f in &fs {
             // L is f32 only for input types that f32 holds exactly. (-0.0 and +0.0 compare
             // equal, as the sorted window's ties do.)
             let v = f[b].to_f64();
             let x = L::from_f64(v);
-            // Finiteness is tested in each accumulator's own width (see `real::finite`):
-            // at SSE2 a lane mask cannot be widened from f32 to f64 cheaply.
-            let ok = !T::IS_FLOAT || finite(x);
-            let ok64 = !T::IS_FLOAT || finite(v);
-            lo = if ok & (x < lo) { x } else { lo };
-            hi = if ok & (x > hi) { x } else { hi };
-            c += ok as u32;
-            // Adding +0.0 leaves the sum bit-identical to skipping the sample.
-            a += if ok64 { v } else { 0.0 };
+            // No validity test: a NaN leaves the extremes alone and makes the sum NaN, an
+            // infinity becomes an extreme; either way the pixel is redone masked
+            // (`Ctx::masked_extremes`). Without masks, counts or blends the loop is a
+            // min, a max and a widening add per sample, which matters most at SSE2.
+            lo = if x < lo { x } else { lo };
+            hi = if x > hi { x } else { hi };
+            a += v;
         }
-        (vmin[b], vmax[b], valid[b], total[b]) = (lo, hi, c, a);
+        (vmin[b], vmax[b], total[b]) = (lo, hi, a);
     }
 }
 
@@ -363,6 +395,7 @@ mod tests {
                             _ if p % 211 == 0 => f32::NAN, // a pixel with no valid sample
                             0 | 1 => f32::NAN,
                             2 => f32::INFINITY,
+                            5 => f32::NEG_INFINITY,
                             3 => -0.0,
                             4 => 0.0,
                             _ => (x * 0.2).round(),

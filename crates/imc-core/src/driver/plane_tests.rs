@@ -11,7 +11,7 @@
 //! NaN, zero, -0.0, negative, +-inf, subnormal and near-overflow variances (f32 and f64
 //! planes; a subnormal f64 variance gives an infinite inverse-variance weight).
 
-use super::plane_stream::PLANE_BLOCK;
+use super::plane_stream::{IVAR_RUN, PLANE_BLOCK, RUN_COUNTS};
 use super::*;
 use crate::job::Want;
 use crate::planes::{FloatPlane, Planes};
@@ -135,6 +135,11 @@ fn jobs(n: usize) -> Vec<Job> {
 /// Run `job` on `data` with the variance plane `var`: (fast, general, element) at each
 /// level and thread count, each compared with the element path at the baseline.
 fn check_case<T: Input, O: Real>(data: &[Vec<T>], var: &VarPlane, what: &str) {
+    check_jobs::<T, O>(data, var, what, jobs(data.len()));
+}
+
+/// `check_case` for the given jobs.
+fn check_jobs<T: Input, O: Real>(data: &[Vec<T>], var: &VarPlane, what: &str, jobs: Vec<Job>) {
     let n = data.len();
     let m = data[0].len();
     let falses = vec![false; m];
@@ -143,7 +148,7 @@ fn check_case<T: Input, O: Real>(data: &[Vec<T>], var: &VarPlane, what: &str) {
         Frames::new(data.iter().map(|v| v.as_slice()).collect(), masks).unwrap().with_planes(var.planes()).unwrap()
     };
     let (plain, masked) = (frames(false), frames(true));
-    for job in jobs(n) {
+    for job in jobs {
         let mut slow_job = job.clone();
         slow_job.want.mask = true; // a per-sample output: the element path
         let reference: Outputs<O> = with_level(Level::Baseline, || run(&plain, &slow_job, 1).unwrap()).unwrap();
@@ -234,4 +239,112 @@ fn inverse_variance_weights_are_exact_reciprocals() {
             assert_eq!(got.variance.as_ref().unwrap()[p].to_bits(), (swwv / (sw * sw)).to_bits(), "{level} pixel {p}");
         }
     }
+}
+
+/// The inverse-variance runs added without a per-sample test (`ivar_run_unchecked`, at the
+/// avx2 and baseline levels) against the element path: clean runs (which take it) next to
+/// runs with one special sample each, which must send their run to the selecting loop
+/// whether the sample is unusable (NaN or infinite value; NaN, zero, -0.0, negative or
+/// infinite variance) or usable but outside the test (an f64 variance whose weight
+/// overflows or falls below `f64::MIN_POSITIVE`), or is a usable extreme that passes (f32
+/// subnormal and largest variances). N covers one frame, frame groups with and without
+/// leftover frames, and 100 frames; the widths a tail run shorter than `IVAR_RUN`.
+#[test]
+fn unchecked_ivar_runs_equal_the_element_path() {
+    let r = IVAR_RUN;
+    let value_specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+    let var_specials = [f64::NAN, 0.0, -0.0, -3.0, f64::INFINITY, f64::NEG_INFINITY, 1e-45f32 as f64, f32::MAX as f64, 5e-324, 1e308, 1e-320];
+    let shapes: &[(usize, usize)] = &[(1, 2 * r + 5), (2, r), (3, r + 1), (4, 2 * r), (5, 3 * r + 7), (20, r + 3), (100, r + 1)];
+    for (k, &(n, m)) in shapes.iter().enumerate() {
+        let seed = 40 + k as u64;
+        let mut x = samples(n, m, seed, false);
+        let mut r_ = Lcg(seed | 1);
+        let mut v: Vec<Vec<f64>> = (0..n).map(|_| (0..m).map(|_| 0.5 + r_.uniform() * 29.5).collect()).collect();
+        // Odd runs get specials (the first, and every even run, stay clean); the
+        // variance specials that f32 cannot hold become 1.0 in the f32 plane below.
+        for q in (1..m.div_ceil(r)).step_by(2) {
+            let (i, p) = ((q * 7 + 3) % n, (q * r + (q * 131) % r).min(m - 1));
+            match q % 4 {
+                1 => v[i][p] = var_specials[(q / 2 + k) % var_specials.len()],
+                _ => x[i][p] = value_specials[(q / 2 + k) % value_specials.len()],
+            }
+            if q % 8 == 7 {
+                // a value and a variance special in one sample, and a second bad sample
+                v[i][p] = f64::INFINITY;
+                v[(i + 1) % n][(p + 1).min(m - 1)] = 0.0;
+            }
+        }
+        // and one in the last (tail) pixel of some shapes
+        if k % 2 == 1 {
+            v[n - 1][m - 1] = var_specials[k % var_specials.len()];
+        }
+        let ivar_jobs = || jobs(n).into_iter().filter(|j| j.weighting == Weighting::InverseVariance).collect::<Vec<_>>();
+        let f32_var = |v: f64| if (v as f32 as f64 == v) || v.is_nan() { v as f32 } else { 1.0 };
+        for (vn, var) in [("f32 variance", VarPlane::F32(cast(&v, f32_var))), ("f64 variance", VarPlane::F64(v.clone()))] {
+            let what = format!("N={n} M={m} {vn}");
+            check_jobs::<f32, f32>(&cast(&x, |x| x as f32), &var, &format!("f32 data, {what}"), ivar_jobs());
+            check_jobs::<f64, f64>(&x, &var, &format!("f64 data, {what}"), ivar_jobs());
+            if n <= 5 {
+                let ints = samples(n, m, seed, false);
+                check_jobs::<u16, f32>(&cast(&ints, |x| x as u16), &var, &format!("u16 data, {what}"), ivar_jobs());
+            }
+        }
+    }
+}
+
+/// Clean stacks take the unchecked runs, and each special kind alone in one run sends
+/// that run back to the selecting loop: the outputs must equal the element path's with
+/// the special in every position of a frame group (each frame of four, and a leftover).
+#[test]
+fn one_special_sample_in_an_unchecked_run() {
+    let r = IVAR_RUN;
+    let (n, m) = (5, 2 * r);
+    let base_x = samples(n, m, 77, false);
+    let mut r_ = Lcg(77);
+    let base_v: Vec<Vec<f64>> = (0..n).map(|_| (0..m).map(|_| 0.5 + r_.uniform() * 29.5).collect()).collect();
+    let mut job = Job::simple(Method::WAvg);
+    job.weighting = Weighting::InverseVariance;
+    job.want = Want { variance: true, weight: true, nused: true, ..Want::default() };
+    let mut cases: Vec<(Vec<Vec<f64>>, Vec<Vec<f64>>, String)> = vec![(base_x.clone(), base_v.clone(), "clean".into())];
+    for i in 0..n {
+        for (what, xs, vs) in [("NaN value", f64::NAN, 2.0), ("-inf value", f64::NEG_INFINITY, 2.0), ("zero variance", 5.0, 0.0),
+            ("negative variance", 5.0, -1.0), ("+inf variance", 5.0, f64::INFINITY), ("NaN variance", 5.0, f64::NAN)]
+        {
+            let (mut x, mut v) = (base_x.clone(), base_v.clone());
+            let p = r + 17 * i;
+            x[i][p] = xs;
+            v[i][p] = vs;
+            cases.push((x, v, format!("{what} in frame {i}")));
+        }
+    }
+    for (x, v, what) in cases {
+        let var = VarPlane::F32(cast(&v, |v| v as f32));
+        check_jobs::<f32, f32>(&cast(&x, |x| x as f32), &var, &what, vec![job.clone()]);
+    }
+}
+
+/// The unchecked runs are taken on clean data at the levels below avx512, and a run with
+/// an unusable sample is handed to the selecting loop (the tests above compare outputs
+/// only, which would pass with either loop alone).
+#[test]
+fn unchecked_runs_are_taken_and_redone() {
+    let r = IVAR_RUN;
+    let (n, m) = (6, 3 * r + 5); // one frame group and two leftover frames; a tail run
+    let x = cast(&samples(n, m, 5, false), |x| x as f32);
+    let mut v: Vec<Vec<f32>> = (0..n).map(|i| (0..m).map(|p| 1.0 + ((p + i) % 50) as f32).collect()).collect();
+    let mut job = Job::simple(Method::WAvg);
+    job.weighting = Weighting::InverseVariance;
+    job.want = Want { variance: true, ..Want::default() };
+    let counts = |v: &Vec<Vec<f32>>| {
+        let fr = Frames::new(x.iter().map(|f| f.as_slice()).collect(), None).unwrap();
+        let fr = fr.with_planes(Planes { variance: Some(FloatPlane::F32(v.iter().map(|f| f.as_slice()).collect())), ..Planes::default() }).unwrap();
+        RUN_COUNTS.with(|c| c.set((0, 0)));
+        let _: Outputs<f32> = with_level(Level::Baseline, || run(&fr, &job, 1).unwrap()).unwrap();
+        RUN_COUNTS.with(|c| c.get())
+    };
+    // 3 whole runs in each of 3 frame groups (4 frames, then two single frames)
+    assert_eq!(counts(&v), (9, 0));
+    v[1][r + 3] = 0.0; // the second run of the first group
+    v[5][2 * r] = f32::NAN; // the third run of the last group
+    assert_eq!(counts(&v), (7, 2));
 }

@@ -187,6 +187,7 @@ pub fn median<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool, sorted: bool)
 }
 
 /// Sigma of slots 1..n about the output value (IRAF `ic_sigma`).
+#[inline(always)]
 pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
     let nimg = b.nimg;
     let w = b.w;
@@ -248,7 +249,7 @@ const SB: usize = 8;
 
 /// [`sigma_pixel`] of the `SB` pixels from `x0` (unweighted, pixel-major slots, no
 /// novalue): the same operations in the same order per pixel, interleaved across pixels.
-#[inline]
+#[inline(always)]
 fn sigma_block<T: Work>(b: &LineBuf<T>, c: &Ctx, x0: usize, out: &mut [T]) {
     let nimg = b.nimg;
     let blank = T::from_f32(c.blank);

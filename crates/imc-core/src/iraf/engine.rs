@@ -59,16 +59,38 @@ struct LineOut<'a, T> {
     fresh: bool,
 }
 
+/// A line's outputs as a SIMD kernel: the products' whole-line loops (sigma lanes, the
+/// masks of value ranges, the exposure sums and codes) are compiled for the run's level.
+struct OutputWork<'a, 'b, T: Work> {
+    b: &'a mut LineBuf<T>,
+    c: &'a Ctx,
+    o: LineOut<'b, T>,
+}
+
+impl<T: Work> Kernel for OutputWork<'_, '_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        write_outputs(self.b, self.c, self.o);
+    }
+}
+
+/// The products are built in line scratch and streamed to the outputs
+/// ([`crate::alloc::stream_copy`]): written once, never read back here.
+#[inline(always)]
 fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
+    use crate::alloc::stream_copy;
     let nimg = b.nimg;
     let w = b.w;
     o.out.copy_from_slice(&b.avg);
     if let Some(s) = o.sig {
-        if b.sig_ready {
-            s.copy_from_slice(&b.sig_line);
-        } else {
-            sigma(b, c, s);
+        if !b.sig_ready {
+            let mut line = std::mem::take(&mut b.sig_line);
+            line.resize(w, T::ZERO);
+            sigma(b, c, &mut line);
+            b.sig_line = line;
         }
+        stream_copy(s, &b.sig_line[..w]);
     }
     let negative = c.novalue && b.neg.iter().any(|&k| k > 0);
     // every pixel kept all its values: the masks are zero (the expmask aside), which
@@ -77,15 +99,18 @@ fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
     if zeros {
         (o.rej, o.nrej, o.bpm) = (None, None, None);
     }
+    let mut line = std::mem::take(&mut b.iline);
+    line.resize(w, 0);
     if let Some(r) = o.nrej {
         for x in 0..w {
             // IRAF's negative n: N - n exceeds N
-            r[x] = if negative && b.neg[x] > 0 { (nimg + b.neg[x]) as i32 } else { (nimg - b.n[x]) as i32 };
+            line[x] = if negative && b.neg[x] > 0 { (nimg + b.neg[x]) as i32 } else { (nimg - b.n[x]) as i32 };
         }
+        stream_copy(r, &line);
     }
     if let Some(m) = o.bpm {
         for x in 0..w {
-            m[x] = if negative && b.neg[x] > 0 {
+            line[x] = if negative && b.neg[x] > 0 {
                 2
             } else if b.n[x] > 0 {
                 0
@@ -93,8 +118,16 @@ fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
                 1
             };
         }
+        stream_copy(m, &line);
     }
-    super::products::write_masks(b, c, o.rej, o.exp, negative);
+    match o.exp {
+        Some(e) => {
+            super::products::write_masks(b, c, o.rej, Some(&mut line[..]), negative);
+            stream_copy(e, &line);
+        }
+        None => super::products::write_masks(b, c, o.rej, None, negative),
+    }
+    b.iline = line;
 }
 
 /// How a line left IRAF's combine flag (avsigclip with mclip only).
@@ -181,7 +214,7 @@ fn first_pass_line<P: Input, T: Work>(
             }
         }
     }
-    write_outputs(b, c, o);
+    simd::dispatch(isa, OutputWork { b, c, o });
     (wrote, kind)
 }
 
@@ -342,7 +375,8 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
                         }
                     }
                     do_combine(b, c, false);
-                    write_outputs(b, c, LineOut { out, sig: sg, rej: us, nrej: nr, exp: ex, bpm: bp, fresh: false });
+                    let o = LineOut { out, sig: sg, rej: us, nrej: nr, exp: ex, bpm: bp, fresh: false };
+                    simd::dispatch(isa, OutputWork { b, c, o });
                 },
             );
         let mut carry: Vec<T> = pass1[last_written * w..(last_written + 1) * w].to_vec();

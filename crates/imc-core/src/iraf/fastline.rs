@@ -244,6 +244,7 @@ fn mclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx, ccd: bool) {
 /// [lo, hi] with no equal value just outside it, they are exactly the images whose values
 /// lie in [sorted(lo), sorted(hi)], whatever order IRAF's sort gave equal values: that
 /// range (empty when nothing is kept). None otherwise.
+#[inline(always)]
 pub(super) fn slot_range<T: Work>(b: &LineBuf<T>, x: usize, n: usize) -> Option<(T, T)> {
     let nimg = b.nimg;
     let w = b.w;
@@ -253,9 +254,13 @@ pub(super) fn slot_range<T: Work>(b: &LineBuf<T>, x: usize, n: usize) -> Option<
     if n == nimg {
         return Some((T::from_f32(f32::NEG_INFINITY), T::from_f32(f32::INFINITY)));
     }
-    let ids = &b.id[x * nimg..x * nimg + n];
-    let lo = *ids.iter().min().unwrap() as usize;
-    let hi = *ids.iter().max().unwrap() as usize;
+    // (a plain fold, which vectorises)
+    let (mut lo, mut hi) = (u16::MAX, 0u16);
+    for &q in &b.id[x * nimg..x * nimg + n] {
+        lo = lo.min(q);
+        hi = hi.max(q);
+    }
+    let (lo, hi) = (lo as usize, hi as usize);
     let col = |r: usize| b.sm[(r - 1) * w + x];
     if hi - lo + 1 != n || (lo > 1 && col(lo - 1) == col(lo)) || (hi < nimg && col(hi + 1) == col(hi)) {
         return None;

@@ -72,6 +72,8 @@ pub struct LineBuf<T: Work> {
     pub exact: Vec<usize>,
     /// Per-pixel exposure sums (scratch of the exposure mask).
     pub expacc: Vec<f32>,
+    /// Line scratch of the integer products (nrejmask, bpmask, expmask codes).
+    pub iline: Vec<i32>,
 }
 
 impl<T: Work> LineBuf<T> {
@@ -108,6 +110,7 @@ impl<T: Work> LineBuf<T> {
             hi: Vec::new(),
             exact: Vec::new(),
             expacc: Vec::new(),
+            iline: Vec::new(),
         }
     }
 

@@ -20,10 +20,18 @@ use super::work::Work;
 /// scratch a multiple of it apart would fight over the same cache sets.
 pub const REJ_PAD: usize = 64;
 
-/// Fortran NINT (round half away from zero).
-#[inline]
-fn nint(x: f32) -> i32 {
-    x.round() as i32
+/// Fortran NINT (round half away from zero), as `x.round() as i32` (saturating, NaN to
+/// 0) without the libm call, so that the exposure-code loops vectorise. Below 2^23 the
+/// truncation and `x - trunc` are exact; from 2^23 on every float is an integer.
+#[inline(always)]
+pub(super) fn nint(x: f32) -> i32 {
+    let t = x as i32;
+    if x.abs() < 8_388_608.0 {
+        let f = x - t as f32;
+        t + (f >= 0.5) as i32 - (f <= -0.5) as i32
+    } else {
+        t
+    }
 }
 
 /// Exposure sum of the images pixel `x` uses (slot order, IRAF's float32 sum).
@@ -53,6 +61,7 @@ fn used_exposure(c: &Ctx, k: usize) -> f32 {
 /// Write this line's rejection mask rows (`rows`, one per image, true = not used) and
 /// exposure codes (`exp`). `negative`: some pixel of the line has IRAF's negative n
 /// (masktype = novalue).
+#[inline(always)]
 pub fn write_masks<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [bool]>>, exp: Option<&mut [i32]>, negative: bool) {
     if b.ranges {
         from_ranges(b, c, rows, exp);
@@ -68,57 +77,69 @@ pub fn write_masks<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [
     }
 }
 
-fn from_ranges<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut rows: Option<Vec<&mut [bool]>>, exp: Option<&mut [i32]>) {
+#[inline(always)]
+fn from_ranges<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [bool]>>, exp: Option<&mut [i32]>) {
     let nimg = b.nimg;
     let w = b.w;
+    let ws = w + REJ_PAD;
     let mut acc = std::mem::take(&mut b.expacc);
     let want_exp = exp.is_some();
     if want_exp {
         acc.clear();
         acc.resize(w, 0.0);
     }
+    // the mask is built in the line scratch and streamed to the output (see REJ_PAD and
+    // crate::alloc::stream_copy)
+    let mut r = std::mem::take(&mut b.rejline);
+    if rows.is_some() {
+        r.resize(nimg * ws, false);
+    }
     for k in 0..nimg {
         let f = &b.fo[k * w..(k + 1) * w];
         let (lo, hi) = (&b.lo[..w], &b.hi[..w]);
         let ek = used_exposure(c, k);
-        match (rows.as_mut(), want_exp) {
-            (Some(rows), true) => {
-                let row = &mut rows[k][..w];
+        match (rows.is_some(), want_exp) {
+            (true, true) => {
+                let row = &mut r[k * ws..k * ws + w];
                 for x in 0..w {
                     let keep = (f[x] >= lo[x]) & (f[x] <= hi[x]);
                     row[x] = !keep;
                     acc[x] += if keep { ek } else { 0.0 };
                 }
             }
-            (Some(rows), false) => {
-                let row = &mut rows[k][..w];
+            (true, false) => {
+                let row = &mut r[k * ws..k * ws + w];
                 for x in 0..w {
                     row[x] = !((f[x] >= lo[x]) & (f[x] <= hi[x]));
                 }
             }
-            (None, true) => {
+            (false, true) => {
                 for x in 0..w {
                     let keep = (f[x] >= lo[x]) & (f[x] <= hi[x]);
                     acc[x] += if keep { ek } else { 0.0 };
                 }
             }
-            (None, false) => {}
+            (false, false) => {}
         }
     }
-    // the pixels whose ids are exact (frame ids in their first n slots)
-    if let Some(rows) = rows.as_mut() {
+    if let Some(mut rows) = rows {
+        // the pixels whose ids are exact (frame ids in their first n slots)
         for &x in &b.exact {
-            for row in rows.iter_mut() {
-                row[x] = true;
+            for k in 0..nimg {
+                r[k * ws + x] = true;
             }
             for j in 0..b.n[x] {
                 let k = b.id[x * nimg + j] as usize;
                 if k > 0 {
-                    rows[k - 1][x] = false;
+                    r[(k - 1) * ws + x] = false;
                 }
             }
         }
+        for (k, row) in rows.iter_mut().enumerate() {
+            crate::alloc::stream_copy(row, &r[k * ws..k * ws + w]);
+        }
     }
+    b.rejline = r;
     if let Some(e) = exp {
         // Ctx::exp_all is set on these lines: the order of the terms is free
         for (q, &a) in e.iter_mut().zip(&acc) {
@@ -131,6 +152,7 @@ fn from_ranges<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut rows: Option<Vec<&mut [
     b.expacc = acc;
 }
 
+#[inline(always)]
 fn from_rows<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [bool]>>, exp: Option<&mut [i32]>) {
     let nimg = b.nimg;
     let w = b.w;
@@ -138,7 +160,7 @@ fn from_rows<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [bool]>
     let r = &b.rejline;
     if let Some(mut rows) = rows {
         for (k, row) in rows.iter_mut().enumerate() {
-            row.copy_from_slice(&r[k * ws..k * ws + w]);
+            crate::alloc::stream_copy(row, &r[k * ws..k * ws + w]);
         }
     }
     if let Some(e) = exp {
@@ -159,6 +181,7 @@ fn from_rows<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [bool]>
     }
 }
 
+#[inline(always)]
 fn rows_from_ids<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut rows: Vec<&mut [bool]>) {
     let nimg = b.nimg;
     let w = b.w;
@@ -190,11 +213,12 @@ fn rows_from_ids<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut rows: Vec<&mut [bool]
         }
     }
     for (k, row) in rows.iter_mut().enumerate() {
-        row.copy_from_slice(&r[k * ws..k * ws + w]);
+        crate::alloc::stream_copy(row, &r[k * ws..k * ws + w]);
     }
     b.rejline = r;
 }
 
+#[inline(always)]
 fn exp_from_ids<T: Work>(b: &LineBuf<T>, c: &Ctx, e: &mut [i32], negative: bool) {
     let nimg = b.nimg;
     let code = |exp: f32| nint((exp - c.ezero) / c.escale);
@@ -218,6 +242,7 @@ fn exp_from_ids<T: Work>(b: &LineBuf<T>, c: &Ctx, e: &mut [i32], negative: bool)
 /// values, into frame ids: IRAF's quicksort of the frame-ordered values with their ids
 /// says which image sits at each position. The routines read no ids here, so their data
 /// movement depends on the values alone and is the same as on IRAF's sorted line.
+#[inline(always)]
 pub fn ranges_from_positions<T: Work>(b: &mut LineBuf<T>) {
     let nimg = b.nimg;
     let w = b.w;

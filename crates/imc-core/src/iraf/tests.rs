@@ -347,6 +347,35 @@ fn fast_gather_matches_general_gather() {
     }
 }
 
+#[test]
+fn exposure_code_rounding_matches_libm_round() {
+    // products::nint is `x.round() as i32` without the libm call: every float near the
+    // half-integers, the 2^23 / 2^24 / 2^31 edges, and a stride through all bit patterns
+    let check = |x: f32| assert_eq!(super::products::nint(x), x.round() as i32, "{x:?} ({:#x})", x.to_bits());
+    for x in [0.0f32, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999997, -0.49999997, f32::NAN, f32::INFINITY,
+              f32::NEG_INFINITY, f32::MAX, f32::MIN, f32::MIN_POSITIVE, 8_388_607.5, -8_388_607.5, 8_388_608.0,
+              16_777_217.0, 2_147_483_520.0, 2_147_483_648.0, -2_147_483_648.0, -2_147_483_904.0] {
+        check(x);
+    }
+    for k in -70_000i32..70_000 {
+        let h = k as f32 + 0.5;
+        let b = h.to_bits();
+        for d in 0..4u32 {
+            check(f32::from_bits(b.wrapping_add(d)));
+            check(f32::from_bits(b.wrapping_sub(d)));
+        }
+    }
+    let mut bits = 0u32;
+    loop {
+        check(f32::from_bits(bits));
+        let (next, wrapped) = bits.overflowing_add(65_521);
+        if wrapped {
+            break;
+        }
+        bits = next;
+    }
+}
+
 /// Real IRAF 2.17 (tools/iraf_ref.py): average + sigclip, mclip = no, lsigma 2, hsigma 2.5,
 /// nkeep -1. Both zeros are rejected in the first pass (each swapped with the last kept
 /// slot) and added back (nkeep); the sigma image sums the 16 values in the permuted
