@@ -6,7 +6,9 @@
     python benchmarks/cli_siril.py --breakdown     # also: where our time goes, phase by phase
 
 What a user waits for: each tool runs as a process from a warm page cache (one untimed
-run of each first, and the package's bytecode compiled as a wheel install does), timed
+run of each first, and the package's bytecode compiled as a wheel install does; ours from
+a virtual environment with the same packages but without the machine's ``.pth`` start-up
+hooks, see :func:`hook_free_interpreter`), timed
 from start to exit with its peak resident memory (GNU ``time``);
 the tools alternate (A, B, A, B, ...) and the median of the repeats is reported.
 
@@ -113,8 +115,52 @@ def siril_command(exe: str, files: list[str], task: str, work: Path) -> tuple[li
     return [exe, "-s", str(script), "-d", str(work)], out.with_suffix("." + ext)
 
 
+def startup_hooks() -> list[str]:
+    """The ``.pth`` files of this interpreter's site directories that run code at start-up
+    (a line starting with ``import``), e.g. a sandbox's certificate set-up."""
+    import site
+
+    found = []
+    for d in [*site.getsitepackages(), site.getusersitepackages()]:
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".pth"):
+                with open(os.path.join(d, name), errors="replace") as f:
+                    if any(line.startswith(("import ", "import\t")) for line in f):
+                        found.append(os.path.join(d, name))
+    return found
+
+
+def hook_free_interpreter(root: Path) -> Path:
+    """A virtual environment at ``root`` that sees exactly this interpreter's packages (its
+    ``sys.path``, written into one ``.pth`` of plain directories) but runs none of the
+    site directories' ``.pth`` start-up hooks, with an ``imcombiners`` console script.
+
+    Why: a machine's ``.pth`` hooks run in every Python process. This sandbox's
+    site-packages has one that imports certifi for its network proxy (~20 ms of every
+    start-up, see :func:`startup_hooks`), which a user's installation does not have; the
+    small sets take ~0.15 s, so it would be a sixth of what is measured.
+    """
+    py = root / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    paths = list(dict.fromkeys(p for p in sys.path[1:] if p and os.path.isdir(p)))  # [0] is benchmarks/
+    Path(purelib, "_same_packages.pth").write_text("".join(p + "\n" for p in paths))
+    script = root / "bin" / "imcombiners"
+    script.write_text(f"#!{py}\nimport sys\nfrom imcombiners.cli import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    return script
+
+
+#: Set by main(): the ``imcombiners`` script to time (None: this interpreter's own).
+OURS_EXE: str | None = None
+
+
 def ours_command(files: list[str], task: str, work: Path) -> tuple[list[str], Path]:
-    exe = shutil.which("imcombiners", path=os.path.dirname(sys.executable)) or shutil.which("imcombiners")
+    exe = OURS_EXE or shutil.which("imcombiners", path=os.path.dirname(sys.executable)) or shutil.which("imcombiners")
     argv = [exe] if exe else [sys.executable, "-m", "imcombiners.cli"]
     out = work / "ours.fits"
     argv += ["combine", *files, "-o", str(out), "-q", "-f"]
@@ -251,6 +297,31 @@ def breakdown(files: list[str], task: str) -> dict:
     return t
 
 
+def startup_hook_cost(hook_free_python: Path, repeats: int = 15) -> dict:
+    """Median wall time of ``python -c pass`` with this interpreter and without its hooks."""
+    out = {}
+    for label, py in (("with hooks", sys.executable), ("without hooks", str(hook_free_python))):
+        walls = sorted(timed([py, "-c", "pass"], Path.cwd())[0] for _ in range(repeats))
+        out[label] = walls[len(walls) // 2]
+    return out
+
+
+def _interpreter_note(meta: dict) -> list[str]:
+    hooks = ", ".join(f"`{n}`" for n in dict.fromkeys(os.path.basename(h) for h in meta.get("hooks", []))) or "none"
+    if not meta.get("hook_free"):
+        return [f"Ours ran with this machine's Python as is, its `.pth` start-up hooks included ({hooks})."]
+    cost = meta.get("hook_cost") or {}
+    extra = ""
+    if cost:
+        extra = (f" `python -c pass` took {1e3 * cost['with hooks']:.0f} ms with them and "
+                 f"{1e3 * cost['without hooks']:.0f} ms without.")
+    return [f"Ours ran from a virtual environment with the same packages on its path and no `.pth` "
+            f"start-up hooks (`--with-startup-hooks` keeps them). This machine's site directories "
+            f"have these hooks: {hooks}; among them the sandbox's network set-up, which imports certifi "
+            f"in every Python process and which a user's installation does not have."
+            + extra]
+
+
 def render(records: list[dict], meta: dict, breakdowns: dict) -> str:
     m = meta["machine"]
     lines = [
@@ -262,6 +333,8 @@ def render(records: list[dict], meta: dict, breakdowns: dict) -> str:
         f"{meta['commit']}. Median of {meta['repeats']} runs per tool (alternating, page cache warm), "
         "wall time from process start to exit; peak RSS of the process. Target: the ratio "
         "ours/Siril at most the value shown (1 = as fast, 1/3 = three times faster).",
+        "",
+        *_interpreter_note(meta),
         "",
         "| set | task | Siril | imcombiners | ours / Siril | target | Siril RSS | our RSS | max diff (ADU) "
         "| pixels > 0.01 ADU | load |",
@@ -304,7 +377,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--breakdown", action="store_true", help="also time our phases in-process")
     ap.add_argument("--output", default=str(BENCH_DIR / "RESULTS.md"))
+    ap.add_argument("--with-startup-hooks", action="store_true",
+                    help="run ours with this interpreter as is, .pth start-up hooks included "
+                         "(default: a virtual environment with the same packages and no hooks)")
     args = ap.parse_args(argv)
+    global OURS_EXE
+    hooks = startup_hooks()
+    hook_cost = None
+    if not args.with_startup_hooks:
+        OURS_EXE = str(hook_free_interpreter(BENCH_DIR / "data" / "venv-no-hooks"))
+        hook_cost = startup_hook_cost(Path(OURS_EXE).parent / "python")
     exe = siril_cli()
     if exe is None:
         print("siril-cli is not installed (apt-get install siril) and could not be installed", file=sys.stderr)
@@ -329,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     meta = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": machine_info(),
-            "siril": siril_version(exe), "commit": commit or "?", "repeats": args.repeats}
+            "siril": siril_version(exe), "commit": commit or "?", "repeats": args.repeats,
+            "hooks": hooks, "hook_free": OURS_EXE is not None, "hook_cost": hook_cost}
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     (RESULTS_DIR / f"cli-siril-{stamp}.json").write_text(json.dumps(

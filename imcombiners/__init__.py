@@ -163,4 +163,12 @@ def __dir__() -> list[str]:
 # (imcombiners/_xarray.py).  Dask is not imported either way.
 from ._xarray import install as _install_xarray, started_by_the_command_line as _started_by_the_cli  # noqa: E402
 
-_install_xarray(load=not _started_by_the_cli())
+_in_the_cli = _started_by_the_cli()
+_install_xarray(load=not _in_the_cli)
+if _in_the_cli:
+    # NumPy's OpenBLAS starts a spinning thread per core when NumPy is imported; the
+    # command line does no linear algebra, and on 2 cores those threads cost a small job
+    # ~20 ms of start-up. A value the user set is kept.
+    import os as _os
+
+    _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -173,3 +173,21 @@ def test_the_console_script_imports_no_xarray(tmp_path):
     names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "imcombiners" in names
     assert heavy(names, OUT_OF_CORE) == []
+
+
+@pytest.mark.parametrize("preset", [None, "3"])
+@pytest.mark.parametrize("cli", [True, False], ids=["command line", "library"])
+def test_openblas_runs_one_thread_in_the_command_line_only(preset, cli):
+    # OpenBLAS's spinning threads cost a small job's start-up; only the command line's own
+    # process asks for one thread, and a value the user set is kept
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    argv = "['python', '-m', 'imcombiners.cli', '--version']" if cli else "['python', '-c', 'x']"
+    code = (f"import sys; sys.orig_argv[:] = {argv}\n"
+            "import os, imcombiners\n"
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    want = preset if preset is not None else ("1" if cli else "None")
+    assert proc.stdout.strip() == want

@@ -24,6 +24,7 @@ pub mod mode;
 pub mod network;
 pub mod real;
 pub mod simd;
+pub mod words;
 
 // Library engine.
 pub mod driver;

@@ -12,6 +12,7 @@ mod job;
 mod planes;
 mod simd;
 mod strict;
+mod words;
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -181,5 +182,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     iraf::register(m)?;
     simd::register(m)?;
+    words::register(m)?;
     Ok(())
 }
