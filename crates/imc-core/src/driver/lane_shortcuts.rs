@@ -83,13 +83,21 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         s.pass_flags[..len].fill(0);
         // Lanes whose first pass rejected (`reject::iterate` from there): few, one by one.
         for b in 0..len {
-            let (l, r) = (s.pass_cnt_lo[b] as usize, s.pass_cnt_hi[b] as usize);
-            if l + r == 0 {
+            let (low, upp) = (s.pass_low[b], s.pass_upp[b]);
+            // Sorted lanes: a pass rejects nothing when both extremes lie within its
+            // bounds (NaN bounds, where the pass gives none, reject nothing either).
+            if !(at(s, 0, b) < low) && !(at(s, n - 1, b) > upp) {
                 continue;
             }
-            // The inward `while` loops of `reject::side` on sorted values stop after the
-            // samples counted (below `low`: a prefix; above `upp`: a suffix).
-            let h = (n - r).max(l);
+            // The inward `while` loops of `reject::side`.
+            let mut l = 0;
+            while l < n && at(s, l, b) < low {
+                l += 1;
+            }
+            let mut h = n;
+            while h > l && at(s, h - 1, b) > upp {
+                h -= 1;
+            }
             let k = l + (n - h);
             if k > allowed || h == l {
                 // nkeep / maxrej (or an empty window): the per-element path.
@@ -279,12 +287,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
     /// The first SigClip pass of every lane of a block of complete lanes (window: all n
     /// sorted rows): the spread and bounds into `pass_std` / `pass_low` / `pass_upp` (NaN
-    /// where the pass gives none) and the counts of samples below `low` and above `upp`
-    /// into `pass_cnt_lo` / `pass_cnt_hi` (zero where the pass gives none).
+    /// where the pass gives none).
     #[inline(always)]
     fn sigclip_first_pass(&self, s: &mut Scratch, len: usize, sigma_lo: f64, sigma_hi: f64, ddof: usize, about: SpreadAbout) {
         let p = FirstPass { n: self.n, sigma_lo, sigma_hi, ddof, about };
-        let out = (&mut s.pass_std[..], &mut s.pass_low[..], &mut s.pass_upp[..], &mut s.pass_cnt_lo[..], &mut s.pass_cnt_hi[..]);
+        let out = (&mut s.pass_std[..], &mut s.pass_low[..], &mut s.pass_upp[..]);
         if self.lane32 {
             sigclip_first_pass(&s.rows32, len, &p, out);
         } else {
@@ -493,13 +500,12 @@ const GROUP: usize = 8;
 /// same order, as `reject::sigclip::centre_spread` on the whole column (`median_at`'s
 /// median m; Σd and Σd² of d = x - m in `sum_dev`'s order: ranks below n/4*4 into four
 /// interleaved accumulators added as (a0 + a1) + (a2 + a3), then the other ranks in
-/// order), then the spread, the bounds (NaN when the pass gives none: no finite centre
-/// and spread) and the counts of samples below / above them. Lanes `len..` up to the
-/// next multiple of eight are computed too (on the +inf padding) and never read.
+/// order), then the spread and the bounds (NaN when the pass gives none: no finite
+/// centre and spread). Lanes `len..` up to the next multiple of eight are computed too
+/// (on the +inf padding) and never read.
 #[inline(always)]
-#[allow(clippy::type_complexity)]
-fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut [f64], &mut [f64], &mut [f64], &mut [u64], &mut [u64])) {
-    let (std, low, upp, cnt_lo, cnt_hi) = out;
+fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut [f64], &mut [f64], &mut [f64])) {
+    let (std, low, upp) = out;
     let n = p.n;
     let (nf, denom) = (n as f64, (n - p.ddof) as f64);
     let full = n / 4 * 4;
@@ -514,17 +520,22 @@ fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut
             let (x, y) = (r(n / 2 - 1), r(n / 2));
             std::array::from_fn(|b| 0.5 * (x[b] + y[b]))
         };
+        // `sum_dev`'s accumulator j takes the ranks j, j + 4, ... below `full`: summed one
+        // accumulator at a time (each gets its own adds in its own order), so that one
+        // pair of them, not four, is held in registers (16 at SSE2 would spill).
         let mut a = [[0.0f64; GROUP]; 4];
         let mut q = [[0.0f64; GROUP]; 4];
-        for c in (0..full).step_by(4) {
-            for j in 0..4 {
-                let x = r(c + j);
+        for j in 0..4 {
+            let (mut aj, mut qj) = ([0.0f64; GROUP], [0.0f64; GROUP]);
+            for k in (j..full).step_by(4) {
+                let x = r(k);
                 for b in 0..GROUP {
                     let d = x[b] - m[b];
-                    a[j][b] += d;
-                    q[j][b] += d * d;
+                    aj[b] += d;
+                    qj[b] += d * d;
                 }
             }
+            (a[j], q[j]) = (aj, qj);
         }
         let mut s1: [f64; GROUP] = std::array::from_fn(|b| (a[0][b] + a[1][b]) + (a[2][b] + a[3][b]));
         let mut s2: [f64; GROUP] = std::array::from_fn(|b| (q[0][b] + q[1][b]) + (q[2][b] + q[3][b]));
@@ -552,18 +563,8 @@ fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut
             lo[b] = if ok { c - p.sigma_lo * sd } else { f64::NAN };
             hi[b] = if ok { c + p.sigma_hi * sd } else { f64::NAN };
         }
-        let (mut nl, mut nh) = ([0u64; GROUP], [0u64; GROUP]);
-        for k in 0..n {
-            let x = r(k);
-            for b in 0..GROUP {
-                nl[b] += (x[b] < lo[b]) as u64;
-                nh[b] += (x[b] > hi[b]) as u64;
-            }
-        }
         std[o..o + GROUP].copy_from_slice(&sds);
         low[o..o + GROUP].copy_from_slice(&lo);
         upp[o..o + GROUP].copy_from_slice(&hi);
-        cnt_lo[o..o + GROUP].copy_from_slice(&nl);
-        cnt_hi[o..o + GROUP].copy_from_slice(&nh);
     }
 }
