@@ -33,14 +33,56 @@ pub fn output_vec<X: Copy>(len: usize, fill: X) -> Vec<X> {
     }
 }
 
+/// `len` slots of output memory left unwritten, for outputs whose every element the
+/// kernel writes: no zeroing pass (`calloc` clears memory that `malloc` recycles, in the
+/// calling thread, before any worker starts), and the pages that are fresh are faulted in
+/// by the workers that write them. Turn it into the output with [`assume_init`].
+pub fn output_uninit<X: Copy>(len: usize) -> Vec<std::mem::MaybeUninit<X>> {
+    let mut v = Vec::with_capacity(len);
+    // Safety: MaybeUninit needs no initialisation; the capacity is len.
+    unsafe { v.set_len(len) };
+    let bytes = len.saturating_mul(std::mem::size_of::<X>());
+    if bytes >= HUGE_MIN_BYTES && huge_pages_wanted() {
+        advise_huge(v.as_ptr() as *const u8, bytes);
+    }
+    v
+}
+
+/// The output of [`output_uninit`] once every element has been written.
+///
+/// # Safety
+/// Every element of `v` must have been written.
+pub unsafe fn assume_init<X>(v: Vec<std::mem::MaybeUninit<X>>) -> Vec<X> {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // Safety: MaybeUninit<X> has X's layout; the caller says every element is initialised.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut X, v.len(), v.capacity()) }
+}
+
+/// An initialised slice seen as output slots, to be written like fresh output.
+///
+/// # Safety
+/// The caller must only write values into the slots (never `MaybeUninit::uninit()`):
+/// the slice is initialised again for the original borrow.
+pub unsafe fn as_slots<X>(s: &mut [X]) -> &mut [std::mem::MaybeUninit<X>] {
+    // Safety: same layout; the caller keeps every slot initialised.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut std::mem::MaybeUninit<X>, s.len()) }
+}
+
+/// [`stream_write`] into initialised memory.
+#[inline]
+pub fn stream_copy<X: Copy>(dst: &mut [X], src: &[X]) {
+    // Safety: stream_write writes values only.
+    stream_write(unsafe { as_slots(dst) }, src);
+}
+
 /// Copy `src` into `dst`, part of a large output that is written once and not read back
 /// by the kernel: on x86-64 with non-temporal stores (SSE2, every level), so the output's
 /// cache lines are not first read for ownership (half the memory traffic of a plain copy
 /// into memory that is not cached; the N-byte rejection mask per pixel is the case) and
 /// do not evict the line's working set. Fenced before returning.
 #[inline]
-pub fn stream_copy<X: Copy>(dst: &mut [X], src: &[X]) {
-    assert_eq!(dst.len(), src.len(), "stream_copy: lengths differ");
+pub fn stream_write<X: Copy>(dst: &mut [std::mem::MaybeUninit<X>], src: &[X]) {
+    assert_eq!(dst.len(), src.len(), "stream_write: lengths differ");
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
@@ -64,7 +106,9 @@ pub fn stream_copy<X: Copy>(dst: &mut [X], src: &[X]) {
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    dst.copy_from_slice(src);
+    for (d, &x) in dst.iter_mut().zip(src) {
+        d.write(x);
+    }
 }
 
 /// False when the environment says `IMCOMBINERS_HUGEPAGES=0` (read once).

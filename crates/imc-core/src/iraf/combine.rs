@@ -196,6 +196,10 @@ pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
     // time as if they kept every value (the others are redone), in the same order and
     // arithmetic as `sigma_pixel`
     const L: usize = 64;
+    if !dowts && slots_are_sorted_rows(b, c) {
+        sigma_sorted_rows(b, c, out);
+        return;
+    }
     let lanes = b.sm_only && !dowts && nimg > 1 && !c.novalue;
     let sigcor = T::from_f32(1.0 / (nimg.max(2) - 1) as f32);
     let mut s = [T::ZERO; L];
@@ -239,6 +243,72 @@ pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
             for x in x0..x0 + len {
                 sigma_pixel(b, c, dowts, x, &mut out[x]);
             }
+        }
+        x0 += len;
+    }
+}
+
+/// Whether every pixel's first `n[x]` slots are the first `n[x]` rows of the sorted
+/// slot-major line `sm` (`v[x*N + j] == sm[j*w + x]` for j < n[x]): a network-sorted line
+/// (`sm_sorted`, or a lazy sorted fast line) whose median-centred rejection kept the
+/// survivors in their sorted slots (no compaction: median combine without grow; these
+/// routines move no value then, and the median of sorted slots reads them in place).
+#[inline(always)]
+fn slots_are_sorted_rows<T: Work>(b: &LineBuf<T>, c: &Ctx) -> bool {
+    use super::ctx::Reject as R;
+    let median_clip = c.mclip && matches!(c.reject, R::SigClip | R::CcdClip | R::CrReject | R::AvSigClip | R::PClip);
+    let sorted = b.sm_sorted || (b.sm_only && c.fast.is_some_and(|f| f.sorted()));
+    b.nimg > 1 && !c.compact && !c.novalue && b.dflag != DFlag::None && median_clip && sorted
+}
+
+/// [`sigma_pixel`] (unweighted) of every pixel of a line for which
+/// [`slots_are_sorted_rows`] holds: the rows of `sm` summed a block of pixels at a time,
+/// each pixel's terms in its own slot order with the same arithmetic, the rows past a
+/// pixel's count left out.
+#[inline(always)]
+fn sigma_sorted_rows<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
+    const L: usize = 64;
+    let nimg = b.nimg;
+    let w = b.w;
+    debug_assert!((0..w).all(|x| {
+        // (lazy lines leave the pixel-major slots of pixels that kept every value stale)
+        (b.sm_only && b.n[x] == nimg)
+            || (0..b.n[x]).all(|j| b.v[x * nimg + j].to_f64().to_bits() == b.sm[j * w + x].to_f64().to_bits())
+    }));
+    let blank = T::from_f32(c.blank);
+    // IRAF's 1 / (n - 1) per count (1 for a single value)
+    let mut cor = vec![T::ONE; nimg + 1];
+    for (n, q) in cor.iter_mut().enumerate().skip(2) {
+        *q = T::from_f32(1.0 / (n - 1) as f32);
+    }
+    let mut s = [T::ZERO; L];
+    // (per block: the counts as 32-bit lanes and the corrections, for plain lane loops)
+    let mut n = [0u32; L];
+    let mut cr = [T::ZERO; L];
+    let mut x0 = 0;
+    while x0 < w {
+        let len = L.min(w - x0);
+        for ((q, r), &k) in n.iter_mut().zip(cr.iter_mut()).zip(&b.n[x0..x0 + len]) {
+            *q = k as u32;
+            *r = cor[k];
+        }
+        let avg = &b.avg[x0..x0 + len];
+        for ((q, &v), &a) in s.iter_mut().zip(&b.sm[x0..x0 + len]).zip(avg) {
+            let d = v - a;
+            *q = d * d;
+        }
+        for j in 1..nimg {
+            let row = &b.sm[j * w + x0..j * w + x0 + len];
+            let j = j as u32;
+            for (((q, &v), &a), &k) in s.iter_mut().zip(row).zip(avg).zip(&n) {
+                let d = v - a;
+                let t = *q + d * d;
+                *q = if j < k { t } else { *q };
+            }
+        }
+        for (((o, &q), &k), &r) in out[x0..x0 + len].iter_mut().zip(&s).zip(&n).zip(&cr) {
+            let sd = (q * r).sqrt();
+            *o = if k == 0 { blank } else { sd };
         }
         x0 += len;
     }

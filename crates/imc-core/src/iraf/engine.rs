@@ -3,6 +3,8 @@
 //! result depends only on that line (and, with grow, on the first-pass marks), never on
 //! the thread count.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::combine::{average, median, sigma};
@@ -46,16 +48,19 @@ fn do_combine<T: Work>(b: &mut LineBuf<T>, c: &Ctx, doblank: bool) {
     }
 }
 
-/// Per-line outputs, written into line-major slices.
+/// Per-line outputs, written into line-major slices. Every slot of `out`, `sig`, `nrej`,
+/// `exp` and `bpm` is written (they may be unwritten memory, see
+/// [`crate::alloc::output_uninit`]); the rejection mask is zeroed memory.
 struct LineOut<'a, T> {
-    out: &'a mut [T],
-    sig: Option<&'a mut [T]>,
+    out: &'a mut [MaybeUninit<T>],
+    sig: Option<&'a mut [MaybeUninit<T>]>,
     /// This line of each image's rejection mask (frame-major output), true = not used.
     rej: Option<Vec<&'a mut [bool]>>,
-    nrej: Option<&'a mut [i32]>,
-    exp: Option<&'a mut [i32]>,
-    bpm: Option<&'a mut [i32]>,
-    /// The masks' memory is still as allocated (all zero): zeros need not be written.
+    nrej: Option<&'a mut [MaybeUninit<i32>]>,
+    exp: Option<&'a mut [MaybeUninit<i32>]>,
+    bpm: Option<&'a mut [MaybeUninit<i32>]>,
+    /// The rejection mask's memory is still as allocated (all zero): zeros need not be
+    /// written.
     fresh: bool,
 }
 
@@ -79,10 +84,10 @@ impl<T: Work> Kernel for OutputWork<'_, '_, T> {
 /// ([`crate::alloc::stream_copy`]): written once, never read back here.
 #[inline(always)]
 fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
-    use crate::alloc::stream_copy;
+    use crate::alloc::stream_write;
     let nimg = b.nimg;
     let w = b.w;
-    o.out.copy_from_slice(&b.avg);
+    stream_write(o.out, &b.avg);
     if let Some(s) = o.sig {
         if !b.sig_ready {
             let mut line = std::mem::take(&mut b.sig_line);
@@ -90,14 +95,13 @@ fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
             sigma(b, c, &mut line);
             b.sig_line = line;
         }
-        stream_copy(s, &b.sig_line[..w]);
+        stream_write(s, &b.sig_line[..w]);
     }
     let negative = c.novalue && b.neg.iter().any(|&k| k > 0);
-    // every pixel kept all its values: the masks are zero (the expmask aside), which
-    // fresh memory already holds
-    let zeros = o.fresh && !negative && b.n.iter().all(|&k| k == nimg);
-    if zeros {
-        (o.rej, o.nrej, o.bpm) = (None, None, None);
+    // every pixel kept all its values: the rejection mask is zero, which fresh memory
+    // already holds
+    if o.fresh && !negative && b.n.iter().all(|&k| k == nimg) {
+        o.rej = None;
     }
     let mut line = std::mem::take(&mut b.iline);
     line.resize(w, 0);
@@ -106,7 +110,7 @@ fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
             // IRAF's negative n: N - n exceeds N
             line[x] = if negative && b.neg[x] > 0 { (nimg + b.neg[x]) as i32 } else { (nimg - b.n[x]) as i32 };
         }
-        stream_copy(r, &line);
+        stream_write(r, &line);
     }
     if let Some(m) = o.bpm {
         for x in 0..w {
@@ -118,12 +122,12 @@ fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
                 1
             };
         }
-        stream_copy(m, &line);
+        stream_write(m, &line);
     }
     match o.exp {
         Some(e) => {
             super::products::write_masks(b, c, o.rej, Some(&mut line[..]), negative);
-            stream_copy(e, &line);
+            stream_write(e, &line);
         }
         None => super::products::write_masks(b, c, o.rej, None, negative),
     }
@@ -171,7 +175,7 @@ impl<P: Input, T: Work> Kernel for LineWork<'_, '_, P, T> {
         } else {
             reject_line(b, c);
             if c.pos_ids && b.sm_sorted {
-                super::products::ranges_from_positions(b);
+                super::products::ranges_from_positions(b, c);
             }
             if c.novalue {
                 super::place::novalue_after_reject(b, c);
@@ -225,13 +229,16 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
     let m = st.lines * w;
     // Large outputs on huge pages (see crate::alloc): first-touch faults otherwise cost
     // a large share of a fast combine.
-    let mut output = crate::alloc::output_vec(m, T::ZERO);
-    let mut sig = if want.sigma { Some(crate::alloc::output_vec(m, T::ZERO)) } else { None };
-    // line-major (lines, N, w) used-mask, transposed to frame-major at the end
+    // Every line of the first pass writes every slot of these (no zeroing pass first).
+    use crate::alloc::output_uninit;
+    let mut output = output_uninit::<T>(m);
+    let mut sig = want.sigma.then(|| output_uninit::<T>(m));
+    let mut nrej = want.nrej.then(|| output_uninit::<i32>(m));
+    let mut exp = want.expmask.then(|| output_uninit::<i32>(m));
+    let mut bpm = want.bpmask.then(|| output_uninit::<i32>(m));
+    // frame-major (N, lines, w), true = not used: zeroed memory, of which lines where
+    // every pixel kept all its values need not be written
     let mut rejmask = if want.rejmask { Some(crate::alloc::output_vec(m * nimg, false)) } else { None };
-    let mut nrej = if want.nrej { Some(crate::alloc::output_vec(m, 0i32)) } else { None };
-    let mut exp = if want.expmask { Some(crate::alloc::output_vec(m, 0i32)) } else { None };
-    let mut bpm = if want.bpmask { Some(crate::alloc::output_vec(m, 0i32)) } else { None };
     let grow = c.grow >= 1.0;
 
     // First pass. With grow we also collect the rejected (image, x) of every line.
@@ -279,6 +286,11 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
                 },
             );
     }
+    // Safety: the first pass ran every line, and write_outputs writes every slot of them.
+    let (mut output, mut sig, mut nrej, mut exp, mut bpm) = unsafe {
+        use crate::alloc::assume_init;
+        (assume_init(output), sig.map(|v| assume_init(v)), nrej.map(|v| assume_init(v)), exp.map(|v| assume_init(v)), bpm.map(|v| assume_init(v)))
+    };
     if track {
         // IRAF's avsigclip (mclip) leaves the combine flag of the previous line on lines
         // where no pixel has 3 values: redo those lines where that flag says "combine".
@@ -290,14 +302,18 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
                 LineKind::Clipped => combine_flag = !c.comb_median,
                 LineKind::Early if combine_flag => {
                     let (a, e) = (y * w, (y + 1) * w);
-                    let o = LineOut {
-                        out: &mut output[a..e],
-                        sig: sig.as_mut().map(|v| &mut v[a..e]),
-                        rej: rejmask.as_mut().map(|v| v.chunks_mut(m).map(|p| &mut p[a..e]).collect()),
-                        nrej: nrej.as_mut().map(|v| &mut v[a..e]),
-                        exp: exp.as_mut().map(|v| &mut v[a..e]),
-                        bpm: bpm.as_mut().map(|v| &mut v[a..e]),
-                        fresh: false,
+                    // Safety: write_outputs writes values only.
+                    let o = unsafe {
+                        use crate::alloc::as_slots;
+                        LineOut {
+                            out: as_slots(&mut output[a..e]),
+                            sig: sig.as_mut().map(|v| as_slots(&mut v[a..e])),
+                            rej: rejmask.as_mut().map(|v| v.chunks_mut(m).map(|p| &mut p[a..e]).collect()),
+                            nrej: nrej.as_mut().map(|v| as_slots(&mut v[a..e])),
+                            exp: exp.as_mut().map(|v| as_slots(&mut v[a..e])),
+                            bpm: bpm.as_mut().map(|v| as_slots(&mut v[a..e])),
+                            fresh: false,
+                        }
                     };
                     let (wrote, _) = first_pass_line(&mut b, c, st, y, true, o, None, isa);
                     if grow {
@@ -324,12 +340,13 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
             pms_set |= !rejected[y].is_empty();
         }
         let mut unwritten = vec![false; m];
-        let out_it = output.par_chunks_mut(w);
-        let sig_it = opt_chunks(&mut sig, w, st.lines);
+        // Safety (as_slots, opt_slots): write_outputs writes values only.
+        let out_it = output.par_chunks_mut(w).map(|c| unsafe { crate::alloc::as_slots(c) });
+        let sig_it = unsafe { opt_slots(&mut sig, w, st.lines) };
         let used_it = line_rows(&mut rejmask, m, w, st.lines);
-        let nrej_it = opt_chunks(&mut nrej, w, st.lines);
-        let exp_it = opt_chunks(&mut exp, w, st.lines);
-        let bpm_it = opt_chunks(&mut bpm, w, st.lines);
+        let nrej_it = unsafe { opt_slots(&mut nrej, w, st.lines) };
+        let exp_it = unsafe { opt_slots(&mut exp, w, st.lines) };
+        let bpm_it = unsafe { opt_slots(&mut bpm, w, st.lines) };
         out_it
             .zip(sig_it)
             .zip(used_it)
@@ -400,7 +417,8 @@ pub fn run<P: Input, T: Work>(st: &Stack<P>, c: &Ctx, want: Want, isa: Isa) -> E
 fn line_rows<'a>(v: &'a mut Option<Vec<bool>>, m: usize, w: usize, lines: usize) -> Vec<Option<Vec<&'a mut [bool]>>> {
     match v {
         Some(v) => {
-            let mut per: Vec<Vec<&mut [bool]>> = (0..lines).map(|_| Vec::new()).collect();
+            let planes = v.len() / m.max(1);
+            let mut per: Vec<Vec<&mut [bool]>> = (0..lines).map(|_| Vec::with_capacity(planes)).collect();
             for plane in v.chunks_mut(m.max(1)) {
                 for (y, row) in plane.chunks_mut(w.max(1)).enumerate() {
                     per[y].push(row);
@@ -408,6 +426,17 @@ fn line_rows<'a>(v: &'a mut Option<Vec<bool>>, m: usize, w: usize, lines: usize)
             }
             per.into_iter().map(Some).collect()
         }
+        None => (0..lines).map(|_| None).collect(),
+    }
+}
+
+/// [`opt_chunks`] of initialised outputs as output slots.
+///
+/// # Safety
+/// See [`crate::alloc::as_slots`]: only values may be written into the slots.
+unsafe fn opt_slots<'a, U: Send + 'a>(v: &'a mut Option<Vec<U>>, size: usize, lines: usize) -> Vec<Option<&'a mut [MaybeUninit<U>]>> {
+    match v {
+        Some(v) => v.chunks_mut(size).map(|c| Some(unsafe { crate::alloc::as_slots(c) })).collect(),
         None => (0..lines).map(|_| None).collect(),
     }
 }

@@ -59,6 +59,12 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
     if b.sm.len() != nimg * w {
         b.sm = vec![T::ZERO; nimg * w];
     }
+    // a frame-ordered copy of the line for the masks of sorted lines (Ctx::lazy_ids,
+    // Ctx::pos_ids), taken row by row while each row is in cache
+    let keep_fo = c.lazy_ids || c.pos_ids;
+    if keep_fo && b.fo.len() != nimg * w {
+        b.fo = vec![T::ZERO; nimg * w];
+    }
     let mut negzero = false;
     for (i, frame) in st.frames.iter().enumerate() {
         let row = &frame[off..off + w];
@@ -92,6 +98,9 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         if bad {
             return false;
         }
+        if keep_fo {
+            b.fo[i * w..(i + 1) * w].copy_from_slice(dst);
+        }
     }
     b.dflag = DFlag::All;
     b.n.iter_mut().for_each(|k| *k = nimg);
@@ -100,9 +109,6 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
         // the network's order of equal values matter, so such lines take the usual path
         if !(f.sorted() && negzero) {
             if f.sorted() && nimg > 1 {
-                if c.lazy_ids {
-                    b.fo.clone_from(&b.sm);
-                }
                 crate::network::sort_columns(&mut b.sm, w, &c.network);
             }
             // pixels handed to the per-pixel routines may look up per-image constants
@@ -116,9 +122,6 @@ fn gather_full<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<P>, y:
     }
     let network = c.mclip && nimg > 1 && !c.needids && !negzero;
     if network {
-        if c.pos_ids {
-            b.fo.clone_from(&b.sm);
-        }
         crate::network::sort_columns(&mut b.sm, w, &c.network);
     }
     if c.mclip && nimg > 1 && c.needids && T::HAS_KEY32 && !c.network.is_empty() {

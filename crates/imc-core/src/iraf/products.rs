@@ -94,33 +94,18 @@ fn from_ranges<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [bool
     if rows.is_some() {
         r.resize(nimg * ws, false);
     }
-    for k in 0..nimg {
-        let f = &b.fo[k * w..(k + 1) * w];
-        let (lo, hi) = (&b.lo[..w], &b.hi[..w]);
-        let ek = used_exposure(c, k);
-        match (rows.is_some(), want_exp) {
-            (true, true) => {
-                let row = &mut r[k * ws..k * ws + w];
-                for x in 0..w {
-                    let keep = (f[x] >= lo[x]) & (f[x] <= hi[x]);
-                    row[x] = !keep;
-                    acc[x] += if keep { ek } else { 0.0 };
-                }
-            }
-            (true, false) => {
-                let row = &mut r[k * ws..k * ws + w];
-                for x in 0..w {
-                    row[x] = !((f[x] >= lo[x]) & (f[x] <= hi[x]));
-                }
-            }
-            (false, true) => {
-                for x in 0..w {
-                    let keep = (f[x] >= lo[x]) & (f[x] <= hi[x]);
-                    acc[x] += if keep { ek } else { 0.0 };
-                }
-            }
-            (false, false) => {}
-        }
+    // blocks of pixels, the images inside: each block's bounds and exposure sums stay
+    // in registers while its frame-ordered values are compared (the sums keep the
+    // image order)
+    let want_rows = rows.is_some();
+    let mut x0 = 0;
+    while x0 + RB <= w {
+        // (a constant block length: the block's loops unroll into registers)
+        range_block(b, c, &mut r, &mut acc, x0, RB, want_rows, want_exp);
+        x0 += RB;
+    }
+    if x0 < w {
+        range_block(b, c, &mut r, &mut acc, x0, w - x0, want_rows, want_exp);
     }
     if let Some(mut rows) = rows {
         // the pixels whose ids are exact (frame ids in their first n slots)
@@ -150,6 +135,42 @@ fn from_ranges<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [bool
         }
     }
     b.expacc = acc;
+}
+
+/// Pixels per block of [`range_block`].
+const RB: usize = 32;
+
+/// The rejection-mask rows (`r`, into the line scratch) and exposure sums (`acc`) of the
+/// `len <= RB` pixels from `x0` of a line of value ranges: a block's bounds and sums stay
+/// in registers while each image's frame-ordered values are compared (the sums add the
+/// images in order).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn range_block<T: Work>(b: &LineBuf<T>, c: &Ctx, r: &mut [bool], acc: &mut [f32], x0: usize, len: usize, want_rows: bool, want_exp: bool) {
+    let w = b.w;
+    let ws = w + REJ_PAD;
+    let (lo, hi) = (&b.lo[x0..x0 + len], &b.hi[x0..x0 + len]);
+    let mut a = [0.0f32; RB];
+    let a = &mut a[..len];
+    for k in 0..b.nimg {
+        let f = &b.fo[k * w + x0..k * w + x0 + len];
+        let ek = used_exposure(c, k);
+        if want_rows {
+            let row = &mut r[k * ws + x0..k * ws + x0 + len];
+            for x in 0..len {
+                row[x] = !((f[x] >= lo[x]) & (f[x] <= hi[x]));
+            }
+        }
+        if want_exp {
+            for x in 0..len {
+                let keep = (f[x] >= lo[x]) & (f[x] <= hi[x]);
+                a[x] += if keep { ek } else { 0.0 };
+            }
+        }
+    }
+    if want_exp {
+        acc[x0..x0 + len].copy_from_slice(a);
+    }
 }
 
 #[inline(always)]
@@ -243,7 +264,7 @@ fn exp_from_ids<T: Work>(b: &LineBuf<T>, c: &Ctx, e: &mut [i32], negative: bool)
 /// says which image sits at each position. The routines read no ids here, so their data
 /// movement depends on the values alone and is the same as on IRAF's sorted line.
 #[inline(always)]
-pub fn ranges_from_positions<T: Work>(b: &mut LineBuf<T>) {
+pub fn ranges_from_positions<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let nimg = b.nimg;
     let w = b.w;
     let inf = T::from_f32(f32::INFINITY);
@@ -261,6 +282,33 @@ pub fn ranges_from_positions<T: Work>(b: &mut LineBuf<T>) {
     if ord_id.len() < nimg {
         ord_id.resize(nimg, 0);
     }
+    if !c.compact {
+        // without compaction the rejection moves no slot: pixel x keeps its sorted
+        // positions 1..n (see `combine::slots_are_sorted_rows`), the values in
+        // [sorted(1), sorted(n)] unless sorted(n + 1) equals sorted(n) (then the pixel's
+        // ids are found below); no branch per pixel
+        let row = |j: usize, x: usize| b.sm[j * w + x];
+        b.exact.resize(w, 0);
+        let mut ties = 0;
+        for x in 0..w {
+            let n = b.n[x];
+            debug_assert!(b.id[x * nimg..x * nimg + n].iter().enumerate().all(|(j, &q)| q as usize == j + 1));
+            let (first, last, next) = (row(0, x), row(n.max(1) - 1, x), row(n.min(nimg - 1), x));
+            let (all, none) = (n == nimg, n == 0);
+            b.lo[x] = if all { -inf } else if none { inf } else { first };
+            b.hi[x] = if all { inf } else if none { -inf } else { last };
+            b.exact[ties] = x;
+            ties += (!all && !none && next == last) as usize;
+        }
+        b.exact.truncate(ties);
+        for i in 0..ties {
+            let x = b.exact[i];
+            frame_ids_of_kept(b, x, &mut ord_v, &mut ord_id);
+        }
+        b.wbuf_t = ord_v;
+        b.id_scratch = ord_id;
+        return;
+    }
     for x in 0..w {
         let n = b.n[x];
         if n == nimg {
@@ -270,17 +318,26 @@ pub fn ranges_from_positions<T: Work>(b: &mut LineBuf<T>) {
             (b.lo[x], b.hi[x]) = (lo, hi);
             continue;
         }
-        for j in 0..nimg {
-            ord_v[j] = b.fo[j * w + x];
-            ord_id[j] = (j + 1) as u16;
-        }
-        super::sort::sort2(&mut ord_v[..nimg], &mut ord_id[..nimg]);
-        let s = x * nimg;
-        for q in &mut b.id[s..s + n] {
-            *q = ord_id[*q as usize - 1];
-        }
+        frame_ids_of_kept(b, x, &mut ord_v, &mut ord_id);
         b.exact.push(x);
     }
     b.wbuf_t = ord_v;
     b.id_scratch = ord_id;
+}
+
+/// Pixel `x`'s kept sorted positions (its first `n[x]` ids) turned into image ids: IRAF's
+/// quicksort of the frame-ordered values with their ids says which image sits at each
+/// position. `ord_v`, `ord_id`: scratch of N.
+#[inline(always)]
+fn frame_ids_of_kept<T: Work>(b: &mut LineBuf<T>, x: usize, ord_v: &mut [T], ord_id: &mut [u16]) {
+    let (nimg, w) = (b.nimg, b.w);
+    for j in 0..nimg {
+        ord_v[j] = b.fo[j * w + x];
+        ord_id[j] = (j + 1) as u16;
+    }
+    super::sort::sort2(&mut ord_v[..nimg], &mut ord_id[..nimg]);
+    let s = x * nimg;
+    for q in &mut b.id[s..s + b.n[x]] {
+        *q = ord_id[*q as usize - 1];
+    }
 }
