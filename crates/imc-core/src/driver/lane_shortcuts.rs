@@ -12,10 +12,10 @@ use crate::network::LANES;
 use crate::input::Input;
 use crate::real::Real;
 use crate::reject::minmax::drop_counts;
-use crate::reject::{keep_count, median_at, oflag};
+use crate::reject::{keep_count, median_at, median_sorted, oflag};
 use crate::reject::lanes::{self, LanePass};
 use crate::reject::pclip::spread_slot;
-use crate::reject::sigclip::{sum_sq_about, SpreadAbout};
+use crate::reject::sigclip::{sum_dev, sum_sq_about, SpreadAbout};
 
 impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// Sorted value `k` of lane `b`.
@@ -99,13 +99,21 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         s.pass_flags[..len].fill(0);
         // Lanes whose first pass rejected (`reject::iterate` from there): few, one by one.
         for b in 0..len {
-            let (l, r) = (s.pass_cnt_lo[b] as usize, s.pass_cnt_hi[b] as usize);
-            if l + r == 0 {
+            let (low, upp) = (s.pass_low[b], s.pass_upp[b]);
+            // Sorted lanes: a pass rejects nothing when both extremes lie within its
+            // bounds (NaN bounds, where the pass gives none, reject nothing either).
+            if !(at(s, 0, b) < low) && !(at(s, n - 1, b) > upp) {
                 continue;
             }
-            // The inward `while` loops of `reject::side` on sorted values stop after the
-            // samples counted (below `low`: a prefix; above `upp`: a suffix).
-            let h = (n - r).max(l);
+            // The inward `while` loops of `reject::side`.
+            let mut l = 0;
+            while l < n && at(s, l, b) < low {
+                l += 1;
+            }
+            let mut h = n;
+            while h > l && at(s, h - 1, b) > upp {
+                h -= 1;
+            }
             let k = l + (n - h);
             if k > allowed || h == l {
                 // nkeep / maxrej (or an empty window): the per-element path.
@@ -119,6 +127,16 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 s.pass_flags[b] |= oflag::MAXITERS;
             }
             s.pass_active[b] = true;
+        }
+        // Small N and few lanes left: each one's later passes on its own column.
+        if n <= COLUMN_PASSES_MAX_N && s.pass_active[..len].iter().filter(|&&a| a).count() * 4 <= len {
+            let p = LanePasses { n, sigma_lo, sigma_hi, ddof, about, maxiters, allowed };
+            for b in 0..len {
+                if s.pass_active[b] {
+                    self.sigclip_column_passes(s, b, &p);
+                }
+            }
+            return true;
         }
         // Taken out of the scratch for the loop so the rows can be read alongside.
         let mut acc = std::mem::take(&mut s.pass_acc);
@@ -226,14 +244,70 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         true
     }
 
+    /// SigClip passes 2.. of lane b (active after pass 1) on a copy of its sorted column:
+    /// `reject::iterate` with `reject::sigclip::centre_spread` on the window [pass_lo,
+    /// pass_hi) (the same functions on the same values, so the same bits); updates the
+    /// lane's window, nit, flags, spread and bounds, or clears `pass_ok` where the per-element
+    /// path must decide (nkeep / maxrej, an empty window).
+    #[inline(always)]
+    fn sigclip_column_passes(&self, s: &mut Scratch, b: usize, p: &LanePasses) {
+        let n = p.n;
+        let mut col = std::mem::take(&mut s.sorted);
+        col.clear();
+        if self.lane32 {
+            col.extend(s.rows32[b..].iter().step_by(LANES).take(n).map(|&x| x as f64));
+        } else {
+            col.extend(s.rows[b..].iter().step_by(LANES).take(n).copied());
+        }
+        let (mut lo, mut hi) = (s.pass_lo[b], s.pass_hi[b]);
+        for it in 2..=p.maxiters {
+            let nw = hi - lo;
+            if nw <= p.ddof {
+                break;
+            }
+            let w = &col[lo..hi];
+            let c = median_sorted(w);
+            let (sa, sb) = sum_dev(w, c);
+            let sd = (sum_sq_about(sa, sb, nw as f64, p.about) / (nw - p.ddof) as f64).sqrt();
+            if !(sd.is_finite() && c.is_finite()) {
+                break;
+            }
+            let (low, upp) = (c - p.sigma_lo * sd, c + p.sigma_hi * sd);
+            (s.pass_std[b], s.pass_low[b], s.pass_upp[b]) = (sd, low, upp);
+            // Reject inward from both ends (`reject::side`).
+            let (mut l, mut h) = (lo, hi);
+            while l < h && col[l] < low {
+                l += 1;
+            }
+            while h > l && col[h - 1] > upp {
+                h -= 1;
+            }
+            let k = (l - lo) + (hi - h);
+            if k == 0 {
+                break;
+            }
+            if (n - nw) + k > p.allowed || h == l {
+                s.pass_ok[b] = false;
+                break;
+            }
+            (lo, hi) = (l, h);
+            s.pass_nit[b] = s.pass_nit[b].saturating_add(1);
+            if it == p.maxiters {
+                s.pass_flags[b] |= oflag::MAXITERS;
+            }
+        }
+        (s.pass_lo[b], s.pass_hi[b]) = (lo, hi);
+        s.pass_active[b] = false;
+        s.sorted = col;
+    }
+
     /// The first SigClip pass of every lane of a block of complete lanes (window: all n
     /// sorted rows): the spread and bounds into `pass_std` / `pass_low` / `pass_upp` (NaN
-    /// where the pass gives none) and the counts of samples below `low` and above `upp`
-    /// into `pass_cnt_lo` / `pass_cnt_hi` (zero where the pass gives none).
+    /// where the pass gives none).
     #[inline(always)]
     fn sigclip_first_pass(&self, s: &mut Scratch, len: usize, sigma_lo: f64, sigma_hi: f64, ddof: usize, about: SpreadAbout) {
         let p = FirstPass { n: self.n, sigma_lo, sigma_hi, ddof, about };
-        let out = (&mut s.pass_std[..], &mut s.pass_low[..], &mut s.pass_upp[..], &mut s.pass_cnt_lo[..], &mut s.pass_cnt_hi[..]);
+        let out = (&mut s.pass_std[..], &mut s.pass_low[..], &mut s.pass_upp[..]);
         if self.lane32 {
             sigclip_first_pass(&s.rows32, len, &p, out);
         } else {
@@ -413,6 +487,22 @@ fn window_sums<L: Real>(rows: &[L], n: usize, k0: usize, k1: usize, len: usize, 
     }
 }
 
+/// Largest N whose SigClip passes after the first run lane by lane on a copy of the
+/// column when few lanes are left (above it, as sums over the block's rows).
+const COLUMN_PASSES_MAX_N: usize = 64;
+
+/// The parameters of a SigClip's passes after the first on one lane.
+struct LanePasses {
+    n: usize,
+    sigma_lo: f64,
+    sigma_hi: f64,
+    ddof: usize,
+    about: SpreadAbout,
+    maxiters: u32,
+    /// How many samples the rejector may remove (nkeep / maxrej).
+    allowed: usize,
+}
+
 /// The parameters of a SigClip's first pass over whole lanes.
 struct FirstPass {
     n: usize,
@@ -430,38 +520,42 @@ const GROUP: usize = 8;
 /// same order, as `reject::sigclip::centre_spread` on the whole column (`median_at`'s
 /// median m; Σd and Σd² of d = x - m in `sum_dev`'s order: ranks below n/4*4 into four
 /// interleaved accumulators added as (a0 + a1) + (a2 + a3), then the other ranks in
-/// order), then the spread, the bounds (NaN when the pass gives none: no finite centre
-/// and spread) and the counts of samples below / above them. Lanes `len..` up to the
-/// next multiple of eight are computed too (on the +inf padding) and never read.
+/// order), then the spread and the bounds (NaN when the pass gives none: no finite
+/// centre and spread). Lanes `len..` up to the next multiple of eight are computed too
+/// (on the +inf padding) and never read.
 #[inline(always)]
-#[allow(clippy::type_complexity)]
-fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut [f64], &mut [f64], &mut [f64], &mut [u64], &mut [u64])) {
-    let (std, low, upp, cnt_lo, cnt_hi) = out;
+fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut [f64], &mut [f64], &mut [f64])) {
+    let (std, low, upp) = out;
     let n = p.n;
     let (nf, denom) = (n as f64, (n - p.ddof) as f64);
     let full = n / 4 * 4;
-    for o in (0..len.div_ceil(GROUP) * GROUP).step_by(GROUP) {
-        let r = |k: usize| -> [f64; GROUP] {
-            let row: &[L; GROUP] = rows[k * LANES + o..][..GROUP].try_into().unwrap();
-            row.map(|x| x.to_f64())
-        };
+    // Rows as groups of eight lanes: group g of row k is groups[k * LANES / GROUP + g].
+    let (groups, _) = rows.as_chunks::<GROUP>();
+    for g in 0..len.div_ceil(GROUP) {
+        let o = g * GROUP;
+        let r = |k: usize| -> [f64; GROUP] { groups[k * (LANES / GROUP) + g].map(|x| x.to_f64()) };
         let m: [f64; GROUP] = if n % 2 == 1 {
             r(n / 2)
         } else {
             let (x, y) = (r(n / 2 - 1), r(n / 2));
             std::array::from_fn(|b| 0.5 * (x[b] + y[b]))
         };
+        // `sum_dev`'s accumulator j takes the ranks j, j + 4, ... below `full`: summed one
+        // accumulator at a time (each gets its own adds in its own order), so that one
+        // pair of them, not four, is held in registers (16 at SSE2 would spill).
         let mut a = [[0.0f64; GROUP]; 4];
         let mut q = [[0.0f64; GROUP]; 4];
-        for c in (0..full).step_by(4) {
-            for j in 0..4 {
-                let x = r(c + j);
+        for j in 0..4 {
+            let (mut aj, mut qj) = ([0.0f64; GROUP], [0.0f64; GROUP]);
+            for k in (j..full).step_by(4) {
+                let x = r(k);
                 for b in 0..GROUP {
                     let d = x[b] - m[b];
-                    a[j][b] += d;
-                    q[j][b] += d * d;
+                    aj[b] += d;
+                    qj[b] += d * d;
                 }
             }
+            (a[j], q[j]) = (aj, qj);
         }
         let mut s1: [f64; GROUP] = std::array::from_fn(|b| (a[0][b] + a[1][b]) + (a[2][b] + a[3][b]));
         let mut s2: [f64; GROUP] = std::array::from_fn(|b| (q[0][b] + q[1][b]) + (q[2][b] + q[3][b]));
@@ -489,18 +583,8 @@ fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut
             lo[b] = if ok { c - p.sigma_lo * sd } else { f64::NAN };
             hi[b] = if ok { c + p.sigma_hi * sd } else { f64::NAN };
         }
-        let (mut nl, mut nh) = ([0u64; GROUP], [0u64; GROUP]);
-        for k in 0..n {
-            let x = r(k);
-            for b in 0..GROUP {
-                nl[b] += (x[b] < lo[b]) as u64;
-                nh[b] += (x[b] > hi[b]) as u64;
-            }
-        }
         std[o..o + GROUP].copy_from_slice(&sds);
         low[o..o + GROUP].copy_from_slice(&lo);
         upp[o..o + GROUP].copy_from_slice(&hi);
-        cnt_lo[o..o + GROUP].copy_from_slice(&nl);
-        cnt_hi[o..o + GROUP].copy_from_slice(&nh);
     }
 }

@@ -51,9 +51,6 @@ pub(super) struct Scratch {
     pub(super) pass_active: Vec<bool>,
     pub(super) pass_wlo: Vec<f64>,
     pub(super) pass_wend: Vec<f64>,
-    /// Vectorised SigClip first pass: per lane, the samples below / above its bounds.
-    pub(super) pass_cnt_lo: Vec<u64>,
-    pub(super) pass_cnt_hi: Vec<u64>,
     // Streaming path.
     pub(super) acc: Vec<f64>,
     pub(super) cnt: Vec<u32>,
@@ -106,8 +103,6 @@ impl Scratch {
             pass_active: vec![false; lanes],
             pass_wlo: vec![0.0; lanes],
             pass_wend: vec![0.0; lanes],
-            pass_cnt_lo: vec![0; lanes],
-            pass_cnt_hi: vec![0; lanes],
             acc: vec![0.0; per_pixel],
             cnt: vec![0; per_pixel],
             wsum: vec![0.0; per_pixel],

@@ -288,16 +288,29 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// expressions of the per-lane sums over `orig`, so the same bits).
     #[inline(always)]
     fn dense_block_sums(&self, s: &Scratch, p0: usize) {
+        if self.lane32 {
+            self.dense_block_sums_in(&s.rows32, s, p0);
+        } else {
+            self.dense_block_sums_in(&s.rows, s, p0);
+        }
+    }
+
+    /// [`Self::dense_block_sums`] with the window edges and the comparisons in the lane
+    /// type `L`, which holds every sample of a plain block exactly (`load_sort`): the
+    /// comparisons are those of the f64 values (with f32 lanes, twice the samples per
+    /// vector). A kept sample is widened to f64 and added; a -0.0 adds as +0.0 would,
+    /// since no sum here is ever -0.0 (it starts at +0.0).
+    #[inline(always)]
+    fn dense_block_sums_in<L: Real>(&self, rows: &[L], s: &Scratch, p0: usize) {
         let (n, lanes) = (self.n, LANES);
-        let at = |k: usize, b: usize| if self.lane32 { s.rows32[k * lanes + b] as f64 } else { s.rows[k * lanes + b] };
+        let row = |k: usize| -> [L; LANES] { rows[k * lanes..][..lanes].try_into().unwrap() };
         // Window edges and survivor counts: most lanes keep all n samples.
-        let mut vlo: [f64; LANES] = std::array::from_fn(|b| at(0, b));
-        let mut vhi: [f64; LANES] = std::array::from_fn(|b| at(n - 1, b));
+        let (mut vlo, mut vhi) = (row(0), row(n - 1));
         let mut cnt = [n as f64; LANES];
         for b in 0..lanes {
             let (lo, hi) = (s.pass_lo[b], s.pass_hi[b]);
             if lo != 0 || hi != n {
-                (vlo[b], vhi[b], cnt[b]) = (at(lo, b), at(hi - 1, b), (hi - lo) as f64);
+                (vlo[b], vhi[b], cnt[b]) = (rows[lo * lanes + b], rows[(hi - 1) * lanes + b], (hi - lo) as f64);
             }
         }
         let sum_only = self.job.method == Method::Sum;
@@ -308,9 +321,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             for frame in &self.frames.data {
                 let f: &[T; DENSE_GROUP] = frame[p0 + o..][..DENSE_GROUP].try_into().unwrap();
                 for b in 0..DENSE_GROUP {
-                    // All finite (complete lanes): `plain_orig`'s value.
-                    let x = f[b].to_f64() + 0.0;
-                    acc[b] += if (x >= vlo[o + b]) & (x <= vhi[o + b]) { x } else { 0.0 };
+                    // All finite (complete lanes), exact in L.
+                    let x = L::from_f64(f[b].to_f64());
+                    let kept = if (x >= vlo[o + b]) & (x <= vhi[o + b]) { x } else { L::default() };
+                    acc[b] += kept.to_f64();
                 }
             }
             for b in 0..DENSE_GROUP {

@@ -96,7 +96,7 @@ fn about(cen: Centre, a: f64, med: f64) -> SpreadAbout {
 
 /// (Σ(x - m), Σ(x - m)²) with four interleaved accumulators (fixed order).
 #[inline]
-fn sum_dev(v: &[f64], m: f64) -> (f64, f64) {
+pub(crate) fn sum_dev(v: &[f64], m: f64) -> (f64, f64) {
     let (mut a, mut b) = ([0.0f64; 4], [0.0f64; 4]);
     let chunks = v.chunks_exact(4);
     let rest = chunks.remainder();
