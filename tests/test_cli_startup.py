@@ -191,3 +191,42 @@ def test_openblas_runs_one_thread_in_the_command_line_only(preset, cli):
     assert proc.returncode == 0, proc.stderr[-2000:]
     want = preset if preset is not None else ("1" if cli else "None")
     assert proc.stdout.strip() == want
+
+
+#: What a small combine of plain files does not use from the standard library: pathlib
+#: (and urllib/ipaddress behind it), shutil (and the compression modules behind it),
+#: glob/fnmatch (names without a pattern), importlib.metadata (the version comes from the
+#: kernels), tempfile.
+SMALL_JOB_UNUSED_STDLIB = {"pathlib", "shutil", "glob", "fnmatch", "importlib.metadata", "tempfile", "zipfile",
+                           "urllib", "ipaddress", "bz2", "lzma"}
+
+
+def hook_free_modules(*args: str, cwd: Path) -> tuple[set[str], subprocess.CompletedProcess]:
+    """As :func:`imported_modules`, in an interpreter that runs no ``.pth`` start-up hooks
+    (``-S``; this interpreter's path given as PYTHONPATH, which runs none of them): some
+    machines' hooks import pathlib, shutil... in every process, which would hide ours."""
+    path = os.pathsep.join(p for p in sys.path if p)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path)
+    proc = subprocess.run([sys.executable, "-S", "-X", "importtime", "-m", "imcombiners.cli", *args],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+             if line.startswith("import time:") and "|" in line}
+    return names - {"package"}, proc
+
+
+@pytest.mark.parametrize("extra", [["--method", "median"], ["--method", "mean", "--reject", "sigclip", "--ddof", "1"]],
+                         ids=["median", "sigclip"])
+def test_a_small_combine_imports_no_file_utilities(tmp_path, extra):
+    names = _u16_frames(tmp_path)
+    found, proc = hook_free_modules("combine", *names, "-o", "m.fits", "-q", *extra, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "imcombiners._core" in found  # it did combine
+    assert "site" not in found  # and no start-up hook ran
+    assert heavy(found, SMALL_JOB_UNUSED_STDLIB) == []
+    # the checks can fail: a glob and an @list still work (and load what they need)
+    (tmp_path / "frames.lis").write_text("\n".join(names) + "\n")
+    found, proc = hook_free_modules("combine", "b*.fits", "-o", "g.fits", "-q", "-f", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "glob" in found
+    _, proc = hook_free_modules("combine", "@frames.lis", "-o", "l.fits", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]

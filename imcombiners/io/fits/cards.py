@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
+
+from imcombiners._record import Record
 
 BLOCK = 2880
 CARD = 80
@@ -93,8 +94,7 @@ def integer(cards: dict[str, str], key: str, default: int) -> int | None:
     return v if isinstance(v, int) else None
 
 
-@dataclass(frozen=True)
-class Hdu:
+class Hdu(Record):
     """One HDU found by :func:`walk`.
 
     Attributes

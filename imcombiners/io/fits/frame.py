@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from imcombiners._record import Record
+
 from . import cards as _cards
 from .handles import CACHE, container_of, local_copy
 from .names import HduSelector, hdu_label, parse_hdu, split_name
@@ -38,8 +40,8 @@ _HCOMPRESS_LOCK = threading.Lock()
 __all__ = ["FitsFrame", "probe", "probe_many"]
 
 
-@dataclass(frozen=True)
-class FitsFrame:
+@dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
+class FitsFrame(Record):
     """A picklable description of one FITS image (no open file inside).
 
     Attributes

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from imcombiners._record import Record
+
 __all__ = ["PixelType", "pixel_type", "to_physical", "bitpix_for", "disk_dtype", "VIEWS",
            "BITPIX_VALUES", "converts_in_place", "physical_in_place"]
 
@@ -80,8 +82,8 @@ def _number(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-@dataclass(frozen=True)
-class PixelType:
+@dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
+class PixelType(Record):
     """What the stored numbers of one image mean.
 
     Attributes

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from imcombiners._record import Record
+
 from .pixels import bitpix_for, disk_dtype
 from .window import normalise_window, pwrite_runs
 
@@ -27,8 +29,8 @@ __all__ = ["HduSpec", "FitsRegionTarget", "create_fits", "write_image", "ImageHd
 _BLOCK = 2880
 
 
-@dataclass(frozen=True)
-class HduSpec:
+@dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
+class HduSpec(Record):
     """One HDU of a preallocated output file.
 
     Attributes
@@ -112,8 +114,8 @@ def _header_text(spec: HduSpec, primary: bool) -> str:
     return _header_for(spec, primary).tostring()
 
 
-@dataclass(frozen=True)
-class FitsRegionTarget:
+@dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
+class FitsRegionTarget(Record):
     """Write regions of one HDU's data in a preallocated FITS file.
 
     Picklable (path + offset), so ``dask.distributed`` workers can write their
@@ -193,8 +195,8 @@ def create_fits(path: str | os.PathLike[str], hdus: Sequence[HduSpec]) -> dict[s
     return targets
 
 
-@dataclass(frozen=True)
-class ImageHdu:
+@dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
+class ImageHdu(Record):
     """An image extension for :func:`write_image`."""
 
     name: str
