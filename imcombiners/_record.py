@@ -86,6 +86,9 @@ class Record:
     _fields: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}
     _annotations: ClassVar[dict[str, Any]] = {}
+    #: What assigning to a field raises (a class that users know as a dataclass sets
+    #: ``dataclasses.FrozenInstanceError``, what it raised before).
+    _frozen_error: ClassVar[type[AttributeError]] = FrozenRecordError
     __signature__ = _Signature()
 
     def __init_subclass__(cls, *, frozen: bool = True, eq: bool = True, **kwargs: Any) -> None:
@@ -155,10 +158,10 @@ class Record:
         return hash(self._values())
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenRecordError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
+        raise self._frozen_error(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
 
     def __delattr__(self, name: str) -> None:
-        raise FrozenRecordError(f"cannot delete field {name!r} of a frozen {type(self).__name__}")
+        raise self._frozen_error(f"cannot delete field {name!r} of a frozen {type(self).__name__}")
 
     def __reduce__(self) -> tuple:
         return (_restore, (type(self), self._values()))

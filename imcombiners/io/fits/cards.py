@@ -9,11 +9,10 @@ not follow (:func:`walk` stops there), and astropy remains the judge of malforme
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator
-
-import numpy as np
 
 from imcombiners._record import Record
 
@@ -127,7 +126,7 @@ class Hdu(Record):
 
     @property
     def npix(self) -> int:
-        return int(np.prod(self.dims, dtype=np.int64)) if self.dims else 0
+        return math.prod(self.dims) if self.dims else 0  # exact: a huge NAXISn cannot wrap around
 
     @property
     def extname(self) -> str | None:

@@ -21,7 +21,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,8 @@ class FitsFrame(Record):
         ``"library"`` (exact physical values) or ``"iraf"`` (IRAF's pixel type for the
         file), see :mod:`imcombiners.io.fits.pixels`.
     """
+
+    _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
 
     path: str
     hdu: int

@@ -30,7 +30,7 @@ Writing uses :func:`bitpix_for` (dtype -> BITPIX, BZERO) from the same table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from typing import Any
 
 import numpy as np
@@ -98,6 +98,8 @@ class PixelType(Record):
         ``float64`` (stored as is), ``int8``, ``uint16``, ``uint32``, ``uint64`` (the
         unsigned convention), or ``scaled`` (any other BZERO/BSCALE).
     """
+
+    _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
 
     bitpix: int
     bzero: Any = 0

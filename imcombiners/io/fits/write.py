@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,8 @@ class HduSpec(Record):
         Cards placed before ``cards`` (e.g. :func:`.header.output_header`); structural
         cards in it are ignored. Plain headers and cards are written without astropy.
     """
+
+    _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
 
     name: str
     shape: tuple[int, ...]
@@ -124,6 +126,8 @@ class FitsRegionTarget(Record):
     Values are cast to the stored dtype on writing.
     """
 
+    _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
+
     path: str
     offset: int
     shape: tuple[int, ...]
@@ -198,6 +202,8 @@ def create_fits(path: str | os.PathLike[str], hdus: Sequence[HduSpec]) -> dict[s
 @dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
 class ImageHdu(Record):
     """An image extension for :func:`write_image`."""
+
+    _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
 
     name: str
     data: np.ndarray
