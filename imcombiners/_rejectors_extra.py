@@ -1,5 +1,5 @@
 """The rejectors other than SigClip: CcdClip, VarClip, AvSigClip, LinearClip, MinMaxClip,
-PClip (the rules they share: :mod:`imcombiners._rejectors`).
+PClip (the rules they share: :mod:`imcombiners._rejectors`, which names them).
 
 Why a module of its own: a frozen dataclass costs ~4.6 M instructions to define, and a
 command-line sigma clipping run needs only :class:`~imcombiners.SigClip`; these six are
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ._deprecation import ParameterTypeError, warn_deprecated
-from ._rejectors import Rejector, _clip_common, _grow, _set, _spread_centre
+from ._rejectors_base import Rejector, _clip_common, _grow, _set, _spread_centre
 from ._validate import as_bool, as_float, as_int, as_sigma_pair, canonical_centre
 
 __all__ = ["CcdClip", "VarClip", "AvSigClip", "LinearClip", "MinMaxClip", "PClip"]
