@@ -91,9 +91,11 @@ def test_a_local_combine_imports_no_out_of_core_engine(tmp_path, extra):
 
 
 #: What a small in-memory combine (one strip, read while the run is prepared) does not
-#: use: the in-memory loader and IRAF's memory maps, the rejectors it was not asked for,
+#: use: the in-memory loader and IRAF's memory maps, the rejectors it was not asked for
+#: (sigclip defines SigClip alone),
 #: thread pools (concurrent.futures, which also loads logging), uuid.
 SMALL_JOB_UNUSED = {"imcombiners.io.fits.stack", "imcombiners.io.fits.mapped", "imcombiners._rejectors_modern",
+                    "imcombiners._rejectors_extra",
                     "imcombiners.dask", "concurrent.futures", "logging", "uuid"}
 
 
