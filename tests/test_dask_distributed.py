@@ -119,3 +119,27 @@ def test_plan_without_connected_workers_says_so():
         plan = imd.plan(np.zeros((5, 32, 32), np.float32))
     assert plan.memory_limit is None
     assert any("no worker connected yet" in note for note in plan.notes)
+
+
+def test_scheduler_workers_sees_every_worker_on_every_call(client):
+    """The planner's view of the workers is fetched from the scheduler on each call.
+
+    ``Client.scheduler_info()`` returns a cache that the client's periodic refresh
+    replaces with a worker-less identity; when that refresh lands between the fetch and
+    the return, the caller sees no workers (a SLURM test's progress callback once did).
+    """
+    from imcombiners.dask.scheduling import scheduler_workers, worker_resources
+
+    # what the periodic refresh leaves in the cache: no per-worker details
+    client.sync(client._update_scheduler_info)
+    assert client._scheduler_identity.get("workers", {}) == {}
+    deadline = time.monotonic() + 3.0  # spans the 2 s refresh period
+    calls = 0
+    while time.monotonic() < deadline:
+        workers = scheduler_workers(client)
+        assert len(workers) == 2
+        assert all(w["nthreads"] == 1 and int(w["memory_limit"]) == 2**30 for w in workers.values())
+        calls += 1
+        time.sleep(0.005)
+    assert calls > 50
+    assert worker_resources(client)[:2] == (1, 2**30)

@@ -19,6 +19,7 @@ distributed = pytest.importorskip("distributed")
 
 import imcombiners.dask as imd  # noqa: E402
 from imcombiners.dask.engine import _replace_kernels  # noqa: E402
+from imcombiners.dask.scheduling import scheduler_workers  # noqa: E402
 from tests.helpers.slurm_checks import (  # noqa: E402
     check_fits, check_zarr, job_of_worker, leftovers, slow_tile, wait_workers,
 )
@@ -52,7 +53,7 @@ def test_fits_and_zarr_stacks_through_slurm_equal_in_memory(cluster_client, slur
     assert len(local_slurm.running_jobs(NAME)) == 2
     jobs = set(job_of_worker(client).values())
     assert len(jobs) == 2 and "" not in jobs
-    limits = [int(w["memory_limit"]) for w in client.scheduler_info()["workers"].values()]
+    limits = [int(w["memory_limit"]) for w in scheduler_workers(client).values()]
 
     for label, inputs in (("fits", paths), ("zarr", zstack)):
         # an explicit limit above the workers' is lowered to theirs: the planner reads them

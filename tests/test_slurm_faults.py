@@ -19,6 +19,7 @@ distributed = pytest.importorskip("distributed")
 
 import imcombiners.dask as imd  # noqa: E402
 from imcombiners.dask.engine import _replace_kernels  # noqa: E402
+from imcombiners.dask.scheduling import scheduler_workers  # noqa: E402
 from imcombiners import Combiner  # noqa: E402
 from imcombiners._rejectors import SigClip  # noqa: E402
 from tests.helpers.slurm_checks import (  # noqa: E402
@@ -65,7 +66,7 @@ def test_scancel_of_a_worker_job_mid_combine(local_slurm, slurm_stack, tmp_path)
         assert not seen["final_existed"], "the output appeared under its final name before the end"
         check_fits(final, ref, outputs, n)
         assert seen["job"] not in local_slurm.running_jobs(name)
-        assert len(client.scheduler_info()["workers"]) == 1  # the cancelled worker is gone
+        assert len(scheduler_workers(client)) == 1  # the cancelled worker is gone
         print(f"\nscancel fault (FITS -> FITS, {lazy.plan.ntiles} tiles of 0.3 s): clean run "
               f"{clean_s:.1f} s, faulted run {t_end - t0:.1f} s, {t_end - seen['t']:.1f} s from "
               f"scancel to the end")
@@ -94,7 +95,7 @@ def test_adapt_scales_up_survives_scancel_and_scales_down(local_slurm, slurm_sta
 
             def progress(done, total):
                 seen["final_existed"] |= final.exists()
-                workers = client.scheduler_info()["workers"]
+                workers = scheduler_workers(client)
                 seen["max_workers"] = max(seen["max_workers"], len(workers))
                 if kill and "job" not in seen and len(workers) >= 2:
                     busy = busy_worker(client)
@@ -146,7 +147,7 @@ def test_worker_memory_limit_from_the_job_is_honoured(local_slurm, tmp_path):
     with cluster, distributed.Client(cluster) as client:
         cluster.scale(jobs=1)
         wait_workers(client, local_slurm, 1)
-        (limit,) = [int(w["memory_limit"]) for w in client.scheduler_info()["workers"].values()]
+        (limit,) = [int(w["memory_limit"]) for w in scheduler_workers(client).values()]
         assert abs(limit - 250e6) < 1e6  # memory= per worker process (dask-jobqueue rounds it)
         lazy = imd.combine(paths, "median", streaming=True, **kw)
         plan = lazy.plan
@@ -159,7 +160,7 @@ def test_worker_memory_limit_from_the_job_is_honoured(local_slurm, tmp_path):
         samples = []
 
         def progress(done, total):
-            info = client.scheduler_info()["workers"].values()
+            info = scheduler_workers(client).values()
             samples.append(max(w["metrics"]["memory"] for w in info))
 
         out = lazy.to_fits(tmp_path / "master.fits", progress=progress)

@@ -350,10 +350,12 @@ def _wait_first_worker(cluster: Any, client: Any, spec: ClusterSpec, say: Callab
     Fails when a job has no id ``grace`` seconds after the start (its submission was
     refused) or, with ``--cluster-wait``, when no worker came in time.
     """
+    from ..dask.scheduling import scheduler_workers
+
     t0 = time.monotonic()
     announced = False
     while True:
-        workers = client.scheduler_info().get("workers", {})
+        workers = scheduler_workers(client)  # not scheduler_info(): its cache races
         if workers:
             w = next(iter(workers.values()))
             say(f"{spec.label} cluster: {len(workers)} worker(s) connected after "

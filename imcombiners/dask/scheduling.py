@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import dask
 import dask.base
@@ -70,18 +70,32 @@ def local_scheduler_kind() -> str:
     return "other"
 
 
+def scheduler_workers(client: Client) -> dict[str, dict[str, Any]]:
+    """Every worker the scheduler knows now, keyed by address.
+
+    ``Client.scheduler_info()`` returns the client's cached identity, which a periodic
+    refresh asking for no per-worker details (distributed 2025+) can replace between
+    the fetch and the return: an unlucky call sees no workers in a busy cluster. Ask
+    the scheduler directly instead; an asynchronous client can only use the cache.
+    """
+    if getattr(client, "asynchronous", False):
+        return dict(client.scheduler_info().get("workers", {}))
+    try:
+        ident = client.sync(client.scheduler.identity, n_workers=-1)
+    except TypeError:  # older distributed: identity() takes no arguments
+        ident = client.sync(client.scheduler.identity)
+    return dict(ident.get("workers", {}))
+
+
 def worker_resources(client: Client) -> tuple[int | None, int | None, int | None]:
     """(threads, memory limit, baseline RSS) of the smallest/fullest worker of a client.
 
-    The scheduler's view (``scheduler_info``) carries each worker's ``nthreads``,
+    The scheduler's view (:func:`scheduler_workers`) carries each worker's ``nthreads``,
     ``memory_limit`` and its last reported process memory; a worker that has not
     imported the library yet will grow by its import, so the baseline is at
     least :data:`WORKER_BASELINE`.
     """
-    try:
-        info = client.scheduler_info(n_workers=-1).get("workers", {})
-    except TypeError:  # older distributed: no n_workers argument
-        info = client.scheduler_info().get("workers", {})
+    info = scheduler_workers(client)
     if not info:
         return None, None, None
     threads = min(int(w.get("nthreads", 1)) for w in info.values())
