@@ -172,3 +172,11 @@ if _in_the_cli:
     import os as _os
 
     _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # Its imports (NumPy, the engine) allocate enough objects for the default thresholds
+    # to run the garbage collector dozens of times, each walking every tracked object:
+    # ~20 M of the ~500 M instructions of a small combine. A run's garbage is freed by
+    # reference counting (arrays, buffers); the collector stays on, less eager.
+    import gc as _gc
+
+    if _gc.get_threshold()[0]:  # (0: automatic collection is off, and stays so)
+        _gc.set_threshold(max(_gc.get_threshold()[0], 50_000), *_gc.get_threshold()[1:])

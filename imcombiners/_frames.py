@@ -12,19 +12,18 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ._planes import Planes
+from ._record import Record
 from ._validate import check_dtype, check_memory, workspace_dtype
 
 __all__ = ["FrameSet", "prepare_frames", "prepare_masks"]
 
 
-@dataclass(frozen=True, eq=False)
-class FrameSet:
+class FrameSet(Record, eq=False):
     """N frames of one spatial shape, ready for the kernel.
 
     Attributes

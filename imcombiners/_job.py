@@ -10,7 +10,6 @@ per-element kernel cannot see, so such a rejector runs as its own kernel call fo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy as np
 from ._frames import FrameSet, prepare_frames
 from ._planes import Planes, as_bad_bits, as_nodata_bit
 from ._products import DIAGNOSTICS, PER_SAMPLE, WORKSPACE_TYPED
+from ._record import Record, factory
 from ._validate import (
     as_blank,
     as_float,
@@ -76,8 +76,7 @@ def _vector(value: Any, name: str) -> np.ndarray | None:
     return arr
 
 
-@dataclass(frozen=True, eq=False)
-class Job:
+class Job(Record, eq=False):
     """A validated, resolved description of one combine.
 
     Parameters
@@ -122,7 +121,7 @@ class Job:
     ddof: int = 0
     q: float | None = None
     blank: float | None = None
-    want: frozenset[str] = field(default_factory=frozenset)
+    want: frozenset[str] = factory(frozenset)
     weighting: str | None = None
     bad_bits: int | None = None
     nodata_bit: int | None = None

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ._record import Record
 from ._validate import check_memory
 
 __all__ = [
@@ -56,8 +56,7 @@ EXTNAME_KINDS: dict[str, str] = {
 _INVERSE_VARIANCE = ("inverse_variance", "ivar")
 
 
-@dataclass(frozen=True)
-class PlaneSpec:
+class PlaneSpec(Record):
     """A plane read from an image extension of every input file.
 
     Attributes
@@ -163,8 +162,7 @@ def to_variance(values: np.ndarray, kind: str) -> np.ndarray:
 # --------------------------------------------------------------------------- planes
 
 
-@dataclass(frozen=True, eq=False)
-class Planes:
+class Planes(Record, eq=False):
     """The planes of N frames, ready for the kernel (each None when not given).
 
     Attributes

@@ -91,9 +91,11 @@ def test_a_local_combine_imports_no_out_of_core_engine(tmp_path, extra):
 
 
 #: What a small in-memory combine (one strip, read while the run is prepared) does not
-#: use: the in-memory loader and IRAF's memory maps, the rejectors it was not asked for,
+#: use: the in-memory loader and IRAF's memory maps, the rejectors it was not asked for
+#: (sigclip defines SigClip alone),
 #: thread pools (concurrent.futures, which also loads logging), uuid.
 SMALL_JOB_UNUSED = {"imcombiners.io.fits.stack", "imcombiners.io.fits.mapped", "imcombiners._rejectors_modern",
+                    "imcombiners._rejectors_extra",
                     "imcombiners.dask", "concurrent.futures", "logging", "uuid"}
 
 
@@ -191,3 +193,107 @@ def test_openblas_runs_one_thread_in_the_command_line_only(preset, cli):
     assert proc.returncode == 0, proc.stderr[-2000:]
     want = preset if preset is not None else ("1" if cli else "None")
     assert proc.stdout.strip() == want
+
+
+#: What a small combine of plain files does not use from the standard library: pathlib
+#: (and urllib/ipaddress behind it), shutil (and the compression modules behind it),
+#: glob/fnmatch (names without a pattern), importlib.metadata (the version comes from the
+#: kernels), tempfile.
+SMALL_JOB_UNUSED_STDLIB = {"pathlib", "shutil", "glob", "fnmatch", "importlib.metadata", "tempfile", "zipfile",
+                           "urllib", "ipaddress", "bz2", "lzma"}
+
+
+def hook_free_modules(*args: str, cwd: Path) -> tuple[set[str], subprocess.CompletedProcess]:
+    """As :func:`imported_modules`, in an interpreter that runs no ``.pth`` start-up hooks
+    (``-S``; this interpreter's path given as PYTHONPATH, which runs none of them): some
+    machines' hooks import pathlib, shutil... in every process, which would hide ours."""
+    path = os.pathsep.join(p for p in sys.path if p)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path)
+    proc = subprocess.run([sys.executable, "-S", "-X", "importtime", "-m", "imcombiners.cli", *args],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+             if line.startswith("import time:") and "|" in line}
+    return names - {"package"}, proc
+
+
+@pytest.mark.parametrize("extra", [["--method", "median"], ["--method", "mean", "--reject", "sigclip", "--ddof", "1"]],
+                         ids=["median", "sigclip"])
+def test_a_small_combine_imports_no_file_utilities(tmp_path, extra):
+    names = _u16_frames(tmp_path)
+    found, proc = hook_free_modules("combine", *names, "-o", "m.fits", "-q", *extra, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "imcombiners._core" in found  # it did combine
+    assert "site" not in found  # and no start-up hook ran
+    assert heavy(found, SMALL_JOB_UNUSED_STDLIB) == []
+    # the checks can fail: a glob and an @list still work (and load what they need)
+    (tmp_path / "frames.lis").write_text("\n".join(names) + "\n")
+    found, proc = hook_free_modules("combine", "b*.fits", "-o", "g.fits", "-q", "-f", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "glob" in found
+    _, proc = hook_free_modules("combine", "@frames.lis", "-o", "l.fits", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_version_is_read_without_importlib_metadata(tmp_path):
+    from importlib.metadata import version
+
+    found, proc = hook_free_modules("--version", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == f"imcombiners {version('imcombiners')}"
+    assert "imcombiners.cli._parser" in found and heavy(found, {"importlib.metadata", "email", "zipfile"}) == []
+
+
+def test_the_version_comes_from_the_first_dist_info_on_the_path(tmp_path, monkeypatch):
+    from imcombiners.cli._parser import _dist_info_version
+
+    def dist(folder: str, name: str, text: str) -> str:
+        d = tmp_path / folder / name
+        d.mkdir(parents=True)
+        (d / "METADATA").write_text(text)
+        return str(tmp_path / folder)
+
+    first = dist("a", "imcombiners-9.8.7.dist-info", "Metadata-Version: 2.1\nName: imcombiners\nVersion: 9.8.7\n\nbody\n")
+    second = dist("b", "imcombiners-1.0.0.dist-info", "Name: imcombiners\nVersion: 1.0.0\n")
+    other = dist("c", "numpy-2.0.0.dist-info", "Name: numpy\nVersion: 2.0.0\n")
+    monkeypatch.setattr("sys.path", [str(tmp_path / "missing"), other, first, second])
+    assert _dist_info_version() == "9.8.7"
+    monkeypatch.setattr("sys.path", [second, first])
+    assert _dist_info_version() == "1.0.0"
+    egg = tmp_path / "e" / "imcombiners.egg-info"
+    egg.mkdir(parents=True)
+    egg_dir = str(tmp_path / "e")
+    (tmp_path / "e" / "imcombiners-0.1.egg-info").mkdir()
+    monkeypatch.setattr("sys.path", [egg_dir, first])  # another layout first: importlib.metadata decides
+    assert _dist_info_version() is None
+    monkeypatch.setattr("sys.path", [other])
+    assert _dist_info_version() is None
+
+
+def test_the_command_line_process_collects_garbage_less_often():
+    # imcombiners/__init__.py: only the command line's own process, and a collector
+    # switched off stays off
+    def thresholds(cli: bool, pre: str = "") -> str:
+        argv = "['python', '-m', 'imcombiners.cli', '--version']" if cli else "['python', '-c', 'x']"
+        code = f"import sys, gc; sys.orig_argv[:] = {argv}\n{pre}import imcombiners\nprint(gc.get_threshold()[0])\n"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout.strip()
+
+    assert int(thresholds(True)) >= 50_000
+    assert int(thresholds(False)) < 50_000
+    assert thresholds(True, "gc.set_threshold(0)\n") == "0"
+
+
+def test_each_command_is_parsed_and_documented_as_with_every_command_built():
+    # the main parser builds only the command it runs (imcombiners/cli/_parser.py)
+    from imcombiners.cli._parser import COMMANDS, build_parser
+
+    every = build_parser()
+    assert build_parser(None).format_help() == every.format_help()
+    for name in COMMANDS:
+        alone = build_parser(name)
+        assert alone.subparsers[name].format_help() == every.subparsers[name].format_help()
+        others = [c for c in COMMANDS if c != name]
+        assert all(len(alone.subparsers[c]._actions) == 0 for c in others)
+    argv = ["combine", "a.fits", "b.fits", "-o", "m.fits", "--reject", "sigclip", "--ddof", "1", "-q"]
+    assert vars(build_parser("combine").parse_args(argv)) == vars(every.parse_args(argv))

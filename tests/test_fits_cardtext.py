@@ -195,3 +195,22 @@ def test_real_headers(tmp_path):
             accepted += 1
     assert accepted >= 1  # the ZWO frames (decimal-comma EXPTIME) take the plain path
     assert os.path.isdir(REALDATA)
+
+
+def test_stale_keywords_are_those_of_the_pattern_they_replace():
+    # header_rules.is_stale matches numbered keywords with a table; the regular
+    # expression it replaced is the reference
+    import itertools
+    import re
+
+    from imcombiners.io.fits.header_rules import STALE_KEYWORDS, is_stale
+
+    pattern = re.compile(r"^(NAXIS\d+|ZNAXIS\d+|ZTILE\d+|ZNAME\d+|ZVAL\d+|TTYPE\d+|TFORM\d+|TUNIT\d+|TDIM\d+|"
+                         r"PTYPE\d+|PSCAL\d+|PZERO\d+|IMCMB\d{3}|IMC[ZSW]\d{4})$")
+    stems = ["NAXIS", "ZNAXIS", "ZTILE", "ZNAME", "ZVAL", "TTYPE", "TFORM", "TUNIT", "TDIM", "PTYPE", "PSCAL",
+             "PZERO", "IMCMB", "IMCZ", "IMCS", "IMCW", "IMCX", "IMC", "AXIS", "XNAXIS", "NAXI", "OBJECT", "", "DATE-OBS"]
+    tails = ["", "1", "12", "123", "1234", "12345", "0000", "1A", "A1", "-1", " 1"]
+    keywords = ["".join(p) for p in itertools.product(stems, tails)] + sorted(STALE_KEYWORDS)
+    for key in keywords:
+        assert is_stale(key) == (key in STALE_KEYWORDS or bool(pattern.match(key))), key
+    assert is_stale("NAXIS2") and is_stale("IMCMB007") and not is_stale("IMCMB0007") and not is_stale("EXPTIME")

@@ -357,3 +357,16 @@ def test_library_version_from_the_kernels_is_the_package_version():
     from imcombiners.io.provenance import library_version
 
     assert library_version() == version("imcombiners")
+
+
+def test_hdu_pixel_counts_are_exact():
+    # a header's NAXISn product is an exact integer (not an int64 that can wrap around to
+    # a small count and make a truncated file look complete)
+    from imcombiners.io.fits.cards import Hdu
+
+    def hdu(dims):
+        return Hdu(index=0, header=b"", cards={}, bitpix=16, dims=dims, pcount=0, gcount=1, data_start=2880,
+                   file_size=5760)
+
+    assert hdu([2**22, 2**22, 2**20]).npix == 2**64
+    assert hdu([1280, 960]).npix == 1228800 and hdu([]).npix == 0

@@ -8,15 +8,14 @@ after minutes inside Dask with a traceback. Headers are read by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from imcombiners._record import Record
 
 from ._errors import CLIError
 
 __all__ = ["InputInfo", "inspect_inputs"]
 
 
-@dataclass(frozen=True)
-class InputInfo:
+class InputInfo(Record):
     """What the headers say about the inputs.
 
     ``paths`` are the input names as given (IRAF selectors such as ``a.fits[1]`` kept:

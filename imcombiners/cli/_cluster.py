@@ -21,8 +21,9 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
+
+from imcombiners._record import Record, factory
 
 from ._errors import EXIT_FAILURE, CLIError
 from ._sizes import parse_memory
@@ -37,8 +38,7 @@ KINDS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf
 SUBMIT_GRACE = 60.0
 
 
-@dataclass(frozen=True)
-class ClusterSpec:
+class ClusterSpec(Record):
     """A batch cluster to start for one run.
 
     Attributes
@@ -58,7 +58,7 @@ class ClusterSpec:
 
     kind: str
     jobs: int
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = factory(dict)
     config_file: str | None = None
     wait: float | None = None
 

@@ -14,10 +14,11 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
+
+from imcombiners._record import Record, factory
 
 from ._check import InputInfo, inspect_inputs
 from ._cluster import ClusterSpec, compute_on
@@ -30,12 +31,11 @@ _SOURCE = {"nrej": "nused", "nused": "nused", "std": "std", "low": "low", "upp":
            "nit": "nit", "flags": "output_flags", "mask": "mask"}
 
 
-@dataclass
-class CombineOutcome:
+class CombineOutcome(Record, frozen=False):
     """What :func:`combine_to_files` wrote."""
 
     output: str
-    products: dict[str, str] = field(default_factory=dict)
+    products: dict[str, str] = factory(dict)
     plan: Any = None
     plan_summary: str = ""
     zero: Any = None

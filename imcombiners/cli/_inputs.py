@@ -7,10 +7,8 @@ input lists, and the rules (order, comments, relative paths, IRAF image names su
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-from pathlib import Path
 from typing import Iterable
 
 from ._errors import CLIError
@@ -21,10 +19,18 @@ _GLOB_CHARS = set("*?[")
 _SELECTOR = re.compile(r"^(?P<base>.+?)(?P<sel>\[[^\[\]]*\])$")
 
 
+def _glob(pattern: str) -> list[str]:
+    # glob (and fnmatch) are imported only when a name is tried as a pattern: a run over
+    # plain file names does not load them
+    import glob
+
+    return glob.glob(pattern)
+
+
 def _split_selector(token: str) -> tuple[str, str]:
     """``a.fits[SCI,2]`` -> (``a.fits``, ``[SCI,2]``); a name that exists keeps its brackets."""
     m = _SELECTOR.match(token)
-    if m is None or os.path.exists(token) or glob.glob(os.path.expanduser(token)):
+    if m is None or os.path.exists(token) or _glob(os.path.expanduser(token)):
         return token, ""  # a file, or a glob ending in a character class (raw/f[0-9])
     from imcombiners.io.fits.names import parse_hdu
 
@@ -57,7 +63,7 @@ def looks_like_list(path: str) -> bool:
     hits = 0
     for ln in lines[:50]:
         name = _split_selector(ln)[0] if "[" in ln else ln
-        if os.path.exists(name) or os.path.exists(os.path.join(base, name)) or glob.glob(name):
+        if os.path.exists(name) or os.path.exists(os.path.join(base, name)) or _glob(name):
             hits += 1
     return hits > 0
 
@@ -79,11 +85,12 @@ def read_list_file(path: str | os.PathLike) -> list[str]:
     list of str
         The entries in file order.
     """
-    p = Path(path)
-    if not p.is_file():
+    p = os.fspath(path)
+    if not os.path.isfile(p):
         raise CLIError(f"list file not found: '{p}'")
     try:
-        text = p.read_text()
+        with open(p) as fh:
+            text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise CLIError(f"cannot read list file '{p}': {exc}") from None
     entries = []
@@ -114,7 +121,7 @@ def _expand_token(token: str, depth: int) -> list[str]:
             out.extend(_expand_token(part, depth))
         return out
     if _GLOB_CHARS & set(base) and not os.path.exists(base):
-        matches = sorted(glob.glob(os.path.expanduser(base)))
+        matches = sorted(_glob(os.path.expanduser(base)))
         if not matches:
             raise CLIError(f"no file matches '{token}'")
         return [m + selector for m in matches]

@@ -26,13 +26,13 @@ import math
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from imcombiners import _memory_model as memory_model
 from imcombiners._memory_model import SAFETY, TASK_OVERHEAD
+from imcombiners._record import Record
 
 from ._check import InputInfo
 
@@ -47,8 +47,7 @@ KERNEL_DTYPES = frozenset(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, n
                                                  np.float64))
 
 
-@dataclass(frozen=True)
-class StripPlan:
+class StripPlan(Record):
     """How the local engine cuts the image and how many strips it runs at once.
 
     Attributes
@@ -140,8 +139,7 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
 # ----------------------------------------------------------------------------- the job
 
 
-@dataclass
-class LocalRun:
+class LocalRun(Record, frozen=False):
     """Everything a local run needs, prepared before any output file is created.
 
     Attributes

@@ -9,7 +9,7 @@ import warnings
 from typing import Any, Sequence
 
 from ._errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
-from ._parser import PRODUCTS, build_parser, parse_memory, parse_size, stderr_is_terminal
+from ._parser import COMMANDS, PRODUCTS, build_parser, parse_memory, parse_size, stderr_is_terminal
 
 __all__ = ["main"]
 
@@ -149,7 +149,7 @@ def _warn_unused(args: Any) -> None:
     """One line per option that does nothing for the chosen method."""
     from ._unused import given_options, unused_combine_options
 
-    parser = getattr(args, "parser", None) or build_parser()
+    parser = getattr(args, "parser", None) or build_parser(args.command)
     sub = parser.subparsers[args.command]
     given = given_options(sub, getattr(args, "argv", [])[1:])
     extra = {}
@@ -293,7 +293,7 @@ def _imcombine_flags(args: Any, extras: list[str]) -> list[str]:
 
 
 def _print_help(command: str) -> int:
-    build_parser().subparsers[command].print_help()
+    build_parser(command).subparsers[command].print_help()
     return 0
 
 
@@ -370,7 +370,10 @@ def _print_traceback() -> None:
 
 
 def _main(argv: list[str]) -> int:
-    parser = build_parser()
+    # only the chosen command's options are built (the first word; none for --version):
+    # the main parser has no option taking a value, so that word is the command
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     prog = "imcombiners"
     want_tb = "--traceback" in argv
     try:

@@ -20,12 +20,14 @@ __all__ = ["check_outputs", "created_directory", "public_text"]
 
 # Temporary names of atomic outputs: ".<name>.<12 hex>.part" (+ a suffix added for
 # matplotlib): users never see them; messages name the final file.
-_PART = re.compile(r"\.([^/\\\s'\"]+?)\.[0-9a-f]{12}\.part(?:\.png)?")
+_PART = r"\.([^/\\\s'\"]+?)\.[0-9a-f]{12}\.part(?:\.png)?"
 
 
 def public_text(text: str) -> str:
     """``text`` with temporary ``.name.<hex>.part`` names replaced by the final names."""
-    return _PART.sub(r"\1", text)
+    if ".part" not in text:  # (most messages: no pattern compiled for them)
+        return text
+    return re.sub(_PART, r"\1", text)
 
 
 def _real(path: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn
 
@@ -36,6 +37,10 @@ class _ManFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _version() -> str:
+    """The installed version (what ``importlib.metadata.version("imcombiners")`` says)."""
+    found = _dist_info_version()
+    if found is not None:
+        return found
     try:
         from importlib.metadata import version
 
@@ -47,6 +52,39 @@ def _version() -> str:
             return str(__version__)
         except Exception:
             return "unknown"
+
+
+def _dist_info_version() -> str | None:
+    """``Version:`` of the first ``imcombiners-*.dist-info`` on ``sys.path``, as
+    importlib.metadata finds it; None when another layout comes first (an ``.egg-info``)
+    or none is found: then importlib.metadata answers.
+
+    Why: importing importlib.metadata (email, zipfile, csv, pathlib...) is ~115 M of the
+    ~220 M instructions of ``imcombiners --version``.
+    """
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:  # a zip file or a missing directory
+            continue
+        for name in names:
+            low = name.lower()
+            if not low.startswith("imcombiners-"):
+                continue
+            if low.endswith(".egg-info"):
+                return None
+            if low.endswith(".dist-info"):
+                try:
+                    with open(os.path.join(folder, name, "METADATA"), encoding="utf-8") as fh:
+                        for line in fh:
+                            if line.startswith("Version:"):
+                                return line.split(":", 1)[1].strip()
+                            if not line.strip():  # the end of the headers
+                                break
+                except OSError:
+                    pass
+    return None
 
 
 class _VersionAction(argparse.Action):
@@ -201,8 +239,21 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("-h", "--help", action="help", help="show this page and exit")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``imcombiners`` parser with its four commands."""
+#: The commands, in the order --help lists them.
+COMMANDS = ("combine", "plan", "imcombine", "demo")
+
+
+def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
+    """The ``imcombiners`` parser with its four commands.
+
+    Parameters
+    ----------
+    command : str or None
+        The command whose options are added (``"all"``: every command's); the others
+        are listed by name only, which is all the main parser needs to choose one, list
+        them or refuse an unknown one. Why: the options of all four commands are ~14 M
+        instructions of every start-up, and a run uses one command.
+    """
     parser = _Parser(prog="imcombiners", description=_help.MAIN_DESCRIPTION, epilog=_help.MAIN_EPILOG,
                      formatter_class=_ManFormatter, usage=argparse.SUPPRESS)
     parser._optionals.title = "OPTIONS"
@@ -212,44 +263,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser.subparsers = sub.choices  # type: ignore[attr-defined]  # for errors about extras
 
     kw = dict(formatter_class=_ManFormatter, add_help=False)
+    full = set(COMMANDS) if command == "all" else {command}
     c = sub.add_parser("combine", prog="imcombiners combine", help="combine images", description=_help.COMBINE_DESCRIPTION,
                        epilog=_help.COMBINE_EPILOG, usage="imcombiners combine INPUTS... -o OUTPUT [options]", **kw)
-    _add_inputs(c, output=True)
-    _add_combine_options(c)
-    add_cluster_options(c)
-    _add_run_options(c)
-    _add_common(c)
+    if "combine" in full:
+        _add_inputs(c, output=True)
+        _add_combine_options(c)
+        add_cluster_options(c)
+        _add_run_options(c)
+        _add_common(c)
 
     pl = sub.add_parser("plan", prog="imcombiners plan", help="dry run", description=_help.PLAN_DESCRIPTION,
                         usage="imcombiners plan INPUTS... [options]", **kw)
-    _add_inputs(pl, output=False)
-    _add_combine_options(pl)
-    _add_common(pl)
+    if "plan" in full:
+        _add_inputs(pl, output=False)
+        _add_combine_options(pl)
+        _add_common(pl)
 
     i = sub.add_parser("imcombine", prog="imcombiners imcombine", help="IRAF task form", description=_help.IMCOMBINE_DESCRIPTION,
                        epilog=_help.IMCOMBINE_EPILOG,
                        usage="imcombiners imcombine INPUT OUTPUT [name=value ...]", **kw)
-    i.add_argument("params", nargs=argparse.REMAINDER, metavar="INPUT OUTPUT [name=value ...]",
-                   help="IRAF parameters (see PARAMETERS)")
-    g = i.add_argument_group("GENERAL")
-    g.add_argument("-f", "--overwrite", action="store_true", help="replace existing outputs")
-    g.add_argument("--traceback", action="store_true", help="show the full traceback of errors")
-    g.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    g.add_argument("-h", "--help", action="help", help="show this page and exit")
+    if "imcombine" in full:
+        i.add_argument("params", nargs=argparse.REMAINDER, metavar="INPUT OUTPUT [name=value ...]",
+                       help="IRAF parameters (see PARAMETERS)")
+        g = i.add_argument_group("GENERAL")
+        g.add_argument("-f", "--overwrite", action="store_true", help="replace existing outputs")
+        g.add_argument("--traceback", action="store_true", help="show the full traceback of errors")
+        g.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+        g.add_argument("-h", "--help", action="help", help="show this page and exit")
 
     d = sub.add_parser("demo", prog="imcombiners demo", help="synthetic demo", description=_help.DEMO_DESCRIPTION,
                        usage="imcombiners demo [options]", **kw)
-    g = d.add_argument_group("OPTIONS")
-    g.add_argument("--dir", default="imcombiners-demo", metavar="DIR",
-                   help="where to write (default: ./imcombiners-demo)")
-    g.add_argument("--frames", type=int, default=24, metavar="N", help="number of frames (24)")
-    g.add_argument("--size", default="1024x1024", metavar="HxW", help="frame shape (1024x1024)")
-    g.add_argument("--dtype", choices=("uint16", "float32"), default="uint16",
-                   help="raw pixel type (uint16, written with BZERO=32768)")
-    g.add_argument("--memory-limit", default=None, metavar="BYTES",
-                   help="engine memory limit (default: a quarter of the stack)")
-    g.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
-    _add_common(d)
+    if "demo" in full:
+        g = d.add_argument_group("OPTIONS")
+        g.add_argument("--dir", default="imcombiners-demo", metavar="DIR",
+                       help="where to write (default: ./imcombiners-demo)")
+        g.add_argument("--frames", type=int, default=24, metavar="N", help="number of frames (24)")
+        g.add_argument("--size", default="1024x1024", metavar="HxW", help="frame shape (1024x1024)")
+        g.add_argument("--dtype", choices=("uint16", "float32"), default="uint16",
+                       help="raw pixel type (uint16, written with BZERO=32768)")
+        g.add_argument("--memory-limit", default=None, metavar="BYTES",
+                       help="engine memory limit (default: a quarter of the stack)")
+        g.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
+        _add_common(d)
     return parser
 
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 __all__ = ["atomic_path", "temporary_sibling", "commit", "discard"]
 
@@ -31,9 +29,10 @@ def temporary_sibling(path: str | os.PathLike[str]) -> str:
     str
         ``<dir>/.<name>.<random>.part`` in the directory of ``path``.
     """
-    p = Path(path)
+    text = os.fspath(path)
+    folder, name = os.path.split(text.rstrip(os.sep) or text)  # as pathlib: 'out.fits/' names out.fits
     # 48 random bits, as uuid4().hex[:12] gave (os.urandom: no uuid module to import)
-    return str(p.parent / f".{p.name}.{os.urandom(6).hex()}.part")
+    return os.path.join(folder, f".{name}.{os.urandom(6).hex()}.part")
 
 
 def _fsync_path(path: str) -> None:
@@ -55,6 +54,8 @@ def discard(tmp: str) -> None:
     if os.path.isdir(tmp) and not os.path.islink(tmp):
         # Tasks still in flight when a run fails may write a last chunk into a directory
         # store after the first removal: retry until it stays gone (bounded, ~2 s).
+        import shutil  # only for directory outputs (zarr): a FITS run does not load it
+
         for _ in range(40):
             shutil.rmtree(tmp, ignore_errors=True)
             if not os.path.lexists(tmp):
@@ -90,6 +91,8 @@ def commit(tmp: str, final: str | os.PathLike[str], *, overwrite: bool = True) -
                     f"output {final!r} is a directory; refusing to replace it with a file "
                     "(give a file name)"
                 )
+            import shutil
+
             shutil.rmtree(final)
     _fsync_path(tmp)
     os.replace(tmp, final)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,7 +34,7 @@ def library_version() -> str:
     """
     core = sys.modules.get("imcombiners._core")
     version = getattr(core, "__version__", None)
-    if isinstance(version, str) and re.fullmatch(r"\d+(\.\d+)*", version):
+    if isinstance(version, str) and all(part.isdecimal() for part in version.split(".")):  # X.Y.Z
         return version
     try:
         from importlib.metadata import version

@@ -1208,9 +1208,11 @@ def median_variance(sd: np.ndarray, kind: str) -> float:
     return math.pi * s2 / (2 * n + a + b / n)
 
 
-def propagated_variance(v: np.ndarray, w: np.ndarray | None, method: str) -> float:
+def propagated_variance(v: np.ndarray, w: np.ndarray | None, method: str,
+                        inverse_variance: bool = False) -> float:
     """design.md products: the variance of the combined value of survivors with normalised
-    variances ``v`` and weights ``w`` (None: unweighted)."""
+    variances ``v`` and weights ``w`` (None: unweighted; ``inverse_variance``: w = 1/v,
+    where the variance is 1/Σw for the mean and Σw for the sum)."""
     n = len(v)
     if n == 0:
         return math.nan
@@ -1220,10 +1222,14 @@ def propagated_variance(v: np.ndarray, w: np.ndarray | None, method: str) -> flo
         sw = math.fsum(w)
         if sw == 0:
             return math.nan
+        if inverse_variance:
+            return 1.0 / sw
         return math.fsum(float(a) * float(a) * float(b) for a, b in zip(w, v)) / (sw * sw)
     if method == "sum":
         if w is None:
             return math.fsum(v)
+        if inverse_variance:
+            return math.fsum(w)
         return math.fsum(float(a) * float(a) * float(b) for a, b in zip(w, v))
     if method in ("median", "lmedian"):
         return median_variance(np.sqrt(np.asarray(v, dtype=float)), method)
@@ -1324,6 +1330,7 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
         flags[bad_var] |= F_NONFINITE
         excluded |= bad_var
     wplane = None
+    ivar = isinstance(weights, str)
     if isinstance(weights, str):
         if weights not in ("inverse_variance", "ivar") or nvar is None:
             raise ValueError("weights='inverse_variance' needs a variance")
@@ -1430,7 +1437,7 @@ def combine(stack, mask=None, *, method: str = "mean", thresholds=None, zero=Non
             else:
                 data[e] = final_value(x, w, method, ddof, q)
             if propagate:
-                out_var[e] = propagated_variance(nvar[sl][ok], w, method)
+                out_var[e] = propagated_variance(nvar[sl][ok], w, method, ivar)
             acc = 0
             if dq_words is not None:
                 for word in dq_words[sl][ok]:

@@ -178,7 +178,11 @@ pub fn variance_of(method: Method, weighting: Weighting, n: usize, sv: f64, sw: 
     let nf = n as f64;
     match method {
         Method::Mean => sv / (nf * nf),
+        // w = 1/v': Σw²v'/(Σw)² is 1/Σw and Σw²v' is Σw in exact arithmetic; the exact
+        // forms need no Σw²v' sum (the survey stream then reads one sum less per sample)
+        Method::WAvg if weighting == Weighting::InverseVariance => if sw == 0.0 { f64::NAN } else { 1.0 / sw },
         Method::WAvg => if sw == 0.0 { f64::NAN } else { swwv / (sw * sw) },
+        Method::Sum if weighting == Weighting::InverseVariance => sw,
         Method::Sum => if weighting != Weighting::None { swwv } else { sv },
         Method::Median => median_variance(n, sinvsd, false),
         Method::LMedian => median_variance(n, sinvsd, true),

@@ -9,12 +9,12 @@ not follow (:func:`walk` stops there), and astropy remains the judge of malforme
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import numpy as np
+from imcombiners._record import Record
 
 BLOCK = 2880
 CARD = 80
@@ -93,8 +93,7 @@ def integer(cards: dict[str, str], key: str, default: int) -> int | None:
     return v if isinstance(v, int) else None
 
 
-@dataclass(frozen=True)
-class Hdu:
+class Hdu(Record):
     """One HDU found by :func:`walk`.
 
     Attributes
@@ -127,7 +126,7 @@ class Hdu:
 
     @property
     def npix(self) -> int:
-        return int(np.prod(self.dims, dtype=np.int64)) if self.dims else 0
+        return math.prod(self.dims) if self.dims else 0  # exact: a huge NAXISn cannot wrap around
 
     @property
     def extname(self) -> str | None:

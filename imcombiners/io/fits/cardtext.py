@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from imcombiners._record import Record
 
 from .header_rules import is_stale, warn_card
 
@@ -48,8 +49,7 @@ _RECORD = re.compile(r" *[a-zA-Z_]\w*(?:\.[a-zA-Z_0-9]\w*)* *:")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d*(?:[EeDd][+-]?\d+)?\Z")
 
 
-@dataclass(frozen=True)
-class PlainHeader:
+class PlainHeader(Record):
     """A header as card images: ``(keyword, image)`` pairs, an image being 80 characters
     (or a multiple: a long string with its CONTINUE cards). No structural cards."""
 

@@ -21,10 +21,12 @@ import dataclasses
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from typing import Any
 
 import numpy as np
+
+from imcombiners._record import Record
 
 from . import cards as _cards
 from .handles import CACHE, container_of, local_copy
@@ -38,8 +40,8 @@ _HCOMPRESS_LOCK = threading.Lock()
 __all__ = ["FitsFrame", "probe", "probe_many"]
 
 
-@dataclass(frozen=True)
-class FitsFrame:
+@dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
+class FitsFrame(Record):
     """A picklable description of one FITS image (no open file inside).
 
     Attributes
@@ -65,6 +67,8 @@ class FitsFrame:
         ``"library"`` (exact physical values) or ``"iraf"`` (IRAF's pixel type for the
         file), see :mod:`imcombiners.io.fits.pixels`.
     """
+
+    _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
 
     path: str
     hdu: int

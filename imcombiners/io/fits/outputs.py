@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from imcombiners._record import Record, factory
 
 from .write import HduSpec, create_fits
 
 __all__ = ["FitsProduct", "ProductFiles", "open_products", "mef_specs", "wcs_cards"]
 
 
-@dataclass(frozen=True)
-class FitsProduct:
+class FitsProduct(Record):
     """One output written to its own FITS file (a primary image).
 
     Attributes
@@ -113,8 +113,7 @@ def wcs_cards(header: Any) -> Any:
     return out
 
 
-@dataclass(frozen=True)
-class _Complement:
+class _Complement(Record):
     """A region target storing ``n - value`` (picklable)."""
 
     target: Any
@@ -124,8 +123,7 @@ class _Complement:
         self.target[key] = self.n - np.asarray(value).astype(np.int64)
 
 
-@dataclass(frozen=True)
-class _Fanout:
+class _Fanout(Record):
     """Write one output into several region targets (picklable)."""
 
     targets: tuple
@@ -135,8 +133,7 @@ class _Fanout:
             t[key] = value
 
 
-@dataclass
-class ProductFiles:
+class ProductFiles(Record, frozen=False):
     """Preallocated temporary files of a set of products.
 
     Attributes
@@ -147,7 +144,7 @@ class ProductFiles:
 
     products: list[FitsProduct]
     temps: list[str]
-    targets: dict[str, Any] = field(default_factory=dict)
+    targets: dict[str, Any] = factory(dict)
 
     def commit(self, overwrite: bool) -> list[str]:
         """Rename every file to its final name (all written); returns the final paths."""

@@ -30,10 +30,12 @@ Writing uses :func:`bitpix_for` (dtype -> BITPIX, BZERO) from the same table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from typing import Any
 
 import numpy as np
+
+from imcombiners._record import Record
 
 __all__ = ["PixelType", "pixel_type", "to_physical", "bitpix_for", "disk_dtype", "VIEWS",
            "BITPIX_VALUES", "converts_in_place", "physical_in_place"]
@@ -80,8 +82,8 @@ def _number(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-@dataclass(frozen=True)
-class PixelType:
+@dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
+class PixelType(Record):
     """What the stored numbers of one image mean.
 
     Attributes
@@ -96,6 +98,8 @@ class PixelType:
         ``float64`` (stored as is), ``int8``, ``uint16``, ``uint32``, ``uint64`` (the
         unsigned convention), or ``scaled`` (any other BZERO/BSCALE).
     """
+
+    _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
 
     bitpix: int
     bzero: Any = 0

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from typing import Any
 
 import numpy as np
+
+from imcombiners._record import Record
 
 from .pixels import bitpix_for, disk_dtype
 from .window import normalise_window, pwrite_runs
@@ -27,8 +29,8 @@ __all__ = ["HduSpec", "FitsRegionTarget", "create_fits", "write_image", "ImageHd
 _BLOCK = 2880
 
 
-@dataclass(frozen=True)
-class HduSpec:
+@dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
+class HduSpec(Record):
     """One HDU of a preallocated output file.
 
     Attributes
@@ -45,6 +47,8 @@ class HduSpec:
         Cards placed before ``cards`` (e.g. :func:`.header.output_header`); structural
         cards in it are ignored. Plain headers and cards are written without astropy.
     """
+
+    _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
 
     name: str
     shape: tuple[int, ...]
@@ -112,8 +116,8 @@ def _header_text(spec: HduSpec, primary: bool) -> str:
     return _header_for(spec, primary).tostring()
 
 
-@dataclass(frozen=True)
-class FitsRegionTarget:
+@dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
+class FitsRegionTarget(Record):
     """Write regions of one HDU's data in a preallocated FITS file.
 
     Picklable (path + offset), so ``dask.distributed`` workers can write their
@@ -121,6 +125,8 @@ class FitsRegionTarget:
     ``target[window] = values`` like an array, as ``dask.array.store`` needs.
     Values are cast to the stored dtype on writing.
     """
+
+    _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
 
     path: str
     offset: int
@@ -193,9 +199,11 @@ def create_fits(path: str | os.PathLike[str], hdus: Sequence[HduSpec]) -> dict[s
     return targets
 
 
-@dataclass(frozen=True)
-class ImageHdu:
+@dataclass(init=False, repr=False, eq=False)  # a dataclass to users; methods from Record
+class ImageHdu(Record):
     """An image extension for :func:`write_image`."""
+
+    _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
 
     name: str
     data: np.ndarray

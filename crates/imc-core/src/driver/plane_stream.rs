@@ -42,9 +42,9 @@ pub(super) struct PlaneSums {
     sv: Vec<f64>,
     swwv: Vec<f64>,
     sexp: Vec<f64>,
-    /// Where [`group`] writes the inverse-variance sums (count, Σw, Σwx, Σw²v) of a
-    /// frame group; swapped with the sums above after the group.
-    next: [Vec<f64>; 3],
+    /// Where [`group`] writes the inverse-variance sums (count, Σw, Σwx) of a frame
+    /// group; swapped with the sums above after the group.
+    next: [Vec<f64>; 2],
     next_cnt: Vec<u32>,
 }
 
@@ -55,8 +55,8 @@ impl PlaneSums {
         if self.cnt.len() < len {
             self.cnt.resize(len, 0);
             self.next_cnt.resize(len, 0);
-            let [n0, n1, n2] = &mut self.next;
-            for v in [&mut self.sx, &mut self.sw, &mut self.swx, &mut self.sv, &mut self.swwv, &mut self.sexp, n0, n1, n2] {
+            let [n0, n1] = &mut self.next;
+            for v in [&mut self.sx, &mut self.sw, &mut self.swx, &mut self.sv, &mut self.swwv, &mut self.sexp, n0, n1] {
                 v.resize(len, 0.0);
             }
         }
@@ -175,8 +175,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         // when no sample was used: the count is needed only for the outputs that show it.
         let w = job.want;
         let count = kind != IVAR || w.nused || w.output_flags || w.dq;
+        // The variance of an inverse-variance mean or sum comes from Σw (propagate::variance_of)
+        let sum_var = want_var && kind != IVAR;
         let sums = &mut s.psums;
-        sums.reset(len, kind != UNWEIGHTED, want_var, want_exp);
+        sums.reset(len, kind != UNWEIGHTED, sum_var, want_exp);
         let fw = |i: usize| match job.weighting {
             Weighting::Frame => job.weights.as_ref().map_or(1.0, |w| w[i]),
             _ => 1.0,
@@ -189,7 +191,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 ($v:expr, $k:expr) => {{
                     let f: [&[T]; $k] = std::array::from_fn(|j| &frames[i + j][p0..p1]);
                     let v = std::array::from_fn(|j| &$v[i + j][p0..p1]);
-                    group_dispatch(kind, want_var, count, f, v, std::array::from_fn(|j| fw(i + j)), sums, len);
+                    group_dispatch(kind, sum_var, count, f, v, std::array::from_fn(|j| fw(i + j)), sums, len);
                     if want_exp {
                         add_exposure(f, v, std::array::from_fn(|j| pc.exptime(i + j)), &mut sums.sexp[..len]);
                     }
@@ -223,6 +225,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let cnt = &s.cnt[..len];
         let (sx, sw, swx, sv, swwv) = (&s.sx[..len], &s.sw[..len], &s.swx[..len], &s.sv[..len], &s.swwv[..len]);
         let data = unsafe { p.data.slice(p0, len) };
+        let ivar = job.weighting == Weighting::InverseVariance;
         let none = |default: f64| job.blank.unwrap_or(default);
         match job.method {
             Method::Mean => {
@@ -258,6 +261,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                         out[b] = O::from_f64(if cnt[b] == 0 { f64::NAN } else { v });
                     }
                 }
+                Method::WAvg if ivar => {
+                    for b in 0..len {
+                        let v = 1.0 / sw[b];
+                        out[b] = O::from_f64(if cnt[b] == 0 || sw[b] == 0.0 { f64::NAN } else { v });
+                    }
+                }
                 Method::WAvg => {
                     for b in 0..len {
                         let v = swwv[b] / (sw[b] * sw[b]);
@@ -265,7 +274,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                     }
                 }
                 _ => {
-                    let sums = if weighted { swwv } else { sv };
+                    let sums = if ivar { sw } else if weighted { swwv } else { sv };
                     for b in 0..len {
                         out[b] = O::from_f64(if cnt[b] == 0 { f64::NAN } else { sums[b] });
                     }
@@ -312,7 +321,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     fn write_ivar_sums(&self, s: &PlaneSums, p0: usize, len: usize) {
         // Safety (every slice below): block-owned pixels [p0, p0 + len), see output.rs.
         let (job, p) = (self.job, self.ptrs);
-        let (sw, swx, swwv) = (&s.sw[..len], &s.swx[..len], &s.swwv[..len]);
+        let (sw, swx) = (&s.sw[..len], &s.swx[..len]);
         let data = unsafe { p.data.slice(p0, len) };
         let wavg = job.method == Method::WAvg;
         let e = job.blank.unwrap_or(if wavg { f64::NAN } else { 0.0 });
@@ -328,14 +337,15 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
         if let Some(o) = p.variance {
             let out = unsafe { o.slice(p0, len) };
+            // propagate::variance_of: 1/Σw (mean), Σw (sum)
             if wavg {
                 for b in 0..len {
-                    let v = swwv[b] / (sw[b] * sw[b]);
+                    let v = 1.0 / sw[b];
                     out[b] = O::from_f64(if sw[b] == 0.0 { f64::NAN } else { v });
                 }
             } else {
                 for b in 0..len {
-                    out[b] = O::from_f64(if sw[b] == 0.0 { f64::NAN } else { swwv[b] });
+                    out[b] = O::from_f64(if sw[b] == 0.0 { f64::NAN } else { sw[b] });
                 }
             }
         }
@@ -363,8 +373,9 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 }
 
-/// `group` for the job's weighting, variance output and count (eight branch-free loops;
-/// only inverse-variance weights go without the count, see `write_plane_sums`).
+/// `group` for the job's weighting, variance sum and count (six branch-free loops; only
+/// inverse-variance weights go without the count, see `write_plane_sums`, and they never
+/// sum Σw²v: their variance comes from Σw).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn group_dispatch<T: Input, V: PlaneValue, const K: usize>(
@@ -382,10 +393,8 @@ fn group_dispatch<T: Input, V: PlaneValue, const K: usize>(
         (UNWEIGHTED, true, _) => group::<T, V, K, UNWEIGHTED, true, true>(f, v, fw, s, len),
         (FRAME, false, _) => group::<T, V, K, FRAME, false, true>(f, v, fw, s, len),
         (FRAME, true, _) => group::<T, V, K, FRAME, true, true>(f, v, fw, s, len),
-        (_, false, true) => group::<T, V, K, IVAR, false, true>(f, v, fw, s, len),
-        (_, true, true) => group::<T, V, K, IVAR, true, true>(f, v, fw, s, len),
-        (_, false, false) => group::<T, V, K, IVAR, false, false>(f, v, fw, s, len),
-        (_, true, false) => group::<T, V, K, IVAR, true, false>(f, v, fw, s, len),
+        (_, _, true) => group::<T, V, K, IVAR, false, true>(f, v, fw, s, len),
+        (_, _, false) => group::<T, V, K, IVAR, false, false>(f, v, fw, s, len),
     }
 }
 
@@ -406,8 +415,8 @@ fn usable<T: Input, V: PlaneValue>(raw: T, rv: V) -> (f64, f64, bool) {
 
 /// K frames into the sums of `len` pixels, in frame order. Unweighted sums: count, Σx
 /// (and Σv); weighted: count (unless `!COUNT`), Σw, Σwx (and Σw²v) with w = 1/v
-/// (`W == IVAR`) or the frame's weight. The same operations, in the same order, as
-/// [`Acc::add`].
+/// (`W == IVAR`, never with Σw²v) or the frame's weight. The same operations, in the same
+/// order, as [`Acc::add`].
 ///
 /// Below the avx512 level, inverse-variance weights go in runs of [`IVAR_RUN`] pixels
 /// through [`ivar_run_unchecked`], which adds every sample without testing it (the common
@@ -424,6 +433,7 @@ fn group<T: Input, V: PlaneValue, const K: usize, const W: u8, const VAR: bool, 
     s: &mut PlaneSums,
     len: usize,
 ) {
+    const { assert!(W != IVAR || !VAR, "inverse-variance variances come from Σw") };
     if W != IVAR || !unchecked_runs() {
         group_run::<T, V, K, W, VAR, COUNT>(f, v, fw, SumsRun::of(s, 0, len));
         return;
@@ -432,15 +442,15 @@ fn group<T: Input, V: PlaneValue, const K: usize, const W: u8, const VAR: bool, 
     while b0 < len {
         let b1 = (b0 + IVAR_RUN).min(len);
         let (fr, vr): ([&[T]; K], [&[V]; K]) = (std::array::from_fn(|j| &f[j][b0..b1]), std::array::from_fn(|j| &v[j][b0..b1]));
-        let PlaneSums { cnt, sw, swx, swwv, next: [nw, nwx, nwwv], next_cnt, .. } = &mut *s;
-        let cur = IvarRun { cnt: &mut cnt[b0..b1], sw: &mut sw[b0..b1], swx: &mut swx[b0..b1], swwv: &mut swwv[b0..b1] };
-        let mut nxt = IvarRun { cnt: &mut next_cnt[b0..b1], sw: &mut nw[b0..b1], swx: &mut nwx[b0..b1], swwv: &mut nwwv[b0..b1] };
+        let PlaneSums { cnt, sw, swx, next: [nw, nwx], next_cnt, .. } = &mut *s;
+        let cur = IvarRun { cnt: &mut cnt[b0..b1], sw: &mut sw[b0..b1], swx: &mut swx[b0..b1] };
+        let mut nxt = IvarRun { cnt: &mut next_cnt[b0..b1], sw: &mut nw[b0..b1], swx: &mut nwx[b0..b1] };
         // Whole runs only: a fixed length lets the loop vectorise without bounds checks
         // or a scalar remainder.
         let unchecked = b1 - b0 == IVAR_RUN && {
             let fx: [&[T; IVAR_RUN]; K] = std::array::from_fn(|j| fr[j].try_into().expect("a whole run"));
             let vx: [&[V; IVAR_RUN]; K] = std::array::from_fn(|j| vr[j].try_into().expect("a whole run"));
-            ivar_run_unchecked::<T, V, K, VAR, COUNT>(fx, vx, &cur, &mut nxt)
+            ivar_run_unchecked::<T, V, K, COUNT>(fx, vx, &cur, &mut nxt)
         };
         #[cfg(test)]
         RUN_COUNTS.with(|c| {
@@ -448,19 +458,18 @@ fn group<T: Input, V: PlaneValue, const K: usize, const W: u8, const VAR: bool, 
             c.set((taken + unchecked as usize, redone + (!unchecked && b1 - b0 == IVAR_RUN) as usize));
         });
         if !unchecked {
-            nxt.copy_from::<VAR, COUNT>(&cur);
-            let sums = SumsRun { cnt: nxt.cnt, sx: &mut [], sv: &mut [], sw: nxt.sw, swx: nxt.swx, swwv: nxt.swwv };
-            group_run::<T, V, K, IVAR, VAR, COUNT>(fr, vr, fw, sums);
+            nxt.copy_from::<COUNT>(&cur);
+            let sums = SumsRun { cnt: nxt.cnt, sx: &mut [], sv: &mut [], sw: nxt.sw, swx: nxt.swx, swwv: &mut [] };
+            group_run::<T, V, K, IVAR, false, COUNT>(fr, vr, fw, sums);
         }
         b0 = b1;
     }
     // The new sums become the current ones (the unused vectors may trade places too:
     // nothing reads them).
-    let [nw, nwx, nwwv] = &mut s.next;
+    let [nw, nwx] = &mut s.next;
     std::mem::swap(&mut s.cnt, &mut s.next_cnt);
     std::mem::swap(&mut s.sw, nw);
     std::mem::swap(&mut s.swx, nwx);
-    std::mem::swap(&mut s.swwv, nwwv);
 }
 
 #[cfg(test)]
@@ -513,21 +522,17 @@ struct IvarRun<'s> {
     cnt: &'s mut [u32],
     sw: &'s mut [f64],
     swx: &'s mut [f64],
-    swwv: &'s mut [f64],
 }
 
 impl IvarRun<'_> {
     /// The sums the job uses, copied from `src`.
     #[inline(always)]
-    fn copy_from<const VAR: bool, const COUNT: bool>(&mut self, src: &IvarRun<'_>) {
+    fn copy_from<const COUNT: bool>(&mut self, src: &IvarRun<'_>) {
         if COUNT {
             self.cnt.copy_from_slice(src.cnt);
         }
         self.sw.copy_from_slice(src.sw);
         self.swx.copy_from_slice(src.swx);
-        if VAR {
-            self.swwv.copy_from_slice(src.swwv);
-        }
     }
 }
 
@@ -547,40 +552,34 @@ impl IvarRun<'_> {
 /// Usable samples can fail the test too (Σw + Σwx overflowing, f64 variances beyond
 /// 4.5e307 or subnormal); they only take the slower loop.
 #[inline(always)]
-fn ivar_run_unchecked<T: Input, V: PlaneValue, const K: usize, const VAR: bool, const COUNT: bool>(
+fn ivar_run_unchecked<T: Input, V: PlaneValue, const K: usize, const COUNT: bool>(
     f: [&[T; IVAR_RUN]; K],
     v: [&[V; IVAR_RUN]; K],
     cur: &IvarRun<'_>,
     next: &mut IvarRun<'_>,
 ) -> bool {
     let len = IVAR_RUN;
-    let (cnt, sw, swx, swwv): (&[u32; IVAR_RUN], &[f64; IVAR_RUN], &[f64; IVAR_RUN], &[f64; IVAR_RUN]) = (
+    let (cnt, sw, swx): (&[u32; IVAR_RUN], &[f64; IVAR_RUN], &[f64; IVAR_RUN]) = (
         (&*cur.cnt).try_into().expect("a whole run"),
         (&*cur.sw).try_into().expect("a whole run"),
         (&*cur.swx).try_into().expect("a whole run"),
-        (&*cur.swwv).try_into().expect("a whole run"),
     );
-    let (ncnt, nsw, nswx, nswwv): (&mut [u32; IVAR_RUN], &mut [f64; IVAR_RUN], &mut [f64; IVAR_RUN], &mut [f64; IVAR_RUN]) = (
+    let (ncnt, nsw, nswx): (&mut [u32; IVAR_RUN], &mut [f64; IVAR_RUN], &mut [f64; IVAR_RUN]) = (
         (&mut *next.cnt).try_into().expect("a whole run"),
         (&mut *next.sw).try_into().expect("a whole run"),
         (&mut *next.swx).try_into().expect("a whole run"),
-        (&mut *next.swwv).try_into().expect("a whole run"),
     );
     // OR of the bits of every w - MIN_POSITIVE, and of every pixel's (Σw + Σwx) * 0 (+-0
     // when finite, NaN otherwise): integer reductions, which vectorise.
     let (mut small, mut nonfinite) = (0u64, 0u64);
     for b in 0..len {
         let (mut c, mut aw, mut awx) = (if COUNT { cnt[b] } else { 0 }, sw[b], swx[b]);
-        let mut awwv = if VAR { swwv[b] } else { 0.0 };
         for j in 0..K {
             let (x, var) = (f[j][b].to_f64(), v[j][b].f64());
             let w = 1.0 / var;
             c += 1;
             aw += w;
             awx += w * x;
-            if VAR {
-                awwv += w * w * var;
-            }
             small |= (w - f64::MIN_POSITIVE).to_bits();
         }
         nonfinite |= ((aw + awx) * 0.0).to_bits();
@@ -589,9 +588,6 @@ fn ivar_run_unchecked<T: Input, V: PlaneValue, const K: usize, const VAR: bool, 
         }
         nsw[b] = aw;
         nswx[b] = awx;
-        if VAR {
-            nswwv[b] = awwv;
-        }
     }
     small >> 63 == 0 && nonfinite << 1 == 0
 }
@@ -628,7 +624,9 @@ fn group_run<T: Input, V: PlaneValue, const K: usize, const W: u8, const VAR: bo
             }
         }
     } else {
-        let (sw, swx, swwv) = (&mut s.sw[..len], &mut s.swx[..len], &mut s.swwv[..len]);
+        let (sw, swx) = (&mut s.sw[..len], &mut s.swx[..len]);
+        // no Σw²v sum for inverse-variance weights (their runs pass an empty one)
+        let swwv: &mut [f64] = if VAR { &mut s.swwv[..len] } else { &mut [] };
         for b in 0..len {
             let (mut c, mut aw, mut awx) = (cnt[b], sw[b], swx[b]);
             let mut awwv = if VAR { swwv[b] } else { 0.0 };
