@@ -97,14 +97,13 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         s.pass_active[..len].fill(false);
         s.pass_nit[..len].fill(1);
         s.pass_flags[..len].fill(0);
-        // Lanes whose first pass rejected (`reject::iterate` from there): few, one by one.
-        for b in 0..len {
+        // Lanes whose first pass rejected (`reject::iterate` from there): few, one by one,
+        // found from a bit mask (no branch per lane).
+        let mut rejecting = self.first_pass_rejects(s, len);
+        while rejecting != 0 {
+            let b = rejecting.trailing_zeros() as usize;
+            rejecting &= rejecting - 1;
             let (low, upp) = (s.pass_low[b], s.pass_upp[b]);
-            // Sorted lanes: a pass rejects nothing when both extremes lie within its
-            // bounds (NaN bounds, where the pass gives none, reject nothing either).
-            if !(at(s, 0, b) < low) && !(at(s, n - 1, b) > upp) {
-                continue;
-            }
             // The inward `while` loops of `reject::side`.
             let mut l = 0;
             while l < n && at(s, l, b) < low {
@@ -242,6 +241,29 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         }
         s.pass_acc = acc;
         true
+    }
+
+    /// Bit b set when the first SigClip pass (bounds `pass_low` / `pass_upp`) rejects a
+    /// sample of lane b. Sorted lanes: a pass rejects nothing when both extremes lie
+    /// within its bounds (NaN bounds, where the pass gives none, reject nothing either).
+    #[inline(always)]
+    fn first_pass_rejects(&self, s: &Scratch, len: usize) -> u64 {
+        let n = self.n;
+        let (low, upp) = (&s.pass_low[..len], &s.pass_upp[..len]);
+        let mut hit = [0u8; LANES];
+        // The comparisons of the f64 values, for all lanes at once (vectorised).
+        if self.lane32 {
+            let (first, last) = (lanes::row(&s.rows32, 0, len), lanes::row(&s.rows32, n - 1, len));
+            for b in 0..len {
+                hit[b] = ((first[b] as f64) < low[b]) as u8 | ((last[b] as f64) > upp[b]) as u8;
+            }
+        } else {
+            let (first, last) = (lanes::row(&s.rows, 0, len), lanes::row(&s.rows, n - 1, len));
+            for b in 0..len {
+                hit[b] = (first[b] < low[b]) as u8 | (last[b] > upp[b]) as u8;
+            }
+        }
+        lane_bits(&hit)
     }
 
     /// SigClip passes 2.. of lane b (active after pass 1) on a copy of its sorted column:
@@ -430,6 +452,20 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 }
 
+/// Flags of 0 / 1 per lane packed into bits (lane b -> bit b), eight lanes per multiply:
+/// with byte j of `x` holding b_j, the top byte of `x * 0x0102_0408_1020_4080` is
+/// Σ b_j 2^j (every partial product lands on its own bit, so nothing carries into it).
+#[inline(always)]
+fn lane_bits(flags: &[u8; LANES]) -> u64 {
+    const _: () = assert!(LANES == 64);
+    let mut bits = 0u64;
+    for (g, chunk) in flags.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap());
+        bits |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * g);
+    }
+    bits
+}
+
 /// Per lane: `rows[k0]`, or the mean of rows k0 and k1 when they differ (the median of an
 /// even count, `0.5 * (x0 + x1)` as `reject::median_of_some` computes it).
 #[inline(always)]
@@ -586,5 +622,27 @@ fn sigclip_first_pass<L: Real>(rows: &[L], len: usize, p: &FirstPass, out: (&mut
         std[o..o + GROUP].copy_from_slice(&sds);
         low[o..o + GROUP].copy_from_slice(&lo);
         upp[o..o + GROUP].copy_from_slice(&hi);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lane_bits;
+    use crate::network::LANES;
+
+    #[test]
+    fn lane_bits_packs_each_flag_into_its_bit() {
+        let mut seed = 7u64;
+        for case in 0..2000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let want = match case {
+                0 => 0,
+                1 => u64::MAX,
+                2..=65 => 1u64 << (case - 2),
+                _ => seed,
+            };
+            let flags: [u8; LANES] = std::array::from_fn(|b| ((want >> b) & 1) as u8);
+            assert_eq!(lane_bits(&flags), want);
+        }
     }
 }

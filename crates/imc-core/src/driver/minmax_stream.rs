@@ -87,8 +87,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let sums = &mut s.sums[..len];
         // Common case, vectorised: every pixel has all n samples and an exact sum.
         let all_exact = f32_exact
-            && valid.iter().all(|&c| c as usize == n)
-            && (0..len).fold(true, |ok, b| ok & exact_f32_sum::<T>(lo32[b], hi32[b], n));
+            && valid.iter().fold(true, |ok, &c| ok & (c as usize == n))
+            && block_exact_f32_sum::<T>(lo32, hi32, n);
         let mut need_pass2 = false;
         if all_exact {
             let (k_lo, k_hi) = drop(n);
@@ -170,11 +170,15 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             // whose sum and extremes are finite met no NaN or infinity, so all N samples
             // are valid and the results are the masked ones; the others are redone masked.
             let n = self.n as u32;
-            for b in 0..p1 - p0 {
-                if !T::IS_FLOAT || (finite(total[b]) & finite(vmin[b]) & finite(vmax[b])) {
-                    valid[b] = n;
-                } else {
-                    (vmin[b], vmax[b], valid[b], total[b]) = self.masked_extremes(p0 + b);
+            valid.fill(n);
+            // Usually every pixel is finite: one vectorised test for the block first.
+            let all_finite = !T::IS_FLOAT
+                || (0..p1 - p0).fold(true, |ok, b| ok & finite(total[b]) & finite(vmin[b]) & finite(vmax[b]));
+            if !all_finite {
+                for b in 0..p1 - p0 {
+                    if !(finite(total[b]) & finite(vmin[b]) & finite(vmax[b])) {
+                        (vmin[b], vmax[b], valid[b], total[b]) = self.masked_extremes(p0 + b);
+                    }
                 }
             }
         } else {
@@ -287,7 +291,31 @@ fn find_extremes<T: Input, L: Real>(fs: &[&[T]], vmin: &mut [L], vmax: &mut [L],
 
 #[inline(always)]
 fn find_extremes_k<T: Input, L: Real, const K: usize>(fs: [&[T]; K], vmin: &mut [L], vmax: &mut [L], total: &mut [f64]) {
-    for b in 0..total.len() {
+    // Groups of EXTREMES_GROUP pixels as fixed-size arrays: each of the min, max and
+    // widening add is then a whole-vector operation on four f32 lanes even at SSE2, where
+    // the plain loop below was vectorised two pixels at a time (the width of its f64 sum).
+    let len = total.len();
+    let whole = len / EXTREMES_GROUP * EXTREMES_GROUP;
+    for b0 in (0..whole).step_by(EXTREMES_GROUP) {
+        let mut lo: [L; EXTREMES_GROUP] = vmin[b0..b0 + EXTREMES_GROUP].try_into().unwrap();
+        let mut hi: [L; EXTREMES_GROUP] = vmax[b0..b0 + EXTREMES_GROUP].try_into().unwrap();
+        let mut a: [f64; EXTREMES_GROUP] = total[b0..b0 + EXTREMES_GROUP].try_into().unwrap();
+        for f in &fs {
+            let f: &[T; EXTREMES_GROUP] = f[b0..b0 + EXTREMES_GROUP].try_into().unwrap();
+            for j in 0..EXTREMES_GROUP {
+                // The same expressions as the loop below.
+                let v = f[j].to_f64();
+                let x = L::from_f64(v);
+                lo[j] = if x < lo[j] { x } else { lo[j] };
+                hi[j] = if x > hi[j] { x } else { hi[j] };
+                a[j] += v;
+            }
+        }
+        vmin[b0..b0 + EXTREMES_GROUP].copy_from_slice(&lo);
+        vmax[b0..b0 + EXTREMES_GROUP].copy_from_slice(&hi);
+        total[b0..b0 + EXTREMES_GROUP].copy_from_slice(&a);
+    }
+    for b in whole..len {
         let (mut lo, mut hi, mut a) = (vmin[b], vmax[b], total[b]);
         for f in &fs {
             // L is f32 only for input types that f32 holds exactly. (-0.0 and +0.0 compare
@@ -342,6 +370,32 @@ fn add_valid_except<T: Input>(fs: &[&[T]], id0: u32, lo_at: &[u32], hi_at: &[u32
     }
 }
 
+/// Pixels per group of `find_extremes_k`'s main loop.
+const EXTREMES_GROUP: usize = 8;
+
+/// Whether [`exact_f32_sum`] holds for every pixel `b` of a block, each with `c` valid
+/// samples within `[lo[b], hi[b]]`. One test on the block's extremes decides most blocks:
+/// when all samples have one sign, every pixel's smallest magnitude is at least the
+/// block's (so its unit u is no smaller) and its largest at most the block's, so the
+/// block passing implies each pixel passes. Otherwise each pixel is tested.
+#[inline(always)]
+pub(super) fn block_exact_f32_sum<T: Input>(lo: &[f32], hi: &[f32], c: usize) -> bool {
+    if !T::IS_FLOAT {
+        return true;
+    }
+    // Eight running extremes (folded in lanes, so the loops vectorise), then one.
+    let (mut lo8, mut hi8) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
+    for (l, h) in lo.chunks(8).zip(hi.chunks(8)) {
+        for j in 0..l.len() {
+            lo8[j] = if l[j] < lo8[j] { l[j] } else { lo8[j] };
+            hi8[j] = if h[j] > hi8[j] { h[j] } else { hi8[j] };
+        }
+    }
+    let min_lo = lo8.iter().fold(f32::INFINITY, |m, &x| if x < m { x } else { m });
+    let max_hi = hi8.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+    exact_f32_sum::<T>(min_lo, max_hi, c) || lo.iter().zip(hi).fold(true, |ok, (&l, &h)| ok & exact_f32_sum::<T>(l, h, c))
+}
+
 /// Whether every partial sum of up to `c` valid samples within `[lo, hi]` is exact in f64,
 /// for input types that f32 holds exactly; then any order of adding (and removing) them
 /// gives the same bits.
@@ -371,7 +425,7 @@ pub(super) fn exact_f32_sum<T: Input>(lo: f32, hi: f32, c: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::tests::stack;
-    use super::exact_f32_sum;
+    use super::{block_exact_f32_sum, exact_f32_sum};
     use crate::driver::{run, Outputs};
     use crate::frames::Frames;
     use crate::job::{Job, Method, Rejector, Want};
@@ -482,6 +536,33 @@ mod tests {
             job.want.mask = true;
             let slow: Outputs<f64> = run(&fr, &job, 1).unwrap();
             assert_eq!(fast.data, slow.data, "u16 n={n}");
+        }
+    }
+
+    #[test]
+    fn block_exact_f32_sum_is_every_pixels_test() {
+        // Blocks of one sign, mixed signs, zeros, subnormals, magnitudes far apart, and
+        // lengths that are not multiples of eight: the block test is the per-pixel fold.
+        let mut seed = 12345u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        let picks = [1.0f32, 3.5, 1000.0, 1e-30, 1e-44, 0.0, -0.0, 6.0e3, 2.0e9, 7.0e15, 1.2e-7];
+        for case in 0..4000 {
+            let len = 1 + (next() % 40) as usize;
+            let c = 1 + (next() % 300) as usize;
+            let flip = next() % 3; // 0: positive, 1: negative, 2: mixed
+            let (mut lo, mut hi) = (vec![0f32; len], vec![0f32; len]);
+            for b in 0..len {
+                let x = picks[(next() as usize) % picks.len()] * (1.0 + (next() % 1000) as f32 / 997.0);
+                let y = x * (1.0 + (next() % 50) as f32);
+                let sign = match flip { 0 => 1.0, 1 => -1.0, _ => if next() % 2 == 0 { 1.0 } else { -1.0 } };
+                (lo[b], hi[b]) = if sign > 0.0 { (x, y) } else { (-y, -x) };
+            }
+            let each = lo.iter().zip(&hi).all(|(&l, &h)| exact_f32_sum::<f32>(l, h, c));
+            assert_eq!(block_exact_f32_sum::<f32>(&lo, &hi, c), each, "case {case}: {lo:?} {hi:?} c={c}");
+            assert!(block_exact_f32_sum::<u16>(&lo, &hi, c));
         }
     }
 

@@ -296,7 +296,7 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     // The AvSigClip line pre-pass sorts with the network too (see `line_sigmas`).
     let avsig = prepared.iter().any(|p| matches!(p.rejector, Rejector::AvSigClip { .. }));
     let network = if path == Path::Vertical || (avsig && n <= NETWORK_MAX_N) {
-        cache_local(network::batcher(n), if lane32 { 64 } else { 32 })
+        cache_local(network::sorting_network(n), if lane32 { 64 } else { 32 })
     } else {
         vec![]
     };

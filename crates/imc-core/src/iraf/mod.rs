@@ -343,7 +343,7 @@ fn make_ctx(p: &Params, nimg: usize) -> Result<Ctx> {
         compact: !comb_median || p.grow >= 1.0,
         keepids: true,
         needids: true,
-        network: if mclip { crate::network::batcher(nimg) } else { Vec::new() },
+        network: if mclip { crate::network::sorting_network(nimg) } else { Vec::new() },
         fast: None,
         fast_lazy: false,
         lazy_ids: false,
@@ -445,7 +445,7 @@ pub fn imcombine_placed<P: Input, T: Work>(
     c.fast_masks = c.fast == Some(Fast::MinMax) && mask_ids;
     c.fast_sigma = c.fast == Some(Fast::MinMax) && want.sigma;
     if c.fast == Some(Fast::NoneMedian) {
-        c.network = crate::network::batcher(nimg);
+        c.network = crate::network::sorting_network(nimg);
     }
     let w = *shape.last().unwrap();
     let h = if shape.len() >= 2 { shape[shape.len() - 2] } else { 1 };
