@@ -98,9 +98,13 @@ SMALL_JOB_UNUSED = {"imcombiners.io.fits.stack", "imcombiners.io.fits.mapped", "
                     "imcombiners._rejectors_extra",
                     "imcombiners.dask", "concurrent.futures", "logging", "uuid"}
 
+#: The two small local jobs the import-set tests run: a median, and a sigma clip.
+SMALL_JOBS = pytest.mark.parametrize(
+    "extra", [["--method", "median"], ["--method", "mean", "--reject", "sigclip", "--ddof", "1"]],
+    ids=["median", "sigclip"])
 
-@pytest.mark.parametrize("extra", [["--method", "median"], ["--method", "mean", "--reject", "sigclip", "--ddof", "1"]],
-                         ids=["median", "sigclip"])
+
+@SMALL_JOBS
 def test_a_small_combine_imports_only_what_it_uses(tmp_path, extra):
     names = _u16_frames(tmp_path)
     found, proc = imported_modules("combine", *names, "-o", "m.fits", "-q", *extra, cwd=tmp_path)
@@ -216,8 +220,7 @@ def hook_free_modules(*args: str, cwd: Path) -> tuple[set[str], subprocess.Compl
     return names - {"package"}, proc
 
 
-@pytest.mark.parametrize("extra", [["--method", "median"], ["--method", "mean", "--reject", "sigclip", "--ddof", "1"]],
-                         ids=["median", "sigclip"])
+@SMALL_JOBS
 def test_a_small_combine_imports_no_file_utilities(tmp_path, extra):
     names = _u16_frames(tmp_path)
     found, proc = hook_free_modules("combine", *names, "-o", "m.fits", "-q", *extra, cwd=tmp_path)
