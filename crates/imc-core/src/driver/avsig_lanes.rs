@@ -195,3 +195,75 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::Rejector;
+    use crate::reject::{avsigclip, Prepared, Win};
+
+    /// Sorted complete lanes from a seed: ties, a spread, outliers, values below 1 (where
+    /// the Poisson level is 1) and lanes of one value.
+    fn block<L: Real>(n: usize, seed: u64) -> (Vec<L>, Vec<Vec<f64>>) {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let cols: Vec<Vec<f64>> = (0..LANES)
+            .map(|b| {
+                let mut v: Vec<f64> = (0..n)
+                    .map(|_| {
+                        let r = next();
+                        let y = match (b % 4, r % 10) {
+                            (3, _) => 7.0,
+                            (2, _) => ((r >> 16) % 1000) as f64 * 1e-3,
+                            (_, 0) => ((r >> 16) % 100000) as f64 - 5e4,
+                            (_, 1..=5) => 1000.0 + 3.0 * ((r >> 16) % 9) as f64,
+                            _ => 900.0 + ((r >> 16) % 20000) as f64 * 0.01,
+                        };
+                        L::from_f64(y).to_f64()
+                    })
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                v
+            })
+            .collect();
+        let mut rows = vec![L::default(); n * LANES];
+        for (b, c) in cols.iter().enumerate() {
+            for (k, &y) in c.iter().enumerate() {
+                rows[k * LANES + b] = L::from_f64(y);
+            }
+        }
+        (rows, cols)
+    }
+
+    /// Every lane's terms are `line_terms`' bits (its sum order: a reordered sum differs).
+    #[test]
+    fn block_terms_are_line_terms() {
+        for (case, n) in [3, 4, 5, 7, 8, 33, 100, 301, 1000].into_iter().enumerate() {
+            for cen in [Centre::Median, Centre::Mean, Centre::LMedian] {
+                let r = Rejector::AvSigClip { sigma_lo: 3.0, sigma_hi: 3.0, cen, nkeep: 1, sigscale: 0.1 };
+                let prep = Prepared::new(&r, n, None, None);
+                for len in [LANES, 37] {
+                    let seed = 1 + case as u64 * 7 + len as u64;
+                    let check = |cols: &[Vec<f64>], terms: &[(f64, usize)]| {
+                        for b in 0..len {
+                            let (a, c) = avsigclip::line_terms(&Win::new(&cols[b], None), &prep, cen);
+                            assert_eq!((terms[b].0.to_bits(), terms[b].1), (a.to_bits(), c), "n {n} {cen:?} lane {b}");
+                        }
+                    };
+                    let mut terms = vec![(f64::NAN, 0); LANES];
+                    let (rows, cols) = block::<f32>(n, seed);
+                    block_terms(&rows, n, len, cen, &mut terms);
+                    check(&cols, &terms);
+                    let (rows, cols) = block::<f64>(n, seed);
+                    block_terms(&rows, n, len, cen, &mut terms);
+                    check(&cols, &terms);
+                }
+            }
+        }
+    }
+}
