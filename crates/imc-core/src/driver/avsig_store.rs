@@ -71,7 +71,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// sigmas, then clip and combine every stored block.
     pub(super) fn run_avsig_store(&mut self, k: usize, cen: Centre, threads: usize, isa: Isa) {
         let nlines = self.m / self.line;
-        let per_line = self.line * self.n * if self.lane32 { 4 } else { 8 };
+        let per_line = self.line * self.store_rows() * if self.lane32 { 4 } else { 8 };
         let workers = if threads == 0 { rayon::current_num_threads() } else { threads };
         // Many short lines: each worker runs whole chunks of lines on its own (no barrier
         // per group, which cost ~30 % at N = 100 on two threads), with a store of at most
@@ -111,10 +111,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     fn run_grouped<L: Real>(&mut self, k: usize, cen: Centre, threads: usize, isa: Isa, table: &mut Vec<f64>,
                             (first, nlines, budget): (usize, usize, usize), rows_of: fn(&mut Scratch) -> &mut Vec<L>) {
         let (n, line) = (self.n, self.line);
-        let per_line = line * n * std::mem::size_of::<L>();
+        // Rows per stored block: the bitonic sort's padded rows when it sorts.
+        let rows = self.store_rows();
+        let per_line = line * rows * std::mem::size_of::<L>();
         let group_lines = (budget / per_line.max(1)).clamp(1, (nlines - first).max(1));
         let max_blocks = (group_lines * line).div_ceil(LANES);
-        let mut store: Vec<Vec<L>> = (0..max_blocks).map(|_| vec![L::default(); n * LANES]).collect();
+        let mut store: Vec<Vec<L>> = (0..max_blocks).map(|_| vec![L::default(); rows * LANES]).collect();
         let mut terms: Vec<(f64, usize)> = vec![(0.0, 0); group_lines * line];
         // Scratches reused by every group's loops: a fresh one per loop (or per rayon
         // split) allocated and faulted in ~1 MiB at N = 1000 each time.
@@ -174,6 +176,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             *table = self.line_sigma[k].take().unwrap_or_default();
             l0 = l1;
         }
+    }
+
+    /// Rows of a stored block: N, or the tiled bitonic sort's padded rows.
+    fn store_rows(&self) -> usize {
+        if self.bitonic { crate::bitonic::padded_rows(self.n) } else { self.n }
     }
 
     /// The frame-order values of a block into `orig` (invalid samples NaN), as the

@@ -318,9 +318,10 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let block = path.block(n);
     // The AvSigClip line pre-pass sorts with the network too (see `line_sigmas`).
     let avsig = prepared.iter().any(|p| matches!(p.rejector, Rejector::AvSigClip { .. }));
-    // The AvSigClip pre-pass sorts into its own store, sized for Batcher's network.
-    let bitonic = path == Path::Vertical && !avsig && bitonic_for(n);
-    let network = if (path == Path::Vertical && !bitonic) || (avsig && n <= NETWORK_MAX_N) {
+    // AvSigClip's store holds padded rows too: with f32 lanes at most 8 bytes a sample,
+    // what `imcombiners/_memory_model.py` plans for it (f64 lanes keep Batcher's network).
+    let bitonic = path == Path::Vertical && (!avsig || lane32) && bitonic_for(n);
+    let network = if !bitonic && (path == Path::Vertical || (avsig && n <= NETWORK_MAX_N)) {
         cache_local(network::sorting_network(n), if lane32 { 64 } else { 32 })
     } else {
         vec![]
