@@ -222,10 +222,13 @@ pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
             for (o, &q) in out[x0..x0 + L].iter_mut().zip(&s) {
                 *o = (q * sigcor).sqrt();
             }
-            // the pixels that lost values: their own survivors
-            for x in x0..x0 + L {
-                if b.n[x] != nimg {
-                    sigma_pixel(b, c, dowts, x, &mut out[x]);
+            // the pixels that lost values: their own survivors (a block that kept every
+            // value, told by a vector compare, has none)
+            if !b.n[x0..x0 + L].iter().fold(true, |a, &k| a & (k == nimg)) {
+                for x in x0..x0 + L {
+                    if b.n[x] != nimg {
+                        sigma_pixel(b, c, dowts, x, &mut out[x]);
+                    }
                 }
             }
         } else if !b.sm_only && !dowts && !c.novalue && b.dflag != DFlag::None {
