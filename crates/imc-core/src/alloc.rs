@@ -142,20 +142,29 @@ fn advise_huge(ptr: *const u8, bytes: usize) {
 fn advise_huge(_ptr: *const u8, _bytes: usize) {}
 
 /// A global allocator for programs that return large outputs (the Python extension
-/// registers it): blocks of [`HUGE_MIN_BYTES`] or more start on a 2 MiB boundary, so that
-/// the huge-page advice of [`output_vec`] and [`output_uninit`] covers every page of them.
-/// With the C allocator's 16-byte alignment a 16 MB output starts and ends inside huge
-/// pages it shares with its neighbours, and those faulted in 4 KiB at a time: ~500 faults
-/// per 16 MB output on fresh memory instead of 8 (measured on the IRAF products; a fault
-/// costs 1-8 us in our VMs). Large blocks come from `posix_memalign` (freed memory is
-/// reused as before); large zeroed blocks are mapped fresh (zero pages: nothing is
-/// written until the kernels write, as with `calloc` of a large block) and unmapped when
-/// freed. Smaller blocks, and every block off Linux, are the system allocator's.
+/// registers it). Blocks of [`HUGE_MIN_BYTES`] or more are mapped on 2 MiB boundaries,
+/// so that the huge-page advice of [`output_vec`] and [`output_uninit`] covers every
+/// page of them: with the C allocator's 16-byte alignment a 16 MB output starts and ends
+/// inside huge pages it shares with its neighbours, faulted in 4 KiB at a time (~500
+/// faults per fresh 16 MB output instead of 8, measured on the IRAF products; a fault
+/// costs 1-8 us in our VMs).
+///
+/// Freed large blocks are kept for reuse, up to 64 MiB in all (`KEEP_BYTES`; what glibc's
+/// heap keeps at most, its largest trim threshold), and handed out again to blocks that
+/// need not be zeroed: repeated combines then write into memory that is already mapped,
+/// as glibc's heap gave them before when it happened not to trim. Zeroed blocks are
+/// always fresh mappings (zero pages; nothing is written until the kernels write).
+/// Smaller blocks, and every block off Linux, are the system allocator's.
 pub struct HugeAlignedAlloc;
 
 unsafe impl std::alloc::GlobalAlloc for HugeAlignedAlloc {
     #[inline]
     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        if big::is_big(l) {
+            if let Some(p) = big::take(l.size(), false) {
+                return p;
+            }
+        }
         // Safety: big::layout keeps the size and only raises the alignment.
         unsafe { std::alloc::System.alloc(big::layout(l)) }
     }
@@ -163,7 +172,7 @@ unsafe impl std::alloc::GlobalAlloc for HugeAlignedAlloc {
     #[inline]
     unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
         if big::is_big(l) {
-            if let Some(p) = big::map_zeroed(l.size()) {
+            if let Some(p) = big::take(l.size(), true) {
                 return p;
             }
         }
@@ -173,10 +182,10 @@ unsafe impl std::alloc::GlobalAlloc for HugeAlignedAlloc {
 
     #[inline]
     unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
-        // Safety: p was returned by alloc / alloc_zeroed with l: either mapped by
-        // map_zeroed (then unmapped here) or System's with big::layout(l).
+        // Safety: p was returned by alloc / alloc_zeroed with l: either a mapping of
+        // big::take (given back here) or System's with big::layout(l).
         unsafe {
-            if big::is_big(l) && big::unmap(p) {
+            if big::is_big(l) && big::give_back(p) {
                 return;
             }
             std::alloc::System.dealloc(p, big::layout(l))
@@ -191,7 +200,7 @@ unsafe impl std::alloc::GlobalAlloc for HugeAlignedAlloc {
             // Safety: both layouts are System's own (big::layout leaves them unchanged).
             return unsafe { std::alloc::System.realloc(p, l, new_size) };
         }
-        // a block that is or becomes large changes its alignment: move it
+        // a block that is or becomes large moves between the two kinds of memory
         // Safety: p is valid for l.size() bytes, q for new_size; distinct blocks.
         unsafe {
             let q = self.alloc(nl);
@@ -216,7 +225,8 @@ mod big {
         cfg!(target_os = "linux") && l.size() >= super::HUGE_MIN_BYTES && l.align() <= HUGE_PAGE
     }
 
-    /// The layout asked of the system allocator: large blocks aligned to a huge page.
+    /// The layout asked of the system allocator when no mapping is made (large blocks
+    /// aligned to a huge page still).
     #[inline]
     pub(super) fn layout(l: Layout) -> Layout {
         if is_big(l) {
@@ -227,15 +237,15 @@ mod big {
     }
 
     #[cfg(target_os = "linux")]
-    pub(super) use linux::{map_zeroed, unmap};
+    pub(super) use linux::{give_back, take};
 
     #[cfg(not(target_os = "linux"))]
-    pub(super) fn map_zeroed(_size: usize) -> Option<*mut u8> {
+    pub(super) fn take(_size: usize, _zeroed: bool) -> Option<*mut u8> {
         None
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub(super) unsafe fn unmap(_p: *mut u8) -> bool {
+    pub(super) unsafe fn give_back(_p: *mut u8) -> bool {
         false
     }
 
@@ -243,25 +253,86 @@ mod big {
     mod linux {
         use super::HUGE_PAGE;
         use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::{Mutex, TryLockError};
 
-        /// A live mapping of `map_zeroed` (address 0 = free slot).
+        /// A live mapping handed out by `take` (address 0 = free slot).
         struct Slot {
             addr: AtomicUsize,
             len: AtomicUsize,
         }
 
-        /// Live zeroed mappings at most (more fall back to the system allocator).
+        /// Live mappings at most (further large blocks are the system allocator's).
         const SLOTS: usize = 64;
-        static MAPS: [Slot; SLOTS] = [const { Slot { addr: AtomicUsize::new(0), len: AtomicUsize::new(0) } }; SLOTS];
+        static LIVE: [Slot; SLOTS] = [const { Slot { addr: AtomicUsize::new(0), len: AtomicUsize::new(0) } }; SLOTS];
 
-        /// `size` zero bytes on fresh pages, starting on a huge-page boundary.
-        pub(in super::super) fn map_zeroed(size: usize) -> Option<*mut u8> {
+        /// Bytes of freed mappings kept for reuse at most, and how many.
+        const KEEP_BYTES: usize = 64 << 20;
+        const KEEP_N: usize = 8;
+
+        /// Freed mappings kept for reuse, oldest first: (address, length).
+        struct Kept {
+            blocks: [(usize, usize); KEEP_N],
+            n: usize,
+            bytes: usize,
+        }
+
+        static KEPT: Mutex<Kept> = Mutex::new(Kept { blocks: [(0, 0); KEEP_N], n: 0, bytes: 0 });
+
+        /// The kept mappings, unless another thread holds them: never waits, so that a
+        /// child forked while a thread held the lock does not deadlock (it maps fresh).
+        fn kept() -> Option<std::sync::MutexGuard<'static, Kept>> {
+            match KEPT.try_lock() {
+                Ok(k) => Some(k),
+                Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            }
+        }
+
+        fn page() -> usize {
             // Safety: sysconf has no preconditions.
-            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
-            let len = size.checked_next_multiple_of(page)?;
+            (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(4096) as usize
+        }
+
+        /// A block of at least `size` bytes on a huge-page boundary: a kept mapping (the
+        /// smallest that holds it, if at most twice its size) unless `zeroed`, else a
+        /// fresh one. None when no mapping can be made or recorded.
+        pub(in super::super) fn take(size: usize, zeroed: bool) -> Option<*mut u8> {
+            let len = size.checked_next_multiple_of(page())?;
+            let mut got = None;
+            if let (false, Some(mut k)) = (zeroed, kept()) {
+                let n = k.n;
+                let best = (0..n)
+                    .filter(|&i| k.blocks[i].1 >= len && k.blocks[i].1 / 2 <= len)
+                    .min_by_key(|&i| k.blocks[i].1);
+                if let Some(i) = best {
+                    let b = k.blocks[i];
+                    k.blocks.copy_within(i + 1..n, i);
+                    k.n -= 1;
+                    k.bytes -= b.1;
+                    got = Some(b);
+                }
+            }
+            let (addr, cap) = match got {
+                Some(b) => b,
+                None => (map_fresh(len)?, len),
+            };
+            for slot in &LIVE {
+                if slot.addr.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                    slot.len.store(cap, Ordering::Release);
+                    return Some(addr as *mut u8);
+                }
+            }
+            // Safety: the mapping is ours and handed to no one.
+            unsafe { libc::munmap(addr as *mut libc::c_void, cap) };
+            None
+        }
+
+        /// `len` (a multiple of the page size) bytes of fresh zero pages starting on a
+        /// huge-page boundary.
+        fn map_fresh(len: usize) -> Option<usize> {
             let span = len.checked_add(HUGE_PAGE)?;
             // Safety: an anonymous private mapping at an address the kernel chooses; the
-            // parts trimmed below lie inside it and are not used.
+            // parts trimmed off lie inside it and are not used.
             unsafe {
                 let base = libc::mmap(
                     std::ptr::null_mut(),
@@ -283,32 +354,50 @@ mod big {
                 if tail > 0 {
                     libc::munmap((start + len) as *mut libc::c_void, tail);
                 }
-                for slot in &MAPS {
-                    if slot.addr.compare_exchange(0, start, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                        slot.len.store(len, Ordering::Release);
-                        return Some(start as *mut u8);
-                    }
-                }
-                libc::munmap(start as *mut libc::c_void, len);
-                None
+                Some(start)
             }
         }
 
-        /// Unmap `p` if `map_zeroed` mapped it (false otherwise).
+        /// Take back `p` if `take` handed it out (false otherwise): kept for reuse while
+        /// the kept mappings stay within `KEEP_BYTES` (the oldest make room), else
+        /// unmapped.
         ///
         /// # Safety
         /// `p` must be a live block of the allocator, freed here for the last time.
-        pub(in super::super) unsafe fn unmap(p: *mut u8) -> bool {
-            for slot in &MAPS {
-                if slot.addr.load(Ordering::Acquire) == p as usize {
-                    let len = slot.len.load(Ordering::Acquire);
-                    slot.addr.store(0, Ordering::Release);
-                    // Safety: [p, p + len) is the mapping made for this block.
-                    unsafe { libc::munmap(p as *mut libc::c_void, len) };
-                    return true;
+        pub(in super::super) unsafe fn give_back(p: *mut u8) -> bool {
+            let Some(slot) = LIVE.iter().find(|s| s.addr.load(Ordering::Acquire) == p as usize) else {
+                return false;
+            };
+            let cap = slot.len.load(Ordering::Acquire);
+            slot.addr.store(0, Ordering::Release);
+            let mut drop_list = [(0usize, 0usize); KEEP_N + 1];
+            let mut dropped = 0;
+            match kept() {
+                Some(mut k) if cap <= KEEP_BYTES => {
+                    while k.n == KEEP_N || k.bytes + cap > KEEP_BYTES {
+                        let old = k.blocks[0];
+                        let n = k.n;
+                        k.blocks.copy_within(1..n, 0);
+                        k.n -= 1;
+                        k.bytes -= old.1;
+                        drop_list[dropped] = old;
+                        dropped += 1;
+                    }
+                    let n = k.n;
+                    k.blocks[n] = (p as usize, cap);
+                    k.n += 1;
+                    k.bytes += cap;
+                }
+                _ => {
+                    drop_list[0] = (p as usize, cap);
+                    dropped = 1;
                 }
             }
-            false
+            for &(a, len) in &drop_list[..dropped] {
+                // Safety: mappings of map_fresh no longer handed out or kept.
+                unsafe { libc::munmap(a as *mut libc::c_void, len) };
+            }
+            true
         }
     }
 }
@@ -353,6 +442,7 @@ mod tests {
         let small = Layout::array::<f32>(1000).unwrap();
         // Safety: each block is used within its layout and freed once with it.
         unsafe {
+            let mut freed = Vec::new();
             for zeroed in [false, true] {
                 let p = if zeroed { a.alloc_zeroed(big) } else { a.alloc(big) };
                 assert!(!p.is_null());
@@ -367,6 +457,7 @@ mod tests {
                     *x = i as f32;
                 }
                 // shrink below the threshold, grow back: the contents move with the block
+                freed.push(p);
                 let q = a.realloc(p, big, small.size());
                 let w = std::slice::from_raw_parts(q as *const f32, 1000);
                 assert!(w.iter().enumerate().all(|(i, &x)| x == i as f32));
@@ -374,7 +465,18 @@ mod tests {
                 let w = std::slice::from_raw_parts(r as *const f32, 1000);
                 assert!(w.iter().enumerate().all(|(i, &x)| x == i as f32));
                 a.dealloc(r, big);
+                freed.push(r);
             }
+            // a freed block is reused for a block that need not be zeroed; zeroed ones
+            // are fresh (zero although the freed blocks were written)
+            let q = a.alloc_zeroed(big);
+            assert!(std::slice::from_raw_parts(q, big.size()).iter().all(|&x| x == 0));
+            let r = a.alloc(big);
+            if cfg!(target_os = "linux") {
+                assert!(freed.contains(&r));
+            }
+            a.dealloc(q, big);
+            a.dealloc(r, big);
             let p = a.alloc(small);
             assert!(!p.is_null());
             a.dealloc(p, small);
