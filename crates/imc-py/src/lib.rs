@@ -23,7 +23,7 @@ use imc_core::frames::Frames;
 use imc_core::input::Input;
 use imc_core::real::Real;
 
-use arrays::{borrow_all, borrow_masks, put_opt, slices};
+use arrays::{borrow_all, borrow_masks, put_opt, slices, Held};
 use error::{core_err, dtype_err, guarded, layout_err};
 
 /// Large blocks (the outputs handed to NumPy) on 2 MiB boundaries, so that their
@@ -53,8 +53,8 @@ fn pack<'py, O: Real + numpy::Element>(py: Python<'py>, out: Outputs<O>, dq_bits
 
 fn run_typed<'py, T, O>(
     py: Python<'py>,
-    arrays: Vec<PyReadonlyArray1<'py, T>>,
-    masks: &Option<Vec<PyReadonlyArray1<'py, bool>>>,
+    arrays: Vec<Held<'py, T>>,
+    masks: &Option<Vec<Held<'py, bool>>>,
     planes: &planes::Borrowed<'py>,
     job: &imc_core::job::Job,
     threads: usize,

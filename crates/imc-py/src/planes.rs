@@ -2,25 +2,25 @@
 //! "dq": [...]}` -> borrowed slices, and the DQ output (the job keys that go with them
 //! are fields of `job::JobDict`).
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use imc_core::planes::{DqPlane, FloatPlane, Planes};
 
-use crate::arrays::{borrow_all, slices};
+use crate::arrays::{borrow_all, slices, Held};
 use crate::error::{call_err, dtype_err, layout_err};
 
 /// Planes borrowed from Python for the duration of one call.
 #[derive(Default)]
 pub(crate) struct Borrowed<'py> {
-    var32: Option<Vec<PyReadonlyArray1<'py, f32>>>,
-    var64: Option<Vec<PyReadonlyArray1<'py, f64>>>,
-    w32: Option<Vec<PyReadonlyArray1<'py, f32>>>,
-    w64: Option<Vec<PyReadonlyArray1<'py, f64>>>,
-    dq8: Option<Vec<PyReadonlyArray1<'py, u8>>>,
-    dq16: Option<Vec<PyReadonlyArray1<'py, u16>>>,
-    dq32: Option<Vec<PyReadonlyArray1<'py, u32>>>,
+    var32: Option<Vec<Held<'py, f32>>>,
+    var64: Option<Vec<Held<'py, f64>>>,
+    w32: Option<Vec<Held<'py, f32>>>,
+    w64: Option<Vec<Held<'py, f64>>>,
+    dq8: Option<Vec<Held<'py, u8>>>,
+    dq16: Option<Vec<Held<'py, u16>>>,
+    dq32: Option<Vec<Held<'py, u32>>>,
 }
 
 fn list<'py>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyList>>> {
@@ -47,7 +47,7 @@ impl<'py> Borrowed<'py> {
                 return Err(call_err(format!("planes: unknown plane {k:?}; expected variance, weights or dq")));
             }
         }
-        let float = |key: &str| -> PyResult<(Option<Vec<PyReadonlyArray1<'py, f32>>>, Option<Vec<PyReadonlyArray1<'py, f64>>>)> {
+        let float = |key: &str| -> PyResult<(Option<Vec<Held<'py, f32>>>, Option<Vec<Held<'py, f64>>>)> {
             let Some(l) = list(d, key)? else { return Ok((None, None)) };
             if let Some(a) = borrow_all::<f32>(&l)? {
                 return Ok((Some(a), None));
@@ -90,8 +90,8 @@ impl<'py> Borrowed<'py> {
 }
 
 fn float_plane<'a>(
-    a32: &'a Option<Vec<PyReadonlyArray1<'_, f32>>>,
-    a64: &'a Option<Vec<PyReadonlyArray1<'_, f64>>>,
+    a32: &'a Option<Vec<Held<'_, f32>>>,
+    a64: &'a Option<Vec<Held<'_, f64>>>,
     what: &str,
 ) -> PyResult<Option<FloatPlane<'a>>> {
     Ok(match (a32, a64) {
