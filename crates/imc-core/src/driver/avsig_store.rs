@@ -10,8 +10,11 @@
 //! it again. Groups keep the store near [`STORE_BYTES`] (at least one line), whatever the
 //! size of the tile; the planners count it (`imcombiners/_memory_model.py`).
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
+use super::avsig_lanes;
 use super::scratch::Scratch;
 use super::{with_threads, BlockWork, Ctx, Path};
 use crate::input::Input;
@@ -82,7 +85,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let max_blocks = (group_lines * line).div_ceil(LANES);
         let mut store: Vec<Vec<L>> = (0..max_blocks).map(|_| vec![L::default(); n * LANES]).collect();
         let mut terms: Vec<(f64, usize)> = vec![(0.0, 0); group_lines * line];
-        let scratch = || Scratch::with_planes(n, LANES, Path::Vertical, false);
+        // Scratches reused by every group's loops: a fresh one per loop (or per rayon
+        // split) allocated and faulted in ~1 MiB at N = 1000 each time.
+        let spares = Mutex::new(Vec::new());
+        let scratch = || Spare::take(&spares, n);
         let mut l0 = 0;
         while l0 < nlines {
             let l1 = (l0 + group_lines).min(nlines);
@@ -91,7 +97,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             // 1. Sort every block of the group once (kept) and take each pixel's terms.
             {
                 let ctx = &*self;
-                let prepass = |s: &mut Scratch, (j, (blk, t)): (usize, (&mut Vec<L>, &mut [(f64, usize)]))| {
+                let prepass = |s: &mut Spare, (j, (blk, t)): (usize, (&mut Vec<L>, &mut [(f64, usize)]))| {
+                    let s = s.get();
                     let p0 = g0 + j * LANES;
                     let p1 = (p0 + LANES).min(g1);
                     simd::dispatch(isa, Prepass { ctx, blk, s, terms: t, upto: k, cen, p0, p1 });
@@ -119,7 +126,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             // scratch: no copy).
             {
                 let ctx = &*self;
-                let clip = |s: &mut Scratch, (j, blk): (usize, &mut Vec<L>)| {
+                let clip = |s: &mut Spare, (j, blk): (usize, &mut Vec<L>)| {
+                    let s = s.get();
                     let p0 = g0 + j * LANES;
                     let p1 = (p0 + LANES).min(g1);
                     std::mem::swap(rows_of(s), blk);
@@ -158,6 +166,32 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     }
 }
 
+/// A scratch lent from the run's spares for one loop (or one rayon split of it), given
+/// back when dropped.
+struct Spare<'p> {
+    spares: &'p Mutex<Vec<Scratch>>,
+    s: Option<Scratch>,
+}
+
+impl<'p> Spare<'p> {
+    fn take(spares: &'p Mutex<Vec<Scratch>>, n: usize) -> Self {
+        let s = spares.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        Spare { spares, s: Some(s.unwrap_or_else(|| Scratch::with_planes(n, LANES, Path::Vertical, false))) }
+    }
+
+    fn get(&mut self) -> &mut Scratch {
+        self.s.as_mut().expect("a spare holds its scratch until dropped")
+    }
+}
+
+impl Drop for Spare<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.s.take() {
+            self.spares.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+        }
+    }
+}
+
 /// One block of the pre-pass: load and sort it into its store block, then each pixel's
 /// contribution to its line's sigma (after the rejectors before the AvSigClip).
 struct Prepass<'c, 'a, 'f, T, O, L> {
@@ -178,6 +212,10 @@ impl<T: Input, O: Real, L: Real> Kernel for Prepass<'_, '_, '_, T, O, L> {
         let Prepass { ctx, blk, s, terms, upto, cen, p0, p1 } = self;
         let n = ctx.n;
         ctx.load_sort::<L>(blk, &mut s.orig, false, p0, p1);
+        // Nothing before the AvSigClip and every lane complete: all lanes at once.
+        if upto == 0 && n >= 3 && avsig_lanes::complete(blk, n, p1 - p0) {
+            return avsig_lanes::block_terms(blk, n, p1 - p0, cen, terms);
+        }
         for b in 0..(p1 - p0) {
             s.sorted.clear();
             s.sorted.extend((0..n).map(|r| blk[r * LANES + b].to_f64()));

@@ -143,3 +143,95 @@ fn many_groups_match_the_element_path() {
     let nused = slow.nused.unwrap();
     assert!(nused.iter().any(|&k| (k as usize) < n - 1));
 }
+
+/// A stack from a seed: values around 1000 with ties (a few levels), a spread, outliers
+/// and, at the given rates, NaN / +-inf samples and masked samples (so that some blocks
+/// are complete and some are not).
+fn seeded(n: usize, m: usize, seed: u64, bad_per_mille: u64, mask_per_mille: u64) -> (Vec<f32>, Vec<bool>) {
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let data = (0..n * m)
+        .map(|_| {
+            let r = next();
+            match r % 1000 {
+                k if k < bad_per_mille => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][(r >> 20) as usize % 3],
+                k if k < 600 => 1000.0 + 3.0 * ((r >> 20) % 12) as f32,
+                k if k < 970 => 900.0 + ((r >> 20) % 20000) as f32 * 0.01,
+                _ => ((r >> 20) % 200000) as f32 - 1e5,
+            }
+        })
+        .collect();
+    let mask = (0..n * m).map(|_| next() % 1000 < mask_per_mille).collect();
+    (data, mask)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A lone AvSigClip at N up to 1000: the store's whole-block terms and clip
+    /// (`avsig_lanes`) give the bits of the element path, with every output or only the
+    /// image (the dense frame-order sums), at every SIMD level.
+    #[test]
+    fn block_lanes_equal_the_element_path(
+        n in prop_oneof![3usize..40, 100usize..=1000],
+        (rows, w) in (1usize..4, 1usize..200),
+        seed in any::<u64>(),
+        bad in prop_oneof![Just(0u64), Just(1), Just(20)],
+        mask_rate in prop_oneof![Just(0u64), Just(1)],
+        sig in (0.3f64..4.0, 0.3f64..4.0),
+        cen in centre(),
+        nkeep in prop_oneof![-2i64..3, Just(990)],
+        method in prop_oneof![Just(Method::Mean), Just(Method::Sum), Just(Method::Median), Just(Method::Variance { ddof: 1 })],
+        dtype in 0usize..4,
+        all_outputs in any::<bool>(),
+    ) {
+        let m = rows * w;
+        let (data, mask) = seeded(n, m, seed, bad, mask_rate);
+        let mut job = Job::simple(method);
+        job.rejectors = vec![Rejector::AvSigClip { sigma_lo: sig.0, sigma_hi: sig.1, cen, nkeep, sigscale: 0.1 }];
+        job.line = w;
+        if all_outputs {
+            job.want = Want { nused: true, output_flags: true, std: true, low: true, upp: true, clip_low: true, clip_upp: true, nit: true, ..Want::default() };
+        }
+        if dtype == 3 {
+            // Normalised samples (f64 lanes), scales too close to 1 for per-image noise.
+            job.scale = Some((0..n).map(|i| 1.0 + 0.001 * (i % 5) as f64).collect());
+            job.zero = Some((0..n).map(|i| 0.5 * (i % 3) as f64).collect());
+        }
+        let mut slow_job = job.clone();
+        slow_job.want = Want { mask: true, ..job.want };
+        let mk = (mask_rate > 0).then_some(&mask[..]);
+        let mut used = (0, 0);
+        for level in crate::simd::Level::available() {
+            let go = |j: &Job| match dtype {
+                0 | 3 => run_as(&data, n, m, |x| x, mk, j, 1, level),
+                1 => run_as(&data, n, m, |x| x as f64 * 1.0000001, mk, j, 1, level),
+                _ => run_as(&data, n, m, |x| if x.is_finite() { x.clamp(0.0, 65535.0) as u16 } else { 7 }, mk, j, 1, level),
+            };
+            super::avsig_lanes::TEST_BLOCKS.with(|c| c.set((0, 0)));
+            let fast = go(&job);
+            let (t, c) = super::avsig_lanes::TEST_BLOCKS.with(|c| c.get());
+            used = (used.0 + t, used.1 + c);
+            let slow = go(&slow_job);
+            prop_assert_eq!(bits(&fast.data), bits(&slow.data), "{}", level);
+            prop_assert_eq!(&fast.nused, &slow.nused);
+            prop_assert_eq!(&fast.nit, &slow.nit);
+            prop_assert_eq!(&fast.output_flags, &slow.output_flags);
+            if all_outputs {
+                for (a, b) in [(&fast.std, &slow.std), (&fast.low, &slow.low), (&fast.upp, &slow.upp),
+                               (&fast.clip_low, &slow.clip_low), (&fast.clip_upp, &slow.clip_upp)] {
+                    prop_assert_eq!(bits(a.as_deref().unwrap()), bits(b.as_deref().unwrap()));
+                }
+            }
+        }
+        // Without invalid samples every block is complete: both fast parts ran.
+        if bad == 0 && mask_rate == 0 {
+            prop_assert!(used.0 > 0 && used.1 > 0, "{:?}", used);
+        }
+    }
+}

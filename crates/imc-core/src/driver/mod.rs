@@ -37,6 +37,7 @@ use crate::reject::sigclip::SpreadAbout;
 use crate::reject::{sflag, Prepared};
 use crate::simd::{self, Kernel};
 
+mod avsig_lanes;
 mod avsig_store;
 mod element;
 mod lane_select;
@@ -208,6 +209,8 @@ enum LoneRejector {
     PClip { offset: i64, sigma_lo: f64, sigma_hi: f64, nkeep: i64 },
     /// WinsorizedSigClip, GESDClip or LinearFitClip: their first pass (`reject::lanes`).
     Modern,
+    /// AvSigClip without per-image noise: its clip on the store's blocks (`avsig_lanes`).
+    AvSigClip { sigma_lo: f64, sigma_hi: f64, cen: Centre, nkeep: i64 },
 }
 
 impl LoneRejector {
@@ -226,6 +229,9 @@ impl LoneRejector {
                 Some(LoneRejector::PClip { offset: p.pclip_offset, sigma_lo, sigma_hi, nkeep })
             }
             Rejector::Winsorized { .. } | Rejector::Gesd { .. } | Rejector::LinearFit { .. } => Some(LoneRejector::Modern),
+            Rejector::AvSigClip { sigma_lo, sigma_hi, cen, nkeep, .. } if !p.per_image_noise => {
+                Some(LoneRejector::AvSigClip { sigma_lo, sigma_hi, cen, nkeep })
+            }
             _ => None,
         }
     }

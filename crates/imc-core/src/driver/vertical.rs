@@ -158,7 +158,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let shortcut = self.sigclip_lanes(s, len)
             || self.minmax_complete_lanes(s, len)
             || self.pclip_complete_lanes(s, len)
-            || self.modern_first_pass(s, len);
+            || self.modern_first_pass(s, len)
+            || self.avsig_lanes(s, p0, len);
         if defer_orig {
             if shortcut && s.pass_ok[..len].iter().fold(true, |all, &ok| all & ok) {
                 self.dense_block_sums(s, p0);
