@@ -1,7 +1,8 @@
 //! Profile target: one combine of a 20 x 1M-pixel f32 stack on one thread
 //! (cargo run --release --example driver_bench -- median|mean|sigclip-mean|sigclip-median|ccdclip-mean|avsigclip-mean|
 //!  minmax-mean|pclip-median|winsorized-mean|gesd-mean|linearfit-mean;
-//! environment: N frames, M pixels, REPS repeats, GESD_PCT the GESD outlier fraction in %).
+//! environment: N frames, M pixels, REPS repeats, GESD_PCT the GESD outlier fraction in %,
+//! RAW a file of N x M f32 to combine instead of the generated stack).
 use imc_core::driver::{run, Outputs};
 use imc_core::fixtures::{noisy_stack, process_cpu_ns, sigclip_median};
 use imc_core::frames::Frames;
@@ -12,7 +13,17 @@ fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "median".into());
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let (n, m) = (env("N", 20), env("M", 1 << 20));
-    let data = noisy_stack(n, m);
+    // RAW: a file of N x M native f32 (e.g. a benchmark stack's `tofile`) instead of the
+    // generated stack.
+    let data = match std::env::var("RAW") {
+        Ok(path) => {
+            let bytes = std::fs::read(path).expect("RAW file");
+            assert_eq!(bytes.len(), n * m * 4, "RAW must hold N x M f32");
+            let all: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_ne_bytes(b.try_into().unwrap())).collect();
+            all.chunks(m).map(|f| f.to_vec()).collect()
+        }
+        Err(_) => noisy_stack(n, m),
+    };
     let fr = Frames::new(data.iter().map(|v| v.as_slice()).collect(), None).unwrap();
     let sig = sigclip_median();
     let lim = imc_core::job::Limits { nkeep: 1, maxrej: None, revert: true };

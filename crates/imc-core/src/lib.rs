@@ -17,6 +17,7 @@
 
 // Shared layer.
 pub mod alloc;
+pub mod bitonic;
 pub mod error;
 pub mod grow;
 pub mod input;

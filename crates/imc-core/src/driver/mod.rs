@@ -51,6 +51,8 @@ mod vertical;
 #[cfg(test)]
 mod avsig_tests;
 #[cfg(test)]
+mod bitonic_tests;
+#[cfg(test)]
 mod pclip_tests;
 #[cfg(test)]
 mod plane_tests;
@@ -102,6 +104,21 @@ const _: () = assert!(FRAME_GROUP == 4);
 /// small constant: at N = 1000 still a third of one element-wise sort); above it one
 /// element at a time, whose scratch does not grow with the block's lanes.
 const NETWORK_MAX_N: usize = 2048;
+/// Smallest N whose network-sorted blocks are sorted by the tiled bitonic network
+/// (`bitonic`) rather than Batcher's: from here on its fewer loads, stores and
+/// bookkeeping per comparator outweigh its extra comparators.
+const BITONIC_MIN_N: usize = 128;
+
+/// Whether N values are sorted by the tiled bitonic network (on the vertical path).
+fn bitonic_for(n: usize) -> bool {
+    (BITONIC_MIN_N..=NETWORK_MAX_N).contains(&n)
+}
+
+/// Rows of a block's sorted lanes in the scratch: N, or the bitonic sort's padded rows.
+fn sorted_rows(n: usize) -> usize {
+    if bitonic_for(n) { crate::bitonic::padded_rows(n) } else { n }
+}
+
 /// Smallest N whose order statistics without rejection are selected by bisection (see
 /// `lane_select`) rather than read from network-sorted lanes.
 const SELECT_MIN_N: usize = 128;
@@ -301,7 +318,9 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     let block = path.block(n);
     // The AvSigClip line pre-pass sorts with the network too (see `line_sigmas`).
     let avsig = prepared.iter().any(|p| matches!(p.rejector, Rejector::AvSigClip { .. }));
-    let network = if path == Path::Vertical || (avsig && n <= NETWORK_MAX_N) {
+    // The AvSigClip pre-pass sorts into its own store, sized for Batcher's network.
+    let bitonic = path == Path::Vertical && !avsig && bitonic_for(n);
+    let network = if (path == Path::Vertical && !bitonic) || (avsig && n <= NETWORK_MAX_N) {
         cache_local(network::sorting_network(n), if lane32 { 64 } else { 32 })
     } else {
         vec![]
@@ -316,7 +335,7 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
     // comparators that are load/store bound, where 512-bit vectors gained nothing and lost
     // 5-20 % on Zen 4 (issue 14: the N = 5 median was slower at avx512 than at avx2).
     let isa = if path == Path::Vertical { simd::active().at_most(simd::Level::Avx2) } else { simd::active() };
-    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, lone, pctx };
+    let mut ctx = Ctx { frames, job, prepared: &prepared, ptrs: &ptrs, n, m, network: &network, line, line_sigma: vec![], plain, lane32, data_only, lone, pctx, bitonic };
     // A lone AvSigClip (in any chain) on the vertical path sorts every pixel once.
     if let Some((k, cen)) = avsig_store::applies(path, &prepared) {
         ctx.run_avsig_store(k, cen, threads, isa);
@@ -372,6 +391,8 @@ struct Ctx<'a, 'f, T, O> {
     lone: Option<LoneRejector>,
     /// Reads the planes (variance, weights, DQ) when the job has planes or products.
     pctx: Option<PlaneCtx<'a>>,
+    /// The vertical path sorts with the tiled bitonic network (rows padded, see `bitonic`).
+    bitonic: bool,
 }
 
 /// The comparators of a sorting network reordered for the cache: within every maximal run

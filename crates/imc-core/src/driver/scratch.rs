@@ -2,7 +2,7 @@
 
 use super::minmax_stream::MinMaxScratch;
 use super::plane_stream::PlaneSums;
-use super::{Elem, Path};
+use super::{sorted_rows, Elem, Path};
 use crate::network::LANES;
 use crate::propagate::Acc;
 use crate::reject::Scratch as RejScratch;
@@ -83,8 +83,9 @@ impl Scratch {
             fo_ids: Vec::with_capacity(n),
             rs: RejScratch::default(),
             orig: vec![0.0; n * lanes],
-            rows: vec![0.0; n * lanes],
-            rows32: vec![0.0; n * lanes],
+            // The tiled bitonic sort works on rows padded to a power of two.
+            rows: vec![0.0; sorted_rows(n) * lanes],
+            rows32: vec![0.0; sorted_rows(n) * lanes],
             keys: if path == Path::Select { vec![0; n * LANES] } else { vec![] },
             vlo: vec![0.0; lanes],
             vhi: vec![0.0; lanes],

@@ -51,7 +51,13 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             row[len..].fill(f64::NAN);
             srow[len..].fill(L::INF);
         }
-        network::sort_columns(&mut rows[..n * lanes], lanes, self.network);
+        if self.bitonic {
+            let p = crate::bitonic::padded_rows(n);
+            rows[n * lanes..p * lanes].fill(L::INF);
+            crate::bitonic::sort_columns(&mut rows[..p * lanes], lanes, n);
+        } else {
+            network::sort_columns(&mut rows[..n * lanes], lanes, self.network);
+        }
     }
 
     /// The frame-order values of a plain block into `orig` (as `load_sort` with `need_orig`).
