@@ -149,19 +149,19 @@ fn advise_huge(_ptr: *const u8, _bytes: usize) {}
 /// faults per fresh 16 MB output instead of 8, measured on the IRAF products; a fault
 /// costs 1-8 us in our VMs).
 ///
-/// Freed large blocks are kept for reuse, up to 64 MiB in all (`KEEP_BYTES`; what glibc's
-/// heap keeps at most, its largest trim threshold), and handed out again to blocks that
-/// need not be zeroed: repeated combines then write into memory that is already mapped,
-/// as glibc's heap gave them before when it happened not to trim. Zeroed blocks are
-/// always fresh mappings (zero pages; nothing is written until the kernels write).
-/// Smaller blocks, and every block off Linux, are the system allocator's.
+/// Freed large blocks are unmapped at once, never kept for reuse: the memory planner
+/// measures the process's resident memory as its baseline, and kept blocks would count
+/// there (a demo run's baseline grew by 19 MiB past its memory limit when up to 64 MiB
+/// were kept). Zeroed blocks are fresh mappings (zero pages; nothing is written until
+/// the kernels write). Smaller blocks, and every block off Linux, are the system
+/// allocator's.
 pub struct HugeAlignedAlloc;
 
 unsafe impl std::alloc::GlobalAlloc for HugeAlignedAlloc {
     #[inline]
     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
         if big::is_big(l) {
-            if let Some(p) = big::take(l.size(), false) {
+            if let Some(p) = big::take(l.size()) {
                 return p;
             }
         }
@@ -172,7 +172,8 @@ unsafe impl std::alloc::GlobalAlloc for HugeAlignedAlloc {
     #[inline]
     unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
         if big::is_big(l) {
-            if let Some(p) = big::take(l.size(), true) {
+            // fresh mappings are zero pages
+            if let Some(p) = big::take(l.size()) {
                 return p;
             }
         }
@@ -240,7 +241,7 @@ mod big {
     pub(super) use linux::{give_back, take};
 
     #[cfg(not(target_os = "linux"))]
-    pub(super) fn take(_size: usize, _zeroed: bool) -> Option<*mut u8> {
+    pub(super) fn take(_size: usize) -> Option<*mut u8> {
         None
     }
 
@@ -253,7 +254,6 @@ mod big {
     mod linux {
         use super::HUGE_PAGE;
         use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::sync::{Mutex, TryLockError};
 
         /// A live mapping handed out by `take` (address 0 = free slot).
         struct Slot {
@@ -265,57 +265,16 @@ mod big {
         const SLOTS: usize = 64;
         static LIVE: [Slot; SLOTS] = [const { Slot { addr: AtomicUsize::new(0), len: AtomicUsize::new(0) } }; SLOTS];
 
-        /// Bytes of freed mappings kept for reuse at most, and how many.
-        const KEEP_BYTES: usize = 64 << 20;
-        const KEEP_N: usize = 8;
-
-        /// Freed mappings kept for reuse, oldest first: (address, length).
-        struct Kept {
-            blocks: [(usize, usize); KEEP_N],
-            n: usize,
-            bytes: usize,
-        }
-
-        static KEPT: Mutex<Kept> = Mutex::new(Kept { blocks: [(0, 0); KEEP_N], n: 0, bytes: 0 });
-
-        /// The kept mappings, unless another thread holds them: never waits, so that a
-        /// child forked while a thread held the lock does not deadlock (it maps fresh).
-        fn kept() -> Option<std::sync::MutexGuard<'static, Kept>> {
-            match KEPT.try_lock() {
-                Ok(k) => Some(k),
-                Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
-                Err(TryLockError::WouldBlock) => None,
-            }
-        }
-
         fn page() -> usize {
             // Safety: sysconf has no preconditions.
             (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(4096) as usize
         }
 
-        /// A block of at least `size` bytes on a huge-page boundary: a kept mapping (the
-        /// smallest that holds it, if at most twice its size) unless `zeroed`, else a
-        /// fresh one. None when no mapping can be made or recorded.
-        pub(in super::super) fn take(size: usize, zeroed: bool) -> Option<*mut u8> {
+        /// A fresh block of at least `size` bytes (zero pages) on a huge-page boundary.
+        /// None when no mapping can be made or recorded.
+        pub(in super::super) fn take(size: usize) -> Option<*mut u8> {
             let len = size.checked_next_multiple_of(page())?;
-            let mut got = None;
-            if let (false, Some(mut k)) = (zeroed, kept()) {
-                let n = k.n;
-                let best = (0..n)
-                    .filter(|&i| k.blocks[i].1 >= len && k.blocks[i].1 / 2 <= len)
-                    .min_by_key(|&i| k.blocks[i].1);
-                if let Some(i) = best {
-                    let b = k.blocks[i];
-                    k.blocks.copy_within(i + 1..n, i);
-                    k.n -= 1;
-                    k.bytes -= b.1;
-                    got = Some(b);
-                }
-            }
-            let (addr, cap) = match got {
-                Some(b) => b,
-                None => (map_fresh(len)?, len),
-            };
+            let (addr, cap) = (map_fresh(len)?, len);
             for slot in &LIVE {
                 if slot.addr.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                     slot.len.store(cap, Ordering::Release);
@@ -358,9 +317,7 @@ mod big {
             }
         }
 
-        /// Take back `p` if `take` handed it out (false otherwise): kept for reuse while
-        /// the kept mappings stay within `KEEP_BYTES` (the oldest make room), else
-        /// unmapped.
+        /// Unmap `p` if `take` handed it out (false otherwise).
         ///
         /// # Safety
         /// `p` must be a live block of the allocator, freed here for the last time.
@@ -370,33 +327,8 @@ mod big {
             };
             let cap = slot.len.load(Ordering::Acquire);
             slot.addr.store(0, Ordering::Release);
-            let mut drop_list = [(0usize, 0usize); KEEP_N + 1];
-            let mut dropped = 0;
-            match kept() {
-                Some(mut k) if cap <= KEEP_BYTES => {
-                    while k.n == KEEP_N || k.bytes + cap > KEEP_BYTES {
-                        let old = k.blocks[0];
-                        let n = k.n;
-                        k.blocks.copy_within(1..n, 0);
-                        k.n -= 1;
-                        k.bytes -= old.1;
-                        drop_list[dropped] = old;
-                        dropped += 1;
-                    }
-                    let n = k.n;
-                    k.blocks[n] = (p as usize, cap);
-                    k.n += 1;
-                    k.bytes += cap;
-                }
-                _ => {
-                    drop_list[0] = (p as usize, cap);
-                    dropped = 1;
-                }
-            }
-            for &(a, len) in &drop_list[..dropped] {
-                // Safety: mappings of map_fresh no longer handed out or kept.
-                unsafe { libc::munmap(a as *mut libc::c_void, len) };
-            }
+            // Safety: a mapping of map_fresh no longer handed out.
+            unsafe { libc::munmap(p as *mut libc::c_void, cap) };
             true
         }
     }
@@ -435,14 +367,13 @@ mod tests {
     }
 
     #[test]
-    fn huge_aligned_alloc_aligns_large_blocks_and_keeps_contents() {
+    fn huge_aligned_alloc_aligns_large_blocks_and_keeps_contents_on_realloc() {
         use std::alloc::{GlobalAlloc, Layout};
         let a = HugeAlignedAlloc;
         let big = Layout::array::<f32>((16 << 20) / 4 + 3).unwrap();
         let small = Layout::array::<f32>(1000).unwrap();
         // Safety: each block is used within its layout and freed once with it.
         unsafe {
-            let mut freed = Vec::new();
             for zeroed in [false, true] {
                 let p = if zeroed { a.alloc_zeroed(big) } else { a.alloc(big) };
                 assert!(!p.is_null());
@@ -457,7 +388,6 @@ mod tests {
                     *x = i as f32;
                 }
                 // shrink below the threshold, grow back: the contents move with the block
-                freed.push(p);
                 let q = a.realloc(p, big, small.size());
                 let w = std::slice::from_raw_parts(q as *const f32, 1000);
                 assert!(w.iter().enumerate().all(|(i, &x)| x == i as f32));
@@ -465,18 +395,13 @@ mod tests {
                 let w = std::slice::from_raw_parts(r as *const f32, 1000);
                 assert!(w.iter().enumerate().all(|(i, &x)| x == i as f32));
                 a.dealloc(r, big);
-                freed.push(r);
             }
-            // a freed block is reused for a block that need not be zeroed; zeroed ones
-            // are fresh (zero although the freed blocks were written)
-            let q = a.alloc_zeroed(big);
-            assert!(std::slice::from_raw_parts(q, big.size()).iter().all(|&x| x == 0));
-            let r = a.alloc(big);
-            if cfg!(target_os = "linux") {
-                assert!(freed.contains(&r));
+            // every large block is fresh: zero although the freed blocks were written
+            for _ in 0..2 {
+                let q = a.alloc_zeroed(big);
+                assert!(std::slice::from_raw_parts(q, big.size()).iter().all(|&x| x == 0));
+                a.dealloc(q, big);
             }
-            a.dealloc(q, big);
-            a.dealloc(r, big);
             let p = a.alloc(small);
             assert!(!p.is_null());
             a.dealloc(p, small);
