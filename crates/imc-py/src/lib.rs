@@ -26,6 +26,11 @@ use imc_core::real::Real;
 use arrays::{borrow_all, borrow_masks, put_opt, slices, Held};
 use error::{core_err, dtype_err, guarded, layout_err};
 
+/// Large blocks (the outputs handed to NumPy) on 2 MiB boundaries, so that their
+/// huge-page advice covers them whole (see `imc_core::alloc::HugeAlignedAlloc`).
+#[global_allocator]
+static ALLOC: imc_core::alloc::HugeAlignedAlloc = imc_core::alloc::HugeAlignedAlloc;
+
 fn pack<'py, O: Real + numpy::Element>(py: Python<'py>, out: Outputs<O>, dq_bits: u32) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("data", PyArray1::from_vec(py, out.data))?;

@@ -196,36 +196,29 @@ pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
     // time as if they kept every value (the others are redone), in the same order and
     // arithmetic as `sigma_pixel`
     const L: usize = 64;
+    const _: () = assert!(L % RS == 0);
     if !dowts && slots_are_sorted_rows(b, c) {
         sigma_sorted_rows(b, c, out);
         return;
     }
     let lanes = b.sm_only && !dowts && nimg > 1 && !c.novalue;
     let sigcor = T::from_f32(1.0 / (nimg.max(2) - 1) as f32);
-    let mut s = [T::ZERO; L];
     let mut x0 = 0;
     while x0 < w {
         let len = L.min(w - x0);
         if lanes && len == L {
-            let avg = &b.avg[x0..x0 + L];
-            for ((q, &v), &a) in s.iter_mut().zip(&b.sm[x0..x0 + L]).zip(avg) {
-                let d = v - a;
-                *q = d * d;
+            let mut x = x0;
+            while x < x0 + L {
+                lanes_block::<T, RS>(b, sigcor, x, &mut out[x..x + RS]);
+                x += RS;
             }
-            for j in 1..nimg {
-                let row = &b.sm[j * w + x0..j * w + x0 + L];
-                for ((q, &v), &a) in s.iter_mut().zip(row).zip(avg) {
-                    let d = v - a;
-                    *q = *q + d * d;
-                }
-            }
-            for (o, &q) in out[x0..x0 + L].iter_mut().zip(&s) {
-                *o = (q * sigcor).sqrt();
-            }
-            // the pixels that lost values: their own survivors
-            for x in x0..x0 + L {
-                if b.n[x] != nimg {
-                    sigma_pixel(b, c, dowts, x, &mut out[x]);
+            // the pixels that lost values: their own survivors (a block that kept every
+            // value, told by a vector compare, has none)
+            if !b.n[x0..x0 + L].iter().fold(true, |a, &k| a & (k == nimg)) {
+                for x in x0..x0 + L {
+                    if b.n[x] != nimg {
+                        sigma_pixel(b, c, dowts, x, &mut out[x]);
+                    }
                 }
             }
         } else if !b.sm_only && !dowts && !c.novalue && b.dflag != DFlag::None {
@@ -267,7 +260,6 @@ fn slots_are_sorted_rows<T: Work>(b: &LineBuf<T>, c: &Ctx) -> bool {
 /// pixel's count left out.
 #[inline(always)]
 fn sigma_sorted_rows<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
-    const L: usize = 64;
     let nimg = b.nimg;
     let w = b.w;
     debug_assert!((0..w).all(|x| {
@@ -281,36 +273,79 @@ fn sigma_sorted_rows<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
     for (n, q) in cor.iter_mut().enumerate().skip(2) {
         *q = T::from_f32(1.0 / (n - 1) as f32);
     }
-    let mut s = [T::ZERO; L];
-    // (per block: the counts as 32-bit lanes and the corrections, for plain lane loops)
-    let mut n = [0u32; L];
-    let mut cr = [T::ZERO; L];
     let mut x0 = 0;
-    while x0 < w {
-        let len = L.min(w - x0);
-        for ((q, r), &k) in n.iter_mut().zip(cr.iter_mut()).zip(&b.n[x0..x0 + len]) {
-            *q = k as u32;
-            *r = cor[k];
+    while x0 + RS <= w {
+        sorted_rows_block::<T, RS>(b, &cor, blank, x0, &mut out[x0..x0 + RS]);
+        x0 += RS;
+    }
+    for x in x0..w {
+        sorted_rows_block::<T, 1>(b, &cor, blank, x, &mut out[x..x + 1]);
+    }
+}
+
+/// Pixels per register block of [`lanes_block`] and [`sorted_rows_block`]: a constant
+/// length keeps the block's sums in vector registers across the N rows.
+const RS: usize = 16;
+
+/// Row `j` of the slot-major line, pixels `x0..x0 + S`.
+#[inline(always)]
+fn row_block<T: Work, const S: usize>(b: &LineBuf<T>, j: usize, x0: usize) -> &[T; S] {
+    b.sm[j * b.w + x0..j * b.w + x0 + S].try_into().unwrap()
+}
+
+/// `sigma_pixel` of `S` pixels from `x0` of a lazy line as if each kept every value (the
+/// rows of `sm` in order, `sigcor` = 1 / (N - 1)).
+#[inline(always)]
+fn lanes_block<T: Work, const S: usize>(b: &LineBuf<T>, sigcor: T, x0: usize, out: &mut [T]) {
+    let a: &[T; S] = b.avg[x0..x0 + S].try_into().unwrap();
+    let r = row_block::<T, S>(b, 0, x0);
+    let mut q = [T::ZERO; S];
+    for k in 0..S {
+        let d = r[k] - a[k];
+        q[k] = d * d;
+    }
+    for j in 1..b.nimg {
+        let r = row_block::<T, S>(b, j, x0);
+        for k in 0..S {
+            let d = r[k] - a[k];
+            q[k] = q[k] + d * d;
         }
-        let avg = &b.avg[x0..x0 + len];
-        for ((q, &v), &a) in s.iter_mut().zip(&b.sm[x0..x0 + len]).zip(avg) {
-            let d = v - a;
-            *q = d * d;
+    }
+    for (o, &q) in out.iter_mut().zip(&q) {
+        *o = (q * sigcor).sqrt();
+    }
+}
+
+/// [`sigma_sorted_rows`] of `S` pixels from `x0`: the rows past a pixel's count left
+/// out, `cor[n]` = IRAF's 1 / (n - 1).
+#[inline(always)]
+fn sorted_rows_block<T: Work, const S: usize>(b: &LineBuf<T>, cor: &[T], blank: T, x0: usize, out: &mut [T]) {
+    let a: &[T; S] = b.avg[x0..x0 + S].try_into().unwrap();
+    // the counts as 32-bit lanes and the corrections, for plain lane loops
+    let mut n = [0u32; S];
+    let mut cr = [T::ZERO; S];
+    for k in 0..S {
+        n[k] = b.n[x0 + k] as u32;
+        cr[k] = cor[b.n[x0 + k]];
+    }
+    let r = row_block::<T, S>(b, 0, x0);
+    let mut q = [T::ZERO; S];
+    for k in 0..S {
+        let d = r[k] - a[k];
+        q[k] = d * d;
+    }
+    for j in 1..b.nimg {
+        let r = row_block::<T, S>(b, j, x0);
+        let j = j as u32;
+        for k in 0..S {
+            let d = r[k] - a[k];
+            let t = q[k] + d * d;
+            q[k] = if j < n[k] { t } else { q[k] };
         }
-        for j in 1..nimg {
-            let row = &b.sm[j * w + x0..j * w + x0 + len];
-            let j = j as u32;
-            for (((q, &v), &a), &k) in s.iter_mut().zip(row).zip(avg).zip(&n) {
-                let d = v - a;
-                let t = *q + d * d;
-                *q = if j < k { t } else { *q };
-            }
-        }
-        for (((o, &q), &k), &r) in out[x0..x0 + len].iter_mut().zip(&s).zip(&n).zip(&cr) {
-            let sd = (q * r).sqrt();
-            *o = if k == 0 { blank } else { sd };
-        }
-        x0 += len;
+    }
+    for k in 0..S {
+        let sd = (q[k] * cr[k]).sqrt();
+        out[k] = if n[k] == 0 { blank } else { sd };
     }
 }
 

@@ -98,38 +98,37 @@ fn write_outputs<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut o: LineOut<T>) {
         stream_write(s, &b.sig_line[..w]);
     }
     let negative = c.novalue && b.neg.iter().any(|&k| k > 0);
-    // every pixel kept all its values: the rejection mask is zero, which fresh memory
-    // already holds
-    if o.fresh && !negative && b.n.iter().all(|&k| k == nimg) {
+    // every pixel kept all its values (a fold, not a short-circuit: a vector compare)
+    let all_kept = !negative && b.n.iter().fold(true, |a, &k| a & (k == nimg));
+    // the rejection mask is then zero, which fresh memory already holds
+    if o.fresh && all_kept {
         o.rej = None;
     }
     let mut line = std::mem::take(&mut b.iline);
     line.resize(w, 0);
     if let Some(r) = o.nrej {
-        for x in 0..w {
-            // IRAF's negative n: N - n exceeds N
-            line[x] = if negative && b.neg[x] > 0 { (nimg + b.neg[x]) as i32 } else { (nimg - b.n[x]) as i32 };
+        if all_kept {
+            line.fill(0);
+        } else {
+            // IRAF's negative n: N - n exceeds N (zip, no index: the loop vectorises)
+            for ((q, &k), &g) in line.iter_mut().zip(&b.n).zip(&b.neg) {
+                *q = if negative && g > 0 { (nimg + g) as i32 } else { (nimg - k) as i32 };
+            }
         }
         stream_write(r, &line);
     }
     if let Some(m) = o.bpm {
-        for x in 0..w {
-            line[x] = if negative && b.neg[x] > 0 {
-                2
-            } else if b.n[x] > 0 {
-                0
-            } else {
-                1
-            };
+        for ((q, &k), &g) in line.iter_mut().zip(&b.n).zip(&b.neg) {
+            *q = if negative && g > 0 { 2 } else { (k == 0) as i32 };
         }
         stream_write(m, &line);
     }
     match o.exp {
         Some(e) => {
-            super::products::write_masks(b, c, o.rej, Some(&mut line[..]), negative);
+            super::products::write_masks(b, c, o.rej, Some(&mut line[..]), negative, all_kept);
             stream_write(e, &line);
         }
-        None => super::products::write_masks(b, c, o.rej, None, negative),
+        None => super::products::write_masks(b, c, o.rej, None, negative, all_kept),
     }
     b.iline = line;
 }

@@ -10,7 +10,7 @@
 //!   pixels at once, with the same operations in the same order as the per-pixel code
 //!   (so the same bits); only pixels where it would reject something go to the per-pixel
 //!   IRAF routine, which starts from scratch on that pixel's values.
-//! * No rejection: the average / sum over the frame-ordered slots, or the median of the
+//! * No rejection (`fastnone`): the average / sum over the frame-ordered slots, or the median of the
 //!   network-sorted values, per lane.
 //! * Mean-centred sigclip (`mclip = no`) with an average: IRAF's first centre (the mean
 //!   without the extremes), spread and the test of the two extremes for all pixels at
@@ -74,8 +74,8 @@ pub fn run<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     match c.fast {
         Some(Fast::MSigClip) => mclip(b, c, false),
         Some(Fast::MCcdClip) => mclip(b, c, true),
-        Some(Fast::NoneSum) => none_sum(b, c),
-        Some(Fast::NoneMedian) => none_median(b, c),
+        Some(Fast::NoneSum) => super::fastnone::none_sum(b, c),
+        Some(Fast::NoneMedian) => super::fastnone::none_median(b, c),
         Some(Fast::ASigClip) => asigclip(b, c),
         Some(Fast::MinMax) => minmax(b, c),
         None => unreachable!("fastline::run without a fast path"),
@@ -266,46 +266,6 @@ pub(super) fn slot_range<T: Work>(b: &LineBuf<T>, x: usize, n: usize) -> Option<
         return None;
     }
     Some((col(lo), col(hi)))
-}
-
-#[inline(always)]
-fn none_sum<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
-    let nimg = c.nimg;
-    let w = b.w;
-    let doavg = c.combine == Combine::Average;
-    let nf = T::from_usize(nimg);
-    let mut sum = [T::ZERO; L];
-    let mut x0 = 0;
-    while x0 < w {
-        let len = L.min(w - x0);
-        lane_sums(&b.sm, w, x0, len, nimg, &mut sum);
-        for (a, &s) in b.avg[x0..x0 + len].iter_mut().zip(&sum) {
-            *a = if doavg { s / nf } else { s };
-        }
-        x0 += len;
-    }
-    b.n.iter_mut().for_each(|k| *k = nimg);
-}
-
-/// IRAF's median without rejection depends only on the values (its selection picks the
-/// k-th smallest), so it is read from the sorted slots.
-#[inline(always)]
-fn none_median<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
-    let nimg = c.nimg;
-    let w = b.w;
-    let two = T::from_f32(2.0);
-    let sm = &b.sm;
-    let row = |j: usize| &sm[j * w..(j + 1) * w];
-    if nimg == 1 || (nimg == 2 && c.lmedian) {
-        b.avg.copy_from_slice(row(0));
-    } else if nimg % 2 == 0 {
-        for ((a, &lo), &hi) in b.avg.iter_mut().zip(row(nimg / 2 - 1)).zip(row(nimg / 2)) {
-            *a = (lo + hi) / two;
-        }
-    } else {
-        b.avg.copy_from_slice(row(nimg / 2));
-    }
-    b.n.iter_mut().for_each(|k| *k = nimg);
 }
 
 /// Mean-centred sigclip with an average on a complete, frame-ordered line. For each pixel

@@ -17,6 +17,7 @@ pub mod ctx;
 pub mod engine;
 pub mod factors;
 pub mod fastline;
+mod fastnone;
 pub mod gather;
 pub mod line;
 pub mod place;
@@ -443,7 +444,7 @@ pub fn imcombine_placed<P: Input, T: Work>(
     c.lazy_ids = c.fast_lazy && mask_ids && c.fast.is_some_and(|f| f.sorted());
     // the minmax line knows which images each pixel dropped and sums its kept slots
     c.fast_masks = c.fast == Some(Fast::MinMax) && mask_ids;
-    c.fast_sigma = c.fast == Some(Fast::MinMax) && want.sigma;
+    c.fast_sigma = want.sigma && (c.fast == Some(Fast::MinMax) || (c.fast == Some(Fast::NoneSum) && !c.novalue));
     if c.fast == Some(Fast::NoneMedian) {
         c.network = crate::network::sorting_network(nimg);
     }

@@ -60,9 +60,17 @@ fn used_exposure(c: &Ctx, k: usize) -> f32 {
 
 /// Write this line's rejection mask rows (`rows`, one per image, true = not used) and
 /// exposure codes (`exp`). `negative`: some pixel of the line has IRAF's negative n
-/// (masktype = novalue).
+/// (masktype = novalue); `all_kept`: every pixel kept all its values (and none is
+/// negative).
 #[inline(always)]
-pub fn write_masks<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [bool]>>, exp: Option<&mut [i32]>, negative: bool) {
+pub fn write_masks<T: Work>(
+    b: &mut LineBuf<T>,
+    c: &Ctx,
+    rows: Option<Vec<&mut [bool]>>,
+    exp: Option<&mut [i32]>,
+    negative: bool,
+    all_kept: bool,
+) {
     if b.ranges {
         from_ranges(b, c, rows, exp);
     } else if b.rows_ready {
@@ -72,7 +80,7 @@ pub fn write_masks<T: Work>(b: &mut LineBuf<T>, c: &Ctx, rows: Option<Vec<&mut [
             rows_from_ids(b, c, rows);
         }
         if let Some(e) = exp {
-            exp_from_ids(b, c, e, negative);
+            exp_from_ids(b, c, e, negative, all_kept);
         }
     }
 }
@@ -240,16 +248,28 @@ fn rows_from_ids<T: Work>(b: &mut LineBuf<T>, c: &Ctx, mut rows: Vec<&mut [bool]
 }
 
 #[inline(always)]
-fn exp_from_ids<T: Work>(b: &LineBuf<T>, c: &Ctx, e: &mut [i32], negative: bool) {
+fn exp_from_ids<T: Work>(b: &LineBuf<T>, c: &Ctx, e: &mut [i32], negative: bool, all_kept: bool) {
     let nimg = b.nimg;
     let code = |exp: f32| nint((exp - c.ezero) / c.escale);
     let all = code(c.exp_all);
+    if b.sm_only && !negative {
+        // a lazy line: every image used where all N values were kept (the sum does not
+        // depend on the slot order there: Ctx::exp_all is only set when the exposures
+        // make it so); the other pixels from their ids
+        e.fill(all);
+        if !all_kept {
+            for x in 0..b.w {
+                if b.n[x] != nimg {
+                    e[x] = code(id_exposure(b, c, x));
+                }
+            }
+        }
+        return;
+    }
     for x in 0..b.w {
         e[x] = if negative && b.neg[x] > 0 {
             code(0.0)
         } else if b.sm_only && b.n[x] == nimg {
-            // every image used; the sum does not depend on the slot order here
-            // (Ctx::exp_all is only set when the exposures make it so)
             all
         } else {
             code(id_exposure(b, c, x))
