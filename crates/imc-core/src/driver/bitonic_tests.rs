@@ -1,5 +1,6 @@
-//! The vertical path's tiled bitonic sort (`BITONIC_MIN_N <= N`) against the element path:
-//! f32 lanes with ties, NaN, infinities, signed zeros and masks, every padding case.
+//! The tiled bitonic sort (`BITONIC_MIN_N <= N`: vertical blocks, the AvSigClip store and
+//! its line pre-pass on the vertical path) against the element path: f32 lanes with ties,
+//! NaN, infinities, signed zeros and masks, every padding case.
 
 use super::tests::stack;
 use super::*;
@@ -14,6 +15,15 @@ fn bitonic_sorted_blocks_match_element_path() {
         vec![Rejector::PClip { frac: -0.5, sigma_lo: 1.0, sigma_hi: 1.0, nkeep: 2 }],
         vec![Rejector::MinMax { n_min: 2.0, n_max: 3.0 }],
         vec![crate::fixtures::sigclip_median(), Rejector::MinMax { n_min: 0.0, n_max: 1.0 }],
+        // The AvSigClip store (alone, and after another rejector); two AvSigClips: no
+        // store, the line pre-pass on the vertical path. (`slow`'s pre-pass sorts with
+        // Batcher's network: a job with an AvSigClip is bitonic on the vertical path only.)
+        vec![Rejector::AvSigClip { sigma_lo: 2.0, sigma_hi: 2.0, cen: Centre::Median, nkeep: 1, sigscale: 0.1 }],
+        vec![Rejector::MinMax { n_min: 1.0, n_max: 1.0 }, Rejector::AvSigClip { sigma_lo: 1.5, sigma_hi: 2.0, cen: Centre::Mean, nkeep: 2, sigscale: 0.1 }],
+        vec![
+            Rejector::AvSigClip { sigma_lo: 3.0, sigma_hi: 3.0, cen: Centre::Median, nkeep: 1, sigscale: 0.1 },
+            Rejector::AvSigClip { sigma_lo: 1.5, sigma_hi: 1.5, cen: Centre::Mean, nkeep: 1, sigscale: 0.1 },
+        ],
         vec![],
     ];
     // Powers of two, one above, and padded sizes from a few rows to nearly half.
