@@ -335,7 +335,8 @@ mod tests {
                 let a: [i32; LANES] = std::array::from_fn(|_| pick(next()));
                 let b: [i32; LANES] = std::array::from_fn(|_| pick(next()));
                 // Brute force, lane by lane.
-                let lane = |l: usize| (0..rows).map(move |i| keys[i * LANES + l]);
+                let kr: &[i32] = &keys;
+                let lane = |l: usize| (0..rows).map(move |i| kr[i * LANES + l]);
                 let umin = |f: &dyn Fn(i32) -> u32, l: usize| lane(l).map(f).min().unwrap_or(u32::MAX);
                 let want = All {
                     stats: (
