@@ -160,25 +160,15 @@ pub struct HugeAlignedAlloc;
 unsafe impl std::alloc::GlobalAlloc for HugeAlignedAlloc {
     #[inline]
     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
-        if big::is_big(l) {
-            if let Some(p) = big::take(l.size()) {
-                return p;
-            }
-        }
         // Safety: big::layout keeps the size and only raises the alignment.
-        unsafe { std::alloc::System.alloc(big::layout(l)) }
+        unsafe { big_or(l, |sl| std::alloc::System.alloc(sl)) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
-        if big::is_big(l) {
-            // fresh mappings are zero pages
-            if let Some(p) = big::take(l.size()) {
-                return p;
-            }
-        }
-        // Safety: as alloc (System zeroes what it returns).
-        unsafe { std::alloc::System.alloc_zeroed(big::layout(l)) }
+        // fresh mappings are zero pages; System zeroes what it returns
+        // Safety: as alloc.
+        unsafe { big_or(l, |sl| std::alloc::System.alloc_zeroed(sl)) }
     }
 
     #[inline]
@@ -212,6 +202,18 @@ unsafe impl std::alloc::GlobalAlloc for HugeAlignedAlloc {
             q
         }
     }
+}
+
+/// A fresh huge-page-aligned mapping for a large block, else `system` with the layout
+/// [`big::layout`] gives (the one `dealloc` frees with).
+#[inline(always)]
+fn big_or(l: std::alloc::Layout, system: impl FnOnce(std::alloc::Layout) -> *mut u8) -> *mut u8 {
+    if big::is_big(l) {
+        if let Some(p) = big::take(l.size()) {
+            return p;
+        }
+    }
+    system(big::layout(l))
 }
 
 /// The large blocks of [`HugeAlignedAlloc`].
