@@ -201,6 +201,10 @@ pub fn sigma<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
         sigma_sorted_rows(b, c, out);
         return;
     }
+    if !dowts && c.compact && b.first_set && !c.novalue && b.dflag != DFlag::None && nimg > 1 {
+        sigma_first_rows(b, c, out);
+        return;
+    }
     let lanes = b.sm_only && !dowts && nimg > 1 && !c.novalue;
     let sigcor = T::from_f32(1.0 / (nimg.max(2) - 1) as f32);
     let mut x0 = 0;
@@ -341,6 +345,73 @@ fn sorted_rows_block<T: Work, const S: usize>(b: &LineBuf<T>, cor: &[T], blank: 
             let d = r[k] - a[k];
             let t = q[k] + d * d;
             q[k] = if j < n[k] { t } else { q[k] };
+        }
+    }
+    for k in 0..S {
+        let sd = (q[k] * cr[k]).sqrt();
+        out[k] = if n[k] == 0 { blank } else { sd };
+    }
+}
+
+/// [`sigma_pixel`] (unweighted) of every pixel of a line whose clip recorded where each
+/// pixel's survivors sit in the sorted rows (`LineBuf::first`) before compacting them.
+/// IRAF's compaction (`compact_sorted`) of the survivors, sorted rows f..f+n (0-based),
+/// leaves them in slot order f..f+n when n <= f, else n..n+f (moved to the front) then
+/// f..n: each pixel's sum takes those two runs of rows, in that order, with the same
+/// arithmetic as `sigma_pixel` (a sum from 0 adds the first term exactly).
+#[inline(always)]
+fn sigma_first_rows<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
+    let nimg = b.nimg;
+    let w = b.w;
+    debug_assert!((0..w).all(|x| {
+        let (f, n) = (b.first[x] as usize, b.n[x]);
+        let rows: Vec<usize> = if n <= f { (f..f + n).collect() } else { (n..n + f).chain(f..n).collect() };
+        rows.iter().enumerate().all(|(j, &r)| b.v[x * nimg + j].to_f64().to_bits() == b.sm[r * w + x].to_f64().to_bits())
+    }));
+    let blank = T::from_f32(c.blank);
+    let mut cor = vec![T::ONE; nimg + 1];
+    for (n, q) in cor.iter_mut().enumerate().skip(2) {
+        *q = T::from_f32(1.0 / (n - 1) as f32);
+    }
+    let mut x0 = 0;
+    while x0 + RS <= w {
+        first_rows_block::<T, RS>(b, &cor, blank, x0, &mut out[x0..x0 + RS]);
+        x0 += RS;
+    }
+    for x in x0..w {
+        first_rows_block::<T, 1>(b, &cor, blank, x, &mut out[x..x + 1]);
+    }
+}
+
+/// [`sigma_first_rows`] of `S` pixels from `x0`: two masked passes over the rows (the
+/// run moved to the front first).
+#[inline(always)]
+fn first_rows_block<T: Work, const S: usize>(b: &LineBuf<T>, cor: &[T], blank: T, x0: usize, out: &mut [T]) {
+    let a: &[T; S] = b.avg[x0..x0 + S].try_into().unwrap();
+    // each lane's two runs [lo1, hi1) then [lo2, hi2), as 32-bit lanes
+    let (mut lo1, mut hi1, mut lo2, mut hi2) = ([0u32; S], [0u32; S], [0u32; S], [0u32; S]);
+    let mut cr = [T::ZERO; S];
+    let mut n = [0u32; S];
+    for k in 0..S {
+        let (f, m) = (b.first[x0 + k], b.n[x0 + k] as u32);
+        n[k] = m;
+        cr[k] = cor[m as usize];
+        let split = m > f;
+        lo1[k] = if split { m } else { f };
+        hi1[k] = if split { m + f } else { f + m };
+        lo2[k] = if split { f } else { 0 };
+        hi2[k] = if split { m } else { 0 };
+    }
+    let mut q = [T::ZERO; S];
+    for (lo, hi) in [(&lo1, &hi1), (&lo2, &hi2)] {
+        let (rmin, rmax) = (lo.iter().copied().min().unwrap_or(0), hi.iter().copied().max().unwrap_or(0));
+        for j in rmin..rmax {
+            let r = row_block::<T, S>(b, j as usize, x0);
+            for k in 0..S {
+                let d = r[k] - a[k];
+                let t = q[k] + d * d;
+                q[k] = if (j >= lo[k]) & (j < hi[k]) { t } else { q[k] };
+            }
         }
     }
     for k in 0..S {

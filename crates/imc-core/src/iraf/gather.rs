@@ -37,6 +37,7 @@ pub(super) fn gather<P: Input, T: Work>(b: &mut LineBuf<T>, c: &Ctx, st: &Stack<
     b.ranges = false;
     b.rows_ready = false;
     b.sig_ready = false;
+    b.first_set = false;
     if c.novalue {
         b.neg.iter_mut().for_each(|k| *k = 0);
     }

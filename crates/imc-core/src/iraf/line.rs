@@ -74,6 +74,11 @@ pub struct LineBuf<T: Work> {
     pub expacc: Vec<f32>,
     /// Line scratch of the integer products (nrejmask, bpmask, expmask codes).
     pub iline: Vec<i32>,
+    /// `first_set`: a median-centred clip of a network-sorted line (`sm_sorted`) kept
+    /// each pixel's survivors as the sorted rows `first[x] .. first[x] + n[x]` of `sm`
+    /// and compacted them IRAF's way (see `combine::sigma_first_rows`).
+    pub first: Vec<u32>,
+    pub first_set: bool,
 }
 
 impl<T: Work> LineBuf<T> {
@@ -111,6 +116,8 @@ impl<T: Work> LineBuf<T> {
             exact: Vec::new(),
             expacc: Vec::new(),
             iline: Vec::new(),
+            first: Vec::new(),
+            first_set: false,
         }
     }
 

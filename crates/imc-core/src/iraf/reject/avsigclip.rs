@@ -108,6 +108,13 @@ pub(super) fn mavsigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
     let two = T::from_f32(2.0);
     let nimg = b.nimg;
     let nin = b.n[0];
+    // on a network-sorted line, record where each pixel's survivors sit in the sorted
+    // rows (pixels left alone keep rows 0..n)
+    b.first_set = b.sm_sorted;
+    if b.first_set {
+        b.first.clear();
+        b.first.resize(b.w, 0);
+    }
     let mut s = T::ZERO;
     let mut ncount = 0usize;
     for x in 0..b.w {
@@ -177,6 +184,9 @@ pub(super) fn mavsigclip<T: Work>(b: &mut LineBuf<T>, c: &Ctx) {
             }
         }
         b.n[x] = blk.n1;
+        if b.first_set {
+            b.first[x] = (blk.nl - 1) as u32;
+        }
         if c.compact {
             compact_sorted(v, id, blk.nl, blk.n1, c.grow >= 1.0);
         }
