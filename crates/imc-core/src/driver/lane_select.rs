@@ -18,6 +18,7 @@
 //! baseline (issue 14). The loops below are therefore plain min / max / add of every lane
 //! (wrapping offsets put the keys to ignore beyond the others), or write fresh arrays.
 
+use super::lane_passes;
 use super::scratch::Scratch;
 use super::{Ctx, Elem};
 use crate::input::Input;
@@ -134,18 +135,8 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let keys = &s.keys[..n * LANES];
         // Per lane: valid count and the range of valid keys. The largest valid key is the
         // largest k + 1, minus 1: ABSENT + 1 wraps to i32::MIN, below every valid key + 1.
-        // (No select in these row loops: see `masked stores` in the module doc.)
-        let mut count = [0u32; LANES];
-        let mut lo = [ABSENT; LANES];
-        let mut top = [i32::MIN; LANES];
-        for row in keys.chunks_exact(LANES) {
-            for b in 0..LANES {
-                let k = row[b];
-                count[b] += (k != ABSENT) as u32;
-                lo[b] = lo[b].min(k);
-                top[b] = top[b].max(k.wrapping_add(1));
-            }
-        }
+        // (The row passes are in `lane_passes`: explicit SSE2 at the baseline.)
+        let (count, mut lo, top) = lane_passes::stats(keys, ABSENT);
         // (i32::MAX for a lane without valid keys, which the next loop empties.)
         let mut hi = top.map(|t| t.wrapping_sub(1));
         let mut rank = [0u32; LANES];
@@ -165,18 +156,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         // base + the unsigned minimum of k - base (base = v0 + 1: keys at or below v0 wrap
         // above every key above it). Read only when fewer than `second` + 1 keys lie at or
         // below v0, i.e. when a valid key above v0 exists.
-        let mut at_or_below = [0u32; LANES];
-        let mut gap = [u32::MAX; LANES];
         let base = v0.map(|v| v.wrapping_add(1));
-        if (0..len).any(|b| second[b] != rank[b]) {
-            for row in keys.chunks_exact(LANES) {
-                for b in 0..LANES {
-                    let k = row[b];
-                    at_or_below[b] += (k <= v0[b]) as u32;
-                    gap[b] = gap[b].min(k.wrapping_sub(base[b]) as u32);
-                }
-            }
-        }
+        let (at_or_below, gap) = if (0..len).any(|b| second[b] != rank[b]) {
+            lane_passes::le_and_gap(keys, &v0, &base)
+        } else {
+            ([0; LANES], [u32::MAX; LANES])
+        };
         let above: [i32; LANES] = std::array::from_fn(|b| base[b].wrapping_add(gap[b] as i32));
         for b in 0..len {
             let c = count[b] as usize;
@@ -216,12 +201,7 @@ fn bisect(keys: &[i32], rank: &[u32; LANES], count: &[u32; LANES], mut lo: [i32;
             // Floor of the mean without overflow (lo <= mid < hi).
             mid[b] = ((lo[b] as i64 + hi[b] as i64) >> 1) as i32;
         }
-        let mut le = [0u32; LANES];
-        for row in keys.chunks_exact(LANES) {
-            for b in 0..LANES {
-                le[b] += (row[b] <= mid[b]) as u32;
-            }
-        }
+        let le = lane_passes::count_le(keys, &mid);
         // The new interval into fresh arrays: every lane is stored (see `masked stores`).
         let (mut lo2, mut hi2, mut cl2, mut ch2) = ([0i32; LANES], [0i32; LANES], [0u32; LANES], [0u32; LANES]);
         for b in 0..LANES {
@@ -236,15 +216,7 @@ fn bisect(keys: &[i32], rank: &[u32; LANES], count: &[u32; LANES], mut lo: [i32;
     // The interval's end keys: the smallest >= lo and the largest <= hi, as lo + the
     // unsigned minimum of k - lo and hi - the unsigned minimum of hi - k (keys outside
     // wrap above every key inside). An open interval [lo, hi] holds a key (cl <= rank < ch).
-    let mut from_lo = [u32::MAX; LANES];
-    let mut to_hi = [u32::MAX; LANES];
-    for row in keys.chunks_exact(LANES) {
-        for b in 0..LANES {
-            let k = row[b];
-            from_lo[b] = from_lo[b].min(k.wrapping_sub(lo[b]) as u32);
-            to_hi[b] = to_hi[b].min(hi[b].wrapping_sub(k) as u32);
-        }
-    }
+    let (from_lo, to_hi) = lane_passes::min_offsets(keys, &lo, &hi);
     let mut out = [0i32; LANES];
     for b in 0..LANES {
         let first = lo[b].wrapping_add(from_lo[b] as i32);

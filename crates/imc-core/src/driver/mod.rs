@@ -40,6 +40,7 @@ use crate::simd::{self, Kernel};
 mod avsig_lanes;
 mod avsig_store;
 mod element;
+mod lane_passes;
 mod lane_select;
 mod lane_shortcuts;
 mod minmax_stream;

@@ -328,13 +328,17 @@ fn selection_agrees<T: Input + Copy>(data: &[Vec<T>], masks: Option<&[Vec<bool>]
         job.thresholds = thresholds;
         job.want = Want { nused: true, output_flags: true, ..Want::default() };
         assert_eq!(Path::choose(&job, data.len(), &[], None, true, false), Path::Select);
-        let fast: Outputs<f32> = run(&fr, &job, 2).unwrap();
-        job.want.mask = true;
-        let slow: Outputs<f32> = run(&fr, &job, 1).unwrap();
+        let mut slow_job = job.clone();
+        slow_job.want.mask = true;
+        let slow: Outputs<f32> = run(&fr, &slow_job, 1).unwrap();
         let bits = |v: &Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&fast.data), bits(&slow.data), "{method:?} n={}", data.len());
-        assert_eq!(fast.nused, slow.nused);
-        assert_eq!(fast.output_flags, slow.output_flags);
+        // Every SIMD level (the baseline counts with its own SSE2 loop, `lane_passes`).
+        for level in crate::simd::Level::available() {
+            let fast: Outputs<f32> = crate::simd::with_level(level, || run(&fr, &job, 2)).unwrap().unwrap();
+            assert_eq!(bits(&fast.data), bits(&slow.data), "{method:?} n={} {level}", data.len());
+            assert_eq!(fast.nused, slow.nused);
+            assert_eq!(fast.output_flags, slow.output_flags);
+        }
     }
 }
 
