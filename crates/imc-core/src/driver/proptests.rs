@@ -290,3 +290,58 @@ proptest! {
         }
     }
 }
+
+/// Invalid-sample densities of the stream path's regimes: none, a few pixels (summed
+/// again one by one), many (the block summed again with the test), all.
+fn density() -> impl Strategy<Value = u32> {
+    prop_oneof![Just(0u32), Just(3), Just(400), Just(10_000)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The plain mean / sum's unchecked first pass (`Ctx::sum_unchecked`) over several
+    /// stream blocks whose invalid samples switch between its regimes (and the checked
+    /// loop it hands the next block to) gives the element path's bits and counts, and a
+    /// frame-order NumPy-style reference's values, on one and two threads.
+    #[test]
+    fn stream_sums_equal_the_element_path_in_every_regime(
+        n in 1usize..7,
+        per_block in prop::collection::vec(density(), 4),
+        seed in any::<u64>(),
+        sum in any::<bool>(),
+        threads in 1usize..3,
+    ) {
+        let block = super::STREAM_BLOCK;
+        let m = 4 * block - 5;
+        let mut rng = seed | 1;
+        let mut next = || { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; rng };
+        let data: Vec<f32> = (0..n * m).map(|k| {
+            let r = next();
+            let d = per_block[(k % m) / block];
+            if (r % 10_000) < d as u64 {
+                if r & (1 << 40) == 0 { f32::NAN } else if r & (1 << 41) == 0 { f32::INFINITY } else { f32::NEG_INFINITY }
+            } else {
+                1000.0 + ((r >> 20) % 4096) as f32 * 0.37 - 700.0
+            }
+        }).collect();
+        let fr = Frames::new(frames_of(&data, n, m), None).unwrap();
+        let mut job = Job::simple(if sum { Method::Sum } else { Method::Mean });
+        job.want = Want { nused: true, ..Want::default() };
+        let fast: Outputs<f64> = run(&fr, &job, threads).unwrap();
+        job.want.mask = true;
+        let slow: Outputs<f64> = run(&fr, &job, 1).unwrap();
+        prop_assert_eq!(bits(&fast.data), bits(&slow.data));
+        prop_assert_eq!(fast.nused.as_ref(), slow.nused.as_ref());
+        for p in (0..m).step_by(97) {
+            let (mut a, mut c) = (0.0f64, 0);
+            for i in 0..n {
+                let x = data[i * m + p] as f64;
+                if x.is_finite() { a += x; c += 1; }
+            }
+            let want = if sum { if c == 0 { 0.0 } else { a } } else if c == 0 { f64::NAN } else { a / c as f64 };
+            prop_assert!(fast.data[p] == want || (want.is_nan() && fast.data[p].is_nan()), "pixel {}: {} vs {}", p, fast.data[p], want);
+            prop_assert_eq!(fast.nused.as_ref().unwrap()[p], c);
+        }
+    }
+}

@@ -55,6 +55,9 @@ pub(super) struct Scratch {
     pub(super) acc: Vec<f64>,
     pub(super) cnt: Vec<u32>,
     pub(super) wsum: Vec<f64>,
+    /// The stream path's last block had invalid samples: sum the next one with the
+    /// per-sample test at once (see `Ctx::sum_unchecked`).
+    pub(super) stream_checked: bool,
     pub(super) minmax: MinMaxScratch,
     // Plane-stream path: one accumulator per pixel of the block (general loop) or sums
     // per pixel (fast loop).
@@ -107,6 +110,7 @@ impl Scratch {
             acc: vec![0.0; per_pixel],
             cnt: vec![0; per_pixel],
             wsum: vec![0.0; per_pixel],
+            stream_checked: false,
             minmax: if path == Path::MinMaxStream { MinMaxScratch::new(block) } else { MinMaxScratch::default() },
             accs: vec![], // grown by the plane stream's general loop when it runs
             psums: PlaneSums::default(), // grown by its fast loop

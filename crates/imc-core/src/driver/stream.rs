@@ -29,8 +29,14 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         wsum.fill(0.0);
         if self.plain && matches!(method, Method::Mean | Method::Sum) {
             // The hot loop of a plain mean: frames in groups, branch-free so it vectorises.
-            for (g, k, _) in self.frame_groups(p0, p1) {
-                add_valid(&g[..k], acc, cnt);
+            if T::IS_FLOAT && !s.stream_checked {
+                s.stream_checked = self.sum_unchecked(acc, cnt, p0, p1);
+            } else {
+                for (g, k, _) in self.frame_groups(p0, p1) {
+                    add_valid(&g[..k], acc, cnt);
+                }
+                // the next block goes unchecked again once a block had no invalid sample
+                s.stream_checked = T::IS_FLOAT && cnt.iter().any(|&c| c as usize != self.n);
             }
             if self.data_only {
                 self.write_sums(p0, acc, cnt);
@@ -78,6 +84,47 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             let flags = if c < self.n { oflag::PREMASKED } else { 0 };
             self.write(p0 + b, &Elem { value: self.finish_value(value, c), nused: c, flags, diag: Diag::default() });
         }
+    }
+
+    /// Plain float sums of pixels [p0, p1) without a validity test per sample: every frame
+    /// is added (the same f64 additions in the same frame order as [`add_valid`] when all
+    /// are finite), and a pixel whose sum comes out non-finite, which happens exactly when
+    /// one of its samples is NaN or infinite (finite f32 sums cannot overflow f64; a
+    /// finite f64 sum that overflows is recomputed to the same infinity), is summed again
+    /// with the test. Returns whether any pixel had to be: data with many invalid
+    /// samples then takes the checked loop for the next block instead of paying twice.
+    /// Only for `plain` jobs, where finiteness is the whole validity test.
+    #[inline(always)]
+    fn sum_unchecked(&self, acc: &mut [f64], cnt: &mut [u32], p0: usize, p1: usize) -> bool {
+        for (g, k, _) in self.frame_groups(p0, p1) {
+            add_all(&g[..k], acc);
+        }
+        let bad: usize = acc.iter().map(|&a| !finite(a) as usize).sum();
+        cnt.fill(self.n as u32);
+        if bad == 0 {
+            return false;
+        }
+        if bad * 8 > acc.len() {
+            acc.fill(0.0);
+            cnt.fill(0);
+            for (g, k, _) in self.frame_groups(p0, p1) {
+                add_valid(&g[..k], acc, cnt);
+            }
+        } else {
+            for b in 0..acc.len() {
+                if !finite(acc[b]) {
+                    let (mut a, mut c) = (0.0f64, 0u32);
+                    for f in &self.frames.data {
+                        let x = f[p0 + b].to_f64();
+                        let ok = finite(x);
+                        a += if ok { x } else { 0.0 };
+                        c += ok as u32;
+                    }
+                    (acc[b], cnt[b]) = (a, c);
+                }
+            }
+        }
+        true
     }
 
     /// Pixels [p0, p1) of the frames in frame order, FRAME_GROUP frames at a time and then
@@ -146,5 +193,31 @@ fn add_valid_k<T: Input, const K: usize>(fs: [&[T]; K], acc: &mut [f64], cnt: &m
         }
         acc[b] = a;
         cnt[b] = c;
+    }
+}
+
+/// `acc[b] += x` for every sample x of a few frames, frame by frame in order, with no
+/// validity test (see [`Ctx::sum_unchecked`]).
+#[inline(always)]
+fn add_all<T: Input>(fs: &[&[T]], acc: &mut [f64]) {
+    let len = acc.len();
+    match fs {
+        [a, b, c, d] => add_all_k([&a[..len], &b[..len], &c[..len], &d[..len]], acc),
+        _ => {
+            for f in fs {
+                add_all_k([&f[..len]], acc);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn add_all_k<T: Input, const K: usize>(fs: [&[T]; K], acc: &mut [f64]) {
+    for b in 0..acc.len() {
+        let mut a = acc[b];
+        for f in &fs {
+            a += f[b].to_f64();
+        }
+        acc[b] = a;
     }
 }
