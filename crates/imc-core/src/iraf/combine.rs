@@ -271,19 +271,34 @@ fn sigma_sorted_rows<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
         (b.sm_only && b.n[x] == nimg)
             || (0..b.n[x]).all(|j| b.v[x * nimg + j].to_f64().to_bits() == b.sm[j * w + x].to_f64().to_bits())
     }));
+    sigma_by_blocks(b, c, out, sorted_rows_block::<T, RS>, sorted_rows_block::<T, 1>);
+}
+
+/// The driver of the sorted-row sigma forms: IRAF's 1 / (n - 1) per count (1 for a
+/// single value) and the blank, then the line's pixels in register blocks of [`RS`]
+/// (`wide`) and the rest one by one (`single`), both called as (line, corrections,
+/// blank, first pixel, output).
+#[inline(always)]
+fn sigma_by_blocks<T: Work>(
+    b: &LineBuf<T>,
+    c: &Ctx,
+    out: &mut [T],
+    wide: impl Fn(&LineBuf<T>, &[T], T, usize, &mut [T]),
+    single: impl Fn(&LineBuf<T>, &[T], T, usize, &mut [T]),
+) {
     let blank = T::from_f32(c.blank);
-    // IRAF's 1 / (n - 1) per count (1 for a single value)
-    let mut cor = vec![T::ONE; nimg + 1];
+    let mut cor = vec![T::ONE; b.nimg + 1];
     for (n, q) in cor.iter_mut().enumerate().skip(2) {
         *q = T::from_f32(1.0 / (n - 1) as f32);
     }
+    let w = b.w;
     let mut x0 = 0;
     while x0 + RS <= w {
-        sorted_rows_block::<T, RS>(b, &cor, blank, x0, &mut out[x0..x0 + RS]);
+        wide(b, &cor, blank, x0, &mut out[x0..x0 + RS]);
         x0 += RS;
     }
     for x in x0..w {
-        sorted_rows_block::<T, 1>(b, &cor, blank, x, &mut out[x..x + 1]);
+        single(b, &cor, blank, x, &mut out[x..x + 1]);
     }
 }
 
@@ -368,19 +383,7 @@ fn sigma_first_rows<T: Work>(b: &LineBuf<T>, c: &Ctx, out: &mut [T]) {
         let rows: Vec<usize> = if n <= f { (f..f + n).collect() } else { (n..n + f).chain(f..n).collect() };
         rows.iter().enumerate().all(|(j, &r)| b.v[x * nimg + j].to_f64().to_bits() == b.sm[r * w + x].to_f64().to_bits())
     }));
-    let blank = T::from_f32(c.blank);
-    let mut cor = vec![T::ONE; nimg + 1];
-    for (n, q) in cor.iter_mut().enumerate().skip(2) {
-        *q = T::from_f32(1.0 / (n - 1) as f32);
-    }
-    let mut x0 = 0;
-    while x0 + RS <= w {
-        first_rows_block::<T, RS>(b, &cor, blank, x0, &mut out[x0..x0 + RS]);
-        x0 += RS;
-    }
-    for x in x0..w {
-        first_rows_block::<T, 1>(b, &cor, blank, x, &mut out[x..x + 1]);
-    }
+    sigma_by_blocks(b, c, out, first_rows_block::<T, RS>, first_rows_block::<T, 1>);
 }
 
 /// [`sigma_first_rows`] of `S` pixels from `x0`: two masked passes over the rows (the
@@ -398,7 +401,7 @@ fn first_rows_block<T: Work, const S: usize>(b: &LineBuf<T>, cor: &[T], blank: T
         cr[k] = cor[m as usize];
         let split = m > f;
         lo1[k] = if split { m } else { f };
-        hi1[k] = if split { m + f } else { f + m };
+        hi1[k] = m + f; // (the first run ends at m + f either way)
         lo2[k] = if split { f } else { 0 };
         hi2[k] = if split { m } else { 0 };
     }
