@@ -9,6 +9,7 @@ per-element kernel cannot see, so such a rejector runs as its own kernel call fo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -286,7 +287,7 @@ def result_dtype(job: Job, dtype: np.dtype, *, masked: bool) -> np.dtype:
     return workspace_dtype(dtype)
 
 
-def _estimate_bytes(fs: FrameSet, job: Job, staged: int) -> int:
+def _estimate_bytes(fs: FrameSet, job: Job, staged: int, threads: int) -> int:
     n, m = fs.n, fs.m
     ws = fs.workspace.itemsize
     total = m * ws  # data
@@ -303,8 +304,19 @@ def _estimate_bytes(fs: FrameSet, job: Job, staged: int) -> int:
     total += staged * 3 * n * m
     if line_based(job.rejectors):
         # AvSigClip keeps the sorted samples of a group of lines (docs/memory.md).
-        total += sorted_store_bytes(n, m, fs.spatial[-1] if fs.spatial else m)
+        total += sorted_store_bytes(n, m, fs.spatial[-1] if fs.spatial else m, threads or _usable_cpus())
     return total
+
+
+def _usable_cpus() -> int:
+    """The kernels' default thread count: rayon's (RAYON_NUM_THREADS, else the CPUs this
+    process may run on)."""
+    env = os.environ.get("RAYON_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _reject_kinds_supported(job: Job, core: Any) -> None:
@@ -405,7 +417,7 @@ def run_job(
     plan = [(r, g, False) for r, g in stages] + [(final_rejectors, None, True)]
     last_rej_stage = max((k for k, (r, _, _) in enumerate(plan) if r), default=-1)
     if check_mem:
-        check_memory(_estimate_bytes(fs, job, len(plan) - 1 + int(split_steps)), what="this in-memory combine")
+        check_memory(_estimate_bytes(fs, job, len(plan) - 1 + int(split_steps), threads), what="this in-memory combine")
 
     n, m, spatial = fs.n, fs.m, fs.spatial
     line = spatial[-1] if spatial else 0

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from ._products import ITEMSIZE, PER_SAMPLE, WORKSPACE_TYPED
 
-__all__ = ["SAFETY", "TASK_OVERHEAD", "AVSIG_STORE_BYTES", "process_baseline", "output_bytes", "bytes_per_pixel",
-           "line_based", "sorted_store_bytes"]
+__all__ = ["SAFETY", "TASK_OVERHEAD", "AVSIG_STORE_BYTES", "AVSIG_CHUNKS_PER_WORKER", "process_baseline",
+           "output_bytes", "bytes_per_pixel", "line_based", "sorted_store_bytes"]
 
 #: Safety factor on the bytes of a piece (allocator slack, small temporaries).
 SAFETY = 1.25
@@ -28,9 +28,15 @@ TASK_OVERHEAD = 4 * 2**20
 #: (``STORE_BYTES`` in crates/imc-core/src/driver/avsig_store.rs): the line sigma and the
 #: clip pass read the same sorted blocks, so each pixel is sorted once.
 AVSIG_STORE_BYTES = 2**20
+#: Worker threads that each run whole chunks of lines with a store of their own, when a
+#: piece has at least this many lines per worker (``CHUNKS_PER_WORKER`` there).
+AVSIG_CHUNKS_PER_WORKER = 4
 #: Pixels per sorted block of that store, and the widest sample it holds (f64 lanes).
 _STORE_BLOCK = 64
 _STORE_ITEMSIZE = 8
+#: N range sorted by the tiled bitonic network, whose rows are padded to a power of two
+#: (``BITONIC_MIN_N``, ``NETWORK_MAX_N`` and ``bitonic::padded_rows`` in imc-core).
+_BITONIC_NS = (128, 2048)
 
 
 def process_baseline() -> int:
@@ -73,11 +79,23 @@ def line_based(rejectors: Sequence[object]) -> bool:
     return any(getattr(r, "kind", "") == "avsigclip" for r in rejectors)
 
 
-def sorted_store_bytes(n: int, pixels: int, row_pixels: int) -> int:
+def sorted_store_bytes(n: int, pixels: int, row_pixels: int, workers: int = 1) -> int:
     """Upper bound of the bytes AvSigClip's kernel keeps while it combines a piece of
-    ``pixels`` pixels (whole rows of ``row_pixels``): sorted samples of groups of whole
-    lines, about :data:`AVSIG_STORE_BYTES` but never less than one line nor more than the
-    piece, in blocks of 64 pixels, counted at 8 bytes a sample."""
-    per_sample = n * _STORE_ITEMSIZE
+    ``pixels`` pixels (whole rows of ``row_pixels``) on ``workers`` threads.
+
+    The store holds the sorted samples of groups of whole lines, in blocks of 64 pixels,
+    counted at 8 bytes a sample and with the rows the sort pads to. One store of about
+    :data:`AVSIG_STORE_BYTES`, but never less than one line nor more than the piece; or,
+    when the piece has :data:`AVSIG_CHUNKS_PER_WORKER` lines or more per worker, one store
+    per worker of ``AVSIG_STORE_BYTES / workers`` or one line, whichever is larger.
+    """
+    rows = n
+    if _BITONIC_NS[0] <= n <= _BITONIC_NS[1]:
+        rows = max(8, 1 << (n - 1).bit_length())
+    per_sample = rows * _STORE_ITEMSIZE
+    lines = pixels // max(1, row_pixels)
+    if workers > 1 and lines >= AVSIG_CHUNKS_PER_WORKER * workers:
+        group = min(pixels, max(AVSIG_STORE_BYTES // workers // per_sample, row_pixels))
+        return workers * (group + _STORE_BLOCK - 1) * per_sample
     group = min(pixels, max(AVSIG_STORE_BYTES // per_sample, row_pixels))
     return (group + _STORE_BLOCK - 1) * per_sample

@@ -139,8 +139,14 @@ def test_strip_plan_follows_the_memory_limit(files, tmp_path):
     av = _local.plan_strips(run.n, run.spatial, 2, per_pixel, 0, lim, 2, sorted_store=True)
     assert av.predicted_peak <= av.memory_limit
     px = min(H, av.rows) * W
-    assert av.per_strip == int(memory_model.SAFETY * (px * per_pixel + memory_model.sorted_store_bytes(run.n, px, W))) \
-        + memory_model.TASK_OVERHEAD
+    # a single strip runs on every thread, each worker with a store of its own
+    workers = av.threads if av.nstrips == 1 else 1
+    stored = memory_model.sorted_store_bytes(run.n, px, W, workers)
+    assert av.per_strip == int(memory_model.SAFETY * (px * per_pixel + stored)) + memory_model.TASK_OVERHEAD
+    # strips of one kernel thread each count one store
+    strips = _local.plan_strips(run.n, run.spatial, 2, per_pixel, 0, None, 2, sorted_store=True)
+    assert strips.nstrips == 1 and strips.per_strip > int(memory_model.SAFETY * (
+        H * W * per_pixel + memory_model.sorted_store_bytes(run.n, H * W, W))) + memory_model.TASK_OVERHEAD
 
 
 def test_a_failing_strip_leaves_no_output(files, tmp_path, monkeypatch):

@@ -399,16 +399,33 @@ def test_avsigclip_plans_count_the_sorted_store():
     import re
     from pathlib import Path
 
-    from imcombiners._memory_model import AVSIG_STORE_BYTES, SAFETY, sorted_store_bytes
+    from imcombiners._memory_model import (
+        _BITONIC_NS, AVSIG_CHUNKS_PER_WORKER, AVSIG_STORE_BYTES, SAFETY, sorted_store_bytes,
+    )
 
-    src = (Path(__file__).parents[1] / "crates/imc-core/src/driver/avsig_store.rs").read_text()
+    core = Path(__file__).parents[1] / "crates/imc-core/src"
+    src = (core / "driver/avsig_store.rs").read_text()
     shift = re.search(r"pub const STORE_BYTES: usize = 1 << (\d+);", src)
     assert shift is not None and AVSIG_STORE_BYTES == 1 << int(shift.group(1))
+    chunks = re.search(r"const CHUNKS_PER_WORKER: usize = (\d+);", src)
+    assert chunks is not None and AVSIG_CHUNKS_PER_WORKER == int(chunks.group(1))
+    driver = (core / "driver/mod.rs").read_text()
+    lo = re.search(r"const BITONIC_MIN_N: usize = (\d+);", driver)
+    hi = re.search(r"const NETWORK_MAX_N: usize = (\d+);", driver)
+    assert lo is not None and hi is not None and _BITONIC_NS == (int(lo.group(1)), int(hi.group(1)))
     # a piece smaller than a group: all of it; a larger one: the group, at least one line
     assert sorted_store_bytes(5, 1000, 100) == (1000 + 63) * 5 * 8
-    assert sorted_store_bytes(300, 10 * 4096, 4096) == (4096 + 63) * 300 * 8
-    assert sorted_store_bytes(1000, 4096 * 8192, 8192) == (8192 + 63) * 1000 * 8
     assert sorted_store_bytes(5, 4096 * 4096, 4096) == (AVSIG_STORE_BYTES // 40 + 63) * 40
+    # N the bitonic sort pads to a power of two counts the padded rows
+    assert sorted_store_bytes(127, 10 * 4096, 4096) == (4096 + 63) * 127 * 8
+    assert sorted_store_bytes(300, 10 * 4096, 4096) == (4096 + 63) * 512 * 8
+    assert sorted_store_bytes(1000, 4096 * 8192, 8192) == (8192 + 63) * 1024 * 8
+    assert sorted_store_bytes(3000, 4096 * 8192, 8192) == (8192 + 63) * 3000 * 8
+    # enough lines per worker: a store per worker, of a share of the group or one line
+    assert sorted_store_bytes(5, 4096 * 4096, 4096, workers=2) == 2 * (AVSIG_STORE_BYTES // 80 + 63) * 40
+    assert sorted_store_bytes(1000, 16 * 1024, 1024, workers=2) == 2 * (1024 + 63) * 1024 * 8
+    # too few lines for chunks: the one shared store
+    assert sorted_store_bytes(1000, 7 * 1024, 1024, workers=2) == (1024 + 63) * 1024 * 8
     # the engine passes it to the planner
     a = np.zeros((5, 30, 40), np.float32)
     sig = imd.plan(a, "mean", rejectors=[SigClip()], tile=(8, 40), threads=2)

@@ -84,14 +84,16 @@ def test_fused_path_equals_per_element_path(case, chain, method):
 
 
 @FEW
-@given(n=st.sampled_from([100, 257, 1000]), width=st.integers(50, 150), rows=st.integers(1, 3),
+@given(n=st.sampled_from([100, 257, 1000]), width=st.integers(50, 150), rows=st.integers(1, 10),
        seed=st.integers(0, 2**31), masked=st.booleans(), dtype=st.sampled_from(["float32", "uint16", "float64"]),
        rej=sts.avsigclips(), before=st.one_of(st.none(), sts.minmaxclips()),
        method=st.sampled_from(["mean", "median", "sum"]))
 def test_avsigclip_whole_lines_equal_the_element_path(n, width, rows, seed, masked, dtype, rej, before, method):
     # AvSigClip without per-sample outputs sorts each pixel once and clips the blocks its
     # line-sigma pass sorted (crates/imc-core/src/driver/avsig_store.rs); lines end inside
-    # blocks of 64 pixels here. The per-element path sorts again: same bits, and the twin.
+    # blocks of 64 pixels here; from 8 rows on, each of the two workers runs whole chunks
+    # of lines with a store of its own. The per-element path sorts again: same bits, and
+    # the twin.
     rng = np.random.default_rng(seed)
     data = rng.normal(1000, 30, (n, rows, width))
     data[rng.random(data.shape) < 0.02] += 900  # cosmic rays

@@ -110,8 +110,8 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
     height = spatial[0]
     row_px = math.prod(spatial[1:])
 
-    def store(px: int) -> int:
-        return memory_model.sorted_store_bytes(n, px, row_px) if sorted_store else 0
+    def store(px: int, workers: int = 1) -> int:
+        return memory_model.sorted_store_bytes(n, px, row_px, workers) if sorted_store else 0
     threads = max(1, int(threads or os.cpu_count() or 1))
     rows = max(1, STRIP_INPUT // max(1, n * row_px * itemsize))
     baseline = 0
@@ -139,6 +139,15 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
         rows = max(1, min(rows, -(-height // (2 * threads))))
     px = min(height, rows + 2 * halo) * row_px
     per_strip = int(SAFETY * (px * per_pixel + store(px))) + TASK_OVERHEAD
+    if rows >= height:
+        # a single strip runs the kernel on every thread, each worker with a store of its own
+        alone = int(SAFETY * (px * per_pixel + store(px, threads))) + TASK_OVERHEAD
+        if memory_limit is None or alone <= memory_limit - baseline or height == 1:
+            per_strip = alone
+        else:  # two strips of one kernel thread each fit where one strip on all does not
+            rows = -(-height // 2)
+            px = min(height, rows + 2 * halo) * row_px
+            per_strip = int(SAFETY * (px * per_pixel + store(px))) + TASK_OVERHEAD
     return StripPlan(rows=rows, halo=halo, threads=threads, per_strip=per_strip, baseline=baseline,
                      memory_limit=memory_limit, height=height)
 

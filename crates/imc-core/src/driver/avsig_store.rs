@@ -70,45 +70,49 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     /// The whole job, group of lines by group: sort into the store and sum the line
     /// sigmas, then clip and combine every stored block.
     pub(super) fn run_avsig_store(&mut self, k: usize, cen: Centre, threads: usize, isa: Isa) {
+        if self.lane32 {
+            self.run_store::<f32>(k, cen, threads, isa, |s| &mut s.rows32);
+        } else {
+            self.run_store::<f64>(k, cen, threads, isa, |s| &mut s.rows);
+        }
+    }
+
+    fn run_store<L: Real>(&mut self, k: usize, cen: Centre, threads: usize, isa: Isa,
+                          rows_of: fn(&mut Scratch) -> &mut Vec<L>) {
         let nlines = self.m / self.line;
-        let per_line = self.line * self.store_rows() * if self.lane32 { 4 } else { 8 };
         let workers = if threads == 0 { rayon::current_num_threads() } else { threads };
-        // Many short lines: each worker runs whole chunks of lines on its own (no barrier
-        // per group, which cost ~30 % at N = 100 on two threads), with a store of at most
-        // STORE_BYTES / workers so that all of them together keep STORE_BYTES.
-        if workers > 1 && per_line * workers <= store_bytes() && nlines >= CHUNKS_PER_WORKER * workers {
+        // Enough lines: each worker runs whole chunks of lines on its own, with no barrier
+        // per group (a barrier per group cost ~30 % at N = 100 and ~20 % at N = 1000 on
+        // two threads), and a store of STORE_BYTES / workers or one line, whichever is
+        // larger (`_memory_model.sorted_store_bytes` counts workers x that). A worker
+        // keeps its buffers from chunk to chunk: fresh ones per chunk were ~40 MiB of
+        // page faults per call at N = 1000.
+        if workers > 1 && nlines >= CHUNKS_PER_WORKER * workers {
             debug_assert!(self.pctx.is_none(), "the vertical path reads no planes");
             let chunks = CHUNKS_PER_WORKER * workers;
             let per_chunk = nlines.div_ceil(chunks);
             let (ctx, budget) = (&*self, store_bytes() / workers);
+            let kept: Mutex<Vec<GroupBufs<L>>> = Mutex::new(Vec::new());
             let chunk = |c: usize| {
-                let mut local = Ctx { line_sigma: vec![], pctx: None, ..*ctx };
                 let (l0, l1) = (c * per_chunk, ((c + 1) * per_chunk).min(nlines));
-                local.run_lines(k, cen, 1, isa, l0, l1, budget);
+                if l0 >= l1 {
+                    return;
+                }
+                let mut local = Ctx { line_sigma: vec![], pctx: None, ..*ctx };
+                let mut bufs = kept.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+                local.run_grouped(k, cen, 1, isa, &mut bufs, (l0, l1, budget), rows_of);
+                kept.lock().unwrap_or_else(|e| e.into_inner()).push(bufs);
             };
             with_threads(threads, || (0..chunks).into_par_iter().for_each(chunk));
             return;
         }
-        self.run_lines(k, cen, threads, isa, 0, nlines, store_bytes());
+        self.run_grouped(k, cen, threads, isa, &mut GroupBufs::default(), (0, nlines, store_bytes()), rows_of);
     }
 
-    /// Lines [l0, l1) in groups of about `budget` bytes, each group's blocks on `threads`.
+    /// Lines [first, nlines) in groups of about `budget` bytes, each group's blocks on
+    /// `threads`.
     #[allow(clippy::too_many_arguments)]
-    fn run_lines(&mut self, k: usize, cen: Centre, threads: usize, isa: Isa, l0: usize, l1: usize, budget: usize) {
-        if l0 >= l1 {
-            return;
-        }
-        let mut table = vec![f64::NAN; self.m / self.line];
-        self.line_sigma = (0..self.prepared.len()).map(|j| (j == k).then(Vec::new)).collect();
-        if self.lane32 {
-            self.run_grouped::<f32>(k, cen, threads, isa, &mut table, (l0, l1, budget), |s| &mut s.rows32);
-        } else {
-            self.run_grouped::<f64>(k, cen, threads, isa, &mut table, (l0, l1, budget), |s| &mut s.rows);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run_grouped<L: Real>(&mut self, k: usize, cen: Centre, threads: usize, isa: Isa, table: &mut Vec<f64>,
+    fn run_grouped<L: Real>(&mut self, k: usize, cen: Centre, threads: usize, isa: Isa, bufs: &mut GroupBufs<L>,
                             (first, nlines, budget): (usize, usize, usize), rows_of: fn(&mut Scratch) -> &mut Vec<L>) {
         let (n, line) = (self.n, self.line);
         // Rows per stored block: the bitonic sort's padded rows when it sorts.
@@ -116,12 +120,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let per_line = line * rows * std::mem::size_of::<L>();
         let group_lines = (budget / per_line.max(1)).clamp(1, (nlines - first).max(1));
         let max_blocks = (group_lines * line).div_ceil(LANES);
-        let mut store: Vec<Vec<L>> = (0..max_blocks).map(|_| vec![L::default(); rows * LANES]).collect();
-        let mut terms: Vec<(f64, usize)> = vec![(0.0, 0); group_lines * line];
-        // Scratches reused by every group's loops: a fresh one per loop (or per rayon
-        // split) allocated and faulted in ~1 MiB at N = 1000 each time.
-        let spares = Mutex::new(Vec::new());
-        let scratch = || Spare::take(&spares, n);
+        bufs.fit(max_blocks, rows * LANES, group_lines * line);
+        let GroupBufs { store, terms, spares } = bufs;
+        let mut table = vec![f64::NAN; self.m / self.line];
+        self.line_sigma = (0..self.prepared.len()).map(|j| (j == k).then(Vec::new)).collect();
+        let spares = &*spares;
+        let scratch = || Spare::take(spares, n);
         let mut l0 = first;
         while l0 < nlines {
             let l1 = (l0 + group_lines).min(nlines);
@@ -154,9 +158,11 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 }
                 table[l] = avsigclip::line_sigma(acc, count);
             }
-            self.line_sigma[k] = Some(std::mem::take(table));
+            self.line_sigma[k] = Some(std::mem::take(&mut table));
             // 3. Clip and combine the stored blocks (their sorted rows swapped into the
-            // scratch: no copy).
+            // scratch: no copy). One worker clips newest first: the blocks it sorted last,
+            // and the frames it read for them, are still in its caches when a group is
+            // larger than they are (at N = 1000 one line is 4 MiB).
             {
                 let ctx = &*self;
                 let clip = |s: &mut Spare, (j, blk): (usize, &mut Vec<L>)| {
@@ -168,12 +174,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 };
                 if threads == 1 || nb <= 1 {
                     let mut s = scratch();
-                    store[..nb].iter_mut().enumerate().for_each(|x| clip(&mut s, x));
+                    store[..nb].iter_mut().enumerate().rev().for_each(|x| clip(&mut s, x));
                 } else {
                     with_threads(threads, || store[..nb].par_iter_mut().enumerate().for_each_init(scratch, clip));
                 }
             }
-            *table = self.line_sigma[k].take().unwrap_or_default();
+            table = self.line_sigma[k].take().unwrap_or_default();
             l0 = l1;
         }
     }
@@ -200,6 +206,28 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
                 row[b] = if st == 0 { x } else { f64::NAN };
             }
             row[len..].fill(f64::NAN);
+        }
+    }
+}
+
+/// What a run of groups reuses from group to group (and a worker from chunk to chunk):
+/// the store's sorted blocks, each pixel's line-sigma terms and the scratches. Fresh
+/// ones for each loop allocated and faulted in ~5 MiB at N = 1000 each time.
+#[derive(Default)]
+struct GroupBufs<L> {
+    store: Vec<Vec<L>>,
+    terms: Vec<(f64, usize)>,
+    spares: Mutex<Vec<Scratch>>,
+}
+
+impl<L: Real> GroupBufs<L> {
+    /// At least `blocks` store blocks of `block_len` samples and `pixels` terms.
+    fn fit(&mut self, blocks: usize, block_len: usize, pixels: usize) {
+        if self.store.len() < blocks {
+            self.store.resize_with(blocks, || vec![L::default(); block_len]);
+        }
+        if self.terms.len() < pixels {
+            self.terms.resize(pixels, (0.0, 0));
         }
     }
 }

@@ -62,7 +62,7 @@ proptest! {
 
     #[test]
     fn stored_blocks_equal_the_element_path(
-        (n, rows, w, data) in (1usize..=40, 1usize..6, 1usize..150)
+        (n, rows, w, data) in (1usize..=40, 1usize..12, 1usize..150)
             .prop_flat_map(|(n, rows, w)| (Just(n), Just(rows), Just(w), prop::collection::vec(sample(), n * rows * w))),
         before in prop::option::of(other()),
         av in avsig(),
@@ -132,7 +132,9 @@ fn many_groups_match_the_element_path() {
     let mut slow_job = job.clone();
     slow_job.want.mask = true;
     let slow = run_as(&data, n, m, |x| x, None, &slow_job, 1, crate::simd::Level::Baseline);
-    for (store, threads) in [(1, 1), (2 * w * n * 4, 2), (usize::MAX / 2, 2)] {
+    // Two threads: whole chunks of lines per worker (9 lines >= 4 per worker), each
+    // worker's buffers reused from chunk to chunk; three: groups shared by the workers.
+    for (store, threads) in [(1, 1), (1, 2), (1, 3), (2 * w * n * 4, 2), (2 * w * n * 4, 3), (usize::MAX / 2, 2)] {
         TEST_STORE_BYTES.with(|c| c.set(Some(store)));
         let fast = run_as(&data, n, m, |x| x, None, &job, threads, crate::simd::active().level());
         TEST_STORE_BYTES.with(|c| c.set(None));
