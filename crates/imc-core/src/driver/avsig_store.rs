@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::avsig_lanes;
-use super::scratch::Scratch;
+use super::scratch::{Lent, Scratch, ScratchPool};
 use super::{with_threads, BlockWork, Ctx, Path};
 use crate::input::Input;
 use crate::job::{Centre, Rejector};
@@ -122,10 +122,10 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
         let max_blocks = (group_lines * line).div_ceil(LANES);
         bufs.fit(max_blocks, rows * LANES, group_lines * line);
         let GroupBufs { store, terms, spares } = bufs;
+        let spares = spares.get_or_insert_with(|| ScratchPool::new(n, LANES, Path::Vertical, false, threads));
         let mut table = vec![f64::NAN; self.m / self.line];
         self.line_sigma = (0..self.prepared.len()).map(|j| (j == k).then(Vec::new)).collect();
-        let spares = &*spares;
-        let scratch = || Spare::take(spares, n);
+        let scratch = || spares.lend();
         let mut l0 = first;
         while l0 < nlines {
             let l1 = (l0 + group_lines).min(nlines);
@@ -134,7 +134,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             // 1. Sort every block of the group once (kept) and take each pixel's terms.
             {
                 let ctx = &*self;
-                let prepass = |s: &mut Spare, (j, (blk, t)): (usize, (&mut Vec<L>, &mut [(f64, usize)]))| {
+                let prepass = |s: &mut Lent, (j, (blk, t)): (usize, (&mut Vec<L>, &mut [(f64, usize)]))| {
                     let s = s.get();
                     let p0 = g0 + j * LANES;
                     let p1 = (p0 + LANES).min(g1);
@@ -165,7 +165,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             // larger than they are (at N = 1000 one line is 4 MiB).
             {
                 let ctx = &*self;
-                let clip = |s: &mut Spare, (j, blk): (usize, &mut Vec<L>)| {
+                let clip = |s: &mut Lent, (j, blk): (usize, &mut Vec<L>)| {
                     let s = s.get();
                     let p0 = g0 + j * LANES;
                     let p1 = (p0 + LANES).min(g1);
@@ -212,12 +212,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
 
 /// What a run of groups reuses from group to group (and a worker from chunk to chunk):
 /// the store's sorted blocks, each pixel's line-sigma terms and the scratches. Fresh
-/// ones for each loop allocated and faulted in ~5 MiB at N = 1000 each time.
+/// ones for each chunk allocated and faulted in ~5 MiB at N = 1000 each time.
 #[derive(Default)]
 struct GroupBufs<L> {
     store: Vec<Vec<L>>,
     terms: Vec<(f64, usize)>,
-    spares: Mutex<Vec<Scratch>>,
+    spares: Option<ScratchPool>,
 }
 
 impl<L: Real> GroupBufs<L> {
@@ -228,32 +228,6 @@ impl<L: Real> GroupBufs<L> {
         }
         if self.terms.len() < pixels {
             self.terms.resize(pixels, (0.0, 0));
-        }
-    }
-}
-
-/// A scratch lent from the run's spares for one loop (or one rayon split of it), given
-/// back when dropped.
-struct Spare<'p> {
-    spares: &'p Mutex<Vec<Scratch>>,
-    s: Option<Scratch>,
-}
-
-impl<'p> Spare<'p> {
-    fn take(spares: &'p Mutex<Vec<Scratch>>, n: usize) -> Self {
-        let s = spares.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        Spare { spares, s: Some(s.unwrap_or_else(|| Scratch::with_planes(n, LANES, Path::Vertical, false))) }
-    }
-
-    fn get(&mut self) -> &mut Scratch {
-        self.s.as_mut().expect("a spare holds its scratch until dropped")
-    }
-}
-
-impl Drop for Spare<'_> {
-    fn drop(&mut self) {
-        if let Some(s) = self.s.take() {
-            self.spares.lock().unwrap_or_else(|e| e.into_inner()).push(s);
         }
     }
 }

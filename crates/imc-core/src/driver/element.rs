@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::scratch::Scratch;
+use super::scratch::{Scratch, ScratchPool};
 use super::{block_len, with_threads, Ctx, Elem, Path, NETWORK_MAX_N};
 use crate::network::LANES;
 use crate::input::Input;
@@ -108,12 +108,12 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             }
             avsigclip::line_sigma(acc, count)
         };
-        let scratch = || Scratch::with_planes(n, block, path, planes);
+        let pool = ScratchPool::new(n, block, path, planes, threads);
         if threads == 1 || nlines <= 1 {
-            let mut s = scratch();
-            (0..nlines).map(|l| one(&mut s, l)).collect()
+            let mut s = pool.lend();
+            (0..nlines).map(|l| one(s.get(), l)).collect()
         } else {
-            with_threads(threads, || (0..nlines).into_par_iter().map_init(scratch, |s, l| one(s, l)).collect())
+            with_threads(threads, || (0..nlines).into_par_iter().map_init(|| pool.lend(), |s, l| one(s.get(), l)).collect())
         }
     }
 

@@ -64,7 +64,7 @@ mod tests;
 
 use minmax_stream::MINMAX_BLOCK;
 use output::{Elem, Out, Ptrs};
-use scratch::Scratch;
+use scratch::{Lent, Scratch, ScratchPool};
 
 /// Everything one run produces; optional outputs are `Some` when the job asked for them.
 pub struct Outputs<O> {
@@ -353,20 +353,20 @@ pub fn run<T: Input, O: Real>(frames: &Frames<'_, T>, job: &Job, threads: usize)
         ctx.line_sigma.push(table);
     }
     let ctx = ctx;
-    let body = |s: &mut Scratch, b: usize| {
+    let body = |s: &mut Lent, b: usize| {
         let p0 = b * block;
         let p1 = (p0 + block).min(m);
-        simd::dispatch(isa, BlockWork { ctx: &ctx, path, s, p0, p1, presorted: false });
+        simd::dispatch(isa, BlockWork { ctx: &ctx, path, s: s.get(), p0, p1, presorted: false });
     };
-    let scratch = || Scratch::with_planes(n, block, path, with_planes);
+    let pool = ScratchPool::new(n, block, path, with_planes, threads);
     if threads == 1 || nblocks <= 1 {
-        let mut s = scratch();
+        let mut s = pool.lend();
         for b in 0..nblocks {
             body(&mut s, b);
         }
     } else {
         with_threads(threads, || {
-            (0..nblocks).into_par_iter().for_each_init(scratch, |s, b| body(s, b));
+            (0..nblocks).into_par_iter().for_each_init(|| pool.lend(), |s, b| body(s, b));
         });
     }
     Ok(out)
