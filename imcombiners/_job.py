@@ -304,19 +304,8 @@ def _estimate_bytes(fs: FrameSet, job: Job, staged: int, threads: int) -> int:
     total += staged * 3 * n * m
     if line_based(job.rejectors):
         # AvSigClip keeps the sorted samples of a group of lines (docs/memory.md).
-        total += sorted_store_bytes(n, m, fs.spatial[-1] if fs.spatial else m, threads or _usable_cpus())
+        total += sorted_store_bytes(n, m, fs.spatial[-1] if fs.spatial else m, threads or os.cpu_count() or 1)
     return total
-
-
-def _usable_cpus() -> int:
-    """The kernels' default thread count: rayon's (RAYON_NUM_THREADS, else the CPUs this
-    process may run on)."""
-    env = os.environ.get("RAYON_NUM_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _reject_kinds_supported(job: Job, core: Any) -> None:

@@ -112,6 +112,10 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
 
     def store(px: int, workers: int = 1) -> int:
         return memory_model.sorted_store_bytes(n, px, row_px, workers) if sorted_store else 0
+
+    def strip_cost(px: int, workers: int = 1) -> int:
+        """Predicted bytes of a strip of ``px`` pixels whose kernel runs on ``workers`` threads."""
+        return int(SAFETY * (px * per_pixel + store(px, workers))) + TASK_OVERHEAD
     threads = max(1, int(threads or os.cpu_count() or 1))
     rows = max(1, STRIP_INPUT // max(1, n * row_px * itemsize))
     baseline = 0
@@ -120,8 +124,7 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
         budget = memory_limit - baseline
 
         def strip_bytes(r: int) -> int:
-            px = min(height, r + 2 * halo) * row_px
-            return int(SAFETY * (px * per_pixel + store(px))) + TASK_OVERHEAD
+            return strip_cost(min(height, r + 2 * halo) * row_px)
 
         if budget < strip_bytes(1):
             raise MemoryError(
@@ -137,17 +140,15 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
     if rows < height:
         # every thread busy: at least two strips per thread when the rows allow
         rows = max(1, min(rows, -(-height // (2 * threads))))
-    px = min(height, rows + 2 * halo) * row_px
-    per_strip = int(SAFETY * (px * per_pixel + store(px))) + TASK_OVERHEAD
+    per_strip = strip_cost(min(height, rows + 2 * halo) * row_px)
     if rows >= height:
         # a single strip runs the kernel on every thread, each worker with a store of its own
-        alone = int(SAFETY * (px * per_pixel + store(px, threads))) + TASK_OVERHEAD
+        alone = strip_cost(height * row_px, threads)
         if memory_limit is None or alone <= memory_limit - baseline or height == 1:
             per_strip = alone
         else:  # two strips of one kernel thread each fit where one strip on all does not
             rows = -(-height // 2)
-            px = min(height, rows + 2 * halo) * row_px
-            per_strip = int(SAFETY * (px * per_pixel + store(px))) + TASK_OVERHEAD
+            per_strip = strip_cost(min(height, rows + 2 * halo) * row_px)
     return StripPlan(rows=rows, halo=halo, threads=threads, per_strip=per_strip, baseline=baseline,
                      memory_limit=memory_limit, height=height)
 

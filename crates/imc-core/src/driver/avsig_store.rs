@@ -80,7 +80,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     fn run_store<L: Real>(&mut self, k: usize, cen: Centre, threads: usize, isa: Isa,
                           rows_of: fn(&mut Scratch) -> &mut Vec<L>) {
         let nlines = self.m / self.line;
-        let workers = if threads == 0 { rayon::current_num_threads() } else { threads };
+        let workers = super::workers(threads);
         // Enough lines: each worker runs whole chunks of lines on its own, with no barrier
         // per group (a barrier per group cost ~30 % at N = 100 and ~20 % at N = 1000 on
         // two threads), and a store of STORE_BYTES / workers or one line, whichever is

@@ -124,6 +124,12 @@ fn sorted_rows(n: usize) -> usize {
 /// `lane_select`) rather than read from network-sorted lanes.
 const SELECT_MIN_N: usize = 128;
 
+/// The workers `with_threads(threads, ..)` runs on: `threads`, or for 0 the current
+/// rayon pool's.
+fn workers(threads: usize) -> usize {
+    if threads == 0 { rayon::current_num_threads() } else { threads }
+}
+
 /// Run `f` on a rayon pool with `threads` threads (0 = the global pool).
 pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     if threads == 0 {

@@ -140,7 +140,7 @@ impl ScratchPool {
     /// A pool of scratches as [`Scratch::with_planes`] makes them, for the workers of the
     /// rayon pool the loops will run in (`with_threads`' `threads`; 0: the current one).
     pub(super) fn new(n: usize, block: usize, path: Path, planes: bool, threads: usize) -> Self {
-        let workers = if threads == 0 { rayon::current_num_threads() } else { threads };
+        let workers = super::workers(threads);
         ScratchPool { kept: (0..=workers).map(|_| Mutex::new(Vec::new())).collect(), n, block, path, planes }
     }
 
