@@ -112,3 +112,23 @@ def test_avsigclip_whole_lines_equal_the_element_path(n, width, rows, seed, mask
     assert np.array_equal(fused["nused"], element["nused"])
     tw = ref.combine(data, mask, method=method, rejectors=chain)
     h.compare_to_twin(element, tw, method=method, err=f"N={n} {chain}")
+
+
+def test_order_statistics_around_zero_at_every_level():
+    """Selection compares keys (AVX2, AVX-512) or, at the x86-64 baseline, f32 values
+    whose thresholds are derived from keys: samples that straddle zero (+-0.0, the
+    smallest subnormals, NaN) put midpoints on -0.0's key and its neighbours. Every level
+    gives the twin's bits."""
+    from imcombiners._config import forced_simd_level, simd_config
+
+    tiny = np.float32(1e-45)
+    pool = np.array([-2.0, -tiny, -0.0, 0.0, tiny, 3 * tiny, 2.0, np.nan], np.float32)
+    rng = np.random.default_rng(20)
+    for n in (150, 301):
+        data = rng.choice(pool, size=(n, 3, 70), p=[0.1, 0.2, 0.15, 0.15, 0.2, 0.1, 0.05, 0.05])
+        for method, q in (("median", None), ("lmedian", None), ("quantile", 0.3)):
+            want = ref.combine(data, None, method=method, q=q).data.astype(np.float32)
+            for level in simd_config()["available"]:
+                with forced_simd_level(level):
+                    got = h.run_pkg(data, None, method=method, q=q, want=())["data"]
+                assert _bits(got) == _bits(want), (n, method, level)

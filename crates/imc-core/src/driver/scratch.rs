@@ -30,8 +30,8 @@ pub(super) struct Scratch {
     pub(super) orig: Vec<f64>,
     pub(super) rows: Vec<f64>,
     pub(super) rows32: Vec<f32>,
-    // Selection path: frame-major order-preserving keys of a block.
-    pub(super) keys: Vec<i32>,
+    // Selection path: a block's rows, frame-major (keys, or f32 values: `lane_passes`).
+    pub(super) select_rows: Vec<u32>,
     pub(super) vlo: Vec<f64>,
     pub(super) vhi: Vec<f64>,
     pub(super) pending: Vec<Option<Elem>>,
@@ -92,7 +92,7 @@ impl Scratch {
             // The tiled bitonic sort works on rows padded to a power of two.
             rows: vec![0.0; sorted_rows(n) * lanes],
             rows32: vec![0.0; sorted_rows(n) * lanes],
-            keys: if path == Path::Select { vec![0; n * LANES] } else { vec![] },
+            select_rows: if path == Path::Select { vec![0; n * LANES] } else { vec![] },
             vlo: vec![0.0; lanes],
             vhi: vec![0.0; lanes],
             pending: (0..lanes).map(|_| None).collect(),

@@ -372,7 +372,7 @@ const PREFETCH_BLOCKS: usize = 4;
 
 /// Ask for `frame[from..from + len]` in cache (a hint; out-of-range parts are skipped).
 #[inline(always)]
-fn prefetch_ahead<T>(frame: &[T], from: usize, len: usize) {
+pub(super) fn prefetch_ahead<T>(frame: &[T], from: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         let end = (from + len).min(frame.len());
