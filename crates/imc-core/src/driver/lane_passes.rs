@@ -65,6 +65,7 @@ pub(super) fn value<T: Input>(k: i32) -> f64 {
 
 /// The largest f32 whose key (of input type T) is at most k: the threshold that counts
 /// the keys <= k by comparing values. (k lies between two finite samples' keys.)
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn at_most<T: Input>(k: i32) -> f32 {
     if T::IS_FLOAT {
@@ -101,9 +102,10 @@ pub(super) trait RowFormat {
 }
 
 /// Whether this thread's blocks use [`ValueRows`] (the x86-64 baseline).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(super) fn values_here() -> bool {
-    cfg!(target_arch = "x86_64") && crate::simd::running() == crate::simd::Level::Baseline
+    crate::simd::running() == crate::simd::Level::Baseline
 }
 
 /// Rows of i32 keys, plain loops.
@@ -408,6 +410,7 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn thresholds_count_the_keys_at_most_k() {
         // For every key k near the zeros, the subnormals, +-1 and +-f32::MAX, and every

@@ -19,7 +19,7 @@
 //! baseline (issue 14). The loops below are therefore plain min / max / add of every lane
 //! (wrapping offsets put the keys to ignore beyond the others), or write fresh arrays.
 
-use super::lane_passes::{self, value, KeyRows, RowFormat};
+use super::lane_passes::{value, KeyRows, RowFormat};
 use super::scratch::Scratch;
 use super::{Ctx, Elem};
 use crate::input::Input;
@@ -87,12 +87,13 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
     #[inline(always)]
     pub(super) fn select_block(&self, s: &mut Scratch, p0: usize, p1: usize) {
         #[cfg(target_arch = "x86_64")]
-        if lane_passes::values_here() {
-            return self.select_rows::<lane_passes::ValueRows>(s, p0, p1);
+        if super::lane_passes::values_here() {
+            return self.select_rows::<super::lane_passes::ValueRows>(s, p0, p1);
         }
         self.select_rows::<KeyRows>(s, p0, p1)
     }
 
+    /// `select_block` with the block's rows in format F.
     #[inline(always)]
     fn select_rows<F: RowFormat>(&self, s: &mut Scratch, p0: usize, p1: usize) {
         let n = self.n;
@@ -213,8 +214,8 @@ mod tests {
         every_rank::<KeyRows, i16>();
         #[cfg(target_arch = "x86_64")]
         {
-            every_rank::<lane_passes::ValueRows, f32>();
-            every_rank::<lane_passes::ValueRows, i16>();
+            every_rank::<crate::driver::lane_passes::ValueRows, f32>();
+            every_rank::<crate::driver::lane_passes::ValueRows, i16>();
         }
     }
 }
