@@ -188,8 +188,9 @@ def level_section(per_level: dict[str, dict]) -> list[str]:
         for n in sorted(rows):
             out.append(f"| {sc} | {n} | " + " | ".join(f"{per_level[lv][sc][n]['ours']:.2f}" for lv in levels) + " |")
     out += ["", "| target | " + " | ".join(levels) + " |", "|---|" + "--:|" * len(levels)]
-    for k, (what, _, _) in enumerate(checks(first)):
-        cells = [f"{m} **{v}**" for m, v in (checks(per_level[lv])[k][1:] for lv in levels)]
+    verdicts = {lv: checks(per_level[lv]) for lv in levels}
+    for k, (what, _, _) in enumerate(verdicts[levels[0]]):
+        cells = [f"{verdicts[lv][k][1]} **{verdicts[lv][k][2]}**" for lv in levels]
         out.append(f"| {what} | " + " | ".join(cells) + " |")
     return out + [""]
 

@@ -101,6 +101,13 @@ pub(super) trait RowFormat {
     fn le_and_next<T: Input>(rows: &[u32], v: &[i32; LANES]) -> ([u32; LANES], [i32; LANES]);
 }
 
+/// The key of a row value of input type T (the answers of [`ValueRows`]' passes).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn value_key<T: Input>(x: f32) -> i32 {
+    key::<T>(x as f64)
+}
+
 /// Whether this thread's blocks use [`ValueRows`] (the x86-64 baseline).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
@@ -197,7 +204,7 @@ fn as_values(rows: &[u32]) -> &[f32] {
 
 #[cfg(target_arch = "x86_64")]
 impl RowFormat for ValueRows {
-    const ABSENT_WORD: u32 = 0x7fc0_0000; // f32::NAN
+    const ABSENT_WORD: u32 = f32::NAN.to_bits();
 
     #[inline(always)]
     fn word<T: Input>(x: f64) -> u32 {
@@ -207,7 +214,7 @@ impl RowFormat for ValueRows {
     #[inline(always)]
     fn stats<T: Input>(rows: &[u32]) -> ([u32; LANES], [i32; LANES], [i32; LANES]) {
         let (count, lo, hi) = sse2::stats(as_values(rows));
-        (count, lo.map(|x| key::<T>(x as f64)), hi.map(|x| key::<T>(x as f64)))
+        (count, lo.map(value_key::<T>), hi.map(value_key::<T>))
     }
 
     #[inline(always)]
@@ -219,13 +226,13 @@ impl RowFormat for ValueRows {
     fn ends<T: Input>(rows: &[u32], lo: &[i32; LANES], hi: &[i32; LANES]) -> ([i32; LANES], [i32; LANES]) {
         // The smallest key >= lo is the smallest value above the largest with key <= lo - 1.
         let (first, last) = sse2::ends(as_values(rows), &lo.map(|k| at_most::<T>(k.wrapping_sub(1))), &hi.map(at_most::<T>));
-        (first.map(|x| key::<T>(x as f64)), last.map(|x| key::<T>(x as f64)))
+        (first.map(value_key::<T>), last.map(value_key::<T>))
     }
 
     #[inline(always)]
     fn le_and_next<T: Input>(rows: &[u32], v: &[i32; LANES]) -> ([u32; LANES], [i32; LANES]) {
         let (le, next) = sse2::le_and_next(as_values(rows), &v.map(at_most::<T>));
-        (le, next.map(|x| key::<T>(x as f64)))
+        (le, next.map(value_key::<T>))
     }
 }
 
