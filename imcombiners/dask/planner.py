@@ -159,6 +159,7 @@ def make_plan(
     plane_itemsize: float = 0.0,
     dq_itemsize: int | None = None,
     sorted_store: bool = False,
+    read_scratch: int = 0,
 ) -> Plan:
     """Choose the spatial tiling and concurrency for a stack.
 
@@ -207,6 +208,9 @@ def make_plan(
     sorted_store : bool
         The kernel keeps sorted copies of groups of lines (AvSigClip): counted per tile
         with :func:`imcombiners._memory_model.sorted_store_bytes`.
+    read_scratch : int
+        Bytes a reading task holds besides its tile (the aligned buffer of reads past
+        the page cache, :func:`imcombiners.io.fits.direct.scratch_bytes`).
 
     Returns
     -------
@@ -236,7 +240,7 @@ def make_plan(
     def per_task(t: Sequence[int]) -> int:
         px = math.prod(min(s, ti + 2 * halo) for s, ti in zip(spatial, t))
         store = sorted_store_bytes(n, px, row_px) if sorted_store else 0
-        return int(SAFETY * (px * running + store)) + TASK_OVERHEAD
+        return int(SAFETY * (px * running + store)) + TASK_OVERHEAD + read_scratch
 
     def minimal_tile() -> tuple[int, ...]:
         if full_rows:
@@ -272,7 +276,7 @@ def make_plan(
 
         def fit(k: int) -> tuple[int, ...]:
             """The tile for k tiles at once."""
-            room = budget / k - TASK_OVERHEAD
+            room = budget / k - TASK_OVERHEAD - read_scratch
             max_px = room / (SAFETY * running)
             if sorted_store:
                 # Feasible either way: the store at its largest, or at most 8 N bytes a

@@ -249,6 +249,8 @@ def _file_range(frame: object, win: tuple[slice, ...]) -> tuple[str, int, int] |
     one contiguous byte range, as the planner's strips do; other windows return None.
     """
     path = getattr(frame, "path", None)
+    if getattr(frame, "uncached", False):
+        return None  # read past the page cache: a hint would only fill it
     if path is None or getattr(frame, "compressed", False) or getattr(frame, "container", ""):
         return None  # tile-compressed or gzip/bzip2: the file bytes are not the pixels
     offset = getattr(frame, "data_offset", getattr(frame, "offset", None))

@@ -19,11 +19,15 @@ from imcombiners._combine_request import as_rejectors, wanted_outputs
 from imcombiners._rejectors import Rejector
 from imcombiners.dask.inputs import Hdu, Offsets, as_source, mask_inputs
 from imcombiners.dask.planes import PLANE_ROLES, check_plane_names, plane_inputs
-from imcombiners.io.fits import FitsFrame
+from imcombiners.dask import page_cache
+from imcombiners.dask.page_cache import bypass as bypass_page_cache
+from imcombiners.dask.page_cache import read_past_cache
 from imcombiners.dask.planner import Plan, make_plan, parse_memory
 from imcombiners.dask.scheduling import distributed_client, worker_resources
 from imcombiners.dask.sources import StackSource
 from imcombiners.dask.tiling import chunk_align, grow_halo, needs_whole_rows
+from imcombiners.io.fits import FitsFrame
+from imcombiners.io.fits.direct import scratch_bytes as direct_scratch_bytes
 
 if TYPE_CHECKING:
     import dask.array as da  # heavy (~1 s, and it imports xarray); only its type is used
@@ -174,6 +178,12 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
         if w_limit is not None:
             lim = parse_memory(memory_limit)
             memory_limit = w_limit if lim is None else min(lim, w_limit)
+    # stacks larger than the memory: FITS files read past the page cache (same values)
+    uncached = bypass_page_cache([source, mask_source, *plane_sources.values()])
+    if uncached:
+        source = None if source is None else read_past_cache(source)
+        mask_source = None if mask_source is None else read_past_cache(mask_source)
+        plane_sources = {role: read_past_cache(src) for role, src in plane_sources.items()}
     align = source.align if source is not None else chunk_align(darr)  # type: ignore[arg-type]
     overhead = source.read_overhead if source is not None else 1.0  # dask: rechunk copies
     plan = make_plan(shape, in_itemsize=dtype.itemsize * (1.0 + overhead), work_itemsize=work, outputs=outputs,
@@ -183,7 +193,11 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
                      extra_per_pixel=extra_per_pixel, plane_itemsize=plane_bytes,
                      dq_itemsize=np.dtype(plane_sources["dq"].dtype if "dq" in plane_sources else
                                           dplanes["dq"].dtype if "dq" in dplanes else np.uint8).itemsize,
-                     sorted_store=line_based)
+                     sorted_store=line_based, read_scratch=direct_scratch_bytes() if uncached else 0)
+    if uncached:
+        plan = replace(plan, notes=plan.notes + (
+            f"FITS files read past the page cache ({page_cache.ENV_VAR}={page_cache.setting()}): "
+            "the stack is larger than the memory available",))
     if no_workers:
         # e.g. adapt(minimum_jobs=0) before the first job starts: nothing to read limits from
         plan = replace(plan, notes=plan.notes + (

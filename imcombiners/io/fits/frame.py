@@ -29,6 +29,7 @@ import numpy as np
 from imcombiners._record import Record
 
 from . import cards as _cards
+from .direct import DirectRefused, direct_refused, open_direct, refuse_direct
 from .handles import CACHE, container_of, local_copy
 from .names import HduSelector, hdu_label, parse_hdu, split_name
 from .pixels import PixelType, converts_in_place, physical_in_place, pixel_type, to_physical
@@ -66,6 +67,9 @@ class FitsFrame(Record):
     view : str
         ``"library"`` (exact physical values) or ``"iraf"`` (IRAF's pixel type for the
         file), see :mod:`imcombiners.io.fits.pixels`.
+    uncached : bool
+        Read long runs past the page cache (``O_DIRECT``, :mod:`.direct`) where the file
+        system allows it: for stacks larger than the RAM. Same values either way.
     """
 
     _frozen_error = FrozenInstanceError  # as the frozen dataclass it was
@@ -82,6 +86,7 @@ class FitsFrame(Record):
     tile_shape: tuple[int, ...]
     container: str = ""
     view: str = "library"
+    uncached: bool = False
 
     @property
     def pixels(self) -> PixelType:
@@ -115,6 +120,10 @@ class FitsFrame(Record):
     def with_view(self, view: str) -> FitsFrame:
         """The same image read for another view (``"library"`` or ``"iraf"``)."""
         return self if view == self.view else dataclasses.replace(self, view=view)
+
+    def with_uncached(self, uncached: bool) -> FitsFrame:
+        """The same image read past the page cache (True) or through it (False)."""
+        return self if uncached == self.uncached else dataclasses.replace(self, uncached=uncached)
 
     def read(self, window: Sequence[slice] | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """Read a window (a tuple of slices, steps allowed) of the image.
@@ -157,6 +166,17 @@ class FitsFrame(Record):
         key = ("fd", local)
         fd, _lock = CACHE.acquire(key, lambda: os.open(local, os.O_RDONLY))
         try:
+            if self.uncached and not direct_refused(local):
+                dkey = ("direct", local)
+                dfd, _dlock = CACHE.acquire(dkey, lambda: open_direct(local))
+                try:
+                    if dfd is not None:
+                        return read_window(fd, self.shape, win, self.pixels.disk, self.data_offset,
+                                           into=into, direct_fd=dfd)
+                except DirectRefused:
+                    refuse_direct(local)  # buffered from now on (this read too)
+                finally:
+                    CACHE.release(dkey)
             return read_window(fd, self.shape, win, self.pixels.disk, self.data_offset, into=into)
         finally:
             CACHE.release(key)

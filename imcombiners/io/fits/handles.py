@@ -103,6 +103,8 @@ class HandleCache:
 
 
 def _close_handle(handle: Any) -> None:
+    if handle is None:  # a remembered refusal (e.g. no O_DIRECT descriptor): nothing open
+        return
     try:
         if isinstance(handle, int):
             os.close(handle)

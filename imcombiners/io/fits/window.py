@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .direct import direct_pread_into
+
 __all__ = ["normalise_window", "window_shape", "contiguous_runs", "read_window", "pread_into",
            "pwrite_runs"]
 
@@ -87,8 +89,13 @@ def pread_into(fd: int, buf: np.ndarray, offset: int) -> None:
         done += got
 
 
+#: Runs at least this long are read past the page cache when a direct descriptor is given;
+#: shorter ones (rows of narrow tiles) stay buffered, where the kernel's read-ahead helps.
+DIRECT_MIN_RUN = 64 << 10
+
+
 def read_window(fd: int, shape: tuple[int, ...], win: tuple[slice, ...], disk: np.dtype,
-                offset: int, into: np.ndarray | None = None) -> np.ndarray:
+                offset: int, into: np.ndarray | None = None, direct_fd: int | None = None) -> np.ndarray:
     """Read a window of a C-ordered array stored at byte ``offset`` of an open file.
 
     Only the window's bytes are read (positioned reads, one per contiguous run); the last
@@ -97,6 +104,10 @@ def read_window(fd: int, shape: tuple[int, ...], win: tuple[slice, ...], disk: n
     C-contiguous array of the window's shape and of ``disk``'s item size, e.g. the
     caller's native-endian destination, which then holds the stored bytes) when given
     and the window has no step on the last axis.
+
+    ``direct_fd``: an ``O_DIRECT`` descriptor of the same file (:mod:`.direct`); runs of
+    at least :data:`DIRECT_MIN_RUN` bytes are read through it, uncached. It raises
+    :class:`~.direct.DirectRefused` when the file system refuses such a read.
     """
     last = win[-1]
     read_win = win[:-1] + (slice(last.start, last.stop, 1),)
@@ -109,7 +120,10 @@ def read_window(fd: int, shape: tuple[int, ...], win: tuple[slice, ...], disk: n
     pos = 0
     for elem_offset, count in contiguous_runs(shape, read_win):
         nbytes = count * disk.itemsize
-        pread_into(fd, flat[pos: pos + nbytes], offset + elem_offset * disk.itemsize)
+        if direct_fd is not None and nbytes >= DIRECT_MIN_RUN:
+            direct_pread_into(direct_fd, flat[pos: pos + nbytes], offset + elem_offset * disk.itemsize)
+        else:
+            pread_into(fd, flat[pos: pos + nbytes], offset + elem_offset * disk.itemsize)
         pos += nbytes
     return raw[..., :: last.step] if last.step != 1 else raw
 
