@@ -10,11 +10,16 @@
    others rolled copies of them (see :func:`frames`).
 2. Drops the page cache (``sync; echo 3 > /proc/sys/vm/drop_caches``, needs root; without
    root the run is reported as *not cold*) and times one sequential read of every file
-   (16 MiB reads, one file after another): the read floor.
+   (16 MiB reads, one file after another), buffered and again (caches dropped) with
+   ``O_DIRECT``: the faster of the two is the read floor (buffered reads of this VM's
+   disk vary from run to run between 0.7 and 1.6 GB/s).
 3. Drops the page cache again and, in a fresh child process, runs
    ``imcombiners.dask.combine(paths, "median", rejectors=[SigClip(3, maxiters=5)],
    memory_limit=...).to_fits(...)``, reporting wall time, throughput (input bytes / time)
-   against the floor, the child's peak RSS against the limit, and its CPU use.
+   against the floor, the child's peak RSS against the limit, and its CPU use. The
+   default reads such a stack past the page cache (``IMCOMBINERS_PAGE_CACHE=auto``, see
+   docs/memory.md); unless ``--no-buffered``, the same combine is run once more with
+   buffered reads (``IMCOMBINERS_PAGE_CACHE=use``, page cache dropped again) for comparison.
 4. Deletes the files and the output unless ``--keep``.
 
 The result goes into RESULTS.md's ``beyond-ram`` section (or ``--output``).
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import mmap
 import os
 import shutil
 import subprocess
@@ -88,13 +94,15 @@ def drop_caches() -> bool:
         return False
 
 
-def sequential_read(paths: list[str]) -> tuple[float, int]:
-    """(seconds, bytes) of reading every file once, in order, in large reads."""
-    buf = bytearray(READ_CHUNK)
+def sequential_read(paths: list[str], direct: bool = False) -> tuple[float, int]:
+    """(seconds, bytes) of reading every file once, in order, in large reads; ``direct``:
+    past the page cache (``O_DIRECT`` into an aligned buffer), as the disk delivers."""
+    buf = mmap.mmap(-1, READ_CHUNK) if direct else bytearray(READ_CHUNK)  # page aligned
+    flags = os.O_RDONLY | (os.O_DIRECT if direct else 0)
     total = 0
     t0 = time.perf_counter()
     for p in paths:
-        fd = os.open(p, os.O_RDONLY)
+        fd = os.open(p, flags)
         try:
             while k := os.readv(fd, [buf]):
                 total += k
@@ -124,18 +132,20 @@ print(json.dumps({"wall": wall, "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stim
 """
 
 
-def combine_in_child(paths: list[str], limit: str, out: str, workdir: Path) -> dict:
+def combine_in_child(paths: list[str], limit: str, out: str, workdir: Path, page_cache: str = "auto") -> dict:
     lst = workdir / "inputs.txt"
     lst.write_text("\n".join(paths) + "\n")
+    env = dict(os.environ, IMCOMBINERS_PAGE_CACHE=page_cache)
     proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps({"list": str(lst), "limit": limit, "out": out})],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"combine failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def markdown(a, info, stack_bytes, cold, floor_s, run, load, elapsed) -> str:
+def markdown(a, info, stack_bytes, cold, floors, run, load, elapsed, buffered=None) -> str:
     gb = 1e9
+    floor_s = min(floors.values())
     floor_rate = stack_bytes / floor_s / gb
     rate = stack_bytes / run["wall"] / gb
     limit = a.memory_limit
@@ -151,18 +161,22 @@ def markdown(a, info, stack_bytes, cold, floor_s, run, load, elapsed) -> str:
         f"{', '.join(info['simd'])}; RAM {info['ram_gib']} GiB; kernel {info['kernel']}",
         "* Packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         f"* Load average before / after: {', '.join(f'{x:.2f}' for x in load[0])} / "
-        f"{', '.join(f'{x:.2f}' for x in load[1])}. **The machine was shared with other engineers "
-        "(compiling, testing): times are noisy.**",
+        f"{', '.join(f'{x:.2f}' for x in load[1])} (this benchmark's own processes count).",
         f"* Stack: {a.n} float32 FITS files of {a.size} x {a.size} = {stack_bytes / gb:.1f} GB "
         f"({stack_bytes / (info['ram_gib'] * 2**30):.2f}x the RAM). Page cache dropped before "
         f"each measurement: {'yes' if cold else '**no (not root): warm-cache numbers**'}.",
         "",
         "| measurement | time | throughput | x read floor | peak RSS |",
         "|---|--:|--:|--:|--:|",
-        f"| one sequential read of every file (floor) | {floor_s:.1f} s | {floor_rate:.2f} GB/s | 1.00 | - |",
+        *[f"| one sequential read of every file, {how} | {t:.1f} s | {stack_bytes / t / gb:.2f} GB/s | "
+          f"{floor_s / t:.2f} | - |" for how, t in floors.items()],
         f"| `imcombiners.dask.combine(paths, 'median', rejectors=[SigClip(3, maxiters=5)], "
         f"memory_limit='{limit}').to_fits(...)` | {run['wall']:.1f} s | {rate:.2f} GB/s | "
         f"{rate / floor_rate:.2f} | {run['peak_rss'] / 2**20:.0f} MiB |",
+        *([] if buffered is None else [
+            f"| the same with buffered reads (`IMCOMBINERS_PAGE_CACHE=use`; {buffered['cpu']:.0f} s CPU) | "
+            f"{buffered['wall']:.1f} s | {stack_bytes / buffered['wall'] / gb:.2f} GB/s | "
+            f"{stack_bytes / buffered['wall'] / gb / floor_rate:.2f} | {buffered['peak_rss'] / 2**20:.0f} MiB |"]),
         "",
         f"* Plan: tiles of {run['tile'][0]} x {run['tile'][1]} pixels, {run['threads']} at once, "
         f"{run['ntiles']} tiles; predicted peak {run['predicted_peak'] / 2**20:.0f} MiB. "
@@ -189,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory-limit", default="1GB")
     ap.add_argument("--keep", action="store_true", help="keep the files for another run")
     ap.add_argument("--output", help="write the Markdown here instead of RESULTS.md's section")
+    ap.add_argument("--no-buffered", action="store_true",
+                    help="skip the comparison run with buffered reads (IMCOMBINERS_PAGE_CACHE=use)")
     a = ap.parse_args(argv)
     use_repo_package()
     folder = Path(a.dir)
@@ -205,16 +221,28 @@ def main(argv: list[str] | None = None) -> int:
     out = str(folder / "combined.fits")
     try:
         cold = drop_caches()
-        floor_s, nbytes = sequential_read(paths)
-        print(f"sequential read: {floor_s:.1f} s, {nbytes / floor_s / 1e9:.2f} GB/s (cold={cold})", flush=True)
+        floors = {}
+        for how, direct in (("buffered", False), ("`O_DIRECT`", True)):
+            if direct and not hasattr(os, "O_DIRECT"):
+                continue
+            drop_caches()
+            floors[how], nbytes = sequential_read(paths, direct)
+            print(f"sequential read, {how}: {floors[how]:.1f} s, {nbytes / floors[how] / 1e9:.2f} GB/s "
+                  f"(cold={cold})", flush=True)
         drop_caches()
         run = combine_in_child(paths, a.memory_limit, out, folder)
         print(f"combine: {run['wall']:.1f} s, {stack_bytes / run['wall'] / 1e9:.2f} GB/s, "
               f"peak RSS {run['peak_rss'] / 2**20:.0f} MiB", flush=True)
+        buffered = None
+        if not a.no_buffered:
+            drop_caches()
+            buffered = combine_in_child(paths, a.memory_limit, out, folder, page_cache="use")
+            print(f"combine, buffered reads: {buffered['wall']:.1f} s", flush=True)
     finally:
         if not a.keep:
             shutil.rmtree(folder, ignore_errors=True)
-    text = markdown(a, info, stack_bytes, cold, floor_s, run, (load0, os.getloadavg()), time.time() - start)
+    text = markdown(a, info, stack_bytes, cold, floors, run, (load0, os.getloadavg()), time.time() - start,
+                    buffered)
     if a.output:
         Path(a.output).write_text(text)
     else:
