@@ -143,3 +143,33 @@ def test_scheduler_workers_sees_every_worker_on_every_call(client):
         time.sleep(0.005)
     assert calls > 50
     assert worker_resources(client)[:2] == (1, 2**30)
+
+
+def _direct_descriptors() -> int:
+    """Worker side: open O_DIRECT descriptors of input files (reads past the page cache)."""
+    from imcombiners.io.fits.handles import CACHE
+
+    return sum(1 for key, entry in CACHE._entries.items() if key[0] == "direct" and entry[0] is not None)
+
+
+def test_reads_past_the_page_cache_on_process_workers(client, tmp_path, monkeypatch):
+    """The client's choice travels in the graph: workers read uncached, same result."""
+    from astropy.io import fits
+
+    from imcombiners.dask import page_cache
+    from imcombiners.io.fits import direct
+
+    if not direct.available():
+        pytest.skip("no O_DIRECT on this platform")
+    rng = np.random.default_rng(4)
+    stack = rng.normal(200, 9, (5, 48, 4096)).astype(np.float32)  # rows of 16 KiB
+    paths = []
+    for i, frame in enumerate(stack):
+        paths.append(str(tmp_path / f"w{i}.fits"))
+        fits.PrimaryHDU(frame).writeto(paths[-1])
+    ref = Combiner(stack).combine("median", rejectors=[SigClip(sigma=3.0)])
+    monkeypatch.setenv(page_cache.ENV_VAR, "bypass")
+    lazy = imd.combine(paths, "median", rejectors=[SigClip(sigma=3.0)], tile=(8, 4096))  # 128 KiB strips
+    assert any("past the page cache" in note for note in lazy.plan.notes)
+    np.testing.assert_array_equal(lazy.compute().data, ref.data)
+    assert sum(client.run(_direct_descriptors).values()) > 0
