@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import imcombiners.dask as imd
-from imcombiners import SigClip
+from imcombiners import Combiner, SigClip
 from imcombiners.dask import page_cache
 from imcombiners.dask.sources import FramesSource, as_frame
 from imcombiners.io.fits import direct
@@ -251,6 +251,32 @@ def test_planes_mask_and_iraf_mode_bypassing_the_cache_equal_buffered(tmp_path, 
         assert len(direct_reads) == (n if mode == "bypass" else 0)
     for a, b in zip(results["use"], results["bypass"]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_raw_memmap_frames_bypassing_the_cache_equal_buffered(tmp_path, monkeypatch):
+    from imcombiners.io.fits import window
+
+    rng = np.random.default_rng(23)
+    cube = rng.normal(0, 1, (5, 40, 3000)).astype(">f4")  # big-endian words, rows of 12000 bytes
+    frames = []
+    for i, frame in enumerate(cube):
+        mm = np.memmap(tmp_path / f"r{i}.raw", dtype=">f4", mode="w+", shape=frame.shape, offset=100 + i)
+        mm[...] = frame
+        mm.flush()
+        frames.append(np.memmap(tmp_path / f"r{i}.raw", dtype=">f4", mode="r", shape=frame.shape, offset=100 + i))
+    direct_reads = []
+    real = window.direct_pread_into
+    monkeypatch.setattr(window, "direct_pread_into",
+                        lambda fd, dest, offset: (direct_reads.append(1), real(fd, dest, offset))[1])
+    out = {}
+    for mode in ("use", "bypass"):
+        monkeypatch.setenv(page_cache.ENV_VAR, mode)
+        lazy = imd.combine(frames, "median", rejectors=SigClip(3, 3), tile=(8, 3000))
+        out[mode] = np.asarray(lazy.compute().data)
+    assert len(direct_reads) == 5 * 5  # 5 strips of 96 KB per frame, in the bypass run only
+    np.testing.assert_array_equal(out["use"], out["bypass"])
+    ref = Combiner(cube.astype(np.float32)).combine("median", rejectors=SigClip(3, 3))
+    np.testing.assert_array_equal(out["bypass"], ref.data)
 
 
 def test_policy_follows_the_environment_and_the_stack_size(tmp_path, monkeypatch):

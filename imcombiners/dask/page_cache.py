@@ -1,4 +1,4 @@
-"""Whether an out-of-core run reads its FITS files through the page cache or past it.
+"""Whether an out-of-core run reads its input files through the page cache or past it.
 
 Buffered reads keep what they read in the page cache, so a second run over the same
 files (an interactive re-run, a statistics pass then the combine) reads from memory. A
@@ -6,11 +6,13 @@ stack larger than the memory gains nothing from that: its pages are evicted befo
 anything reads them again, and filling and copying them out of the cache costs more CPU
 than the combine's kernels on a small machine. Such stacks are read past the cache
 (``O_DIRECT``, :mod:`imcombiners.io.fits.direct`); the values are the same either way.
+This concerns the files read with positioned reads: uncompressed FITS images and raw
+arrays (``np.memmap`` frames); compressed files and zarr stores are always buffered.
 
 The environment variable ``IMCOMBINERS_PAGE_CACHE`` chooses:
 
-* ``auto`` (default): past the cache when the plain FITS files a run reads (stack, mask,
-  planes) hold more bytes than the memory available now;
+* ``auto`` (default): past the cache when the files a run reads (stack, mask, planes)
+  hold more bytes than the memory available now;
 * ``use``: always through the cache;
 * ``bypass``: always past it (where the file system allows; otherwise buffered).
 
@@ -24,8 +26,11 @@ import dataclasses
 import math
 import os
 from collections.abc import Iterable
+from typing import Union
 
-from imcombiners.dask.sources import FramesSource, StackSource
+import numpy as np
+
+from imcombiners.dask.sources import FramesSource, RawFrame, StackSource
 from imcombiners.io.fits import FitsFrame
 from imcombiners.io.fits.direct import available as direct_available
 
@@ -49,34 +54,45 @@ def setting() -> str:
     return value
 
 
-def _fits_behind(frame: object) -> FitsFrame | None:
-    """The plain FITS image a frame reads, looking through wrappers that convert values
-    (mask and plane frames hold their file's reader as ``reader``)."""
-    while not isinstance(frame, FitsFrame):
+#: Frames that read a plain file with positioned reads (and have ``with_uncached``).
+FileFrame = Union[FitsFrame, RawFrame]
+
+
+def _file_behind(frame: object) -> FileFrame | None:
+    """The plain file (uncompressed FITS image, raw array) a frame reads, looking through
+    wrappers that convert values (mask and plane frames hold their reader as ``reader``)."""
+    while not isinstance(frame, (FitsFrame, RawFrame)):
         frame = getattr(frame, "reader", None)
         if frame is None:
             return None
-    return None if frame.compressed or frame.container else frame
+    if isinstance(frame, FitsFrame) and (frame.compressed or frame.container):
+        return None
+    return frame
 
 
-def _plain_fits(source: StackSource | None) -> list[FitsFrame]:
+def _file_frames(source: StackSource | None) -> list[FileFrame]:
     if not isinstance(source, FramesSource):
         return []
-    return [f for f in map(_fits_behind, source.frames) if f is not None]
+    return [f for f in map(_file_behind, source.frames) if f is not None]
+
+
+def _nbytes(frame: FileFrame) -> int:
+    itemsize = frame.disk_itemsize if isinstance(frame, FitsFrame) else np.dtype(frame.disk_dtype).itemsize
+    return math.prod(frame.shape) * itemsize
 
 
 def _uncached(frame: object) -> object:
-    if isinstance(frame, FitsFrame):
+    if isinstance(frame, (FitsFrame, RawFrame)):
         return frame.with_uncached(True)
     reader = getattr(frame, "reader", None)
-    if reader is None or _fits_behind(reader) is None:
+    if reader is None or _file_behind(reader) is None:
         return frame
     return dataclasses.replace(frame, reader=_uncached(reader))  # type: ignore[type-var]
 
 
 def file_bytes(sources: Iterable[StackSource | None]) -> int:
-    """Bytes of pixel data in the plain FITS files behind ``sources``."""
-    return sum(math.prod(f.shape) * f.disk_itemsize for s in sources for f in _plain_fits(s))
+    """Bytes of pixel data in the plain files (FITS, raw) behind ``sources``."""
+    return sum(_nbytes(f) for s in sources for f in _file_frames(s))
 
 
 def _available_memory() -> int:
@@ -100,8 +116,8 @@ def bypass(sources: Iterable[StackSource | None], available: int | None = None) 
 
 
 def read_past_cache(source: StackSource) -> StackSource:
-    """A copy of ``source`` whose plain FITS frames read past the page cache."""
-    if not _plain_fits(source):
+    """A copy of ``source`` whose plain file frames read past the page cache."""
+    if not _file_frames(source):
         return source
     out = copy.copy(source)
     out.frames = [_uncached(f) for f in source.frames]  # type: ignore[attr-defined]

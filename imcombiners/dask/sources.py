@@ -24,6 +24,7 @@ into a source by :mod:`imcombiners.dask.inputs`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import mmap
 import os
@@ -38,7 +39,7 @@ from dask.base import tokenize
 
 from imcombiners.io.fits import FitsFrame, probe
 from imcombiners.io.fits.window import normalise_window as _normalise_window
-from imcombiners.io.fits.window import read_window
+from imcombiners.io.fits.window import read_file_window
 from imcombiners.offsets import padded_layout
 
 __all__ = [
@@ -137,13 +138,19 @@ class RawFrame:
     """A C-ordered array stored in a binary file (e.g. an ``np.memmap``).
 
     Read with positioned reads, not a memory map, so pages do not accumulate in
-    the process's resident memory.
+    the process's resident memory; ``uncached``: long runs past the page cache
+    (:mod:`imcombiners.dask.page_cache`).
     """
 
     path: str
     offset: int
     shape: tuple[int, ...]
     disk_dtype: str
+    uncached: bool = False
+
+    def with_uncached(self, uncached: bool) -> RawFrame:
+        """The same frame read past the page cache (True) or through it (False)."""
+        return self if uncached == self.uncached else dataclasses.replace(self, uncached=uncached)
 
     @property
     def dtype(self) -> np.dtype:
@@ -156,11 +163,8 @@ class RawFrame:
             out = np.empty(wshape, self.dtype)
         if 0 in wshape:
             return out
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            out[...] = read_window(fd, self.shape, win, np.dtype(self.disk_dtype), self.offset)
-        finally:
-            os.close(fd)
+        out[...] = read_file_window(self.path, self.shape, win, np.dtype(self.disk_dtype), self.offset,
+                                    uncached=self.uncached)
         return out
 
     @classmethod

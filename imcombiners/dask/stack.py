@@ -178,7 +178,7 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
         if w_limit is not None:
             lim = parse_memory(memory_limit)
             memory_limit = w_limit if lim is None else min(lim, w_limit)
-    # stacks larger than the memory: FITS files read past the page cache (same values)
+    # stacks larger than the memory: input files read past the page cache (same values)
     uncached = bypass_page_cache([source, mask_source, *plane_sources.values()])
     if uncached:
         source = None if source is None else read_past_cache(source)
@@ -196,7 +196,7 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
                      sorted_store=line_based, read_scratch=direct_scratch_bytes() if uncached else 0)
     if uncached:
         plan = replace(plan, notes=plan.notes + (
-            f"FITS files read past the page cache ({page_cache.ENV_VAR}={page_cache.setting()}): "
+            f"input files read past the page cache ({page_cache.ENV_VAR}={page_cache.setting()}): "
             "the stack is larger than the memory available",))
     if no_workers:
         # e.g. adapt(minimum_jobs=0) before the first job starts: nothing to read limits from

@@ -29,11 +29,10 @@ import numpy as np
 from imcombiners._record import Record
 
 from . import cards as _cards
-from .direct import DirectRefused, direct_refused, open_direct, refuse_direct
 from .handles import CACHE, container_of, local_copy
 from .names import HduSelector, hdu_label, parse_hdu, split_name
 from .pixels import PixelType, converts_in_place, physical_in_place, pixel_type, to_physical
-from .window import normalise_window, read_window, window_shape
+from .window import normalise_window, read_file_window, window_shape
 
 #: Serialises HCOMPRESS tile decoding across files and threads (see _read_compressed).
 _HCOMPRESS_LOCK = threading.Lock()
@@ -163,23 +162,8 @@ class FitsFrame(Record):
 
     # -- uncompressed: positioned reads of exactly the window's bytes ------
     def _read_plain(self, local: str, win: tuple[slice, ...], into: np.ndarray | None = None) -> np.ndarray:
-        key = ("fd", local)
-        fd, _lock = CACHE.acquire(key, lambda: os.open(local, os.O_RDONLY))
-        try:
-            if self.uncached and not direct_refused(local):
-                dkey = ("direct", local)
-                dfd, _dlock = CACHE.acquire(dkey, lambda: open_direct(local))
-                try:
-                    if dfd is not None:
-                        return read_window(fd, self.shape, win, self.pixels.disk, self.data_offset,
-                                           into=into, direct_fd=dfd)
-                except DirectRefused:
-                    refuse_direct(local)  # buffered from now on (this read too)
-                finally:
-                    CACHE.release(dkey)
-            return read_window(fd, self.shape, win, self.pixels.disk, self.data_offset, into=into)
-        finally:
-            CACHE.release(key)
+        return read_file_window(local, self.shape, win, self.pixels.disk, self.data_offset, into=into,
+                                uncached=self.uncached)
 
     # -- tile-compressed: astropy decompresses the overlapping tiles -------
     def _read_compressed(self, local: str, win: tuple[slice, ...]) -> np.ndarray:

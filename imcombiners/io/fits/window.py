@@ -12,10 +12,11 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .direct import direct_pread_into
+from .direct import DirectRefused, direct_pread_into, direct_refused, open_direct, refuse_direct
+from .handles import CACHE
 
-__all__ = ["normalise_window", "window_shape", "contiguous_runs", "read_window", "pread_into",
-           "pwrite_runs"]
+__all__ = ["normalise_window", "window_shape", "contiguous_runs", "read_window", "read_file_window",
+           "pread_into", "pwrite_runs"]
 
 
 def normalise_window(shape: tuple[int, ...], window: Sequence[slice] | None) -> tuple[slice, ...]:
@@ -126,6 +127,32 @@ def read_window(fd: int, shape: tuple[int, ...], win: tuple[slice, ...], disk: n
             pread_into(fd, flat[pos: pos + nbytes], offset + elem_offset * disk.itemsize)
         pos += nbytes
     return raw[..., :: last.step] if last.step != 1 else raw
+
+
+def read_file_window(path: str, shape: tuple[int, ...], win: tuple[slice, ...], disk: np.dtype, offset: int,
+                     into: np.ndarray | None = None, uncached: bool = False) -> np.ndarray:
+    """:func:`read_window` of the array stored at ``offset`` of the file ``path``.
+
+    Descriptors come from the process's shared cache (:data:`.handles.CACHE`). With
+    ``uncached`` long runs are read past the page cache (:mod:`.direct`); a file system
+    that refuses is remembered and read buffered from then on (this read too).
+    """
+    key = ("fd", path)
+    fd, _lock = CACHE.acquire(key, lambda: os.open(path, os.O_RDONLY))
+    try:
+        if uncached and not direct_refused(path):
+            dkey = ("direct", path)
+            dfd, _dlock = CACHE.acquire(dkey, lambda: open_direct(path))
+            try:
+                if dfd is not None:
+                    return read_window(fd, shape, win, disk, offset, into=into, direct_fd=dfd)
+            except DirectRefused:
+                refuse_direct(path)
+            finally:
+                CACHE.release(dkey)
+        return read_window(fd, shape, win, disk, offset, into=into)
+    finally:
+        CACHE.release(key)
 
 
 def pwrite_runs(fd: int, shape: tuple[int, ...], win: tuple[slice, ...], raw: np.ndarray,
