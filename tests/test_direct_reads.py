@@ -20,7 +20,7 @@ import pytest
 
 import imcombiners.dask as imd
 from imcombiners import Combiner, SigClip
-from imcombiners.dask import page_cache
+from imcombiners.io import page_cache
 from imcombiners.dask.sources import FramesSource, as_frame
 from imcombiners.io.fits import direct
 from imcombiners.io.fits.window import DIRECT_MIN_RUN
@@ -282,19 +282,35 @@ def test_raw_memmap_frames_bypassing_the_cache_equal_buffered(tmp_path, monkeypa
 def test_policy_follows_the_environment_and_the_stack_size(tmp_path, monkeypatch):
     _cube, paths = _stack(tmp_path, n=3, shape=(10, 20))
     src = FramesSource(paths)
-    assert page_cache.file_bytes([src]) == 3 * 10 * 20 * 4
+    frames = page_cache.source_frames(src)
+    assert page_cache.file_bytes(frames) == 3 * 10 * 20 * 4
     monkeypatch.setenv(page_cache.ENV_VAR, "auto")
-    assert page_cache.bypass([src], available=10**9) is False
-    assert page_cache.bypass([src], available=1000) is True
+    assert page_cache.bypass(frames, available=10**9) is False
+    assert page_cache.bypass(frames, available=1000) is True
+    import psutil
+
+    # MemAvailable as psutil reads it (within what changes between the two reads)
+    assert abs(page_cache._available_memory() - psutil.virtual_memory().available) < 2**30
     monkeypatch.setenv(page_cache.ENV_VAR, "use")
-    assert page_cache.bypass([src], available=1000) is False
+    assert page_cache.bypass(frames, available=1000) is False
     monkeypatch.setenv(page_cache.ENV_VAR, "bypass")
-    assert page_cache.bypass([src], available=10**9) is True
-    out = page_cache.read_past_cache(src)
+    assert page_cache.bypass(frames, available=10**9) is True
+    out = page_cache.source_past_cache(src)
     assert all(f.uncached for f in out.frames) and not any(f.uncached for f in src.frames)
     monkeypatch.setenv(page_cache.ENV_VAR, "sometimes")
     with pytest.raises(ValueError, match=page_cache.ENV_VAR):
-        page_cache.bypass([src])
+        page_cache.bypass(frames)
+
+
+def test_compressed_files_are_not_counted_nor_changed(tmp_path):
+    data = np.arange(64 * 64, dtype=np.int32).reshape(64, 64)
+    path = str(tmp_path / "c.fits")
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data)]).writeto(path)
+    gz = str(tmp_path / "g.fits.gz")
+    fits.PrimaryHDU(data).writeto(gz)
+    frames = [as_frame(path), as_frame(gz)]
+    assert page_cache.file_bytes(frames) == 0
+    assert page_cache.bypass(frames, available=0) is False
 
 
 def test_planner_counts_the_scratch(tmp_path):
@@ -307,3 +323,28 @@ def test_planner_counts_the_scratch(tmp_path):
     assert b.predicted_peak <= 400 * 2**20
     same_tile = make_plan((50, 2000, 2000), tile=a.tile, read_scratch=direct.scratch_bytes(), **kw)
     assert same_tile.per_task == a.per_task + direct.scratch_bytes()
+
+
+def test_command_line_local_engine_bypassing_the_cache_writes_the_same_file(tmp_path, monkeypatch):
+    from imcombiners.cli import _local
+    from imcombiners.cli._check import inspect_inputs
+    from imcombiners.cli._engine import combine_to_files
+    from imcombiners.io.fits import window
+
+    _cube, paths = _stack(tmp_path, n=6, shape=(128, 900))
+    monkeypatch.setattr(_local, "STRIP_INPUT", 6 * 900 * 4 * 32)  # strips of 32 rows: 115 KB per file
+    direct_reads = []
+    real = window.direct_pread_into
+    monkeypatch.setattr(window, "direct_pread_into",
+                        lambda fd, dest, offset: (direct_reads.append(1), real(fd, dest, offset))[1])
+    pixels = {}
+    for mode in ("use", "bypass"):
+        monkeypatch.setenv(page_cache.ENV_VAR, mode)
+        out = tmp_path / f"{mode}.fits"
+        outcome = combine_to_files(inspect_inputs(paths), out, method="median", rejectors=[SigClip(3, 3)],
+                                   zero=None, scale=None, weights=None, statsec=None, products={}, dtype=None,
+                                   memory_limit=None, engine="local")
+        assert ("past the page cache" in outcome.plan_summary) is (mode == "bypass")
+        pixels[mode] = fits.getdata(out)
+    assert len(direct_reads) == 6 * 4  # 4 strips of every file, in the bypass run only
+    assert pixels["use"].tobytes() == pixels["bypass"].tobytes()

@@ -303,8 +303,11 @@ def _combine_locally(info: InputInfo, output: str, job: Mapping[str, Any], outs:
         from ._sizes import parse_memory
 
         limit = parse_memory(limit, "memory_limit")
+    from imcombiners.io.fits.direct import scratch_bytes
+
     plan = plan_strips(run.n, run.spatial, run.dtype.itemsize, per_pixel, run.halo, limit, threads,
-                       sorted_store=line_based(job["rejectors"] or ()))
+                       sorted_store=line_based(job["rejectors"] or ()),
+                       read_scratch=scratch_bytes() if run.uncached else 0)
     header = output_header(info.frames[0], provenance_cards(run.provenance), source=info.paths[0], plain=True)
     prods, written, counts = _fits_products(info, output, outs, products, dtype, preview, header)
     files = open_products(prods, run.out_dtypes, lambda name: output_shape(name, run.n, run.spatial), run.n,
@@ -316,7 +319,8 @@ def _combine_locally(info: InputInfo, output: str, job: Mapping[str, Any], outs:
         files.discard()
         raise
     summary = (f"{plan.nstrips} strips of {plan.rows} rows, {min(plan.threads, plan.nstrips)} at once"
-               + (f", predicted peak {plan.predicted_peak / 2**20:.0f} MiB" if plan.baseline else ""))
+               + (f", predicted peak {plan.predicted_peak / 2**20:.0f} MiB" if plan.baseline else "")
+               + (", inputs read past the page cache" if run.uncached else ""))
     outcome = CombineOutcome(output=output, products=written, plan=plan, plan_summary=summary,
                              zero=run.zero, scale=run.scale, weights=run.weights)
     return outcome, counts

@@ -33,6 +33,7 @@ import numpy as np
 from imcombiners import _memory_model as memory_model
 from imcombiners._memory_model import SAFETY, TASK_OVERHEAD
 from imcombiners._record import Record
+from imcombiners.io import page_cache
 
 from ._check import InputInfo
 
@@ -97,10 +98,12 @@ def bytes_per_pixel(n: int, itemsize: int, work_itemsize: int, out_dtypes: Mappi
 
 
 def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int, halo: int,
-                memory_limit: int | None, threads: int | None, sorted_store: bool = False) -> StripPlan:
+                memory_limit: int | None, threads: int | None, sorted_store: bool = False,
+                read_scratch: int = 0) -> StripPlan:
     """Strip height and strips at once for N frames of ``spatial`` under ``memory_limit``
     (``sorted_store``: the kernel keeps sorted lines, AvSigClip; see
-    :func:`imcombiners._memory_model.sorted_store_bytes`).
+    :func:`imcombiners._memory_model.sorted_store_bytes`; ``read_scratch``: bytes a reading
+    thread holds besides its strip, see :func:`imcombiners.io.fits.direct.scratch_bytes`).
 
     Raises
     ------
@@ -115,7 +118,7 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
 
     def strip_cost(px: int, workers: int = 1) -> int:
         """Predicted bytes of a strip of ``px`` pixels whose kernel runs on ``workers`` threads."""
-        return int(SAFETY * (px * per_pixel + store(px, workers))) + TASK_OVERHEAD
+        return int(SAFETY * (px * per_pixel + store(px, workers))) + TASK_OVERHEAD + read_scratch
     threads = max(1, int(threads or os.cpu_count() or 1))
     rows = max(1, STRIP_INPUT // max(1, n * row_px * itemsize))
     baseline = 0
@@ -134,7 +137,7 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
                 "diagnostics."
             )
         threads = max(1, min(threads, budget // strip_bytes(1)))
-        fit = int(((budget / threads - TASK_OVERHEAD) / SAFETY - store(height * row_px)) // (row_px * per_pixel)) - 2 * halo
+        fit = int(((budget / threads - TASK_OVERHEAD - read_scratch) / SAFETY - store(height * row_px)) // (row_px * per_pixel)) - 2 * halo
         rows = max(1, min(rows, fit))
     rows = min(rows, height)
     if rows < height:
@@ -171,6 +174,10 @@ class LocalRun(Record, frozen=False):
     zero, scale, weights : ndarray or None
         The factors used.
     halo : int
+    grow_stages : int
+        Rejector stages with grow.
+    uncached : bool
+        The frames are read past the page cache (:mod:`imcombiners.io.page_cache`).
     """
 
     frames: list
@@ -183,6 +190,7 @@ class LocalRun(Record, frozen=False):
     weights: np.ndarray | None
     halo: int
     grow_stages: int
+    uncached: bool = False
 
     @property
     def n(self) -> int:
@@ -233,6 +241,10 @@ def prepare_local(info: InputInfo, *, method: str, rejectors: Sequence[Any], thr
     from imcombiners.io.provenance import library_parameters, provenance_dict
 
     frames = list(info.frames)
+    # a stack larger than the memory is read past the page cache (as the Dask engine)
+    uncached = page_cache.bypass(frames)
+    if uncached:
+        frames = [page_cache.past_cache(f) for f in frames]
     dtype = stack_dtype(frames)
     if dtype is None:
         raise TypeError("the inputs' pixel type is not one the kernels take")
@@ -261,7 +273,7 @@ def prepare_local(info: InputInfo, *, method: str, rejectors: Sequence[Any], thr
                                       None, blank, job.want, None),
         zero=z, scale=s, weights=w,
     )
-    return LocalRun(frames, dtype, job, out_dtypes, prov, z, s, w, halo, len(grows))
+    return LocalRun(frames, dtype, job, out_dtypes, prov, z, s, w, halo, len(grows), uncached)
 
 
 # ----------------------------------------------------------------------------- prefetch

@@ -148,6 +148,11 @@ class RawFrame:
     disk_dtype: str
     uncached: bool = False
 
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes of pixel data in the file."""
+        return math.prod(self.shape) * np.dtype(self.disk_dtype).itemsize
+
     def with_uncached(self, uncached: bool) -> RawFrame:
         """The same frame read past the page cache (True) or through it (False)."""
         return self if uncached == self.uncached else dataclasses.replace(self, uncached=uncached)

@@ -19,14 +19,12 @@ from imcombiners._combine_request import as_rejectors, wanted_outputs
 from imcombiners._rejectors import Rejector
 from imcombiners.dask.inputs import Hdu, Offsets, as_source, mask_inputs
 from imcombiners.dask.planes import PLANE_ROLES, check_plane_names, plane_inputs
-from imcombiners.dask import page_cache
-from imcombiners.dask.page_cache import bypass as bypass_page_cache
-from imcombiners.dask.page_cache import read_past_cache
 from imcombiners.dask.planner import Plan, make_plan, parse_memory
 from imcombiners.dask.scheduling import distributed_client, worker_resources
 from imcombiners.dask.sources import StackSource
 from imcombiners.dask.tiling import chunk_align, grow_halo, needs_whole_rows
 from imcombiners.io.fits import FitsFrame
+from imcombiners.io import page_cache
 from imcombiners.io.fits.direct import scratch_bytes as direct_scratch_bytes
 
 if TYPE_CHECKING:
@@ -179,11 +177,12 @@ def prepare_stack(inputs: object, *, mask: object, offsets: Offsets | None, hdu:
             lim = parse_memory(memory_limit)
             memory_limit = w_limit if lim is None else min(lim, w_limit)
     # stacks larger than the memory: input files read past the page cache (same values)
-    uncached = bypass_page_cache([source, mask_source, *plane_sources.values()])
+    sources = [source, mask_source, *plane_sources.values()]
+    uncached = page_cache.bypass([f for s in sources for f in page_cache.source_frames(s)])
     if uncached:
-        source = None if source is None else read_past_cache(source)
-        mask_source = None if mask_source is None else read_past_cache(mask_source)
-        plane_sources = {role: read_past_cache(src) for role, src in plane_sources.items()}
+        source = None if source is None else page_cache.source_past_cache(source)
+        mask_source = None if mask_source is None else page_cache.source_past_cache(mask_source)
+        plane_sources = {role: page_cache.source_past_cache(src) for role, src in plane_sources.items()}
     align = source.align if source is not None else chunk_align(darr)  # type: ignore[arg-type]
     overhead = source.read_overhead if source is not None else 1.0  # dask: rechunk copies
     plan = make_plan(shape, in_itemsize=dtype.itemsize * (1.0 + overhead), work_itemsize=work, outputs=outputs,

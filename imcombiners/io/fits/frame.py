@@ -120,6 +120,13 @@ class FitsFrame(Record):
         """The same image read for another view (``"library"`` or ``"iraf"``)."""
         return self if view == self.view else dataclasses.replace(self, view=view)
 
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes of pixel data read in place from the file (0 for a compressed image)."""
+        if self.compressed or self.container:
+            return 0
+        return int(np.prod(self.shape, dtype=np.int64)) * self.disk_itemsize
+
     def with_uncached(self, uncached: bool) -> FitsFrame:
         """The same image read past the page cache (True) or through it (False)."""
         return self if uncached == self.uncached else dataclasses.replace(self, uncached=uncached)
