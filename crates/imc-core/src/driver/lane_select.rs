@@ -61,7 +61,7 @@ impl<T: Input, O: Real> Ctx<'_, '_, T, O> {
             // streams than the hardware prefetchers follow, and a block's bisection is long
             // enough for the reads to land (one block ahead: N = 1000 median 13-23 % faster
             // at every level; two or four blocks ahead were no better).
-            super::vertical::prefetch_ahead(self.frames.data[i], p1, LANES);
+            super::prefetch::range(self.frames.data[i], p1, LANES);
             let f = &self.frames.data[i][p0..p1];
             let row = &mut rows[i * LANES..(i + 1) * LANES];
             if self.plain {

@@ -46,6 +46,7 @@ mod lane_shortcuts;
 mod minmax_stream;
 mod output;
 mod plane_stream;
+mod prefetch;
 mod scratch;
 mod stream;
 mod vertical;
