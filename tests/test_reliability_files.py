@@ -372,3 +372,25 @@ def test_missing_output_directory(files, tmp_path):
     with pytest.raises(FileNotFoundError):
         imd.combine([str(p) for p in good], "mean").to_fits(tmp_path / "nope" / "out.fits")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["plain", "uncached", "tile-compressed"])
+def test_a_file_replaced_under_the_same_name_is_read_anew(tmp_path, kind):
+    """An output written again under its name (a new file, renamed into place) and read
+    again in the same process: the new pixels, not those of a descriptor kept open."""
+    from imcombiners.io.fits import probe
+
+    path = str(tmp_path / "master.fits")
+
+    def write(value: float) -> None:
+        data = np.full((300, 300), value, np.float32)
+        hdul = (fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data)]) if kind == "tile-compressed"
+                else fits.HDUList([fits.PrimaryHDU(data)]))
+        hdul.writeto(path + ".tmp", overwrite=True)
+        os.replace(path + ".tmp", path)  # as atomic outputs are written
+
+    for value in (1.0, 2.0, 3.0):
+        write(value)
+        frame = probe(path).with_uncached(kind == "uncached")
+        assert np.all(frame.read() == value), value
+        assert imc.Combiner([path, path]).combine("mean")[0, 0] == value

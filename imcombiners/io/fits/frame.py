@@ -29,7 +29,7 @@ import numpy as np
 from imcombiners._record import Record
 
 from . import cards as _cards
-from .handles import CACHE, container_of, local_copy
+from .handles import CACHE, container_of, handle_key, local_copy
 from .names import HduSelector, hdu_label, parse_hdu, split_name
 from .pixels import PixelType, converts_in_place, physical_in_place, pixel_type, to_physical
 from .window import normalise_window, read_file_window, window_shape
@@ -176,7 +176,7 @@ class FitsFrame(Record):
     def _read_compressed(self, local: str, win: tuple[slice, ...]) -> np.ndarray:
         from astropy.io import fits
 
-        key = ("hdul", local)
+        key = handle_key("hdul", local)
         # raw (unscaled) tiles: one conversion rule for every reader (pixels.to_physical)
         hdul, lock = CACHE.acquire(
             key, lambda: fits.open(local, memmap=True, do_not_scale_image_data=True)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["HandleCache", "CACHE", "set_open_file_budget", "get_open_file_budget", "close_all",
+__all__ = ["HandleCache", "CACHE", "handle_key", "set_open_file_budget", "get_open_file_budget", "close_all",
            "container_of", "local_copy"]
 
 
@@ -47,10 +47,10 @@ class HandleCache:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self._lock = threading.Lock()
-        self._entries: collections.OrderedDict[tuple[str, str], list[Any]] = collections.OrderedDict()
+        self._entries: collections.OrderedDict[tuple, list[Any]] = collections.OrderedDict()
         self.opens = 0  # statistics (tests)
 
-    def acquire(self, key: tuple[str, str], opener: Callable[[], Any]) -> tuple[Any, threading.Lock]:
+    def acquire(self, key: tuple, opener: Callable[[], Any]) -> tuple[Any, threading.Lock]:
         """The open handle for ``key`` (opened with ``opener`` if needed) and its lock."""
         with self._lock:
             entry = self._entries.get(key)
@@ -72,7 +72,7 @@ class HandleCache:
             self._evict_locked()
             return handle, entry[2]
 
-    def release(self, key: tuple[str, str]) -> None:
+    def release(self, key: tuple) -> None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -100,6 +100,18 @@ class HandleCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def handle_key(kind: str, path: str) -> tuple[str, str, int, int, int, int]:
+    """The cache key of a ``kind`` handle (``"fd"``, ``"direct"``, ``"hdul"``) of ``path``.
+
+    It holds the file's identity (device, inode, size, modification time): a file replaced
+    or rewritten since a handle was opened (an output written again under the same name,
+    then read in the same process) gets a handle of its own instead of being read
+    through a descriptor of its old content. The old handle is closed by the LRU.
+    """
+    st = os.stat(path)
+    return (kind, path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _close_handle(handle: Any) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from .direct import DirectRefused, direct_pread_into, direct_refused, open_direct, refuse_direct
-from .handles import CACHE
+from .handles import CACHE, handle_key
 
 __all__ = ["normalise_window", "window_shape", "contiguous_runs", "read_window", "read_file_window",
            "pread_into", "pwrite_runs"]
@@ -137,11 +137,11 @@ def read_file_window(path: str, shape: tuple[int, ...], win: tuple[slice, ...], 
     ``uncached`` long runs are read past the page cache (:mod:`.direct`); a file system
     that refuses is remembered and read buffered from then on (this read too).
     """
-    key = ("fd", path)
+    key = handle_key("fd", path)
     fd, _lock = CACHE.acquire(key, lambda: os.open(path, os.O_RDONLY))
     try:
         if uncached and not direct_refused(path):
-            dkey = ("direct", path)
+            dkey = ("direct",) + key[1:]
             dfd, _dlock = CACHE.acquire(dkey, lambda: open_direct(path))
             try:
                 if dfd is not None:
