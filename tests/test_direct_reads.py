@@ -30,6 +30,22 @@ fits = pytest.importorskip("astropy.io.fits")
 pytestmark = pytest.mark.skipif(not direct.available(), reason="no O_DIRECT on this platform")
 
 
+@pytest.fixture
+def direct_reads(monkeypatch) -> list[int]:
+    """The byte counts of the reads that went past the page cache (the real reads, counted)."""
+    from imcombiners.io.fits import window
+
+    counted: list[int] = []
+    real = window.direct_pread_into
+
+    def spy(fd, dest, offset):
+        counted.append(dest.shape[0])
+        return real(fd, dest, offset)
+
+    monkeypatch.setattr(window, "direct_pread_into", spy)
+    return counted
+
+
 def _direct_fd(path) -> int:
     fd = direct.open_direct(str(path))
     if fd is None:  # pragma: no cover - depends on the file system of the temporary folder
@@ -201,7 +217,7 @@ def _notes_say_bypass(lazy) -> bool:
     return any("past the page cache" in note for note in lazy.plan.notes)
 
 
-def test_planes_mask_and_iraf_mode_bypassing_the_cache_equal_buffered(tmp_path, monkeypatch):
+def test_planes_mask_and_iraf_mode_bypassing_the_cache_equal_buffered(tmp_path, monkeypatch, direct_reads):
     rng = np.random.default_rng(17)
     n, shape = 6, (64, 900)  # rows of 3600 bytes: strips of >= 64 KiB go direct
     sci = rng.normal(500, 20, (n, *shape)).astype(np.float32)
@@ -221,16 +237,6 @@ def test_planes_mask_and_iraf_mode_bypassing_the_cache_equal_buffered(tmp_path, 
         m = str(tmp_path / f"bpm{i}.fits")
         fits.PrimaryHDU((rng.random(shape) < 0.02).astype(np.uint8)).writeto(m)
         masks.append(m)
-    from imcombiners.io.fits import window
-
-    direct_reads = []
-    real = window.direct_pread_into
-
-    def counted(fd, dest, offset):  # the real read, counted
-        direct_reads.append(dest.shape[0])
-        return real(fd, dest, offset)
-
-    monkeypatch.setattr(window, "direct_pread_into", counted)
     results = {}
     for mode in ("use", "bypass"):
         monkeypatch.setenv(page_cache.ENV_VAR, mode)
@@ -253,9 +259,7 @@ def test_planes_mask_and_iraf_mode_bypassing_the_cache_equal_buffered(tmp_path, 
         np.testing.assert_array_equal(a, b)
 
 
-def test_raw_memmap_frames_bypassing_the_cache_equal_buffered(tmp_path, monkeypatch):
-    from imcombiners.io.fits import window
-
+def test_raw_memmap_frames_bypassing_the_cache_equal_buffered(tmp_path, monkeypatch, direct_reads):
     rng = np.random.default_rng(23)
     cube = rng.normal(0, 1, (5, 40, 3000)).astype(">f4")  # big-endian words, rows of 12000 bytes
     frames = []
@@ -264,10 +268,6 @@ def test_raw_memmap_frames_bypassing_the_cache_equal_buffered(tmp_path, monkeypa
         mm[...] = frame
         mm.flush()
         frames.append(np.memmap(tmp_path / f"r{i}.raw", dtype=">f4", mode="r", shape=frame.shape, offset=100 + i))
-    direct_reads = []
-    real = window.direct_pread_into
-    monkeypatch.setattr(window, "direct_pread_into",
-                        lambda fd, dest, offset: (direct_reads.append(1), real(fd, dest, offset))[1])
     out = {}
     for mode in ("use", "bypass"):
         monkeypatch.setenv(page_cache.ENV_VAR, mode)
@@ -325,18 +325,13 @@ def test_planner_counts_the_scratch(tmp_path):
     assert same_tile.per_task == a.per_task + direct.scratch_bytes()
 
 
-def test_command_line_local_engine_bypassing_the_cache_writes_the_same_file(tmp_path, monkeypatch):
+def test_command_line_local_engine_bypassing_the_cache_writes_the_same_file(tmp_path, monkeypatch, direct_reads):
     from imcombiners.cli import _local
     from imcombiners.cli._check import inspect_inputs
     from imcombiners.cli._engine import combine_to_files
-    from imcombiners.io.fits import window
 
     _cube, paths = _stack(tmp_path, n=6, shape=(128, 900))
     monkeypatch.setattr(_local, "STRIP_INPUT", 6 * 900 * 4 * 32)  # strips of 32 rows: 115 KB per file
-    direct_reads = []
-    real = window.direct_pread_into
-    monkeypatch.setattr(window, "direct_pread_into",
-                        lambda fd, dest, offset: (direct_reads.append(1), real(fd, dest, offset))[1])
     pixels = {}
     for mode in ("use", "bypass"):
         monkeypatch.setenv(page_cache.ENV_VAR, mode)

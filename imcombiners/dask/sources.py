@@ -139,7 +139,7 @@ class RawFrame:
 
     Read with positioned reads, not a memory map, so pages do not accumulate in
     the process's resident memory; ``uncached``: long runs past the page cache
-    (:mod:`imcombiners.dask.page_cache`).
+    (:mod:`imcombiners.io.page_cache`).
     """
 
     path: str

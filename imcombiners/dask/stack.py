@@ -23,8 +23,8 @@ from imcombiners.dask.planner import Plan, make_plan, parse_memory
 from imcombiners.dask.scheduling import distributed_client, worker_resources
 from imcombiners.dask.sources import StackSource
 from imcombiners.dask.tiling import chunk_align, grow_halo, needs_whole_rows
-from imcombiners.io.fits import FitsFrame
 from imcombiners.io import page_cache
+from imcombiners.io.fits import FitsFrame
 from imcombiners.io.fits.direct import scratch_bytes as direct_scratch_bytes
 
 if TYPE_CHECKING:
