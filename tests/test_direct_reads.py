@@ -319,8 +319,8 @@ def test_planner_counts_the_scratch(tmp_path):
     kw = dict(in_itemsize=4, work_itemsize=4, memory_limit="400MB", threads=2, baseline=100 * 2**20)
     a = make_plan((50, 2000, 2000), **kw)
     b = make_plan((50, 2000, 2000), read_scratch=direct.scratch_bytes(), **kw)
-    assert b.per_task >= a.per_task - 1 or b.tile != a.tile
-    assert b.predicted_peak <= 400 * 2**20
+    assert b.tile[0] < a.tile[0]  # the buffer takes room from the tiles
+    assert a.predicted_peak <= 400 * 2**20 and b.predicted_peak <= 400 * 2**20
     same_tile = make_plan((50, 2000, 2000), tile=a.tile, read_scratch=direct.scratch_bytes(), **kw)
     assert same_tile.per_task == a.per_task + direct.scratch_bytes()
 
