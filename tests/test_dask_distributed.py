@@ -156,7 +156,7 @@ def test_reads_past_the_page_cache_on_process_workers(client, tmp_path, monkeypa
     """The client's choice travels in the graph: workers read uncached, same result."""
     from astropy.io import fits
 
-    from imcombiners.dask import page_cache
+    from imcombiners.io import page_cache
     from imcombiners.io.fits import direct
 
     if not direct.available():
