@@ -106,6 +106,7 @@ def test_local_engine_writes_the_dask_engines_files(files, tmp_path, monkeypatch
     spec = JOBS[name]
     if strip_input is not None:
         monkeypatch.setattr(_local, "STRIP_INPUT", strip_input)  # a few rows per strip
+        monkeypatch.setattr(_local, "FRAME_READ", 0)
     out_l, prod_l = _run(d, names, name, spec, "local", tmp_path)
     out_d, prod_d = _run(d, names, name, spec, "dask", tmp_path)
     _same_file(str(out_l), str(out_d))
@@ -164,6 +165,7 @@ def test_a_failing_strip_leaves_no_output(files, tmp_path, monkeypatch):
 
     monkeypatch.setattr(job_module, "run_job", failing)
     monkeypatch.setattr(_local, "STRIP_INPUT", 2000)
+    monkeypatch.setattr(_local, "FRAME_READ", 0)
     info = inspect_inputs(names["u16"])
     diag = tmp_path / "diag"
     diag.mkdir()
@@ -192,6 +194,7 @@ def test_a_small_stack_is_read_while_the_run_is_prepared(files, tmp_path, monkey
     assert len(started) == 1  # a memory limit: read in the strip, after the baseline
     _same_file(str(early), str(limited))
     monkeypatch.setattr(_local, "STRIP_INPUT", 4000)
+    monkeypatch.setattr(_local, "FRAME_READ", 0)
     _run(d, names, "strips", spec, "local", tmp_path / "strips")
     assert len(started) == 1  # more than one strip: nothing read early
 
@@ -209,3 +212,21 @@ def test_a_failed_background_read_is_the_runs_error(files, tmp_path):
         combine_to_files(info, tmp_path / "m.fits", method="median", engine="local")
     assert not (tmp_path / "m.fits").exists()
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".part")]
+
+
+def test_strips_of_many_frames_read_large_pieces_of_each_file():
+    """Hundreds of frames: each strip reads FRAME_READ of every file when memory allows
+    (a 32 MiB strip would read 4 rows, 64 KiB, of each), within MAX_TASK_INPUT."""
+    n, spatial, itemsize = 450, (4096, 4096), 4
+    per_pixel = n * itemsize + 12
+    row_bytes = spatial[1] * itemsize
+    for limit in (None, 2**30):
+        plan = _local.plan_strips(n, spatial, itemsize, per_pixel, 0, limit, 2)
+        assert plan.rows == memory_model.MAX_TASK_INPUT // (n * row_bytes)  # 36 rows: 576 KiB a file
+        assert plan.rows * row_bytes >= 512 * 2**10
+        if limit is not None:
+            assert plan.predicted_peak <= limit
+    few = _local.plan_strips(50, spatial, itemsize, 50 * itemsize + 12, 0, None, 2)
+    assert few.rows * row_bytes >= memory_model.FRAME_READ  # 64 rows: FRAME_READ itself
+    tight = _local.plan_strips(n, spatial, itemsize, per_pixel, 0, 400 * 2**20, 2)
+    assert tight.rows < plan.rows and tight.predicted_peak <= 400 * 2**20  # memory first

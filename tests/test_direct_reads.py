@@ -332,6 +332,7 @@ def test_command_line_local_engine_bypassing_the_cache_writes_the_same_file(tmp_
 
     _cube, paths = _stack(tmp_path, n=6, shape=(128, 900))
     monkeypatch.setattr(_local, "STRIP_INPUT", 6 * 900 * 4 * 32)  # strips of 32 rows: 115 KB per file
+    monkeypatch.setattr(_local, "FRAME_READ", 0)
     pixels = {}
     for mode in ("use", "bypass"):
         monkeypatch.setenv(page_cache.ENV_VAR, mode)

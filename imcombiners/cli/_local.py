@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from imcombiners import _memory_model as memory_model
-from imcombiners._memory_model import SAFETY, TASK_OVERHEAD
+from imcombiners._memory_model import FRAME_READ, MAX_TASK_INPUT, SAFETY, TASK_OVERHEAD
 from imcombiners._record import Record
 from imcombiners.io import page_cache
 
@@ -120,7 +120,12 @@ def plan_strips(n: int, spatial: tuple[int, ...], itemsize: int, per_pixel: int,
         """Predicted bytes of a strip of ``px`` pixels whose kernel runs on ``workers`` threads."""
         return int(SAFETY * (px * per_pixel + store(px, workers))) + TASK_OVERHEAD + read_scratch
     threads = max(1, int(threads or os.cpu_count() or 1))
-    rows = max(1, STRIP_INPUT // max(1, n * row_px * itemsize))
+    strip_row = max(1, n * row_px * itemsize)  # input bytes of one row of every frame
+    rows = max(1, STRIP_INPUT // strip_row)
+    # Hundreds of frames: a strip of STRIP_INPUT reads a few rows of each file. Read
+    # FRAME_READ of each (fewer, larger requests) while a strip stays under
+    # MAX_TASK_INPUT; the memory limit below may lower it again.
+    rows = max(rows, min(-(-FRAME_READ // max(1, row_px * itemsize)), MAX_TASK_INPUT // strip_row))
     baseline = 0
     if memory_limit is not None:
         baseline = memory_model.process_baseline()

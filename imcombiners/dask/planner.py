@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 
 from dask.utils import parse_bytes
 
-from imcombiners._memory_model import SAFETY, TASK_OVERHEAD, bytes_per_pixel, process_baseline, sorted_store_bytes
+from imcombiners._memory_model import (MAX_TASK_INPUT, SAFETY, TASK_OVERHEAD, bytes_per_pixel, process_baseline,
+                                       sorted_store_bytes)
 from imcombiners._products import ITEMSIZE
 
 __all__ = ["Plan", "make_plan", "parse_memory", "process_baseline", "OUTPUT_ITEMSIZE"]
 
-#: Largest input bytes per task we aim for (progress granularity, load balance).
-MAX_TASK_INPUT = 256 * 2**20
 #: Smallest piece of each frame a tile should read: with hundreds of files, thinner
 #: strips turn one large sequential read per file into many small ones. 128 KiB is
 #: Linux's default read-ahead window: below it every read is a separate small request.
