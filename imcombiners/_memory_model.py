@@ -17,8 +17,9 @@ from collections.abc import Sequence
 
 from ._products import ITEMSIZE, PER_SAMPLE, WORKSPACE_TYPED
 
-__all__ = ["SAFETY", "TASK_OVERHEAD", "MAX_TASK_INPUT", "FRAME_READ", "AVSIG_STORE_BYTES", "AVSIG_CHUNKS_PER_WORKER", "process_baseline",
-           "output_bytes", "bytes_per_pixel", "line_based", "sorted_store_bytes"]
+__all__ = ["SAFETY", "TASK_OVERHEAD", "MAX_TASK_INPUT", "FRAME_READ", "AVSIG_STORE_BYTES",
+           "AVSIG_CHUNKS_PER_WORKER", "process_baseline", "output_bytes", "bytes_per_pixel", "line_based",
+           "sorted_store_bytes"]
 
 #: Safety factor on the bytes of a piece (allocator slack, small temporaries).
 SAFETY = 1.25
