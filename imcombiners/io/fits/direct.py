@@ -11,7 +11,7 @@ wanted bytes into the destination. Offsets and lengths are rounded out to
 :data:`ALIGN` bytes (a multiple of every common logical block size).
 
 Where the file system refuses ``O_DIRECT`` (tmpfs on older kernels, some network file
-systems) :func:`open_direct` returns None or a read raises :class:`DirectRefused`, and
+systems) :func:`open_direct` or a read raises :class:`DirectRefused`, and
 callers read the usual way.
 """
 
@@ -61,16 +61,22 @@ def direct_refused(path: str) -> bool:
     return path in _REFUSED
 
 
-def open_direct(path: str) -> int | None:
-    """A read-only ``O_DIRECT`` descriptor of ``path``, or None where that is refused."""
+def open_direct(path: str) -> int:
+    """A read-only ``O_DIRECT`` descriptor of ``path``.
+
+    Raises
+    ------
+    DirectRefused
+        No ``O_DIRECT`` here, or the file system refuses it (remembered for ``path``).
+    """
     if not available() or path in _REFUSED:
-        return None
+        raise DirectRefused(errno.EINVAL, f"{path}: no O_DIRECT reads here")
     try:
         return os.open(path, os.O_RDONLY | os.O_DIRECT)
     except OSError as exc:
         if exc.errno in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
             _REFUSED.add(path)
-            return None
+            raise DirectRefused(exc.errno, f"{path}: O_DIRECT refused: {exc.strerror}") from exc
         raise
 
 

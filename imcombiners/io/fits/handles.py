@@ -115,8 +115,6 @@ def handle_key(kind: str, path: str) -> tuple[str, str, int, int, int, int]:
 
 
 def _close_handle(handle: Any) -> None:
-    if handle is None:  # a remembered refusal (e.g. no O_DIRECT descriptor): nothing open
-        return
     try:
         if isinstance(handle, int):
             os.close(handle)

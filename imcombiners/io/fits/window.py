@@ -142,10 +142,12 @@ def read_file_window(path: str, shape: tuple[int, ...], win: tuple[slice, ...], 
     try:
         if uncached and not direct_refused(path):
             dkey = ("direct",) + key[1:]
-            dfd, _dlock = CACHE.acquire(dkey, lambda: open_direct(path))
             try:
-                if dfd is not None:
-                    return read_window(fd, shape, win, disk, offset, into=into, direct_fd=dfd)
+                dfd, _dlock = CACHE.acquire(dkey, lambda: open_direct(path))
+            except DirectRefused:
+                return read_window(fd, shape, win, disk, offset, into=into)
+            try:
+                return read_window(fd, shape, win, disk, offset, into=into, direct_fd=dfd)
             except DirectRefused:
                 refuse_direct(path)
             finally:
